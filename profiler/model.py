@@ -1,0 +1,306 @@
+"""The typed, output-agnostic recording model.
+
+Tracing produces a `Recording`; everything after it (emit, verify, diff) reads only this model.
+All classes are frozen dataclasses holding tuples sorted by their natural key, so two recordings
+of the same behaviour compare equal and serialise byte-identically. Serialisation to and from
+plain dicts (the YAML file format, see recording_io and schema/recording.schema.json) lives here
+so that the model and its file format cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+SCHEMA_VERSION = "1.0"
+
+# Kinds of file access, in display order. "append" and "truncate" are separate so that a policy
+# can tell an append-only log from a file that is rewritten.
+ACCESS_KINDS: tuple[str, ...] = (
+    "read",
+    "write",
+    "append",
+    "truncate",
+    "create",
+    "execute",
+    "delete",
+    "rename",
+    "link",
+    "chmod",
+    "chown",
+    "mkdir",
+)
+
+# Loss counters every recording carries (zero when nothing was lost).
+LOSS_KINDS: tuple[str, ...] = (
+    "ringbuf_full",  # a streamed event (new path, exec, address) could not be queued
+    "map_full",  # an in-kernel aggregation map had no room for a new key
+    "path_truncated",  # a path longer than the in-kernel buffer
+    "user_read_failed",  # reading a path or struct from user memory failed
+    "unresolved_relative",  # a relative path whose directory could not be resolved
+    "arg_overflow",  # argument values beyond the per-syscall bound (counted, not stored)
+)
+
+
+def _sorted(items, key):
+    return tuple(sorted(items, key=key))
+
+
+@dataclass(frozen=True)
+class Syscall:
+    """One syscall the app made. `name` comes from libseccomp for the recording's architecture;
+    a number libseccomp does not know keeps `name` = "" and is identified by `number`."""
+
+    name: str
+    number: int
+    count: int
+    errnos: tuple[tuple[str, int], ...] = ()  # (errno name, count) of failed calls, sorted
+
+    @property
+    def key(self) -> str:
+        return self.name or f"__nr_{self.number}"
+
+
+@dataclass(frozen=True)
+class ArgValues:
+    """Distinct values seen for one argument of one syscall (bounded; `overflow` counts the
+    calls whose value was new after the bound was reached)."""
+
+    syscall: str
+    arg: str  # e.g. "domain", "type", "protocol", "flags", "option", "request", "prot", "persona"
+    index: int  # argument position (0-based) as seccomp sees it; -1 for a field read via pointer
+    values: tuple[int, ...]
+    overflow: int = 0
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str  # "CAP_CHOWN"
+    number: int
+    granted: int
+    denied: int
+
+
+@dataclass(frozen=True)
+class FileAccess:
+    """One absolute path as the container sees it, with the kinds of access that succeeded and
+    the kinds that failed."""
+
+    path: str
+    ok: tuple[str, ...] = ()  # subset of ACCESS_KINDS, in that order
+    failed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SocketUse:
+    family: str  # "AF_INET", "AF_UNIX", or "AF_<n>" when unknown
+    type: str  # "SOCK_STREAM", ... (flags SOCK_NONBLOCK/SOCK_CLOEXEC stripped)
+    protocol: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    family: str
+    address: str  # IP address, or the unix socket path ("@name" for abstract)
+    port: int  # 0 for unix sockets
+
+
+@dataclass(frozen=True)
+class Network:
+    sockets: tuple[SocketUse, ...] = ()
+    listening: tuple[Endpoint, ...] = ()
+    connects: tuple[Endpoint, ...] = ()
+
+
+@dataclass(frozen=True)
+class Executable:
+    path: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Processes:
+    executables: tuple[Executable, ...] = ()
+    peak_tasks: int = 0
+    uids: tuple[int, ...] = ()
+    gids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    user: str = ""
+    working_dir: str = ""
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env_names: tuple[str, ...] = ()  # names only: values may hold secrets
+    # The docker run options the recording was made with (publish, volumes, tmpfs, ...), so
+    # verify can start the container the same way. Values are the user's own CLI input.
+    run_options: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Workload:
+    command: str
+    exit_status: int | None  # None when it did not finish (interrupted)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    tool_version: str
+    kernel: str
+    arch: str  # libseccomp architecture name of the recording host: "x86_64", "aarch64", ...
+    mode: str  # "container" | "attach" | "exec"
+    started_at: str = ""  # ISO 8601 UTC
+    ended_at: str = ""
+    image: str = ""  # the reference the user gave
+    image_id: str = ""
+    image_tags: tuple[str, ...] = ()
+    container: ContainerConfig = field(default_factory=ContainerConfig)
+    command: tuple[str, ...] = ()  # the traced command (exec mode) or CMD override
+    workload: Workload | None = None
+    startup_observed: bool = True
+    exit_code: int | None = None  # the container's or command's exit status
+
+
+@dataclass(frozen=True)
+class Recording:
+    metadata: Metadata
+    syscalls: tuple[Syscall, ...] = ()
+    arguments: tuple[ArgValues, ...] = ()
+    capabilities: tuple[Capability, ...] = ()
+    files: tuple[FileAccess, ...] = ()
+    network: Network = field(default_factory=Network)
+    processes: Processes = field(default_factory=Processes)
+    loss: tuple[tuple[str, int], ...] = tuple((k, 0) for k in LOSS_KINDS)
+    schema_version: str = SCHEMA_VERSION
+
+    # --- convenience views -------------------------------------------------------------
+    @property
+    def syscall_names(self) -> frozenset[str]:
+        return frozenset(s.key for s in self.syscalls)
+
+    @property
+    def total_loss(self) -> int:
+        return sum(n for _, n in self.loss)
+
+    def canonical(self) -> "Recording":
+        """The same recording with every collection sorted (what serialisation writes)."""
+        return replace(
+            self,
+            syscalls=_sorted(self.syscalls, key=lambda s: (s.key, s.number)),
+            arguments=_sorted(self.arguments, key=lambda a: (a.syscall, a.index, a.arg)),
+            capabilities=_sorted(self.capabilities, key=lambda c: c.number),
+            files=_sorted(self.files, key=lambda f: f.path),
+            network=Network(
+                sockets=_sorted(self.network.sockets, key=lambda s: (s.family, s.type, s.protocol)),
+                listening=_sorted(set(self.network.listening), key=_ep_key),
+                connects=_sorted(set(self.network.connects), key=_ep_key),
+            ),
+            processes=replace(
+                self.processes,
+                executables=_sorted(self.processes.executables, key=lambda e: e.path),
+                uids=tuple(sorted(set(self.processes.uids))),
+                gids=tuple(sorted(set(self.processes.gids))),
+            ),
+            loss=tuple(sorted(dict(self.loss).items())),
+        )
+
+
+def _ep_key(e: Endpoint):
+    return (e.family, e.address, e.port)
+
+
+# --------------------------------------------------------------------------------------------
+# dict (de)serialisation. The dict form is what the YAML file holds; its shape is specified by
+# schema/recording.schema.json, which recording_io validates before calling from_dict.
+# --------------------------------------------------------------------------------------------
+
+
+def _plain(obj: Any) -> Any:
+    """Dataclass -> dict of plain types, dropping nothing. Tuples of pairs stay lists."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, tuple):
+        return [_plain(x) for x in obj]
+    return obj
+
+
+def to_dict(rec: Recording) -> dict:
+    rec = rec.canonical()
+    d = _plain(rec)
+    # Pair lists read better as mappings in YAML.
+    for s in d["syscalls"]:
+        s["errnos"] = {k: v for k, v in s["errnos"]}
+    d["loss"] = {k: v for k, v in d["loss"]}
+    d["metadata"]["container"]["run_options"] = [
+        [k, v] for k, v in d["metadata"]["container"]["run_options"]
+    ]
+    # Field order: schema_version first, then metadata, then evidence.
+    order = ["schema_version", "metadata", "syscalls", "arguments", "capabilities", "files",
+             "network", "processes", "loss"]
+    return {k: d[k] for k in order}
+
+
+def from_dict(d: dict) -> Recording:
+    md = d["metadata"]
+    cont = md.get("container") or {}
+    wl = md.get("workload")
+    metadata = Metadata(
+        tool_version=md["tool_version"],
+        kernel=md["kernel"],
+        arch=md["arch"],
+        mode=md["mode"],
+        started_at=md.get("started_at", ""),
+        ended_at=md.get("ended_at", ""),
+        image=md.get("image", ""),
+        image_id=md.get("image_id", ""),
+        image_tags=tuple(md.get("image_tags", ())),
+        container=ContainerConfig(
+            user=cont.get("user", ""),
+            working_dir=cont.get("working_dir", ""),
+            entrypoint=tuple(cont.get("entrypoint") or ()),
+            cmd=tuple(cont.get("cmd") or ()),
+            env_names=tuple(cont.get("env_names") or ()),
+            run_options=tuple((k, v) for k, v in cont.get("run_options") or ()),
+        ),
+        command=tuple(md.get("command") or ()),
+        workload=Workload(wl["command"], wl.get("exit_status")) if wl else None,
+        startup_observed=md.get("startup_observed", True),
+        exit_code=md.get("exit_code"),
+    )
+    net = d.get("network") or {}
+    procs = d.get("processes") or {}
+    rec = Recording(
+        schema_version=d["schema_version"],
+        metadata=metadata,
+        syscalls=tuple(
+            Syscall(s["name"], s["number"], s["count"], tuple(sorted((s.get("errnos") or {}).items())))
+            for s in d.get("syscalls") or ()
+        ),
+        arguments=tuple(
+            ArgValues(a["syscall"], a["arg"], a["index"], tuple(a["values"]), a.get("overflow", 0))
+            for a in d.get("arguments") or ()
+        ),
+        capabilities=tuple(
+            Capability(c["name"], c["number"], c["granted"], c["denied"])
+            for c in d.get("capabilities") or ()
+        ),
+        files=tuple(
+            FileAccess(f["path"], tuple(f.get("ok") or ()), tuple(f.get("failed") or ()))
+            for f in d.get("files") or ()
+        ),
+        network=Network(
+            sockets=tuple(SocketUse(**s) for s in net.get("sockets") or ()),
+            listening=tuple(Endpoint(**e) for e in net.get("listening") or ()),
+            connects=tuple(Endpoint(**e) for e in net.get("connects") or ()),
+        ),
+        processes=Processes(
+            executables=tuple(Executable(**e) for e in procs.get("executables") or ()),
+            peak_tasks=procs.get("peak_tasks", 0),
+            uids=tuple(procs.get("uids") or ()),
+            gids=tuple(procs.get("gids") or ()),
+        ),
+        loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
+    )
+    return rec.canonical()

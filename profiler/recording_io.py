@@ -1,0 +1,115 @@
+"""Read and write recording files (sorted YAML, validated against the shipped JSON Schema).
+
+Writes are atomic (temp file in the same directory, then rename), so an interrupted or failed
+run never leaves a half-written recording.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .errors import RecordingError, UsageError
+from .model import SCHEMA_VERSION, Recording, from_dict, to_dict
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    return json.loads(resources.files("profiler").joinpath("schema/recording.schema.json").read_text())
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, no aliases: stable diffs."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def dumps(rec: Recording) -> str:
+    return yaml.dump(to_dict(rec), Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                     allow_unicode=False, width=100)
+
+
+def loads(text: str, source: str = "<string>") -> Recording:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise RecordingError(f"{source}: not valid YAML{where}",
+                             hint="was the file truncated or edited by hand?") from None
+    if not isinstance(data, dict):
+        raise RecordingError(f"{source}: empty or not a recording (expected a YAML mapping)",
+                             hint="record one with `profiler record IMAGE`")
+    version = str(data.get("schema_version", ""))
+    major = version.split(".")[0]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        raise RecordingError(
+            f"{source}: recording schema version {version or '(missing)'} is not supported "
+            f"(this profiler reads {SCHEMA_VERSION.split('.')[0]}.x)",
+            hint="use the profiler version that wrote it, or record again")
+    try:
+        jsonschema.validate(data, schema())
+    except jsonschema.ValidationError as e:
+        path = "/".join(str(p) for p in e.absolute_path) or "(top)"
+        raise RecordingError(f"{source}: invalid recording at {path}: {e.message}") from None
+    return from_dict(data)
+
+
+def load(path: str | os.PathLike) -> Recording:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{p}: no such recording file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise RecordingError(f"{p}: cannot read recording ({e.__class__.__name__})") from None
+    return loads(text, str(p))
+
+
+def atomic_write(path: str | os.PathLike, text: str) -> None:
+    """Write text to path atomically; raise UsageError when the path cannot be written."""
+    p = Path(path)
+    directory = p.parent if str(p.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
+    except (FileNotFoundError, NotADirectoryError):
+        raise UsageError(f"{p}: directory {directory} does not exist") from None
+    except PermissionError:
+        raise UsageError(f"{p}: cannot write in {directory} (permission denied)") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, (IsADirectoryError, PermissionError)):
+            raise UsageError(f"{p}: cannot write ({e.strerror})") from None
+        raise
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Fail early (before a long recording) when the output path cannot be written."""
+    p = Path(path)
+    directory = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{p}: is a directory", hint="give a file name with -o")
+    if not directory.is_dir():
+        raise UsageError(f"{p}: directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"{p}: cannot write in {directory} (permission denied)")
+
+
+def save(rec: Recording, path: str | os.PathLike) -> None:
+    atomic_write(path, dumps(rec))
