@@ -1,0 +1,214 @@
+"""Normalisation: turn recorded paths into AppArmor-glob patterns with run-to-run noise removed.
+
+One implementation serves emit (the patterns go into policy) and diff (two recordings of the same
+behaviour must compare equal). Every rule is listed, with its reason, in docs/normalization.md;
+tests/test_normalize.py tests each one and that ordinary paths are left alone.
+
+`normalize_path` returns AppArmor glob syntax: characters AppArmor's globbing treats specially are
+backslash-escaped, and only the globs/variables this module inserts (`*`, `@{pid}`, `@{tid}`) are
+live. Control characters and U+FFFD (undecodable bytes) are left as they are: the AppArmor
+renderer rejects them, and diff shows them escaped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from .model import (ACCESS_KINDS, Capability, Endpoint, Executable, FileAccess, Network,
+                    Processes, Recording, SocketUse, Syscall)
+
+# Characters special in AppArmor globs (apparmor.d(5), "Globbing (AARE)"; `@` starts a variable,
+# `,` separates alternatives and ends a rule, `"` quotes). A literal one is escaped with `\`.
+_SPECIAL = frozenset('\\*?[]{}^,"@')
+
+# Directories where programs create temporary files (FHS 3.0: /tmp, /var/tmp; POSIX shm
+# objects live in /dev/shm). Looser temp-name rules apply below these only.
+TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+PID = "@{pid}"  # AppArmor tunables/kernelvars variables (included via tunables/global)
+TID = "@{tid}"
+
+_DIGITS = re.compile(r"[0-9]+")
+_HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
+# Python tempfile: prefix "tmp" + 8 chars of [a-z0-9_] + suffix (Lib/tempfile.py,
+# _RandomNameSequence). 6-8 chars are accepted (older and hand-made variants), upper case too.
+_PY_TEMP = re.compile(r"^tmp([A-Za-z0-9_]{6,8})(\..*)?$")
+# mktemp(1)/mkstemp(3) templates with a dot before the X's: GNU mktemp's default is
+# tmp.XXXXXXXXXX (10), glibc needs at least 6.
+_DOT_TEMP = re.compile(r"^(.+\.)([A-Za-z0-9]{6,10})$")
+# mkstemp(3) template without a separator, e.g. GNU sed -i's "sedXXXXXX" next to the edited file
+# (sed/execute.c: ck_mkstemp(..., "sed", ...)): the last 6 characters are random.
+_TAIL_TEMP = re.compile(r"^(.+?)([A-Za-z0-9]{6})$")
+
+
+def escape(text: str) -> str:
+    """Backslash-escape every character AppArmor globbing treats specially."""
+    return "".join("\\" + c if c in _SPECIAL else c for c in text)
+
+
+def _looks_random(s: str) -> bool:
+    """True for a string that reads as random characters, not a word: at least 6 characters and
+    a digit, or lower case together with an upper-case letter after the first position
+    ("Makefile", "README" and "nginx" are words; "a8x2kq", "AbcDef" are not)."""
+    if len(s) < 6:
+        return False
+    if any(c.isdigit() for c in s):
+        return True
+    return any(c.islower() for c in s) and any(c.isupper() for c in s[1:])
+
+
+def _temp_name(name: str, in_temp_dir: bool) -> str | None:
+    """The escaped pattern for a temp-file name, or None when `name` is not one."""
+    m = _PY_TEMP.match(name)
+    if m:
+        rand = m.group(1)
+        # Python's alphabet includes "_": count one inside the random part as a random sign, but
+        # not a leading one ("tmp_files" is a word).
+        if _looks_random(rand) or "_" in rand[1:]:
+            return "tmp*" + escape(m.group(2) or "")
+    m = _DOT_TEMP.match(name)
+    if m and _looks_random(m.group(2)):
+        return escape(m.group(1)) + "*"
+    m = _TAIL_TEMP.match(name)
+    if m and (in_temp_dir or m.group(1) == "sed"):
+        rand = m.group(2)
+        if _looks_random(rand) and any(c.isalpha() for c in rand):
+            return escape(m.group(1)) + "*"
+    return None
+
+
+def _component(name: str, in_temp_dir: bool) -> str:
+    """Escape one path component, replacing temp-name randomness and container ids by `*`."""
+    t = _temp_name(name, in_temp_dir)
+    if t is not None:
+        return t
+    pieces = _HEX64.split(name)
+    return "*".join(escape(p) for p in pieces)
+
+
+def _collapse(path: str) -> str:
+    # "//" and "/./" name the same file as "/" (a lexical identity; ".." is not, because of
+    # symlinks, and is kept).
+    path = re.sub(r"/+", "/", path)
+    while "/./" in path:
+        path = path.replace("/./", "/")
+    if path.endswith("/.") and len(path) > 2:
+        path = path[:-1]
+    return path
+
+
+def normalize_path(path: str) -> str:
+    """The AppArmor glob pattern for a recorded path (rules: docs/normalization.md)."""
+    if not path.startswith("/"):
+        return escape(path)
+    path = _collapse(path)
+    parts = path.split("/")[1:]  # components after the leading "/"
+    out: list[str] = []
+    i = 0
+    if len(parts) >= 2 and parts[0] == "proc":
+        head = parts[1]
+        if _DIGITS.fullmatch(head) or head == "self":
+            out = ["proc", PID]
+            i = 2
+        elif head == "thread-self":
+            # /proc/thread-self is a symlink to /proc/<pid>/task/<tid>; AppArmor mediates the
+            # resolved path.
+            out = ["proc", PID, "task", TID]
+            i = 2
+        if i and len(parts) > i + 1 and parts[i] == "task" and _DIGITS.fullmatch(parts[i + 1]):
+            out += ["task", TID]
+            i += 2
+        if i and len(parts) > i + 1 and parts[i] in ("fd", "fdinfo") and \
+                _DIGITS.fullmatch(parts[i + 1]):
+            # File descriptor numbers depend on what else the process had open.
+            out += [parts[i], "*"]
+            i += 2
+    elif len(parts) == 3 and parts[0] == "dev" and parts[1] == "pts" and \
+            _DIGITS.fullmatch(parts[2]):
+        return "/dev/pts/*"
+    in_temp = any(path == d or path.startswith(d + "/") for d in TEMP_DIRS)
+    for k in range(i, len(parts)):
+        parent = "/" + "/".join(parts[:k])
+        below_temp = in_temp and parent not in ("/", "/var", "/dev")
+        out.append(_component(parts[k], below_temp) if parts[k] else "")
+    return "/" + "/".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Whole recordings
+# --------------------------------------------------------------------------------------------
+
+
+def _presence(n: int) -> int:
+    """A count reduced to what is not noise: 0 (never) or 1 (at least once)."""
+    return 1 if n > 0 else 0
+
+
+def _kinds(kinds) -> tuple[str, ...]:
+    s = set(kinds)
+    return tuple(k for k in ACCESS_KINDS if k in s) + tuple(sorted(s - set(ACCESS_KINDS)))
+
+
+def _merge_files(files) -> tuple[FileAccess, ...]:
+    merged: dict[str, tuple[set, set]] = {}
+    for f in files:
+        ok, failed = merged.setdefault(normalize_path(f.path), (set(), set()))
+        ok.update(f.ok)
+        failed.update(f.failed)
+    return tuple(FileAccess(p, _kinds(ok), _kinds(failed))
+                 for p, (ok, failed) in sorted(merged.items()))
+
+
+def _endpoint(e: Endpoint) -> Endpoint:
+    if e.address.startswith("/"):
+        return replace(e, address=normalize_path(e.address))
+    return e
+
+
+def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recording:
+    """The recording with run-to-run noise removed (rules: docs/normalization.md).
+
+    File and executable paths (and unix socket paths) become normalize_path patterns, and
+    entries that now share a pattern are merged (access kinds unioned). Timestamps are cleared.
+    Unless keep_counts, every count becomes presence (0 or 1) and peak_tasks 0, so that two
+    recordings of the same behaviour are equal; with keep_counts merged counts are summed.
+    """
+    count = (lambda n: n) if keep_counts else _presence
+
+    execs: dict[str, int] = {}
+    for e in rec.processes.executables:
+        p = normalize_path(e.path)
+        execs[p] = execs.get(p, 0) + e.count
+    sockets: dict[tuple, int] = {}
+    for s in rec.network.sockets:
+        k = (s.family, s.type, s.protocol)
+        sockets[k] = sockets.get(k, 0) + s.count
+
+    out = replace(
+        rec,
+        metadata=replace(rec.metadata, started_at="", ended_at=""),
+        syscalls=tuple(
+            Syscall(s.name, s.number, count(s.count), tuple((e, count(n)) for e, n in s.errnos))
+            for s in rec.syscalls),
+        arguments=tuple(replace(a, overflow=count(a.overflow)) for a in rec.arguments),
+        capabilities=tuple(
+            Capability(c.name, c.number, count(c.granted), count(c.denied))
+            for c in rec.capabilities),
+        files=_merge_files(rec.files),
+        network=Network(
+            sockets=tuple(SocketUse(f, t, p, count(n)) for (f, t, p), n in sockets.items()),
+            listening=tuple(_endpoint(e) for e in rec.network.listening),
+            connects=tuple(_endpoint(e) for e in rec.network.connects),
+        ),
+        processes=Processes(
+            executables=tuple(Executable(p, count(n)) for p, n in execs.items()),
+            peak_tasks=rec.processes.peak_tasks if keep_counts else 0,
+            uids=rec.processes.uids,
+            gids=rec.processes.gids,
+        ),
+    )
+    return out.canonical()
+
+
+__all__ = ["normalize_path", "normalize_recording", "escape", "TEMP_DIRS", "PID", "TID"]
