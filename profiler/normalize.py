@@ -63,9 +63,10 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     m = _PY_TEMP.match(name)
     if m:
         rand = m.group(1)
-        # Python's alphabet includes "_": count one inside the random part as a random sign, but
-        # not a leading one ("tmp_files" is a word).
-        if _looks_random(rand) or "_" in rand[1:]:
+        # Python's alphabet includes "_": below a temp dir, an 8-character part of Python's
+        # alphabet with "_" inside (not leading: "tmp_files" is a word) is random too.
+        pythonish = in_temp_dir and len(rand) == 8 and "_" in rand[1:] and rand.islower()
+        if _looks_random(rand) or pythonish:
             return "tmp*" + escape(m.group(2) or "")
     m = _DOT_TEMP.match(name)
     if m and _looks_random(m.group(2)):
