@@ -3,10 +3,12 @@ registers them and turns a ProfilerError (or Ctrl-C) into one line, a hint and a
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from . import __version__
 from .errors import ProfilerError
@@ -52,9 +54,9 @@ def _register() -> None:
 
 
 def fatal(err: ProfilerError) -> int:
-    err_console.print(f"[bold red]error:[/] {err.message}", markup=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(err.message)}", markup=True, highlight=False)
     if err.hint:
-        err_console.print(f"[yellow]hint:[/] {err.hint}", markup=True, highlight=False)
+        err_console.print(f"[yellow]hint:[/] {escape(err.hint)}", markup=True, highlight=False)
     return err.exit_code
 
 
@@ -65,8 +67,16 @@ def main(argv: list[str] | None = None) -> int:
     except ProfilerError as e:
         sys.exit(fatal(e))
     except KeyboardInterrupt:
-        err_console.print("interrupted")
+        err_console.print("interrupted; nothing was written")
         sys.exit(130)
+    except Exception as e:  # a bug of ours: still one line, and where to report it
+        err_console.print(f"[bold red]internal error:[/] {escape(e.__class__.__name__)}: "
+                          f"{escape(str(e).splitlines()[0] if str(e) else '')}", markup=True)
+        err_console.print("[yellow]hint:[/] run with PROFILER_DEBUG=1 for the traceback, and "
+                          "please report it", markup=True)
+        if os.environ.get("PROFILER_DEBUG"):
+            raise
+        sys.exit(3)
     return 0
 
 

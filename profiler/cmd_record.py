@@ -1,5 +1,137 @@
-"""`profiler record` (placeholder until the tracer lands)."""
+"""`profiler record`: trace a container (new or running) or a host command into a recording."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from . import recording_io
+from .engine import RunSpec
+from .errors import LossError, UsageError, WorkloadError
+
+console = Console(stderr=True, highlight=False)
 
 
-def register(app):
-    pass
+def record(
+    image: Annotated[Optional[str], typer.Argument(help="Image to run (omit with --container/--exec).")] = None,
+    cmd: Annotated[Optional[list[str]], typer.Argument(help="After --: replaces the image's CMD (or, with --exec, the command).")] = None,
+    workload: Annotated[Optional[str], typer.Option("--workload", "-w", help="Host shell command that exercises the app; gets PROFILER_CONTAINER_ID/NAME.")] = None,
+    ready_port: Annotated[Optional[int], typer.Option("--ready-port", help="Start the workload once 127.0.0.1:PORT accepts.")] = None,
+    duration: Annotated[Optional[float], typer.Option("--duration", help="Stop after SECONDS (gracefully).")] = None,
+    settle: Annotated[float, typer.Option("--settle", help="Seconds to wait before the workload when no --ready-port.")] = 1.0,
+    stop_timeout: Annotated[int, typer.Option("--stop-timeout", help="Seconds between SIGTERM and SIGKILL at the end.")] = 10,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Recording file (default: <image>.recording.yaml).")] = None,
+    container: Annotated[Optional[str], typer.Option("--container", help="Attach to this running container instead.")] = None,
+    exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
+    allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
+    allow_workload_failure: Annotated[bool, typer.Option("--allow-workload-failure", help="Keep the recording when the workload fails.")] = False,
+    name: Annotated[Optional[str], typer.Option("--name", help="Container name.")] = None,
+    publish: Annotated[Optional[list[str]], typer.Option("--publish", "-p", help="[IP:]HOST:CONTAINER port mapping.")] = None,
+    env: Annotated[Optional[list[str]], typer.Option("--env", "-e", help="NAME=VALUE.")] = None,
+    volume: Annotated[Optional[list[str]], typer.Option("--volume", "-v", help="HOST:CONTAINER[:ro].")] = None,
+    user: Annotated[Optional[str], typer.Option("--user", "-u")] = None,
+    entrypoint: Annotated[Optional[str], typer.Option("--entrypoint")] = None,
+    network: Annotated[Optional[str], typer.Option("--network")] = None,
+    tmpfs: Annotated[Optional[list[str]], typer.Option("--tmpfs")] = None,
+    read_only: Annotated[bool, typer.Option("--read-only")] = False,
+    cap_add: Annotated[Optional[list[str]], typer.Option("--cap-add")] = None,
+    cap_drop: Annotated[Optional[list[str]], typer.Option("--cap-drop")] = None,
+    security_opt: Annotated[Optional[list[str]], typer.Option("--security-opt")] = None,
+):
+    """Trace what a container really does (from its entrypoint's first instruction) and write a
+    recording for emit, verify and diff."""
+    from . import record as rec_mod
+
+    opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
+                           settle=settle, stop_timeout=stop_timeout,
+                           allow_workload_failure=allow_workload_failure)
+    modes = sum(bool(x) for x in (container, exec_mode))
+    if modes > 1:
+        raise UsageError("--container and --exec cannot be combined")
+    if exec_mode:
+        argv = ([image] if image else []) + list(cmd or [])
+        out = output or Path(f"{Path(argv[0]).name if argv else 'command'}.recording.yaml")
+    elif container:
+        if image:
+            raise UsageError("give either IMAGE or --container, not both")
+        out = output or Path(rec_mod.default_output(container))
+    else:
+        if not image:
+            raise UsageError("missing IMAGE", hint="profiler record IMAGE [--workload CMD], "
+                             "or --container NAME, or --exec -- CMD")
+        out = output or Path(rec_mod.default_output(image))
+    recording_io.check_writable(out)
+
+    live_text = Text("starting...")
+    show_live = console.is_terminal
+
+    def progress(s: dict) -> None:
+        live_text.plain = (f"recording  {s['elapsed']:6.1f}s  syscalls {s['syscalls']:4d}  "
+                           f"new paths {s['paths']:6d}  execs {s['execs']:4d}  lost {s['lost']}")
+
+    live = (Live(live_text, console=console, refresh_per_second=4, transient=True)
+            if show_live else contextlib.nullcontext())
+    with live:
+        if exec_mode:
+            outcome = rec_mod.record_exec(argv, opts, progress)
+        elif container:
+            console.print(f"[yellow]warning:[/] attaching to {container}: its startup is not observed")
+            outcome = rec_mod.record_attach(container, opts, progress)
+        else:
+            spec = RunSpec(image=image, command=list(cmd) if cmd else None, name=name,
+                           publish=publish or [], env=env or [], volumes=volume or [], user=user,
+                           entrypoint=entrypoint, network=network, tmpfs=tmpfs or [],
+                           read_only=read_only, cap_add=cap_add or [], cap_drop=cap_drop or [],
+                           security_opt=security_opt or [])
+            outcome = rec_mod.record_container(spec, opts, progress)
+
+    rec = outcome.recording
+    wl = rec.metadata.workload
+    if outcome.workload_failed and not allow_workload_failure:
+        raise WorkloadError(f"the workload failed (exit {wl.exit_status}); recording not written",
+                            hint="fix the workload, or keep it anyway with --allow-workload-failure")
+    recording_io.save(rec, out)
+    _summary(rec, out, outcome)
+    if rec.total_loss and not allow_loss:
+        lost = ", ".join(f"{k} {v}" for k, v in rec.loss if v)
+        raise LossError(f"events were lost ({lost}); the recording at {out} is incomplete",
+                        hint="re-record, or accept it with --allow-loss")
+
+
+def _summary(rec, out: Path, outcome) -> None:
+    t = Table(title=f"recorded {rec.metadata.image or ' '.join(rec.metadata.command)}",
+              show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    caps_needed = [c.name for c in rec.capabilities if c.granted]
+    caps_denied = [c.name for c in rec.capabilities if c.denied and not c.granted]
+    t.add_row("syscalls", str(len(rec.syscalls)))
+    t.add_row("capabilities used", ", ".join(caps_needed) or "none")
+    if caps_denied:
+        t.add_row("capability checks refused", ", ".join(caps_denied))
+    t.add_row("paths", str(len(rec.files)))
+    fams = sorted({s.family for s in rec.network.sockets})
+    t.add_row("sockets", ", ".join(fams) or "none")
+    t.add_row("listening", ", ".join(f"{e.address}:{e.port}" for e in rec.network.listening) or "none")
+    t.add_row("executables", str(len(rec.processes.executables)))
+    t.add_row("peak tasks", str(rec.processes.peak_tasks))
+    if rec.metadata.workload:
+        t.add_row("workload exit", str(rec.metadata.workload.exit_status))
+    t.add_row("exit code", str(rec.metadata.exit_code))
+    t.add_row("lost events", str(rec.total_loss))
+    t.add_row("duration", f"{outcome.elapsed:.1f}s" + (" (interrupted)" if outcome.interrupted else ""))
+    t.add_row("written to", str(out))
+    console.print(t)
+    for note in outcome.notes:
+        console.print(f"[dim]note:[/] {note}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("record", context_settings={"allow_interspersed_args": True})(record)

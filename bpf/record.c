@@ -1,0 +1,701 @@
+// profiler's recorder: what the traced tasks do, aggregated in the kernel.
+//
+// Compiled by bcc (profiler/tracer.py is its only loader). Tracepoints and raw tracepoints only:
+// kprobes, fentry and BPF-LSM are absent on many hosts. No kernel struct is read through header
+// offsets: only tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register
+// frame, whose layout is fixed by the architecture's ptrace ABI).
+//
+// Options arrive as -D defines from tracer.py:
+//   TARGET_CGID, TARGET_LEVEL  only tasks whose cgroup v2 ancestor at TARGET_LEVEL has this id
+//                              (container mode); absent in exec mode (tracked map alone decides)
+//   NR_EXECVE                  the execve number of this architecture
+//   PATH_LEN, MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
+//   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
+//
+// Who counts: a task counts once it has exec'd inside the target (the entrypoint, or a command
+// started by `docker exec`), or was forked by a task that counts. The container runtime's own
+// setup (runc init: mount, pivot_root, sethostname, capability checks, ...) runs before that exec
+// and is therefore never recorded.
+//
+// Bounded sets (syscalls, errnos, capabilities, argument values, uids) are counted in maps and
+// read once at the end. Unbounded, new things (a path, an address, an exec) are also kept in maps
+// (the source of truth) and streamed once when first seen, so user space can resolve relative
+// paths while the process is alive. Every loss is counted in `loss`.
+
+#include <uapi/linux/ptrace.h>
+
+#define ST_PENDING 1   // exec mode: registered, waiting for its first exec
+#define ST_ACTIVE 2    // counts
+#define ST_INFLIGHT 4  // flag: a file/address syscall is between enter and exit
+
+// Syscall classes, filled into `sysclass` by user space from libseccomp numbers.
+#define C_OPEN 1        // open(path, flags)
+#define C_OPENAT 2      // openat(dirfd, path, flags)
+#define C_OPENAT2 3     // openat2(dirfd, path, how*)
+#define C_CREAT 4       // creat(path)
+#define C_EXECVE 5      // execve(path)
+#define C_EXECVEAT 6    // execveat(dirfd, path)
+#define C_PATH0 7       // f(path, ...): access kind from `sysbits`
+#define C_AT1 8         // f(dirfd, path, ...): access kind from `sysbits`
+#define C_UNLINKAT 9    // unlinkat(dirfd, path, flags)
+#define C_TWO0 10       // f(old, new): rename, link
+#define C_TWOAT 11      // f(olddirfd, old, newdirfd, new): renameat(2), linkat
+#define C_SYMLINK 12    // symlink(target, linkpath)
+#define C_SYMLINKAT 13  // symlinkat(target, newdirfd, linkpath)
+#define C_CHDIR 14      // chdir(path): streamed so user space can follow each task's cwd
+#define C_SOCKET 20     // socket(domain, type, protocol)
+#define C_ADDR 21       // bind/connect(fd, sockaddr*, len): kind from `sysbits`
+#define C_ARG0 22       // record argument 0 (personality, prctl, unshare)
+#define C_ARG1 23       // record argument 1 (ioctl request)
+#define C_ARG2 24       // record argument 2 (mmap/mprotect prot)
+#define C_CLONE 25      // record CLONE_NEW* bits of argument 0
+#define C_CLONE3 26     // record CLONE_NEW* bits of clone_args.flags
+#define C_SETID 27      // set*uid/set*gid: sample uid/gid on success
+
+// Access bits (must match tracer.py ACCESS_BITS).
+#define A_READ (1 << 0)
+#define A_WRITE (1 << 1)
+#define A_APPEND (1 << 2)
+#define A_TRUNC (1 << 3)
+#define A_CREATE (1 << 4)
+#define A_EXEC (1 << 5)
+#define A_DELETE (1 << 6)
+#define A_RENAME (1 << 7)
+#define A_LINK (1 << 8)
+#define A_CHMOD (1 << 9)
+#define A_CHOWN (1 << 10)
+#define A_MKDIR (1 << 11)
+
+// Loss counters (must match tracer.py LOSS_SLOTS).
+#define L_RINGBUF 0
+#define L_MAPFULL 1
+#define L_TRUNC 2
+#define L_READFAIL 3
+#define L_ARGOVERFLOW 4
+
+#define AT_FDCWD_ (-100)
+#define CLONE_NS_MASK 0x7e020080ULL
+#define ADDR_LEN 128   // >= sizeof(struct sockaddr_un) (110)
+
+struct file_key {
+    u32 tgid;      // 0 for absolute paths (shared by all tasks)
+    s32 dirfd;     // 0 for absolute paths; AT_FDCWD or a directory fd otherwise
+    char path[PATH_LEN];
+};
+
+struct file_val {
+    u64 ok;        // access bits that succeeded (u64: 32-bit atomics need BPF cpu v3)
+    u64 failed;    // access bits that failed
+};
+
+struct inflight {
+    u32 nr;
+    u32 bits;
+    u32 two;       // a second path is in inflight2
+    u32 retry;     // the path was not readable at entry (page not faulted in): read at exit
+    u64 uptr;
+    struct file_key key;
+};
+
+struct addr_key {
+    u32 kind;      // 1 bind, 2 connect
+    u32 len;
+    u8 addr[ADDR_LEN];
+};
+
+struct arg_key {
+    u32 nr;
+    u32 idx;
+    u64 val;
+};
+
+struct err_key {
+    u32 nr;
+    u32 err;
+};
+
+struct event {
+    u32 type;      // 1 new relative file key, 2 exec, 3 new address, 4 fork, 5 chdir
+    u32 tgid;
+    s32 dirfd;     // type 4: the child's tid
+    u32 tid;
+    u8 data[PATH_LEN];
+};
+
+BPF_HASH(tracked, u32, u32, 65536);
+BPF_ARRAY(sysclass, u8, MAX_NR);
+BPF_ARRAY(sysbits, u32, MAX_NR);
+BPF_PERCPU_ARRAY(counts, u64, MAX_NR);
+BPF_HASH(counts_high, u32, u64, 1024);
+BPF_HASH(errnos, struct err_key, u64, 8192);
+BPF_ARRAY(caps_ok, u64, 64);
+BPF_ARRAY(caps_denied, u64, 64);
+BPF_HASH(argvals, struct arg_key, u64, 16384);
+BPF_HASH(argdistinct, u64, u64, 1024);
+BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
+BPF_HASH(inflight1, u32, struct inflight, 4096);
+BPF_HASH(inflight2, u32, struct inflight, 4096);
+BPF_HASH(addrs, struct addr_key, u64, 4096);
+BPF_HASH(uids, u32, u8, 1024);
+BPF_HASH(gids, u32, u8, 1024);
+BPF_ARRAY(loss, u64, 8);
+BPF_ARRAY(tasks, u64, 3);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
+BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
+BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
+
+static __always_inline void lose(int slot) {
+    int k = slot;
+    u64 *v = loss.lookup(&k);
+    if (v)
+        __sync_fetch_and_add(v, 1);
+}
+
+static __always_inline int in_target(void) {
+#ifdef TARGET_CGID
+    return bpf_get_current_ancestor_cgroup_id(TARGET_LEVEL) == TARGET_CGID;
+#else
+    return 1;
+#endif
+}
+
+static __always_inline void task_born(void) {
+    int k0 = 0, k1 = 1;
+    u64 *live = tasks.lookup(&k0);
+    u64 *peak = tasks.lookup(&k1);
+    if (!live || !peak)
+        return;
+    u64 now = __sync_fetch_and_add(live, 1) + 1;
+    if (now > *peak)
+        *peak = now;
+}
+
+static __always_inline void count_nr(u32 nr) {
+    if (nr < MAX_NR) {
+        u64 *c = counts.lookup(&nr);
+        if (c)
+            *c += 1;   // per-CPU slot: no atomic needed
+    } else {
+        u64 zero = 0;
+        u64 *c = counts_high.lookup_or_try_init(&nr, &zero);
+        if (c)
+            __sync_fetch_and_add(c, 1);
+        else
+            lose(L_MAPFULL);
+    }
+}
+
+static __always_inline void sample_ids(void) {
+    u64 ug = bpf_get_current_uid_gid();
+    u32 uid = (u32)ug, gid = (u32)(ug >> 32);
+    u8 one = 1;
+    if (uids.update(&uid, &one) < 0) lose(L_MAPFULL);
+    if (gids.update(&gid, &one) < 0) lose(L_MAPFULL);
+}
+
+// ---- syscall arguments from the register frame --------------------------------------------
+static __always_inline u64 sysarg(struct pt_regs *regs, int i) {
+    u64 v = 0;
+#if defined(ARCH_X86_64)
+    switch (i) {
+    case 0: bpf_probe_read_kernel(&v, sizeof(v), &regs->di); break;
+    case 1: bpf_probe_read_kernel(&v, sizeof(v), &regs->si); break;
+    case 2: bpf_probe_read_kernel(&v, sizeof(v), &regs->dx); break;
+    case 3: bpf_probe_read_kernel(&v, sizeof(v), &regs->r10); break;
+    }
+#elif defined(ARCH_ARM64)
+    // arm64 syscall entry keeps the original x0 in orig_x0; x1..x5 in regs[1..5].
+    if (i == 0)
+        bpf_probe_read_kernel(&v, sizeof(v), &regs->orig_x0);
+    else
+        bpf_probe_read_kernel(&v, sizeof(v), &regs->regs[i]);
+#endif
+    return v;
+}
+
+static __always_inline u32 sysnr_from_regs(struct pt_regs *regs) {
+    u64 v = 0;
+#if defined(ARCH_X86_64)
+    bpf_probe_read_kernel(&v, sizeof(v), &regs->orig_ax);
+#elif defined(ARCH_ARM64)
+    bpf_probe_read_kernel(&v, sizeof(v), &regs->syscallno);
+#endif
+    return (u32)v;
+}
+
+static __always_inline void record_arg(u32 nr, u32 idx, u64 val) {
+    struct arg_key k = {.nr = nr, .idx = idx, .val = val};
+    u64 *c = argvals.lookup(&k);
+    if (c) {
+        __sync_fetch_and_add(c, 1);
+        return;
+    }
+    u64 dk = ((u64)nr << 8) | idx;
+    u64 zero = 0;
+    u64 *n = argdistinct.lookup_or_try_init(&dk, &zero);
+    if (!n) {
+        lose(L_MAPFULL);
+        return;
+    }
+    if (*n >= MAX_ARG_VALUES) {
+        lose(L_ARGOVERFLOW);
+        return;
+    }
+    __sync_fetch_and_add(n, 1);
+    u64 one = 1;
+    if (argvals.update(&k, &one) < 0)
+        lose(L_MAPFULL);
+}
+
+// Read a user path into an in-flight record. Relative paths keep (tgid, dirfd) for user space.
+// A string in a page that is not faulted in yet cannot be read here (BPF cannot fault); the
+// syscall itself faults it in, so such a read is retried at exit (finish_path).
+static __always_inline int read_path(struct inflight *f, u64 uptr, s32 dirfd, u32 tgid) {
+    struct file_key *key = &f->key;
+    f->uptr = uptr;
+    key->tgid = tgid;      // provisional: cleared for absolute paths in finish_path
+    key->dirfd = dirfd;
+    int n = bpf_probe_read_user_str(key->path, PATH_LEN, (void *)uptr);
+    if (n < 0) {
+        f->retry = 1;
+        return 0;
+    }
+    if (n >= PATH_LEN)
+        lose(L_TRUNC);
+    return 0;
+}
+
+static __always_inline int finish_path(struct inflight *f) {
+    if (f->retry) {
+        int n = bpf_probe_read_user_str(f->key.path, PATH_LEN, (void *)f->uptr);
+        if (n < 0) {
+            lose(L_READFAIL);
+            return -1;
+        }
+        if (n >= PATH_LEN)
+            lose(L_TRUNC);
+    }
+    if (f->key.path[0] == '/') {
+        f->key.tgid = 0;
+        f->key.dirfd = 0;
+    }
+    return 0;
+}
+
+static __always_inline struct inflight *begin(u32 tid, int second) {
+    int z = 0;
+    struct inflight *tmpl = scratch.lookup(&z);
+    if (!tmpl)
+        return 0;
+    // Copy the zeroed template so that the key's unused bytes are zero (it is a hash key).
+    if (second) {
+        if (inflight2.update(&tid, tmpl) < 0) { lose(L_MAPFULL); return 0; }
+        return inflight2.lookup(&tid);
+    }
+    if (inflight1.update(&tid, tmpl) < 0) { lose(L_MAPFULL); return 0; }
+    return inflight1.lookup(&tid);
+}
+
+static __always_inline u32 open_bits(u64 flags) {
+    u32 b = 0;
+    u32 acc = flags & 3;
+    if (acc == 0) b |= A_READ;
+    if (acc == 1) b |= A_WRITE;
+    if (acc == 2) b |= A_READ | A_WRITE;
+    if (flags & 0x400) b |= A_APPEND;     // O_APPEND
+    if (flags & 0x200) b |= A_TRUNC;      // O_TRUNC
+    if (flags & 0x40) b |= A_CREATE;      // O_CREAT
+    if ((flags & 0x410000) == 0x410000) b |= A_CREATE | A_WRITE;  // O_TMPFILE
+    return b;
+}
+
+static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32 tid, u32 tgid,
+                                       u32 *st) {
+    struct inflight *f = begin(tid, 0);
+    if (!f)
+        return;
+    f->nr = nr;
+    u32 *sb = sysbits.lookup(&nr);
+    u32 bits = sb ? *sb : 0;
+    u64 p0 = sysarg(regs, 0), p1 = sysarg(regs, 1);
+    int rc = 0;
+    switch (cls) {
+    case C_OPEN:
+        bits = open_bits(p1);
+        rc = read_path(f, p0, AT_FDCWD_, tgid);
+        break;
+    case C_OPENAT: {
+        bits = open_bits(sysarg(regs, 2));
+        rc = read_path(f, p1, (s32)p0, tgid);
+        break;
+    }
+    case C_OPENAT2: {
+        u64 how_flags = 0;
+        if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0)
+            lose(L_READFAIL);
+        bits = open_bits(how_flags);
+        rc = read_path(f, p1, (s32)p0, tgid);
+        break;
+    }
+    case C_CREAT:
+        bits = A_WRITE | A_CREATE | A_TRUNC;
+        rc = read_path(f, p0, AT_FDCWD_, tgid);
+        break;
+    case C_EXECVE:
+        bits = A_EXEC;
+        rc = read_path(f, p0, AT_FDCWD_, tgid);
+        break;
+    case C_EXECVEAT:
+        bits = A_EXEC;
+        rc = read_path(f, p1, (s32)p0, tgid);
+        break;
+    case C_PATH0:
+    case C_CHDIR:
+        rc = read_path(f, p0, AT_FDCWD_, tgid);
+        break;
+    case C_AT1:
+        rc = read_path(f, p1, (s32)p0, tgid);
+        break;
+    case C_UNLINKAT:
+        bits = A_DELETE;
+        rc = read_path(f, p1, (s32)p0, tgid);
+        break;
+    case C_TWO0:
+    case C_TWOAT:
+    case C_SYMLINK:
+    case C_SYMLINKAT: {
+        u64 oldp = p0, newp = p1;
+        s32 olddir = AT_FDCWD_, newdir = AT_FDCWD_;
+        if (cls == C_TWOAT) {
+            oldp = p1; olddir = (s32)p0; newp = sysarg(regs, 3); newdir = (s32)sysarg(regs, 2);
+        } else if (cls == C_SYMLINKAT) {
+            newp = sysarg(regs, 2); newdir = (s32)p1;
+        }
+        if (cls == C_TWO0 || cls == C_TWOAT) {
+            rc = read_path(f, oldp, olddir, tgid);
+            struct inflight *g = begin(tid, 1);
+            if (g) {
+                g->nr = nr;
+                g->bits = bits;
+                if (read_path(g, newp, newdir, tgid) == 0)
+                    f->two = 1;
+            }
+        } else {
+            // symlink: the target is an arbitrary string, only the link path is accessed.
+            rc = read_path(f, newp, newdir, tgid);
+        }
+        break;
+    }
+    }
+    if (rc < 0) {
+        inflight1.delete(&tid);
+        return;
+    }
+    f->bits = bits;
+    *st |= ST_INFLIGHT;
+}
+
+static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
+    struct addr_key k = {};
+    u32 *sb = sysbits.lookup(&nr);
+    k.kind = sb ? *sb : 0;
+    // Fixed-size reads by family: no garbage past the address, so equal addresses share a key.
+    void *uaddr = (void *)sysarg(regs, 1);
+    u16 fam = 0;
+    if (bpf_probe_read_user(&fam, sizeof(fam), uaddr) < 0) {
+        lose(L_READFAIL);
+        return;
+    }
+    int rc = 0;
+    if (fam == 2) {            // AF_INET: family, port, address
+        rc = bpf_probe_read_user(k.addr, 8, uaddr);
+        k.len = 8;
+    } else if (fam == 10) {    // AF_INET6: family, port, flowinfo, address
+        rc = bpf_probe_read_user(k.addr, 24, uaddr);
+        k.len = 24;
+    } else if (fam == 1) {     // AF_UNIX: a path, or "\0name" for an abstract socket
+        __builtin_memcpy(k.addr, &fam, 2);
+        u8 first = 0;
+        bpf_probe_read_user(&first, 1, uaddr + 2);
+        if (first == 0) {
+            k.addr[2] = '@';
+            rc = bpf_probe_read_user_str(&k.addr[3], ADDR_LEN - 3, uaddr + 3);
+        } else {
+            rc = bpf_probe_read_user_str(&k.addr[2], ADDR_LEN - 2, uaddr + 2);
+        }
+        k.len = ADDR_LEN;
+    } else {
+        __builtin_memcpy(k.addr, &fam, 2);
+        k.len = 2;
+    }
+    if (rc < 0) {
+        lose(L_READFAIL);
+        return;
+    }
+    u64 *seen = addrs.lookup(&k);
+    if (seen) {
+        __sync_fetch_and_add(seen, 1);
+        return;
+    }
+    u64 one = 1;
+    if (addrs.update(&k, &one) < 0) {
+        lose(L_MAPFULL);
+        return;
+    }
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(L_RINGBUF);   // the map still holds it: only the live counter misses it
+        return;
+    }
+    e->type = 3;
+    e->tgid = tgid;
+    e->dirfd = k.kind;
+    e->tid = k.len;
+    __builtin_memcpy(e->data, k.addr, ADDR_LEN);
+    events.ringbuf_submit(e, 0);
+}
+
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    if (!in_target())
+        return 0;
+    u64 pt = bpf_get_current_pid_tgid();
+    u32 tid = (u32)pt;
+    u32 *st = tracked.lookup(&tid);
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    u32 nr = (u32)ctx->args[1];
+    count_nr(nr);
+    if (nr >= MAX_NR)
+        return 0;
+    u8 *cls = sysclass.lookup(&nr);
+    if (!cls || !*cls)
+        return 0;
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    u32 tgid = pt >> 32;
+    u8 c = *cls;
+    if (c <= C_CHDIR) {
+        enter_file(regs, nr, c, tid, tgid, st);
+    } else if (c == C_SOCKET) {
+        record_arg(nr, 0, sysarg(regs, 0));
+        record_arg(nr, 1, sysarg(regs, 1));
+        record_arg(nr, 2, sysarg(regs, 2));
+        // The (domain, type, protocol) triple, packed, so families and types stay paired.
+        record_arg(nr, 0xfe, (sysarg(regs, 0) << 48) | ((sysarg(regs, 1) & 0xffffffff) << 16) |
+                                 (sysarg(regs, 2) & 0xffff));
+    } else if (c == C_ADDR) {
+        enter_addr(regs, nr, tgid);
+    } else if (c == C_ARG0) {
+        record_arg(nr, 0, sysarg(regs, 0));
+    } else if (c == C_ARG1) {
+        record_arg(nr, 1, sysarg(regs, 1));
+    } else if (c == C_ARG2) {
+        record_arg(nr, 2, sysarg(regs, 2));
+    } else if (c == C_CLONE) {
+        record_arg(nr, 0, sysarg(regs, 0) & CLONE_NS_MASK);
+    } else if (c == C_CLONE3) {
+        u64 fl = 0;
+        if (bpf_probe_read_user(&fl, sizeof(fl), (void *)sysarg(regs, 0)) < 0)
+            lose(L_READFAIL);
+        record_arg(nr, 0xff, fl & CLONE_NS_MASK);
+    } else if (c == C_SETID) {
+        *st |= ST_INFLIGHT;
+    }
+    return 0;
+}
+
+static __always_inline void stream_chdir(struct inflight *f, u32 tid) {
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(L_RINGBUF);
+        return;
+    }
+    e->type = 5;
+    e->tgid = f->key.tgid;
+    e->dirfd = 0;
+    e->tid = tid;
+    __builtin_memcpy(e->data, f->key.path, PATH_LEN);
+    events.ringbuf_submit(e, 0);
+}
+
+static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, u32 tid) {
+    if (f->nr == NR_CHDIR) {
+        if (ret == 0 && f->retry == 0)
+            stream_chdir(f, tid);
+        else if (ret == 0 && finish_path(f) == 0)
+            stream_chdir(f, tid);
+        return;
+    }
+    if (finish_path(f) < 0)
+        return;
+    struct file_val zero = {};
+    struct file_val *v = files.lookup(&f->key);
+    int is_new = 0;
+    if (!v) {
+        if (files.update(&f->key, &zero) < 0) {
+            lose(L_MAPFULL);
+            return;
+        }
+        v = files.lookup(&f->key);
+        if (!v)
+            return;
+        is_new = 1;
+        int k2 = 2;
+        u64 *nfiles = tasks.lookup(&k2);
+        if (nfiles)
+            __sync_fetch_and_add(nfiles, 1);
+    }
+    if (ret >= 0)
+        __sync_fetch_and_or(&v->ok, f->bits);
+    else
+        __sync_fetch_and_or(&v->failed, f->bits);
+    if (is_new && f->key.tgid) {
+        // Relative: user space resolves the directory while the process still lives.
+        struct event *e = events.ringbuf_reserve(sizeof(struct event));
+        if (!e) {
+            lose(L_RINGBUF);
+            return;
+        }
+        e->type = 1;
+        e->tgid = f->key.tgid;
+        e->dirfd = f->key.dirfd;
+        e->tid = tid;
+        __builtin_memcpy(e->data, f->key.path, PATH_LEN);
+        events.ringbuf_submit(e, 0);
+    }
+}
+
+RAW_TRACEPOINT_PROBE(sys_exit) {
+    if (!in_target())
+        return 0;
+    u64 pt = bpf_get_current_pid_tgid();
+    u32 tid = (u32)pt;
+    u32 *st = tracked.lookup(&tid);
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    long ret = ctx->args[1];
+    if (ret < 0 && ret >= -4095) {
+        struct err_key k = {.nr = sysnr_from_regs((struct pt_regs *)ctx->args[0]), .err = -ret};
+        u64 zero = 0;
+        u64 *c = errnos.lookup_or_try_init(&k, &zero);
+        if (c)
+            __sync_fetch_and_add(c, 1);
+        else
+            lose(L_MAPFULL);
+    }
+    if (!(*st & ST_INFLIGHT))
+        return 0;
+    *st &= ~ST_INFLIGHT;
+    u32 tgid = pt >> 32;
+    struct inflight *f = inflight1.lookup(&tid);
+    if (f) {
+        finish_file(f, ret, tgid, tid);
+        if (f->two) {
+            struct inflight *g = inflight2.lookup(&tid);
+            if (g)
+                finish_file(g, ret, tgid, tid);
+            inflight2.delete(&tid);
+        }
+        inflight1.delete(&tid);
+    } else if (ret == 0) {
+        sample_ids();   // a set*id call succeeded
+    }
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_fork) {
+    u32 parent = args->parent_pid;
+    u32 *st = tracked.lookup(&parent);
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    u32 child = args->child_pid;
+    u32 v = ST_ACTIVE;
+    if (tracked.update(&child, &v) < 0) {
+        lose(L_MAPFULL);
+        return 0;
+    }
+    task_born();
+    // Streamed so that user space can hand the parent's cwd to the child.
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(L_RINGBUF);
+        return 0;
+    }
+    e->type = 4;
+    e->tgid = 0;
+    e->dirfd = child;
+    e->tid = parent;
+    events.ringbuf_submit(e, 0);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exec) {
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 *st = tracked.lookup(&tid);
+    if (!st) {
+#ifndef TARGET_CGID
+        return 0;   // exec mode: only the registered child and its descendants
+#endif
+        // Container mode: the first exec inside the target is where the app (or a command run
+        // by `docker exec`) starts; what the runtime did before it is not the app's.
+        if (!in_target())
+            return 0;
+        u32 v = ST_ACTIVE;
+        if (tracked.update(&tid, &v) < 0) {
+            lose(L_MAPFULL);
+            return 0;
+        }
+        task_born();
+        count_nr(NR_EXECVE);
+    } else if (!(*st & ST_ACTIVE)) {
+        // Exec mode: the registered child's exec starts the command.
+        *st = ST_ACTIVE;
+        task_born();
+        count_nr(NR_EXECVE);
+    }
+    sample_ids();
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(L_RINGBUF);
+        return 0;
+    }
+    e->type = 2;
+    e->tgid = bpf_get_current_pid_tgid() >> 32;
+    e->dirfd = 0;
+    e->tid = tid;
+    unsigned short off = args->data_loc_filename & 0xFFFF;
+    bpf_probe_read_kernel_str(e->data, PATH_LEN, (void *)args + off);
+    events.ringbuf_submit(e, 0);
+    return 0;
+}
+
+TRACEPOINT_PROBE(sched, sched_process_exit) {
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 *st = tracked.lookup(&tid);
+    if (!st)
+        return 0;
+    if (*st & ST_ACTIVE) {
+        int k0 = 0;
+        u64 *live = tasks.lookup(&k0);
+        if (live)
+            __sync_fetch_and_add(live, -1);
+    }
+    tracked.delete(&tid);
+    inflight1.delete(&tid);
+    inflight2.delete(&tid);
+    return 0;
+}
+
+TRACEPOINT_PROBE(capability, cap_capable) {
+    if (!in_target())
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 *st = tracked.lookup(&tid);
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    int cap = args->cap;
+    if (cap < 0 || cap >= 64)
+        return 0;
+    u64 *c = args->ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
+    if (c)
+        __sync_fetch_and_add(c, 1);
+    return 0;
+}

@@ -1,0 +1,119 @@
+"""Turn the tracer's RawTrace into the typed Recording (pure; unit-tested from fixtures).
+
+Decisions made here, and why:
+- Syscall names come from libseccomp for the recording's architecture; a number it does not
+  know is kept by number (name "") rather than dropped.
+- A capability check that succeeded for a capability outside the container's bounding set
+  cannot have used the app's own credentials: the kernel made it under overridden credentials
+  (overlayfs checks with its mounter's creds on open and stat). Such grants are not the app's
+  needs and are dropped; denied checks stay (they are often "noaudit" probes, e.g. mmap's
+  vm_enough_memory asking for CAP_SYS_ADMIN, which emit does not treat as needs).
+- Paths are decoded as UTF-8; bytes that are not UTF-8 become U+FFFD (policy renderers refuse
+  to turn such a name into a rule).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+
+from . import linux, syscalls
+from .model import (
+    ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Endpoint, Executable, FileAccess, Metadata, Network,
+    Processes, Recording, SocketUse, Syscall,
+)
+from .tracer import ACCESS_BITS, ARG_NAMES, RawTrace
+
+assert ACCESS_BITS == ACCESS_KINDS, "record.c access bits and the model must agree"
+
+
+def _bits_to_kinds(bits: int) -> tuple[str, ...]:
+    return tuple(k for i, k in enumerate(ACCESS_BITS) if bits & (1 << i))
+
+
+def _decode(b: bytes) -> str:
+    return b.decode("utf-8", errors="replace")
+
+
+def decode_sockaddr(data: bytes) -> Endpoint | None:
+    """A sockaddr as record.c keeps it (family-specific fixed-size prefix) -> Endpoint."""
+    if len(data) < 2:
+        return None
+    family = struct.unpack_from("<H", data)[0]
+    name = linux.family_name(family)
+    if family == 2 and len(data) >= 8:
+        port = struct.unpack_from(">H", data, 2)[0]
+        return Endpoint(name, str(ipaddress.IPv4Address(data[4:8])), port)
+    if family == 10 and len(data) >= 24:
+        port = struct.unpack_from(">H", data, 2)[0]
+        return Endpoint(name, str(ipaddress.IPv6Address(data[8:24])), port)
+    if family == 1:
+        path = data[2:].split(b"\0", 1)[0]
+        return Endpoint(name, _decode(path), 0)
+    return Endpoint(name, "", 0)
+
+
+def build_recording(raw: RawTrace, metadata: Metadata,
+                    cap_bounding: int | None = None) -> tuple[Recording, list[str]]:
+    """RawTrace -> Recording, plus notes for the user about what was interpreted."""
+    notes: list[str] = []
+    arch = raw.arch
+    errs: dict[int, dict[str, int]] = {}
+    for (nr, err), n in raw.errnos.items():
+        errs.setdefault(nr, {})[linux.errno_name(err)] = n
+    sysc = []
+    for nr, count in raw.counts.items():
+        name = syscalls.name_of(arch, nr)
+        sysc.append(Syscall(name, nr, count, tuple(sorted(errs.get(nr, {}).items()))))
+    # A syscall can fail before the enter probe counted it only if tracing started mid-call.
+    for nr in errs.keys() - raw.counts.keys():
+        sysc.append(Syscall(syscalls.name_of(arch, nr), nr, 0, tuple(sorted(errs[nr].items()))))
+
+    caps = []
+    for cap, (granted, denied) in raw.caps.items():
+        if granted and cap_bounding is not None and not cap_bounding & (1 << cap):
+            notes.append(f"{linux.capability_name(cap)}: {granted} check(s) passed under "
+                         "overridden kernel credentials (e.g. overlayfs); not counted as a need")
+            granted = 0
+        caps.append(Capability(linux.capability_name(cap), cap, granted, denied))
+
+    args = []
+    triples: dict[int, int] = {}
+    for (nr, idx), values in raw.args.items():
+        if idx == 0xFE:  # socket (domain, type, protocol) packed by record.c
+            triples.update(values)
+            continue
+        name = syscalls.name_of(arch, nr) or f"__nr_{nr}"
+        argname = ARG_NAMES.get((name, idx), f"arg{idx}")
+        index = -1 if idx == 0xFF else idx
+        args.append(ArgValues(name, argname, index, tuple(sorted(values))))
+
+    files = [FileAccess(_decode(p), _bits_to_kinds(ok), _bits_to_kinds(failed))
+             for p, (ok, failed) in raw.files.items()]
+
+    merged: dict[tuple[str, str, int], int] = {}
+    for t, n in triples.items():
+        domain, stype, proto = t >> 48, (t >> 16) & 0xFFFFFFFF, t & 0xFFFF
+        key = (linux.family_name(domain), linux.sock_type_name(stype), proto)
+        merged[key] = merged.get(key, 0) + n
+    sockets = [SocketUse(f, t, p, n) for (f, t, p), n in merged.items()]
+    listening, connects = [], []
+    for (kind, data), _n in raw.addrs.items():
+        ep = decode_sockaddr(data)
+        if ep is None:
+            continue
+        (listening if kind == 1 else connects).append(ep)
+
+    execs = [Executable(_decode(p), n) for p, n in raw.execs.items()]
+    loss = {k: raw.loss.get(k, 0) for k in raw.loss}
+    rec = Recording(
+        metadata=metadata,
+        syscalls=tuple(sysc),
+        arguments=tuple(args),
+        capabilities=tuple(caps),
+        files=tuple(files),
+        network=Network(tuple(sockets), tuple(listening), tuple(connects)),
+        processes=Processes(tuple(execs), raw.peak_tasks, tuple(raw.uids), tuple(raw.gids)),
+        loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **loss}.items())),
+    )
+    return rec.canonical(), notes

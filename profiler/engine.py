@@ -1,0 +1,206 @@
+"""The small interface to the Docker engine (docker SDK, never the docker CLI).
+
+Everything the recorder and verifier need from Docker goes through `Engine`, so tests can
+swap in a fake (tests/conftest.py) and errors become one-line EngineErrors here.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+from .errors import EngineError, UsageError
+
+
+@dataclass
+class RunSpec:
+    """What `docker run` options the user gave (the subset the recorder supports)."""
+
+    image: str
+    command: list[str] | None = None
+    name: str | None = None
+    publish: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    user: str | None = None
+    entrypoint: str | None = None
+    network: str | None = None
+    tmpfs: list[str] = field(default_factory=list)
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
+    pids_limit: int | None = None
+
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """The options as (name, value) pairs, for the recording's metadata."""
+        out: list[tuple[str, str]] = []
+        for key in ("publish", "volumes", "tmpfs", "cap_add", "cap_drop", "security_opt"):
+            out += [(key, v) for v in getattr(self, key)]
+        out += [("env", e.split("=", 1)[0]) for e in self.env]  # names only
+        for key in ("user", "entrypoint", "network", "name"):
+            if getattr(self, key):
+                out.append((key, str(getattr(self, key))))
+        if self.read_only:
+            out.append(("read_only", "true"))
+        if self.pids_limit:
+            out.append(("pids_limit", str(self.pids_limit)))
+        return tuple(out)
+
+
+def _ports(publish: list[str]) -> dict:
+    """docker run -p syntax -> SDK ports mapping. Accepts [IP:]HOST:CONTAINER[/proto]."""
+    ports: dict = {}
+    for spec in publish:
+        proto = "tcp"
+        if "/" in spec:
+            spec, proto = spec.rsplit("/", 1)
+        parts = spec.split(":")
+        try:
+            if len(parts) == 3:
+                binding = (parts[0], int(parts[1]) if parts[1] else None)
+            elif len(parts) == 2:
+                binding = int(parts[0])
+            elif len(parts) == 1:
+                binding = None
+            else:
+                raise ValueError
+            key = f"{int(parts[-1])}/{proto}"
+        except ValueError:
+            raise UsageError(f"-p {spec}: not a port mapping",
+                             hint="use [IP:]HOST:CONTAINER, e.g. 127.0.0.1:8080:80") from None
+        ports[key] = binding
+    return ports
+
+
+def _env(env: list[str]) -> dict:
+    out = {}
+    for e in env:
+        if "=" in e:
+            k, v = e.split("=", 1)
+        else:  # -e NAME passes the host's value, as docker run does
+            k, v = e, os.environ.get(e, "")
+        out[k] = v
+    return out
+
+
+def _tmpfs(tmpfs: list[str]) -> dict:
+    out = {}
+    for t in tmpfs:
+        path, _, opts = t.partition(":")
+        out[path] = opts
+    return out
+
+
+class Engine:
+    def __init__(self):
+        import docker  # the SDK; imported here so pure modules never need it
+
+        self._docker = docker
+        try:
+            self.client = docker.from_env(timeout=60)
+            self.client.ping()
+        except Exception as e:  # DockerException, requests errors, FileNotFoundError, ...
+            raise EngineError(f"the Docker engine is not reachable ({_short(e)})",
+                              hint="start it (`make setup` starts dockerd) or set DOCKER_HOST") from None
+
+    def info(self) -> dict:
+        return self.client.info()
+
+    def image(self, ref: str):
+        try:
+            return self.client.images.get(ref)
+        except self._docker.errors.ImageNotFound:
+            raise EngineError(f"image {ref!r} not found in the local engine",
+                              hint="build it (`docker build -t NAME DIR`) or pull it first") from None
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"image {ref!r}: {_short(e)}") from None
+
+    def create(self, spec: RunSpec, cgroup_parent: str | None = None, labels: dict | None = None):
+        kwargs = dict(
+            image=spec.image, command=spec.command, name=spec.name, detach=True,
+            ports=_ports(spec.publish) or None, environment=_env(spec.env) or None,
+            volumes=spec.volumes or None, user=spec.user or "", network=spec.network,
+            tmpfs=_tmpfs(spec.tmpfs) or None, read_only=spec.read_only,
+            cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
+            security_opt=spec.security_opt or None, cgroup_parent=cgroup_parent,
+            labels=labels or {}, pids_limit=spec.pids_limit,
+        )
+        if spec.entrypoint is not None:
+            kwargs["entrypoint"] = spec.entrypoint
+        try:
+            return self.client.containers.create(**{k: v for k, v in kwargs.items() if v is not None})
+        except self._docker.errors.ImageNotFound:
+            raise EngineError(f"image {spec.image!r} not found", hint="build or pull it first") from None
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot create the container: {_short(e)}") from None
+
+    def start(self, container) -> None:
+        try:
+            container.start()
+        except self._docker.errors.APIError as e:
+            logs = self.last_logs(container)
+            raise EngineError(f"the container failed to start: {_short(e)}{logs}") from None
+
+    def container(self, ref: str):
+        try:
+            return self.client.containers.get(ref)
+        except self._docker.errors.NotFound:
+            raise EngineError(f"no container named {ref!r}", hint="see `docker ps`") from None
+
+    @staticmethod
+    def state(container) -> dict:
+        container.reload()
+        return container.attrs["State"]
+
+    def stop(self, container, timeout: int) -> None:
+        """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""
+        try:
+            container.stop(timeout=timeout)
+        except self._docker.errors.NotFound:
+            pass
+        except self._docker.errors.APIError:
+            pass
+
+    def wait(self, container, timeout: float) -> int | None:
+        try:
+            return container.wait(timeout=timeout).get("StatusCode")
+        except Exception:  # requests' ReadTimeout and friends
+            return None
+
+    def remove(self, container) -> None:
+        try:
+            container.remove(force=True)
+        except Exception:  # already gone (auto-removed or removed by the user)
+            pass
+
+    @staticmethod
+    def last_logs(container, lines: int = 8) -> str:
+        try:
+            text = container.logs(tail=lines).decode(errors="replace").strip()
+        except Exception:
+            return ""
+        if not text:
+            return ""
+        return "; last log lines: " + " | ".join(text.splitlines()[-lines:])
+
+
+def wait_port(port: int, deadline: float, alive) -> bool:
+    """Wait until 127.0.0.1:port accepts a connection; False if `alive()` turns False first."""
+    import socket
+
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            if not alive():
+                return False
+            time.sleep(0.1)
+    return False
+
+
+def _short(e: Exception) -> str:
+    text = getattr(e, "explanation", None) or str(e)
+    return text.strip().splitlines()[0][:300] if text.strip() else e.__class__.__name__

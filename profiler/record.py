@@ -1,0 +1,484 @@
+"""A recording session: pre-flight checks, the traced run, the workload, a graceful stop.
+
+Three modes: a new container from an image (the container's whole life from its entrypoint's
+exec), attach to a running container (startup not observed), and a plain command tree on the
+host (exec mode, the accuracy oracle against strace). The session drives the tracer and the
+engine; turning the result into the model is aggregate.build_recording's job.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__, syscalls
+from .aggregate import build_recording
+from .engine import Engine, RunSpec, wait_port
+from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
+from .model import ContainerConfig, Metadata, Recording, Workload
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+@dataclass
+class Options:
+    workload: str | None = None
+    ready_port: int | None = None
+    duration: float | None = None
+    settle: float = 1.0
+    stop_timeout: int = 10
+    ready_timeout: float = 60.0
+    allow_workload_failure: bool = False
+
+
+@dataclass
+class Outcome:
+    recording: Recording
+    notes: list[str] = field(default_factory=list)
+    workload_failed: bool = False
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+
+Progress = Callable[[dict], None]
+
+
+# ---------------------------------------------------------------------------------------------
+# pre-flight: every reason we cannot trace, found before anything starts
+# ---------------------------------------------------------------------------------------------
+
+def v2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (pure v2, or the 'unified' mount of hybrid)."""
+    with open("/proc/self/mounts") as f:
+        mounts = [line.split() for line in f]
+    for m in mounts:
+        if m[2] == "cgroup2":
+            return Path(m[1])
+    raise EnvironmentProblem("no cgroup v2 hierarchy is mounted (needed to tell a container's "
+                             "tasks apart)", hint="mount -t cgroup2 none /sys/fs/cgroup/unified")
+
+
+def preflight() -> None:
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("recording needs root (eBPF programs and cgroups)",
+                                 hint="run with sudo")
+    events = [Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events")]
+    if not any(p.is_dir() for p in events):
+        raise EnvironmentProblem("tracefs is not mounted",
+                                 hint="mount -t tracefs tracefs /sys/kernel/tracing")
+    if not Path("/sys/kernel/tracing/events/raw_syscalls").exists() and \
+            not Path("/sys/kernel/debug/tracing/events/raw_syscalls").exists():
+        raise EnvironmentProblem("the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)")
+    if not Path(f"/lib/modules/{platform.release()}/build").exists():
+        raise EnvironmentProblem(f"no kernel headers for {platform.release()} "
+                                 f"(/lib/modules/{platform.release()}/build)",
+                                 hint="run `make setup` (installs them, with a fallback)")
+    v2_root()
+
+
+def cap_tracepoint_available() -> bool:
+    return any(Path(p).exists() for p in ("/sys/kernel/tracing/events/capability/cap_capable",
+                                         "/sys/kernel/debug/tracing/events/capability/cap_capable"))
+
+
+def check_workload(cmd: str | None) -> None:
+    if not cmd:
+        return
+    try:
+        first = shlex.split(cmd)[0]
+    except (ValueError, IndexError):
+        raise UsageError(f"--workload {cmd!r}: not a shell command") from None
+    if "/" in first:
+        if not Path(first).exists():
+            raise WorkloadError(f"workload {first}: no such file", exit_code=2)
+        if not os.access(first, os.X_OK):
+            raise WorkloadError(f"workload {first}: not executable",
+                                hint=f"chmod +x {first}, or run it with bash", exit_code=2)
+    elif shutil.which(first) is None and first not in _SHELL_WORDS:
+        raise WorkloadError(f"workload command {first!r} not found", exit_code=2)
+
+
+_SHELL_WORDS = {"for", "while", "if", "{", "(", "true", "false", "exit", "sleep", "cd", "set",
+                "export", "until", "case", "!", "[", "test", "echo", "read", "wait"}
+
+
+def _cap_bounding(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    except OSError:
+        return None
+    return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Interrupt:
+    """First Ctrl-C (or SIGTERM): stop gracefully and still write. Second: abort, write nothing."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+def _load_tracer(cgroup, initial_cwd: str = "/"):
+    from .tracer import Tracer  # the bcc import happens only when we really trace
+    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd)
+
+
+# ---------------------------------------------------------------------------------------------
+# container mode
+# ---------------------------------------------------------------------------------------------
+
+class _SessionCgroup:
+    """A per-session parent cgroup: the container's cgroup is created under it by the runtime,
+    so its id (the directory's inode) is known before the container exists, and the tracer can
+    match the entrypoint's very first instruction."""
+
+    def __init__(self):
+        self.name = f"profiler-{uuid.uuid4().hex[:12]}"
+        root = v2_root()
+        self.path = root / self.name
+        try:
+            self.path.mkdir()
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot create cgroup {self.path}: {e.strerror}") from None
+        self.id = self.path.stat().st_ino
+        self.level = len(self.path.relative_to(root).parts)
+
+    def remove(self) -> None:
+        # The runtime also created this parent in each v1 controller (hybrid hosts).
+        for d in [self.path, *CGROUP_ROOT.glob(f"*/{self.name}")]:
+            for _ in range(20):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
+def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
+    env = {**os.environ, **env_extra}
+    try:
+        return subprocess.Popen(["/bin/sh", "-c", cmd], env=env, stdin=subprocess.DEVNULL)
+    except OSError as e:
+        raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
+
+
+def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
+                     engine: Engine | None = None) -> Outcome:
+    preflight()
+    check_workload(opts.workload)
+    engine = engine or Engine()
+    info = engine.info()
+    if info.get("CgroupDriver") == "systemd":
+        raise EnvironmentProblem("the Docker engine uses the systemd cgroup driver, which this "
+                                 "version cannot pre-create a session cgroup for",
+                                 hint="use --container to attach to a running container, or "
+                                      "run dockerd with --exec-opt native.cgroupdriver=cgroupfs")
+    image = engine.image(spec.image)
+    workdir = (image.attrs.get("Config") or {}).get("WorkingDir") or "/"
+    cg = _SessionCgroup()
+    container = None
+    tracer = None
+    try:
+        # Compile the BPF program while the engine creates the container (both take ~1 s).
+        box: dict = {}
+
+        def load():
+            try:
+                box["tracer"] = _load_tracer((cg.id, cg.level), workdir)
+            except BaseException as e:  # re-raised in the main thread
+                box["error"] = e
+
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        container = engine.create(spec, cgroup_parent="/" + cg.name,
+                                  labels={"io.profiler.session": cg.name})
+        t.join()
+        if "error" in box:
+            raise box["error"]
+        tracer = box["tracer"]
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            engine.start(container)
+            state = engine.state(container)
+            bounding = _cap_bounding(state.get("Pid") or 0)
+            outcome = _drive(engine, container, tracer, opts, intr, progress, t0,
+                             env_extra={"PROFILER_CONTAINER_ID": container.id,
+                                        "PROFILER_CONTAINER_NAME": container.name})
+            exit_code, wl_status, notes = outcome
+            raw = tracer.snapshot()
+        cfg = image.attrs.get("Config") or {}
+        ccfg = container.attrs.get("Config") or {}
+        metadata = Metadata(
+            tool_version=__version__, kernel=platform.release(), arch=raw.arch, mode="container",
+            started_at=started_at, ended_at=_now(), image=spec.image, image_id=image.id,
+            image_tags=tuple(sorted(image.tags)),
+            container=ContainerConfig(
+                user=ccfg.get("User") or "", working_dir=ccfg.get("WorkingDir") or "",
+                entrypoint=tuple(ccfg.get("Entrypoint") or cfg.get("Entrypoint") or ()),
+                cmd=tuple(ccfg.get("Cmd") or ()),
+                env_names=tuple(sorted({e.split("=", 1)[0] for e in ccfg.get("Env") or ()})),
+                run_options=spec.options()),
+            command=tuple(spec.command or ()),
+            workload=Workload(opts.workload, wl_status) if opts.workload else None,
+            startup_observed=True, exit_code=exit_code)
+        rec, more = build_recording(raw, metadata, cap_bounding=bounding)
+        return _finish(rec, notes + more, opts, wl_status, intr.hit, time.monotonic() - t0)
+    finally:
+        if container is not None:
+            engine.remove(container)
+        if tracer is not None:
+            tracer.close()
+        cg.remove()
+
+
+def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_extra):
+    """Wait for readiness, run the workload, stop gracefully. Returns (exit, workload, notes)."""
+    notes: list[str] = []
+
+    def alive() -> bool:
+        return engine.state(container).get("Running", False)
+
+    def tick():
+        tracer.poll(50)
+        if progress:
+            progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+
+    deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
+    # Ready: a port that accepts, or a short settle time.
+    if opts.ready_port:
+        ready_by = time.monotonic() + opts.ready_timeout
+        ok = False
+        while time.monotonic() < ready_by and not intr.hit:
+            ok = wait_port(opts.ready_port, min(time.monotonic() + 0.3, ready_by), alive)
+            tick()
+            if ok or not alive():
+                break
+        if not ok and not intr.hit:
+            state = engine.state(container)
+            if not state.get("Running"):
+                raise EngineError(f"the container exited with code {state.get('ExitCode')} before "
+                                  f"127.0.0.1:{opts.ready_port} accepted"
+                                  f"{engine.last_logs(container)}")
+            raise EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
+                              f"{opts.ready_timeout:.0f} s",
+                              hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
+    else:
+        settle_until = time.monotonic() + opts.settle
+        while time.monotonic() < settle_until and not intr.hit and alive():
+            tick()
+    state = engine.state(container)
+    if not state.get("Running") and state.get("ExitCode", 0) != 0:
+        raise EngineError(f"the container exited at once with code {state.get('ExitCode')}"
+                          f"{engine.last_logs(container)}")
+
+    wl_status = None
+    if opts.workload and not intr.hit:
+        proc = _run_workload(opts.workload, env_extra)
+        while proc.poll() is None:
+            if intr.hit or time.monotonic() > deadline:
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                break
+            tick()
+        wl_status = proc.poll() if not intr.hit else None
+    else:
+        while alive() and not intr.hit and time.monotonic() < deadline:
+            tick()
+
+    # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
+    stopper = threading.Thread(target=engine.stop, args=(container, opts.stop_timeout), daemon=True)
+    stopper.start()
+    while stopper.is_alive():
+        tick()
+    exit_code = engine.wait(container, timeout=5)
+    tick()
+    return exit_code, wl_status, notes
+
+
+def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapsed) -> Outcome:
+    failed = bool(opts.workload) and wl_status not in (0, None)
+    return Outcome(rec, notes, workload_failed=failed, interrupted=interrupted, elapsed=elapsed)
+
+
+# ---------------------------------------------------------------------------------------------
+# attach mode
+# ---------------------------------------------------------------------------------------------
+
+def record_attach(ref: str, opts: Options, progress: Progress | None = None,
+                  engine: Engine | None = None) -> Outcome:
+    preflight()
+    check_workload(opts.workload)
+    engine = engine or Engine()
+    container = engine.container(ref)
+    state = engine.state(container)
+    if not state.get("Running"):
+        raise EngineError(f"container {ref!r} is not running")
+    pid = state["Pid"]
+    rel = None
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            rel = line[3:].strip()
+    if not rel:
+        raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
+    path = v2_root() / rel.lstrip("/")
+    level = len(Path(rel).parts) - 1
+    tracer = _load_tracer((path.stat().st_ino, level),
+                          (container.attrs.get("Config") or {}).get("WorkingDir") or "/")
+    try:
+        for tid in (path / "cgroup.threads").read_text().split():
+            tracer.track(int(tid))
+        image = engine.image(container.attrs["Image"])
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            env = {"PROFILER_CONTAINER_ID": container.id, "PROFILER_CONTAINER_NAME": container.name}
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            wl_status = None
+            proc = _run_workload(opts.workload, env) if opts.workload else None
+
+            def running():
+                return engine.state(container).get("Running", False)
+
+            while not intr.hit and time.monotonic() < deadline and running():
+                if proc is not None and proc.poll() is not None:
+                    break
+                tracer.poll(100)
+                if progress:
+                    progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.terminate()
+                    proc.wait()
+                wl_status = proc.returncode if not intr.hit else None
+            raw = tracer.snapshot()
+        ccfg = container.attrs.get("Config") or {}
+        metadata = Metadata(
+            tool_version=__version__, kernel=platform.release(), arch=raw.arch, mode="attach",
+            started_at=started_at, ended_at=_now(), image=ccfg.get("Image", ""),
+            image_id=image.id, image_tags=tuple(sorted(image.tags)),
+            container=ContainerConfig(
+                user=ccfg.get("User") or "", working_dir=ccfg.get("WorkingDir") or "",
+                entrypoint=tuple(ccfg.get("Entrypoint") or ()), cmd=tuple(ccfg.get("Cmd") or ()),
+                env_names=tuple(sorted({e.split("=", 1)[0] for e in ccfg.get("Env") or ()}))),
+            workload=Workload(opts.workload, wl_status) if opts.workload else None,
+            startup_observed=False, exit_code=None)
+        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(pid))
+        notes.insert(0, "attached to a running container: its startup was not observed")
+        return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
+    finally:
+        tracer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# exec mode
+# ---------------------------------------------------------------------------------------------
+
+def record_exec(argv: list[str], opts: Options, progress: Progress | None = None) -> Outcome:
+    """Trace a host command and its descendants from the command's first instruction: the child
+    is forked and held before exec, registered as pending, then released; it counts from its
+    exec on (the tracer counts that execve itself)."""
+    preflight()
+    if not argv:
+        raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
+    if "/" not in argv[0] and shutil.which(argv[0]) is None:
+        raise UsageError(f"command {argv[0]!r} not found")
+    tracer = _load_tracer(None, os.getcwd())
+    try:
+        go_r, go_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        started_at = _now()
+        pid = os.fork()
+        if pid == 0:  # child: wait for the go, then exec (the errno goes back on failure)
+            try:
+                os.close(go_w)
+                os.close(err_r)
+                os.read(go_r, 1)
+                os.close(go_r)
+                os.execvp(argv[0], argv)
+            except OSError as e:
+                os.write(err_w, str(e.errno).encode())
+            finally:
+                os._exit(127)
+        os.close(go_r)
+        os.close(err_w)
+        tracer.track(pid, pending=True)
+        t0 = time.monotonic()
+        os.write(go_w, b"x")
+        os.close(go_w)
+        failure = os.read(err_r, 16)
+        os.close(err_r)
+        if failure:
+            os.waitpid(pid, 0)
+            raise UsageError(f"cannot run {argv[0]!r}: {os.strerror(int(failure))}")
+        with _Interrupt() as intr:
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            status = None
+            while status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = os.waitstatus_to_exitcode(st)
+                    break
+                if intr.hit or time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGTERM)
+                    _, st = os.waitpid(pid, 0)
+                    status = os.waitstatus_to_exitcode(st)
+                    break
+                tracer.poll(20)
+                if progress:
+                    progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+            raw = tracer.snapshot()
+        metadata = Metadata(tool_version=__version__, kernel=platform.release(), arch=raw.arch,
+                            mode="exec", started_at=started_at, ended_at=_now(),
+                            command=tuple(argv), exit_code=status,
+                            container=ContainerConfig(working_dir=os.getcwd()))
+        rec, notes = build_recording(raw, metadata, cap_bounding=None)
+        return _finish(rec, notes, opts, None, intr.hit, time.monotonic() - t0)
+    finally:
+        tracer.close()
+
+
+def default_output(image: str) -> str:
+    base = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] or "recording"
+    return f"{base}.recording.yaml"
+
+
+__all__ = ["Options", "Outcome", "RunSpec", "record_container", "record_attach", "record_exec",
+           "default_output", "syscalls"]
