@@ -1,0 +1,35 @@
+# Shared helpers for the set-up scripts (sourced, not run). Bash only.
+# Progress lines go to stderr so that scripts which print a value (apt-mirror.sh) stay usable.
+
+PROFILER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PROFILER_ROOT
+
+say()  { printf 'setup: %s\n' "$*" >&2; }
+warn() { printf 'setup: WARNING: %s\n' "$*" >&2; }
+die()  { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+    [ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo $0)"
+}
+
+# True when the Docker engine answers. `docker info` can hang on a half-dead socket: bound it.
+docker_up() {
+    timeout 10 docker info >/dev/null 2>&1
+}
+
+image_exists() {
+    docker image inspect "$1" >/dev/null 2>&1
+}
+
+# Serialise set-up runs: several checkouts or test sessions may call the scripts at once, and
+# two concurrent apt-get/docker build runs for the same image would trip over each other.
+# Child scripts inherit the held lock through PROFILER_SETUP_LOCKED.
+take_lock() {
+    [ -n "${PROFILER_SETUP_LOCKED:-}" ] && return 0
+    exec 9>>/tmp/profiler-setup.lock
+    if ! flock -n 9; then
+        say "waiting for another set-up run to finish"
+        flock -w 1800 9 || die "another set-up run holds /tmp/profiler-setup.lock for too long"
+    fi
+    export PROFILER_SETUP_LOCKED=1
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Set up everything profiler needs on a Debian 12 host, as root, without questions:
+# apt packages, kernel headers for bcc, tracefs, a running Docker engine, the venv, the base
+# image and the sample images. Idempotent: each step first checks and does nothing when its
+# result is already there, so a second run takes a few seconds.
+#
+#   scripts/setup.sh            (what `make setup` runs)
+#
+# Environment: PROFILER_DEBIAN_MIRROR overrides the mirror read from the apt sources;
+# PROFILER_SKIP_SAMPLES=1 skips building the sample images.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+export DEBIAN_FRONTEND=noninteractive
+exec </dev/null   # never wait for a question
+START=$SECONDS
+LOGDIR=/var/log/profiler-setup
+ARCH="$(dpkg --print-architecture 2>/dev/null || echo unknown)"
+KVER="$(uname -r)"
+
+need_root
+[ -r /etc/debian_version ] || die "this set-up supports Debian 12 (bookworm) hosts only"
+command -v apt-get >/dev/null || die "apt-get not found: this set-up supports Debian 12 hosts only"
+mkdir -p "$LOGDIR"
+take_lock
+
+# --- apt packages --------------------------------------------------------------------------
+PACKAGES=(
+    bpfcc-tools python3-bpfcc libbpfcc     # bcc: the eBPF front end (Debian's, not PyPI's "bcc")
+    python3-seccomp                        # libseccomp bindings: syscall tables per arch
+    apparmor                               # apparmor_parser validates emitted profiles
+    debootstrap                            # builds the local base image (no Docker Hub)
+    strace                                 # accuracy oracle in tests, cost comparison in bench
+    wrk                                    # HTTP load for bench
+    python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux
+)
+# A machine may already have Docker's own packages (docker-ce conflicts with docker.io).
+command -v dockerd >/dev/null && command -v docker >/dev/null || PACKAGES+=(docker.io)
+
+APT_UPDATED=0
+apt_update() {
+    [ "$APT_UPDATED" -eq 1 ] && return 0
+    say "apt-get update"
+    apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 \
+        || { tail -n 5 "$LOGDIR/apt-update.log" >&2; die "apt-get update failed (log: $LOGDIR/apt-update.log)"; }
+    APT_UPDATED=1
+}
+apt_install() {
+    apt_update
+    say "apt-get install $*"
+    apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        install "$@" >"$LOGDIR/apt-install.log" 2>&1 \
+        || { tail -n 10 "$LOGDIR/apt-install.log" >&2; die "apt-get install $* failed (log: $LOGDIR/apt-install.log)"; }
+}
+installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+    apt_install "${missing[@]}"
+fi
+say "packages ok"
+
+# --- kernel headers (bcc compiles its programs against them at run time) --------------------
+MOD="/lib/modules/$KVER"
+headers_ok() { [ -d "$MOD/build/include" ]; }
+if ! headers_ok; then
+    apt_update
+    if apt-cache show "linux-headers-$KVER" >/dev/null 2>&1; then
+        apt_install "linux-headers-$KVER"
+    fi
+fi
+if ! headers_ok; then
+    case "$ARCH" in
+        amd64|arm64) meta="linux-headers-$ARCH" ;;
+        *) die "no kernel headers for $KVER and no fallback for architecture $ARCH" ;;
+    esac
+    installed "$meta" || apt_install "$meta"
+    build="$(ls -d /usr/src/linux-headers-*-"$ARCH" 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$build" ] || die "$meta installed but no /usr/src/linux-headers-*-$ARCH found"
+    common="${build%-"$ARCH"}-common"
+    mkdir -p "$MOD"
+    ln -sfn "$build" "$MOD/build"
+    [ -d "$common" ] && ln -sfn "$common" "$MOD/source"
+    headers_ok || die "kernel headers still unusable at $MOD/build"
+fi
+build_target="$(readlink -f "$MOD/build")"
+case "$build_target" in
+    *"$KVER"*) say "kernel headers ok ($build_target)" ;;
+    *) warn "kernel headers do not match the running kernel $KVER: $MOD/build -> $build_target." \
+            "That is safe for profiler (its BPF reads tracepoint arguments and helpers only," \
+            "no kernel struct), not for other bcc tools." ;;
+esac
+
+# --- tracefs -------------------------------------------------------------------------------
+tracing_ok() {
+    [ -d /sys/kernel/tracing/events/raw_syscalls ] || [ -d /sys/kernel/debug/tracing/events/raw_syscalls ]
+}
+if ! tracing_ok; then
+    if [ -d /sys/kernel/tracing ]; then
+        mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+    fi
+    if ! tracing_ok && [ -d /sys/kernel/debug ]; then
+        # Older kernels expose tracing only under debugfs.
+        mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null || true
+    fi
+    tracing_ok || die "cannot mount tracefs (mount -t tracefs tracefs /sys/kernel/tracing failed); is CONFIG_FTRACE on?"
+fi
+say "tracefs ok"
+
+# --- Docker engine -------------------------------------------------------------------------
+if ! docker_up; then
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+        systemctl start docker >/dev/null 2>&1 || true
+    fi
+    if ! docker_up && ! pgrep -x dockerd >/dev/null; then
+        # No init system to ask: start the engine ourselves, detached from this session.
+        rm -f /var/run/docker.pid
+        say "starting dockerd (log: $LOGDIR/dockerd.log)"
+        setsid nohup dockerd >>"$LOGDIR/dockerd.log" 2>&1 </dev/null &
+    fi
+    for _ in $(seq 30); do
+        [ -S /var/run/docker.sock ] && timeout 3 docker info >/dev/null 2>&1 && break
+        sleep 1
+    done
+    docker_up || { tail -n 5 "$LOGDIR/dockerd.log" >&2 2>/dev/null || true
+                   die "the Docker engine did not answer within 30 s (log: $LOGDIR/dockerd.log)"; }
+fi
+say "docker engine ok ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
+
+# --- venv ----------------------------------------------------------------------------------
+# Made from Debian's interpreter with --system-site-packages so that bcc (python3-bpfcc) and
+# libseccomp's bindings (python3-seccomp), which are not on PyPI, import inside it.
+VENV="$PROFILER_ROOT/.venv"
+STAMP="$VENV/.profiler-setup-stamp"
+venv_sound() {
+    [ -x "$VENV/bin/python" ] && grep -qs '^include-system-site-packages = true' "$VENV/pyvenv.cfg"
+}
+if ! venv_sound || [ ! -e "$STAMP" ] || [ "$PROFILER_ROOT/pyproject.toml" -nt "$STAMP" ] \
+    || [ ! -x "$VENV/bin/profiler" ]; then
+    if ! venv_sound; then
+        say "creating venv .venv"
+        rm -rf "$VENV"
+        /usr/bin/python3 -m venv --system-site-packages "$VENV" >"$LOGDIR/venv.log" 2>&1 \
+            || { tail -n 5 "$LOGDIR/venv.log" >&2; die "cannot create the venv (python3-venv installed?)"; }
+    fi
+    say "pip install -e '.[test]'"
+    (cd "$PROFILER_ROOT" && PIP_NO_INPUT=1 "$VENV/bin/pip" install -q --disable-pip-version-check \
+        -e '.[test]') >"$LOGDIR/pip.log" 2>&1 \
+        || { tail -n 10 "$LOGDIR/pip.log" >&2; die "pip install failed (log: $LOGDIR/pip.log)"; }
+    "$VENV/bin/python" -c 'import bcc, seccomp' 2>"$LOGDIR/venv-import.log" \
+        || die "the venv cannot import bcc/seccomp: $(tail -n 1 "$LOGDIR/venv-import.log")"
+    touch "$STAMP"
+fi
+say "venv ok (.venv/bin/profiler)"
+
+# --- images --------------------------------------------------------------------------------
+"$PROFILER_ROOT/scripts/build-base-image.sh"
+say "base image ok"
+if [ "${PROFILER_SKIP_SAMPLES:-0}" != 1 ]; then
+    "$PROFILER_ROOT/scripts/build-samples.sh"
+    say "sample images ok"
+fi
+
+say "done in $((SECONDS - START)) s"
