@@ -1,0 +1,585 @@
+"""Compare two privilege sets: what NEW needs that OLD did not (escalation), and what it dropped.
+
+Pure: inputs are already-parsed recordings or policy texts (profiler/diff_load.py reads files),
+the output is a `Report`. Every input kind is first reduced to `Facts`, a flat set of privilege
+items per section, so that the comparison itself does not care where the items came from:
+
+- recording: the recording after normalize.normalize_recording (noise removed), with the run
+  line's hardening derived from the evidence (run_privileges);
+- policy directory (`profiler emit --format all -o DIR`): seccomp.json, caps.txt,
+  apparmor.profile file/network/capability rules, run.sh flags;
+- seccomp JSON (Docker/OCI format).
+
+An item in a section is a *privilege*: in the run section that includes the lack of a
+hardening flag ("--read-only" listed means the container cannot run read-only), so that in
+every section "added" means more privilege. Each addition gets a risk class (profiler/risk.py).
+The JSON form (Report.to_data) is documented in docs/ci-recipe.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from . import risk
+from .linux import (CAPABILITY_NUMBERS, CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK,
+                    family_name, sock_type_name)
+from .model import ACCESS_KINDS, Endpoint, Recording
+from .normalize import TEMP_DIRS, normalize_recording
+
+SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")
+KINDS = {"recording": "recording", "policy": "policy directory", "seccomp": "seccomp profile"}
+FAIL_ON = ("escalation", "any", "never")
+
+# Access kinds that change the filesystem (model.ACCESS_KINDS minus read/execute).
+WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
+                         "chmod", "chown", "mkdir"})
+# Writable without a writable root filesystem: tmpfs candidates (Docker --tmpfs) and the
+# kernel's own filesystems, which --read-only does not affect.
+SCRATCH_DIRS = tuple(sorted(set(TEMP_DIRS) | {"/run", "/var/run"}))
+_NOT_ROOTFS = ("/dev", "/proc", "/sys")
+
+
+@dataclass(frozen=True)
+class Facts:
+    """One side of a diff: privilege items per section. `sections` says which sections this
+    input can speak about (a seccomp file says nothing about files)."""
+
+    kind: str
+    sections: frozenset[str]
+    items: dict[str, dict[str, str]] = field(default_factory=dict)
+    # section -> item -> detail. For files the detail is the sorted, comma-joined permissions.
+    notes: tuple[str, ...] = ()
+    arches: tuple[str, ...] = ()  # libseccomp names (recording) or SCMP_ARCH_* (policies)
+
+
+@dataclass(frozen=True)
+class Change:
+    section: str
+    item: str
+    detail: str
+    risk: risk.Risk | None = None  # additions only
+
+    def to_data(self) -> dict:
+        d = {"section": self.section, "item": self.item, "detail": self.detail}
+        if self.risk is not None:
+            d.update(risk=self.risk.level, reason=self.risk.reason, source=self.risk.source)
+        return d
+
+
+@dataclass(frozen=True)
+class Report:
+    old: str
+    new: str
+    kind: str
+    added: tuple[Change, ...]
+    removed: tuple[Change, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def escalation(self) -> bool:
+        return bool(self.added)
+
+    def counts(self) -> dict[str, int]:
+        c = {lvl: 0 for lvl in risk.LEVELS}
+        for ch in self.added:
+            c[ch.risk.level] += 1
+        return c
+
+    def exit_code(self, fail_on: str) -> int:
+        if fail_on == "never":
+            return 0
+        if fail_on == "any":
+            return 1 if (self.added or self.removed) else 0
+        return 1 if self.added else 0
+
+    def summary(self) -> str:
+        c = self.counts()
+        if not self.added and not self.removed:
+            return "No change: NEW needs exactly the privileges OLD needed."
+        if not self.added:
+            return f"Narrowing only: NEW drops {_n(len(self.removed), 'privilege')} and adds none."
+        levels = ", ".join(f"{c[lvl]} {lvl}" for lvl in risk.LEVELS if c[lvl])
+        text = f"Escalation: NEW needs {_n(len(self.added), 'privilege')} OLD did not ({levels})"
+        if self.removed:
+            text += f"; {len(self.removed)} dropped"
+        return text + "."
+
+    def to_data(self) -> dict:
+        used = sorted({ch.risk.source for ch in self.added})
+        cites = risk.sources()
+        return {
+            "format": "profiler-diff",
+            "version": 1,
+            "kind": self.kind,
+            "old": self.old,
+            "new": self.new,
+            "escalation": self.escalation,
+            "summary": {"added": len(self.added), "removed": len(self.removed), **self.counts()},
+            "added": [ch.to_data() for ch in self.added],
+            "removed": [ch.to_data() for ch in self.removed],
+            "notes": list(self.notes),
+            "sources": {k: " ".join(cites[k].split()) for k in used},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_data(), indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+
+
+def _n(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+# --------------------------------------------------------------------------------------------
+# Recordings
+# --------------------------------------------------------------------------------------------
+
+
+def _under(path: str, dirs) -> str | None:
+    for d in dirs:
+        if path == d or path.startswith(d + "/"):
+            return d
+    return None
+
+
+def run_privileges(rec: Recording) -> dict[str, str]:
+    """Run-line hardening the evidence rules out, as privilege items with the reason.
+
+    "--read-only": the app writes outside scratch dirs; "--tmpfs DIR": it writes in a scratch
+    dir (a read-only container needs a tmpfs there); "--network none": it listens on or
+    connects to a non-loopback address; "--user": it runs as uid 0.
+    Expects a normalised recording. (The emit reduction derives the same flags for the run
+    line; this is the diff's own small copy until both share one function.)
+    """
+    out: dict[str, str] = {}
+    rootfs_writes, scratch = [], set()
+    for f in rec.files:
+        if not WRITE_KINDS.intersection(f.ok):
+            continue
+        d = _under(f.path, SCRATCH_DIRS)
+        if d:
+            scratch.add(d)
+        elif not _under(f.path, _NOT_ROOTFS):
+            rootfs_writes.append(f.path)
+    if rootfs_writes:
+        more = f" and {len(rootfs_writes) - 1} more" if len(rootfs_writes) > 1 else ""
+        out["--read-only"] = f"writes to {rootfs_writes[0]}{more}"
+    for d in sorted(scratch):
+        out[f"--tmpfs {d}"] = f"writes under {d}"
+    external = [_endpoint(e) for e in rec.network.listening + rec.network.connects
+                if not _local(e)]
+    if external:
+        more = f" and {len(external) - 1} more" if len(external) > 1 else ""
+        out["--network none"] = f"uses {sorted(external)[0]}{more}"
+    uids = rec.processes.uids
+    user = rec.metadata.container.user
+    if (0 in uids) or (not uids and user.split(":")[0] in ("", "root", "0")):
+        out["--user"] = "runs as uid 0"
+    return out
+
+
+def _local(e: Endpoint) -> bool:
+    return e.family == "AF_UNIX" or e.address.startswith("127.") or e.address == "::1"
+
+
+def _endpoint(e: Endpoint) -> str:
+    if e.family == "AF_UNIX":
+        return f"AF_UNIX {e.address}"
+    if e.family == "AF_INET6":
+        return f"AF_INET6 [{e.address}]:{e.port}"
+    return f"{e.family} {e.address}:{e.port}"
+
+
+def _flags(value: int, names: dict[int, str]) -> str:
+    parts = [n for bit, n in sorted(names.items()) if value & bit]
+    rest = value & ~sum(b for b in names if value & b)
+    if rest or not parts:
+        parts.append(hex(rest))
+    return "|".join(parts)
+
+
+def describe_arg(syscall: str, arg: str, value: int) -> str:
+    """A readable rendering of one argument value, e.g. socket(domain=AF_PACKET)."""
+    if syscall in ("socket", "socketpair") and arg == "domain":
+        text = f"{family_name(value)} ({value})"
+    elif syscall in ("socket", "socketpair") and arg == "type":
+        text = _flags(value & ~0xF, {SOCK_NONBLOCK: "SOCK_NONBLOCK", SOCK_CLOEXEC: "SOCK_CLOEXEC"})
+        text = sock_type_name(value) + ("" if text == "0x0" else "|" + text)
+    elif arg == "flags" and syscall in ("clone", "clone3", "unshare"):
+        text = _flags(value, CLONE_NAMESPACE_FLAGS)
+    elif arg == "prot":
+        text = _flags(value, {1: "PROT_READ", 2: "PROT_WRITE", 4: "PROT_EXEC"}) \
+            if value else "PROT_NONE"
+    elif value > 0xFFFF:
+        text = hex(value)
+    else:
+        text = str(value)
+    return f"{syscall}({arg}={text})"
+
+
+def facts_from_recording(rec: Recording) -> Facts:
+    rec = normalize_recording(rec)
+    items: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
+    items["syscalls"] = {s.key: "" for s in rec.syscalls}
+    for a in rec.arguments:
+        for v in a.values:
+            # key keeps the raw value so that risk.argument can classify it
+            items["arguments"][f"{a.syscall}\0{a.arg}\0{v}"] = describe_arg(a.syscall, a.arg, v)
+    items["capabilities"] = {c.name: "" for c in rec.capabilities if c.granted > 0}
+    items["files"] = {f.path: ", ".join(f.ok) for f in rec.files if f.ok}
+    net = items["network"]
+    for s in rec.network.sockets:
+        net[f"socket {s.family}/{s.type}"] = ""
+    for e in rec.network.listening:
+        net[f"listen {_endpoint(e)}"] = ""
+    for e in rec.network.connects:
+        net[f"connect {_endpoint(e)}"] = ""
+    items["executables"] = {e.path: "" for e in rec.processes.executables}
+    items["run"] = run_privileges(rec)
+    notes = []
+    if rec.total_loss:
+        notes.append(f"lost {rec.total_loss} events while recording: it may be incomplete")
+    if not rec.metadata.startup_observed:
+        notes.append("start-up was not observed (attached to a running container)")
+    return Facts("recording", frozenset(SECTIONS), items, tuple(notes), (rec.metadata.arch,))
+
+
+# --------------------------------------------------------------------------------------------
+# Policies
+# --------------------------------------------------------------------------------------------
+
+_ALLOW_ACTIONS = {"SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
+_OPS = {"SCMP_CMP_EQ": "==", "SCMP_CMP_NE": "!=", "SCMP_CMP_LT": "<", "SCMP_CMP_LE": "<=",
+        "SCMP_CMP_GT": ">", "SCMP_CMP_GE": ">="}
+
+
+class PolicyFormatError(ValueError):
+    """A policy text that cannot be parsed; diff_load turns it into a UsageError."""
+
+
+def _cond(a: dict) -> str:
+    idx, op, value = a.get("index"), a.get("op"), a.get("value", 0)
+    if not isinstance(idx, int) or not isinstance(value, int):
+        raise PolicyFormatError("argument rule without integer index/value")
+    if op == "SCMP_CMP_MASKED_EQ":
+        return f"arg{idx} & {hex(value)} == {hex(a.get('valueTwo', 0) or 0)}"
+    if op not in _OPS:
+        raise PolicyFormatError(f"unknown argument operator {op!r}")
+    return f"arg{idx} {_OPS[op]} {value}"
+
+
+def seccomp_items(data) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Allowed syscalls and argument-conditional allowances of a Docker/OCI seccomp profile."""
+    if not isinstance(data, dict) or not isinstance(data.get("syscalls"), list) \
+            or "defaultAction" not in data:
+        raise PolicyFormatError("not a seccomp profile (needs defaultAction and a syscalls list)")
+    if data["defaultAction"] in _ALLOW_ACTIONS:
+        raise PolicyFormatError(f"defaultAction {data['defaultAction']} allows every syscall: "
+                                "only allow-list profiles can be compared")
+    syscalls: dict[str, str] = {}
+    conditional: dict[str, str] = {}
+    for rule in data["syscalls"]:
+        if not isinstance(rule, dict):
+            raise PolicyFormatError("a syscalls entry is not an object")
+        names = rule.get("names") or ([rule["name"]] if "name" in rule else [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise PolicyFormatError("a syscalls entry has no list of names")
+        if rule.get("action") not in _ALLOW_ACTIONS:
+            continue  # an errno/kill rule narrows; the default already denies
+        args = rule.get("args") or []
+        if not isinstance(args, list):
+            raise PolicyFormatError("args is not a list")
+        cond = " && ".join(_cond(a) for a in args)
+        for n in names:
+            if cond:
+                conditional[f"{n}\0{cond}"] = f"{n}({cond})"
+            else:
+                syscalls[n] = ""
+    # An unconditional allowance subsumes the conditional ones of the same syscall.
+    conditional = {k: v for k, v in conditional.items() if k.split("\0")[0] not in syscalls}
+    for k in conditional:
+        syscalls.setdefault(k.split("\0")[0], "only with argument conditions")
+    arches = sorted(set(data.get("architectures") or []))
+    return syscalls, conditional, arches
+
+
+def facts_from_seccomp(data) -> Facts:
+    syscalls, args, arches = seccomp_items(data)
+    return Facts("seccomp", frozenset({"syscalls", "arguments"}),
+                 {"syscalls": syscalls, "arguments": args}, (), tuple(arches))
+
+
+def caps_items(text: str) -> dict[str, str]:
+    """caps.txt: capability names, CAP_ prefixed or not, separated by space, comma or lines;
+    `#` starts a comment."""
+    out = {}
+    for line in text.splitlines():
+        for tok in re.split(r"[\s,]+", line.split("#", 1)[0]):
+            if not tok:
+                continue
+            name = tok.upper()
+            name = name if name.startswith("CAP_") else "CAP_" + name
+            if name not in CAPABILITY_NUMBERS:
+                raise PolicyFormatError(f"unknown capability {tok!r}")
+            out[name] = ""
+    return out
+
+
+_AA_QUAL = r"(?:(?:audit|deny|owner|allow)\s+)*"
+_AA_PATH = r'(?P<path>"(?:[^"\\]|\\.)*"|/\S*|@\{\w+\}\S*)'
+_AA_PERMS = r"(?P<perms>[rwaklmixpcuUPCD]+)"
+_AA_FILE = [re.compile(rf"^{_AA_QUAL}(?:file\s+)?{_AA_PATH}\s+{_AA_PERMS}(?:\s*->\s*\S+)?\s*,$"),
+            re.compile(rf"^{_AA_QUAL}(?:file\s+)?{_AA_PERMS}\s+{_AA_PATH}(?:\s*->\s*\S+)?\s*,$")]
+_AA_NET = re.compile(rf"^{_AA_QUAL}network(?:\s+(?P<fam>\w+))?(?:\s+(?P<type>\w+))?\s*,$")
+_AA_CAP = re.compile(rf"^{_AA_QUAL}capability(?P<names>(?:\s+\w+)*)\s*,$")
+_AA_EXEC = re.compile(r"[iuUpPcC]*x")
+
+
+def _aa_perms(perms: str) -> list[str]:
+    """"rwix" -> ["ix", "r", "w"]: exec modes stay whole, other letters split."""
+    execs = _AA_EXEC.findall(perms)
+    rest = _AA_EXEC.sub("", perms)
+    return sorted(set(execs) | set(rest))
+
+
+def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str, str],
+                                       dict[str, str]]:
+    """File rules (pattern -> perms), executables (x rules), network and capability rules of
+    an AppArmor profile. Deny rules narrow and are skipped; other rule kinds are ignored."""
+    if not re.search(r"(?m)^\s*(profile\s+\S+|/\S+|\S+)\s*(flags=\([^)]*\)\s*)?\{", text):
+        raise PolicyFormatError("no profile block found")
+    files: dict[str, set] = {}
+    execs, net, caps = {}, {}, {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or line.startswith("include"):
+            continue
+        if re.match(r"^deny\b", line) or re.match(r"^audit\s+deny\b", line):
+            continue
+        m = next((r.match(line) for r in _AA_FILE if r.match(line)), None)
+        if m:
+            path = m.group("path")
+            if path.startswith('"'):
+                path = path[1:-1]
+            perms = _aa_perms(m.group("perms"))
+            files.setdefault(path, set()).update(perms)
+            if any(p.endswith("x") for p in perms):
+                execs[path] = ""
+            continue
+        m = _AA_NET.match(line)
+        if m:
+            fam = f"AF_{m.group('fam').upper()}" if m.group("fam") else "any"
+            typ = f"SOCK_{m.group('type').upper()}" if m.group("type") else "any"
+            net[f"socket {fam}/{typ}"] = ""
+            continue
+        m = _AA_CAP.match(line)
+        if m:
+            for n in m.group("names").split() or ["(all)"]:
+                caps["CAP_" + n.upper()] = ""
+    return ({p: ", ".join(sorted(v)) for p, v in files.items()}, execs, net, caps)
+
+
+HARDENING = ("--read-only", "--network none", "--user", "--security-opt no-new-privileges",
+              "--cap-drop ALL")
+
+
+def run_items(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The privileges of the `docker run` line in run.sh: hardening flags it lacks, loosening
+    flags it has (--privileged, host namespaces, unconfined profiles, tmpfs, devices); and the
+    capabilities it adds."""
+    joined = re.sub(r"\\\n", " ", text)
+    words: list[str] | None = None
+    for line in joined.splitlines():
+        try:
+            toks = shlex.split(line, comments=True)
+        except ValueError as e:
+            raise PolicyFormatError(f"cannot split a line of run.sh: {e}") from None
+        for i in range(len(toks) - 1):
+            if toks[i].endswith("docker") and toks[i + 1] == "run":
+                words = toks[i + 2:]
+                break
+        if words is not None:
+            break
+    if words is None:
+        raise PolicyFormatError("no `docker run` command found")
+    seen: dict[str, list[str]] = {}
+    aliases = {"-u": "--user", "--net": "--network"}
+    valued = {"--user", "--network", "--security-opt", "--cap-add", "--cap-drop", "--tmpfs",
+              "--device", "--pid", "--ipc", "--uts", "--userns"}
+    i = 0
+    while i < len(words):
+        w = words[i]
+        name, _, value = w.partition("=")
+        name = aliases.get(name, name)
+        if name in valued:
+            if not _:
+                i += 1
+                value = words[i] if i < len(words) else ""
+            seen.setdefault(name, []).append(value)
+        elif name == "--read-only" or name == "--privileged":
+            seen.setdefault(name, []).append("true" if not _ else value)
+        i += 1
+    out: dict[str, str] = {}
+    sec = seen.get("--security-opt", [])
+    present = {
+        "--read-only": seen.get("--read-only", ["false"])[-1] != "false",
+        "--network none": seen.get("--network", [""])[-1] == "none",
+        "--user": seen.get("--user", ["root"])[-1].split(":")[0] not in ("", "root", "0"),
+        "--security-opt no-new-privileges":
+            any(s in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
+                for s in sec),
+        "--cap-drop ALL": any(v.upper() == "ALL" for v in seen.get("--cap-drop", [])),
+    }
+    for flag in HARDENING:
+        if not present[flag]:
+            out[flag] = "not in run.sh"
+    if seen.get("--privileged", ["false"])[-1] != "false":
+        out["--privileged"] = "in run.sh"
+    for ns in ("network", "pid", "ipc", "uts", "userns"):
+        if seen.get(f"--{ns}", [""])[-1] == "host":
+            out[f"--{ns} host"] = "in run.sh"
+    for s in sec:
+        if s.replace(":", "=") in ("seccomp=unconfined", "apparmor=unconfined"):
+            out[f"--security-opt {s.replace(':', '=')}"] = "in run.sh"
+    for t in seen.get("--tmpfs", []):
+        out[f"--tmpfs {t.split(':')[0]}"] = "in run.sh"
+    for dev in seen.get("--device", []):
+        out[f"--device {dev}"] = "in run.sh"
+    caps = {}
+    for v in seen.get("--cap-add", []):
+        for tok in v.split(","):
+            caps.update(caps_items(tok))
+    return out, caps
+
+
+POLICY_FILES = ("seccomp.json", "caps.txt", "apparmor.profile", "run.sh")
+
+
+def facts_from_policy(texts: dict[str, str | None]) -> Facts:
+    """texts: file name -> content (None when absent) for seccomp.json, caps.txt,
+    apparmor.profile and run.sh of an emitted policy directory."""
+    items: dict[str, dict[str, str]] = {}
+    sections: set[str] = set()
+    arches: list[str] = []
+    caps: dict[str, str] = {}
+    for name in POLICY_FILES:
+        text = texts.get(name)
+        if text is None:
+            continue
+        try:
+            if name == "seccomp.json":
+                try:
+                    data = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise PolicyFormatError(f"not valid JSON (line {e.lineno})") from None
+                sc, args, arches = seccomp_items(data)
+                items.update(syscalls=sc, arguments=args)
+                sections |= {"syscalls", "arguments"}
+            elif name == "caps.txt":
+                caps.update(caps_items(text))
+                sections.add("capabilities")
+            elif name == "apparmor.profile":
+                files, execs, net, aa_caps = apparmor_items(text)
+                items.update(files=files, executables=execs, network=net)
+                caps.update(aa_caps)
+                sections |= {"files", "executables", "network", "capabilities"}
+            else:
+                run, run_caps = run_items(text)
+                items["run"] = run
+                caps.update(run_caps)
+                sections |= {"run", "capabilities"}
+        except PolicyFormatError as e:
+            raise PolicyFormatError(f"{name}: {e}") from None
+    items["capabilities"] = caps
+    return Facts("policy", frozenset(sections), items, (), tuple(arches))
+
+
+# --------------------------------------------------------------------------------------------
+# Comparison
+# --------------------------------------------------------------------------------------------
+
+
+def _perm_set(detail: str) -> set[str]:
+    return {p for p in detail.split(", ") if p}
+
+
+def _perm_text(perms: set[str]) -> str:
+    """Recording access kinds in model order, AppArmor perms alphabetically."""
+    return ", ".join(sorted(perms, key=lambda p: (ACCESS_KINDS.index(p) if p in ACCESS_KINDS
+                                                  else len(ACCESS_KINDS), p)))
+
+
+def _risk_of(section: str, key: str, detail: str) -> risk.Risk:
+    if section == "syscalls":
+        return risk.syscall(key)
+    if section == "arguments":
+        parts = key.split("\0")
+        if len(parts) == 3 and parts[2].isdigit():  # recording: syscall, arg, value
+            return risk.argument(parts[0], parts[1], int(parts[2]))
+        return risk.syscall(parts[0])  # policy: the syscall's own class
+    if section == "capabilities":
+        return risk.capability(key)
+    if section == "files":
+        return risk.file(key, _perm_set(detail))
+    if section == "network":
+        kind, _, item = key.partition(" ")
+        return risk.network(kind, item)
+    if section == "executables":
+        return risk.executable(key)
+    return risk.run(key.split(" ")[0] if key.startswith("--tmpfs") or
+                    key.startswith("--device") else key)
+
+
+def _display(section: str, key: str, detail: str, added: bool) -> tuple[str, str]:
+    """(item, detail) as shown: arguments show their decoded text, not the raw key; run items
+    say whether a hardening flag became impossible or a loosening one necessary."""
+    if section == "arguments":
+        return detail, ""
+    if section == "run":
+        if key in HARDENING:
+            return key, f"no longer possible: {detail}" if added else "possible again"
+        return key, f"needed: {detail}" if added else "no longer needed"
+    return key, detail
+
+
+def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NEW") -> Report:
+    if old.kind != new.kind:
+        raise ValueError("compare needs two inputs of the same kind")  # diff_load checks first
+    added: list[Change] = []
+    removed: list[Change] = []
+    notes: list[str] = []
+    for section in SECTIONS:
+        in_old, in_new = section in old.sections, section in new.sections
+        if not (in_old and in_new):
+            if in_old or in_new:
+                notes.append(f"{section}: only {'OLD' if in_old else 'NEW'} has them; "
+                             "not compared")
+            continue
+        a, b = old.items.get(section, {}), new.items.get(section, {})
+        for key in sorted(b.keys() - a.keys()):
+            item, detail = _display(section, key, b[key], True)
+            added.append(Change(section, item, detail, _risk_of(section, key, b[key])))
+        for key in sorted(a.keys() - b.keys()):
+            item, detail = _display(section, key, a[key], False)
+            removed.append(Change(section, item, detail))
+        if section == "files":
+            for key in sorted(a.keys() & b.keys()):
+                pa, pb = _perm_set(a[key]), _perm_set(b[key])
+                if pb - pa:
+                    more = _perm_text(pb - pa)
+                    added.append(Change("files", key, f"adds {more} (had {a[key]})",
+                                        risk.file(key, pb - pa)))
+                if pa - pb:
+                    removed.append(Change("files", key, f"drops {_perm_text(pa - pb)} "
+                                                        f"(keeps {b[key] or 'nothing'})"))
+    if old.arches and new.arches and old.arches != new.arches:
+        notes.append(f"architecture differs: OLD {', '.join(old.arches)}, "
+                     f"NEW {', '.join(new.arches)}")
+    for label, facts in (("OLD", old), ("NEW", new)):
+        notes += [f"{label}: {n}" for n in facts.notes]
+    order = {s: i for i, s in enumerate(SECTIONS)}
+    added.sort(key=lambda c: (c.risk.rank, order[c.section], c.item))
+    removed.sort(key=lambda c: (order[c.section], c.item))
+    return Report(old_label, new_label, old.kind, tuple(added), tuple(removed), tuple(notes))
