@@ -21,13 +21,15 @@ for i in $(seq 50); do
 done
 
 # The page, fetched many times over keep-alive connections.
-urls=()
-for _ in $(seq 10); do urls+=("$base/"); done
+urls=()   # curl needs one -o per URL
+for _ in $(seq 10); do urls+=(-o /dev/null "$base/"); done
 ok=0
 for _ in $(seq "$rounds"); do
-    codes="$(curl "${curl_opts[@]}" -o /dev/null -w '%{http_code}\n' "${urls[@]}")" \
+    codes="$(curl "${curl_opts[@]}" -w '%{http_code}\n' "${urls[@]}")" \
         || fail "curl failed against $base/"
-    ok=$((ok + $(grep -c '^200$' <<<"$codes")))
+    n="$(grep -c '^200$' <<<"$codes" || true)"   # grep -c exits 1 when it counts 0
+    [ "$n" -eq 10 ] || fail "expected 10 answers 200 for $base/, got: $(sort <<<"$codes" | uniq -c | xargs)"
+    ok=$((ok + n))
 done
 [ "$ok" -eq $((rounds * 10)) ] || fail "expected $((rounds * 10)) answers 200, got $ok"
 
