@@ -1,0 +1,40 @@
+# profiler: the two commands of the README, plus helpers. Every target that runs something
+# first runs `setup`, which installs and starts what is missing and is quick when nothing is.
+# Needs root on a Debian 12 host.
+#
+#   make demo      set up, record the nginx sample under its workload, emit its policy
+#   make test      set up, run the test suite (PYTEST_ARGS="-k foo -x" passes options through)
+#   make bench     set up, run every bench/*.py
+#   make samples   (re)build the sample images that are absent or changed
+#   make setup     only the set-up
+
+SHELL := /bin/bash
+PYTHON := .venv/bin/python
+PROFILER := .venv/bin/profiler
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test bench samples
+
+setup:
+	@bash scripts/setup.sh
+
+samples:
+	@bash scripts/build-samples.sh
+
+demo: setup
+	@mkdir -p out
+	$(PROFILER) record profiler-sample-nginx -p 127.0.0.1:18080:80 --ready-port 18080 --workload samples/nginx/workload.sh -o out/nginx.recording.yaml
+	$(PROFILER) emit out/nginx.recording.yaml --format all -o out/nginx-policy
+	@echo "demo: recording in out/nginx.recording.yaml, policy files in out/nginx-policy/:"
+	@ls -1 out/nginx-policy
+
+# pytest exits 5 when it collected no tests: that is a failure too, and says so.
+test: setup
+	@rc=0; $(PYTHON) -m pytest -q $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+bench: setup
+	@shopt -s nullglob; files=(bench/*.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no bench/*.py yet" >&2; exit 1; fi; \
+	rc=0; for f in "$${files[@]}"; do echo "== $$f"; $(PYTHON) "$$f" || rc=1; done; exit $$rc
