@@ -1,0 +1,69 @@
+"""Shared inputs of the emit tests: the fixture recordings, small synthetic recordings, and the
+golden-file comparison (rewritten with pytest --update-golden)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from profiler import recording_io
+from profiler.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
+                            FileAccess, Metadata, Network, Processes, Recording, SocketUse,
+                            Syscall)
+from profiler.syscalls import number_of
+
+TESTS = Path(__file__).resolve().parent
+FIXTURES = TESTS / "fixtures"
+GOLDEN = TESTS / "golden" / "emit"
+NGINX = FIXTURES / "nginx.recording.yaml"
+SHELL = FIXTURES / "shell.recording.yaml"
+
+
+def nginx() -> Recording:
+    return recording_io.load(NGINX)
+
+
+def shell() -> Recording:
+    return recording_io.load(SHELL)
+
+
+def syscalls(arch: str, *names: str) -> tuple[Syscall, ...]:
+    return tuple(Syscall(n, number_of(arch, n), 1) for n in names)
+
+
+def recording(*, arch="x86_64", names=("read", "write", "exit_group"), files=(), caps=(),
+              sockets=(), listening=(), uids=(0,), gids=(0,), peak=2, executables=(),
+              user="", run_options=(), arguments=(), image="example/app:1.0") -> Recording:
+    """A small recording built in code (only what a test sets matters)."""
+    return Recording(
+        metadata=Metadata(tool_version="0.1.0", kernel="6.1.0", arch=arch, mode="container",
+                          image=image,
+                          container=ContainerConfig(user=user, run_options=tuple(run_options))),
+        syscalls=syscalls(arch, *names),
+        arguments=tuple(arguments),
+        capabilities=tuple(Capability(c, n, 1, 0) for c, n in caps),
+        files=tuple(FileAccess(p, tuple(ok)) for p, ok in files),
+        network=Network(sockets=tuple(SocketUse(f, t, 0, 1) for f, t in sockets),
+                        listening=tuple(Endpoint(*e) for e in listening)),
+        processes=Processes(executables=tuple(Executable(e, 1) for e in executables),
+                            peak_tasks=peak, uids=tuple(uids), gids=tuple(gids)),
+    ).canonical()
+
+
+def arg(syscall: str, name: str, index: int, *values: int, overflow: int = 0) -> ArgValues:
+    return ArgValues(syscall, name, index, tuple(values), overflow)
+
+
+def check_golden(name: str, text: str, update: bool) -> None:
+    path = GOLDEN / name
+    if update:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.is_file(), f"no golden file {path}: run pytest --update-golden once"
+    assert text == path.read_text(encoding="utf-8"), \
+        f"{name} differs from its golden file (if intended: pytest --update-golden)"
+
+
+__all__ = ["nginx", "shell", "recording", "arg", "check_golden", "replace", "NGINX", "SHELL",
+           "GOLDEN", "FIXTURES"]
