@@ -122,6 +122,10 @@ struct event {
     u8 data[PATH_LEN];
 };
 
+// A task's state lives in task storage (a pointer chase, cheaper than hashing on every
+// syscall). `tracked` only hands a state to a task that has not run a syscall yet (a fork's
+// child, a task registered by user space); the task adopts it on first sight.
+BPF_TASK_STORAGE(tstate, u32);
 BPF_HASH(tracked, u32, u32, 65536);
 BPF_ARRAY(sysclass, u8, MAX_NR);
 BPF_ARRAY(sysbits, u32, MAX_NR);
@@ -156,6 +160,28 @@ static __always_inline int in_target(void) {
 #else
     return 1;
 #endif
+}
+
+// The state of the current task: its task storage, or, on first sight of a task inside the
+// target, a new storage entry (with a state handed over through `tracked`, or 0). Tasks outside
+// the target get no storage. Storage is consulted before the cgroup: a task that has it was
+// seen inside the target, and one helper call is saved on every syscall of the app.
+static __always_inline u32 *task_state(void) {
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    u32 *st = tstate.task_storage_get(t, 0, 0);
+    if (st)
+        return st;
+    if (!in_target())
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    u32 *h = tracked.lookup(&tid);
+    u32 init = h ? *h : 0;
+    st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!st)
+        return h;   // storage refused (nested context): the hash entry still answers
+    if (h)
+        tracked.delete(&tid);
+    return st;
 }
 
 static __always_inline void task_born(void) {
@@ -455,13 +481,11 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
 }
 
 RAW_TRACEPOINT_PROBE(sys_enter) {
-    if (!in_target())
+    u32 *st = task_state();
+    if (!st || !(*st & ST_ACTIVE))
         return 0;
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
-    u32 *st = tracked.lookup(&tid);
-    if (!st || !(*st & ST_ACTIVE))
-        return 0;
     u32 nr = (u32)ctx->args[1];
     count_nr(nr);
     if (nr >= MAX_NR)
@@ -563,17 +587,14 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
     }
 }
 
-RAW_TRACEPOINT_PROBE(sys_exit) {
-    if (!in_target())
+static __always_inline int handle_exit(u32 nr, long ret) {
+    u32 *st = task_state();
+    if (!st || !(*st & ST_ACTIVE))
         return 0;
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
-    u32 *st = tracked.lookup(&tid);
-    if (!st || !(*st & ST_ACTIVE))
-        return 0;
-    long ret = ctx->args[1];
     if (ret < 0 && ret >= -4095) {
-        struct err_key k = {.nr = sysnr_from_regs((struct pt_regs *)ctx->args[0]), .err = -ret};
+        struct err_key k = {.nr = nr, .err = -ret};
         u64 zero = 0;
         u64 *c = errnos.lookup_or_try_init(&k, &zero);
         if (c)
@@ -601,9 +622,30 @@ RAW_TRACEPOINT_PROBE(sys_exit) {
     return 0;
 }
 
+#ifdef EXIT_ALL
+// Every syscall's result (errnos of all failed calls; verify's view of seccomp denials, which
+// never reach sys_enter). Costs a second BPF dispatch per syscall.
+RAW_TRACEPOINT_PROBE(sys_exit) {
+    return handle_exit(sysnr_from_regs((struct pt_regs *)ctx->args[0]), ctx->args[1]);
+}
+#else
+// Attached by tracer.py to syscalls:sys_exit_<name> for the syscalls whose result matters
+// (paths, chdir, set*id, sockets): for every other syscall the kernel only tests a bitmap.
+struct sys_exit_args {
+    u64 common;
+    int nr;
+    int pad;
+    long ret;
+};
+
+int on_sys_exit(struct sys_exit_args *args) {
+    return handle_exit(args->nr, args->ret);
+}
+#endif
+
 TRACEPOINT_PROBE(sched, sched_process_fork) {
     u32 parent = args->parent_pid;
-    u32 *st = tracked.lookup(&parent);
+    u32 *st = task_state();   // runs in the parent
     if (!st || !(*st & ST_ACTIVE))
         return 0;
     u32 child = args->child_pid;
@@ -629,24 +671,17 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
 
 TRACEPOINT_PROBE(sched, sched_process_exec) {
     u32 tid = (u32)bpf_get_current_pid_tgid();
-    u32 *st = tracked.lookup(&tid);
-    if (!st) {
+    u32 *st = task_state();
+    if (!st)
+        return 0;
+    if (!(*st & ST_ACTIVE)) {
 #ifndef TARGET_CGID
-        return 0;   // exec mode: only the registered child and its descendants
+        // Exec mode: only the registered (pending) child starts counting at its exec.
+        if (!(*st & ST_PENDING))
+            return 0;
 #endif
-        // Container mode: the first exec inside the target is where the app (or a command run
-        // by `docker exec`) starts; what the runtime did before it is not the app's.
-        if (!in_target())
-            return 0;
-        u32 v = ST_ACTIVE;
-        if (tracked.update(&tid, &v) < 0) {
-            lose(L_MAPFULL);
-            return 0;
-        }
-        task_born();
-        count_nr(NR_EXECVE);
-    } else if (!(*st & ST_ACTIVE)) {
-        // Exec mode: the registered child's exec starts the command.
+        // Container mode: the first exec inside the target is where the app (or a command
+        // run by `docker exec`) starts; what the runtime did before it is not the app's.
         *st = ST_ACTIVE;
         task_born();
         count_nr(NR_EXECVE);
@@ -669,7 +704,10 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
 
 TRACEPOINT_PROBE(sched, sched_process_exit) {
     u32 tid = (u32)bpf_get_current_pid_tgid();
-    u32 *st = tracked.lookup(&tid);
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    u32 *st = tstate.task_storage_get(t, 0, 0);   // no create: exiting tasks need no state
+    if (!st)
+        st = tracked.lookup(&tid);
     if (!st)
         return 0;
     if (*st & ST_ACTIVE) {
@@ -685,10 +723,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 }
 
 TRACEPOINT_PROBE(capability, cap_capable) {
-    if (!in_target())
-        return 0;
-    u32 tid = (u32)bpf_get_current_pid_tgid();
-    u32 *st = tracked.lookup(&tid);
+    u32 *st = task_state();
     if (!st || !(*st & ST_ACTIVE))
         return 0;
     int cap = args->cap;

@@ -30,6 +30,7 @@ def record(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Recording file (default: <image>.recording.yaml).")] = None,
     container: Annotated[Optional[str], typer.Option("--container", help="Attach to this running container instead.")] = None,
     exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
+    errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
     allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
     allow_workload_failure: Annotated[bool, typer.Option("--allow-workload-failure", help="Keep the recording when the workload fails.")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Container name.")] = None,
@@ -51,7 +52,7 @@ def record(
 
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
                            settle=settle, stop_timeout=stop_timeout,
-                           allow_workload_failure=allow_workload_failure)
+                           allow_workload_failure=allow_workload_failure, all_errnos=errnos)
     modes = sum(bool(x) for x in (container, exec_mode))
     if modes > 1:
         raise UsageError("--container and --exec cannot be combined")

@@ -40,6 +40,7 @@ class Options:
     stop_timeout: int = 10
     ready_timeout: float = 60.0
     allow_workload_failure: bool = False
+    all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
 
 
 @dataclass
@@ -150,9 +151,9 @@ class _Interrupt:
         return False
 
 
-def _load_tracer(cgroup, initial_cwd: str = "/"):
+def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False):
     from .tracer import Tracer  # the bcc import happens only when we really trace
-    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd)
+    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +219,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
         def load():
             try:
-                box["tracer"] = _load_tracer((cg.id, cg.level), workdir)
+                box["tracer"] = _load_tracer((cg.id, cg.level), workdir, opts.all_errnos)
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
@@ -361,7 +362,8 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     path = v2_root() / rel.lstrip("/")
     level = len(Path(rel).parts) - 1
     tracer = _load_tracer((path.stat().st_ino, level),
-                          (container.attrs.get("Config") or {}).get("WorkingDir") or "/")
+                          (container.attrs.get("Config") or {}).get("WorkingDir") or "/",
+                          opts.all_errnos)
     try:
         for tid in (path / "cgroup.threads").read_text().split():
             tracer.track(int(tid))
@@ -420,7 +422,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
     if "/" not in argv[0] and shutil.which(argv[0]) is None:
         raise UsageError(f"command {argv[0]!r} not found")
-    tracer = _load_tracer(None, os.getcwd())
+    tracer = _load_tracer(None, os.getcwd(), opts.all_errnos)
     try:
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)

@@ -27,6 +27,16 @@ MAX_ARG_VALUES = 64
 RINGBUF_PAGES = 1024  # 4 MiB
 
 ST_PENDING, ST_ACTIVE = 1, 2
+# Classes whose result is not needed (argument recording only): no exit tracepoint.
+_NO_EXIT_CLASSES = {22, 23, 24, 25, 26}
+
+
+def _tracefs() -> Path:
+    for p in (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing")):
+        if (p / "events").is_dir():
+            return p
+    raise EnvironmentProblem("tracefs is not mounted",
+                             hint="mount -t tracefs tracefs /sys/kernel/tracing")
 
 # Access bits: the order of model.ACCESS_KINDS, and the A_* defines of record.c.
 ACCESS_BITS = ("read", "write", "append", "truncate", "create", "execute", "delete", "rename",
@@ -103,7 +113,7 @@ class Tracer:
     (container mode); None traces only tasks registered with `track` (exec mode)."""
 
     def __init__(self, cgroup: tuple[int, int] | None = None, arch: str | None = None,
-                 initial_cwd: str = "/"):
+                 initial_cwd: str = "/", all_exits: bool = False):
         self.arch = arch or syscalls.host_arch()
         try:
             from bcc import BPF  # noqa: the one import of bcc in the project
@@ -123,11 +133,15 @@ class Tracer:
         ]
         if cgroup is not None:
             cflags += [f"-DTARGET_CGID={cgroup[0]}ULL", f"-DTARGET_LEVEL={cgroup[1]}"]
+        if all_exits:
+            cflags.append("-DEXIT_ALL")
         try:
             self.bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
         except Exception as e:  # bcc raises bare Exception on compile/load failure
             raise _explain_bpf_failure(e) from None
         self._fill_classes()
+        if not all_exits:
+            self._attach_exits()
         self._resolved: dict[tuple[int, int, bytes], bytes] = {}
         # Each task's cwd, followed from fork and chdir events (ordered in the ring buffer):
         # a short-lived process is often gone before /proc/PID/cwd could be read.
@@ -146,6 +160,19 @@ class Tracer:
                 continue  # this architecture does not have it (e.g. open on aarch64)
             cls[ct.c_int(nr)] = ct.c_uint8(c)
             bits[ct.c_int(nr)] = ct.c_uint32(b)
+
+    def _attach_exits(self) -> None:
+        """The result of the syscalls that need one (paths, chdir, set*id, sockets) comes from
+        their own exit tracepoints: for every other syscall the kernel tests one bit, where a
+        raw sys_exit program would cost a second BPF dispatch on every syscall."""
+        events = _tracefs() / "events" / "syscalls"
+        for name, (cls, _bits) in SYSCALL_CLASSES.items():
+            if cls in _NO_EXIT_CLASSES or not (events / f"sys_exit_{name}").is_dir():
+                continue
+            try:
+                self.bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}", fn_name=b"on_sys_exit")
+            except Exception as e:  # bcc raises bare Exception
+                raise EnvironmentProblem(f"cannot attach to syscalls:sys_exit_{name}: {e}") from None
 
     def track(self, pid: int, pending: bool = False) -> None:
         """Register a task: pending (counts from its next exec) or active (counts now)."""
