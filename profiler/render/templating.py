@@ -1,0 +1,51 @@
+"""The jinja2 environment of the text renderers: templates/ at the repository root,
+StrictUndefined (a missing value is an error, never an empty string), no HTML autoescaping
+(none of our formats is HTML), and filters that quote values for the target language.
+
+Every container-originated string reaching a template has been checked or escaped by the
+renderer; the filters here quote on top of that: `sh` for POSIX shell words, `yq` for YAML
+scalars (a JSON string is a valid YAML double-quoted scalar).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+
+
+def _yq(value) -> str:
+    if isinstance(value, bool) or isinstance(value, int):
+        return json.dumps(value)
+    return json.dumps(str(value), ensure_ascii=True)
+
+
+def _comment(value) -> str:
+    """Text for a `#` comment: one line, printable ASCII only."""
+    text = str(value).encode("ascii", "backslashreplace").decode("ascii")
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+@lru_cache(maxsize=1)
+def env() -> jinja2.Environment:
+    e = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    e.filters["sh"] = lambda v: shlex.quote(str(v))
+    e.filters["yq"] = _yq
+    e.filters["comment"] = _comment
+    return e
+
+
+def render(template: str, **context) -> str:
+    return env().get_template(template).render(**context)
