@@ -29,6 +29,10 @@ from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
 from .model import ContainerConfig, Metadata, Recording, Workload
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+# Where pre-flight looks (module constants so that tests can point them elsewhere).
+MOUNTS = Path("/proc/self/mounts")
+TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+MODULES_DIR = Path("/lib/modules")
 
 
 @dataclass
@@ -61,7 +65,7 @@ Progress = Callable[[dict], None]
 
 def v2_root() -> Path:
     """Where the cgroup v2 hierarchy is mounted (pure v2, or the 'unified' mount of hybrid)."""
-    with open("/proc/self/mounts") as f:
+    with open(MOUNTS) as f:
         mounts = [line.split() for line in f]
     for m in mounts:
         if m[2] == "cgroup2":
@@ -74,16 +78,15 @@ def preflight() -> None:
     if os.geteuid() != 0:
         raise EnvironmentProblem("recording needs root (eBPF programs and cgroups)",
                                  hint="run with sudo")
-    events = [Path("/sys/kernel/tracing/events"), Path("/sys/kernel/debug/tracing/events")]
+    events = [d / "events" for d in TRACEFS_DIRS]
     if not any(p.is_dir() for p in events):
         raise EnvironmentProblem("tracefs is not mounted",
                                  hint="mount -t tracefs tracefs /sys/kernel/tracing")
-    if not Path("/sys/kernel/tracing/events/raw_syscalls").exists() and \
-            not Path("/sys/kernel/debug/tracing/events/raw_syscalls").exists():
+    if not any((p / "raw_syscalls").is_dir() for p in events):
         raise EnvironmentProblem("the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)")
-    if not Path(f"/lib/modules/{platform.release()}/build").exists():
-        raise EnvironmentProblem(f"no kernel headers for {platform.release()} "
-                                 f"(/lib/modules/{platform.release()}/build)",
+    build = MODULES_DIR / platform.release() / "build"
+    if not build.exists():
+        raise EnvironmentProblem(f"no kernel headers for {platform.release()} ({build})",
                                  hint="run `make setup` (installs them, with a fallback)")
     v2_root()
 

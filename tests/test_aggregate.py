@@ -1,0 +1,105 @@
+"""RawTrace -> Recording (pure): names, errnos, capability rule, sockets, paths (no root)."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+from profiler import syscalls
+from profiler.aggregate import build_recording, decode_sockaddr
+from profiler.model import Endpoint, Metadata
+from profiler.tracer import RawTrace
+
+ARCH = "x86_64"
+MD = Metadata(tool_version="t", kernel="k", arch=ARCH, mode="exec")
+
+
+def nr(name):
+    return syscalls.number_of(ARCH, name)
+
+
+def raw(**kw) -> RawTrace:
+    r = RawTrace(arch=ARCH)
+    for k, v in kw.items():
+        setattr(r, k, v)
+    return r
+
+
+def test_current_syscall_names_resolve_and_unknown_numbers_stay():
+    counts = {nr(n): 1 for n in ("clone3", "faccessat2", "openat2", "statx", "rseq", "close_range")}
+    counts[1000] = 2
+    rec, _ = build_recording(raw(counts=counts), MD)
+    names = {s.name for s in rec.syscalls}
+    assert {"clone3", "faccessat2", "openat2", "statx", "rseq", "close_range"} <= names
+    assert [s for s in rec.syscalls if s.number == 1000][0].name == ""
+
+
+def test_errnos_by_name():
+    rec, _ = build_recording(raw(counts={nr("openat"): 5}, errnos={(nr("openat"), 2): 3, (nr("openat"), 13): 1}), MD)
+    (s,) = rec.syscalls
+    assert dict(s.errnos) == {"ENOENT": 3, "EACCES": 1}
+
+
+def test_grants_outside_the_bounding_set_are_not_needs():
+    caps = {0: (2, 0), 21: (19, 52)}  # CHOWN granted; SYS_ADMIN "granted" by overlayfs creds
+    bounding = (1 << 0) | (1 << 1)
+    rec, notes = build_recording(raw(caps=caps), MD, cap_bounding=bounding)
+    by = {c.name: c for c in rec.capabilities}
+    assert by["CAP_CHOWN"].granted == 2
+    assert by["CAP_SYS_ADMIN"].granted == 0 and by["CAP_SYS_ADMIN"].denied == 52
+    assert any("CAP_SYS_ADMIN" in n for n in notes)
+    # Without a known bounding set (exec mode) grants stay as seen.
+    rec, _ = build_recording(raw(caps=caps), MD)
+    assert {c.name: c.granted for c in rec.capabilities}["CAP_SYS_ADMIN"] == 19
+
+
+def test_socket_triples_stay_paired():
+    sock = nr("socket")
+    t1 = (2 << 48) | ((1 | 0o2000000) << 16) | 0      # AF_INET, SOCK_STREAM|SOCK_CLOEXEC
+    t2 = (1 << 48) | (2 << 16) | 0                    # AF_UNIX, SOCK_DGRAM
+    args = {(sock, 0): {2: 1, 1: 1}, (sock, 1): {1 | 0o2000000: 1, 2: 1}, (sock, 2): {0: 2},
+            (sock, 0xFE): {t1: 3, t2: 1}}
+    rec, _ = build_recording(raw(args=args), MD)
+    got = {(s.family, s.type, s.count) for s in rec.network.sockets}
+    assert got == {("AF_INET", "SOCK_STREAM", 3), ("AF_UNIX", "SOCK_DGRAM", 1)}
+    assert {(a.arg, a.index) for a in rec.arguments} == {("domain", 0), ("type", 1), ("protocol", 2)}
+
+
+def test_clone3_flags_are_a_pointer_field():
+    rec, _ = build_recording(raw(args={(nr("clone3"), 0xFF): {0: 4}}), MD)
+    (a,) = rec.arguments
+    assert (a.syscall, a.arg, a.index) == ("clone3", "flags", -1)
+
+
+def test_sockaddrs_decode():
+    v4 = struct.pack("<H", 2) + struct.pack(">H", 8080) + socket.inet_aton("127.0.0.1")
+    assert decode_sockaddr(v4) == Endpoint("AF_INET", "127.0.0.1", 8080)
+    v6 = struct.pack("<H", 10) + struct.pack(">H", 443) + b"\0" * 4 + socket.inet_pton(socket.AF_INET6, "::1")
+    assert decode_sockaddr(v6) == Endpoint("AF_INET6", "::1", 443)
+    un = struct.pack("<H", 1) + b"/run/x.sock\0\0\0"
+    assert decode_sockaddr(un) == Endpoint("AF_UNIX", "/run/x.sock", 0)
+    abstract = struct.pack("<H", 1) + b"@name\0"
+    assert decode_sockaddr(abstract) == Endpoint("AF_UNIX", "@name", 0)
+
+
+def test_files_bits_and_non_utf8_names():
+    files = {b"/etc/hostname": (1, 0), b"/tmp/x": (1 << 11 | 1 << 10, 0), b"/bad\xff": (0, 1)}
+    rec, _ = build_recording(raw(files=files), MD)
+    by = {f.path: f for f in rec.files}
+    assert by["/etc/hostname"].ok == ("read",)
+    assert by["/tmp/x"].ok == ("chown", "mkdir")
+    assert by["/bad\ufffd"].failed == ("read",)
+
+
+def test_binds_are_listening_and_connects_are_destinations():
+    v4 = struct.pack("<H", 2) + struct.pack(">H", 80) + socket.inet_aton("0.0.0.0")
+    un = struct.pack("<H", 1) + b"/var/run/nscd/socket\0"
+    rec, _ = build_recording(raw(addrs={(1, v4): 1, (2, un): 2}), MD)
+    assert rec.network.listening == (Endpoint("AF_INET", "0.0.0.0", 80),)
+    assert rec.network.connects == (Endpoint("AF_UNIX", "/var/run/nscd/socket", 0),)
+
+
+def test_loss_counters_always_present():
+    rec, _ = build_recording(raw(loss={"ringbuf_full": 2}), MD)
+    loss = dict(rec.loss)
+    assert loss["ringbuf_full"] == 2 and loss["map_full"] == 0 and rec.total_loss == 2

@@ -1,0 +1,82 @@
+"""Pre-flight: each reason we cannot trace is one clear error (no root needed)."""
+
+from __future__ import annotations
+
+import platform
+
+import pytest
+
+from profiler import record
+from profiler.errors import EnvironmentProblem, UsageError, WorkloadError
+
+
+@pytest.fixture
+def host(tmp_path, monkeypatch):
+    """A fake host where everything pre-flight checks is present."""
+    tracing = tmp_path / "tracing"
+    (tracing / "events" / "raw_syscalls").mkdir(parents=True)
+    modules = tmp_path / "modules"
+    (modules / platform.release() / "build").mkdir(parents=True)
+    mounts = tmp_path / "mounts"
+    mounts.write_text("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n")
+    monkeypatch.setattr(record, "TRACEFS_DIRS", (tracing,))
+    monkeypatch.setattr(record, "MODULES_DIR", modules)
+    monkeypatch.setattr(record, "MOUNTS", mounts)
+    monkeypatch.setattr(record.os, "geteuid", lambda: 0)
+    return tmp_path
+
+
+def test_all_present_passes(host):
+    record.preflight()
+
+
+def test_not_root(host, monkeypatch):
+    monkeypatch.setattr(record.os, "geteuid", lambda: 1000)
+    with pytest.raises(EnvironmentProblem, match="needs root"):
+        record.preflight()
+
+
+def test_tracefs_missing(host):
+    import shutil
+    shutil.rmtree(host / "tracing")
+    with pytest.raises(EnvironmentProblem, match="tracefs is not mounted") as e:
+        record.preflight()
+    assert "mount -t tracefs" in e.value.hint
+
+
+def test_no_syscall_tracepoints(host):
+    (host / "tracing" / "events" / "raw_syscalls").rmdir()
+    with pytest.raises(EnvironmentProblem, match="syscall tracepoints"):
+        record.preflight()
+
+
+def test_no_kernel_headers(host):
+    (host / "modules" / platform.release() / "build").rmdir()
+    with pytest.raises(EnvironmentProblem, match="no kernel headers") as e:
+        record.preflight()
+    assert "make setup" in e.value.hint
+
+
+def test_no_cgroup_v2(host):
+    (host / "mounts").write_text("cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n")
+    with pytest.raises(EnvironmentProblem, match="cgroup v2"):
+        record.preflight()
+
+
+def test_workload_checks(tmp_path):
+    with pytest.raises(WorkloadError, match="no such file"):
+        record.check_workload(str(tmp_path / "nope.sh"))
+    script = tmp_path / "w.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(WorkloadError, match="not executable"):
+        record.check_workload(str(script))
+    with pytest.raises(WorkloadError, match="not found"):
+        record.check_workload("no-such-command-xyz --flag")
+    with pytest.raises(UsageError):
+        record.check_workload("'unbalanced")
+    record.check_workload("true && curl -s http://127.0.0.1:1/ || true")
+
+
+def test_default_output_names():
+    assert record.default_output("registry.example/team/app:1.2") == "app.recording.yaml"
+    assert record.default_output("nginx@sha256:abc") == "nginx.recording.yaml"

@@ -1,0 +1,90 @@
+"""Recording files: round trip, determinism, and every kind of bad file (no root needed)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from profiler import recording_io
+from profiler.errors import RecordingError, UsageError
+from profiler.model import FileAccess, Syscall
+
+FIXTURE = Path(__file__).parent / "fixtures" / "nginx.recording.yaml"
+
+
+def test_round_trip_is_byte_identical():
+    rec = recording_io.load(FIXTURE)
+    text = recording_io.dumps(rec)
+    assert recording_io.dumps(recording_io.loads(text)) == text
+    assert text == FIXTURE.read_text()
+
+
+def test_output_is_sorted_whatever_the_input_order():
+    rec = recording_io.load(FIXTURE)
+    shuffled = replace(rec, syscalls=tuple(reversed(rec.syscalls)), files=tuple(reversed(rec.files)))
+    assert recording_io.dumps(shuffled) == recording_io.dumps(rec)
+    names = [s.name for s in recording_io.loads(recording_io.dumps(shuffled)).syscalls]
+    assert names == sorted(names)
+
+
+def test_unknown_syscall_numbers_are_kept_by_number():
+    rec = recording_io.load(FIXTURE)
+    rec = replace(rec, syscalls=rec.syscalls + (Syscall("", 999, 3),))
+    back = recording_io.loads(recording_io.dumps(rec))
+    assert any(s.number == 999 and s.name == "" and s.count == 3 for s in back.syscalls)
+    assert "__nr_999" in back.syscall_names
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty or not a recording"),
+    ("- a\n- b\n", "empty or not a recording"),
+    ("schema_version: '1.0'\nmetadata: [\n", "not valid YAML"),
+    ("schema_version: '2.0'\nmetadata: {}\n", "schema version 2.0 is not supported"),
+    ("metadata: {}\n", "(missing) is not supported"),
+])
+def test_bad_files_give_one_clear_error(text, message):
+    with pytest.raises(RecordingError) as e:
+        recording_io.loads(text, "x.yaml")
+    assert message in e.value.message
+    assert "\n" not in e.value.message
+
+
+def test_schema_violations_name_the_place():
+    text = FIXTURE.read_text().replace("count: 10", "count: -1", 1)
+    with pytest.raises(RecordingError) as e:
+        recording_io.loads(text, "x.yaml")
+    assert "syscalls/0/count" in e.value.message
+
+
+def test_bad_access_kind_is_rejected():
+    rec = recording_io.load(FIXTURE)
+    text = recording_io.dumps(replace(rec, files=(FileAccess("/x", ("read",)),)))
+    with pytest.raises(RecordingError):
+        recording_io.loads(text.replace("- read", "- fly"))
+
+
+def test_missing_file_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError):
+        recording_io.load(tmp_path / "nope.yaml")
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path):
+    target = tmp_path / "out.yaml"
+    target.write_text("old\n")
+    # A lone surrogate cannot be encoded: the write fails half-way through.
+    with pytest.raises(UnicodeEncodeError):
+        recording_io.atomic_write(target, "new content " * 1000 + "\udcff")
+    assert target.read_text() == "old\n"
+    assert sorted(os.listdir(tmp_path)) == ["out.yaml"]
+
+
+def test_unwritable_destinations(tmp_path):
+    with pytest.raises(UsageError):
+        recording_io.check_writable(tmp_path / "missing-dir" / "x.yaml")
+    with pytest.raises(UsageError):
+        recording_io.check_writable(tmp_path)
+    with pytest.raises(UsageError):
+        recording_io.atomic_write(tmp_path / "missing-dir" / "x.yaml", "x")
