@@ -31,6 +31,8 @@ from .normalize import TEMP_DIRS, normalize_recording
 
 SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")
 KINDS = {"recording": "recording", "policy": "policy directory", "seccomp": "seccomp profile"}
+KINDS_PLURAL = {"recording": "recordings", "policy": "policy directories",
+                "seccomp": "seccomp profiles"}
 FAIL_ON = ("escalation", "any", "never")
 
 # Access kinds that change the filesystem (model.ACCESS_KINDS minus read/execute).
