@@ -1,0 +1,49 @@
+"""Policy -> a docker compose `services.<name>` fragment (templates/compose.yaml.j2) with the
+same settings as the run line, each with its evidence as a comment."""
+
+from __future__ import annotations
+
+from ..reduce import Policy
+from . import caps as caps_render
+from . import templating
+from .run import not_applied, require_image
+
+# docker run option -> compose service key (compose-spec "services" reference), for the
+# recording's own options that compose can express as a list of strings.
+_LIST_KEYS = {"publish": "ports", "p": "ports", "volume": "volumes", "v": "volumes",
+              "env": "environment", "e": "environment", "tmpfs": "tmpfs", "expose": "expose",
+              "add-host": "extra_hosts", "label": "labels", "l": "labels", "dns": "dns"}
+_SCALAR_KEYS = {"workdir": "working_dir", "w": "working_dir", "hostname": "hostname",
+                "h": "hostname", "entrypoint": "entrypoint", "stop-signal": "stop_signal"}
+
+
+def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    image = require_image(policy)
+    h = policy.hardening
+    lists: dict[str, list[str]] = {}
+    scalars: dict[str, str] = {}
+    untranslated = []
+    for key, value in policy.run_options:
+        if key in _LIST_KEYS:
+            lists.setdefault(_LIST_KEYS[key], []).append(value)
+        elif key in _SCALAR_KEYS:
+            scalars[_SCALAR_KEYS[key]] = value
+        else:
+            untranslated.append(f"--{key} {value}")
+    tmpfs = [f"{d}:{o}" if o else d for d, o in h.tmpfs] if h.read_only.apply else []
+    tmpfs += lists.pop("tmpfs", [])
+    return templating.render(
+        "compose.yaml.j2",
+        name=policy.name,
+        runs=policy.runs,
+        image=image,
+        command=list(policy.command),
+        caps=caps_render.cap_names(policy),
+        h=h,
+        tmpfs=tmpfs,
+        lists=sorted(lists.items()),
+        scalars=sorted(scalars.items()),
+        untranslated=untranslated,
+        not_applied=not_applied(policy),
+        complain=complain,
+    )

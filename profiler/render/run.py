@@ -1,0 +1,111 @@
+"""Policy -> a hardened `docker run` (templates/run.sh.j2): a bash script whose options each carry
+the evidence for them as a comment, plus the options the evidence did not support and why.
+
+`flags()` and `docker_args()` give the same options as data, for verify and the tests.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import PolicyError
+from ..reduce import Policy
+from . import caps as caps_render
+from . import seccomp as seccomp_render
+from . import templating
+
+_KEY = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+@dataclass(frozen=True)
+class Flag:
+    words: tuple[str, ...]
+    comment: str
+
+
+def require_image(policy: Policy) -> str:
+    if not policy.image:
+        raise PolicyError("the recording names no image, so there is no container to run",
+                          hint="for a plain process use --format seccomp, apparmor or caps")
+    return policy.image
+
+
+def _option_word(key: str) -> str:
+    return f"-{key}" if len(key) == 1 else f"--{key}"
+
+
+def passthrough(policy: Policy) -> tuple[list[Flag], list[str]]:
+    """The recording's own docker run options (ports, volumes, env, ...), kept as given; those
+    that cannot be passed safely are listed instead."""
+    kept, skipped = [], []
+    for key, value in policy.run_options:
+        if _KEY.match(key) and value.isprintable():
+            kept.append(Flag((_option_word(key), value), "as the recording ran"))
+        else:
+            skipped.append(f"{key} {value}")
+    return kept, skipped
+
+
+def flags(policy: Policy) -> list[Flag]:
+    """Hardening options the evidence supports, then the recording's own options. The seccomp
+    and AppArmor options are not included: they name files (see docker_args)."""
+    h = policy.hardening
+    out = [Flag(("--cap-drop", "ALL"), "start from no capabilities")]
+    for name in caps_render.cap_names(policy):
+        out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
+    if h.no_new_privileges.apply:
+        out.append(Flag(("--security-opt", "no-new-privileges"), h.no_new_privileges.evidence))
+    if h.read_only.apply:
+        out.append(Flag(("--read-only",), h.read_only.evidence))
+        for d, opts in h.tmpfs:
+            value = f"{d}:{opts}" if opts else d
+            why = "the app created files here" + (" and executed them" if opts else "")
+            out.append(Flag(("--tmpfs", value), why))
+    if h.pids_limit.apply:
+        out.append(Flag(("--pids-limit", h.pids_limit.value), h.pids_limit.evidence))
+    if h.user.apply:
+        out.append(Flag(("--user", h.user.value), h.user.evidence))
+    if h.network_none.apply:
+        out.append(Flag(("--network", "none"), h.network_none.evidence))
+    out += passthrough(policy)[0]
+    return out
+
+
+def not_applied(policy: Policy) -> list[tuple[str, str]]:
+    h = policy.hardening
+    return [(label, d.evidence) for label, d in (
+        ("--security-opt no-new-privileges", h.no_new_privileges), ("--read-only", h.read_only),
+        ("--pids-limit", h.pids_limit), ("--user", h.user), ("--network none", h.network_none))
+        if not d.apply]
+
+
+def docker_args(policy: Policy, seccomp_file: str | None = None,
+                apparmor_profile: str | None = None) -> list[str]:
+    """`docker run` options (no image, no command) as a list of words."""
+    words = [w for f in flags(policy) for w in f.words]
+    if seccomp_file:
+        words += ["--security-opt", f"seccomp={seccomp_file}"]
+    if apparmor_profile:
+        words += ["--security-opt", f"apparmor={apparmor_profile}"]
+    return words
+
+
+def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    image = require_image(policy)
+    prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
+    allowed = seccomp_render.allowed_names(prof)
+    return templating.render(
+        "run.sh.j2",
+        name=policy.name,
+        runs=policy.runs,
+        image=image,
+        command=list(policy.command),
+        flags=flags(policy),
+        skipped=passthrough(policy)[1],
+        not_applied=not_applied(policy),
+        seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
+                         f"used, the rest the container runtime's)"
+                         + ("; complain mode: logs, refuses nothing" if complain else "")),
+        complain=complain,
+    )

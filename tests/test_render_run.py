@@ -1,0 +1,94 @@
+"""--format run: a bash script running a hardened `docker run`, each option with its evidence.
+The script is executed with a stand-in `docker` that prints its arguments, so quoting is
+checked by bash itself."""
+
+import os
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from emitcases import check_golden, nginx, recording, shell
+from profiler.errors import PolicyError
+from profiler.reduce import reduce
+from profiler.render import run
+
+
+def run_script(text: str, tmp_path, *extra: str) -> list[str]:
+    """Execute the script with a fake docker; return the argv docker received."""
+    (tmp_path / "run.sh").write_text(text)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "docker"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\0" "$a"; done\n')
+    fake.chmod(0o755)
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(tmp_path / "run.sh"), *extra], capture_output=True,
+                          env=env, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode().split("\0")[:-1]
+
+
+@pytest.mark.parametrize("which", ["nginx", "shell"])
+def test_golden(which, update_golden):
+    rec = nginx() if which == "nginx" else shell()
+    check_golden(f"{which}.run.sh", run.render(reduce([rec])), update_golden)
+
+
+def test_script_runs_the_hardened_command(tmp_path):
+    policy = reduce([nginx()])
+    argv = run_script(run.render(policy), tmp_path, "--rm", "-d")
+    here = str(tmp_path)
+    apparmor_on = open("/sys/module/apparmor/parameters/enabled").read().strip() == "Y" \
+        if os.path.exists("/sys/module/apparmor/parameters/enabled") else False
+    expected = ["run"] + run.docker_args(policy, seccomp_file=f"{here}/seccomp.json",
+                                         apparmor_profile=policy.name if apparmor_on else None)
+    assert argv == expected + ["--rm", "-d", "profiler-sample-nginx"]
+    pairs = set(zip(argv, argv[1:]))
+    for pair in (("--cap-drop", "ALL"), ("--cap-add", "DAC_OVERRIDE"),
+                 ("--security-opt", "no-new-privileges"), ("--tmpfs", "/var/log/nginx"),
+                 ("--pids-limit", "32"), ("--publish", "127.0.0.1:18080:80"),
+                 ("--security-opt", f"seccomp={here}/seccomp.json")):
+        assert pair in pairs, pair
+    assert "--read-only" in argv
+    assert "--user" not in argv and "--network" not in argv  # ran as root; used AF_INET
+
+
+def test_every_option_has_evidence():
+    text = run.render(reduce([nginx()]))
+    body = text.split("args=(", 1)[1].split(")\n", 1)[0]
+    for line in body.strip().splitlines():
+        option, sep, comment = line.partition("  # ")
+        assert sep and comment.strip(), line
+    assert "Not applied, and why:" in text and "--user: processes ran as root" in text
+
+
+def test_shell_gets_network_none_and_command(tmp_path):
+    argv = run_script(run.render(reduce([shell()])), tmp_path)
+    assert argv[argv.index("--network") + 1] == "none"
+    assert argv[-4:] == ["profiler-base:bookworm", "sh", "-c",
+                         "echo ok; cat /etc/hostname; sleep 0.1; id -u"]
+
+
+def test_hostile_values_stay_single_words(tmp_path):
+    evil = "$(touch pwned)`id`; echo x' \"y"
+    rec = recording(image=f"img{evil}", run_options=[("env", f"A={evil}"), ("label", "a b"),
+                                                     ("bad key", "x"), ("env", "B=\x1b[2J")])
+    rec = replace(rec, metadata=replace(rec.metadata, command=("sh", "-c", evil)))
+    policy = reduce([rec])
+    argv = run_script(run.render(policy), tmp_path)
+    assert not (tmp_path / "pwned").exists() and not os.path.exists("pwned")
+    assert argv[-4:] == [f"img{evil}", "sh", "-c", evil]
+    assert argv[argv.index("--env") + 1] == f"A={evil}"
+    assert argv[argv.index("--label") + 1] == "a b"
+    assert "\x1b[2J" not in run.render(policy)  # not printable: left out, and said so
+    assert "Options of the recording left out" in run.render(policy)
+
+
+def test_no_image_is_an_error():
+    with pytest.raises(PolicyError, match="no image"):
+        run.render(reduce([recording(image="")]))
+
+
+def test_complain_is_said():
+    assert "complain mode" in run.render(reduce([nginx()]), complain=True)
