@@ -242,7 +242,7 @@ def facts_from_recording(rec: Recording) -> Facts:
     items["run"] = run_privileges(rec)
     notes = []
     if rec.total_loss:
-        notes.append(f"lost {rec.total_loss} events while recording: it may be incomplete")
+        notes.append(f"lost {_n(rec.total_loss, 'event')} while recording: it may be incomplete")
     if not rec.metadata.startup_observed:
         notes.append("start-up was not observed (attached to a running container)")
     return Facts("recording", frozenset(SECTIONS), items, tuple(notes), (rec.metadata.arch,))

@@ -50,12 +50,17 @@ def _risk(rule: dict) -> Risk:
     return Risk(rule["class"], " ".join(str(rule["reason"]).split()), rule["source"])
 
 
-def _classify(section: str, pred) -> Risk:
+def _classify_at(section: str, pred) -> tuple[Risk, int]:
+    """The first matching rule's Risk and its position (the default comes last)."""
     sec = table()[section]
-    for rule in sec["rules"]:
+    for i, rule in enumerate(sec["rules"]):
         if pred(rule):
-            return _risk(rule)
-    return _risk(sec["default"])
+            return _risk(rule), i
+    return _risk(sec["default"]), len(sec["rules"])
+
+
+def _classify(section: str, pred) -> Risk:
+    return _classify_at(section, pred)[0]
 
 
 def syscall(name: str) -> Risk:
@@ -89,9 +94,12 @@ def argument(syscall_name: str, arg: str, value: int) -> Risk:
 
 
 def access_classes(perms: Iterable[str]) -> set[str]:
-    """Recording access kinds or AppArmor perms -> {"read", "write", "execute"}."""
+    """Recording access kinds or AppArmor perms -> {"read", "write", "chown", "execute"}
+    ("chown" is also a write; AppArmor has no separate ownership permission)."""
     out = set()
     for p in perms:
+        if p == "chown":
+            out.add("chown")
         if p in _WRITE:
             out.add("write")
         elif p in _READ:
@@ -102,11 +110,12 @@ def access_classes(perms: Iterable[str]) -> set[str]:
 
 
 def file(pattern: str, perms: Iterable[str]) -> Risk:
-    """The highest class over the access classes of perms on pattern."""
+    """The highest class over the access classes of perms on pattern; between rules of the
+    same class, the one earlier in the table."""
     classes = access_classes(perms) or {"read"}
-    found = [_classify("files", lambda r, c=c: r["access"] in ("any", c)
-                       and re.search(r["match"], pattern) is not None) for c in classes]
-    return min(found, key=lambda r: (r.rank, r.reason))
+    found = [_classify_at("files", lambda r, c=c: r["access"] in ("any", c)
+                          and re.search(r["match"], pattern) is not None) for c in classes]
+    return min(found, key=lambda f: (f[0].rank, f[1]))[0]
 
 
 def network(kind: str, item: str) -> Risk:

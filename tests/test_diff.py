@@ -252,6 +252,7 @@ def test_risk_table_names_are_real_syscalls_and_capabilities():
     (lambda: risk.file("/dev/mem", ["r"]), "high"),
     (lambda: risk.file("/etc/shadow", ["read"]), "medium"),
     (lambda: risk.file("/tmp/tmp*", ["write", "create"]), "low"),
+    (lambda: risk.file("/tmp/extra", ["mkdir", "chown"]), "medium"),
     (lambda: risk.file("/var/lib/x", ["w"]), "medium"),
     (lambda: risk.file("/usr/lib/libx.so", ["r", "m"]), "medium"),
     (lambda: risk.network("socket", "AF_INET/SOCK_RAW"), "high"),
