@@ -93,6 +93,8 @@ struct inflight {
     u32 bits;
     u32 two;       // a second path is in inflight2
     u32 retry;     // the path was not readable at entry (page not faulted in): read at exit
+    u32 dirfd_open;  // an open with O_DIRECTORY or O_PATH: its fd may be used as a dirfd
+    u32 pad2;
     u64 uptr;
     struct file_key key;
 };
@@ -115,10 +117,12 @@ struct err_key {
 };
 
 struct event {
-    u32 type;      // 1 new relative file key, 2 exec, 3 new address, 4 fork, 5 chdir
+    u32 type;      // 1 new relative file key, 2 exec, 3 new address, 4 fork, 5 chdir, 6 dir fd
     u32 tgid;
-    s32 dirfd;     // type 4: the child's tid
+    s32 dirfd;     // the path's dirfd; type 4: the child's tid; type 3: bind/connect
     u32 tid;
+    s32 aux;       // type 6: the new fd; type 3: the address length
+    u32 pad;
     u8 data[PATH_LEN];
 };
 
@@ -347,10 +351,13 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     switch (cls) {
     case C_OPEN:
         bits = open_bits(p1);
+        f->dirfd_open = (p1 & 0x210000) != 0;
         rc = read_path(f, p0, AT_FDCWD_, tgid);
         break;
     case C_OPENAT: {
-        bits = open_bits(sysarg(regs, 2));
+        u64 fl = sysarg(regs, 2);
+        bits = open_bits(fl);
+        f->dirfd_open = (fl & 0x210000) != 0;   // O_DIRECTORY | O_PATH
         rc = read_path(f, p1, (s32)p0, tgid);
         break;
     }
@@ -475,7 +482,8 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
     e->type = 3;
     e->tgid = tgid;
     e->dirfd = k.kind;
-    e->tid = k.len;
+    e->tid = 0;
+    e->aux = k.len;
     __builtin_memcpy(e->data, k.addr, ADDR_LEN);
     events.ringbuf_submit(e, 0);
 }
@@ -526,30 +534,35 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     return 0;
 }
 
-static __always_inline void stream_chdir(struct inflight *f, u32 tid) {
+// Stream a path event: 1 a new relative file key, 5 chdir (the task's new cwd), 6 a directory
+// fd opened (aux = the new fd). dirfd says what a relative path is relative to.
+static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s32 aux) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
         lose(L_RINGBUF);
         return;
     }
-    e->type = 5;
-    e->tgid = f->key.tgid;
-    e->dirfd = 0;
+    e->type = type;
+    e->tgid = f->key.tgid ? f->key.tgid : (u32)(bpf_get_current_pid_tgid() >> 32);
+    e->dirfd = f->key.tgid ? f->key.dirfd : 0;
     e->tid = tid;
+    e->aux = aux;
     __builtin_memcpy(e->data, f->key.path, PATH_LEN);
     events.ringbuf_submit(e, 0);
 }
 
 static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, u32 tid) {
-    if (f->nr == NR_CHDIR) {
-        if (ret == 0 && f->retry == 0)
-            stream_chdir(f, tid);
-        else if (ret == 0 && finish_path(f) == 0)
-            stream_chdir(f, tid);
-        return;
-    }
+    if (f->retry && ret == 0 && (f->bits & A_EXEC))
+        return;   // a successful exec replaced the memory; the exec event carries the path
     if (finish_path(f) < 0)
         return;
+    if (f->nr == NR_CHDIR) {
+        if (ret == 0)
+            stream_path(5, f, tid, 0);
+        return;
+    }
+    if (f->dirfd_open && ret >= 0)
+        stream_path(6, f, tid, (s32)ret);
     struct file_val zero = {};
     struct file_val *v = files.lookup(&f->key);
     int is_new = 0;
@@ -571,20 +584,8 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         __sync_fetch_and_or(&v->ok, f->bits);
     else
         __sync_fetch_and_or(&v->failed, f->bits);
-    if (is_new && f->key.tgid) {
-        // Relative: user space resolves the directory while the process still lives.
-        struct event *e = events.ringbuf_reserve(sizeof(struct event));
-        if (!e) {
-            lose(L_RINGBUF);
-            return;
-        }
-        e->type = 1;
-        e->tgid = f->key.tgid;
-        e->dirfd = f->key.dirfd;
-        e->tid = tid;
-        __builtin_memcpy(e->data, f->key.path, PATH_LEN);
-        events.ringbuf_submit(e, 0);
-    }
+    if (is_new && f->key.tgid)   // relative: user space resolves it from its cwd/dirfd view
+        stream_path(1, f, tid, 0);
 }
 
 static __always_inline int handle_exit(u32 nr, long ret) {
@@ -662,9 +663,10 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
         return 0;
     }
     e->type = 4;
-    e->tgid = 0;
+    e->tgid = bpf_get_current_pid_tgid() >> 32;
     e->dirfd = child;
     e->tid = parent;
+    e->aux = 0;
     events.ringbuf_submit(e, 0);
     return 0;
 }
@@ -696,6 +698,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     e->tgid = bpf_get_current_pid_tgid() >> 32;
     e->dirfd = 0;
     e->tid = tid;
+    e->aux = 0;
     unsigned short off = args->data_loc_filename & 0xFFFF;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, (void *)args + off);
     events.ringbuf_submit(e, 0);

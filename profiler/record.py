@@ -117,6 +117,34 @@ _SHELL_WORDS = {"for", "while", "if", "{", "(", "true", "false", "exit", "sleep"
                 "export", "until", "case", "!", "[", "test", "echo", "read", "wait"}
 
 
+def bounding_from_config(host_config: dict) -> int:
+    """The container's capability bounding set, from its configuration (Docker's default set,
+    plus --cap-add, minus --cap-drop; all for --privileged). Known before the container runs,
+    unlike /proc/PID/status, which a short-lived container may not live long enough to show."""
+    from .linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS
+
+    every = {n for n in CAPABILITIES}
+    if host_config.get("Privileged"):
+        return sum(1 << n for n in every)
+
+    def numbers(names) -> set[int]:
+        out: set[int] = set()
+        for name in names or ():
+            name = name.upper()
+            if name == "ALL":
+                out |= every
+            else:
+                n = CAPABILITY_NUMBERS.get(name if name.startswith("CAP_") else "CAP_" + name)
+                if n is not None:
+                    out.add(n)
+        return out
+
+    caps = {CAPABILITY_NUMBERS[c] for c in DOCKER_DEFAULT_CAPS}
+    caps -= numbers(host_config.get("CapDrop"))
+    caps |= numbers(host_config.get("CapAdd"))
+    return sum(1 << n for n in caps)
+
+
 def _cap_bounding(pid: int) -> int | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -238,8 +266,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         t0 = time.monotonic()
         with _Interrupt() as intr:
             engine.start(container)
-            state = engine.state(container)
-            bounding = _cap_bounding(state.get("Pid") or 0)
+            bounding = bounding_from_config(container.attrs.get("HostConfig") or {})
             outcome = _drive(engine, container, tracer, opts, intr, progress, t0,
                              env_extra={"PROFILER_CONTAINER_ID": container.id,
                                         "PROFILER_CONTAINER_NAME": container.name})

@@ -103,10 +103,13 @@ def check_writable(path: str | os.PathLike) -> None:
     """Fail early (before a long recording) when the output path cannot be written."""
     p = Path(path)
     directory = p.parent if str(p.parent) else Path(".")
-    if p.is_dir():
-        raise UsageError(f"{p}: is a directory", hint="give a file name with -o")
-    if not directory.is_dir():
-        raise UsageError(f"{p}: directory {directory} does not exist")
+    try:
+        if p.is_dir():
+            raise UsageError(f"{p}: is a directory", hint="give a file name with -o")
+        if not directory.is_dir():
+            raise UsageError(f"{p}: directory {directory} does not exist")
+    except PermissionError:
+        raise UsageError(f"{p}: cannot write there (permission denied)") from None
     if not os.access(directory, os.W_OK):
         raise UsageError(f"{p}: cannot write in {directory} (permission denied)")
 

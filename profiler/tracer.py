@@ -80,7 +80,8 @@ _ARCH_DEFINE = {"x86_64": "ARCH_X86_64", "aarch64": "ARCH_ARM64"}
 
 class _Event(ct.Structure):
     _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("dirfd", ct.c_int32),
-                ("tid", ct.c_uint32), ("data", ct.c_uint8 * PATH_LEN)]
+                ("tid", ct.c_uint32), ("aux", ct.c_int32), ("pad", ct.c_uint32),
+                ("data", ct.c_uint8 * PATH_LEN)]
 
 
 @dataclass
@@ -147,6 +148,9 @@ class Tracer:
         # a short-lived process is often gone before /proc/PID/cwd could be read.
         self.initial_cwd = os.fsencode(initial_cwd or "/")
         self._cwd: dict[int, bytes] = {}
+        # Directory fds (opened with O_DIRECTORY or O_PATH) per process, for dirfd-relative
+        # paths; handed to children on fork like the cwd.
+        self._dirfds: dict[tuple[int, int], bytes] = {}
         self._execs: dict[bytes, int] = {}
         self.new_paths = 0
         self.bpf["events"].open_ring_buffer(self._on_event)
@@ -184,27 +188,36 @@ class Tracer:
     # --- streaming --------------------------------------------------------------------------
     def _on_event(self, ctx, data, size) -> None:
         e = ct.cast(data, ct.POINTER(_Event)).contents
-        raw = bytes(e.data)
-        if e.type == 4:  # fork: the child starts in its parent's cwd
-            self._cwd[e.dirfd] = self._cwd.get(e.tid) or self._proc_cwd(e.tid)
+        if e.type == 4:  # fork: the child starts in its parent's cwd, with its directory fds
+            child, parent = e.dirfd, e.tid
+            self._cwd[child] = self._cwd.get(parent) or self._proc_cwd(parent)
+            for (tgid, fd), path in list(self._dirfds.items()):
+                if tgid == e.tgid:
+                    self._dirfds[(child, fd)] = path
             return
-        path = raw.split(b"\0", 1)[0]
-        if e.type == 1:  # a new relative path: resolve its directory now
-            if e.dirfd == -100:
-                base = self._cwd.get(e.tid) or self._base_dir(e.tgid, e.dirfd)
-            else:
-                base = self._base_dir(e.tgid, e.dirfd)
-            if base is not None:
-                self._resolved[(e.tgid, e.dirfd, path)] = _join(base, path)
-        elif e.type == 5:  # chdir succeeded
-            base = self._cwd.get(e.tid) or self._proc_cwd(e.tid)
-            self._cwd[e.tid] = _join(base, path)
-        elif e.type == 2:
-            if e.tid not in self._cwd:  # a task that starts counting here (entrypoint, exec)
+        if e.type == 3:
+            return  # addresses are read from their map at the end
+        path = bytes(e.data).split(b"\0", 1)[0]
+        if e.type == 2:  # exec; a task that starts counting here (entrypoint, docker exec)
+            if e.tid not in self._cwd:
                 self._cwd[e.tid] = self._proc_cwd(e.tid)
-            if not path.startswith(b"/"):
-                path = _join(self._cwd[e.tid], path)
-            self._execs[path] = self._execs.get(path, 0) + 1
+            full = path if path.startswith(b"/") else _join(self._cwd[e.tid], path)
+            self._execs[full] = self._execs.get(full, 0) + 1
+            return
+        full = path if path.startswith(b"/") else self._resolve(e.tgid, e.tid, e.dirfd, path)
+        if e.type == 1 and full is not None:
+            self._resolved[(e.tgid, e.dirfd, path)] = full
+        elif e.type == 5 and full is not None:  # chdir succeeded
+            self._cwd[e.tid] = full
+        elif e.type == 6 and full is not None:  # a directory fd: later dirfd-relative paths
+            self._dirfds[(e.tgid, e.aux)] = full
+
+    def _resolve(self, tgid: int, tid: int, dirfd: int, rel: bytes) -> bytes | None:
+        if dirfd == -100:
+            base = self._cwd.get(tid) or self._cwd.get(tgid) or self._base_dir(tgid, dirfd)
+        else:
+            base = self._dirfds.get((tgid, dirfd)) or self._base_dir(tgid, dirfd)
+        return _join(base, rel) if base is not None else None
 
     def _proc_cwd(self, tid: int) -> bytes:
         return self._base_dir(tid, -100) or self.initial_cwd
@@ -256,9 +269,8 @@ class Tracer:
             path = bytes(k.path).split(b"\0", 1)[0]
             if k.tgid:
                 full = self._resolved.get((k.tgid, k.dirfd, path))
-                if full is None:
-                    base = self._base_dir(k.tgid, k.dirfd)
-                    full = _join(base, path) if base else None
+                if full is None:  # its event was lost: the process's view may still answer
+                    full = self._resolve(k.tgid, k.tgid, k.dirfd, path)
                 if full is None:
                     unresolved += 1
                     continue
@@ -268,6 +280,9 @@ class Tracer:
         for k, v in b["addrs"].items():
             raw.addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value
         raw.execs = dict(self._execs)
+        for path in self._execs:  # the exec event is the authority on what was executed
+            o, f = raw.files.get(path, (0, 0))
+            raw.files[path] = (o | 1 << ACCESS_BITS.index("execute"), f)
         raw.uids = {k.value for k in b["uids"].keys()}
         raw.gids = {k.value for k in b["gids"].keys()}
         raw.peak_tasks = b["tasks"][ct.c_int(1)].value

@@ -80,3 +80,17 @@ def test_workload_checks(tmp_path):
 def test_default_output_names():
     assert record.default_output("registry.example/team/app:1.2") == "app.recording.yaml"
     assert record.default_output("nginx@sha256:abc") == "nginx.recording.yaml"
+
+
+def test_bounding_set_from_container_config():
+    from profiler.linux import CAPABILITY_NUMBERS as N
+
+    def names(mask):
+        return {n for n, v in N.items() if mask & (1 << v)}
+
+    default = names(record.bounding_from_config({}))
+    assert len(default) == 14 and "CAP_SYS_ADMIN" not in default
+    dropped = names(record.bounding_from_config({"CapDrop": ["ALL"], "CapAdd": ["chown", "CAP_SETUID"]}))
+    assert dropped == {"CAP_CHOWN", "CAP_SETUID"}
+    assert "CAP_SYS_ADMIN" in names(record.bounding_from_config({"Privileged": True}))
+    assert "CAP_NET_RAW" not in names(record.bounding_from_config({"CapDrop": ["NET_RAW"]}))
