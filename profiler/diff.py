@@ -27,7 +27,8 @@ from . import risk
 from .linux import (CAPABILITY_NUMBERS, CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK,
                     family_name, sock_type_name)
 from .model import ACCESS_KINDS, Endpoint, Recording
-from .normalize import TEMP_DIRS, normalize_recording
+from .normalize import normalize_recording
+from .reduce import reduce
 
 SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")
 KINDS = {"recording": "recording", "policy": "policy directory", "seccomp": "seccomp profile"}
@@ -35,13 +36,6 @@ KINDS_PLURAL = {"recording": "recordings", "policy": "policy directories",
                 "seccomp": "seccomp profiles"}
 FAIL_ON = ("escalation", "any", "never")
 
-# Access kinds that change the filesystem (model.ACCESS_KINDS minus read/execute).
-WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
-                         "chmod", "chown", "mkdir"})
-# Writable without a writable root filesystem: tmpfs candidates (Docker --tmpfs) and the
-# kernel's own filesystems, which --read-only does not affect.
-SCRATCH_DIRS = tuple(sorted(set(TEMP_DIRS) | {"/run", "/var/run"}))
-_NOT_ROOTFS = ("/dev", "/proc", "/sys")
 
 
 @dataclass(frozen=True)
@@ -139,46 +133,22 @@ def _n(n: int, word: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _under(path: str, dirs) -> str | None:
-    for d in dirs:
-        if path == d or path.startswith(d + "/"):
-            return d
-    return None
+def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
+    """Run-line hardening the evidence rules out, as privilege items with their evidence: the
+    decisions `profiler emit` makes (reduce.reduce), so that diff and emit agree.
 
-
-def run_privileges(rec: Recording) -> dict[str, str]:
-    """Run-line hardening the evidence rules out, as privilege items with the reason.
-
-    "--read-only": the app writes outside scratch dirs; "--tmpfs DIR": it writes in a scratch
-    dir (a read-only container needs a tmpfs there); "--network none": it listens on or
-    connects to a non-loopback address; "--user": it runs as uid 0.
-    Expects a normalised recording. (The emit reduction derives the same flags for the run
-    line; this is the diff's own small copy until both share one function.)
+    "--read-only", "--network none", "--user", "--security-opt no-new-privileges" are listed
+    when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs.
     """
+    h = reduce([rec], [source]).hardening
     out: dict[str, str] = {}
-    rootfs_writes, scratch = [], set()
-    for f in rec.files:
-        if not WRITE_KINDS.intersection(f.ok):
-            continue
-        d = _under(f.path, SCRATCH_DIRS)
-        if d:
-            scratch.add(d)
-        elif not _under(f.path, _NOT_ROOTFS):
-            rootfs_writes.append(f.path)
-    if rootfs_writes:
-        more = f" and {len(rootfs_writes) - 1} more" if len(rootfs_writes) > 1 else ""
-        out["--read-only"] = f"writes to {rootfs_writes[0]}{more}"
-    for d in sorted(scratch):
-        out[f"--tmpfs {d}"] = f"writes under {d}"
-    external = [_endpoint(e) for e in rec.network.listening + rec.network.connects
-                if not _local(e)]
-    if external:
-        more = f" and {len(external) - 1} more" if len(external) > 1 else ""
-        out["--network none"] = f"uses {sorted(external)[0]}{more}"
-    uids = rec.processes.uids
-    user = rec.metadata.container.user
-    if (0 in uids) or (not uids and user.split(":")[0] in ("", "root", "0")):
-        out["--user"] = "runs as uid 0"
+    for flag, decision in (("--read-only", h.read_only), ("--network none", h.network_none),
+                           ("--user", h.user),
+                           ("--security-opt no-new-privileges", h.no_new_privileges)):
+        if not decision.apply:
+            out[flag] = decision.evidence
+    for d, options in h.tmpfs:
+        out[f"--tmpfs {d}"] = f"writes under {d}" + (f" (options {options})" if options else "")
     return out
 
 
@@ -221,7 +191,8 @@ def describe_arg(syscall: str, arg: str, value: int) -> str:
     return f"{syscall}({arg}={text})"
 
 
-def facts_from_recording(rec: Recording) -> Facts:
+def facts_from_recording(rec: Recording, source: str = "recording") -> Facts:
+    run = run_privileges(rec, source)
     rec = normalize_recording(rec)
     items: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
     items["syscalls"] = {s.key: "" for s in rec.syscalls}
@@ -239,7 +210,7 @@ def facts_from_recording(rec: Recording) -> Facts:
     for e in rec.network.connects:
         net[f"connect {_endpoint(e)}"] = ""
     items["executables"] = {e.path: "" for e in rec.processes.executables}
-    items["run"] = run_privileges(rec)
+    items["run"] = run
     notes = []
     if rec.total_loss:
         notes.append(f"lost {_n(rec.total_loss, 'event')} while recording: it may be incomplete")
@@ -546,6 +517,10 @@ def _display(section: str, key: str, detail: str, added: bool) -> tuple[str, str
     return key, detail
 
 
+def _without_tmpfs(items: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in items.items() if not k.startswith("--tmpfs ")}
+
+
 def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NEW") -> Report:
     if old.kind != new.kind:
         raise ValueError("compare needs two inputs of the same kind")  # diff_load checks first
@@ -560,6 +535,10 @@ def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NE
                              "not compared")
             continue
         a, b = old.items.get(section, {}), new.items.get(section, {})
+        if section == "run" and ("--read-only" in a or "--read-only" in b):
+            # A tmpfs matters only on a read-only root: when either side cannot be read-only,
+            # its tmpfs list (or the other's) is not a change in privilege; --read-only is.
+            a, b = _without_tmpfs(a), _without_tmpfs(b)
         for key in sorted(b.keys() - a.keys()):
             item, detail = _display(section, key, b[key], True)
             added.append(Change(section, item, detail, _risk_of(section, key, b[key])))

@@ -54,12 +54,12 @@ def load(path: str) -> Facts:
             raise UsageError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})",
                              hint="was the file truncated or edited by hand?") from None
         if isinstance(data, dict) and "metadata" in data and "schema_version" in data:
-            return facts_from_recording(recording_io.loads(text, path))  # JSON is YAML
+            return facts_from_recording(recording_io.loads(text, path), path)  # JSON is YAML
         try:
             return facts_from_seccomp(data)
         except PolicyFormatError as e:
             raise UsageError(f"{path}: {e}", hint=HINT) from None
-    return facts_from_recording(recording_io.loads(text, path))
+    return facts_from_recording(recording_io.loads(text, path), path)
 
 
 def load_pair(old: str, new: str) -> tuple[Facts, Facts]:

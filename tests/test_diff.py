@@ -46,8 +46,10 @@ def test_escalation_names_each_new_privilege_with_its_risk():
     assert set(_added(report, "network")) == {"connect AF_INET 192.0.2.10:443"}
     assert set(_added(report, "executables")) == {"/bin/sh"}
     run = _added(report, "run")
-    assert run["--read-only"].detail == "no longer possible: writes to /etc/web/web.conf and 1 more"
-    assert run["--user"].detail == "no longer possible: runs as uid 0"
+    # the run line's decisions are emit's (reduce.reduce), with its evidence
+    assert run["--read-only"].detail.startswith("no longer possible: writes '/etc/web/web.conf'")
+    assert run["--user"].detail.startswith("no longer possible: processes ran as root")
+    # the tmpfs mounts of the read-only root are gone with it: not reported as dropped
     assert report.removed == ()
     assert [report.exit_code(f) for f in diff.FAIL_ON] == [1, 1, 0]
 
@@ -64,28 +66,42 @@ def test_narrowing_reports_removals_only():
     removed = {(c.section, c.item) for c in report.removed}
     assert removed == {("syscalls", "setsockopt"), ("files", "/run/web.pid"),
                        ("network", "listen AF_INET 0.0.0.0:8080"),
-                       ("run", "--network none"), ("run", "--tmpfs /run")}
-    assert next(c for c in report.removed if c.item == "--network none").detail == "possible again"
+                       ("run", "--tmpfs /run")}
+    assert next(c for c in report.removed if c.item == "--tmpfs /run").detail == \
+        "no longer needed"
     assert [report.exit_code(f) for f in diff.FAIL_ON] == [0, 1, 0]
     assert report.summary().startswith("Narrowing only")
 
 
-def test_reverse_of_escalation_is_narrowing():
-    report = _cmp(diffcases.escalated(), diffcases.baseline())
-    assert report.added == () and len(report.removed) == len(
-        _cmp(diffcases.baseline(), diffcases.escalated()).added)
+def test_tmpfs_is_compared_only_between_read_only_roots():
+    ro = diff.Facts("policy", frozenset({"run"}), {"run": {"--tmpfs /run": ""}})
+    ro2 = diff.Facts("policy", frozenset({"run"}), {"run": {"--tmpfs /run": "",
+                                                             "--tmpfs /var/lib/x": ""}})
+    rw = diff.Facts("policy", frozenset({"run"}), {"run": {"--read-only": "not in run.sh",
+                                                            "--tmpfs /tmp": ""}})
+    assert [c.item for c in diff.compare(ro, ro2).added] == ["--tmpfs /var/lib/x"]
+    assert [c.item for c in diff.compare(ro, rw).added] == ["--read-only"]
+    back = diff.compare(rw, ro)
+    assert back.added == () and [c.item for c in back.removed] == ["--read-only"]
 
 
-def test_network_none_is_lost_by_a_remote_connect_not_by_loopback():
-    base = replace(diffcases.narrowed(), network=replace(diffcases.narrowed().network,
-                                                         listening=()))
-    local = replace(base, network=replace(base.network, listening=(
-        Endpoint("AF_INET", "127.0.0.1", 9999),)))
-    remote = replace(base, network=replace(base.network, connects=(
-        Endpoint("AF_INET6", "2001:db8::1", 53),)))
-    assert "--network none" not in _added(_cmp(base, local), "run")
-    assert _added(_cmp(base, remote), "run")["--network none"].detail == \
-        "no longer possible: uses AF_INET6 [2001:db8::1]:53"
+def test_reverse_diff_swaps_added_and_removed():
+    fwd = _cmp(diffcases.baseline(), diffcases.escalated())
+    back = _cmp(diffcases.escalated(), diffcases.baseline())
+    items = lambda changes: {(c.section, c.item) for c in changes}
+    assert items(back.added) == items(fwd.removed)
+    assert items(back.removed) == items(fwd.added)
+
+
+def test_network_none_is_lost_by_an_ip_socket():
+    base = diffcases.narrowed()
+    local = replace(base, network=replace(base.network, sockets=tuple(
+        x for x in base.network.sockets if x.family == "AF_UNIX")))
+    assert "--network none" not in diff.facts_from_recording(local).items["run"]
+    report = _cmp(local, base)
+    assert _added(report, "run")["--network none"].detail == \
+        "no longer possible: opened AF_INET sockets"
+    assert _added(report, "network")["socket AF_INET/SOCK_STREAM"].risk.level == "low"
 
 
 def test_file_permissions_dropped_and_gained_on_one_path():
@@ -94,25 +110,25 @@ def test_file_permissions_dropped_and_gained_on_one_path():
         FileAccess(f.path, ("read", "append")) if f.path == "/run/web.pid" else f
         for f in base.files))
     report = _cmp(base, new)
-    assert [(c.item, c.detail) for c in report.added] == [("/run/web.pid", "adds read, append "
-                                                           "(had write, create)")]
-    assert [(c.item, c.detail) for c in report.removed] == [
-        ("/run/web.pid", "drops write, create (keeps read, append)")]
+    files = lambda changes: [(c.item, c.detail) for c in changes if c.section == "files"]
+    assert files(report.added) == [("/run/web.pid", "adds read, append (had write, create)")]
+    assert files(report.removed) == [("/run/web.pid", "drops write, create (keeps read, append)")]
+    # no longer created by the app: a tmpfs on /run would hide the image's file
+    assert "used but not created" in _added(report, "run")["--read-only"].detail
 
 
-def test_user_from_image_config_when_no_uid_recorded():
-    base = replace(diffcases.baseline(), processes=Processes(uids=()))
-    assert "--user" not in diff.facts_from_recording(base).items["run"]  # image USER is "app"
-    root = replace(base, metadata=replace(base.metadata, container=replace(
-        base.metadata.container, user="")))
-    assert "--user" in diff.facts_from_recording(root).items["run"]
+def test_user_is_lost_when_root_appears():
+    base = diffcases.baseline()
+    assert "--user" not in diff.facts_from_recording(base).items["run"]
+    root = replace(base, processes=replace(base.processes, uids=(0,)))
+    assert "--user" in _added(_cmp(base, root), "run")
 
 
 def test_loss_and_architecture_become_notes():
     a = diffcases.baseline()
-    b = replace(a, loss=(("map_full", 3),), metadata=replace(a.metadata, arch="aarch64"))
+    b = replace(a, loss=(("map_full", 3),), metadata=replace(a.metadata, arch="x86"))
     report = _cmp(a, b)
-    assert "architecture differs: OLD x86_64, NEW aarch64" in report.notes
+    assert "architecture differs: OLD x86_64, NEW x86" in report.notes
     assert any(n.startswith("NEW: lost 3 events") for n in report.notes)
 
 
@@ -120,7 +136,7 @@ def test_json_data_is_stable_and_complete():
     report = _cmp(diffcases.baseline(), diffcases.escalated())
     data = json.loads(report.to_json())
     assert data["format"] == "profiler-diff" and data["version"] == 1
-    assert data["summary"] == {"added": len(report.added), "removed": 0,
+    assert data["summary"] == {"added": len(report.added), "removed": len(report.removed),
                                **report.counts()}
     assert set(data["sources"]) == {c.risk.source for c in report.added}
     for entry in data["added"]:
