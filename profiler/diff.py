@@ -274,7 +274,12 @@ def seccomp_items(data) -> tuple[dict[str, str], dict[str, str], list[str]]:
     conditional = {k: v for k, v in conditional.items() if k.split("\0")[0] not in syscalls}
     for k in conditional:
         syscalls.setdefault(k.split("\0")[0], "only with argument conditions")
-    arches = sorted(set(data.get("architectures") or []))
+    arches = set(data.get("architectures") or [])
+    for m in data.get("archMap") or []:
+        if isinstance(m, dict):
+            arches.add(m.get("architecture", ""))
+            arches.update(m.get("subArchitectures") or [])
+    arches = sorted(a for a in arches if isinstance(a, str) and a)
     return syscalls, conditional, arches
 
 
@@ -284,19 +289,54 @@ def facts_from_seccomp(data) -> Facts:
                  {"syscalls": syscalls, "arguments": args}, (), tuple(arches))
 
 
-def caps_items(text: str) -> dict[str, str]:
-    """caps.txt: capability names, CAP_ prefixed or not, separated by space, comma or lines;
-    `#` starts a comment."""
+def _cap_names(text: str) -> dict[str, str]:
     out = {}
-    for line in text.splitlines():
-        for tok in re.split(r"[\s,]+", line.split("#", 1)[0]):
-            if not tok:
-                continue
-            name = tok.upper()
-            name = name if name.startswith("CAP_") else "CAP_" + name
-            if name not in CAPABILITY_NUMBERS:
-                raise PolicyFormatError(f"unknown capability {tok!r}")
-            out[name] = ""
+    for tok in re.split(r"[\s,]+", text):
+        if not tok:
+            continue
+        name = tok.upper()
+        name = name if name.startswith("CAP_") else "CAP_" + name
+        if name not in CAPABILITY_NUMBERS:
+            raise PolicyFormatError(f"unknown capability {tok!r}")
+        out[name] = ""
+    return out
+
+
+def caps_items(text: str) -> dict[str, str]:
+    """caps.txt: either docker flags (`--cap-drop ALL --cap-add CHOWN ...`, what emit writes)
+    or a list of capability names, CAP_ prefixed or not, separated by space, comma or lines.
+    `#` starts a comment. Returns the capabilities added."""
+    lines = [line.split("#", 1)[0] for line in text.splitlines()]
+    if not any("--cap-" in line for line in lines):
+        return _cap_names(" ".join(lines))
+    out: dict[str, str] = {}
+    for flag, value in _flag_values(" ".join(lines), {"--cap-add", "--cap-drop"}):
+        if flag == "--cap-add":
+            out.update(_cap_names(value))
+    return out
+
+
+def _flag_values(text: str, valued: set[str], aliases: dict[str, str] | None = None,
+                 boolean: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(flag, value) pairs of docker options in shell text: `--flag value`, `--flag=value`;
+    boolean flags get "true" (or their `=value`). Other words are skipped."""
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError as e:
+        raise PolicyFormatError(f"cannot split into words: {e}") from None
+    out = []
+    i = 0
+    while i < len(words):
+        name, eq, value = words[i].partition("=")
+        name = (aliases or {}).get(name, name)
+        if name in valued:
+            if not eq:
+                i += 1
+                value = words[i] if i < len(words) else ""
+            out.append((name, value))
+        elif name in boolean:
+            out.append((name, value if eq else "true"))
+        i += 1
     return out
 
 
@@ -362,38 +402,21 @@ def run_items(text: str) -> tuple[dict[str, str], dict[str, str]]:
     """The privileges of the `docker run` line in run.sh: hardening flags it lacks, loosening
     flags it has (--privileged, host namespaces, unconfined profiles, tmpfs, devices); and the
     capabilities it adds."""
-    joined = re.sub(r"\\\n", " ", text)
-    words: list[str] | None = None
-    for line in joined.splitlines():
-        try:
-            toks = shlex.split(line, comments=True)
-        except ValueError as e:
-            raise PolicyFormatError(f"cannot split a line of run.sh: {e}") from None
-        for i in range(len(toks) - 1):
-            if toks[i].endswith("docker") and toks[i + 1] == "run":
-                words = toks[i + 2:]
-                break
-        if words is not None:
-            break
-    if words is None:
+    # The whole script is scanned: emit's run.sh collects the options in a bash array
+    # (`args=( ... )`) before `exec docker run "${args[@]}"`; comments are dropped.
+    if not re.search(r"(?m)^[^#]*\bdocker\s+run\b", text):
         raise PolicyFormatError("no `docker run` command found")
-    seen: dict[str, list[str]] = {}
-    aliases = {"-u": "--user", "--net": "--network"}
     valued = {"--user", "--network", "--security-opt", "--cap-add", "--cap-drop", "--tmpfs",
               "--device", "--pid", "--ipc", "--uts", "--userns"}
-    i = 0
-    while i < len(words):
-        w = words[i]
-        name, _, value = w.partition("=")
-        name = aliases.get(name, name)
-        if name in valued:
-            if not _:
-                i += 1
-                value = words[i] if i < len(words) else ""
+    seen: dict[str, list[str]] = {}
+    for n, line in enumerate(re.sub(r"\\\n", " ", text).splitlines(), 1):
+        try:
+            pairs = _flag_values(line, valued, {"-u": "--user", "--net": "--network"},
+                                 frozenset({"--read-only", "--privileged"}))
+        except PolicyFormatError as e:
+            raise PolicyFormatError(f"line {n}: {e}") from None
+        for name, value in pairs:
             seen.setdefault(name, []).append(value)
-        elif name == "--read-only" or name == "--privileged":
-            seen.setdefault(name, []).append("true" if not _ else value)
-        i += 1
     out: dict[str, str] = {}
     sec = seen.get("--security-opt", [])
     present = {

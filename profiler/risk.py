@@ -113,6 +113,8 @@ def file(pattern: str, perms: Iterable[str]) -> Risk:
     """The highest class over the access classes of perms on pattern; between rules of the
     same class, the one earlier in the table."""
     classes = access_classes(perms) or {"read"}
+    # AppArmor profiles spell /proc as the @{PROC} variable (tunables/proc).
+    pattern = re.sub(r"^@\{PROC\}", "/proc", pattern)
     found = [_classify_at("files", lambda r, c=c: r["access"] in ("any", c)
                           and re.search(r["match"], pattern) is not None) for c in classes]
     return min(found, key=lambda f: (f[0].rank, f[1]))[0]

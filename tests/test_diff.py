@@ -281,3 +281,40 @@ def test_risk_table_names_are_real_syscalls_and_capabilities():
 ])
 def test_risk_classes(call, level):
     assert call().level == level
+
+
+def test_caps_txt_as_flags_or_names():
+    assert diff.caps_items("--cap-drop ALL --cap-add CHOWN --cap-add=sys_admin,NET_RAW\n") == \
+        {"CAP_CHOWN": "", "CAP_SYS_ADMIN": "", "CAP_NET_RAW": ""}
+    assert diff.caps_items("--cap-drop ALL\n") == {}
+    assert diff.caps_items("# needed\nCAP_CHOWN, setuid\n") == {"CAP_CHOWN": "", "CAP_SETUID": ""}
+
+
+def test_seccomp_arch_map():
+    data = {**diffcases.seccomp_profile(["read"]), "archMap": [
+        {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]}]}
+    del data["architectures"]
+    assert diff.facts_from_seccomp(data).arches == ("SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM")
+
+
+def test_run_sh_with_an_options_array():
+    text = """#!/usr/bin/env bash
+# Not applied, and why:
+#   --read-only: writes '/etc/x'
+here=$(cd "$(dirname "$0")" && pwd)
+args=(
+  --cap-drop ALL  # start from no capabilities
+  --cap-add CHOWN  # granted
+  --security-opt no-new-privileges  # evidence
+  --tmpfs /run  # the app created files here
+  --user app  # the image's USER
+  --security-opt "seccomp=$here/seccomp.json"
+)
+exec docker run "${args[@]}" "$@" image
+"""
+    run, caps = diff.run_items(text)
+    assert run == {"--read-only": "not in run.sh", "--network none": "not in run.sh",
+                   "--tmpfs /run": "in run.sh"}
+    assert caps == {"CAP_CHOWN": ""}
+    with pytest.raises(diff.PolicyFormatError, match="line 2: cannot split"):
+        diff.run_items("docker run img\necho 'unclosed\n")

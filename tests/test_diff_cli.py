@@ -187,3 +187,27 @@ def test_container_strings_are_escaped(tmp_path):
     line = next(l for l in _terminal(diff_render.render(report, "text", colour=True))
                 .splitlines() if "here" in l and " files " in l)
     assert shown in line
+
+
+def test_directories_written_by_emit(tmp_path):
+    """The policy directories `profiler emit --format all` really writes: the same behaviour
+    diffs clean, the escalated recording's policy is an escalation."""
+    recs = diffcases.write_recordings(tmp_path)
+    for name in ("baseline", "same", "escalated"):
+        proc = subprocess.run([str(PROFILER), "emit", str(recs[name]), "--format", "all",
+                               "-o", str(tmp_path / name)], capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    same = run(["baseline", "same", "--format", "json", "--fail-on", "any"], tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    esc = run(["baseline", "escalated", "--format", "json"], tmp_path)
+    assert esc.returncode == 1, esc.stderr
+    data = json.loads(esc.stdout)
+    assert data["kind"] == "policy" and data["notes"] == []
+    got = {(e["section"], e["item"]): e["risk"] for e in data["added"]}
+    assert got[("syscalls", "mount")] == "high"
+    assert got[("capabilities", "CAP_SYS_ADMIN")] == "high"
+    assert got[("capabilities", "CAP_CHOWN")] == "low"
+    assert got[("executables", "/bin/sh")] == "medium"
+    assert got[("files", "/var/lib/web/cache")] == "medium"
+    assert ("run", "--read-only") in got and ("run", "--user") in got
