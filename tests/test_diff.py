@@ -10,7 +10,7 @@ import pytest
 import diffcases
 from profiler import diff, risk, syscalls
 from profiler.linux import CAPABILITY_NUMBERS
-from profiler.model import Endpoint, FileAccess, Processes
+from profiler.model import FileAccess
 
 
 def _cmp(a, b):
