@@ -230,16 +230,19 @@ def _anchor(path: str) -> str:
 
 def _read_only(recs: list[Recording], run_options) -> tuple[Decision, tuple[tuple[str, str], ...]]:
     mounted = _option_targets(run_options)
-    files: dict[str, set[str]] = {}
+    files: dict[str, frozenset[str]] = {}
     for rec in recs:
         for f in rec.files:
-            files.setdefault(f.path, set()).update(f.ok)
+            if f.ok:
+                old = files.get(f.path)
+                files[f.path] = frozenset(f.ok) if old is None else old | frozenset(f.ok)
 
     def exempt(p: str) -> bool:
         return p in _DOCKER_FILES or any(_under(p, m) for m in _OWN_MOUNTS) or \
             any(_under(p, m) for m in mounted)
 
-    written = sorted(p for p, ok in files.items() if ok & WRITE_KINDS and not exempt(p))
+    written = sorted(p for p, ok in files.items() if not WRITE_KINDS.isdisjoint(ok)
+                     and not exempt(p))
     if not written:
         return Decision(True, "", "no write outside /proc, /sys, /dev and mounted volumes"), ()
     anchors: set[str] = set()
@@ -255,21 +258,31 @@ def _read_only(recs: list[Recording], run_options) -> tuple[Decision, tuple[tupl
         if not _safe_dir(d):
             return Decision(False, "", f"a written directory has characters a --tmpfs option "
                                        f"cannot carry: {d!r}"), ()
-        # A tmpfs hides what the image has there: every file the app used below d must have been
-        # created by the app itself during the run.
-        for p, ok in files.items():
-            if _under(p, d) and p != d and ok and not ok & CREATE_KINDS:
-                return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
-                                           f"on {d} would hide the image's copy"), ()
     if len(tops) > MAX_TMPFS:
         return Decision(False, "", f"writes in {len(tops)} directories (more than {MAX_TMPFS}): "
                                    f"a read-only root would need too many tmpfs mounts"), ()
-    tmpfs = []
-    for d in tops:
-        executes = any(_under(p, d) and "execute" in ok for p, ok in files.items())
-        tmpfs.append((d, "exec" if executes else ""))
+    top_set = set(tops)
+    executes: set[str] = set()
+    hidden: list[tuple[str, str]] = []
+    for p, ok in files.items():
+        d = posixpath.dirname(p)
+        while d not in top_set and d not in ("/", ""):
+            d = posixpath.dirname(d)
+        if d not in top_set:
+            continue
+        # A tmpfs hides what the image has there: every file the app used below d must have
+        # been created by the app itself during the run.
+        if CREATE_KINDS.isdisjoint(ok):
+            hidden.append((p, d))
+        if "execute" in ok:
+            executes.add(d)
+    if hidden:
+        p, d = min(hidden)
+        return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
+                                   f"on {d} would hide the image's copy"), ()
+    tmpfs = tuple((d, "exec" if d in executes else "") for d in tops)
     return (Decision(True, "", "all writes are below " + ", ".join(tops) + " (files the app "
-                     "created itself): tmpfs mounts there, the rest read-only"), tuple(tmpfs))
+                     "created itself): tmpfs mounts there, the rest read-only"), tmpfs)
 
 
 def _no_new_privileges(recs, executables: set[str], uids, capabilities) -> Decision:
@@ -369,17 +382,22 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Pol
     denied = sorted({c.name for r in recs for c in r.capabilities if c.denied > 0}
                     - set(capabilities))
 
-    files: dict[str, set[str]] = {}
+    # path -> access kinds: the recording's own (already in ACCESS_KINDS order) when one run
+    # has the path, a merged set otherwise (ordered below).
+    files: dict[str, tuple[str, ...] | set[str]] = {}
     files_per_run = []
     for r in recs:
         run_files = set()
         for f in r.files:
             if f.ok:
-                files.setdefault(f.path, set()).update(f.ok)
+                old = files.get(f.path)
+                files[f.path] = f.ok if old is None else set(old) | set(f.ok)
                 run_files.add(f.path)
         files_per_run.append(run_files)
-    file_rules = tuple(FileRule(p, tuple(k for k in ACCESS_KINDS if k in kinds))
-                       for p, kinds in sorted(files.items()))
+    file_rules = tuple(
+        FileRule(p, kinds if isinstance(kinds, tuple)
+                 else tuple(k for k in ACCESS_KINDS if k in kinds))
+        for p, kinds in sorted(files.items()))
 
     exec_per_run = [{e.path for e in r.processes.executables} for r in recs]
     executables = sorted(set().union(*exec_per_run))

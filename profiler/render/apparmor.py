@@ -14,7 +14,8 @@ with many such subdirectories to `dir/**` (threshold: GLOB_THRESHOLD, `--glob-th
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from functools import lru_cache
+from collections import Counter, defaultdict
 
 from ..linux import CAPABILITIES
 from ..normalize import PID, TID
@@ -46,14 +47,27 @@ _ORDER = ("r", "w", "a", "l", "k", "m", "ix")
 _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)")
 
 
+# Exactly the patterns normalize_path produces: "/" then literal characters, backslash-escaped
+# specials, the glob "*" and the variables @{pid}/@{tid}.
+_SAFE = re.compile(r'/(?:[^\\*?\[\]{}^,"@]|\\[\\*?\[\]{}^,"@]|\*|@\{pid\}|@\{tid\})*')
+
+
 def unsafe_reason(pattern: str) -> str | None:
     """Why a pattern must not enter the profile, or None when it is safe."""
     if not pattern.startswith("/"):
         return "not an absolute path"
     if "\ufffd" in pattern:
         return "bytes that are not UTF-8"
-    if any(not c.isprintable() for c in pattern):
+    if not pattern.isprintable():
         return "control or non-printing characters"
+    if _SAFE.fullmatch(pattern):
+        return None
+    return _syntax_error(pattern) or "not a pattern profiler produces"
+
+
+def _syntax_error(pattern: str) -> str | None:
+    """The same check as _SAFE, character by character, saying what is wrong (used for
+    rejected patterns only; the tests check that both agree)."""
     i = 0
     while i < len(pattern):
         c = pattern[i]
@@ -61,109 +75,161 @@ def unsafe_reason(pattern: str) -> str | None:
             if i + 1 >= len(pattern) or pattern[i + 1] not in _SPECIAL:
                 return "a backslash that escapes nothing"
             i += 2
-            continue
-        if c == "@":
+        elif c == "@":
             if not any(pattern.startswith(v, i) for v in _VARIABLES):
                 return "an AppArmor variable that profiler did not insert"
             i += len(PID)  # @{pid} and @{tid} have the same length
-            continue
-        if c in _SPECIAL and c != "*":
+        elif c in _SPECIAL and c != "*":
             return f"an unescaped {c!r}"
-        i += 1
+        else:
+            i += 1
     return None
 
 
 def _perms(access, pattern: str, lock: bool) -> tuple[str, ...]:
     letters = {_LETTER[a] for a in access if a in _LETTER}
-    if "w" in letters:
-        letters.discard("a")  # w includes append; AppArmor refuses both in one rule
-        if lock:
-            letters.add("k")
+    if "w" in letters and lock:
+        letters.add("k")
     if "r" in letters and _SHARED_OBJECT.search(pattern):
         letters.add("m")
-    return tuple(p for p in _ORDER if p in letters)
+    return _ordered(letters)
 
 
-def _split(pattern: str) -> tuple[str, str]:
-    head, _, leaf = pattern.rpartition("/")
-    return head, leaf
+def _parent(pattern: str) -> str:
+    return pattern.rpartition("/")[0]
 
 
 def _depth(directory: str) -> int:
-    return len([p for p in directory.split("/") if p])
+    return directory.count("/")
+
+
+def _ordered(letters) -> tuple[str, ...]:
+    letters = set(letters)
+    if "w" in letters:
+        letters.discard("a")  # w includes append; AppArmor refuses both in one rule
+    return tuple(p for p in _ORDER if p in letters)
 
 
 def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
-    """Glob collapse. rules: (pattern, is_dir) -> perms. Files sharing a directory and perms
-    become `dir/*` when there are at least `threshold` of them (never `/*`); then, repeatedly, a
-    directory with at least `threshold` subdirectories already collapsed with the same perms
-    becomes `dir/**` (never at depth < 2, e.g. not `/usr/**`), absorbing every rule below it
-    whose perms it covers."""
-    groups: dict[tuple[str, tuple, bool], list[str]] = defaultdict(list)
-    for (pattern, is_dir), perms in rules.items():
-        head, leaf = _split(pattern)
-        groups[(head, perms, is_dir)].append(leaf)
+    """Glob collapse, one permission letter at a time. rules: (pattern, is_dir) -> perms.
+
+    - `dir/* L` when at least `threshold` files directly in dir have L (never `/*`);
+    - `dir/** L` when at least `threshold` subdirectories of dir have L somewhere below them
+      (never above depth 2: no `/usr/**`).
+    A letter a glob grants is removed from the rules it covers; rules left with no letter go.
+    Working per letter keeps the rare write among many reads a rule of its own instead of
+    widening the whole directory to write."""
+    direct: dict[str, list[tuple[str, bool]]] = defaultdict(list)
+    children: dict[str, set[str]] = defaultdict(set)
+    for key in rules:
+        d = _parent(key[0])
+        direct[d].append(key)
+        while d:  # register every ancestor, so that subtrees can be counted
+            up = _parent(d)
+            if d in children[up]:
+                break
+            children[up].add(d)
+            d = up
+    dirs = sorted(set(direct) | set(children), key=lambda d: (-_depth(d), d))
+    below: dict[str, set[str]] = {}  # letters anywhere below a directory
+    star: dict[str, set[str]] = {}
+    starstar: dict[str, set[str]] = {}
+    for d in dirs:  # deepest first: children before their parents
+        keys = direct.get(d, ())
+        count = Counter(x for key in keys if not key[1] for x in rules[key])
+        letters = {x for key in keys for x in rules[key]}
+        sub: Counter = Counter()
+        for c in children.get(d, ()):
+            sub.update(below[c])
+            letters |= below[c]
+        below[d] = letters
+        depth = _depth(d)
+        if depth >= 1:
+            star[d] = {x for x, n in count.items() if n >= threshold}
+        if depth >= 2:
+            starstar[d] = {x for x, n in sub.items() if n >= threshold}
+
+    cover: dict[str, set[str]] = {"": set()}  # letters granted by a `**` at or above d
+    for d in reversed(dirs):  # shallowest first: parents before their children
+        if d:
+            cover[d] = cover[_parent(d)] | starstar.get(d, set())
     out: dict[tuple[str, bool], tuple[str, ...]] = {}
-    for (head, perms, is_dir), leaves in groups.items():
-        literal = [x for x in leaves if x not in ("*", "**")]
-        if len(literal) >= threshold and _depth(head) >= 1:
-            out[(head + "/*", is_dir)] = perms
-            for x in leaves:
-                if x in ("*", "**"):
-                    out[(head + "/" + x, is_dir)] = perms
-        else:
-            for x in leaves:
-                out[(head + "/" + x, is_dir)] = perms
-    while True:
-        children: dict[tuple[str, tuple], set[str]] = defaultdict(set)
-        for (pattern, is_dir), perms in out.items():
-            head, leaf = _split(pattern)
-            if leaf in ("*", "**") and not is_dir:
-                parent, name = _split(head)
-                if _depth(parent) >= 2 and name not in ("*", "**"):
-                    children[(parent, perms)].add(name)
-        ready = sorted((d, p) for (d, p), names in children.items() if len(names) >= threshold)
-        if not ready:
-            return out
-        directory, perms = ready[0]
-        covered = set(perms)
-        prefix = directory + "/"
-        out = {k: v for k, v in out.items()
-               if not (k[0].startswith(prefix) and set(v) <= covered)}
-        out[(directory + "/**", False)] = perms
+    for d, keys in direct.items():
+        strip_dir = cover[d]
+        strip_file = strip_dir | star.get(d, set())
+        for key in keys:
+            strip = strip_dir if key[1] else strip_file
+            perms = rules[key]
+            if not strip:
+                out[key] = perms
+            elif set(perms) - strip:
+                out[key] = _ordered(set(perms) - strip)
+    for d in dirs:
+        if starstar.get(d):
+            left = starstar[d] - cover[_parent(d)]
+            if left:
+                out[(d + "/**", False)] = _ordered(left)
+        if star.get(d):
+            left = star[d] - cover[d]
+            if left:
+                out[(d + "/*", False)] = _ordered(left)
+    return out
 
 
-def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], list]:
-    lock = "flock" in policy.syscalls
-    rules: dict[tuple[str, bool], tuple[str, ...]] = {}
+@lru_cache(maxsize=4)
+def _unsafe(policy: Policy) -> tuple[tuple[tuple[str, tuple[str, ...]], ...],
+                                     list[tuple[str, str]]]:
+    """Safe patterns with their access kinds (files and executables merged), and the dropped
+    ones with the reason."""
+    merged: dict[str, tuple[str, ...]] = {}
     dropped = []
     entries = [(f.pattern, f.access) for f in policy.files] + \
         [(e, ("execute",)) for e in policy.executables]
-    merged: dict[str, set[str]] = defaultdict(set)
     for pattern, access in entries:
         reason = unsafe_reason(pattern)
         if reason:
             dropped.append((pattern, reason))
-            continue
-        merged[pattern].update(access)
-    for pattern, access in merged.items():
+        elif pattern in merged:
+            merged[pattern] = tuple(set(merged[pattern]) | set(access))
+        else:
+            merged[pattern] = access
+    return tuple(merged.items()), sorted(set(dropped))
+
+
+def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], list]:
+    lock = "flock" in policy.syscalls
+    merged, dropped = _unsafe(policy)
+    rules: dict[tuple[str, bool], tuple[str, ...]] = {}
+    for pattern, access in merged:
         perms = _perms(access, pattern, lock)
         if perms:
             rules[(pattern, False)] = perms
         if "mkdir" in access:  # AppArmor checks mkdir on the directory path, trailing "/"
             rules[(pattern.rstrip("/"), True)] = ("w",)
-    collapsed = collapse(rules, threshold)
     out = []
-    for (pattern, is_dir), perms in collapsed.items():
+    for (pattern, is_dir), perms in collapse(rules, threshold).items():
         if pattern.startswith("/proc/"):
             pattern = "@{PROC}/" + pattern[len("/proc/"):]
-        out.append((pattern + ("/" if is_dir else ""), "".join(perms)))
-    return sorted(out), sorted(set(dropped))
+        out.append((_octal(pattern) + ("/" if is_dir else ""), "".join(perms)))
+    return sorted(out), dropped
+
+
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def _octal(pattern: str) -> str:
+    """Write every escaped character as a 3-digit octal escape (`\\,` -> `\\054`).
+
+    apparmor_parser's lexer ends a quoted string at the first `"` not preceded by a backslash,
+    even when that backslash is itself escaped: a name ending in `\\` would swallow the rule
+    after it (found by the hypothesis tests). Octal escapes leave no backslash before a quote
+    or a special character, and the parser reads them as literal characters."""
+    return _ESCAPE.sub(lambda m: "\\%03o" % ord(m.group(1)), pattern)
 
 
 def dropped(policy: Policy) -> list[tuple[str, str]]:
     """(pattern, reason) of every path the profile leaves out because it is unsafe."""
-    return _file_rules(policy, GLOB_THRESHOLD)[1]
+    return _unsafe(policy)[1]
 
 
 def _network_rules(policy: Policy) -> list[str]:
