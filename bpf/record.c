@@ -27,6 +27,8 @@
 #define ST_PENDING 1   // exec mode: registered, waiting for its first exec
 #define ST_ACTIVE 2    // counts
 #define ST_INFLIGHT 4  // flag: a file/address syscall is between enter and exit
+#define ST_ENTERED 8   // VERIFY: the current syscall passed sys_enter (seccomp let it run)
+#define ST_CAP_SHIFT 16  // VERIFY: bits 16-23 hold 1 + the capability last refused in this call
 
 // Syscall classes, filled into `sysclass` by user space from libseccomp numbers.
 #define C_OPEN 1        // open(path, flags)
@@ -86,6 +88,14 @@ struct file_key {
 struct file_val {
     u64 ok;        // access bits that succeeded (u64: 32-bit atomics need BPF cpu v3)
     u64 failed;    // access bits that failed
+    u64 erofs;     // access bits that failed with EROFS (a read-only root file system)
+};
+
+struct denial_key {
+    u32 nr;
+    u32 err;       // errno (syscall denials) or capability (capability denials)
+    u32 tgid;
+    u32 pad;
 };
 
 struct inflight {
@@ -147,6 +157,10 @@ BPF_HASH(addrs, struct addr_key, u64, 4096);
 BPF_HASH(uids, u32, u8, 1024);
 BPF_HASH(gids, u32, u8, 1024);
 BPF_ARRAY(loss, u64, 8);
+#ifdef VERIFY
+BPF_HASH(denied_calls, struct denial_key, u64, 8192);  // refused by seccomp: never entered
+BPF_HASH(denied_caps, struct denial_key, u64, 4096);   // refused capability, and the call failed
+#endif
 BPF_ARRAY(tasks, u64, 3);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
@@ -492,6 +506,9 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     u32 *st = task_state();
     if (!st || !(*st & ST_ACTIVE))
         return 0;
+#ifdef VERIFY
+    *st |= ST_ENTERED;
+#endif
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
     u32 nr = (u32)ctx->args[1];
@@ -584,16 +601,40 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         __sync_fetch_and_or(&v->ok, f->bits);
     else
         __sync_fetch_and_or(&v->failed, f->bits);
+    if (ret == -30)   // EROFS
+        __sync_fetch_and_or(&v->erofs, f->bits);
     if (is_new && f->key.tgid)   // relative: user space resolves it from its cwd/dirfd view
         stream_path(1, f, tid, 0);
 }
 
 static __always_inline int handle_exit(u32 nr, long ret) {
+    if ((s32)nr < 0)
+        return 0;   // orig_ax = -1: a signal cancelled the syscall's restart; no syscall here
     u32 *st = task_state();
     if (!st || !(*st & ST_ACTIVE))
         return 0;
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
+#ifdef VERIFY
+    u32 entered = *st & ST_ENTERED;
+    u32 capp1 = (*st >> ST_CAP_SHIFT) & 0xff;
+    *st &= ~(ST_ENTERED | (0xffu << ST_CAP_SHIFT));
+    if (ret < 0 && ret >= -4095) {
+        struct denial_key dk = {.nr = nr, .tgid = pt >> 32};
+        u64 zero = 0, *c = 0;
+        if (!entered) {           // seccomp answered for the syscall: it never ran
+            dk.err = -ret;
+            c = denied_calls.lookup_or_try_init(&dk, &zero);
+        } else if (capp1 && (ret == -1 || ret == -13)) {   // EPERM, EACCES after a refused cap
+            dk.err = capp1 - 1;
+            c = denied_caps.lookup_or_try_init(&dk, &zero);
+        }
+        if (c)
+            __sync_fetch_and_add(c, 1);
+        if (!entered)
+            return 0;
+    }
+#endif
     if (ret < 0 && ret >= -4095) {
         struct err_key k = {.nr = nr, .err = -ret};
         u64 zero = 0;
@@ -735,5 +776,9 @@ TRACEPOINT_PROBE(capability, cap_capable) {
     u64 *c = args->ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
     if (c)
         __sync_fetch_and_add(c, 1);
+#ifdef VERIFY
+    if (args->ret != 0)
+        *st = (*st & ~(0xffu << ST_CAP_SHIFT)) | ((u32)(cap + 1) << ST_CAP_SHIFT);
+#endif
     return 0;
 }

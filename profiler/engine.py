@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from .errors import EngineError, UsageError
@@ -85,6 +86,22 @@ def _env(env: list[str]) -> dict:
     return out
 
 
+def _security_opts(opts: list[str]) -> list[str]:
+    """`seccomp=FILE` as the docker CLI takes it -> the profile's content, which the engine API
+    expects (the CLI reads the file itself)."""
+    out = []
+    for o in opts:
+        key, sep, value = o.partition("=")
+        if key == "seccomp" and sep and value not in ("unconfined", "builtin"):
+            try:
+                value = Path(value).read_text(encoding="utf-8")
+            except OSError as e:
+                raise UsageError(f"--security-opt seccomp={value}: cannot read ({e.strerror})") from None
+            o = f"seccomp={value}"
+        out.append(o)
+    return out
+
+
 def _tmpfs(tmpfs: list[str]) -> dict:
     out = {}
     for t in tmpfs:
@@ -124,7 +141,7 @@ class Engine:
             volumes=spec.volumes or None, user=spec.user or "", network=spec.network,
             tmpfs=_tmpfs(spec.tmpfs) or None, read_only=spec.read_only,
             cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
-            security_opt=spec.security_opt or None, cgroup_parent=cgroup_parent,
+            security_opt=_security_opts(spec.security_opt) or None, cgroup_parent=cgroup_parent,
             labels=labels or {}, pids_limit=spec.pids_limit,
         )
         if spec.entrypoint is not None:

@@ -45,6 +45,7 @@ class Options:
     ready_timeout: float = 60.0
     allow_workload_failure: bool = False
     all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
+    verify: bool = False  # also count seccomp and capability denials (profiler verify)
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Outcome:
     workload_failed: bool = False
     interrupted: bool = False
     elapsed: float = 0.0
+    raw: object = None  # the tracer's RawTrace (verify reads its denials)
 
 
 Progress = Callable[[dict], None]
@@ -182,9 +184,9 @@ class _Interrupt:
         return False
 
 
-def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False):
+def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False):
     from .tracer import Tracer  # the bcc import happens only when we really trace
-    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits)
+    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits, verify=verify)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,7 +252,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
         def load():
             try:
-                box["tracer"] = _load_tracer((cg.id, cg.level), workdir, opts.all_errnos)
+                box["tracer"] = _load_tracer((cg.id, cg.level), workdir, opts.all_errnos,
+                                             opts.verify)
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
@@ -288,7 +291,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             workload=Workload(opts.workload, wl_status) if opts.workload else None,
             startup_observed=True, exit_code=exit_code)
         rec, more = build_recording(raw, metadata, cap_bounding=bounding)
-        return _finish(rec, notes + more, opts, wl_status, intr.hit, time.monotonic() - t0)
+        out = _finish(rec, notes + more, opts, wl_status, intr.hit, time.monotonic() - t0)
+        out.raw = raw
+        return out
     finally:
         if container is not None:
             engine.remove(container)

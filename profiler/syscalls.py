@@ -52,6 +52,8 @@ def _arch_const(arch: str):
 @lru_cache(maxsize=None)
 def name_of(arch: str, number: int) -> str:
     """libseccomp's name for a syscall number on arch, or "" when it has none."""
+    if not 0 <= number < 1 << 31:
+        return ""
     try:
         n = _seccomp().resolve_syscall(_arch_const(arch), number)
     except (ValueError, RuntimeError):

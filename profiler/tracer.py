@@ -100,6 +100,11 @@ class RawTrace:
     gids: set[int] = field(default_factory=set)
     peak_tasks: int = 0
     loss: dict[str, int] = field(default_factory=dict)
+    # verify mode
+    denied_calls: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, errno, tgid)
+    denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
+    erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
+    exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
 
 
 def _readlink(path: str) -> str | None:
@@ -114,7 +119,7 @@ class Tracer:
     (container mode); None traces only tasks registered with `track` (exec mode)."""
 
     def __init__(self, cgroup: tuple[int, int] | None = None, arch: str | None = None,
-                 initial_cwd: str = "/", all_exits: bool = False):
+                 initial_cwd: str = "/", all_exits: bool = False, verify: bool = False):
         self.arch = arch or syscalls.host_arch()
         try:
             from bcc import BPF  # noqa: the one import of bcc in the project
@@ -134,8 +139,12 @@ class Tracer:
         ]
         if cgroup is not None:
             cflags += [f"-DTARGET_CGID={cgroup[0]}ULL", f"-DTARGET_LEVEL={cgroup[1]}"]
-        if all_exits:
+        self.verify = verify
+        if all_exits or verify:
             cflags.append("-DEXIT_ALL")
+            all_exits = True
+        if verify:
+            cflags.append("-DVERIFY")
         try:
             self.bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
         except Exception as e:  # bcc raises bare Exception on compile/load failure
@@ -151,6 +160,7 @@ class Tracer:
         # Directory fds (opened with O_DIRECTORY or O_PATH) per process, for dirfd-relative
         # paths; handed to children on fork like the cwd.
         self._dirfds: dict[tuple[int, int], bytes] = {}
+        self._exe_of: dict[int, bytes] = {}  # tgid -> what it runs (exec, or inherited by fork)
         self._execs: dict[bytes, int] = {}
         self.new_paths = 0
         self.bpf["events"].open_ring_buffer(self._on_event)
@@ -191,6 +201,8 @@ class Tracer:
         if e.type == 4:  # fork: the child starts in its parent's cwd, with its directory fds
             child, parent = e.dirfd, e.tid
             self._cwd[child] = self._cwd.get(parent) or self._proc_cwd(parent)
+            if e.tgid in self._exe_of:
+                self._exe_of.setdefault(child, self._exe_of[e.tgid])
             for (tgid, fd), path in list(self._dirfds.items()):
                 if tgid == e.tgid:
                     self._dirfds[(child, fd)] = path
@@ -203,6 +215,7 @@ class Tracer:
                 self._cwd[e.tid] = self._proc_cwd(e.tid)
             full = path if path.startswith(b"/") else _join(self._cwd[e.tid], path)
             self._execs[full] = self._execs.get(full, 0) + 1
+            self._exe_of[e.tgid] = full
             return
         full = path if path.startswith(b"/") else self._resolve(e.tgid, e.tid, e.dirfd, path)
         if e.type == 1 and full is not None:
@@ -277,9 +290,17 @@ class Tracer:
                 path = full
             o, f = raw.files.get(path, (0, 0))
             raw.files[path] = (o | v.ok, f | v.failed)
+            if v.erofs:
+                raw.erofs[path] = raw.erofs.get(path, 0) | v.erofs
         for k, v in b["addrs"].items():
             raw.addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value
         raw.execs = dict(self._execs)
+        raw.exe_of = dict(self._exe_of)
+        if self.verify:
+            for k, v in b["denied_calls"].items():
+                raw.denied_calls[(k.nr, k.err, k.tgid)] = v.value
+            for k, v in b["denied_caps"].items():
+                raw.denied_caps[(k.nr, k.err, k.tgid)] = v.value
         for path in self._execs:  # the exec event is the authority on what was executed
             o, f = raw.files.get(path, (0, 0))
             raw.files[path] = (o | 1 << ACCESS_BITS.index("execute"), f)

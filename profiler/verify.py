@@ -1,0 +1,533 @@
+"""Prove a policy: run the container under it, trace the run, and name every denial.
+
+A policy is what `profiler emit --format all -o DIR` wrote (seccomp.json, caps.txt, run.sh,
+apparmor.profile), used as it is, hand edits included. The run is a verify-mode trace (see
+bpf/record.c): a syscall the filter refused never reached sys_enter but did reach sys_exit, so
+it is a denial by construction; a refused capability check counts when the syscall it happened
+in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
+the call); EROFS on a path is a write `--read-only` stopped.
+
+Pure parts (policy parsing, analysis, report, rendering) are unit-tested; `run_verify` and
+`minimize` drive the engine through record.record_container.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from . import linux, syscalls
+from .engine import RunSpec
+from .errors import EngineError, UsageError
+from .model import ACCESS_KINDS
+
+POLICY_FILES = ("seccomp.json", "caps.txt", "run.sh", "apparmor.profile")
+ENOSYS, EPERM = 38, 1
+
+
+# --------------------------------------------------------------------------------------------
+# the policy, as files
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """What verify applies: read from a policy directory."""
+
+    directory: str
+    seccomp_path: str | None
+    allowed: frozenset[str] = frozenset()  # names with an unconditional or filtered ALLOW
+    fallback: frozenset[str] = frozenset()  # names answered with ENOSYS on purpose (libc fallback)
+    default_errno: int = EPERM
+    cap_add: tuple[str, ...] = ()  # "CHOWN", ...
+    no_new_privileges: bool = False
+    read_only: bool = False
+    tmpfs: tuple[str, ...] = ()
+    pids_limit: int | None = None
+    user: str | None = None
+    network: str | None = None
+    apparmor_path: str | None = None
+    publish: tuple[str, ...] = ()  # run.sh's --publish lines (used when the user gives none)
+
+
+def parse_caps(text: str, source: str = "caps.txt") -> tuple[str, ...]:
+    """`--cap-drop ALL --cap-add CHOWN ...` -> ("CHOWN", ...). Anything else is an error."""
+    try:
+        words = shlex.split(text, comments=True)
+    except ValueError as e:
+        raise UsageError(f"{source}: {e}") from None
+    caps, i = [], 0
+    while i < len(words):
+        w = words[i]
+        if w in ("--cap-drop", "--cap-add") and i + 1 < len(words):
+            value = words[i + 1].upper().removeprefix("CAP_")
+            if w == "--cap-add":
+                if f"CAP_{value}" not in linux.CAPABILITY_NUMBERS:
+                    raise UsageError(f"{source}: unknown capability {words[i + 1]!r}")
+                caps.append(value)
+            elif value != "ALL":
+                raise UsageError(f"{source}: only `--cap-drop ALL` is supported, not {value}")
+            i += 2
+        else:
+            raise UsageError(f"{source}: unexpected {w!r}",
+                             hint="expected one line: --cap-drop ALL --cap-add NAME ...")
+    return tuple(sorted(set(caps)))
+
+
+def parse_run_args(text: str, source: str = "run.sh") -> list[str]:
+    """The docker options of run.sh's `args=( ... )` block, comments dropped."""
+    words: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("args=("):
+            inside = True
+            continue
+        if inside and stripped.startswith(")"):
+            break
+        if inside:
+            try:
+                words += shlex.split(line, comments=True)
+            except ValueError as e:
+                raise UsageError(f"{source}: {e}") from None
+    if not inside:
+        raise UsageError(f"{source}: no `args=( ... )` block", hint="emit it again")
+    return words
+
+
+def parse_seccomp(text: str, source: str = "seccomp.json") -> tuple[frozenset, frozenset, int]:
+    """-> (allowed names, ENOSYS-fallback names, default errno)."""
+    try:
+        prof = json.loads(text)
+        allowed, fallback = set(), set()
+        for rule in prof.get("syscalls") or ():
+            names = set(rule.get("names") or ())
+            if rule.get("action") in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
+                allowed |= names
+            elif rule.get("action") == "SCMP_ACT_ERRNO" and rule.get("errnoRet") == ENOSYS:
+                fallback |= names
+        return frozenset(allowed), frozenset(fallback), int(prof.get("defaultErrnoRet", EPERM))
+    except (ValueError, AttributeError, TypeError) as e:
+        raise UsageError(f"{source}: not a seccomp profile ({e.__class__.__name__})",
+                         hint="emit it again, or fix the JSON") from None
+
+
+def load_policy_dir(directory: str | Path) -> RunPolicy:
+    d = Path(directory)
+    if not d.is_dir():
+        raise UsageError(f"--policy {d}: not a directory",
+                         hint="write one with `profiler emit --format all -o DIR`")
+    present = [n for n in POLICY_FILES if (d / n).is_file()]
+    if "seccomp.json" not in present and "caps.txt" not in present:
+        raise UsageError(f"--policy {d}: has neither seccomp.json nor caps.txt",
+                         hint="write one with `profiler emit --format all -o DIR`")
+
+    def read(name: str) -> str | None:
+        p = d / name
+        if not p.is_file():
+            return None
+        try:
+            return p.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"{p}: cannot read ({e.__class__.__name__})") from None
+
+    pol = RunPolicy(directory=str(d.resolve()), seccomp_path=None)
+    sec = read("seccomp.json")
+    if sec is not None:
+        allowed, fallback, errno = parse_seccomp(sec, str(d / "seccomp.json"))
+        pol = replace(pol, seccomp_path=str((d / "seccomp.json").resolve()), allowed=allowed,
+                      fallback=fallback, default_errno=errno)
+    caps = read("caps.txt")
+    if caps is not None:
+        pol = replace(pol, cap_add=parse_caps(caps, str(d / "caps.txt")))
+    run = read("run.sh")
+    if run is not None:
+        pol = _apply_run_flags(pol, parse_run_args(run, str(d / "run.sh")), caps is None)
+    if (d / "apparmor.profile").is_file():
+        pol = replace(pol, apparmor_path=str((d / "apparmor.profile").resolve()))
+    return pol
+
+
+def _apply_run_flags(pol: RunPolicy, words: list[str], take_caps: bool) -> RunPolicy:
+    tmpfs, caps = list(pol.tmpfs), list(pol.cap_add)
+    i = 0
+    while i < len(words):
+        w, nxt = words[i], (words[i + 1] if i + 1 < len(words) else "")
+        if w == "--security-opt" and nxt == "no-new-privileges":
+            pol = replace(pol, no_new_privileges=True)
+        elif w == "--read-only":
+            pol = replace(pol, read_only=True)
+            i += 1
+            continue
+        elif w == "--tmpfs":
+            tmpfs.append(nxt)
+        elif w == "--pids-limit":
+            pol = replace(pol, pids_limit=int(nxt))
+        elif w == "--user":
+            pol = replace(pol, user=nxt)
+        elif w == "--network":
+            pol = replace(pol, network=nxt)
+        elif w in ("--publish", "-p"):
+            pol = replace(pol, publish=pol.publish + (nxt,))
+        elif w == "--cap-add" and take_caps:
+            caps.append(nxt.upper().removeprefix("CAP_"))
+        elif not w.startswith("-") or w in ("--cap-drop",):
+            pass
+        if w.startswith("-") and w not in ("--read-only",):
+            i += 2
+        else:
+            i += 1
+    return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))))
+
+
+def apply(pol: RunPolicy, base: RunSpec) -> RunSpec:
+    """The container to run: the user's options, then the policy (it wins)."""
+    opts = [o for o in base.security_opt if not o.startswith(("seccomp", "no-new-privileges"))]
+    if pol.seccomp_path:
+        opts.append(f"seccomp={pol.seccomp_path}")
+    if pol.no_new_privileges:
+        opts.append("no-new-privileges")
+    return replace(base, security_opt=opts, cap_drop=["ALL"], cap_add=list(pol.cap_add),
+                   read_only=pol.read_only or base.read_only,
+                   tmpfs=sorted(set(base.tmpfs) | set(pol.tmpfs)),
+                   pids_limit=pol.pids_limit, user=pol.user or base.user,
+                   network=pol.network or base.network,
+                   publish=list(base.publish or pol.publish))
+
+
+def apparmor_status(pol: RunPolicy) -> str:
+    """AppArmor: enforced only where the kernel has it; here we can at least compile it."""
+    enabled = Path("/sys/module/apparmor/parameters/enabled")
+    on = enabled.is_file() and enabled.read_text().strip() == "Y"
+    if pol.apparmor_path is None:
+        return "no apparmor.profile in the policy"
+    try:
+        p = subprocess.run(["apparmor_parser", "-Q", "-K", "-T", pol.apparmor_path],
+                           capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        return "apparmor_parser is not installed: profile not validated"
+    if p.returncode != 0:
+        line = (p.stderr.strip().splitlines() or ["failed"])[0]
+        return f"apparmor.profile does not compile: {line}"
+    if on:
+        return "AppArmor is enabled: load the profile (apparmor_parser -r) to enforce it; " \
+               "verify ran without it"
+    return "the kernel does not enforce AppArmor: apparmor.profile was only validated " \
+           "(apparmor_parser -Q -K)"
+
+
+# --------------------------------------------------------------------------------------------
+# the report
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SyscallDenial:
+    syscall: str
+    errno: str
+    count: int
+    executables: tuple[str, ...]
+    fix: str
+
+
+@dataclass(frozen=True)
+class CapabilityDenial:
+    capability: str
+    syscall: str
+    count: int
+    executables: tuple[str, ...]
+    fix: str
+
+
+@dataclass(frozen=True)
+class WriteDenial:
+    path: str
+    access: tuple[str, ...]
+    fix: str
+
+
+@dataclass(frozen=True)
+class Report:
+    image: str
+    started: bool
+    exit_code: int | None
+    expected_exit: int | None  # the training run's, when known
+    workload: str | None
+    workload_status: int | None
+    start_error: str = ""
+    syscalls: tuple[SyscallDenial, ...] = ()
+    capabilities: tuple[CapabilityDenial, ...] = ()
+    writes: tuple[WriteDenial, ...] = ()
+    fallbacks: tuple[SyscallDenial, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
+    apparmor: str = ""
+    policy: dict = field(default_factory=dict)
+
+    @property
+    def denials(self) -> int:
+        return len(self.syscalls) + len(self.capabilities) + len(self.writes)
+
+    @property
+    def workload_passed(self) -> bool:
+        return self.workload is None or self.workload_status == 0
+
+    @property
+    def exit_as_trained(self) -> bool:
+        return self.expected_exit is None or self.exit_code == self.expected_exit
+
+    @property
+    def passed(self) -> bool:
+        return self.started and self.workload_passed and not self.denials
+
+
+def _exes(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
+    return tuple(sorted({exe_of[t].decode(errors="replace") if t in exe_of else "(unknown)"
+                         for t in tgids}))
+
+
+def analyze(raw, pol: RunPolicy, *, image: str, exit_code, workload, workload_status,
+            expected_exit=None, apparmor="") -> Report:
+    """RawTrace of a verify run + the policy -> Report (pure)."""
+    arch = raw.arch
+    calls: dict[tuple[str, int], tuple[int, set[int]]] = {}
+    for (nr, err, tgid), n in raw.denied_calls.items():
+        name = syscalls.name_of(arch, nr) or f"__nr_{nr}"
+        cnt, tg = calls.get((name, err), (0, set()))
+        calls[(name, err)] = (cnt + n, tg | {tgid})
+    denials, fallbacks = [], []
+    for (name, err), (n, tgids) in sorted(calls.items()):
+        exes = _exes(tgids, raw.exe_of)
+        where = ", ".join(exes)
+        if err == ENOSYS and name in pol.fallback:
+            fallbacks.append(SyscallDenial(name, "ENOSYS", n, exes,
+                                           "expected: libc falls back to an older call"))
+            continue
+        denials.append(SyscallDenial(
+            name, linux.errno_name(err), n, exes,
+            f"{name} denied {n}x in {where}: add it to the profile (seccomp.json), or re-record "
+            f"with a workload that exercises this path"))
+    caps: dict[tuple[str, str], tuple[int, set[int]]] = {}
+    for (nr, cap, tgid), n in raw.denied_caps.items():
+        key = (linux.capability_name(cap), syscalls.name_of(arch, nr) or f"__nr_{nr}")
+        cnt, tg = caps.get(key, (0, set()))
+        caps[key] = (cnt + n, tg | {tgid})
+    cap_denials = []
+    for (cap, sc), (n, tgids) in sorted(caps.items()):
+        exes = _exes(tgids, raw.exe_of)
+        short = cap.removeprefix("CAP_")
+        cap_denials.append(CapabilityDenial(
+            cap, sc, n, exes,
+            f"{cap} refused {n}x ({sc} in {', '.join(exes)} failed): add `--cap-add {short}` "
+            f"to caps.txt and run.sh, or re-record with a workload that exercises this path"))
+    writes = []
+    for path, bits in sorted(raw.erofs.items()):
+        p = path.decode(errors="replace")
+        kinds = tuple(k for i, k in enumerate(ACCESS_KINDS) if bits & (1 << i))
+        parent = p.rsplit("/", 1)[0] or "/"
+        writes.append(WriteDenial(p, kinds, f"{p}: read-only root file system: add "
+                                            f"`--tmpfs {parent}` (or a volume), or drop --read-only"))
+    return Report(image=image, started=True, exit_code=exit_code, expected_exit=expected_exit,
+                  workload=workload, workload_status=workload_status,
+                  syscalls=tuple(denials), capabilities=tuple(cap_denials), writes=tuple(writes),
+                  fallbacks=tuple(fallbacks), apparmor=apparmor, policy=policy_summary(pol))
+
+
+def policy_summary(pol: RunPolicy) -> dict:
+    return {"syscalls_allowed": len(pol.allowed), "capabilities": list(pol.cap_add),
+            "no_new_privileges": pol.no_new_privileges, "read_only": pol.read_only,
+            "tmpfs": list(pol.tmpfs), "pids_limit": pol.pids_limit, "user": pol.user,
+            "network": pol.network}
+
+
+def report_json(r: Report) -> str:
+    d = asdict(r)
+    d.update(passed=r.passed, denials=r.denials, workload_passed=r.workload_passed,
+             exit_as_trained=r.exit_as_trained)
+    return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+
+def report_text(r: Report) -> str:
+    """The report for a terminal: a verdict, then one table per kind of denial (pure)."""
+    lines = []
+    verdict = "PASSED" if r.passed else "FAILED"
+    lines.append(f"verify {r.image}: {verdict}")
+    p = r.policy
+    flags = [f for f, on in (("no-new-privileges", p.get("no_new_privileges")),
+                             ("read-only", p.get("read_only"))) if on]
+    lines.append(f"  policy: {p.get('syscalls_allowed', 0)} syscalls allowed, capabilities: "
+                 f"{', '.join(p.get('capabilities') or []) or 'none'}"
+                 + (f", {', '.join(flags)}" if flags else ""))
+    if not r.started:
+        lines.append(f"  container: did not start under the policy: {r.start_error}")
+    else:
+        exit_note = "" if r.exit_as_trained else f" (training exited {r.expected_exit})"
+        lines.append(f"  container: started, exited with {r.exit_code}{exit_note}")
+    if r.workload is not None:
+        state = "passed" if r.workload_passed else f"FAILED (exit {r.workload_status})"
+        lines.append(f"  workload: {state}")
+    if r.apparmor:
+        lines.append(f"  apparmor: {r.apparmor}")
+
+    def table(title, header, rows):
+        if not rows:
+            return
+        widths = [max(len(h), *(len(str(row[i])) for row in rows)) for i, h in enumerate(header)]
+        lines.append("")
+        lines.append(title)
+        lines.append("  " + "  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+        for row in rows:
+            lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+
+    table("syscalls denied by the seccomp profile", ("syscall", "errno", "count", "executable"),
+          [(d.syscall, d.errno, d.count, ", ".join(d.executables)) for d in r.syscalls])
+    table("capability checks refused (and the call failed)",
+          ("capability", "in syscall", "count", "executable"),
+          [(d.capability, d.syscall, d.count, ", ".join(d.executables)) for d in r.capabilities])
+    table("writes refused by --read-only", ("path", "access"),
+          [(d.path, ",".join(d.access)) for d in r.writes])
+    table("expected fallbacks (ENOSYS on purpose; not failures)", ("syscall", "count", "executable"),
+          [(d.syscall, d.count, ", ".join(d.executables)) for d in r.fallbacks])
+    fixes = [d.fix for d in (*r.syscalls, *r.capabilities, *r.writes)]
+    if fixes:
+        lines.append("")
+        lines.append("fixes")
+        lines += [f"  - {f}" for f in fixes]
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# running it (engine + tracer)
+# --------------------------------------------------------------------------------------------
+
+def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
+               engine=None) -> Report:
+    from . import record
+
+    spec = apply(pol, base)
+    opts = replace(opts, verify=True, allow_workload_failure=True)
+    apparmor = apparmor_status(pol)
+    try:
+        out = record.record_container(spec, opts, progress, engine)
+    except EngineError as e:
+        if "image" in e.message and "not found" in e.message:
+            raise
+        return Report(image=base.image, started=False, exit_code=None, expected_exit=expected_exit,
+                      workload=opts.workload, workload_status=None, start_error=e.message,
+                      apparmor=apparmor, policy=policy_summary(pol))
+    md = out.recording.metadata
+    return analyze(out.raw, pol, image=base.image, exit_code=md.exit_code,
+                   workload=opts.workload,
+                   workload_status=md.workload.exit_status if md.workload else None,
+                   expected_exit=expected_exit, apparmor=apparmor)
+
+
+def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
+    """`--recording`: emit every format into a scratch directory, then read it like --policy."""
+    from . import recording_io
+    from .cmd_emit import FILE_NAMES, render_all, write_dir
+    from .reduce import reduce
+
+    recs = [recording_io.load(p) for p in paths]
+    policy = reduce(recs, [str(p) for p in paths])
+    texts = render_all(policy, list(FILE_NAMES), complain=False, arg_filters=True,
+                       glob_threshold=8)
+    write_dir(directory, {FILE_NAMES[f]: t for f, t in texts.items()})
+    return load_policy_dir(directory)
+
+
+@dataclass
+class MinimizeResult:
+    policy: RunPolicy
+    runs: int
+    removed_caps: list[str]
+    added_flags: list[str]
+    final: Report
+    seconds: float
+
+
+def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
+             log=lambda s: None) -> MinimizeResult:
+    """One pass over the candidates, then a confirming run: drop each capability, and switch on
+    each hardening flag the policy lacks; keep a change when the run still passes with no
+    denial. Capability checks the kernel makes only to choose a path (the tracepoint has no
+    "noaudit" flag) are exactly what this removes."""
+    import time
+
+    t0 = time.monotonic()
+    runs = 0
+
+    def passes(p: RunPolicy) -> bool:
+        nonlocal runs
+        runs += 1
+        r = run_verify(p, base, opts, expected_exit=expected_exit, progress=progress)
+        return r.passed and r.exit_as_trained
+
+    if not passes(pol):
+        raise UsageError("the policy does not pass verify as it is; minimize starts from a "
+                         "passing policy", hint="run `profiler verify` and fix its denials first",
+                         exit_code=1)
+    removed, added = [], []
+    for cap in list(pol.cap_add):
+        trial = replace(pol, cap_add=tuple(c for c in pol.cap_add if c != cap))
+        ok = passes(trial)
+        log(f"without CAP_{cap}: {'passes, dropped' if ok else 'fails, kept'}")
+        if ok:
+            pol, removed = trial, removed + [cap]
+    flags = []
+    if not pol.no_new_privileges:
+        flags.append(("no-new-privileges", replace(pol, no_new_privileges=True)))
+    if pol.network != "none":
+        flags.append(("--network none", None))
+    for name, _ in flags:
+        trial = replace(pol, no_new_privileges=True) if name == "no-new-privileges" \
+            else replace(pol, network="none")
+        ok = passes(trial)
+        log(f"with {name}: {'passes, kept' if ok else 'fails, not applied'}")
+        if ok:
+            pol, added = trial, added + [name]
+    runs += 1
+    final = run_verify(pol, base, opts, expected_exit=expected_exit, progress=progress)
+    return MinimizeResult(pol, runs, removed, added, final, time.monotonic() - t0)
+
+
+def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Path]:
+    """The policy directory again, with caps.txt and run.sh reduced (seccomp and AppArmor are
+    copied as they are)."""
+    from .cmd_emit import write_dir
+
+    srcdir = Path(src.directory)
+    pol = result.policy
+    texts = {}
+    for name in POLICY_FILES:
+        if (srcdir / name).is_file() and name not in ("caps.txt", "run.sh"):
+            texts[name] = (srcdir / name).read_text(encoding="utf-8")
+    texts["caps.txt"] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+    if (srcdir / "run.sh").is_file():
+        texts["run.sh"] = _reduce_run_sh((srcdir / "run.sh").read_text(encoding="utf-8"),
+                                         result)
+    return write_dir(out, texts)
+
+
+def _reduce_run_sh(text: str, result: MinimizeResult) -> str:
+    out, inside = [], False
+    for line in text.splitlines():
+        s = line.strip()
+        if s.startswith("args=("):
+            inside = True
+        elif inside and s.startswith(")"):
+            for flag in result.added_flags:
+                if flag == "no-new-privileges":
+                    out.append("  --security-opt no-new-privileges  # profiler verify --minimize: "
+                               "the workload passed with it")
+                else:
+                    out.append(f"  {flag}  # profiler verify --minimize: the workload passed with it")
+            inside = False
+        elif inside and any(s.startswith(f"--cap-add {c}") for c in result.removed_caps):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def scratch_dir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="profiler-verify-"))
