@@ -21,7 +21,8 @@ mirror="$("$PROFILER_ROOT/scripts/apt-mirror.sh" "$SUITE")" || die "cannot find 
 work="$(mktemp -d /var/tmp/profiler-base.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 log="$work/debootstrap.log"
-say "building base image $IMAGE (debootstrap $SUITE minbase from the apt mirror, ~30-60 s)"
+say "building base image $IMAGE (debootstrap $SUITE minbase from the apt mirror)"
+t=$SECONDS
 if ! debootstrap --variant=minbase "$SUITE" "$work/root" "$mirror" >"$log" 2>&1; then
     tail -n 15 "$log" >&2
     die "debootstrap failed (log above)"
@@ -31,4 +32,4 @@ rm -rf "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"
 tar --numeric-owner -C "$work/root" -c . \
     | docker import -c 'CMD ["/bin/bash"]' -m "debootstrap $SUITE minbase" - "$IMAGE" >/dev/null \
     || die "docker import of $IMAGE failed"
-say "base image $IMAGE built"
+say "base image $IMAGE built in $((SECONDS - t)) s"

@@ -61,6 +61,7 @@ for name in "${names[@]}"; do
     fi
 
     say "building sample image $image"
+    t=$SECONDS
     ctx="$(mktemp -d /var/tmp/profiler-sample.XXXXXX)"
     cp -a "$dir/." "$ctx/"
     for src in "$ctx"/*.c; do
@@ -76,6 +77,7 @@ for name in "${names[@]}"; do
         die "docker build of $image failed (last lines above)"
     fi
     rm -rf "$ctx"
+    say "sample image $image built in $((SECONDS - t)) s"
     # Drop the replaced image when nothing uses it (keeps rebuilds from piling up).
     new_id="$(docker image inspect -f '{{.Id}}' "$image")"
     if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then

@@ -23,7 +23,9 @@ image_exists() {
 
 # Serialise set-up runs: several checkouts or test sessions may call the scripts at once, and
 # two concurrent apt-get/docker build runs for the same image would trip over each other.
-# Child scripts inherit the held lock through PROFILER_SETUP_LOCKED.
+# Child scripts inherit the held lock through PROFILER_SETUP_LOCKED. The lock is fd 9: anything
+# that may outlive the script (dockerd, daemons started by apt's maintainer scripts) must be run
+# with `9>&-`, or it keeps the lock and the next run waits forever.
 take_lock() {
     [ -n "${PROFILER_SETUP_LOCKED:-}" ] && return 0
     exec 9>>/tmp/profiler-setup.lock

@@ -32,7 +32,7 @@ PACKAGES=(
     debootstrap                            # builds the local base image (no Docker Hub)
     strace                                 # accuracy oracle in tests, cost comparison in bench
     wrk                                    # HTTP load for bench
-    python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux
+    python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps
 )
 # A machine may already have Docker's own packages (docker-ce conflicts with docker.io).
 command -v dockerd >/dev/null && command -v docker >/dev/null || PACKAGES+=(docker.io)
@@ -41,7 +41,7 @@ APT_UPDATED=0
 apt_update() {
     [ "$APT_UPDATED" -eq 1 ] && return 0
     say "apt-get update"
-    apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 \
+    apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 9>&- \
         || { tail -n 5 "$LOGDIR/apt-update.log" >&2; die "apt-get update failed (log: $LOGDIR/apt-update.log)"; }
     APT_UPDATED=1
 }
@@ -50,7 +50,7 @@ apt_install() {
     say "apt-get install $*"
     apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        install "$@" >"$LOGDIR/apt-install.log" 2>&1 \
+        install "$@" >"$LOGDIR/apt-install.log" 2>&1 9>&- \
         || { tail -n 10 "$LOGDIR/apt-install.log" >&2; die "apt-get install $* failed (log: $LOGDIR/apt-install.log)"; }
 }
 installed() {
@@ -60,7 +60,9 @@ installed() {
 missing=()
 for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
+    t=$SECONDS
     apt_install "${missing[@]}"
+    say "packages installed in $((SECONDS - t)) s"
 fi
 say "packages ok"
 
@@ -114,13 +116,13 @@ say "tracefs ok"
 # --- Docker engine -------------------------------------------------------------------------
 if ! docker_up; then
     if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-        systemctl start docker >/dev/null 2>&1 || true
+        systemctl start docker >/dev/null 2>&1 9>&- || true
     fi
     if ! docker_up && ! pgrep -x dockerd >/dev/null; then
         # No init system to ask: start the engine ourselves, detached from this session.
         rm -f /var/run/docker.pid
         say "starting dockerd (log: $LOGDIR/dockerd.log)"
-        setsid nohup dockerd >>"$LOGDIR/dockerd.log" 2>&1 </dev/null &
+        setsid nohup dockerd >>"$LOGDIR/dockerd.log" 2>&1 </dev/null 9>&- &
     fi
     for _ in $(seq 30); do
         [ -S /var/run/docker.sock ] && timeout 3 docker info >/dev/null 2>&1 && break
@@ -150,7 +152,8 @@ if ! venv_sound || [ ! -e "$STAMP" ] || [ "$PROFILER_ROOT/pyproject.toml" -nt "$
     say "pip install -e '.[test]'"
     (cd "$PROFILER_ROOT" && PIP_NO_INPUT=1 "$VENV/bin/pip" install -q --disable-pip-version-check \
         -e '.[test]') >"$LOGDIR/pip.log" 2>&1 \
-        || { tail -n 10 "$LOGDIR/pip.log" >&2; die "pip install failed (log: $LOGDIR/pip.log)"; }
+        || { grep -E '^(ERROR|error):|No matching distribution|Could not' "$LOGDIR/pip.log" | tail -n 5 >&2
+             die "pip install failed (log: $LOGDIR/pip.log)"; }
     "$VENV/bin/python" -c 'import bcc, seccomp' 2>"$LOGDIR/venv-import.log" \
         || die "the venv cannot import bcc/seccomp: $(tail -n 1 "$LOGDIR/venv-import.log")"
     touch "$STAMP"
