@@ -46,6 +46,7 @@ FILE_NAMES = {
 }
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+EXPLAIN_ROWS = 40  # per kind of partial item: the table stays readable for big recordings
 
 
 def newest_recording(directory: Path) -> Path:
@@ -139,8 +140,14 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
         p.add_column("kind")
         p.add_column("item")
         p.add_column("runs")
+        shown: dict[str, int] = {}
         for it in policy.partial:
-            p.add_row(it.kind, escape(ascii(it.item)[1:-1]), ",".join(map(str, it.runs)))
+            shown[it.kind] = shown.get(it.kind, 0) + 1
+            if shown[it.kind] <= EXPLAIN_ROWS:
+                p.add_row(it.kind, escape(ascii(it.item)[1:-1]), ",".join(map(str, it.runs)))
+        for kind, n in shown.items():
+            if n > EXPLAIN_ROWS:
+                p.add_row(kind, f"... and {n - EXPLAIN_ROWS} more", "")
         err.print(p)
     elif policy.runs > 1:
         err.print(f"every item was seen in all {policy.runs} runs")
