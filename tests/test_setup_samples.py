@@ -189,7 +189,7 @@ def test_probe_expected_file_is_consistent():
     for section in ("ok", "failed"):
         for path, kinds in exp["files"][section].items():
             assert path.startswith("/") and set(kinds) <= set(ACCESS_KINDS), path
-    caps = set(exp["capabilities"]["required"]) | set(exp["capabilities"]["absent"])
+    caps = {c for key in ("required", "absent", "sufficient") for c in exp["capabilities"][key]}
     from profiler.linux import CAPABILITY_NUMBERS
     assert caps <= set(CAPABILITY_NUMBERS)
 
@@ -320,6 +320,15 @@ def test_probe_container_exits_0_and_workload_agrees(run_sample, args):
     assert c.logs().decode().startswith("probe: ok")
     r = _workload("probe", env)
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("args", [[], ["mkdir-chown"]])
+def test_probe_runs_with_only_the_sufficient_capabilities(run_sample, args):
+    caps = load_sample("probe").expected["capabilities"]["sufficient"]
+    c, _ = run_sample("probe", command=args, cap_drop=["ALL"],
+                      cap_add=[n.removeprefix("CAP_") for n in caps])
+    assert c.wait(timeout=60)["StatusCode"] == 0, c.logs().decode()
 
 
 @pytest.mark.root
