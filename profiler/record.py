@@ -14,6 +14,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -56,6 +57,7 @@ class Outcome:
     interrupted: bool = False
     elapsed: float = 0.0
     raw: object = None  # the tracer's RawTrace (verify reads its denials)
+    logs: str = ""  # the container's last log lines ("; last log lines: ..."), if any
 
 
 Progress = Callable[[dict], None]
@@ -225,7 +227,9 @@ class _SessionCgroup:
 def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
     env = {**os.environ, **env_extra}
     try:
-        return subprocess.Popen(["/bin/sh", "-c", cmd], env=env, stdin=subprocess.DEVNULL)
+        # Its output goes to stderr: stdout is kept for data (verify --json).
+        return subprocess.Popen(["/bin/sh", "-c", cmd], env=env, stdin=subprocess.DEVNULL,
+                                stdout=sys.stderr.fileno())
     except OSError as e:
         raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
 
@@ -293,6 +297,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         rec, more = build_recording(raw, metadata, cap_bounding=bounding)
         out = _finish(rec, notes + more, opts, wl_status, intr.hit, time.monotonic() - t0)
         out.raw = raw
+        out.logs = engine.last_logs(container)
         return out
     finally:
         if container is not None:
@@ -324,7 +329,7 @@ def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_ext
             tick()
             if ok or not alive():
                 break
-        if not ok and not intr.hit:
+        if not ok and not intr.hit and not opts.verify:
             state = engine.state(container)
             if not state.get("Running"):
                 raise EngineError(f"the container exited with code {state.get('ExitCode')} before "
@@ -338,7 +343,8 @@ def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_ext
         while time.monotonic() < settle_until and not intr.hit and alive():
             tick()
     state = engine.state(container)
-    if not state.get("Running") and state.get("ExitCode", 0) != 0:
+    if not state.get("Running") and state.get("ExitCode", 0) != 0 and not opts.verify:
+        # (verify goes on: an early exit under a policy is a finding, with its denials)
         raise EngineError(f"the container exited at once with code {state.get('ExitCode')}"
                           f"{engine.last_logs(container)}")
 

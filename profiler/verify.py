@@ -274,11 +274,13 @@ class Report:
 
     @property
     def exit_as_trained(self) -> bool:
-        return self.expected_exit is None or self.exit_code == self.expected_exit
+        if self.expected_exit is None:  # no training run to compare: a clean or SIGTERM exit
+            return self.exit_code in (0, 143)
+        return self.exit_code == self.expected_exit
 
     @property
     def passed(self) -> bool:
-        return self.started and self.workload_passed and not self.denials
+        return self.started and self.workload_passed and self.exit_as_trained and not self.denials
 
 
 def _exes(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
@@ -361,7 +363,9 @@ def report_text(r: Report) -> str:
     if not r.started:
         lines.append(f"  container: did not start under the policy: {r.start_error}")
     else:
-        exit_note = "" if r.exit_as_trained else f" (training exited {r.expected_exit})"
+        exit_note = "" if r.exit_as_trained else (
+            f" (training exited {r.expected_exit})" if r.expected_exit is not None
+            else " (not a clean exit)")
         lines.append(f"  container: started, exited with {r.exit_code}{exit_note}")
     if r.workload is not None:
         state = "passed" if r.workload_passed else f"FAILED (exit {r.workload_status})"
@@ -416,10 +420,16 @@ def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progr
                       workload=opts.workload, workload_status=None, start_error=e.message,
                       apparmor=apparmor, policy=policy_summary(pol))
     md = out.recording.metadata
-    return analyze(out.raw, pol, image=base.image, exit_code=md.exit_code,
-                   workload=opts.workload,
-                   workload_status=md.workload.exit_status if md.workload else None,
-                   expected_exit=expected_exit, apparmor=apparmor)
+    report = analyze(out.raw, pol, image=base.image, exit_code=md.exit_code,
+                     workload=opts.workload,
+                     workload_status=md.workload.exit_status if md.workload else None,
+                     expected_exit=expected_exit, apparmor=apparmor)
+    if not out.raw.execs:
+        # The runtime loads the filter and then execs the entrypoint: no exec, no start.
+        report = replace(report, started=False, start_error=(
+            f"the entrypoint never ran (the container exited with {md.exit_code})"
+            f"{out.logs}; the profile must allow what the runtime needs after loading it"))
+    return report
 
 
 def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:

@@ -1,0 +1,150 @@
+"""verify's pure parts: reading a policy directory as emit writes it, analysing a traced run,
+and the report (golden files; `pytest --update-golden` rewrites them). No root needed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from profiler import syscalls
+from profiler.engine import RunSpec
+from profiler.errors import UsageError
+from profiler.tracer import RawTrace
+from profiler import verify as v
+
+GOLDEN = Path(__file__).parent / "golden"
+ARCH = "x86_64"
+
+
+@pytest.fixture
+def nginx_policy(tmp_path) -> Path:
+    """The emit golden files for the nginx fixture, laid out as `emit --format all` writes."""
+    d = tmp_path / "policy"
+    d.mkdir()
+    for src, name in [("nginx.seccomp.json", "seccomp.json"), ("nginx.caps.txt", "caps.txt"),
+                      ("nginx.run.sh", "run.sh"), ("nginx.apparmor.profile", "apparmor.profile")]:
+        shutil.copy(GOLDEN / "emit" / src, d / name)
+    return d
+
+
+def test_policy_dir_as_emitted(nginx_policy):
+    pol = v.load_policy_dir(nginx_policy)
+    assert pol.cap_add == ("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID")
+    assert {"accept4", "sendfile", "execve"} <= pol.allowed  # app + runtime syscalls
+    assert "clone3" in pol.fallback and "clone3" not in pol.allowed
+    assert pol.default_errno == 1
+    assert pol.no_new_privileges and pol.read_only
+    assert "/var/log/nginx" in pol.tmpfs
+    assert pol.pids_limit == 32
+    assert pol.publish == ("127.0.0.1:18080:80",)
+    assert pol.seccomp_path.endswith("seccomp.json")
+
+
+def test_hand_edits_are_used_as_they_are(nginx_policy):
+    (nginx_policy / "caps.txt").write_text("--cap-drop ALL --cap-add CHOWN\n")
+    assert v.load_policy_dir(nginx_policy).cap_add == ("CHOWN",)
+
+
+def test_apply_puts_the_policy_over_the_users_options(nginx_policy):
+    pol = v.load_policy_dir(nginx_policy)
+    spec = v.apply(pol, RunSpec(image="img", cap_add=["SYS_ADMIN"], security_opt=["seccomp=unconfined"],
+                                tmpfs=["/cache"]))
+    assert spec.cap_drop == ["ALL"] and spec.cap_add == list(pol.cap_add)
+    assert spec.security_opt == [f"seccomp={pol.seccomp_path}", "no-new-privileges"]
+    assert spec.read_only and "/cache" in spec.tmpfs and "/run" in spec.tmpfs
+    assert spec.publish == ["127.0.0.1:18080:80"]
+
+
+@pytest.mark.parametrize("text", ["--cap-add", "--cap-drop NET_RAW", "--cap-add NOPE", "rm -rf /", "'x"])
+def test_bad_caps_txt(text):
+    with pytest.raises(UsageError):
+        v.parse_caps(text)
+
+
+def test_bad_policy_dirs(tmp_path):
+    with pytest.raises(UsageError, match="not a directory"):
+        v.load_policy_dir(tmp_path / "nope")
+    with pytest.raises(UsageError, match="neither"):
+        v.load_policy_dir(tmp_path)
+    (tmp_path / "seccomp.json").write_text("{not json")
+    with pytest.raises(UsageError, match="not a seccomp profile"):
+        v.load_policy_dir(tmp_path)
+    (tmp_path / "seccomp.json").write_text("{}")
+    (tmp_path / "run.sh").write_text("docker run img\n")
+    with pytest.raises(UsageError, match="args="):
+        v.load_policy_dir(tmp_path)
+
+
+def _raw() -> RawTrace:
+    nr = lambda n: syscalls.number_of(ARCH, n)  # noqa: E731
+    return RawTrace(
+        arch=ARCH,
+        denied_calls={(nr("sendfile"), 1, 10): 12, (nr("sendfile"), 1, 11): 3,
+                      (nr("clone3"), 38, 10): 2, (nr("gettid"), 1, 12): 1},
+        denied_caps={(nr("setuid"), 7, 11): 2},
+        erofs={b"/var/cache/app/x": 1 << 1 | 1 << 4},
+        exe_of={10: b"/usr/sbin/nginx", 11: b"/usr/sbin/nginx"},
+    )
+
+
+def _report(pol) -> v.Report:
+    return v.analyze(_raw(), pol, image="profiler-sample-nginx", exit_code=0,
+                     workload="./w.sh", workload_status=1, expected_exit=0,
+                     apparmor="the kernel does not enforce AppArmor: apparmor.profile was only "
+                              "validated (apparmor_parser -Q -K)")
+
+
+def test_analysis_attributes_every_denial(nginx_policy):
+    r = _report(v.load_policy_dir(nginx_policy))
+    assert [(d.syscall, d.errno, d.count, d.executables) for d in r.syscalls] == [
+        ("gettid", "EPERM", 1, ("(unknown)",)),
+        ("sendfile", "EPERM", 15, ("/usr/sbin/nginx",))]
+    assert [(d.syscall, d.count) for d in r.fallbacks] == [("clone3", 2)]  # ENOSYS on purpose
+    (c,) = r.capabilities
+    assert (c.capability, c.syscall, c.count) == ("CAP_SETUID", "setuid", 2)
+    assert "--cap-add SETUID" in c.fix
+    (w,) = r.writes
+    assert w.path == "/var/cache/app/x" and w.access == ("write", "create")
+    assert "--tmpfs /var/cache/app" in w.fix
+    assert r.denials == 4 and not r.passed
+
+
+def test_clean_run_passes(nginx_policy):
+    pol = v.load_policy_dir(nginx_policy)
+    r = v.analyze(RawTrace(arch=ARCH), pol, image="i", exit_code=0, workload="w",
+                  workload_status=0, expected_exit=0)
+    assert r.passed and r.denials == 0
+    r = v.analyze(RawTrace(arch=ARCH), pol, image="i", exit_code=0, workload="w",
+                  workload_status=2)
+    assert not r.passed
+
+
+@pytest.mark.parametrize("fmt", ["txt", "json"])
+def test_report_golden(nginx_policy, update_golden, fmt):
+    r = _report(v.load_policy_dir(nginx_policy))
+    text = v.report_text(r) if fmt == "txt" else v.report_json(r)
+    text = text.replace(str(nginx_policy.resolve()), "POLICY")
+    golden = GOLDEN / "verify" / f"report.{fmt}"
+    if update_golden:
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_start_failure_report():
+    r = v.Report(image="i", started=False, exit_code=None, expected_exit=0, workload="w",
+                 workload_status=None, start_error="the container failed to start: OCI runtime")
+    text = v.report_text(r)
+    assert "did not start under the policy: the container failed to start" in text
+    assert not r.passed
+
+
+def test_reduced_run_sh(nginx_policy):
+    pol = v.load_policy_dir(nginx_policy)
+    res = v.MinimizeResult(policy=pol, runs=3, removed_caps=["SETGID"], added_flags=["--network none"],
+                           final=None, seconds=1.0)
+    text = v._reduce_run_sh((nginx_policy / "run.sh").read_text(), res)
+    words = v.parse_run_args(text)
+    assert "SETGID" not in words and "SETUID" in words
+    assert words[words.index("--network") + 1] == "none"
