@@ -178,6 +178,7 @@ def _render_paths(paths, threshold=10**6):
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(hostile_path, min_size=1, max_size=6, unique=True))
 @example(["/srv/a", "/srv/\\"])
+@example(["/srv/a", "/srv/a/b\n", "/srv/a/c"])
 def test_hostile_paths_never_add_widen_or_break_rules(paths):
     text = _render_paths(paths)
     baseline = _render_paths([])
@@ -189,8 +190,12 @@ def test_hostile_paths_never_add_widen_or_break_rules(paths):
     safe = {p for p in paths if apparmor.unsafe_reason(normalize_path(p)) is None}
     patterns = [m.group(1) for m in parsed]
     assert len(patterns) == len(set(patterns)) == len({normalize_path(p) for p in safe})
-    # each rule is one input path, literally (only escapes, no live glob): nothing widened
-    assert sorted(unescape(x) for x in patterns) == sorted(safe)
+    # each rule is one input path, literally (only escapes, no live glob): nothing widened.
+    # A path that is the parent of another one is a directory: its rule ends in "/".
+    literal = [unescape(x) for x in patterns]
+    assert sorted(x.removesuffix("/") for x in literal) == sorted(safe)
+    for x in literal:
+        assert x.endswith("/") == any(p.startswith(x) for p in safe if x.endswith("/")), x
     assert all(m.group(2) == "r" for m in parsed)
     for p in paths:
         if any(c in p for c in "\n\r\x00\ufffd"):
@@ -228,7 +233,8 @@ def test_hostile_profiles_parse_and_compile_to_literals(paths):
         # path written with nothing but octal escapes.
         for rule in file_section(text):
             pattern = RULE.match(rule).group(1)
-            literal = f'  "{octal_literal(unescape(pattern))}" r,'
+            literal = f'  "{octal_literal(unescape(pattern).removesuffix("/"))}' + \
+                ('/" r,' if pattern.endswith("/") else '" r,')
             assert _expr_tree(rule, tmp) == _expr_tree(literal, tmp), (rule, literal)
 
 
@@ -258,3 +264,13 @@ def test_fast_and_slow_checks_agree(pattern):
     if pattern.isprintable() and "\ufffd" not in pattern:
         fast = apparmor._SAFE.fullmatch(pattern) is not None
         assert fast == (apparmor._syntax_error(pattern) is None), pattern
+
+
+def test_directories_get_a_trailing_slash():
+    rec = recording(files=[("/etc/app", ["read"]), ("/etc/app/a.conf", ["read"]),
+                           ("/var/lib/app/cache", ["mkdir", "chown"]), ("/etc/empty.d", ["read"])])
+    rules = dict(RULE.match(x).groups() for x in file_section(apparmor.render(reduce([rec]))))
+    # a parent of a recorded path, and a path made with mkdir, are directories; an empty
+    # directory that was only listed cannot be told from a file (the recording has no type)
+    assert rules == {"/etc/app/": "r", "/etc/app/a.conf": "r", "/var/lib/app/cache/": "w",
+                     "/etc/empty.d": "r"}

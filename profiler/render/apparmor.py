@@ -199,13 +199,18 @@ def _unsafe(policy: Policy) -> tuple[tuple[tuple[str, tuple[str, ...]], ...],
 def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], list]:
     lock = "flock" in policy.syscalls
     merged, dropped = _unsafe(policy)
+    # AppArmor names a directory with a trailing "/". The recording does not say which paths
+    # are directories; these are known to be: created with mkdir, or the parent of another
+    # recorded path.
+    parents = {_parent(pattern) for pattern, _ in merged}
     rules: dict[tuple[str, bool], tuple[str, ...]] = {}
     for pattern, access in merged:
+        is_dir = "mkdir" in access or pattern in parents
         perms = _perms(access, pattern, lock)
+        if "mkdir" in access and "w" not in perms:
+            perms = _ordered(set(perms) | {"w"})
         if perms:
-            rules[(pattern, False)] = perms
-        if "mkdir" in access:  # AppArmor checks mkdir on the directory path, trailing "/"
-            rules[(pattern.rstrip("/"), True)] = ("w",)
+            rules[(pattern.rstrip("/"), is_dir)] = perms
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
         if pattern.startswith("/proc/"):
