@@ -28,6 +28,10 @@ FILTERABLE_ARGS = {("socket", "domain"), ("personality", "persona"), ("clone", "
 WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
                          "chmod", "chown", "mkdir"})
 CREATE_KINDS = frozenset({"create", "mkdir"})
+# A rename or link onto a path that an earlier access failed to find also made that path (the
+# usual atomic write: write temp-1.rdb, rename it to dump.rdb). The recording does not say
+# which end of a rename a path was, so a rename alone does not count.
+MOVE_KINDS = frozenset({"rename", "link"})
 
 # Where --read-only plus a tmpfs may be proposed: the FHS 3.0 places for variable and temporary
 # data. A write anywhere else (/etc, /usr, /app, ...) keeps the root file system writable.
@@ -228,14 +232,28 @@ def _anchor(path: str) -> str:
     return posixpath.dirname(path)
 
 
-def _read_only(recs: list[Recording], run_options) -> tuple[Decision, tuple[tuple[str, str], ...]]:
+def _tmpfs_owner(uids, gids) -> list[str]:
+    """tmpfs mount options that let the app's user write there. A tmpfs is owned by root (Docker
+    keeps only the mode of the image's directory): a non-root app needs it as its own."""
+    if not uids or 0 in uids:
+        return []
+    if len(uids) == 1:
+        return [f"uid={uids[0]}"] + ([f"gid={gids[0]}"] if len(gids) == 1 else [])
+    return ["mode=1777"]
+
+
+def _read_only(recs: list[Recording], run_options, uids=(), gids=()) \
+        -> tuple[Decision, tuple[tuple[str, str], ...]]:
     mounted = _option_targets(run_options)
     files: dict[str, frozenset[str]] = {}
     for rec in recs:
         for f in rec.files:
             if f.ok:
+                ok = frozenset(f.ok)
+                if f.failed and not MOVE_KINDS.isdisjoint(ok):
+                    ok |= {"create"}  # see MOVE_KINDS
                 old = files.get(f.path)
-                files[f.path] = frozenset(f.ok) if old is None else old | frozenset(f.ok)
+                files[f.path] = ok if old is None else old | ok
 
     def exempt(p: str) -> bool:
         return p in _DOCKER_FILES or any(_under(p, m) for m in _OWN_MOUNTS) or \
@@ -280,7 +298,8 @@ def _read_only(recs: list[Recording], run_options) -> tuple[Decision, tuple[tupl
         p, d = min(hidden)
         return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
                                    f"on {d} would hide the image's copy"), ()
-    tmpfs = tuple((d, "exec" if d in executes else "") for d in tops)
+    owner = _tmpfs_owner(uids, gids)
+    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else []))) for d in tops)
     return (Decision(True, "", "all writes are below " + ", ".join(tops) + " (files the app "
                      "created itself): tmpfs mounts there, the rest read-only"), tmpfs)
 
@@ -427,7 +446,7 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Pol
             warnings.append(f"{src}: the container's start was not observed: start-up "
                             f"behaviour may be missing")
 
-    read_only, tmpfs = _read_only(raw, run_options)
+    read_only, tmpfs = _read_only(raw, run_options, uids, gids)
     network = _network(sockets, listening, connects)
     if network.apply and any(k in ("publish", "p", "expose") for k, _ in run_options):
         # Nothing listened on an IP socket: the recording's published ports served nothing, and

@@ -6,7 +6,7 @@ import pytest
 
 from emitcases import arg, nginx, recording
 from profiler.errors import PolicyError
-from profiler.model import Syscall
+from profiler.model import FileAccess, Syscall
 from profiler.reduce import reduce, sanitize_name
 
 
@@ -189,3 +189,27 @@ def test_managed_run_options_are_dropped():
 ])
 def test_sanitize_name(image, name):
     assert sanitize_name(image) == name
+
+
+def test_rename_onto_a_missing_path_counts_as_created():
+    # redis: write temp-1.rdb, rename it to dump.rdb (whose first read had failed)
+    rec = recording(uids=[100], gids=[101], files=[
+        ("/var/lib/redis/temp-1.rdb", ["write", "create", "rename"]),
+        ("/var/lib/redis", ["read"])])
+    rec = replace(rec, files=rec.files + (FileAccess("/var/lib/redis/dump.rdb", ("rename",),
+                                                     ("read",)),))
+    h = reduce([rec]).hardening
+    assert h.read_only.apply and h.tmpfs == (("/var/lib/redis", "uid=100,gid=101"),)
+    # a rename alone may have moved the image's file away: no tmpfs then
+    rec = recording(files=[("/var/lib/app/a", ["rename"]), ("/var/lib/app/b", ["create"])])
+    assert not reduce([rec]).hardening.read_only.apply
+
+
+def test_tmpfs_owned_by_a_non_root_app():
+    files = [("/var/lib/app/db", ["create", "write"])]
+    assert reduce([recording(uids=[100], gids=[101], files=files)]).hardening.tmpfs == \
+        (("/var/lib/app", "uid=100,gid=101"),)
+    assert reduce([recording(uids=[100, 101], gids=[101], files=files)]).hardening.tmpfs == \
+        (("/var/lib/app", "mode=1777"),)
+    assert reduce([recording(uids=[0, 33], files=files)]).hardening.tmpfs == \
+        (("/var/lib/app", ""),)

@@ -60,3 +60,10 @@ def test_shell_pod_args():
     _, pod = docs(shell())
     assert pod["spec"]["containers"][0]["args"] == \
         ["sh", "-c", "echo ok; cat /etc/hostname; sleep 0.1; id -u"]
+
+
+def test_fs_group_for_non_root_tmpfs():
+    _, pod = docs(recording(uids=[100], gids=[101], files=[("/var/lib/app/x", ["create"])]))
+    assert pod["spec"]["securityContext"] == {"fsGroup": 101}
+    _, pod = docs(nginx())
+    assert "securityContext" not in pod["spec"]  # root app: nothing to grant

@@ -70,5 +70,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         gid=gid,
         ports=ports,
         tmpfs=tmpfs,
+        # emptyDir volumes are group-owned by fsGroup: a non-root app can then write there
+        fs_group=gid if tmpfs and gid is not None else (uid if tmpfs and uid else None),
         not_applied=not_applied(policy),
     )

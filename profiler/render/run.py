@@ -60,7 +60,11 @@ def flags(policy: Policy) -> list[Flag]:
         out.append(Flag(("--read-only",), h.read_only.evidence))
         for d, opts in h.tmpfs:
             value = f"{d}:{opts}" if opts else d
-            why = "the app created files here" + (" and executed them" if opts else "")
+            why = "the app created files here"
+            if "exec" in opts.split(","):
+                why += " and executed them"
+            if "uid=" in opts or "mode=" in opts:
+                why += "; writable by the app's non-root user"
             out.append(Flag(("--tmpfs", value), why))
     if h.pids_limit.apply:
         out.append(Flag(("--pids-limit", h.pids_limit.value), h.pids_limit.evidence))
