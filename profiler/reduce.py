@@ -282,15 +282,18 @@ def _read_only(recs: list[Recording], run_options, uids=(), gids=()) \
     top_set = set(tops)
     executes: set[str] = set()
     hidden: list[tuple[str, str]] = []
+    made_dirs = {p for p, ok in files.items() if "mkdir" in ok}
     for p, ok in files.items():
         d = posixpath.dirname(p)
+        in_made_dir = False
         while d not in top_set and d not in ("/", ""):
+            in_made_dir = in_made_dir or d in made_dirs
             d = posixpath.dirname(d)
         if d not in top_set:
             continue
         # A tmpfs hides what the image has there: every file the app used below d must have
-        # been created by the app itself during the run.
-        if CREATE_KINDS.isdisjoint(ok):
+        # been created by the app itself during the run (or lie in a directory it made).
+        if CREATE_KINDS.isdisjoint(ok) and not in_made_dir:
             hidden.append((p, d))
         if "execute" in ok:
             executes.add(d)

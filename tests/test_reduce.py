@@ -213,3 +213,12 @@ def test_tmpfs_owned_by_a_non_root_app():
         (("/var/lib/app", "mode=1777"),)
     assert reduce([recording(uids=[0, 33], files=files)]).hardening.tmpfs == \
         (("/var/lib/app", ""),)
+
+
+def test_files_in_a_directory_the_app_made_are_its_own():
+    # the probe sample: mkdir /tmp/probe, create file.tmp, rename it to file, unlink file
+    rec = recording(files=[("/tmp/probe", ["mkdir"]), ("/tmp/probe/file.tmp", ["create", "rename"]),
+                           ("/tmp/probe/file", ["delete", "rename"])])
+    assert reduce([rec]).hardening.read_only.apply
+    rec = recording(files=[("/tmp/probe/file.tmp", ["create"]), ("/tmp/probe/file", ["rename"])])
+    assert not reduce([rec]).hardening.read_only.apply
