@@ -42,7 +42,7 @@ def build_loadgen(work: Path) -> Path:
 
 
 def record(args: list[str], out: Path) -> subprocess.CompletedProcess:
-    return sh(PROFILER + ["record", *args, "-o", str(out)])
+    return sh(PROFILER + ["record", "-o", str(out), *args])  # -o before any `--`
 
 
 def loop_ratio(work: Path, calls: int, rounds: int) -> tuple[float, list[float], list[float]]:

@@ -350,6 +350,24 @@ _AA_CAP = re.compile(rf"^{_AA_QUAL}capability(?P<names>(?:\s+\w+)*)\s*,$")
 _AA_EXEC = re.compile(r"[iuUpPcC]*x")
 
 
+_OCTAL = re.compile(r"\\([0-7]{3})")
+_GLOB_SPECIALS = set('\\*?[]{}^,"@')
+
+
+def _aa_path_key(path: str) -> str:
+    """An AppArmor rule's path as normalize_path spells patterns: emit writes characters it
+    must protect as octal escapes (\\054) where normalize uses a backslash (\\,), and names a
+    directory with a trailing slash. Both forms must key the same item."""
+    def unescape(m):
+        c = chr(int(m.group(1), 8))
+        return "\\" + c if c in _GLOB_SPECIALS else c
+
+    path = _OCTAL.sub(unescape, path)
+    if len(path) > 1 and path.endswith("/") and not path.endswith("\\/"):
+        path = path[:-1]
+    return path
+
+
 def _aa_perms(perms: str) -> list[str]:
     """"rwix" -> ["ix", "r", "w"]: exec modes stay whole, other letters split."""
     execs = _AA_EXEC.findall(perms)
@@ -376,6 +394,7 @@ def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str,
             path = m.group("path")
             if path.startswith('"'):
                 path = path[1:-1]
+            path = _aa_path_key(path)
             perms = _aa_perms(m.group("perms"))
             files.setdefault(path, set()).update(perms)
             if any(p.endswith("x") for p in perms):

@@ -151,7 +151,7 @@ def test_mixed_architectures(tmp_path):
 
 def test_unknown_syscall_name(tmp_path):
     f = tmp_path / "u.recording.yaml"
-    f.write_text(NGINX.read_text().replace("name: accept4", "name: acept4"))
+    f.write_text(NGINX.read_text().replace("\"name\": \"accept4\"", "\"name\": \"acept4\""))
     proc = emit(f)
     assert_one_line_error(proc, "acept4", "libseccomp")
     assert "hint:" in proc.stderr and proc.stdout == ""

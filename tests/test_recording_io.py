@@ -30,6 +30,23 @@ def test_output_is_sorted_whatever_the_input_order():
     assert names == sorted(names)
 
 
+def test_hand_written_block_yaml_loads_too():
+    """A recording edited by hand into ordinary YAML (not one JSON line per entry) still loads."""
+    import yaml
+
+    rec = recording_io.load(FIXTURE)
+    block = yaml.safe_dump(yaml.safe_load(FIXTURE.read_text()), sort_keys=False)
+    assert "- {" not in block
+    assert recording_io.loads(block) == rec
+    mixed = FIXTURE.read_text().replace('- {"name": "accept4"', "- {name: accept4", 1)
+    assert recording_io.loads(mixed) == rec  # a YAML flow mapping among the JSON lines
+
+
+def test_long_lists_are_one_line_per_entry():
+    text = FIXTURE.read_text()
+    assert '- {"path": "/etc/passwd", "ok": ["read"], "failed": []}' in text.splitlines()
+
+
 def test_unknown_syscall_numbers_are_kept_by_number():
     rec = recording_io.load(FIXTURE)
     rec = replace(rec, syscalls=rec.syscalls + (Syscall("", 999, 3),))
@@ -53,7 +70,7 @@ def test_bad_files_give_one_clear_error(text, message):
 
 
 def test_schema_violations_name_the_place():
-    text = FIXTURE.read_text().replace("count: 10", "count: -1", 1)
+    text = FIXTURE.read_text().replace('"count": 10', '"count": -1', 1)
     with pytest.raises(RecordingError) as e:
         recording_io.loads(text, "x.yaml")
     assert "syscalls/0/count" in e.value.message
@@ -63,7 +80,7 @@ def test_bad_access_kind_is_rejected():
     rec = recording_io.load(FIXTURE)
     text = recording_io.dumps(replace(rec, files=(FileAccess("/x", ("read",)),)))
     with pytest.raises(RecordingError):
-        recording_io.loads(text.replace("- read", "- fly"))
+        recording_io.loads(text.replace('"ok": ["read"]', '"ok": ["fly"]'))
 
 
 def test_missing_file_is_a_usage_error(tmp_path):
