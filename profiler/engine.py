@@ -203,18 +203,33 @@ class Engine:
         return "; last log lines: " + " | ".join(text.splitlines()[-lines:])
 
 
-def wait_port(port: int, deadline: float, alive) -> bool:
-    """Wait until 127.0.0.1:port accepts a connection; False if `alive()` turns False first."""
+def port_ready(port: int, hold: float = 0.3) -> bool:
+    """Does something in the container answer on 127.0.0.1:port? Docker's userland proxy
+    accepts a connection even when nothing listens behind it, and then closes it at once; an
+    app keeps the connection open (waiting for a request) or speaks first (a banner)."""
     import socket
 
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.settimeout(hold)
+            try:
+                return s.recv(1) != b""  # data: a banner; b"": the proxy hung up
+            except socket.timeout:
+                return True  # still open: the app waits for us to speak
+            except OSError:
+                return False  # reset by the proxy
+    except OSError:
+        return False
+
+
+def wait_port(port: int, deadline: float, alive) -> bool:
+    """Wait until the app answers on 127.0.0.1:port; False if `alive()` turns False first."""
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return True
-        except OSError:
-            if not alive():
-                return False
-            time.sleep(0.1)
+        if port_ready(port):
+            return True
+        if not alive():
+            return False
+        time.sleep(0.1)
     return False
 
 

@@ -94,3 +94,32 @@ def test_bounding_set_from_container_config():
     assert dropped == {"CAP_CHOWN", "CAP_SETUID"}
     assert "CAP_SYS_ADMIN" in names(record.bounding_from_config({"Privileged": True}))
     assert "CAP_NET_RAW" not in names(record.bounding_from_config({"CapDrop": ["NET_RAW"]}))
+
+
+def test_port_ready_tells_a_listening_app_from_a_proxy_that_hangs_up():
+    import socket
+    import threading
+
+    from profiler.engine import port_ready
+
+    def serve(sock, hang_up):
+        conn, _ = sock.accept()
+        if hang_up:
+            conn.close()  # what docker-proxy does when nothing listens in the container
+        else:
+            threading.Event().wait(1)
+            conn.close()
+
+    for hang_up, expected in ((True, False), (False, True)):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        t = threading.Thread(target=serve, args=(srv, hang_up), daemon=True)
+        t.start()
+        assert port_ready(srv.getsockname()[1]) is expected
+        srv.close()
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    assert port_ready(port) is False
