@@ -148,6 +148,7 @@ BPF_HASH(counts_high, u32, u64, 1024);
 BPF_HASH(errnos, struct err_key, u64, 8192);
 BPF_ARRAY(caps_ok, u64, 64);
 BPF_ARRAY(caps_denied, u64, 64);
+BPF_ARRAY(caps_override, u64, 64);   // checked under credentials the kernel substituted
 BPF_HASH(argvals, struct arg_key, u64, 16384);
 BPF_HASH(argdistinct, u64, u64, 1024);
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
@@ -193,6 +194,13 @@ static __always_inline u32 *task_state(void) {
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 *h = tracked.lookup(&tid);
+#ifndef TARGET_CGID
+    // Exec mode has no cgroup to bound "seen, not counted": remembering that for every task on
+    // the host would also catch the traced child in the moment between its fork and its
+    // registration. Only tasks handed a state get storage.
+    if (!h)
+        return 0;
+#endif
     u32 init = h ? *h : 0;
     st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!st)
@@ -773,6 +781,20 @@ TRACEPOINT_PROBE(capability, cap_capable) {
     int cap = args->cap;
     if (cap < 0 || cap >= 64)
         return 0;
+#ifdef TASK_REAL_CRED_OFF
+    // A check made with credentials other than the task's own (overlayfs acting with its
+    // mounter's credentials, access(2) with the real uid's) is not the app exercising its
+    // capabilities. The offset comes from the running kernel's BTF (profiler/btf.py).
+    u64 task = bpf_get_current_task();
+    u64 real = 0;
+    bpf_probe_read_kernel(&real, sizeof(real), (void *)(task + TASK_REAL_CRED_OFF));
+    if (real && real != (u64)args->cred) {
+        u64 *o = caps_override.lookup(&cap);
+        if (o)
+            __sync_fetch_and_add(o, 1);
+        return 0;
+    }
+#endif
     u64 *c = args->ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
     if (c)
         __sync_fetch_and_add(c, 1);

@@ -3,6 +3,11 @@
 Decisions made here, and why:
 - Syscall names come from libseccomp for the recording's architecture; a number it does not
   know is kept by number (name "") rather than dropped.
+- A capability check made with credentials other than the task's own (the tracepoint's cred is
+  not the task's real_cred: overlayfs acts with its mounter's credentials on open, stat and
+  copy-up) is not the app using a capability; the tracer counts those apart (caps_overridden)
+  and they are reported in a note, never as needs. Where BTF is missing the tracer cannot tell,
+  and the next rule is the fallback.
 - A capability check that succeeded for a capability outside the container's bounding set
   cannot have used the app's own credentials: the kernel made it under overridden credentials
   (overlayfs checks with its mounter's creds on open and stat). Such grants are not the app's
@@ -76,6 +81,10 @@ def build_recording(raw: RawTrace, metadata: Metadata,
                          "overridden kernel credentials (e.g. overlayfs); not counted as a need")
             granted = 0
         caps.append(Capability(linux.capability_name(cap), cap, granted, denied))
+
+    for cap, n in sorted(raw.caps_overridden.items()):
+        notes.append(f"{linux.capability_name(cap)}: {n} check(s) made by the kernel under "
+                     "substituted credentials (e.g. overlayfs); not the app's, not counted")
 
     args = []
     triples: dict[int, int] = {}

@@ -15,7 +15,7 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import syscalls
+from . import btf, syscalls
 from .errors import EnvironmentProblem
 
 BPF_SOURCE = Path(__file__).resolve().parent.parent / "bpf" / "record.c"
@@ -92,6 +92,7 @@ class RawTrace:
     counts: dict[int, int] = field(default_factory=dict)  # syscall nr -> calls
     errnos: dict[tuple[int, int], int] = field(default_factory=dict)  # (nr, errno) -> calls
     caps: dict[int, tuple[int, int]] = field(default_factory=dict)  # cap -> (granted, denied)
+    caps_overridden: dict[int, int] = field(default_factory=dict)  # cap -> checks under kernel creds
     args: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (nr,idx)->{value: n}
     files: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # abs path -> (ok, failed)
     addrs: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (kind, sockaddr) -> n
@@ -139,6 +140,10 @@ class Tracer:
         ]
         if cgroup is not None:
             cflags += [f"-DTARGET_CGID={cgroup[0]}ULL", f"-DTARGET_LEVEL={cgroup[1]}"]
+        real_cred = btf.running_kernel_offset("task_struct", "real_cred")
+        if real_cred is not None:  # without BTF: capability grants are taken as they come
+            cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
+        self.tells_overridden_creds = real_cred is not None
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -270,11 +275,13 @@ class Tracer:
             raw.counts[k.value] = raw.counts.get(k.value, 0) + v.value
         for k, v in b["errnos"].items():
             raw.errnos[(k.nr, k.err)] = v.value
-        ok, denied = b["caps_ok"], b["caps_denied"]
+        ok, denied, over = b["caps_ok"], b["caps_denied"], b["caps_override"]
         for cap in range(64):
             g, d = ok[ct.c_int(cap)].value, denied[ct.c_int(cap)].value
             if g or d:
                 raw.caps[cap] = (g, d)
+            if over[ct.c_int(cap)].value:
+                raw.caps_overridden[cap] = over[ct.c_int(cap)].value
         for k, v in b["argvals"].items():
             raw.args.setdefault((k.nr, k.idx), {})[k.val] = v.value
         unresolved = 0
