@@ -103,3 +103,9 @@ def test_loss_counters_always_present():
     rec, _ = build_recording(raw(loss={"ringbuf_full": 2}), MD)
     loss = dict(rec.loss)
     assert loss["ringbuf_full"] == 2 and loss["map_full"] == 0 and rec.total_loss == 2
+
+
+def test_checks_under_substituted_credentials_are_noted_not_counted():
+    rec, notes = build_recording(raw(caps={0: (1, 0)}, caps_overridden={21: 30, 1: 4}), MD)
+    assert {c.name: c.granted for c in rec.capabilities} == {"CAP_CHOWN": 1}
+    assert any("CAP_SYS_ADMIN: 30" in n and "substituted" in n for n in notes)
