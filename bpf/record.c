@@ -152,8 +152,11 @@ BPF_ARRAY(caps_override, u64, 64);   // checked under credentials the kernel sub
 BPF_HASH(argvals, struct arg_key, u64, 16384);
 BPF_HASH(argdistinct, u64, u64, 1024);
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
-BPF_HASH(inflight1, u32, struct inflight, 4096);
-BPF_HASH(inflight2, u32, struct inflight, 4096);
+// A path syscall between its enter and its exit: one record per task (two for rename/link),
+// in task storage so that the hot file path does no hash insert and delete per call. A record
+// is live while its nr is not 0.
+BPF_TASK_STORAGE(inflight1, struct inflight);
+BPF_TASK_STORAGE(inflight2, struct inflight);
 BPF_HASH(addrs, struct addr_key, u64, 4096);
 BPF_HASH(uids, u32, u8, 1024);
 BPF_HASH(gids, u32, u8, 1024);
@@ -338,13 +341,24 @@ static __always_inline struct inflight *begin(u32 tid, int second) {
     struct inflight *tmpl = scratch.lookup(&z);
     if (!tmpl)
         return 0;
-    // Copy the zeroed template so that the key's unused bytes are zero (it is a hash key).
-    if (second) {
-        if (inflight2.update(&tid, tmpl) < 0) { lose(L_MAPFULL); return 0; }
-        return inflight2.lookup(&tid);
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    struct inflight *f = second
+        ? inflight2.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE)
+        : inflight1.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!f) {
+        lose(L_MAPFULL);
+        return 0;
     }
-    if (inflight1.update(&tid, tmpl) < 0) { lose(L_MAPFULL); return 0; }
-    return inflight1.lookup(&tid);
+    // Start from the zeroed template: the key's unused bytes must be zero (it is a hash key).
+    bpf_probe_read_kernel(f, sizeof(*f), tmpl);
+    return f;
+}
+
+static __always_inline struct inflight *current_inflight(int second) {
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    struct inflight *f = second ? inflight2.task_storage_get(t, 0, 0)
+                                : inflight1.task_storage_get(t, 0, 0);
+    return (f && f->nr) ? f : 0;
 }
 
 static __always_inline u32 open_bits(u64 flags) {
@@ -442,7 +456,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     }
     }
     if (rc < 0) {
-        inflight1.delete(&tid);
+        f->nr = 0;
         return;
     }
     f->bits = bits;
@@ -656,16 +670,17 @@ static __always_inline int handle_exit(u32 nr, long ret) {
         return 0;
     *st &= ~ST_INFLIGHT;
     u32 tgid = pt >> 32;
-    struct inflight *f = inflight1.lookup(&tid);
+    struct inflight *f = current_inflight(0);
     if (f) {
         finish_file(f, ret, tgid, tid);
         if (f->two) {
-            struct inflight *g = inflight2.lookup(&tid);
-            if (g)
+            struct inflight *g = current_inflight(1);
+            if (g) {
                 finish_file(g, ret, tgid, tid);
-            inflight2.delete(&tid);
+                g->nr = 0;
+            }
         }
-        inflight1.delete(&tid);
+        f->nr = 0;
     } else if (ret == 0) {
         sample_ids();   // a set*id call succeeded
     }
@@ -768,9 +783,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         if (live)
             __sync_fetch_and_add(live, -1);
     }
-    tracked.delete(&tid);
-    inflight1.delete(&tid);
-    inflight2.delete(&tid);
+    tracked.delete(&tid);   // task storage (state, in-flight records) goes with the task
     return 0;
 }
 
