@@ -13,6 +13,7 @@ renderer rejects them, and diff shows them escaped.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import replace
 
 from .model import (ACCESS_KINDS, Capability, Endpoint, Executable, FileAccess, Network,
@@ -42,8 +43,13 @@ _DOT_TEMP = re.compile(r"^(.+\.)([A-Za-z0-9]{6,10})$")
 _TAIL_TEMP = re.compile(r"^(.+?)([A-Za-z0-9]{6})$")
 
 
+_SPECIAL_RE = re.compile(r'[\\*?\[\]{}^,"@]')
+
+
 def escape(text: str) -> str:
     """Backslash-escape every character AppArmor globbing treats specially."""
+    if not _SPECIAL_RE.search(text):  # the common case, and the fast one
+        return text
     return "".join("\\" + c if c in _SPECIAL else c for c in text)
 
 
@@ -60,7 +66,9 @@ def _looks_random(s: str) -> bool:
 
 def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     """The escaped pattern for a temp-file name, or None when `name` is not one."""
-    m = _PY_TEMP.match(name)
+    if len(name) < 6 or not any(c.isdigit() or c.isupper() or c == "_" for c in name):
+        return None  # every rule below needs 6+ characters with a digit, upper case or "_"
+    m = _PY_TEMP.match(name) if name.startswith("tmp") else None
     if m:
         rand = m.group(1)
         # Python's alphabet includes "_": below a temp dir, an 8-character part of Python's
@@ -68,10 +76,10 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
         pythonish = in_temp_dir and len(rand) == 8 and "_" in rand[1:] and rand.islower()
         if _looks_random(rand) or pythonish:
             return "tmp*" + escape(m.group(2) or "")
-    m = _DOT_TEMP.match(name)
+    m = _DOT_TEMP.match(name) if "." in name else None
     if m and _looks_random(m.group(2)):
         return escape(m.group(1)) + "*"
-    m = _TAIL_TEMP.match(name)
+    m = _TAIL_TEMP.match(name) if in_temp_dir or name.startswith("sed") else None
     if m and (in_temp_dir or m.group(1) == "sed"):
         rand = m.group(2)
         if _looks_random(rand) and any(c.isalpha() for c in rand):
@@ -79,11 +87,14 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     return None
 
 
+@lru_cache(maxsize=65536)  # directory names repeat across paths
 def _component(name: str, in_temp_dir: bool) -> str:
     """Escape one path component, replacing temp-name randomness and container ids by `*`."""
     t = _temp_name(name, in_temp_dir)
     if t is not None:
         return t
+    if len(name) < 64:
+        return escape(name)
     pieces = _HEX64.split(name)
     return "*".join(escape(p) for p in pieces)
 
@@ -130,8 +141,8 @@ def normalize_path(path: str) -> str:
         return "/dev/pts/*"
     in_temp = any(path == d or path.startswith(d + "/") for d in TEMP_DIRS)
     for k in range(i, len(parts)):
-        parent = "/" + "/".join(parts[:k])
-        below_temp = in_temp and parent not in ("/", "/var", "/dev")
+        # Below a temp dir means: not the temp dir's own name or its parents ("/", /var, /dev).
+        below_temp = in_temp and k >= 1 and not (k == 1 and parts[0] in ("var", "dev"))
         out.append(_component(parts[k], below_temp) if parts[k] else "")
     return "/" + "/".join(out)
 

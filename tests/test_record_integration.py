@@ -37,6 +37,29 @@ def run(args, timeout=180, **kw):
                           stdin=subprocess.DEVNULL, timeout=timeout, **kw)
 
 
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sample_options(sample) -> tuple[list[str], dict]:
+    """`record`/`verify` options for a sample on a free host port (the workload reads it from
+    the sample's port variable), so that parallel sessions do not collide."""
+    args, env = [], dict(os.environ)
+    port = free_port() if sample.publish else None
+    for p in sample.publish:
+        args += ["-p", f"127.0.0.1:{port}:{p.rsplit(':', 1)[-1]}"]
+    if sample.ready_port:
+        args += ["--ready-port", str(port)]
+    if sample.port_env and port:
+        env[sample.port_env] = str(port)
+    if sample.workload:
+        args += ["--workload", str(sample.workload)]
+    return args, env
+
+
 def assert_one_line_error(proc, code, *needles):
     assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr
@@ -170,12 +193,8 @@ def test_docker_exec_is_recorded_without_its_setup(require_root, docker_client, 
 def test_nginx_under_http_load(sample_image, require_root, tmp_path):
     sample = sample_image("nginx")
     out = tmp_path / "nginx.yaml"
-    args = ["record", sample.image, "-o", str(out), "--workload", str(sample.workload)]
-    for p in sample.publish:
-        args += ["-p", p]
-    if sample.ready_port:
-        args += ["--ready-port", str(sample.ready_port)]
-    proc = run(args)
+    args, env = sample_options(sample)
+    proc = run(["record", sample.image, "-o", str(out), *args], env=env)
     assert proc.returncode == 0, proc.stderr
     rec = recording_io.load(out)
     assert {"accept4", "epoll_wait", "sendfile"} & rec.syscall_names

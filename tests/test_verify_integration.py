@@ -16,34 +16,38 @@ import subprocess
 import pytest
 
 from conftest import sample_names
-from test_record_integration import profiler_cmd, run
+from test_record_integration import profiler_cmd, run, sample_options
 
 pytestmark = pytest.mark.root
 
 
-def _record_args(sample) -> list[str]:
-    args = ["record", sample.image]
-    for p in sample.publish:
-        args += ["-p", p]
-    if sample.ready_port:
-        args += ["--ready-port", str(sample.ready_port)]
-    if sample.workload:
-        args += ["--workload", str(sample.workload)]
-    return args
-
-
 def _verify_args(sample, policy) -> list[str]:
+    # The port: the policy's run.sh publishes the recording's, which verify uses as it is.
     args = ["verify", sample.image, "--policy", str(policy)]
     if sample.ready_port:
-        args += ["--ready-port", str(sample.ready_port)]
+        args += ["--ready-port", str(_port_of(policy))]
     if sample.workload:
         args += ["--workload", str(sample.workload)]
     return args
+
+
+def _port_of(policy) -> int:
+    from profiler.verify import load_policy_dir
+    return int(load_policy_dir(policy).publish[0].split(":")[1])
+
+
+def _env_for(sample, policy) -> dict:
+    import os
+    env = dict(os.environ)
+    if sample.port_env and sample.ready_port:
+        env[sample.port_env] = str(_port_of(policy))
+    return env
 
 
 def _policy_for(sample, workdir):
     rec = workdir / f"{sample.name}.recording.yaml"
-    proc = run(_record_args(sample) + ["-o", str(rec)])
+    args, env = sample_options(sample)
+    proc = run(["record", sample.image, "-o", str(rec), *args], env=env)
     assert proc.returncode == 0, proc.stderr
     policy = workdir / f"{sample.name}-policy"
     proc = run(["emit", str(rec), "--format", "all", "-o", str(policy)])
@@ -55,7 +59,7 @@ def _policy_for(sample, workdir):
 def test_every_sample_passes_under_its_policy(name, sample_image, require_root, tmp_path):
     sample = sample_image(name)
     _, policy = _policy_for(sample, tmp_path)
-    proc = run(_verify_args(sample, policy) + ["--json"])
+    proc = run(_verify_args(sample, policy) + ["--json"], env=_env_for(sample, policy))
     report = json.loads(proc.stdout)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
     assert report["passed"] and report["denials"] == 0 and report["started"]
