@@ -531,15 +531,15 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
 #ifdef VERIFY
     *st |= ST_ENTERED;
 #endif
-    u64 pt = bpf_get_current_pid_tgid();
-    u32 tid = (u32)pt;
     u32 nr = (u32)ctx->args[1];
     count_nr(nr);
     if (nr >= MAX_NR)
         return 0;
     u8 *cls = sysclass.lookup(&nr);
     if (!cls || !*cls)
-        return 0;
+        return 0;   // most syscalls end here: counted, nothing else to keep
+    u64 pt = bpf_get_current_pid_tgid();
+    u32 tid = (u32)pt;
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     u32 tgid = pt >> 32;
     u8 c = *cls;
