@@ -748,6 +748,14 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
 #endif
         // Container mode: the first exec inside the target is where the app (or a command
         // run by `docker exec`) starts; what the runtime did before it is not the app's.
+#ifdef HOST_PIDNS_INO
+        // runc init re-executes itself from a memfd copy (/dev/fd/N) at its very start, and
+        // runc may already have moved it into the cgroup: an exec still in the host's PID
+        // namespace is the runtime's, never the container's.
+        struct bpf_pidns_info ns = {};
+        if (bpf_get_ns_current_pid_tgid(HOST_PIDNS_DEV, HOST_PIDNS_INO, &ns, sizeof(ns)) == 0)
+            return 0;
+#endif
         *st = ST_ACTIVE;
         task_born();
         count_nr(NR_EXECVE);

@@ -186,9 +186,11 @@ class _Interrupt:
         return False
 
 
-def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False):
+def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
+                 own_pid_namespace: bool = True):
     from .tracer import Tracer  # the bcc import happens only when we really trace
-    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits, verify=verify)
+    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits, verify=verify,
+                  own_pid_namespace=own_pid_namespace)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,9 +404,10 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
     path = v2_root() / rel.lstrip("/")
     level = len(Path(rel).parts) - 1
+    host_pid = (container.attrs.get("HostConfig") or {}).get("PidMode") == "host"
     tracer = _load_tracer((path.stat().st_ino, level),
                           (container.attrs.get("Config") or {}).get("WorkingDir") or "/",
-                          opts.all_errnos)
+                          opts.all_errnos, own_pid_namespace=not host_pid)
     try:
         for tid in (path / "cgroup.threads").read_text().split():
             tracer.track(int(tid))

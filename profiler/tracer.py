@@ -120,7 +120,8 @@ class Tracer:
     (container mode); None traces only tasks registered with `track` (exec mode)."""
 
     def __init__(self, cgroup: tuple[int, int] | None = None, arch: str | None = None,
-                 initial_cwd: str = "/", all_exits: bool = False, verify: bool = False):
+                 initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
+                 own_pid_namespace: bool = True):
         self.arch = arch or syscalls.host_arch()
         try:
             from bcc import BPF  # noqa: the one import of bcc in the project
@@ -140,6 +141,9 @@ class Tracer:
         ]
         if cgroup is not None:
             cflags += [f"-DTARGET_CGID={cgroup[0]}ULL", f"-DTARGET_LEVEL={cgroup[1]}"]
+            if own_pid_namespace:  # the container has its own PID namespace (not --pid host)
+                ns = os.stat("/proc/self/ns/pid")
+                cflags += [f"-DHOST_PIDNS_DEV={ns.st_dev}ULL", f"-DHOST_PIDNS_INO={ns.st_ino}ULL"]
         real_cred = btf.running_kernel_offset("task_struct", "real_cred")
         if real_cred is not None:  # without BTF: capability grants are taken as they come
             cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
