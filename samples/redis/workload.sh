@@ -6,6 +6,9 @@
 # (default 16379).
 set -euo pipefail
 export LC_ALL=C   # ${#value} must count bytes for RESP lengths
+# A write into a connection docker-proxy already dropped must fail (EPIPE) and be retried by
+# connect(), not kill the script with SIGPIPE.
+trap '' PIPE
 
 port="${PROFILER_SAMPLE_PORT:-16379}"
 cid="${PROFILER_CONTAINER_ID:-}"
