@@ -26,6 +26,7 @@ _SPECIAL = frozenset('\\*?[]{}^,"@')
 # Directories where programs create temporary files (FHS 3.0: /tmp, /var/tmp; POSIX shm
 # objects live in /dev/shm). Looser temp-name rules apply below these only.
 TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+_TEMP_PREFIXES = tuple(d + "/" for d in TEMP_DIRS)
 
 PID = "@{pid}"  # AppArmor tunables/kernelvars variables (included via tunables/global)
 TID = "@{tid}"
@@ -43,6 +44,7 @@ _DOT_TEMP = re.compile(r"^(.+\.)([A-Za-z0-9]{6,10})$")
 _TAIL_TEMP = re.compile(r"^(.+?)([A-Za-z0-9]{6})$")
 
 
+_RANDOMISH = re.compile(r"[0-9A-Z_]")
 _SPECIAL_RE = re.compile(r'[\\*?\[\]{}^,"@]')
 
 
@@ -66,7 +68,7 @@ def _looks_random(s: str) -> bool:
 
 def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     """The escaped pattern for a temp-file name, or None when `name` is not one."""
-    if len(name) < 6 or not any(c.isdigit() or c.isupper() or c == "_" for c in name):
+    if len(name) < 6 or not _RANDOMISH.search(name):
         return None  # every rule below needs 6+ characters with a digit, upper case or "_"
     m = _PY_TEMP.match(name) if name.startswith("tmp") else None
     if m:
@@ -102,7 +104,8 @@ def _component(name: str, in_temp_dir: bool) -> str:
 def _collapse(path: str) -> str:
     # "//" and "/./" name the same file as "/" (a lexical identity; ".." is not, because of
     # symlinks, and is kept).
-    path = re.sub(r"/+", "/", path)
+    if "//" in path:
+        path = re.sub(r"/+", "/", path)
     while "/./" in path:
         path = path.replace("/./", "/")
     if path.endswith("/.") and len(path) > 2:
@@ -139,7 +142,7 @@ def normalize_path(path: str) -> str:
     elif len(parts) == 3 and parts[0] == "dev" and parts[1] == "pts" and \
             _DIGITS.fullmatch(parts[2]):
         return "/dev/pts/*"
-    in_temp = any(path == d or path.startswith(d + "/") for d in TEMP_DIRS)
+    in_temp = path in TEMP_DIRS or path.startswith(_TEMP_PREFIXES)
     for k in range(i, len(parts)):
         # Below a temp dir means: not the temp dir's own name or its parents ("/", /var, /dev).
         below_temp = in_temp and k >= 1 and not (k == 1 and parts[0] in ("var", "dev"))
@@ -163,13 +166,27 @@ def _kinds(kinds) -> tuple[str, ...]:
 
 
 def _merge_files(files) -> tuple[FileAccess, ...]:
-    merged: dict[str, tuple[set, set]] = {}
+    merged: dict[str, FileAccess] = {}
     for f in files:
-        ok, failed = merged.setdefault(normalize_path(f.path), (set(), set()))
-        ok.update(f.ok)
-        failed.update(f.failed)
-    return tuple(FileAccess(p, _kinds(ok), _kinds(failed))
-                 for p, (ok, failed) in sorted(merged.items()))
+        pattern = normalize_path(f.path)
+        seen = merged.get(pattern)
+        if seen is None:  # the common case: one path, one pattern; its kinds stay as they are
+            merged[pattern] = FileAccess(pattern, _kinds(f.ok), _kinds(f.failed)) \
+                if not _canonical_kinds(f.ok) or not _canonical_kinds(f.failed) \
+                else FileAccess(pattern, f.ok, f.failed)
+        else:
+            merged[pattern] = FileAccess(pattern, _kinds(seen.ok + f.ok),
+                                         _kinds(seen.failed + f.failed))
+    return tuple(merged[p] for p in sorted(merged))
+
+
+_KIND_INDEX = {k: i for i, k in enumerate(ACCESS_KINDS)}
+
+
+def _canonical_kinds(kinds: tuple[str, ...]) -> bool:
+    """Already in ACCESS_KINDS order without repeats (what recordings hold)?"""
+    idx = [_KIND_INDEX.get(k, -1) for k in kinds]
+    return all(i >= 0 for i in idx) and idx == sorted(set(idx))
 
 
 def _endpoint(e: Endpoint) -> Endpoint:
