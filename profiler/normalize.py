@@ -183,6 +183,7 @@ def _merge_files(files) -> tuple[FileAccess, ...]:
 _KIND_INDEX = {k: i for i, k in enumerate(ACCESS_KINDS)}
 
 
+@lru_cache(maxsize=4096)  # a handful of distinct kind tuples recur across all paths
 def _canonical_kinds(kinds: tuple[str, ...]) -> bool:
     """Already in ACCESS_KINDS order without repeats (what recordings hold)?"""
     idx = [_KIND_INDEX.get(k, -1) for k in kinds]
