@@ -77,25 +77,27 @@ def parse_caps(text: str, source: str = "caps.txt") -> tuple[str, ...]:
     return tuple(sorted(set(caps)))
 
 
-def parse_run_args(text: str, source: str = "run.sh") -> list[str]:
-    """The docker options of run.sh's `args=( ... )` block, comments dropped."""
-    words: list[str] = []
+def run_args_block(text: str, source: str = "run.sh") -> str:
+    """The lines of run.sh's `args=( ... )` block: the docker options emit collected."""
+    lines: list[str] = []
     inside = False
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("args=("):
             inside = True
-            continue
-        if inside and stripped.startswith(")"):
-            break
-        if inside:
-            try:
-                words += shlex.split(line, comments=True)
-            except ValueError as e:
-                raise UsageError(f"{source}: {e}") from None
-    if not inside:
-        raise UsageError(f"{source}: no `args=( ... )` block", hint="emit it again")
-    return words
+        elif inside and stripped.startswith(")"):
+            return "\n".join(lines)
+        elif inside:
+            lines.append(line)
+    raise UsageError(f"{source}: no `args=( ... )` block", hint="emit it again")
+
+
+def parse_run_args(text: str, source: str = "run.sh") -> list[str]:
+    """The words of run.sh's `args=( ... )` block, comments dropped."""
+    try:
+        return shlex.split(run_args_block(text, source), comments=True)
+    except ValueError as e:
+        raise UsageError(f"{source}: {e}") from None
 
 
 def parse_seccomp(text: str, source: str = "seccomp.json") -> tuple[frozenset, frozenset, int]:
@@ -145,42 +147,51 @@ def load_policy_dir(directory: str | Path) -> RunPolicy:
         pol = replace(pol, cap_add=parse_caps(caps, str(d / "caps.txt")))
     run = read("run.sh")
     if run is not None:
-        pol = _apply_run_flags(pol, parse_run_args(run, str(d / "run.sh")), caps is None)
+        pol = _apply_run_flags(pol, run_args_block(run, str(d / "run.sh")), caps is None,
+                               str(d / "run.sh"))
     if (d / "apparmor.profile").is_file():
         pol = replace(pol, apparmor_path=str((d / "apparmor.profile").resolve()))
     return pol
 
 
-def _apply_run_flags(pol: RunPolicy, words: list[str], take_caps: bool) -> RunPolicy:
-    tmpfs, caps = list(pol.tmpfs), list(pol.cap_add)
-    i = 0
-    while i < len(words):
-        w, nxt = words[i], (words[i + 1] if i + 1 < len(words) else "")
-        if w == "--security-opt" and nxt == "no-new-privileges":
+# The docker options of run.sh that verify applies (diff._flag_values parses them, the same way
+# diff reads a policy directory).
+_RUN_VALUED = {"--security-opt", "--tmpfs", "--pids-limit", "--user", "--network", "--publish",
+               "--cap-add", "--cap-drop"}
+_RUN_ALIASES = {"-u": "--user", "--net": "--network", "-p": "--publish"}
+_NO_NEW_PRIVILEGES = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
+
+
+def _apply_run_flags(pol: RunPolicy, args_text: str, take_caps: bool, source: str) -> RunPolicy:
+    from .diff import PolicyFormatError, _flag_values
+
+    try:
+        pairs = _flag_values(args_text, _RUN_VALUED, _RUN_ALIASES, frozenset({"--read-only"}))
+    except PolicyFormatError as e:
+        raise UsageError(f"{source}: {e}") from None
+    tmpfs, caps, publish = list(pol.tmpfs), list(pol.cap_add), list(pol.publish)
+    for flag, value in pairs:
+        if flag == "--security-opt" and value in _NO_NEW_PRIVILEGES:
             pol = replace(pol, no_new_privileges=True)
-        elif w == "--read-only":
-            pol = replace(pol, read_only=True)
-            i += 1
-            continue
-        elif w == "--tmpfs":
-            tmpfs.append(nxt)
-        elif w == "--pids-limit":
-            pol = replace(pol, pids_limit=int(nxt))
-        elif w == "--user":
-            pol = replace(pol, user=nxt)
-        elif w == "--network":
-            pol = replace(pol, network=nxt)
-        elif w in ("--publish", "-p"):
-            pol = replace(pol, publish=pol.publish + (nxt,))
-        elif w == "--cap-add" and take_caps:
-            caps.append(nxt.upper().removeprefix("CAP_"))
-        elif not w.startswith("-") or w in ("--cap-drop",):
-            pass
-        if w.startswith("-") and w not in ("--read-only",):
-            i += 2
-        else:
-            i += 1
-    return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))))
+        elif flag == "--read-only":
+            pol = replace(pol, read_only=value != "false")
+        elif flag == "--tmpfs":
+            tmpfs.append(value)
+        elif flag == "--pids-limit":
+            try:
+                pol = replace(pol, pids_limit=int(value))
+            except ValueError:
+                raise UsageError(f"{source}: --pids-limit {value!r} is not a number") from None
+        elif flag == "--user":
+            pol = replace(pol, user=value)
+        elif flag == "--network":
+            pol = replace(pol, network=value)
+        elif flag == "--publish":
+            publish.append(value)
+        elif flag == "--cap-add" and take_caps:
+            caps.append(value.upper().removeprefix("CAP_"))
+    return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))),
+                   publish=tuple(publish))
 
 
 def apply(pol: RunPolicy, base: RunSpec) -> RunSpec:
@@ -484,14 +495,13 @@ def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progres
         log(f"without CAP_{cap}: {'passes, dropped' if ok else 'fails, kept'}")
         if ok:
             pol, removed = trial, removed + [cap]
-    flags = []
+    flags = []  # (what the report calls it, the policy change)
     if not pol.no_new_privileges:
-        flags.append(("no-new-privileges", replace(pol, no_new_privileges=True)))
+        flags.append(("no-new-privileges", {"no_new_privileges": True}))
     if pol.network != "none":
-        flags.append(("--network none", None))
-    for name, _ in flags:
-        trial = replace(pol, no_new_privileges=True) if name == "no-new-privileges" \
-            else replace(pol, network="none")
+        flags.append(("--network none", {"network": "none"}))
+    for name, change in flags:
+        trial = replace(pol, **change)
         ok = passes(trial)
         log(f"with {name}: {'passes, kept' if ok else 'fails, not applied'}")
         if ok:

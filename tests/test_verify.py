@@ -148,3 +148,14 @@ def test_reduced_run_sh(nginx_policy):
     words = v.parse_run_args(text)
     assert "SETGID" not in words and "SETUID" in words
     assert words[words.index("--network") + 1] == "none"
+
+
+def test_run_sh_edited_by_hand_in_other_spellings(nginx_policy):
+    run = (nginx_policy / "run.sh").read_text().replace(
+        "  --pids-limit 32", "  --pids-limit=40\n  -u 1000:1000\n  --net=none")
+    (nginx_policy / "run.sh").write_text(run)
+    pol = v.load_policy_dir(nginx_policy)
+    assert (pol.pids_limit, pol.user, pol.network) == (40, "1000:1000", "none")
+    (nginx_policy / "run.sh").write_text(run.replace("--pids-limit=40", "--pids-limit=many"))
+    with pytest.raises(UsageError, match="not a number"):
+        v.load_policy_dir(nginx_policy)
