@@ -81,17 +81,17 @@ def record(
             if show_live else contextlib.nullcontext())
     with live:
         if exec_mode:
-            outcome = rec_mod.record_exec(argv, opts, progress)
+            outcome = rec_mod.record_exec(argv, opts, progress if console.is_terminal else None)
         elif container:
             console.print(f"[yellow]warning:[/] attaching to {container}: its startup is not observed")
-            outcome = rec_mod.record_attach(container, opts, progress)
+            outcome = rec_mod.record_attach(container, opts, progress if console.is_terminal else None)
         else:
             spec = RunSpec(image=image, command=list(cmd) if cmd else None, name=name,
                            publish=publish or [], env=env or [], volumes=volume or [], user=user,
                            entrypoint=entrypoint, network=network, tmpfs=tmpfs or [],
                            read_only=read_only, cap_add=cap_add or [], cap_drop=cap_drop or [],
                            security_opt=security_opt or [])
-            outcome = rec_mod.record_container(spec, opts, progress)
+            outcome = rec_mod.record_container(spec, opts, progress if console.is_terminal else None)
 
     rec = outcome.recording
     wl = rec.metadata.workload

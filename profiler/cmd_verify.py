@@ -78,11 +78,11 @@ def verify(
 
         with live:
             if minimize:
-                res = v.minimize(pol, base, opts, expected_exit=expected_exit, progress=progress,
+                res = v.minimize(pol, base, opts, expected_exit=expected_exit, progress=progress if console.is_terminal else None,
                                  log=lambda s: console.print(f"  {s}"))
             else:
                 report = v.run_verify(pol, base, opts, expected_exit=expected_exit,
-                                      progress=progress)
+                                      progress=progress if console.is_terminal else None)
         if minimize:
             out_dir = output or Path(str(policy).rstrip("/") + ".min")
             written = v.write_reduced(pol, res, out_dir)

@@ -186,6 +186,21 @@ class _Interrupt:
         return False
 
 
+class _Live:
+    """Reports progress at most four times a second, and not at all without a display:
+    live_stats reads whole maps from the kernel, which the 20 polls a second need not pay."""
+
+    def __init__(self, progress: Progress | None, tracer, t0: float):
+        self.progress, self.tracer, self.t0, self.last = progress, tracer, t0, 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if self.progress is None or now - self.last < 0.25:
+            return
+        self.last = now
+        self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
+
+
 def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
                  own_pid_namespace: bool = True):
     from .tracer import Tracer  # the bcc import happens only when we really trace
@@ -316,10 +331,11 @@ def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_ext
     def alive() -> bool:
         return engine.state(container).get("Running", False)
 
+    live = _Live(progress, tracer, t0)
+
     def tick():
         tracer.poll(50)
-        if progress:
-            progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+        live()
 
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
     # Ready: a port that accepts, or a short settle time.
@@ -418,6 +434,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
             env = {"PROFILER_CONTAINER_ID": container.id, "PROFILER_CONTAINER_NAME": container.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
             wl_status = None
+            live = _Live(progress, tracer, t0)
             proc = _run_workload(opts.workload, env) if opts.workload else None
 
             def running():
@@ -427,8 +444,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                 if proc is not None and proc.poll() is not None:
                     break
                 tracer.poll(100)
-                if progress:
-                    progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+                live()
             if proc is not None:
                 if proc.poll() is None:
                     proc.terminate()
@@ -497,6 +513,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         with _Interrupt() as intr:
             deadline = time.monotonic() + (opts.duration or 10**9)
             status = None
+            live = _Live(progress, tracer, t0)
             while status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -508,8 +525,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
                     status = os.waitstatus_to_exitcode(st)
                     break
                 tracer.poll(20)
-                if progress:
-                    progress({"elapsed": time.monotonic() - t0, **tracer.live_stats()})
+                live()
             raw = tracer.snapshot()
         metadata = Metadata(tool_version=__version__, kernel=platform.release(), arch=raw.arch,
                             mode="exec", started_at=started_at, ended_at=_now(),
