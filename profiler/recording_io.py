@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from functools import lru_cache
 from importlib import resources
@@ -25,11 +26,27 @@ def schema() -> dict:
     return json.loads(resources.files("profiler").joinpath("schema/recording.schema.json").read_text())
 
 
+def _inline_refs(node, defs: dict):
+    """The schema with every local `{"$ref": "#/$defs/X"}` replaced by X itself (the schema has
+    no recursive definitions). fastjsonschema compiles a $ref into a function call whose
+    arguments format an error path with locals() for every item checked, even valid ones:
+    100,000 paths validated in 1.7 s with the references and in 0.2 s inlined."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if len(node) == 1 and isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline_refs(defs[ref[len("#/$defs/"):]], defs)
+        return {k: _inline_refs(v, defs) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(v, defs) for v in node]
+    return node
+
+
 @lru_cache(maxsize=1)
 def _validator():
-    # fastjsonschema compiles the schema to Python: 100,000 paths validate in about 1 s, where
-    # the jsonschema package takes about 9 s.
-    return fastjsonschema.compile(schema())
+    # fastjsonschema compiles the schema to Python code: about 40x faster than the jsonschema
+    # package on a recording with 100,000 paths.
+    s = schema()
+    return fastjsonschema.compile(_inline_refs(s, s.get("$defs", {})))
 
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
@@ -57,21 +74,29 @@ def dumps(rec: Recording) -> str:
     return "".join(out)
 
 
+# A LINE_LISTS block as dumps() writes it: the key, then one "- {...}" line per entry.
+_LINE_BLOCK = re.compile(r"^(%s):\n((?:- \{.*\n)+)" % "|".join(LINE_LISTS), re.MULTILINE)
+
+
 def _fast_parse(text: str):
     """Parse what dumps() writes: JSON lines for LINE_LISTS, YAML for the rest. Returns None
     when the text is not in that shape (a hand-edited file): the caller parses it as YAML."""
-    rest, lists, current = [], {}, None
-    for line in text.split("\n"):
-        if line[:1] not in ("", " ", "-", "#"):
-            current = line.split(":", 1)[0]
-        if current in LINE_LISTS and line.startswith("- {"):
-            try:
-                lists.setdefault(current, []).append(json.loads(line[2:]))
-            except ValueError:
-                return None
-            continue
-        rest.append(line)
-    data = yaml.load("\n".join(rest), Loader=_SafeLoader)
+    lists, rest, end = {}, [], 0
+    for m in _LINE_BLOCK.finditer(text):
+        key, block = m.group(1), m.group(2)
+        if key in lists:
+            return None  # the same key twice: let the YAML parser judge
+        # One json.loads for the whole block (100,000 entries: 0.1 s, against 0.7 s line by
+        # line). json.dumps escapes newlines inside strings, so "\n- " only separates entries;
+        # a hand edit that breaks this fails to parse as JSON and falls back to YAML.
+        try:
+            lists[key] = json.loads("[" + block[2:-1].replace("\n- ", ",") + "]")
+        except ValueError:
+            return None
+        rest.append(text[end:m.start(2)])
+        end = m.end(2)
+    rest.append(text[end:])
+    data = yaml.load("".join(rest), Loader=_SafeLoader)
     if isinstance(data, dict):
         for key, items in lists.items():
             if data.get(key) is not None:
