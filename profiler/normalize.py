@@ -78,7 +78,10 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
         pythonish = in_temp_dir and len(rand) == 8 and "_" in rand[1:] and rand.islower()
         if _looks_random(rand) or pythonish:
             return "tmp*" + escape(m.group(2) or "")
-    m = _DOT_TEMP.match(name) if "." in name else None
+    # _DOT_TEMP's random part follows the last dot (6-10 characters, and "$" also matches
+    # before a final newline): skip the regex when the last dot leaves anything else.
+    dot = name.rfind(".")
+    m = _DOT_TEMP.match(name) if dot > 0 and 6 <= len(name) - dot - 1 <= 11 else None
     if m and _looks_random(m.group(2)):
         return escape(m.group(1)) + "*"
     m = _TAIL_TEMP.match(name) if in_temp_dir or name.startswith("sed") else None
@@ -89,16 +92,30 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     return None
 
 
-@lru_cache(maxsize=65536)  # directory names repeat across paths
-def _component(name: str, in_temp_dir: bool) -> str:
+def _may_change(name: str) -> bool:
+    """Could _name(name, False) differ from name? False for most names, quickly: outside temp
+    dirs only names starting "tmp" or "sed", or with 6-11 characters after the last dot, can be
+    temp names (_temp_name's three rules); then special characters and 64-character ids."""
+    return name.startswith(("tmp", "sed")) or \
+        (6 <= len(name) - name.rfind(".") - 1 <= 11 and "." in name) or \
+        len(name) >= 64 or _SPECIAL_RE.search(name) is not None or not name
+
+
+def _name(name: str, in_temp_dir: bool) -> str:
     """Escape one path component, replacing temp-name randomness and container ids by `*`."""
-    t = _temp_name(name, in_temp_dir)
-    if t is not None:
-        return t
+    if in_temp_dir or _may_change(name):
+        t = _temp_name(name, in_temp_dir)
+        if t is not None:
+            return t
     if len(name) < 64:
-        return escape(name)
+        return name if not _SPECIAL_RE.search(name) else escape(name)
     pieces = _HEX64.split(name)
     return "*".join(escape(p) for p in pieces)
+
+
+# Directory names repeat across paths; file names mostly do not (not cached: a cache that keeps
+# missing costs more than the work).
+_component = lru_cache(maxsize=65536)(_name)
 
 
 def _collapse(path: str) -> str:
@@ -117,6 +134,31 @@ def normalize_path(path: str) -> str:
     """The AppArmor glob pattern for a recorded path (rules: docs/normalization.md)."""
     if not path.startswith("/"):
         return escape(path)
+    if "//" in path or "/./" in path or path.endswith("/.") or path.startswith(_SPECIAL_HEADS):
+        return _normalize_path(path)
+    # The common case, and the fast one: a path's directory repeats across many paths, so it is
+    # normalised once (cached) and only the last component is new. This gives what the full
+    # walk below gives: whether a component is below a temp dir depends only on the components
+    # before it, and the /proc and /dev/pts rules (which look at later components) are not here.
+    head, _, name = path.rpartition("/")
+    if not head:
+        return _normalize_path(path)
+    prefix, below_temp = _directory(head)
+    return prefix + "/" + (_name(name, below_temp) if name else "")
+
+
+# Paths whose rules look beyond one component, and so take the full walk.
+_SPECIAL_HEADS = ("/proc/", "/dev/pts/")
+
+
+@lru_cache(maxsize=65536)
+def _directory(head: str) -> tuple[str, bool]:
+    """normalize_path of a directory, and whether a name directly in it is below a temp dir."""
+    below_temp = head in TEMP_DIRS or head.startswith(_TEMP_PREFIXES)
+    return _normalize_path(head), below_temp
+
+
+def _normalize_path(path: str) -> str:
     path = _collapse(path)
     parts = path.split("/")[1:]  # components after the leading "/"
     out: list[str] = []
@@ -167,17 +209,35 @@ def _kinds(kinds) -> tuple[str, ...]:
 
 def _merge_files(files) -> tuple[FileAccess, ...]:
     merged: dict[str, FileAccess] = {}
+    canonical = {}  # kinds tuple -> already canonical? (a handful of distinct tuples)
     for f in files:
-        pattern = normalize_path(f.path)
+        path = f.path
+        # normalize_path's fast path, inlined for the 100,000s of paths of a big recording: a
+        # plain name in a directory that normalises to itself is its own pattern.
+        head, _, name = path.rpartition("/")
+        if head and path[0] == "/" and not ("//" in path or "/./" in path or
+                                            path.endswith("/.") or
+                                            path.startswith(_SPECIAL_HEADS)) and \
+                _directory(head) == (head, False) and not _may_change(name):
+            pattern = path
+        else:
+            pattern = normalize_path(path)
         seen = merged.get(pattern)
         if seen is None:  # the common case: one path, one pattern; its kinds stay as they are
-            merged[pattern] = FileAccess(pattern, _kinds(f.ok), _kinds(f.failed)) \
-                if not _canonical_kinds(f.ok) or not _canonical_kinds(f.failed) \
-                else FileAccess(pattern, f.ok, f.failed)
+            ok = canonical.get(f.ok)
+            if ok is None:
+                ok = canonical[f.ok] = _canonical_kinds(f.ok)
+            failed = canonical.get(f.failed)
+            if failed is None:
+                failed = canonical[f.failed] = _canonical_kinds(f.failed)
+            if not ok or not failed:
+                merged[pattern] = FileAccess(pattern, _kinds(f.ok), _kinds(f.failed))
+            else:  # the entry itself when nothing changes (most paths, 100,000s of them)
+                merged[pattern] = f if pattern == f.path else FileAccess(pattern, f.ok, f.failed)
         else:
             merged[pattern] = FileAccess(pattern, _kinds(seen.ok + f.ok),
                                          _kinds(seen.failed + f.failed))
-    return tuple(merged[p] for p in sorted(merged))
+    return tuple(merged.values())  # sorted by Recording.canonical()
 
 
 _KIND_INDEX = {k: i for i, k in enumerate(ACCESS_KINDS)}

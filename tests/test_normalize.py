@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from profiler.model import Capability, Executable, FileAccess, Metadata, Processes, Recording, Syscall
+from profiler import normalize
 from profiler.normalize import escape, normalize_path, normalize_recording
 
 HEX = "0123456789abcdef" * 4
@@ -162,3 +163,46 @@ def test_fixture_normalises(tmp_path):
     # the normalised recording still serialises and validates
     assert recording_io.loads(recording_io.dumps(n)) == n
     assert replace(n, files=()) == replace(normalize_recording(n), files=())
+
+
+# The fast path of normalize_path (cached directory + last component) must give exactly what
+# the full component walk gives, for every shape of path: temp dirs at every depth, /proc,
+# /dev/pts, "//" and "/./", trailing slashes, temp-like names.
+_WORDS = st.sampled_from(["tmp", "var", "dev", "shm", "proc", "self", "pts", "task", "fd", "1",
+                          "42", "", ".", "..", "tmpAb3x9Q", "tmp.Ab3x9QzK1", "sedAb12Cd",
+                          "lib.so.6", "file.Ab3x9Q", "x\n", "a,b", "@{x}", "data_1x2y3z4"])
+
+
+@given(st.lists(st.one_of(_WORDS, st.text(alphabet="tmpsed.AZ09_x\n", max_size=12)),
+                min_size=1, max_size=6))
+def test_fast_path_equals_full_walk(parts):
+    path = "/" + "/".join(parts)
+    normalize._directory.cache_clear()
+    assert normalize_path(path) == normalize._normalize_path(path)
+
+
+@given(st.text(alphabet="ab1Z._\n-", max_size=16))
+def test_dot_temp_prefilter_never_skips_a_match(name):
+    # _temp_name runs _DOT_TEMP only when the text after the last dot has 6-11 characters.
+    if normalize._DOT_TEMP.match(name):
+        dot = name.rfind(".")
+        assert dot > 0 and 6 <= len(name) - dot - 1 <= 11
+
+
+@given(st.one_of(st.text(alphabet="tmpsedAZ09_.x-\n", max_size=20), st.text(max_size=20)))
+def test_name_prefilter_never_skips_a_temp_name(name):
+    # _name calls _temp_name outside temp dirs only for names starting "tmp"/"sed" or with
+    # 6-11 characters after the last dot; every other name must be one _temp_name rejects.
+    if not name.startswith(("tmp", "sed")) and \
+            not (6 <= len(name) - name.rfind(".") - 1 <= 11 and "." in name):
+        assert normalize._temp_name(name, False) is None
+
+
+@given(st.lists(st.lists(st.one_of(_WORDS, st.text(alphabet="tmpsed.AZ09_x\n,", max_size=12)),
+                         min_size=1, max_size=5), min_size=1, max_size=8))
+def test_merged_files_have_the_patterns_normalize_path_gives(paths):
+    # normalize_recording inlines normalize_path's fast path; it must agree with it.
+    paths = sorted({"/" + "/".join(p) for p in paths})
+    rec = _rec(files=[FileAccess(p, ("read",)) for p in paths])
+    got = {f.path for f in normalize_recording(rec).files}
+    assert got == {normalize_path(p) for p in paths}
