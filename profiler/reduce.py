@@ -193,6 +193,13 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _under_any(roots):
+    """A test `path -> bool`: is path one of roots or below one (_under for many paths)."""
+    exact = frozenset(roots)
+    prefixes = tuple(r.rstrip("/") + "/" for r in roots)
+    return lambda path: path in exact or path.startswith(prefixes)
+
+
 def _option_targets(run_options) -> list[str]:
     """Mount targets of -v/--mount/--tmpfs options: writable whatever the root file system is."""
     out = []
@@ -246,26 +253,31 @@ def _read_only(recs: list[Recording], run_options, uids=(), gids=()) \
         -> tuple[Decision, tuple[tuple[str, str], ...]]:
     mounted = _option_targets(run_options)
     files: dict[str, frozenset[str]] = {}
+    kind_sets: dict[tuple[str, ...], frozenset[str]] = {}  # a handful of distinct kind tuples
     for rec in recs:
         for f in rec.files:
             if f.ok:
-                ok = frozenset(f.ok)
+                ok = kind_sets.get(f.ok)
+                if ok is None:
+                    ok = kind_sets[f.ok] = frozenset(f.ok)
                 if f.failed and not MOVE_KINDS.isdisjoint(ok):
                     ok |= {"create"}  # see MOVE_KINDS
                 old = files.get(f.path)
                 files[f.path] = ok if old is None else old | ok
 
-    def exempt(p: str) -> bool:
-        return p in _DOCKER_FILES or any(_under(p, m) for m in _OWN_MOUNTS) or \
-            any(_under(p, m) for m in mounted)
+    mounts = _under_any(_OWN_MOUNTS + tuple(mounted))
 
-    written = sorted(p for p, ok in files.items() if not WRITE_KINDS.isdisjoint(ok)
-                     and not exempt(p))
+    def exempt(p: str) -> bool:
+        return p in _DOCKER_FILES or mounts(p)
+
+    writes = {ok: not WRITE_KINDS.isdisjoint(ok) for ok in set(files.values())}
+    written = sorted(p for p, ok in files.items() if writes[ok] and not exempt(p))
     if not written:
         return Decision(True, "", "no write outside /proc, /sys, /dev and mounted volumes"), ()
     anchors: set[str] = set()
+    in_tmpfs_root = _under_any(TMPFS_ROOTS)
     for p in written:
-        if not any(_under(p, r) for r in TMPFS_ROOTS):
+        if not in_tmpfs_root(p):
             return Decision(False, "", f"writes {p!r}, outside the places a tmpfs can serve "
                                        f"({', '.join(TMPFS_ROOTS)}): keep the root writable "
                                        f"or mount a volume there"), ()
@@ -283,13 +295,29 @@ def _read_only(recs: list[Recording], run_options, uids=(), gids=()) \
     executes: set[str] = set()
     hidden: list[tuple[str, str]] = []
     made_dirs = {p for p, ok in files.items() if "mkdir" in ok}
+    # directory -> (the tmpfs top it lies in or None, whether a directory the app made lies on
+    # the way up): one walk per directory, not per file.
+    tops_of: dict[str, tuple[str | None, bool]] = {}
+
+    def top_of(d: str) -> tuple[str | None, bool]:
+        walked = []
+        while d not in tops_of:
+            if d in top_set:
+                tops_of[d] = (d, False)
+            elif d in ("/", ""):
+                tops_of[d] = (None, False)
+            else:
+                walked.append(d)
+                d = posixpath.dirname(d)
+        top, made = tops_of[d]
+        for w in reversed(walked):
+            made = made or w in made_dirs
+            tops_of[w] = (top, made)
+        return tops_of[walked[0]] if walked else (top, made)
+
     for p, ok in files.items():
-        d = posixpath.dirname(p)
-        in_made_dir = False
-        while d not in top_set and d not in ("/", ""):
-            in_made_dir = in_made_dir or d in made_dirs
-            d = posixpath.dirname(d)
-        if d not in top_set:
+        d, in_made_dir = top_of(p.rpartition("/")[0])  # dirname, but "" for "/" (same here)
+        if d is None:
             continue
         # A tmpfs hides what the image has there: every file the app used below d must have
         # been created by the app itself during the run (or lie in a directory it made).
@@ -407,19 +435,18 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Pol
     # path -> access kinds: the recording's own (already in ACCESS_KINDS order) when one run
     # has the path, a merged set otherwise (ordered below).
     files: dict[str, tuple[str, ...] | set[str]] = {}
-    files_per_run = []
     for r in recs:
-        run_files = set()
         for f in r.files:
             if f.ok:
                 old = files.get(f.path)
                 files[f.path] = f.ok if old is None else set(old) | set(f.ok)
-                run_files.add(f.path)
-        files_per_run.append(run_files)
+    # One run's normalised files are already sorted and unique (Recording.canonical).
+    items = files.items() if len(recs) == 1 else sorted(files.items())
     file_rules = tuple(
         FileRule(p, kinds if isinstance(kinds, tuple)
                  else tuple(k for k in ACCESS_KINDS if k in kinds))
-        for p, kinds in sorted(files.items()))
+        for p, kinds in items)
+    files_per_run = [{f.path for f in r.files if f.ok} for r in recs] if len(recs) > 1 else []
 
     exec_per_run = [{e.path for e in r.processes.executables} for r in recs]
     executables = sorted(set().union(*exec_per_run))
