@@ -42,11 +42,75 @@ def _inline_refs(node, defs: dict):
 
 
 @lru_cache(maxsize=1)
+def _inlined_schema() -> dict:
+    s = schema()
+    return _inline_refs(s, s.get("$defs", {}))
+
+
+@lru_cache(maxsize=1)
 def _validator():
     # fastjsonschema compiles the schema to Python code: about 40x faster than the jsonschema
     # package on a recording with 100,000 paths.
-    s = schema()
-    return fastjsonschema.compile(_inline_refs(s, s.get("$defs", {})))
+    return fastjsonschema.compile(_inlined_schema())
+
+
+def _flat_checker(items: dict):
+    """A quick check `list -> bool` for an array whose items schema is a flat object of string
+    and array-of-string-enum properties (the shape of `files`), or None for any other schema.
+    True means exactly what the schema means; on False the caller runs the full validator for
+    its message. The generated validator costs 2 us per file entry, this about 0.8 us."""
+    meta = {"description"}
+    if set(items) - meta - {"type", "required", "additionalProperties", "properties"} or \
+            items.get("type") != "object" or items.get("additionalProperties") is not False:
+        return None
+    strings, enums = [], []
+    for name, prop in items.get("properties", {}).items():
+        keys = set(prop) - meta
+        if keys == {"type"} and prop["type"] == "string":
+            strings.append(name)
+        elif keys == {"type", "items"} and prop["type"] == "array" and \
+                set(prop["items"]) - meta == {"enum"} and \
+                all(isinstance(v, str) for v in prop["items"]["enum"]):
+            enums.append((name, frozenset(prop["items"]["enum"])))
+        else:
+            return None
+    required = frozenset(items.get("required", ()))
+    allowed = frozenset(items.get("properties", {}))
+
+    def check(values: list) -> bool:
+        for item in values:
+            if not isinstance(item, dict) or not required <= item.keys() <= allowed:
+                return False
+            for name in strings:
+                if name in item and not isinstance(item[name], str):
+                    return False
+            for name, members in enums:
+                v = item.get(name, ())
+                if not isinstance(v, list) and v != ():
+                    return False
+                try:
+                    if not members.issuperset(v):
+                        return False
+                except TypeError:  # an unhashable item: not a member either
+                    return False
+        return True
+    return check
+
+
+@lru_cache(maxsize=1)
+def _quick_checks() -> dict:
+    props = _inlined_schema()["properties"]
+    checks = {key: _flat_checker(props[key]["items"]) for key in LINE_LISTS
+              if props.get(key, {}).get("type") == "array"}
+    return {k: c for k, c in checks.items() if c is not None}
+
+
+def _validate(data: dict) -> None:
+    """The schema's verdict on data: long lists of flat entries are checked quickly, and the
+    rest (or everything, when a quick check fails, for its message) by the compiled schema."""
+    quick = _quick_checks()
+    passed = {k for k, check in quick.items() if isinstance(data.get(k), list) and check(data[k])}
+    _validator()({k: ([] if k in passed else v) for k, v in data.items()} if passed else data)
 
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
@@ -126,7 +190,7 @@ def loads(text: str, source: str = "<string>") -> Recording:
             f"(this profiler reads {SCHEMA_VERSION.split('.')[0]}.x)",
             hint="use the profiler version that wrote it, or record again")
     try:
-        _validator()(data)
+        _validate(data)
     except fastjsonschema.JsonSchemaException as e:
         path = "/".join(str(p) for p in (e.path or [])[1:]) or "(top)"
         message = e.message.split(" ", 1)[1] if e.message.startswith("data") else e.message

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, strategies as st
 
 from profiler import recording_io
 from profiler.errors import RecordingError, UsageError
@@ -105,3 +106,38 @@ def test_unwritable_destinations(tmp_path):
         recording_io.check_writable(tmp_path)
     with pytest.raises(UsageError):
         recording_io.atomic_write(tmp_path / "missing-dir" / "x.yaml", "x")
+
+
+# The quick check of flat list entries must say exactly what the schema says.
+_KIND_OR_NOT = st.one_of(st.sampled_from(["read", "write", "mkdir", "chown", "Read", ""]),
+                         st.integers(), st.none(), st.booleans(), st.lists(st.text(), max_size=1),
+                         st.dictionaries(st.text(max_size=2), st.text(), max_size=1))
+_VALUE = st.one_of(st.text(max_size=5), st.integers(), st.none(), st.booleans(),
+                   st.lists(_KIND_OR_NOT, max_size=3))
+_ENTRY = st.one_of(
+    st.dictionaries(st.sampled_from(["path", "ok", "failed", "x"]), _VALUE, max_size=4),
+    st.fixed_dictionaries({"path": st.text(max_size=5)},
+                          optional={"ok": st.lists(st.sampled_from(["read", "write", "bad"])),
+                                    "failed": st.lists(st.sampled_from(["create", "x"]))}),
+    st.lists(st.text(), max_size=1), st.text(max_size=3), st.none())
+
+
+@given(st.lists(_ENTRY, max_size=4))
+def test_quick_check_agrees_with_the_schema(entries):
+    import fastjsonschema
+    full = fastjsonschema.compile(recording_io._inlined_schema()["properties"]["files"])
+    try:
+        full(entries)
+        valid = True
+    except fastjsonschema.JsonSchemaException:
+        valid = False
+    assert recording_io._quick_checks()["files"](entries) == valid
+
+
+def test_quick_check_failure_still_gives_the_schema_message():
+    rec = recording_io.load(FIXTURE)
+    first = next(line for line in recording_io.dumps(rec).splitlines()
+                 if line.startswith('- {"path": '))
+    text = recording_io.dumps(rec).replace(first, '- {"path": 7}')
+    with pytest.raises(RecordingError, match=r"invalid recording at files/0/path: must be string"):
+        recording_io.loads(text)

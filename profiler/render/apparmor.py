@@ -14,7 +14,6 @@ with many such subdirectories to `dir/**` (threshold: GLOB_THRESHOLD, `--glob-th
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections import defaultdict
 
 from ..linux import CAPABILITIES
@@ -89,13 +88,6 @@ def _syntax_error(pattern: str) -> str | None:
     return None
 
 
-def _perms(access, pattern: str, lock: bool) -> tuple[str, ...]:
-    # Both alternatives of _SHARED_OBJECT contain ".so" or "/ld-": test those first.
-    shared = ("/ld-" in pattern or ".so" in pattern) and _SHARED_OBJECT.search(pattern) is not None
-    return _letters(tuple(access), lock, shared)
-
-
-@lru_cache(maxsize=1024)  # few distinct combinations across 100,000s of paths
 def _letters(access: tuple[str, ...], lock: bool, shared: bool) -> tuple[str, ...]:
     letters = {_LETTER[a] for a in access if a in _LETTER}
     if "w" in letters and lock:
@@ -242,13 +234,19 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
     # recorded path.
     parents = {pattern.rpartition("/")[0] for pattern, _ in merged}
     rules: dict[tuple[str, bool], tuple[str, ...]] = {}
+    perms_of: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}  # a handful
     for pattern, access in merged:
-        is_dir = "mkdir" in access or pattern in parents
-        perms = _perms(access, pattern, lock)
-        if "mkdir" in access and "w" not in perms:
-            perms = _ordered(set(perms) | {"w"})
+        # Both alternatives of _SHARED_OBJECT contain ".so" or "/ld-": test those first.
+        shared = ("/ld-" in pattern or ".so" in pattern) and \
+            _SHARED_OBJECT.search(pattern) is not None
+        perms = perms_of.get((access, shared))
+        if perms is None:
+            perms = _letters(tuple(access), lock, shared)
+            if "mkdir" in access and "w" not in perms:
+                perms = _ordered(set(perms) | {"w"})
+            perms_of[(access, shared)] = perms
         if perms:
-            rules[(pattern.rstrip("/"), is_dir)] = perms
+            rules[(pattern.rstrip("/"), pattern in parents or "mkdir" in access)] = perms
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
         if pattern.startswith("/proc/"):
