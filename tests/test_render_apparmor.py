@@ -274,3 +274,12 @@ def test_directories_get_a_trailing_slash():
     # directory that was only listed cannot be told from a file (the recording has no type)
     assert rules == {"/etc/app/": "r", "/etc/app/a.conf": "r", "/var/lib/app/cache/": "w",
                      "/etc/empty.d": "r"}
+
+
+def test_plain_fast_path_accepts_exactly_printable_ascii_without_specials():
+    # _check_patterns trusts _PLAIN without unsafe_reason: it must accept no character that
+    # unsafe_reason would look at.
+    accepted = {chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
+                and apparmor._PLAIN.fullmatch("/" + chr(c))}
+    assert accepted == {chr(c) for c in range(32, 127)} - set('\\*?[]{}^,"@')
+    assert all(apparmor.unsafe_reason("/a" + c) is None for c in accepted)

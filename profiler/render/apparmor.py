@@ -203,18 +203,20 @@ def _unsafe(policy: Policy) -> tuple[tuple[tuple[str, tuple[str, ...]], ...],
     return _last_unsafe[1]
 
 
+# A printable ASCII literal path (no special character): what most patterns are, and safe.
+_PLAIN = re.compile(r"/[ !#$%&'()+\-./0-9:;<=>A-Z_`a-z|~]*")
+
+
 def _check_patterns(policy: Policy):
-    merged: dict[str, tuple[str, ...]] = {}
+    files = policy.files  # patterns are unique here
+    patterns = [f.pattern for f in files]
+    # The common case first, in C (map, comprehension): a printable ASCII literal path.
+    plain = list(map(_PLAIN.fullmatch, patterns))
+    merged: dict[str, tuple[str, ...]] = \
+        {p: f.access for p, f, ok in zip(patterns, files, plain) if ok}
     dropped = []
-    entries = [(e, ("execute",)) for e in policy.executables]
-    for f in policy.files:  # patterns are unique here
-        pattern = f.pattern
-        # The common case first (as in unsafe_reason): a printable literal path.
-        if pattern.startswith("/") and pattern.isprintable() and "\ufffd" not in pattern \
-                and not _ANY_SPECIAL.search(pattern):
-            merged[pattern] = f.access
-        else:
-            entries.append((pattern, f.access))
+    entries = [(e, ("execute",)) for e in policy.executables] + \
+        [(p, f.access) for p, f, ok in zip(patterns, files, plain) if not ok]
     for pattern, access in entries:
         reason = unsafe_reason(pattern)
         if reason:
@@ -233,20 +235,19 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
     # are directories; these are known to be: created with mkdir, or the parent of another
     # recorded path.
     parents = {pattern.rpartition("/")[0] for pattern, _ in merged}
-    rules: dict[tuple[str, bool], tuple[str, ...]] = {}
+    # Both alternatives of _SHARED_OBJECT contain ".so" or "/ld-": test those first.
+    shared = {p for p, _ in merged if ("/ld-" in p or ".so" in p) and _SHARED_OBJECT.search(p)}
     perms_of: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}  # a handful
-    for pattern, access in merged:
-        # Both alternatives of _SHARED_OBJECT contain ".so" or "/ld-": test those first.
-        shared = ("/ld-" in pattern or ".so" in pattern) and \
-            _SHARED_OBJECT.search(pattern) is not None
-        perms = perms_of.get((access, shared))
-        if perms is None:
-            perms = _letters(tuple(access), lock, shared)
+    for access in {access for _, access in merged}:
+        for so in (False, True):
+            perms = _letters(tuple(access), lock, so)
             if "mkdir" in access and "w" not in perms:
                 perms = _ordered(set(perms) | {"w"})
-            perms_of[(access, shared)] = perms
-        if perms:
-            rules[(pattern.rstrip("/"), pattern in parents or "mkdir" in access)] = perms
+            perms_of[(access, so)] = perms
+    # (comprehensions: this runs for every path)
+    rules: dict[tuple[str, bool], tuple[str, ...]] = {
+        (p.rstrip("/"), p in parents or "mkdir" in access): perms
+        for p, access in merged if (perms := perms_of[(access, p in shared)])}
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
         if pattern.startswith("/proc/"):
