@@ -40,15 +40,20 @@ def _root(
     """profiler: record what a container does, and turn it into least-privilege policy."""
 
 
-def _register() -> None:
+_COMMANDS = {"record": "cmd_record", "emit": "cmd_emit", "verify": "cmd_verify",
+             "diff": "cmd_diff"}
+
+
+def _register(command: str = "") -> None:
+    """Add the command's module to the app; all of them for help or an unknown command (a lazy
+    group, as click's docs describe: `profiler emit` does not import docker or diff)."""
     # Imported here so that `profiler --help` works even when an optional part is broken.
-    from . import cmd_record
-    cmd_record.register(app)
-    for name in ("cmd_emit", "cmd_verify", "cmd_diff"):
+    names = [_COMMANDS[command]] if command in _COMMANDS else list(_COMMANDS.values())
+    for name in names:
         try:
             module = __import__(f"profiler.{name}", fromlist=["register"])
         except ModuleNotFoundError as e:
-            if e.name != f"profiler.{name}":
+            if e.name != f"profiler.{name}" or name == "cmd_record":
                 raise
             continue
         module.register(app)
@@ -72,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     # of its time there. A high first threshold, as mypy does (mypy/build.py), keeps it rare.
     gc.set_threshold(200_000, 30, 30)
     args = list(sys.argv[1:] if argv is None else argv)
-    code = _run(args)
     command = next((a for a in args if not a.startswith("-")), "")
+    code = _run(args, command)
     if command in _PURE_COMMANDS:
         # Exit without freeing every object one by one: 0.2 s for a 100,000-path recording,
         # and nothing is left to clean up (mypy's fast exit does the same, mypy/util.py).
@@ -86,8 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.exit(code)
 
 
-def _run(args: list[str]) -> int:
-    _register()
+def _run(args: list[str], command: str = "") -> int:
+    _register(command)
     try:
         app(args=args, standalone_mode=True)
     except SystemExit as e:  # click ends every run, good or bad, with SystemExit
