@@ -283,3 +283,63 @@ def test_plain_fast_path_accepts_exactly_printable_ascii_without_specials():
                 and apparmor._PLAIN.fullmatch("/" + chr(c))}
     assert accepted == {chr(c) for c in range(32, 127)} - set('\\*?[]{}^,"@')
     assert all(apparmor.unsafe_reason("/a" + c) is None for c in accepted)
+
+
+def _reference_collapse(rules, threshold):
+    """collapse() as first written, one key at a time (the specification the grouped, memoised
+    implementation must keep)."""
+    from collections import Counter, defaultdict
+
+    parent = lambda p: p.rpartition("/")[0]  # noqa: E731
+    direct, children = defaultdict(list), defaultdict(set)
+    for key in rules:
+        d = parent(key[0])
+        direct[d].append(key)
+        while d:
+            children[parent(d)].add(d)
+            d = parent(d)
+    dirs = sorted(set(direct) | set(children), key=lambda d: (-d.count("/"), d))
+    below, star, starstar = {}, {}, {}
+    for d in dirs:
+        keys = direct.get(d, ())
+        count = Counter(x for key in keys if not key[1] for x in rules[key])
+        letters = {x for key in keys for x in rules[key]}
+        sub = Counter()
+        for c in children.get(d, ()):
+            sub.update(below[c])
+            letters |= below[c]
+        below[d] = letters
+        if d.count("/") >= 1:
+            star[d] = {x for x, n in count.items() if n >= threshold}
+        if d.count("/") >= 2:
+            starstar[d] = {x for x, n in sub.items() if n >= threshold}
+    cover = {"": set()}
+    for d in reversed(dirs):
+        if d:
+            cover[d] = cover[parent(d)] | starstar.get(d, set())
+    out = {}
+    for d, keys in direct.items():
+        for key in keys:
+            strip = cover[d] if key[1] else cover[d] | star.get(d, set())
+            left = set(rules[key]) - strip
+            if left:
+                out[key] = apparmor._ordered(left)
+    for d in dirs:
+        if starstar.get(d) and starstar[d] - cover[parent(d)]:
+            out[(d + "/**", False)] = apparmor._ordered(starstar[d] - cover[parent(d)])
+        if star.get(d) and star[d] - cover[d]:
+            out[(d + "/*", False)] = apparmor._ordered(star[d] - cover[d])
+    return out
+
+
+_PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(apparmor._ordered)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(
+    st.tuples(st.tuples(st.lists(st.sampled_from("ab"), max_size=3), st.integers(0, 30))
+              .map(lambda t: "/" + "".join(d + "/" for d in t[0]) + f"f{t[1]}"),
+              st.booleans()),
+    _PERMS, max_size=80), st.integers(min_value=2, max_value=4))
+def test_collapse_matches_the_reference(rules, threshold):
+    assert apparmor.collapse(rules, threshold) == _reference_collapse(rules, threshold)

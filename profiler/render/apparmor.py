@@ -170,12 +170,24 @@ def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
             up = cover[_parent(d)]
             cover[d] = up | starstar[d] if d in starstar else up
     out: dict[tuple[str, bool], tuple[str, ...]] = {}
+    # (perms, id(strip)) -> what is left: most strip sets are shared by every directory below
+    # the same `**` (cover). Each one is kept alive (cover, made) so that its id stays unique.
+    left_of: dict[tuple[tuple[str, ...], int], tuple[str, ...]] = {}
+    made: list[set[str]] = []
     for d, groups in direct.items():
         strip_dir = cover[d]
-        strip_file = strip_dir | star[d] if d in star else strip_dir
+        strip_file = strip_dir
+        if d in star:
+            strip_file = strip_dir | star[d]
+            made.append(strip_file)
         for (perms, is_dir), keys in groups.items():
             strip = strip_dir if is_dir else strip_file
-            left = _ordered(set(perms) - strip) if strip else perms
+            if not strip:
+                left = perms
+            else:
+                left = left_of.get((perms, id(strip)))
+                if left is None:
+                    left = left_of[(perms, id(strip))] = _ordered(set(perms) - strip)
             if left:
                 out.update(dict.fromkeys(keys, left))
     for d in dirs:
