@@ -434,18 +434,16 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Pol
 
     # path -> access kinds: the recording's own (already in ACCESS_KINDS order) when one run
     # has the path, a merged set otherwise (ordered below).
-    files: dict[str, tuple[str, ...] | set[str]] = {}
-    for r in recs:
-        for f in r.files:
-            if f.ok:
-                old = files.get(f.path)
-                files[f.path] = f.ok if old is None else set(old) | set(f.ok)
-    # One run's normalised files are already sorted and unique (Recording.canonical).
-    items = files.items() if len(recs) == 1 else sorted(files.items())
-    file_rules = tuple(
-        FileRule(p, kinds if isinstance(kinds, tuple)
-                 else tuple(k for k in ACCESS_KINDS if k in kinds))
-        for p, kinds in items)
+    if len(recs) == 1:  # the common case: normalised files are already sorted and unique
+        file_rules = tuple(FileRule(f.path, f.ok) for f in recs[0].files if f.ok)
+    else:
+        files: dict[str, set[str]] = {}
+        for r in recs:
+            for f in r.files:
+                if f.ok:
+                    files.setdefault(f.path, set()).update(f.ok)
+        file_rules = tuple(FileRule(p, tuple(k for k in ACCESS_KINDS if k in kinds))
+                           for p, kinds in sorted(files.items()))
     files_per_run = [{f.path for f in r.files if f.ok} for r in recs] if len(recs) > 1 else []
 
     exec_per_run = [{e.path for e in r.processes.executables} for r in recs]
