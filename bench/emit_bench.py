@@ -36,6 +36,7 @@ from profiler.reduce import reduce  # noqa: E402
 from profiler.syscalls import number_of  # noqa: E402
 
 TARGET_S = 2.0
+REFERENCE = "x = 0\nfor i in range(10_000_000):\n    x += i\n"  # 0.8-1.9 s seen on our VMs
 SYSCALLS = ("read write openat close fstat newfstatat mmap mprotect munmap brk rt_sigaction "
             "rt_sigprocmask ioctl pread64 access execve exit_group futex getdents64 socket "
             "connect accept4 bind listen clone clone3 wait4 getpid getrandom epoll_wait "
@@ -113,7 +114,9 @@ def main() -> None:
         size_mb = rec_file.stat().st_size / 1e6
         # End to end, as a user runs it: a new process, imports, load, reduce, render the six
         # formats, libseccomp self-check, write. Wall clock.
-        times = []
+        # Each run is paired with a fixed pure-Python reference workload, so that a reader can
+        # tell a slow machine from a slow emit (our shared VMs vary by more than 1.5x).
+        times, refs = [], []
         for i in range(args.runs):
             t0 = time.perf_counter()
             proc = subprocess.run([str(PROFILER), "emit", str(rec_file), "--format", "all",
@@ -121,6 +124,9 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
             if proc.returncode != 0:
                 sys.exit(f"emit failed: {proc.stderr.strip()}")
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", REFERENCE], check=True)
+            refs.append(time.perf_counter() - t0)
         stages = [_stages(rec_file, work) for _ in range(args.runs)]
     texts, policy = stages[-1]["texts"], stages[-1]["policy"]
     profile = texts["apparmor"].splitlines()
@@ -132,6 +138,10 @@ def main() -> None:
           f"formats, libseccomp self-check, write): best {best:.2f} s, median {median:.2f} s "
           f"over {args.runs} runs; target <= {TARGET_S:.1f} s: "
           f"{'met' if median <= TARGET_S else 'NOT met'}")
+    ratios = sorted(t / r for t, r in zip(times, refs))
+    print(f"  machine speed: the reference loop took {min(refs):.2f}-{max(refs):.2f} s in the same "
+          f"runs; emit / reference median {statistics.median(ratios):.2f} (stable where the "
+          f"machine is not)")
     med = {k: statistics.median(s[k] for s in stages) for k in ("load", "reduce", "render")}
     print(f"  in-process stages (median): load (parse + schema) {med['load']:.2f} s, reduce "
           f"(incl. path normalisation) {med['reduce']:.2f} s, render {med['render']:.2f} s")

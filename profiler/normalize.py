@@ -207,18 +207,28 @@ def _kinds(kinds) -> tuple[str, ...]:
     return tuple(k for k in ACCESS_KINDS if k in s) + tuple(sorted(s - set(ACCESS_KINDS)))
 
 
+def _plain_directory(head: str) -> bool:
+    """Is every path head + "/" + NAME (NAME not empty, ".", or containing "/") normalised
+    component by component, the directory to itself? Not when the path would need collapsing
+    ("//", "/./"), or is below /proc, /dev/pts or a temp dir, or the directory changes."""
+    d = head + "/"
+    return head[:1] == "/" and "//" not in d and "/./" not in d and \
+        not d.startswith(_SPECIAL_HEADS) and _directory(head) == (head, False)
+
+
 def _merge_files(files) -> tuple[FileAccess, ...]:
     merged: dict[str, FileAccess] = {}
     canonical = {}  # kinds tuple -> already canonical? (a handful of distinct tuples)
+    plain_dirs: dict[str, bool] = {}
     for f in files:
         path = f.path
         # normalize_path's fast path, inlined for the 100,000s of paths of a big recording: a
-        # plain name in a directory that normalises to itself is its own pattern.
+        # plain name in a plain directory is its own pattern.
         head, _, name = path.rpartition("/")
-        if head and path[0] == "/" and not ("//" in path or "/./" in path or
-                                            path.endswith("/.") or
-                                            path.startswith(_SPECIAL_HEADS)) and \
-                _directory(head) == (head, False) and not _may_change(name):
+        plain = plain_dirs.get(head)
+        if plain is None:
+            plain = plain_dirs[head] = _plain_directory(head)
+        if plain and name != "." and not _may_change(name):
             pattern = path
         else:
             pattern = normalize_path(path)
