@@ -205,8 +205,7 @@ def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
 _last_unsafe: list = [None, None]  # (policy, result) of the last call
 
 
-def _unsafe(policy: Policy) -> tuple[tuple[tuple[str, tuple[str, ...]], ...],
-                                     list[tuple[str, str]]]:
+def _unsafe(policy: Policy) -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str]]]:
     """Safe patterns with their access kinds (files and executables merged), and the dropped
     ones with the reason. Remembered for the last policy (render and dropped() both ask), by
     identity: hashing a policy with 100,000 file rules would cost more than the check."""
@@ -237,12 +236,13 @@ def _check_patterns(policy: Policy):
             merged[pattern] = tuple(set(merged[pattern]) | set(access))
         else:
             merged[pattern] = access
-    return tuple(merged.items()), sorted(set(dropped))
+    return merged, sorted(set(dropped))
 
 
 def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], list]:
     lock = "flock" in policy.syscalls
-    merged, dropped = _unsafe(policy)
+    merged_dict, dropped = _unsafe(policy)
+    merged = merged_dict.items()
     # AppArmor names a directory with a trailing "/". The recording does not say which paths
     # are directories; these are known to be: created with mkdir, or the parent of another
     # recorded path.
