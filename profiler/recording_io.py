@@ -47,11 +47,13 @@ def _inlined_schema() -> dict:
     return _inline_refs(s, s.get("$defs", {}))
 
 
-@lru_cache(maxsize=1)
-def _validator():
+@lru_cache(maxsize=2)
+def _validator(detailed: bool = False):
     # fastjsonschema compiles the schema to Python code: about 40x faster than the jsonschema
-    # package on a recording with 100,000 paths.
-    return fastjsonschema.compile(_inlined_schema())
+    # package on a recording with 100,000 paths. Without detailed exceptions the code is half
+    # the size and compiles in 13 ms instead of 31, but its messages lose the field names: the
+    # detailed one is compiled only to word an error.
+    return fastjsonschema.compile(_inlined_schema(), detailed_exceptions=detailed)
 
 
 def _flat_checker(items: dict):
@@ -110,7 +112,10 @@ def _validate(data: dict) -> None:
     rest (or everything, when a quick check fails, for its message) by the compiled schema."""
     quick = _quick_checks()
     passed = {k for k, check in quick.items() if isinstance(data.get(k), list) and check(data[k])}
-    _validator()({k: ([] if k in passed else v) for k, v in data.items()} if passed else data)
+    try:
+        _validator()({k: ([] if k in passed else v) for k, v in data.items()} if passed else data)
+    except fastjsonschema.JsonSchemaException:
+        _validator(detailed=True)(data)  # the same verdict, with the message
 
 
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available

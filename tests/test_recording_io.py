@@ -141,3 +141,11 @@ def test_quick_check_failure_still_gives_the_schema_message():
     text = recording_io.dumps(rec).replace(first, '- {"path": 7}')
     with pytest.raises(RecordingError, match=r"invalid recording at files/0/path: must be string"):
         recording_io.loads(text)
+
+
+def test_errors_outside_the_quick_checked_lists_name_the_field():
+    # The fast validator's messages have no field names; the detailed one words the error.
+    text = FIXTURE.read_text()
+    without_arch = "\n".join(line for line in text.splitlines() if not line.startswith("  arch:"))
+    with pytest.raises(RecordingError, match=r"at metadata: must contain \['arch'\] properties"):
+        recording_io.loads(without_arch)
