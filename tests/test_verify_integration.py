@@ -61,7 +61,11 @@ def test_every_sample_passes_under_its_policy(name, sample_image, require_root, 
     _, policy = _policy_for(sample, tmp_path)
     proc = run(_verify_args(sample, policy) + ["--json"], env=_env_for(sample, policy))
     report = json.loads(proc.stdout)
-    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    # On failure, say why in a line (the whole report is long and pytest elides its middle).
+    verdict = {k: report.get(k) for k in ("started", "start_error", "exit_code", "expected_exit",
+                                          "workload_status", "syscalls", "capabilities",
+                                          "writes")}
+    assert proc.returncode == 0, (verdict, proc.stderr[-2000:])
     assert report["passed"] and report["denials"] == 0 and report["started"]
     allowed = report["policy"]["syscalls_allowed"]
     caps = report["policy"]["capabilities"]
