@@ -101,10 +101,6 @@ def _parent(pattern: str) -> str:
     return pattern.rpartition("/")[0]
 
 
-def _depth(directory: str) -> int:
-    return directory.count("/")
-
-
 def _ordered(letters) -> tuple[str, ...]:
     letters = set(letters)
     if "w" in letters:
