@@ -78,10 +78,7 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
         pythonish = in_temp_dir and len(rand) == 8 and "_" in rand[1:] and rand.islower()
         if _looks_random(rand) or pythonish:
             return "tmp*" + escape(m.group(2) or "")
-    # _DOT_TEMP's random part follows the last dot (6-10 characters, and "$" also matches
-    # before a final newline): skip the regex when the last dot leaves anything else.
-    dot = name.rfind(".")
-    m = _DOT_TEMP.match(name) if dot > 0 and 6 <= len(name) - dot - 1 <= 11 else None
+    m = _DOT_TEMP.match(name) if _dot_suffix(name) else None
     if m and _looks_random(m.group(2)):
         return escape(m.group(1)) + "*"
     m = _TAIL_TEMP.match(name) if in_temp_dir or name.startswith("sed") else None
@@ -92,23 +89,34 @@ def _temp_name(name: str, in_temp_dir: bool) -> str | None:
     return None
 
 
+def _dot_suffix(name: str) -> bool:
+    """6-11 characters after the last dot, which is not the first character: where _DOT_TEMP's
+    random part can be (6-10 characters, and "$" also matches before a final newline)."""
+    dot = name.rfind(".")
+    return dot > 0 and 6 <= len(name) - dot - 1 <= 11
+
+
+def _may_be_temp(name: str) -> bool:
+    """Outside temp dirs, can _temp_name match? Only names starting "tmp" or "sed" or with a
+    _dot_suffix can (its three rules): most names skip it."""
+    return name.startswith(("tmp", "sed")) or _dot_suffix(name)
+
+
 def _may_change(name: str) -> bool:
-    """Could _name(name, False) differ from name? False for most names, quickly: outside temp
-    dirs only names starting "tmp" or "sed", or with 6-11 characters after the last dot, can be
-    temp names (_temp_name's three rules); then special characters and 64-character ids."""
-    return name.startswith(("tmp", "sed")) or \
-        (6 <= len(name) - name.rfind(".") - 1 <= 11 and "." in name) or \
-        len(name) >= 64 or _SPECIAL_RE.search(name) is not None or not name
+    """Could _name(name, False) differ from name? Temp names, special characters, 64-character
+    ids, the empty name."""
+    return _may_be_temp(name) or len(name) >= 64 or _SPECIAL_RE.search(name) is not None \
+        or not name
 
 
 def _name(name: str, in_temp_dir: bool) -> str:
     """Escape one path component, replacing temp-name randomness and container ids by `*`."""
-    if in_temp_dir or _may_change(name):
+    if in_temp_dir or _may_be_temp(name):
         t = _temp_name(name, in_temp_dir)
         if t is not None:
             return t
     if len(name) < 64:
-        return name if not _SPECIAL_RE.search(name) else escape(name)
+        return escape(name)
     pieces = _HEX64.split(name)
     return "*".join(escape(p) for p in pieces)
 
@@ -134,16 +142,15 @@ def normalize_path(path: str) -> str:
     """The AppArmor glob pattern for a recorded path (rules: docs/normalization.md)."""
     if not path.startswith("/"):
         return escape(path)
-    if "//" in path or "/./" in path or path.endswith("/.") or path.startswith(_SPECIAL_HEADS):
-        return _normalize_path(path)
     # The common case, and the fast one: a path's directory repeats across many paths, so it is
     # normalised once (cached) and only the last component is new. This gives what the full
     # walk below gives: whether a component is below a temp dir depends only on the components
-    # before it, and the /proc and /dev/pts rules (which look at later components) are not here.
+    # before it.
     head, _, name = path.rpartition("/")
-    if not head:
+    directory = _directory(head) if name != "." else None
+    if directory is None:
         return _normalize_path(path)
-    prefix, below_temp = _directory(head)
+    prefix, below_temp = directory
     return prefix + "/" + (_name(name, below_temp) if name else "")
 
 
@@ -152,8 +159,14 @@ _SPECIAL_HEADS = ("/proc/", "/dev/pts/")
 
 
 @lru_cache(maxsize=65536)
-def _directory(head: str) -> tuple[str, bool]:
-    """normalize_path of a directory, and whether a name directly in it is below a temp dir."""
+def _directory(head: str) -> tuple[str, bool] | None:
+    """For the paths head + "/" + NAME (NAME without "/" and not "."): the normalize_path of
+    head, and whether NAME is below a temp dir. None when such paths need the full walk: a
+    relative or top-level one, "//" or "/./" to collapse, /proc and /dev/pts (whose rules look
+    at later components)."""
+    d = head + "/"
+    if not head.startswith("/") or "//" in d or "/./" in d or d.startswith(_SPECIAL_HEADS):
+        return None
     below_temp = head in TEMP_DIRS or head.startswith(_TEMP_PREFIXES)
     return _normalize_path(head), below_temp
 
@@ -207,19 +220,10 @@ def _kinds(kinds) -> tuple[str, ...]:
     return tuple(k for k in ACCESS_KINDS if k in s) + tuple(sorted(s - set(ACCESS_KINDS)))
 
 
-def _plain_directory(head: str) -> bool:
-    """Is every path head + "/" + NAME (NAME not empty, ".", or containing "/") normalised
-    component by component, the directory to itself? Not when the path would need collapsing
-    ("//", "/./"), or is below /proc, /dev/pts or a temp dir, or the directory changes."""
-    d = head + "/"
-    return head[:1] == "/" and "//" not in d and "/./" not in d and \
-        not d.startswith(_SPECIAL_HEADS) and _directory(head) == (head, False)
-
-
 def _merge_files(files) -> tuple[FileAccess, ...]:
     merged: dict[str, FileAccess] = {}
     canonical = {}  # kinds tuple -> already canonical? (a handful of distinct tuples)
-    plain_dirs: dict[str, bool] = {}
+    plain_dirs: dict[str, bool] = {}  # directory -> it is its own pattern, not below a temp dir
     for f in files:
         path = f.path
         # normalize_path's fast path, inlined for the 100,000s of paths of a big recording: a
@@ -227,7 +231,7 @@ def _merge_files(files) -> tuple[FileAccess, ...]:
         head, _, name = path.rpartition("/")
         plain = plain_dirs.get(head)
         if plain is None:
-            plain = plain_dirs[head] = _plain_directory(head)
+            plain = plain_dirs[head] = _directory(head) == (head, False)
         if plain and name != "." and not _may_change(name):
             pattern = path
         else:
