@@ -49,9 +49,6 @@ _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)
 # Exactly the patterns normalize_path produces: "/" then literal characters, backslash-escaped
 # specials, the glob "*" and the variables @{pid}/@{tid}.
 _SAFE = re.compile(r'/(?:[^\\*?\[\]{}^,"@]|\\[\\*?\[\]{}^,"@]|\*|@\{pid\}|@\{tid\})*')
-# Any special character at all: a pattern without one is a literal path (most of them), which
-# _SAFE accepts; checking for that first is ten times faster than the full match.
-_ANY_SPECIAL = re.compile(r'[\\*?\[\]{}^,"@]')
 
 
 def unsafe_reason(pattern: str) -> str | None:
@@ -62,7 +59,7 @@ def unsafe_reason(pattern: str) -> str | None:
         return "bytes that are not UTF-8"
     if not pattern.isprintable():
         return "control or non-printing characters"
-    if not _ANY_SPECIAL.search(pattern) or _SAFE.fullmatch(pattern):
+    if _SAFE.fullmatch(pattern):
         return None
     return _syntax_error(pattern) or "not a pattern profiler produces"
 
@@ -248,7 +245,7 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
     perms_of: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}  # a handful
     for access in {access for _, access in merged}:
         for so in (False, True):
-            perms = _letters(tuple(access), lock, so)
+            perms = _letters(access, lock, so)
             if "mkdir" in access and "w" not in perms:
                 perms = _ordered(set(perms) | {"w"})
             perms_of[(access, so)] = perms
