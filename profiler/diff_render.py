@@ -12,15 +12,14 @@ rich styles.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 from rich.text import Text
 
 from . import risk
+from .render import templating
 from .diff import KINDS_PLURAL, Report
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 FORMATS = ("text", "markdown", "json")
 _STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
 _MARK = ("\ue000", "\ue001", "\ue002")  # start, end of style name, end of styled text
@@ -57,9 +56,7 @@ def md_code(text: str) -> str:
 
 @lru_cache(maxsize=2)
 def _env(colour: bool) -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                             undefined=jinja2.StrictUndefined, autoescape=False,
-                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env = templating.environment()
 
     def cell(value, width: int = 0) -> str:
         return printable(value).ljust(width)

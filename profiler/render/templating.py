@@ -31,8 +31,8 @@ def _comment(value) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
-@lru_cache(maxsize=1)
-def env() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """A new environment with our settings and filters (diff_render adds its own filters)."""
     e = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         undefined=jinja2.StrictUndefined,
@@ -45,6 +45,11 @@ def env() -> jinja2.Environment:
     e.filters["yq"] = _yq
     e.filters["comment"] = _comment
     return e
+
+
+@lru_cache(maxsize=1)
+def env() -> jinja2.Environment:
+    return environment()
 
 
 def render(template: str, **context) -> str:
