@@ -8,8 +8,10 @@
 // Options arrive as -D defines from tracer.py:
 //   TARGET_CGID, TARGET_LEVEL  only tasks whose cgroup v2 ancestor at TARGET_LEVEL has this id
 //                              (container mode); absent in exec mode (tracked map alone decides)
-//   NR_EXECVE                  the execve number of this architecture
-//   PATH_LEN, MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
+//   NR_EXECVE, NR_CHDIR        the execve and chdir numbers of this architecture
+//   MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
+// The numbers shared with Python (and PATH_LEN, struct event) come from wire.h, generated from
+// profiler/wire.py; tracer.py passes bpf/ as an include directory.
 //   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
 //
 // Who counts: a task counts once it has exec'd inside the target (the entrypoint, or a command
@@ -23,59 +25,8 @@
 // paths while the process is alive. Every loss is counted in `loss`.
 
 #include <uapi/linux/ptrace.h>
+#include "wire.h"   // generated from profiler/wire.py: event types, classes, bits, struct event
 
-#define ST_PENDING 1   // exec mode: registered, waiting for its first exec
-#define ST_ACTIVE 2    // counts
-#define ST_INFLIGHT 4  // flag: a file/address syscall is between enter and exit
-#define ST_ENTERED 8   // VERIFY: the current syscall passed sys_enter (seccomp let it run)
-#define ST_CAP_SHIFT 16  // VERIFY: bits 16-23 hold 1 + the capability last refused in this call
-
-// Syscall classes, filled into `sysclass` by user space from libseccomp numbers.
-#define C_OPEN 1        // open(path, flags)
-#define C_OPENAT 2      // openat(dirfd, path, flags)
-#define C_OPENAT2 3     // openat2(dirfd, path, how*)
-#define C_CREAT 4       // creat(path)
-#define C_EXECVE 5      // execve(path)
-#define C_EXECVEAT 6    // execveat(dirfd, path)
-#define C_PATH0 7       // f(path, ...): access kind from `sysbits`
-#define C_AT1 8         // f(dirfd, path, ...): access kind from `sysbits`
-#define C_UNLINKAT 9    // unlinkat(dirfd, path, flags)
-#define C_TWO0 10       // f(old, new): rename, link
-#define C_TWOAT 11      // f(olddirfd, old, newdirfd, new): renameat(2), linkat
-#define C_SYMLINK 12    // symlink(target, linkpath)
-#define C_SYMLINKAT 13  // symlinkat(target, newdirfd, linkpath)
-#define C_CHDIR 14      // chdir(path): streamed so user space can follow each task's cwd
-#define C_SOCKET 20     // socket(domain, type, protocol)
-#define C_ADDR 21       // bind/connect(fd, sockaddr*, len): kind from `sysbits`
-#define C_ARG0 22       // record argument 0 (personality, prctl, unshare)
-#define C_ARG1 23       // record argument 1 (ioctl request)
-#define C_ARG2 24       // record argument 2 (mmap/mprotect prot)
-#define C_CLONE 25      // record CLONE_NEW* bits of argument 0
-#define C_CLONE3 26     // record CLONE_NEW* bits of clone_args.flags
-#define C_SETID 27      // set*uid/set*gid: sample uid/gid on success
-
-// Access bits (must match tracer.py ACCESS_BITS).
-#define A_READ (1 << 0)
-#define A_WRITE (1 << 1)
-#define A_APPEND (1 << 2)
-#define A_TRUNC (1 << 3)
-#define A_CREATE (1 << 4)
-#define A_EXEC (1 << 5)
-#define A_DELETE (1 << 6)
-#define A_RENAME (1 << 7)
-#define A_LINK (1 << 8)
-#define A_CHMOD (1 << 9)
-#define A_CHOWN (1 << 10)
-#define A_MKDIR (1 << 11)
-
-// Loss counters (must match tracer.py LOSS_SLOTS).
-#define L_RINGBUF 0
-#define L_MAPFULL 1
-#define L_TRUNC 2
-#define L_READFAIL 3
-#define L_ARGOVERFLOW 4
-
-#define AT_FDCWD_ (-100)
 #define CLONE_NS_MASK 0x7e020080ULL
 #define ADDR_LEN 128   // >= sizeof(struct sockaddr_un) (110)
 
@@ -110,7 +61,7 @@ struct inflight {
 };
 
 struct addr_key {
-    u32 kind;      // 1 bind, 2 connect
+    u32 kind;      // AddrKind: ADDR_BIND or ADDR_CONNECT
     u32 len;
     u8 addr[ADDR_LEN];
 };
@@ -124,16 +75,6 @@ struct arg_key {
 struct err_key {
     u32 nr;
     u32 err;
-};
-
-struct event {
-    u32 type;      // 1 new relative file key, 2 exec, 3 new address, 4 fork, 5 chdir, 6 dir fd
-    u32 tgid;
-    s32 dirfd;     // the path's dirfd; type 4: the child's tid; type 3: bind/connect
-    u32 tid;
-    s32 aux;       // type 6: the new fd; type 3: the address length
-    u32 pad;
-    u8 data[PATH_LEN];
 };
 
 // A task's state lives in task storage (a pointer chase, cheaper than hashing on every
@@ -235,7 +176,7 @@ static __always_inline void count_nr(u32 nr) {
         if (c)
             __sync_fetch_and_add(c, 1);
         else
-            lose(L_MAPFULL);
+            lose(L_MAP_FULL);
     }
 }
 
@@ -243,8 +184,8 @@ static __always_inline void sample_ids(void) {
     u64 ug = bpf_get_current_uid_gid();
     u32 uid = (u32)ug, gid = (u32)(ug >> 32);
     u8 one = 1;
-    if (uids.update(&uid, &one) < 0) lose(L_MAPFULL);
-    if (gids.update(&gid, &one) < 0) lose(L_MAPFULL);
+    if (uids.update(&uid, &one) < 0) lose(L_MAP_FULL);
+    if (gids.update(&gid, &one) < 0) lose(L_MAP_FULL);
 }
 
 // ---- syscall arguments from the register frame --------------------------------------------
@@ -288,17 +229,17 @@ static __always_inline void record_arg(u32 nr, u32 idx, u64 val) {
     u64 zero = 0;
     u64 *n = argdistinct.lookup_or_try_init(&dk, &zero);
     if (!n) {
-        lose(L_MAPFULL);
+        lose(L_MAP_FULL);
         return;
     }
     if (*n >= MAX_ARG_VALUES) {
-        lose(L_ARGOVERFLOW);
+        lose(L_ARG_OVERFLOW);
         return;
     }
     __sync_fetch_and_add(n, 1);
     u64 one = 1;
     if (argvals.update(&k, &one) < 0)
-        lose(L_MAPFULL);
+        lose(L_MAP_FULL);
 }
 
 // Read a user path into an in-flight record. Relative paths keep (tgid, dirfd) for user space.
@@ -315,7 +256,7 @@ static __always_inline int read_path(struct inflight *f, u64 uptr, s32 dirfd, u3
         return 0;
     }
     if (n >= PATH_LEN)
-        lose(L_TRUNC);
+        lose(L_PATH_TRUNCATED);
     return 0;
 }
 
@@ -323,11 +264,11 @@ static __always_inline int finish_path(struct inflight *f) {
     if (f->retry) {
         int n = bpf_probe_read_user_str(f->key.path, PATH_LEN, (void *)f->uptr);
         if (n < 0) {
-            lose(L_READFAIL);
+            lose(L_USER_READ_FAILED);
             return -1;
         }
         if (n >= PATH_LEN)
-            lose(L_TRUNC);
+            lose(L_PATH_TRUNCATED);
     }
     if (f->key.path[0] == '/') {
         f->key.tgid = 0;
@@ -346,7 +287,7 @@ static __always_inline struct inflight *begin(u32 tid, int second) {
         ? inflight2.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE)
         : inflight1.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!f) {
-        lose(L_MAPFULL);
+        lose(L_MAP_FULL);
         return 0;
     }
     // Start from the zeroed template: the key's unused bytes must be zero (it is a hash key).
@@ -368,7 +309,7 @@ static __always_inline u32 open_bits(u64 flags) {
     if (acc == 1) b |= A_WRITE;
     if (acc == 2) b |= A_READ | A_WRITE;
     if (flags & 0x400) b |= A_APPEND;     // O_APPEND
-    if (flags & 0x200) b |= A_TRUNC;      // O_TRUNC
+    if (flags & 0x200) b |= A_TRUNCATE;      // O_TRUNC
     if (flags & 0x40) b |= A_CREATE;      // O_CREAT
     if ((flags & 0x410000) == 0x410000) b |= A_CREATE | A_WRITE;  // O_TMPFILE
     return b;
@@ -400,21 +341,21 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     case C_OPENAT2: {
         u64 how_flags = 0;
         if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0)
-            lose(L_READFAIL);
+            lose(L_USER_READ_FAILED);
         bits = open_bits(how_flags);
         rc = read_path(f, p1, (s32)p0, tgid);
         break;
     }
     case C_CREAT:
-        bits = A_WRITE | A_CREATE | A_TRUNC;
+        bits = A_WRITE | A_CREATE | A_TRUNCATE;
         rc = read_path(f, p0, AT_FDCWD_, tgid);
         break;
     case C_EXECVE:
-        bits = A_EXEC;
+        bits = A_EXECUTE;
         rc = read_path(f, p0, AT_FDCWD_, tgid);
         break;
     case C_EXECVEAT:
-        bits = A_EXEC;
+        bits = A_EXECUTE;
         rc = read_path(f, p1, (s32)p0, tgid);
         break;
     case C_PATH0:
@@ -471,7 +412,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
     void *uaddr = (void *)sysarg(regs, 1);
     u16 fam = 0;
     if (bpf_probe_read_user(&fam, sizeof(fam), uaddr) < 0) {
-        lose(L_READFAIL);
+        lose(L_USER_READ_FAILED);
         return;
     }
     int rc = 0;
@@ -497,7 +438,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
         k.len = 2;
     }
     if (rc < 0) {
-        lose(L_READFAIL);
+        lose(L_USER_READ_FAILED);
         return;
     }
     u64 *seen = addrs.lookup(&k);
@@ -507,15 +448,15 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
     }
     u64 one = 1;
     if (addrs.update(&k, &one) < 0) {
-        lose(L_MAPFULL);
+        lose(L_MAP_FULL);
         return;
     }
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF);   // the map still holds it: only the live counter misses it
+        lose(L_RINGBUF_FULL);   // the map still holds it: only the live counter misses it
         return;
     }
-    e->type = 3;
+    e->type = EV_ADDR;
     e->tgid = tgid;
     e->dirfd = k.kind;
     e->tid = 0;
@@ -550,7 +491,7 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
         record_arg(nr, 1, sysarg(regs, 1));
         record_arg(nr, 2, sysarg(regs, 2));
         // The (domain, type, protocol) triple, packed, so families and types stay paired.
-        record_arg(nr, 0xfe, (sysarg(regs, 0) << 48) | ((sysarg(regs, 1) & 0xffffffff) << 16) |
+        record_arg(nr, ARG_SOCKET_TRIPLE, (sysarg(regs, 0) << 48) | ((sysarg(regs, 1) & 0xffffffff) << 16) |
                                  (sysarg(regs, 2) & 0xffff));
     } else if (c == C_ADDR) {
         enter_addr(regs, nr, tgid);
@@ -565,20 +506,20 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     } else if (c == C_CLONE3) {
         u64 fl = 0;
         if (bpf_probe_read_user(&fl, sizeof(fl), (void *)sysarg(regs, 0)) < 0)
-            lose(L_READFAIL);
-        record_arg(nr, 0xff, fl & CLONE_NS_MASK);
+            lose(L_USER_READ_FAILED);
+        record_arg(nr, ARG_VIA_POINTER, fl & CLONE_NS_MASK);
     } else if (c == C_SETID) {
         *st |= ST_INFLIGHT;
     }
     return 0;
 }
 
-// Stream a path event: 1 a new relative file key, 5 chdir (the task's new cwd), 6 a directory
-// fd opened (aux = the new fd). dirfd says what a relative path is relative to.
+// Stream a path event: EV_FILE a new relative file key, EV_CHDIR the task's new cwd, EV_DIRFD a
+// directory fd opened (aux = the new fd). dirfd says what a relative path is relative to.
 static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s32 aux) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF);
+        lose(L_RINGBUF_FULL);
         return;
     }
     e->type = type;
@@ -591,23 +532,23 @@ static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s
 }
 
 static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, u32 tid) {
-    if (f->retry && ret == 0 && (f->bits & A_EXEC))
+    if (f->retry && ret == 0 && (f->bits & A_EXECUTE))
         return;   // a successful exec replaced the memory; the exec event carries the path
     if (finish_path(f) < 0)
         return;
     if (f->nr == NR_CHDIR) {
         if (ret == 0)
-            stream_path(5, f, tid, 0);
+            stream_path(EV_CHDIR, f, tid, 0);
         return;
     }
     if (f->dirfd_open && ret >= 0)
-        stream_path(6, f, tid, (s32)ret);
+        stream_path(EV_DIRFD, f, tid, (s32)ret);
     struct file_val zero = {};
     struct file_val *v = files.lookup(&f->key);
     int is_new = 0;
     if (!v) {
         if (files.update(&f->key, &zero) < 0) {
-            lose(L_MAPFULL);
+            lose(L_MAP_FULL);
             return;
         }
         v = files.lookup(&f->key);
@@ -626,7 +567,7 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
     if (ret == -30)   // EROFS
         __sync_fetch_and_or(&v->erofs, f->bits);
     if (is_new && f->key.tgid)   // relative: user space resolves it from its cwd/dirfd view
-        stream_path(1, f, tid, 0);
+        stream_path(EV_FILE, f, tid, 0);
 }
 
 static __always_inline int handle_exit(u32 nr, long ret) {
@@ -664,7 +605,7 @@ static __always_inline int handle_exit(u32 nr, long ret) {
         if (c)
             __sync_fetch_and_add(c, 1);
         else
-            lose(L_MAPFULL);
+            lose(L_MAP_FULL);
     }
     if (!(*st & ST_INFLIGHT))
         return 0;
@@ -716,17 +657,17 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
     u32 child = args->child_pid;
     u32 v = ST_ACTIVE;
     if (tracked.update(&child, &v) < 0) {
-        lose(L_MAPFULL);
+        lose(L_MAP_FULL);
         return 0;
     }
     task_born();
     // Streamed so that user space can hand the parent's cwd to the child.
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF);
+        lose(L_RINGBUF_FULL);
         return 0;
     }
-    e->type = 4;
+    e->type = EV_FORK;
     e->tgid = bpf_get_current_pid_tgid() >> 32;
     e->dirfd = child;
     e->tid = parent;
@@ -763,10 +704,10 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     sample_ids();
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF);
+        lose(L_RINGBUF_FULL);
         return 0;
     }
-    e->type = 2;
+    e->type = EV_EXEC;
     e->tgid = bpf_get_current_pid_tgid() >> 32;
     e->dirfd = 0;
     e->tid = tid;

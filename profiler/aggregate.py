@@ -27,7 +27,7 @@ from .model import (
     ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Endpoint, Executable, FileAccess, Metadata, Network,
     Processes, Recording, SocketUse, Syscall,
 )
-from .tracer import ACCESS_BITS, ARG_NAMES, RawTrace
+from .wire import ACCESS_BITS, ARG_NAMES, AddrKind, ArgIndex, RawTrace
 
 assert ACCESS_BITS == ACCESS_KINDS, "record.c access bits and the model must agree"
 
@@ -89,12 +89,12 @@ def build_recording(raw: RawTrace, metadata: Metadata,
     args = []
     triples: dict[int, int] = {}
     for (nr, idx), values in raw.args.items():
-        if idx == 0xFE:  # socket (domain, type, protocol) packed by record.c
+        if idx == ArgIndex.SOCKET_TRIPLE:  # socket (domain, type, protocol) packed by record.c
             triples.update(values)
             continue
         name = syscalls.name_of(arch, nr) or f"__nr_{nr}"
         argname = ARG_NAMES.get((name, idx), f"arg{idx}")
-        index = -1 if idx == 0xFF else idx
+        index = -1 if idx == ArgIndex.VIA_POINTER else idx
         args.append(ArgValues(name, argname, index, tuple(sorted(values))))
 
     files = [FileAccess(_decode(p), _bits_to_kinds(ok), _bits_to_kinds(failed))
@@ -111,7 +111,7 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         ep = decode_sockaddr(data)
         if ep is None:
             continue
-        (listening if kind == 1 else connects).append(ep)
+        (listening if kind == AddrKind.BIND else connects).append(ep)
 
     execs = [Executable(_decode(p), n) for p, n in raw.execs.items()]
     loss = {k: raw.loss.get(k, 0) for k in raw.loss}

@@ -12,23 +12,22 @@ from __future__ import annotations
 import ctypes as ct
 import os
 import platform
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import btf, syscalls
 from .errors import EnvironmentProblem
+from .wire import (
+    AT_FDCWD, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType, RawTrace,
+    TaskState,
+)
 
-BPF_SOURCE = Path(__file__).resolve().parent.parent / "bpf" / "record.c"
+BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
+BPF_SOURCE = BPF_DIR / "record.c"  # includes wire.h from the same directory
 
-PATH_LEN = 256
 MAX_NR = 1024
 MAX_FILES = 262144
 MAX_ARG_VALUES = 64
 RINGBUF_PAGES = 1024  # 4 MiB
-
-ST_PENDING, ST_ACTIVE = 1, 2
-# Classes whose result is not needed (argument recording only): no exit tracepoint.
-_NO_EXIT_CLASSES = {22, 23, 24, 25, 26}
 
 
 def _tracefs() -> Path:
@@ -38,74 +37,8 @@ def _tracefs() -> Path:
     raise EnvironmentProblem("tracefs is not mounted",
                              hint="mount -t tracefs tracefs /sys/kernel/tracing")
 
-# Access bits: the order of model.ACCESS_KINDS, and the A_* defines of record.c.
-ACCESS_BITS = ("read", "write", "append", "truncate", "create", "execute", "delete", "rename",
-               "link", "chmod", "chown", "mkdir")
-LOSS_SLOTS = ("ringbuf_full", "map_full", "path_truncated", "user_read_failed", "arg_overflow")
-
-# Syscall classes of record.c (C_*), with their access bits where the class needs them.
-_A = {k: 1 << i for i, k in enumerate(ACCESS_BITS)}
-SYSCALL_CLASSES: dict[str, tuple[int, int]] = {
-    "open": (1, 0), "openat": (2, 0), "openat2": (3, 0), "creat": (4, 0),
-    "execve": (5, 0), "execveat": (6, 0),
-    "truncate": (7, _A["truncate"] | _A["write"]),
-    "mkdir": (7, _A["mkdir"]), "mkdirat": (8, _A["mkdir"]),
-    "rmdir": (7, _A["delete"]), "unlink": (7, _A["delete"]), "unlinkat": (9, _A["delete"]),
-    "mknod": (7, _A["create"]), "mknodat": (8, _A["create"]),
-    "chmod": (7, _A["chmod"]), "fchmodat": (8, _A["chmod"]), "fchmodat2": (8, _A["chmod"]),
-    "chown": (7, _A["chown"]), "lchown": (7, _A["chown"]), "fchownat": (8, _A["chown"]),
-    "rename": (10, _A["rename"]), "renameat": (11, _A["rename"]), "renameat2": (11, _A["rename"]),
-    "link": (10, _A["link"]), "linkat": (11, _A["link"]),
-    "symlink": (12, _A["link"] | _A["create"]), "symlinkat": (13, _A["link"] | _A["create"]),
-    "chdir": (14, 0),
-    "socket": (20, 0), "bind": (21, 1), "connect": (21, 2),
-    "personality": (22, 0), "prctl": (22, 0), "unshare": (22, 0),
-    "ioctl": (23, 0), "mmap": (24, 0), "mprotect": (24, 0),
-    "clone": (25, 0), "clone3": (26, 0),
-    "setuid": (27, 0), "setgid": (27, 0), "setreuid": (27, 0), "setregid": (27, 0),
-    "setresuid": (27, 0), "setresgid": (27, 0), "setfsuid": (27, 0), "setfsgid": (27, 0),
-}
-
-# Which argument each recorded value stands for (syscall, index) -> name. Index 0xff is a field
-# read through a pointer (clone3's clone_args.flags), which seccomp cannot filter.
-ARG_NAMES = {
-    ("socket", 0): "domain", ("socket", 1): "type", ("socket", 2): "protocol",
-    ("personality", 0): "persona", ("prctl", 0): "option", ("unshare", 0): "flags",
-    ("ioctl", 1): "request", ("mmap", 2): "prot", ("mprotect", 2): "prot",
-    ("clone", 0): "flags", ("clone3", 0xff): "flags",
-}
 
 _ARCH_DEFINE = {"x86_64": "ARCH_X86_64", "aarch64": "ARCH_ARM64"}
-
-
-class _Event(ct.Structure):
-    _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("dirfd", ct.c_int32),
-                ("tid", ct.c_uint32), ("aux", ct.c_int32), ("pad", ct.c_uint32),
-                ("data", ct.c_uint8 * PATH_LEN)]
-
-
-@dataclass
-class RawTrace:
-    """What the kernel aggregated, in plain Python types (input of aggregate.build_recording)."""
-
-    arch: str
-    counts: dict[int, int] = field(default_factory=dict)  # syscall nr -> calls
-    errnos: dict[tuple[int, int], int] = field(default_factory=dict)  # (nr, errno) -> calls
-    caps: dict[int, tuple[int, int]] = field(default_factory=dict)  # cap -> (granted, denied)
-    caps_overridden: dict[int, int] = field(default_factory=dict)  # cap -> checks under kernel creds
-    args: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (nr,idx)->{value: n}
-    files: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # abs path -> (ok, failed)
-    addrs: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (kind, sockaddr) -> n
-    execs: dict[bytes, int] = field(default_factory=dict)  # path -> count
-    uids: set[int] = field(default_factory=set)
-    gids: set[int] = field(default_factory=set)
-    peak_tasks: int = 0
-    loss: dict[str, int] = field(default_factory=dict)
-    # verify mode
-    denied_calls: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, errno, tgid)
-    denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
-    erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
-    exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
 
 
 def _readlink(path: str) -> str | None:
@@ -134,7 +67,7 @@ class Tracer:
                                      hint="supported: x86_64, aarch64")
         nr_execve = syscalls.number_of(self.arch, "execve")
         cflags = [
-            f"-DPATH_LEN={PATH_LEN}", f"-DMAX_NR={MAX_NR}", f"-DMAX_FILES={MAX_FILES}",
+            f"-I{BPF_DIR}", f"-DMAX_NR={MAX_NR}", f"-DMAX_FILES={MAX_FILES}",
             f"-DMAX_ARG_VALUES={MAX_ARG_VALUES}", f"-DRINGBUF_PAGES={RINGBUF_PAGES}",
             f"-DNR_EXECVE={nr_execve}", f"-DNR_CHDIR={syscalls.number_of(self.arch, 'chdir')}", f"-D{_ARCH_DEFINE[self.arch]}",
             "-Wno-unreachable-code",
@@ -181,8 +114,8 @@ class Tracer:
             nr = syscalls.number_of(self.arch, name)
             if nr is None or nr >= MAX_NR:
                 continue  # this architecture does not have it (e.g. open on aarch64)
-            cls[ct.c_int(nr)] = ct.c_uint8(c)
-            bits[ct.c_int(nr)] = ct.c_uint32(b)
+            cls[ct.c_int(nr)] = ct.c_uint8(int(c))
+            bits[ct.c_int(nr)] = ct.c_uint32(int(b))
 
     def _attach_exits(self) -> None:
         """The result of the syscalls that need one (paths, chdir, set*id, sockets) comes from
@@ -190,7 +123,7 @@ class Tracer:
         raw sys_exit program would cost a second BPF dispatch on every syscall."""
         events = _tracefs() / "events" / "syscalls"
         for name, (cls, _bits) in SYSCALL_CLASSES.items():
-            if cls in _NO_EXIT_CLASSES or not (events / f"sys_exit_{name}").is_dir():
+            if cls in NO_EXIT_CLASSES or not (events / f"sys_exit_{name}").is_dir():
                 continue
             try:
                 self.bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}", fn_name=b"on_sys_exit")
@@ -199,15 +132,16 @@ class Tracer:
 
     def track(self, pid: int, pending: bool = False) -> None:
         """Register a task: pending (counts from its next exec) or active (counts now)."""
-        self.bpf["tracked"][ct.c_uint32(pid)] = ct.c_uint32(ST_PENDING if pending else ST_ACTIVE)
+        state = TaskState.PENDING if pending else TaskState.ACTIVE
+        self.bpf["tracked"][ct.c_uint32(pid)] = ct.c_uint32(int(state))
         if not pending:
             live = self.bpf["tasks"]
             live[ct.c_int(0)] = ct.c_uint64(live[ct.c_int(0)].value + 1)
 
     # --- streaming --------------------------------------------------------------------------
     def _on_event(self, ctx, data, size) -> None:
-        e = ct.cast(data, ct.POINTER(_Event)).contents
-        if e.type == 4:  # fork: the child starts in its parent's cwd, with its directory fds
+        e = ct.cast(data, ct.POINTER(Event)).contents
+        if e.type == EventType.FORK:  # the child starts in its parent's cwd, with its directory fds
             child, parent = e.dirfd, e.tid
             self._cwd[child] = self._cwd.get(parent) or self._proc_cwd(parent)
             if e.tgid in self._exe_of:
@@ -216,10 +150,10 @@ class Tracer:
                 if tgid == e.tgid:
                     self._dirfds[(child, fd)] = path
             return
-        if e.type == 3:
+        if e.type == EventType.ADDR:
             return  # addresses are read from their map at the end
-        path = bytes(e.data).split(b"\0", 1)[0]
-        if e.type == 2:  # exec; a task that starts counting here (entrypoint, docker exec)
+        path = e.path
+        if e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
             if e.tid not in self._cwd:
                 self._cwd[e.tid] = self._proc_cwd(e.tid)
             full = path if path.startswith(b"/") else _join(self._cwd[e.tid], path)
@@ -227,26 +161,26 @@ class Tracer:
             self._exe_of[e.tgid] = full
             return
         full = path if path.startswith(b"/") else self._resolve(e.tgid, e.tid, e.dirfd, path)
-        if e.type == 1 and full is not None:
+        if e.type == EventType.FILE and full is not None:
             self._resolved[(e.tgid, e.dirfd, path)] = full
-        elif e.type == 5 and full is not None:  # chdir succeeded
+        elif e.type == EventType.CHDIR and full is not None:  # chdir succeeded
             self._cwd[e.tid] = full
-        elif e.type == 6 and full is not None:  # a directory fd: later dirfd-relative paths
+        elif e.type == EventType.DIRFD and full is not None:  # a directory fd: later dirfd-relative paths
             self._dirfds[(e.tgid, e.aux)] = full
 
     def _resolve(self, tgid: int, tid: int, dirfd: int, rel: bytes) -> bytes | None:
-        if dirfd == -100:
+        if dirfd == AT_FDCWD:
             base = self._cwd.get(tid) or self._cwd.get(tgid) or self._base_dir(tgid, dirfd)
         else:
             base = self._dirfds.get((tgid, dirfd)) or self._base_dir(tgid, dirfd)
         return _join(base, rel) if base is not None else None
 
     def _proc_cwd(self, tid: int) -> bytes:
-        return self._base_dir(tid, -100) or self.initial_cwd
+        return self._base_dir(tid, AT_FDCWD) or self.initial_cwd
 
     @staticmethod
     def _base_dir(tgid: int, dirfd: int) -> bytes | None:
-        link = f"/proc/{tgid}/cwd" if dirfd == -100 else f"/proc/{tgid}/fd/{dirfd}"
+        link = f"/proc/{tgid}/cwd" if dirfd == AT_FDCWD else f"/proc/{tgid}/fd/{dirfd}"
         target = _readlink(link)
         if target is None or not target.startswith("/"):
             return None
@@ -314,7 +248,7 @@ class Tracer:
                 raw.denied_caps[(k.nr, k.err, k.tgid)] = v.value
         for path in self._execs:  # the exec event is the authority on what was executed
             o, f = raw.files.get(path, (0, 0))
-            raw.files[path] = (o | 1 << ACCESS_BITS.index("execute"), f)
+            raw.files[path] = (o | int(Access.EXECUTE), f)
         raw.uids = {k.value for k in b["uids"].keys()}
         raw.gids = {k.value for k in b["gids"].keys()}
         raw.peak_tasks = b["tasks"][ct.c_int(1)].value

@@ -8,7 +8,7 @@ import struct
 from profiler import syscalls
 from profiler.aggregate import build_recording, decode_sockaddr
 from profiler.model import Endpoint, Metadata
-from profiler.tracer import RawTrace
+from profiler.wire import RawTrace
 
 ARCH = "x86_64"
 MD = Metadata(tool_version="t", kernel="k", arch=ARCH, mode="exec")

@@ -11,7 +11,7 @@ import pytest
 from profiler import syscalls
 from profiler.engine import RunSpec
 from profiler.errors import UsageError
-from profiler.tracer import RawTrace
+from profiler.wire import RawTrace
 from profiler import verify as v
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,0 +1,89 @@
+// Generated from profiler/wire.py by `python -m profiler.wire > bpf/wire.h`: do not edit.
+// The numbers and layouts bpf/record.c shares with profiler's Python; their meaning is
+// documented there. tests/test_wire.py fails when this file and wire.py disagree.
+#ifndef PROFILER_WIRE_H
+#define PROFILER_WIRE_H
+
+#define PATH_LEN 256            // bytes of a path kept in the kernel, NUL included
+#define AT_FDCWD_ (-100)        // a path relative to the task's cwd
+#define ST_CAP_SHIFT 16         // VERIFY: state bits 16-23 hold 1 + the capability refused in this call
+
+// What a ring-buffer record announces (`Event.type`).
+#define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
+#define EV_EXEC 2               // an exec (path: the executable as passed to exec)
+#define EV_ADDR 3               // a new address (dirfd: its AddrKind, aux: its length, data: the address)
+#define EV_FORK 4               // a fork (tid: the parent's tid, dirfd: the child's tid)
+#define EV_CHDIR 5              // a chdir that succeeded (path: the task's new cwd)
+#define EV_DIRFD 6              // a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)
+
+// What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
+#define ADDR_BIND 1             // bind: the app listens there
+#define ADDR_CONNECT 2          // connect: the app talks to it
+
+// Argument indexes with a special meaning in recorded argument values (arg_key.idx).
+#define ARG_SOCKET_TRIPLE 0xfe  // socket's (domain, type, protocol), packed domain<<48|type<<16|proto
+#define ARG_VIA_POINTER 0xff    // a field read through a pointer (clone3's clone_args.flags)
+
+// Syscall classes: what record.c keeps of a syscall (filled into `sysclass`).
+#define C_OPEN 1                // open(path, flags)
+#define C_OPENAT 2              // openat(dirfd, path, flags)
+#define C_OPENAT2 3             // openat2(dirfd, path, how*)
+#define C_CREAT 4               // creat(path)
+#define C_EXECVE 5              // execve(path)
+#define C_EXECVEAT 6            // execveat(dirfd, path)
+#define C_PATH0 7               // f(path, ...): access kind from `sysbits`
+#define C_AT1 8                 // f(dirfd, path, ...): access kind from `sysbits`
+#define C_UNLINKAT 9            // unlinkat(dirfd, path, flags)
+#define C_TWO0 10               // f(old, new): rename, link
+#define C_TWOAT 11              // f(olddirfd, old, newdirfd, new): renameat(2), linkat
+#define C_SYMLINK 12            // symlink(target, linkpath)
+#define C_SYMLINKAT 13          // symlinkat(target, newdirfd, linkpath)
+#define C_CHDIR 14              // chdir(path): streamed so user space can follow each task's cwd
+#define C_SOCKET 20             // socket(domain, type, protocol)
+#define C_ADDR 21               // bind/connect(fd, sockaddr*, len): AddrKind from `sysbits`
+#define C_ARG0 22               // record argument 0 (personality, prctl, unshare)
+#define C_ARG1 23               // record argument 1 (ioctl request)
+#define C_ARG2 24               // record argument 2 (mmap/mprotect prot)
+#define C_CLONE 25              // record CLONE_NEW* bits of argument 0
+#define C_CLONE3 26             // record CLONE_NEW* bits of clone_args.flags
+#define C_SETID 27              // set*uid/set*gid: sample uid/gid on success
+
+// Access bits of a file key; their names, lower-cased, are model.ACCESS_KINDS in order.
+#define A_READ (1 << 0)
+#define A_WRITE (1 << 1)
+#define A_APPEND (1 << 2)
+#define A_TRUNCATE (1 << 3)
+#define A_CREATE (1 << 4)
+#define A_EXECUTE (1 << 5)
+#define A_DELETE (1 << 6)
+#define A_RENAME (1 << 7)
+#define A_LINK (1 << 8)
+#define A_CHMOD (1 << 9)
+#define A_CHOWN (1 << 10)
+#define A_MKDIR (1 << 11)
+
+// Slots of record.c's `loss` array; their names, lower-cased, are model.LOSS_KINDS.
+#define L_RINGBUF_FULL 0        // a streamed event could not be queued
+#define L_MAP_FULL 1            // an in-kernel map had no room for a new key
+#define L_PATH_TRUNCATED 2      // a path longer than PATH_LEN
+#define L_USER_READ_FAILED 3    // reading a path or struct from user memory failed
+#define L_ARG_OVERFLOW 4        // a syscall argument had more distinct values than MAX_ARG_VALUES
+
+// Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet).
+#define ST_PENDING 1            // exec mode: registered, waiting for its first exec
+#define ST_ACTIVE 2             // counts
+#define ST_INFLIGHT 4           // flag: a file/address syscall is between enter and exit
+#define ST_ENTERED 8            // VERIFY: the current syscall passed sys_enter (seccomp let it run)
+
+// One ring-buffer record (record.c's `struct event`, generated from this).
+struct event {
+    u32 type;           // EventType
+    u32 tgid;
+    s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid; ADDR: AddrKind
+    u32 tid;            // the task; FORK: the parent's tid
+    s32 aux;            // DIRFD: the new fd; ADDR: the address length
+    u32 pad;
+    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD) or an address (ADDR)
+};
+
+#endif  // PROFILER_WIRE_H

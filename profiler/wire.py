@@ -1,0 +1,288 @@
+"""The wire format between bpf/record.c and Python: every number both sides must agree on.
+
+This module is the one source. bpf/wire.h, which record.c includes, is generated from it
+(`python -m profiler.wire > bpf/wire.h`) and a unit test fails when the committed header differs
+from the generated one. The header is committed rather than written at load time so record.c
+reads whole beside it, the generated C is reviewed in diffs, and recording writes no file.
+
+What crosses the boundary:
+- enums and constants the kernel program and Python both use (event types, address kinds,
+  argument-index sentinels, syscall classes, access bits, loss slots, task states);
+- `Event`, the layout of a ring-buffer record (the ctypes struct Python decodes; the header's
+  `struct event` is generated from it). The in-kernel maps' key and value layouts need no copy
+  here: bcc builds their ctypes types from the compiled program;
+- `SYSCALL_CLASSES`, which syscall belongs to which class (user space fills record.c's
+  `sysclass`/`sysbits` maps from it), and `ARG_NAMES`, what each recorded argument is;
+- `RawTrace`, the in-kernel aggregates as plain Python data (the tracer's result, the input of
+  the pure `aggregate.build_recording`), so pure code needs no import of the tracer.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+from dataclasses import dataclass, field
+from enum import IntEnum, IntFlag
+
+
+def _with_doc(cls, value: int, doc: str = ""):
+    """Members are written `NAME = value, "what it means"`; the text becomes the C comment."""
+    obj = int.__new__(cls, value)
+    obj._value_ = value
+    obj.doc = doc
+    return obj
+
+
+PATH_LEN = 256  # bytes of a path kept in the kernel (file keys, events), NUL included
+AT_FDCWD = -100  # the dirfd of a path relative to the task's cwd (C name AT_FDCWD_: no clash)
+ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refused in this call
+
+
+class EventType(IntEnum):
+    """What a ring-buffer record announces (`Event.type`)."""
+
+    __new__ = _with_doc
+    FILE = 1, "a new relative file key: user space resolves it while the process lives"
+    EXEC = 2, "an exec (path: the executable as passed to exec)"
+    ADDR = 3, "a new address (dirfd: its AddrKind, aux: its length, data: the address)"
+    FORK = 4, "a fork (tid: the parent's tid, dirfd: the child's tid)"
+    CHDIR = 5, "a chdir that succeeded (path: the task's new cwd)"
+    DIRFD = 6, "a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)"
+
+
+class AddrKind(IntEnum):
+    """What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind)."""
+
+    __new__ = _with_doc
+    BIND = 1, "bind: the app listens there"
+    CONNECT = 2, "connect: the app talks to it"
+
+
+class ArgIndex(IntEnum):
+    """Argument indexes with a special meaning in recorded argument values (arg_key.idx)."""
+
+    __new__ = _with_doc
+    SOCKET_TRIPLE = 0xFE, "socket's (domain, type, protocol), packed domain<<48|type<<16|proto"
+    VIA_POINTER = 0xFF, "a field read through a pointer (clone3's clone_args.flags)"
+
+
+class SysClass(IntEnum):
+    """Syscall classes: what record.c keeps of a syscall (filled into `sysclass`)."""
+
+    __new__ = _with_doc
+    OPEN = 1, "open(path, flags)"
+    OPENAT = 2, "openat(dirfd, path, flags)"
+    OPENAT2 = 3, "openat2(dirfd, path, how*)"
+    CREAT = 4, "creat(path)"
+    EXECVE = 5, "execve(path)"
+    EXECVEAT = 6, "execveat(dirfd, path)"
+    PATH0 = 7, "f(path, ...): access kind from `sysbits`"
+    AT1 = 8, "f(dirfd, path, ...): access kind from `sysbits`"
+    UNLINKAT = 9, "unlinkat(dirfd, path, flags)"
+    TWO0 = 10, "f(old, new): rename, link"
+    TWOAT = 11, "f(olddirfd, old, newdirfd, new): renameat(2), linkat"
+    SYMLINK = 12, "symlink(target, linkpath)"
+    SYMLINKAT = 13, "symlinkat(target, newdirfd, linkpath)"
+    CHDIR = 14, "chdir(path): streamed so user space can follow each task's cwd"
+    SOCKET = 20, "socket(domain, type, protocol)"
+    ADDR = 21, "bind/connect(fd, sockaddr*, len): AddrKind from `sysbits`"
+    ARG0 = 22, "record argument 0 (personality, prctl, unshare)"
+    ARG1 = 23, "record argument 1 (ioctl request)"
+    ARG2 = 24, "record argument 2 (mmap/mprotect prot)"
+    CLONE = 25, "record CLONE_NEW* bits of argument 0"
+    CLONE3 = 26, "record CLONE_NEW* bits of clone_args.flags"
+    SETID = 27, "set*uid/set*gid: sample uid/gid on success"
+
+
+# Classes whose result is not needed (argument recording only): no exit tracepoint.
+NO_EXIT_CLASSES = frozenset({SysClass.ARG0, SysClass.ARG1, SysClass.ARG2, SysClass.CLONE,
+                             SysClass.CLONE3})
+
+
+class Access(IntFlag):
+    """Access bits of a file key; their names, lower-cased, are model.ACCESS_KINDS in order."""
+
+    __new__ = _with_doc
+    READ = 1 << 0
+    WRITE = 1 << 1
+    APPEND = 1 << 2
+    TRUNCATE = 1 << 3
+    CREATE = 1 << 4
+    EXECUTE = 1 << 5
+    DELETE = 1 << 6
+    RENAME = 1 << 7
+    LINK = 1 << 8
+    CHMOD = 1 << 9
+    CHOWN = 1 << 10
+    MKDIR = 1 << 11
+
+
+ACCESS_BITS: tuple[str, ...] = tuple(a.name.lower() for a in Access)
+
+
+class Loss(IntEnum):
+    """Slots of record.c's `loss` array; their names, lower-cased, are model.LOSS_KINDS."""
+
+    __new__ = _with_doc
+    RINGBUF_FULL = 0, "a streamed event could not be queued"
+    MAP_FULL = 1, "an in-kernel map had no room for a new key"
+    PATH_TRUNCATED = 2, "a path longer than PATH_LEN"
+    USER_READ_FAILED = 3, "reading a path or struct from user memory failed"
+    ARG_OVERFLOW = 4, "a syscall argument had more distinct values than MAX_ARG_VALUES"
+
+
+LOSS_SLOTS: tuple[str, ...] = tuple(m.name.lower() for m in Loss)
+
+
+class TaskState(IntFlag):
+    """Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet)."""
+
+    __new__ = _with_doc
+    PENDING = 1, "exec mode: registered, waiting for its first exec"
+    ACTIVE = 2, "counts"
+    INFLIGHT = 4, "flag: a file/address syscall is between enter and exit"
+    ENTERED = 8, "VERIFY: the current syscall passed sys_enter (seccomp let it run)"
+
+
+# Which syscall is in which class, with its access bits (or AddrKind) where the class needs
+# them; user space fills `sysclass` and `sysbits` from this by libseccomp's numbers.
+_A = Access
+SYSCALL_CLASSES: dict[str, tuple[SysClass, int]] = {
+    "open": (SysClass.OPEN, 0), "openat": (SysClass.OPENAT, 0),
+    "openat2": (SysClass.OPENAT2, 0), "creat": (SysClass.CREAT, 0),
+    "execve": (SysClass.EXECVE, 0), "execveat": (SysClass.EXECVEAT, 0),
+    "truncate": (SysClass.PATH0, _A.TRUNCATE | _A.WRITE),
+    "mkdir": (SysClass.PATH0, _A.MKDIR), "mkdirat": (SysClass.AT1, _A.MKDIR),
+    "rmdir": (SysClass.PATH0, _A.DELETE), "unlink": (SysClass.PATH0, _A.DELETE),
+    "unlinkat": (SysClass.UNLINKAT, _A.DELETE),
+    "mknod": (SysClass.PATH0, _A.CREATE), "mknodat": (SysClass.AT1, _A.CREATE),
+    "chmod": (SysClass.PATH0, _A.CHMOD), "fchmodat": (SysClass.AT1, _A.CHMOD),
+    "fchmodat2": (SysClass.AT1, _A.CHMOD),
+    "chown": (SysClass.PATH0, _A.CHOWN), "lchown": (SysClass.PATH0, _A.CHOWN),
+    "fchownat": (SysClass.AT1, _A.CHOWN),
+    "rename": (SysClass.TWO0, _A.RENAME), "renameat": (SysClass.TWOAT, _A.RENAME),
+    "renameat2": (SysClass.TWOAT, _A.RENAME),
+    "link": (SysClass.TWO0, _A.LINK), "linkat": (SysClass.TWOAT, _A.LINK),
+    "symlink": (SysClass.SYMLINK, _A.LINK | _A.CREATE),
+    "symlinkat": (SysClass.SYMLINKAT, _A.LINK | _A.CREATE),
+    "chdir": (SysClass.CHDIR, 0),
+    "socket": (SysClass.SOCKET, 0),
+    "bind": (SysClass.ADDR, AddrKind.BIND), "connect": (SysClass.ADDR, AddrKind.CONNECT),
+    "personality": (SysClass.ARG0, 0), "prctl": (SysClass.ARG0, 0),
+    "unshare": (SysClass.ARG0, 0),
+    "ioctl": (SysClass.ARG1, 0), "mmap": (SysClass.ARG2, 0), "mprotect": (SysClass.ARG2, 0),
+    "clone": (SysClass.CLONE, 0), "clone3": (SysClass.CLONE3, 0),
+    **{name: (SysClass.SETID, 0) for name in (
+        "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setfsuid",
+        "setfsgid")},
+}
+
+# Which argument each recorded value stands for: (syscall, index) -> name. A value read through
+# a pointer (ArgIndex.VIA_POINTER) is one seccomp cannot filter.
+ARG_NAMES = {
+    ("socket", 0): "domain", ("socket", 1): "type", ("socket", 2): "protocol",
+    ("personality", 0): "persona", ("prctl", 0): "option", ("unshare", 0): "flags",
+    ("ioctl", 1): "request", ("mmap", 2): "prot", ("mprotect", 2): "prot",
+    ("clone", 0): "flags", ("clone3", ArgIndex.VIA_POINTER): "flags",
+}
+
+
+class Event(ct.Structure):
+    """One ring-buffer record (record.c's `struct event`, generated from this)."""
+
+    _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("dirfd", ct.c_int32),
+                ("tid", ct.c_uint32), ("aux", ct.c_int32), ("pad", ct.c_uint32),
+                ("data", ct.c_uint8 * PATH_LEN)]
+
+    @property
+    def path(self) -> bytes:
+        """`data` as a path: the bytes before the first NUL."""
+        return bytes(self.data).split(b"\0", 1)[0]
+
+
+_EVENT_DOC = {
+    "type": "EventType",
+    "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid; ADDR: AddrKind",
+    "tid": "the task; FORK: the parent's tid",
+    "aux": "DIRFD: the new fd; ADDR: the address length",
+    "data": "a path (FILE, EXEC, CHDIR, DIRFD) or an address (ADDR)",
+}
+
+
+@dataclass
+class RawTrace:
+    """What the kernel aggregated, in plain Python types (input of aggregate.build_recording)."""
+
+    arch: str
+    counts: dict[int, int] = field(default_factory=dict)  # syscall nr -> calls
+    errnos: dict[tuple[int, int], int] = field(default_factory=dict)  # (nr, errno) -> calls
+    caps: dict[int, tuple[int, int]] = field(default_factory=dict)  # cap -> (granted, denied)
+    caps_overridden: dict[int, int] = field(default_factory=dict)  # cap -> checks under kernel creds
+    args: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (nr,idx)->{value: n}
+    files: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # abs path -> (ok, failed)
+    addrs: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (kind, sockaddr) -> n
+    execs: dict[bytes, int] = field(default_factory=dict)  # path -> count
+    uids: set[int] = field(default_factory=set)
+    gids: set[int] = field(default_factory=set)
+    peak_tasks: int = 0
+    loss: dict[str, int] = field(default_factory=dict)
+    # verify mode
+    denied_calls: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, errno, tgid)
+    denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
+    erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
+    exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
+
+
+# --- the C header -------------------------------------------------------------------------------
+_HEADER_ENUMS = (  # (enum, C prefix); the enum's docstring heads its block
+    (EventType, "EV_"), (AddrKind, "ADDR_"), (ArgIndex, "ARG_"), (SysClass, "C_"),
+    (Access, "A_"), (Loss, "L_"), (TaskState, "ST_"),
+)
+_C_TYPES = {ct.c_uint32: "u32", ct.c_int32: "s32", ct.c_uint8: "u8"}
+
+
+def _define(name: str, value: str, doc: str = "") -> str:
+    line = f"#define {name} {value}"
+    return f"{line:<32}// {doc}" if doc else line
+
+
+def _struct(name: str, struct: type[ct.Structure], docs: dict[str, str]) -> list[str]:
+    lines = [f"struct {name} {{"]
+    for fname, ftype in struct._fields_:
+        if issubclass(ftype, ct.Array):
+            length = "PATH_LEN" if ftype._length_ == PATH_LEN else str(ftype._length_)
+            decl = f"{_C_TYPES[ftype._type_]} {fname}[{length}];"
+        else:
+            decl = f"{_C_TYPES[ftype]} {fname};"
+        doc = docs.get(fname)
+        lines.append(f"    {decl:<20}// {doc}" if doc else f"    {decl}")
+    return lines + ["};"]
+
+
+def c_header() -> str:
+    """bpf/wire.h as generated from this module."""
+    out = [
+        "// Generated from profiler/wire.py by `python -m profiler.wire > bpf/wire.h`: do not edit.",
+        "// The numbers and layouts bpf/record.c shares with profiler's Python; their meaning is",
+        "// documented there. tests/test_wire.py fails when this file and wire.py disagree.",
+        "#ifndef PROFILER_WIRE_H",
+        "#define PROFILER_WIRE_H",
+        "",
+        _define("PATH_LEN", str(PATH_LEN), "bytes of a path kept in the kernel, NUL included"),
+        _define("AT_FDCWD_", f"({AT_FDCWD})", "a path relative to the task's cwd"),
+        _define("ST_CAP_SHIFT", str(ST_CAP_SHIFT),
+                "VERIFY: state bits 16-23 hold 1 + the capability refused in this call"),
+    ]
+    for enum, prefix in _HEADER_ENUMS:
+        out += ["", f"// {enum.__doc__}"]
+        for m in enum:
+            value = (f"(1 << {m.value.bit_length() - 1})" if enum is Access
+                     else hex(m.value) if enum is ArgIndex else str(m.value))
+            out.append(_define(prefix + m.name, value, m.doc))
+    out += ["", f"// {Event.__doc__}"]
+    out += _struct("event", Event, _EVENT_DOC)
+    out += ["", "#endif  // PROFILER_WIRE_H", ""]
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(c_header(), end="")
