@@ -16,8 +16,9 @@ from pathlib import Path
 
 from . import btf, syscalls
 from .errors import EnvironmentProblem
+from .pathres import PathResolver, proc_base
 from .wire import (
-    AT_FDCWD, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType, RawTrace,
+    LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType, RawTrace,
     TaskState,
 )
 
@@ -39,13 +40,6 @@ def _tracefs() -> Path:
 
 
 _ARCH_DEFINE = {"x86_64": "ARCH_X86_64", "aarch64": "ARCH_ARM64"}
-
-
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None
 
 
 class Tracer:
@@ -94,17 +88,9 @@ class Tracer:
         self._fill_classes()
         if not all_exits:
             self._attach_exits()
-        self._resolved: dict[tuple[int, int, bytes], bytes] = {}
-        # Each task's cwd, followed from fork and chdir events (ordered in the ring buffer):
-        # a short-lived process is often gone before /proc/PID/cwd could be read.
-        self.initial_cwd = os.fsencode(initial_cwd or "/")
-        self._cwd: dict[int, bytes] = {}
-        # Directory fds (opened with O_DIRECTORY or O_PATH) per process, for dirfd-relative
-        # paths; handed to children on fork like the cwd.
-        self._dirfds: dict[tuple[int, int], bytes] = {}
+        self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
         self._exe_of: dict[int, bytes] = {}  # tgid -> what it runs (exec, or inherited by fork)
         self._execs: dict[bytes, int] = {}
-        self.new_paths = 0
         self.bpf["events"].open_ring_buffer(self._on_event)
 
     # --- setup ------------------------------------------------------------------------------
@@ -140,51 +126,23 @@ class Tracer:
 
     # --- streaming --------------------------------------------------------------------------
     def _on_event(self, ctx, data, size) -> None:
+        """Feed each streamed event to the path resolver (the events arrive in order)."""
         e = ct.cast(data, ct.POINTER(Event)).contents
-        if e.type == EventType.FORK:  # the child starts in its parent's cwd, with its directory fds
-            child, parent = e.dirfd, e.tid
-            self._cwd[child] = self._cwd.get(parent) or self._proc_cwd(parent)
+        if e.type == EventType.FORK:  # the child's tid travels in `dirfd`
+            self.paths.fork(e.tgid, e.tid, e.dirfd)
             if e.tgid in self._exe_of:
-                self._exe_of.setdefault(child, self._exe_of[e.tgid])
-            for (tgid, fd), path in list(self._dirfds.items()):
-                if tgid == e.tgid:
-                    self._dirfds[(child, fd)] = path
-            return
-        if e.type == EventType.ADDR:
-            return  # addresses are read from their map at the end
-        path = e.path
-        if e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
-            if e.tid not in self._cwd:
-                self._cwd[e.tid] = self._proc_cwd(e.tid)
-            full = path if path.startswith(b"/") else _join(self._cwd[e.tid], path)
+                self._exe_of.setdefault(e.dirfd, self._exe_of[e.tgid])
+        elif e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
+            full = self.paths.exec(e.tgid, e.tid, e.path)
             self._execs[full] = self._execs.get(full, 0) + 1
             self._exe_of[e.tgid] = full
-            return
-        full = path if path.startswith(b"/") else self._resolve(e.tgid, e.tid, e.dirfd, path)
-        if e.type == EventType.FILE and full is not None:
-            self._resolved[(e.tgid, e.dirfd, path)] = full
-        elif e.type == EventType.CHDIR and full is not None:  # chdir succeeded
-            self._cwd[e.tid] = full
-        elif e.type == EventType.DIRFD and full is not None:  # a directory fd: later dirfd-relative paths
-            self._dirfds[(e.tgid, e.aux)] = full
-
-    def _resolve(self, tgid: int, tid: int, dirfd: int, rel: bytes) -> bytes | None:
-        if dirfd == AT_FDCWD:
-            base = self._cwd.get(tid) or self._cwd.get(tgid) or self._base_dir(tgid, dirfd)
-        else:
-            base = self._dirfds.get((tgid, dirfd)) or self._base_dir(tgid, dirfd)
-        return _join(base, rel) if base is not None else None
-
-    def _proc_cwd(self, tid: int) -> bytes:
-        return self._base_dir(tid, AT_FDCWD) or self.initial_cwd
-
-    @staticmethod
-    def _base_dir(tgid: int, dirfd: int) -> bytes | None:
-        link = f"/proc/{tgid}/cwd" if dirfd == AT_FDCWD else f"/proc/{tgid}/fd/{dirfd}"
-        target = _readlink(link)
-        if target is None or not target.startswith("/"):
-            return None
-        return os.fsencode(target)
+        elif e.type == EventType.FILE:
+            self.paths.file_seen(e.tgid, e.tid, e.dirfd, e.path)
+        elif e.type == EventType.CHDIR:
+            self.paths.chdir(e.tgid, e.tid, e.dirfd, e.path)
+        elif e.type == EventType.DIRFD:
+            self.paths.dirfd_opened(e.tgid, e.tid, e.dirfd, e.path, e.aux)
+        # EventType.ADDR: addresses are read from their map at the end
 
     def poll(self, timeout_ms: int = 100) -> None:
         self.bpf.ring_buffer_poll(timeout_ms)
@@ -226,9 +184,7 @@ class Tracer:
         for k, v in b["files"].items():
             path = bytes(k.path).split(b"\0", 1)[0]
             if k.tgid:
-                full = self._resolved.get((k.tgid, k.dirfd, path))
-                if full is None:  # its event was lost: the process's view may still answer
-                    full = self._resolve(k.tgid, k.tgid, k.dirfd, path)
+                full = self.paths.file_key(k.tgid, k.dirfd, path)  # the process's view if lost
                 if full is None:
                     unresolved += 1
                     continue
@@ -262,14 +218,6 @@ class Tracer:
             self.bpf.cleanup()
         except Exception:  # cleanup is best effort at exit
             pass
-
-
-def _join(base: bytes, rel: bytes) -> bytes:
-    if not rel:
-        return base  # AT_EMPTY_PATH: the fd itself
-    if rel.startswith(b"/"):
-        return rel
-    return os.path.normpath(base.rstrip(b"/") + b"/" + rel) if base != b"/" else os.path.normpath(b"/" + rel)
 
 
 def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:
