@@ -1,10 +1,11 @@
 """The eBPF tracer: the only module that imports bcc.
 
-It compiles bpf/record.c with options as -D defines, fills the syscall class tables from
-libseccomp's numbers for this architecture, attaches to tracepoints and raw tracepoints only,
-streams what is new (relative paths to resolve, execs, addresses), and at the end reads the
-in-kernel aggregates into a plain `RawTrace` that `aggregate.build_recording` (pure) turns into
-the typed model.
+It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.wire) with options as
+-D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
+attaches to tracepoints and raw tracepoints only, feeds what is streamed (forks, execs, chdirs,
+directory fds, relative paths) to a pathres.PathResolver, and at the end reads the in-kernel
+aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns into the
+typed model.
 """
 
 from __future__ import annotations
