@@ -29,10 +29,11 @@ PROFILER = REPO / ".venv" / "bin" / "profiler"
 sys.path.insert(0, str(REPO))
 
 from profiler import recording_io  # noqa: E402
-from profiler.cmd_emit import FILE_NAMES, render_all, write_dir  # noqa: E402
+from profiler.policy_dir import write_dir  # noqa: E402
 from profiler.model import (Capability, ContainerConfig, Executable, FileAccess,  # noqa: E402
                             Metadata, Network, Processes, Recording, SocketUse, Syscall)
 from profiler.reduce import reduce  # noqa: E402
+from profiler.render.registry import FORMATS, render  # noqa: E402
 from profiler.syscalls import number_of  # noqa: E402
 
 TARGET_S = 2.0
@@ -92,10 +93,9 @@ def _stages(rec_file: Path, work: Path) -> dict[str, float]:
     t1 = time.perf_counter()
     policy = reduce([rec], [rec_file.name])
     t2 = time.perf_counter()
-    texts = render_all(policy, list(FILE_NAMES), complain=False, arg_filters=True,
-                       glob_threshold=8)
+    texts = render(policy, list(FORMATS))
     t3 = time.perf_counter()
-    write_dir(work / "stages", {FILE_NAMES[f]: t for f, t in texts.items()})
+    write_dir(work / "stages", {FORMATS[f].file: t for f, t in texts.items()})
     return {"load": t1 - t0, "reduce": t2 - t1, "render": t3 - t2, "texts": texts,
             "policy": policy}
 

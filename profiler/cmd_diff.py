@@ -13,9 +13,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from . import diff_render
 from .diff import compare
 from .diff_load import load_pair
-from .diff_render import render, styled
 
 
 class Format(str, Enum):
@@ -47,10 +47,10 @@ def diff(
     a, b = load_pair(old, new)
     report = compare(a, b, old, new)
     if fmt is Format.text and sys.stdout.isatty():
-        Console(highlight=False, soft_wrap=True).print(styled(render(report, "text", colour=True)),
-                                                       end="")
+        text = diff_render.render(report, "text", colour=True)
+        Console(highlight=False, soft_wrap=True).print(diff_render.styled(text), end="")
     else:
-        sys.stdout.write(render(report, fmt.value))
+        sys.stdout.write(diff_render.render(report, fmt.value))
         sys.stdout.flush()
     raise typer.Exit(report.exit_code(fail_on.value))
 

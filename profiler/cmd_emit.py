@@ -1,15 +1,13 @@
 """`profiler emit`: recordings -> seccomp, AppArmor, capabilities, run line, compose, k8s.
 
 Loads the recordings, reduces them to a Policy (profiler/reduce.py), renders the chosen formats
-(profiler/render/*) and writes them only when every one of them succeeded: one format to stdout
-or a file, `--format all` to a directory (all files appear together or none does).
+(profiler/render/registry.py) and writes them only when every one of them succeeded: one format
+to stdout or a file, `--format all` to a directory (profiler/policy_dir.py: all files appear
+together or none does). This module parses the options and prints.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,97 +17,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import recording_io
+from . import policy_dir, recording_io
 from .errors import UsageError
 from .reduce import Policy, reduce
-from .render import apparmor, caps, compose, k8s, run, seccomp
+from .render import apparmor
+from .render.registry import FORMATS, RenderOptions, render
 
-
-class Format(str, Enum):
-    seccomp = "seccomp"
-    apparmor = "apparmor"
-    caps = "caps"
-    run = "run"
-    compose = "compose"
-    k8s = "k8s"
-    all = "all"
-
-
-# File names of `--format all` (and of a single format written into a directory).
-FILE_NAMES = {
-    "seccomp": "seccomp.json",
-    "apparmor": "apparmor.profile",
-    "caps": "caps.txt",
-    "run": "run.sh",
-    "compose": "compose.yaml",
-    "k8s": "k8s.yaml",
-}
+Format = Enum("Format", [(f, f) for f in (*FORMATS, "all")], type=str)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 EXPLAIN_ROWS = 40  # per kind of partial item: the table stays readable for big recordings
-
-
-def newest_recording(directory: Path) -> Path:
-    found = sorted(directory.glob("*.recording.yaml"),
-                   key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
-    if not found:
-        raise UsageError(f"no *.recording.yaml in {directory}",
-                         hint="give a recording: profiler emit FILE.recording.yaml "
-                              "(make one with `profiler record IMAGE`)")
-    return found[0]
-
-
-def render_all(policy: Policy, formats: list[str], *, complain: bool, arg_filters: bool,
-               glob_threshold: int) -> dict[str, str]:
-    """format -> text, for every requested format (pure: nothing written)."""
-    opts = dict(complain=complain, arg_filters=arg_filters)
-    renderers = {
-        "seccomp": lambda: seccomp.render(policy, **opts),
-        "apparmor": lambda: apparmor.render(policy, complain=complain,
-                                            glob_threshold=glob_threshold),
-        "caps": lambda: caps.render(policy),
-        "run": lambda: run.render(policy, **opts),
-        "compose": lambda: compose.render(policy, **opts),
-        "k8s": lambda: k8s.render(policy, **opts),
-    }
-    out = {f: renderers[f]() for f in formats}
-    if "seccomp" in formats or "k8s" in formats:
-        # Self-check: the profile must compile with libseccomp for every listed architecture.
-        seccomp.build_filters(seccomp.profile(policy, **opts))
-    return out
-
-
-def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
-    """Write every file into directory, all together or none: a temp dir first, then renames."""
-    directory = directory.resolve()
-    parent = directory.parent
-    if directory.exists() and not directory.is_dir():
-        raise UsageError(f"{directory}: exists and is not a directory")
-    if parent.exists() and not parent.is_dir():
-        raise UsageError(f"{directory}: {parent} is not a directory")
-    if not parent.is_dir():
-        raise UsageError(f"{directory}: parent directory {parent} does not exist")
-    base = directory if directory.is_dir() else parent
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=".profiler-emit-", dir=base))
-    except OSError as e:
-        raise UsageError(f"{directory}: cannot write ({e.strerror})") from None
-    try:
-        for name, text in texts.items():
-            p = tmp / name
-            p.write_text(text, encoding="utf-8")
-            os.chmod(p, 0o755 if name.endswith(".sh") else 0o644)
-        if base == parent:  # the directory is new: one rename makes it appear whole
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, directory)
-        else:
-            for name in texts:
-                os.replace(tmp / name, directory / name)
-    except OSError as e:
-        raise UsageError(f"{directory}: cannot write ({e.strerror})") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [directory / n for n in texts]
 
 
 def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
@@ -179,17 +96,17 @@ def emit(
 ):
     """Turn recordings into least-privilege policy."""
     if not recordings:
-        chosen = newest_recording(Path.cwd())
+        chosen = recording_io.newest(Path.cwd())
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
     recs = [recording_io.load(p) for p in recordings]
     policy = reduce(recs, [p.name for p in recordings])
     fmt = format.value
-    formats = list(FILE_NAMES) if fmt == "all" else [fmt]
+    formats = list(FORMATS) if fmt == "all" else [fmt]
     if fmt == "all" and output is None:
         raise UsageError("--format all writes several files", hint="give a directory: -o DIR")
-    texts = render_all(policy, formats, complain=complain, arg_filters=not no_arg_filters,
-                       glob_threshold=glob_threshold)
+    texts = render(policy, formats, RenderOptions(complain=complain, arg_filters=not no_arg_filters,
+                                                  glob_threshold=glob_threshold))
     dropped = apparmor.dropped(policy) if "apparmor" in formats else []
 
     for w in policy.warnings:
@@ -201,15 +118,12 @@ def emit(
         _explain(policy, dropped)
 
     if fmt == "all":
-        written = write_dir(output, {FILE_NAMES[f]: texts[f] for f in formats})
+        written = policy_dir.write_dir(output, {FORMATS[f].file: texts[f] for f in formats})
         err.print(f"wrote {len(written)} files to {escape(str(output))}")
     elif output is None:
         typer.echo(texts[fmt], nl=False)
     else:
-        target = output / FILE_NAMES[fmt] if output.is_dir() else output
-        recording_io.atomic_write(target, texts[fmt])
-        if fmt == "run":
-            os.chmod(target, 0o755)
+        target = policy_dir.write_one(output, fmt, texts[fmt])
         err.print(f"wrote {escape(str(target))}")
 
 

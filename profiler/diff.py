@@ -1,8 +1,9 @@
 """Compare two privilege sets: what NEW needs that OLD did not (escalation), and what it dropped.
 
-Pure: inputs are already-parsed recordings or policy texts (profiler/diff_load.py reads files),
-the output is a `Report`. Every input kind is first reduced to `Facts`, a flat set of privilege
-items per section, so that the comparison itself does not care where the items came from:
+Pure: inputs are already-parsed recordings or policy texts (profiler/diff_load.py reads files,
+profiler/policy_dir.py parses seccomp.json, caps.txt and run.sh), the output is a `DiffReport`.
+Every input kind is first reduced to `Facts`, a flat set of privilege items per section, so
+that the comparison itself does not care where the items came from:
 
 - recording: the recording after normalize.normalize_recording (noise removed), with the run
   line's hardening derived from the evidence (run_privileges);
@@ -13,21 +14,20 @@ items per section, so that the comparison itself does not care where the items c
 An item in a section is a *privilege*: in the run section that includes the lack of a
 hardening flag ("--read-only" listed means the container cannot run read-only), so that in
 every section "added" means more privilege. Each addition gets a risk class (profiler/risk.py).
-The JSON form (Report.to_data) is documented in docs/ci-recipe.md.
+The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 
-from . import risk
-from .linux import (CAPABILITY_NUMBERS, CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK,
-                    family_name, sock_type_name)
+from . import policy_dir, risk
+from .linux import CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, family_name, sock_type_name
 from .model import ACCESS_KINDS, Endpoint, Recording
 from .normalize import normalize_recording
+from .policy_dir import POLICY_FILES, PolicyFormatError
 from .reduce import reduce
 
 SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")
@@ -66,7 +66,7 @@ class Change:
 
 
 @dataclass(frozen=True)
-class Report:
+class DiffReport:
     old: str
     new: str
     kind: str
@@ -223,49 +223,38 @@ def facts_from_recording(rec: Recording, source: str = "recording") -> Facts:
 # Policies
 # --------------------------------------------------------------------------------------------
 
-_ALLOW_ACTIONS = {"SCMP_ACT_ALLOW", "SCMP_ACT_LOG"}
 _OPS = {"SCMP_CMP_EQ": "==", "SCMP_CMP_NE": "!=", "SCMP_CMP_LT": "<", "SCMP_CMP_LE": "<=",
         "SCMP_CMP_GT": ">", "SCMP_CMP_GE": ">="}
+_NOT_A_PROFILE = "not a seccomp profile (needs defaultAction and a syscalls list)"
 
 
-class PolicyFormatError(ValueError):
-    """A policy text that cannot be parsed; diff_load turns it into a UsageError."""
-
-
-def _cond(a: dict) -> str:
-    idx, op, value = a.get("index"), a.get("op"), a.get("value", 0)
-    if not isinstance(idx, int) or not isinstance(value, int):
-        raise PolicyFormatError("argument rule without integer index/value")
-    if op == "SCMP_CMP_MASKED_EQ":
-        return f"arg{idx} & {hex(value)} == {hex(a.get('valueTwo', 0) or 0)}"
-    if op not in _OPS:
-        raise PolicyFormatError(f"unknown argument operator {op!r}")
-    return f"arg{idx} {_OPS[op]} {value}"
+def _cond(a: policy_dir.ArgCondition) -> str:
+    if a.op == "SCMP_CMP_MASKED_EQ":
+        return f"arg{a.index} & {hex(a.value)} == {hex(a.value_two)}"
+    return f"arg{a.index} {_OPS[a.op]} {a.value}"
 
 
 def seccomp_items(data) -> tuple[dict[str, str], dict[str, str], list[str]]:
     """Allowed syscalls and argument-conditional allowances of a Docker/OCI seccomp profile."""
-    if not isinstance(data, dict) or not isinstance(data.get("syscalls"), list) \
-            or "defaultAction" not in data:
-        raise PolicyFormatError("not a seccomp profile (needs defaultAction and a syscalls list)")
-    if data["defaultAction"] in _ALLOW_ACTIONS:
-        raise PolicyFormatError(f"defaultAction {data['defaultAction']} allows every syscall: "
+    if not isinstance(data, dict):
+        raise PolicyFormatError(_NOT_A_PROFILE)
+    return _seccomp_items(policy_dir.seccomp_profile(data))
+
+
+def _seccomp_items(prof: policy_dir.SeccompProfile
+                   ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    if prof.default_action is None or prof.rules is None:
+        raise PolicyFormatError(_NOT_A_PROFILE)
+    if prof.default_action in policy_dir.ALLOW_ACTIONS:
+        raise PolicyFormatError(f"defaultAction {prof.default_action} allows every syscall: "
                                 "only allow-list profiles can be compared")
     syscalls: dict[str, str] = {}
     conditional: dict[str, str] = {}
-    for rule in data["syscalls"]:
-        if not isinstance(rule, dict):
-            raise PolicyFormatError("a syscalls entry is not an object")
-        names = rule.get("names") or ([rule["name"]] if "name" in rule else [])
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise PolicyFormatError("a syscalls entry has no list of names")
-        if rule.get("action") not in _ALLOW_ACTIONS:
+    for rule in prof.rules:
+        if not rule.allows:
             continue  # an errno/kill rule narrows; the default already denies
-        args = rule.get("args") or []
-        if not isinstance(args, list):
-            raise PolicyFormatError("args is not a list")
-        cond = " && ".join(_cond(a) for a in args)
-        for n in names:
+        cond = " && ".join(_cond(a) for a in rule.args)
+        for n in rule.names:
             if cond:
                 conditional[f"{n}\0{cond}"] = f"{n}({cond})"
             else:
@@ -274,13 +263,7 @@ def seccomp_items(data) -> tuple[dict[str, str], dict[str, str], list[str]]:
     conditional = {k: v for k, v in conditional.items() if k.split("\0")[0] not in syscalls}
     for k in conditional:
         syscalls.setdefault(k.split("\0")[0], "only with argument conditions")
-    arches = set(data.get("architectures") or [])
-    for m in data.get("archMap") or []:
-        if isinstance(m, dict):
-            arches.add(m.get("architecture", ""))
-            arches.update(m.get("subArchitectures") or [])
-    arches = sorted(a for a in arches if isinstance(a, str) and a)
-    return syscalls, conditional, arches
+    return syscalls, conditional, list(prof.arches)
 
 
 def facts_from_seccomp(data) -> Facts:
@@ -289,55 +272,9 @@ def facts_from_seccomp(data) -> Facts:
                  {"syscalls": syscalls, "arguments": args}, (), tuple(arches))
 
 
-def _cap_names(text: str) -> dict[str, str]:
-    out = {}
-    for tok in re.split(r"[\s,]+", text):
-        if not tok:
-            continue
-        name = tok.upper()
-        name = name if name.startswith("CAP_") else "CAP_" + name
-        if name not in CAPABILITY_NUMBERS:
-            raise PolicyFormatError(f"unknown capability {tok!r}")
-        out[name] = ""
-    return out
-
-
 def caps_items(text: str) -> dict[str, str]:
-    """caps.txt: either docker flags (`--cap-drop ALL --cap-add CHOWN ...`, what emit writes)
-    or a list of capability names, CAP_ prefixed or not, separated by space, comma or lines.
-    `#` starts a comment. Returns the capabilities added."""
-    lines = [line.split("#", 1)[0] for line in text.splitlines()]
-    if not any("--cap-" in line for line in lines):
-        return _cap_names(" ".join(lines))
-    out: dict[str, str] = {}
-    for flag, value in _flag_values(" ".join(lines), {"--cap-add", "--cap-drop"}):
-        if flag == "--cap-add":
-            out.update(_cap_names(value))
-    return out
-
-
-def _flag_values(text: str, valued: set[str], aliases: dict[str, str] | None = None,
-                 boolean: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
-    """(flag, value) pairs of docker options in shell text: `--flag value`, `--flag=value`;
-    boolean flags get "true" (or their `=value`). Other words are skipped."""
-    try:
-        words = shlex.split(text, comments=True)
-    except ValueError as e:
-        raise PolicyFormatError(f"cannot split into words: {e}") from None
-    out = []
-    i = 0
-    while i < len(words):
-        name, eq, value = words[i].partition("=")
-        name = (aliases or {}).get(name, name)
-        if name in valued:
-            if not eq:
-                i += 1
-                value = words[i] if i < len(words) else ""
-            out.append((name, value))
-        elif name in boolean:
-            out.append((name, value if eq else "true"))
-        i += 1
-    return out
+    """caps.txt in any form policy_dir.CapsFile reads -> the capabilities added."""
+    return dict.fromkeys(policy_dir.caps_file(text).added, "")
 
 
 _AA_QUAL = r"(?:(?:audit|deny|owner|allow)\s+)*"
@@ -421,21 +358,17 @@ def run_items(text: str) -> tuple[dict[str, str], dict[str, str]]:
     """The privileges of the `docker run` line in run.sh: hardening flags it lacks, loosening
     flags it has (--privileged, host namespaces, unconfined profiles, tmpfs, devices); and the
     capabilities it adds."""
-    # The whole script is scanned: emit's run.sh collects the options in a bash array
-    # (`args=( ... )`) before `exec docker run "${args[@]}"`; comments are dropped.
-    if not re.search(r"(?m)^[^#]*\bdocker\s+run\b", text):
+    return _run_items(policy_dir.run_script(text))
+
+
+def _run_items(script: policy_dir.RunScript) -> tuple[dict[str, str], dict[str, str]]:
+    # The whole script is read, not only emit's `args=( ... )` block: a hand-written script
+    # may give the options on the run line itself.
+    if not script.has_docker_run:
         raise PolicyFormatError("no `docker run` command found")
-    valued = {"--user", "--network", "--security-opt", "--cap-add", "--cap-drop", "--tmpfs",
-              "--device", "--pid", "--ipc", "--uts", "--userns"}
     seen: dict[str, list[str]] = {}
-    for n, line in enumerate(re.sub(r"\\\n", " ", text).splitlines(), 1):
-        try:
-            pairs = _flag_values(line, valued, {"-u": "--user", "--net": "--network"},
-                                 frozenset({"--read-only", "--privileged"}))
-        except PolicyFormatError as e:
-            raise PolicyFormatError(f"line {n}: {e}") from None
-        for name, value in pairs:
-            seen.setdefault(name, []).append(value)
+    for name, value in script.flags():
+        seen.setdefault(name, []).append(value)
     out: dict[str, str] = {}
     sec = seen.get("--security-opt", [])
     present = {
@@ -443,8 +376,7 @@ def run_items(text: str) -> tuple[dict[str, str], dict[str, str]]:
         "--network none": seen.get("--network", [""])[-1] == "none",
         "--user": seen.get("--user", ["root"])[-1].split(":")[0] not in ("", "root", "0"),
         "--security-opt no-new-privileges":
-            any(s in ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
-                for s in sec),
+            any(s in policy_dir.NO_NEW_PRIVILEGES for s in sec),
         "--cap-drop ALL": any(v.upper() == "ALL" for v in seen.get("--cap-drop", [])),
     }
     for flag in HARDENING:
@@ -462,51 +394,41 @@ def run_items(text: str) -> tuple[dict[str, str], dict[str, str]]:
         out[f"--tmpfs {t.split(':')[0]}"] = "in run.sh"
     for dev in seen.get("--device", []):
         out[f"--device {dev}"] = "in run.sh"
-    caps = {}
-    for v in seen.get("--cap-add", []):
-        for tok in v.split(","):
-            caps.update(caps_items(tok))
+    caps = {c: "" for v in seen.get("--cap-add", []) for c in policy_dir.cap_names(v)}
     return out, caps
 
 
-POLICY_FILES = ("seccomp.json", "caps.txt", "apparmor.profile", "run.sh")
-
-
 def facts_from_policy(texts: dict[str, str | None]) -> Facts:
-    """texts: file name -> content (None when absent) for seccomp.json, caps.txt,
-    apparmor.profile and run.sh of an emitted policy directory."""
+    """texts: file name -> content (None when absent) for the POLICY_FILES of an emitted policy
+    directory."""
+    files = policy_dir.parse(texts)
     items: dict[str, dict[str, str]] = {}
     sections: set[str] = set()
     arches: list[str] = []
     caps: dict[str, str] = {}
-    for name in POLICY_FILES:
-        text = texts.get(name)
-        if text is None:
-            continue
-        try:
-            if name == "seccomp.json":
-                try:
-                    data = json.loads(text)
-                except json.JSONDecodeError as e:
-                    raise PolicyFormatError(f"not valid JSON (line {e.lineno})") from None
-                sc, args, arches = seccomp_items(data)
-                items.update(syscalls=sc, arguments=args)
-                sections |= {"syscalls", "arguments"}
-            elif name == "caps.txt":
-                caps.update(caps_items(text))
-                sections.add("capabilities")
-            elif name == "apparmor.profile":
-                files, execs, net, aa_caps = apparmor_items(text)
-                items.update(files=files, executables=execs, network=net)
-                caps.update(aa_caps)
-                sections |= {"files", "executables", "network", "capabilities"}
-            else:
-                run, run_caps = run_items(text)
-                items["run"] = run
-                caps.update(run_caps)
-                sections |= {"run", "capabilities"}
-        except PolicyFormatError as e:
-            raise PolicyFormatError(f"{name}: {e}") from None
+    try:
+        if files.seccomp is not None:
+            file = policy_dir.SECCOMP
+            sc, args, arches = _seccomp_items(files.seccomp)
+            items.update(syscalls=sc, arguments=args)
+            sections |= {"syscalls", "arguments"}
+        if files.caps is not None:
+            caps.update(dict.fromkeys(files.caps.added, ""))
+            sections.add("capabilities")
+        if files.apparmor is not None:
+            file = policy_dir.APPARMOR
+            aa_files, execs, net, aa_caps = apparmor_items(files.apparmor)
+            items.update(files=aa_files, executables=execs, network=net)
+            caps.update(aa_caps)
+            sections |= {"files", "executables", "network", "capabilities"}
+        if files.run is not None:
+            file = policy_dir.RUN
+            run, run_caps = _run_items(files.run)
+            items["run"] = run
+            caps.update(run_caps)
+            sections |= {"run", "capabilities"}
+    except PolicyFormatError as e:
+        raise PolicyFormatError(e.reason, file) from None
     items["capabilities"] = caps
     return Facts("policy", frozenset(sections), items, (), tuple(arches))
 
@@ -563,7 +485,8 @@ def _without_tmpfs(items: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in items.items() if not k.startswith("--tmpfs ")}
 
 
-def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NEW") -> Report:
+def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NEW"
+            ) -> DiffReport:
     if old.kind != new.kind:
         raise ValueError("compare needs two inputs of the same kind")  # diff_load checks first
     added: list[Change] = []
@@ -605,4 +528,4 @@ def compare(old: Facts, new: Facts, old_label: str = "OLD", new_label: str = "NE
     order = {s: i for i, s in enumerate(SECTIONS)}
     added.sort(key=lambda c: (c.risk.rank, order[c.section], c.item))
     removed.sort(key=lambda c: (order[c.section], c.item))
-    return Report(old_label, new_label, old.kind, tuple(added), tuple(removed), tuple(notes))
+    return DiffReport(old_label, new_label, old.kind, tuple(added), tuple(removed), tuple(notes))

@@ -8,28 +8,16 @@ import json
 from pathlib import Path
 
 from . import recording_io
-from .diff import KINDS, POLICY_FILES, Facts, PolicyFormatError, facts_from_policy, \
-    facts_from_recording, facts_from_seccomp
+from .diff import KINDS, Facts, facts_from_policy, facts_from_recording, facts_from_seccomp
 from .errors import UsageError
+from .policy_dir import POLICY_FILES, PolicyFormatError, read_text, read_texts
 
 HINT = ("give two recordings (*.yaml), two policy directories (`profiler emit --format all "
         "-o DIR`) or two seccomp JSON files")
 
 
-def _read(p: Path, label: str) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{label}: not a text file (not UTF-8)", hint=HINT) from None
-    except PermissionError:
-        raise UsageError(f"{label}: cannot read (permission denied)") from None
-    except OSError as e:
-        raise UsageError(f"{label}: cannot read ({e.strerror})") from None
-
-
 def _policy_dir(p: Path, label: str) -> Facts:
-    texts = {name: (_read(p / name, f"{label}/{name}") if (p / name).is_file() else None)
-             for name in POLICY_FILES}
+    texts = read_texts(p, label, HINT)
     if all(t is None for t in texts.values()):
         raise UsageError(f"{label}: a directory without any of {', '.join(POLICY_FILES)}",
                          hint="write one with `profiler emit --format all -o DIR`")
@@ -46,7 +34,7 @@ def load(path: str) -> Facts:
         raise UsageError(f"{path}: no such file or directory", hint=HINT)
     if p.is_dir():
         return _policy_dir(p, path)
-    text = _read(p, path)
+    text = read_text(p, path, hint=HINT)
     if text.lstrip().startswith(("{", "[")):
         try:
             data = json.loads(text)

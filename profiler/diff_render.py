@@ -1,4 +1,4 @@
-"""Render a diff Report: json as data (sorted keys), text and markdown from the jinja2 templates
+"""Render a DiffReport: json as data (sorted keys), text and markdown from the jinja2 templates
 templates/diff.text.j2 and templates/diff.markdown.j2 (StrictUndefined).
 
 Every string that may come from the container (paths, addresses, argument text, file names
@@ -18,7 +18,7 @@ from rich.text import Text
 
 from . import risk
 from .render import templating
-from .diff import KINDS_PLURAL, Report
+from .diff import KINDS_PLURAL, DiffReport
 
 FORMATS = ("text", "markdown", "json")
 _STYLE = {"high": "bold red", "medium": "yellow", "low": "green"}
@@ -69,7 +69,7 @@ def _env(colour: bool) -> jinja2.Environment:
     return env
 
 
-def _rows(report: Report) -> tuple[list[dict], list[dict]]:
+def _rows(report: DiffReport) -> tuple[list[dict], list[dict]]:
     added = [ch.to_data() for ch in report.added]
     removed = [ch.to_data() for ch in report.removed]
     return added, removed
@@ -83,7 +83,7 @@ def _widths(rows: list[dict], cols: tuple[str, ...]) -> dict[str, int]:
     return w
 
 
-def _context(report: Report) -> dict:
+def _context(report: DiffReport) -> dict:
     added, removed = _rows(report)
     cites = risk.sources()
     return {
@@ -111,7 +111,7 @@ def styled(text: str) -> Text:
     return out
 
 
-def render(report: Report, fmt: str, colour: bool = False) -> str:
+def render(report: DiffReport, fmt: str, colour: bool = False) -> str:
     """The report as text, markdown or json. With colour (text only) risk words carry marks
     that `styled` turns into rich styles."""
     if fmt == "json":

@@ -2,7 +2,8 @@
 
 Sources: include/uapi/linux/capability.h (capabilities 0-40, Linux 5.9+), include/linux/socket.h
 (address families), include/linux/net.h (socket types), include/uapi/linux/sched.h (CLONE_NEW*),
-include/uapi/asm-generic/mman-common.h (PROT_*). These numbers are kernel ABI and do not change.
+include/uapi/asm-generic/mman-common.h (PROT_*), include/uapi/asm-generic/errno-base.h and
+errno.h (EPERM, ENOSYS). These numbers are kernel ABI and do not change.
 Errno names come from Python's errno module (the host C library's table).
 """
 
@@ -24,6 +25,11 @@ CAPABILITIES: dict[int, str] = {
     40: "CAP_CHECKPOINT_RESTORE",
 }
 CAPABILITY_NUMBERS = {v: k for k, v in CAPABILITIES.items()}
+
+# The errnos a seccomp profile answers with (errnoRet, defaultErrnoRet): Linux's numbers, also
+# where the host's C library numbers them differently.
+EPERM = 1
+ENOSYS = 38
 
 # Docker's default capability set (moby oci/caps/defaults.go).
 DOCKER_DEFAULT_CAPS = (

@@ -257,3 +257,14 @@ def check_writable(path: str | os.PathLike) -> None:
 
 def save(rec: Recording, path: str | os.PathLike) -> None:
     atomic_write(path, dumps(rec))
+
+
+def newest(directory: Path) -> Path:
+    """The newest *.recording.yaml in directory (what `emit` reads when given none)."""
+    found = sorted(directory.glob("*.recording.yaml"),
+                   key=lambda p: (p.stat().st_mtime, p.name), reverse=True)
+    if not found:
+        raise UsageError(f"no *.recording.yaml in {directory}",
+                         hint="give a recording: profiler emit FILE.recording.yaml "
+                              "(make one with `profiler record IMAGE`)")
+    return found[0]

@@ -1,32 +1,31 @@
 """Prove a policy: run the container under it, trace the run, and name every denial.
 
 A policy is what `profiler emit --format all -o DIR` wrote (seccomp.json, caps.txt, run.sh,
-apparmor.profile), used as it is, hand edits included. The run is a verify-mode trace (see
-bpf/record.c): a syscall the filter refused never reached sys_enter but did reach sys_exit, so
-it is a denial by construction; a refused capability check counts when the syscall it happened
+apparmor.profile), used as it is, hand edits included: profiler/policy_dir.py reads it, this
+module checks that caps.txt and run.sh are in the form emit writes and applies them. The run
+is a verify-mode trace (see bpf/record.c): a syscall the filter refused never reached sys_enter
+but did reach sys_exit, so it is a denial by construction; a refused capability check counts when the syscall it happened
 in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
 the call); EROFS on a path is a write `--read-only` stopped.
 
-Pure parts (policy parsing, analysis, report, rendering) are unit-tested; `run_verify` and
+Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
 `minimize` drive the engine through record.record_container.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import linux, syscalls
+from . import linux, policy_dir, syscalls
 from .engine import RunSpec
 from .errors import EngineError, UsageError
+from .linux import ENOSYS, EPERM
 from .model import ACCESS_KINDS
-
-POLICY_FILES = ("seccomp.json", "caps.txt", "run.sh", "apparmor.profile")
-ENOSYS, EPERM = 38, 1
+from .policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 
 
 # --------------------------------------------------------------------------------------------
@@ -53,68 +52,44 @@ class RunPolicy:
     publish: tuple[str, ...] = ()  # run.sh's --publish lines (used when the user gives none)
 
 
-def parse_caps(text: str, source: str = "caps.txt") -> tuple[str, ...]:
+def parse_caps(text: str, source: str = CAPS) -> tuple[str, ...]:
     """`--cap-drop ALL --cap-add CHOWN ...` -> ("CHOWN", ...). Anything else is an error."""
+    return _caps(_parsed(lambda: policy_dir.caps_file(text), source), source)
+
+
+def _caps(caps: policy_dir.CapsFile, source: str) -> tuple[str, ...]:
+    """verify applies caps.txt as emit writes it: `--cap-drop ALL` and `--cap-add NAME`s."""
+    if caps.form != "flags" or caps.other:
+        word = (caps.other or caps.added or ("",))[0]
+        raise UsageError(f"{source}: unexpected {word!r}",
+                         hint="expected one line: --cap-drop ALL --cap-add NAME ...")
+    for value in caps.dropped:
+        value = value.upper().removeprefix("CAP_")
+        if value != "ALL":
+            raise UsageError(f"{source}: only `--cap-drop ALL` is supported, not {value}")
+    return tuple(sorted({c.removeprefix("CAP_") for c in caps.added}))
+
+
+def parse_run_args(text: str, source: str = RUN) -> list[str]:
+    """The words of run.sh's `args=( ... )` block (the docker options emit collected),
+    comments dropped."""
+    script = _args_block(_parsed(lambda: policy_dir.run_script(text), source), source)
+    return _parsed(lambda: script.words(args_only=True), source)
+
+
+def _args_block(script: policy_dir.RunScript, source: str) -> policy_dir.RunScript:
+    """verify applies the options of emit's `args=( ... )` block, and only those."""
+    if not script.has_args_block:
+        raise UsageError(f"{source}: no `args=( ... )` block", hint="emit it again")
+    return script
+
+
+def _parsed(parse, source: str):
+    """parse() with a PolicyFormatError as a UsageError naming the file."""
     try:
-        words = shlex.split(text, comments=True)
-    except ValueError as e:
-        raise UsageError(f"{source}: {e}") from None
-    caps, i = [], 0
-    while i < len(words):
-        w = words[i]
-        if w in ("--cap-drop", "--cap-add") and i + 1 < len(words):
-            value = words[i + 1].upper().removeprefix("CAP_")
-            if w == "--cap-add":
-                if f"CAP_{value}" not in linux.CAPABILITY_NUMBERS:
-                    raise UsageError(f"{source}: unknown capability {words[i + 1]!r}")
-                caps.append(value)
-            elif value != "ALL":
-                raise UsageError(f"{source}: only `--cap-drop ALL` is supported, not {value}")
-            i += 2
-        else:
-            raise UsageError(f"{source}: unexpected {w!r}",
-                             hint="expected one line: --cap-drop ALL --cap-add NAME ...")
-    return tuple(sorted(set(caps)))
-
-
-def run_args_block(text: str, source: str = "run.sh") -> str:
-    """The lines of run.sh's `args=( ... )` block: the docker options emit collected."""
-    lines: list[str] = []
-    inside = False
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("args=("):
-            inside = True
-        elif inside and stripped.startswith(")"):
-            return "\n".join(lines)
-        elif inside:
-            lines.append(line)
-    raise UsageError(f"{source}: no `args=( ... )` block", hint="emit it again")
-
-
-def parse_run_args(text: str, source: str = "run.sh") -> list[str]:
-    """The words of run.sh's `args=( ... )` block, comments dropped."""
-    try:
-        return shlex.split(run_args_block(text, source), comments=True)
-    except ValueError as e:
-        raise UsageError(f"{source}: {e}") from None
-
-
-def parse_seccomp(text: str, source: str = "seccomp.json") -> tuple[frozenset, frozenset, int]:
-    """-> (allowed names, ENOSYS-fallback names, default errno)."""
-    try:
-        prof = json.loads(text)
-        allowed, fallback = set(), set()
-        for rule in prof.get("syscalls") or ():
-            names = set(rule.get("names") or ())
-            if rule.get("action") in ("SCMP_ACT_ALLOW", "SCMP_ACT_LOG"):
-                allowed |= names
-            elif rule.get("action") == "SCMP_ACT_ERRNO" and rule.get("errnoRet") == ENOSYS:
-                fallback |= names
-        return frozenset(allowed), frozenset(fallback), int(prof.get("defaultErrnoRet", EPERM))
-    except (ValueError, AttributeError, TypeError) as e:
-        raise UsageError(f"{source}: not a seccomp profile ({e.__class__.__name__})",
-                         hint="emit it again, or fix the JSON") from None
+        return parse()
+    except policy_dir.PolicyFormatError as e:
+        raise UsageError(f"{source}: {e.reason}") from None
 
 
 def load_policy_dir(directory: str | Path) -> RunPolicy:
@@ -122,56 +97,41 @@ def load_policy_dir(directory: str | Path) -> RunPolicy:
     if not d.is_dir():
         raise UsageError(f"--policy {d}: not a directory",
                          hint="write one with `profiler emit --format all -o DIR`")
-    present = [n for n in POLICY_FILES if (d / n).is_file()]
-    if "seccomp.json" not in present and "caps.txt" not in present:
-        raise UsageError(f"--policy {d}: has neither seccomp.json nor caps.txt",
+    texts = policy_dir.read_texts(d, str(d))
+    if texts[SECCOMP] is None and texts[CAPS] is None:
+        raise UsageError(f"--policy {d}: has neither {SECCOMP} nor {CAPS}",
                          hint="write one with `profiler emit --format all -o DIR`")
-
-    def read(name: str) -> str | None:
-        p = d / name
-        if not p.is_file():
-            return None
-        try:
-            return p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise UsageError(f"{p}: cannot read ({e.__class__.__name__})") from None
-
+    try:
+        files = policy_dir.parse(texts)
+    except policy_dir.PolicyFormatError as e:
+        if e.file == SECCOMP:
+            raise UsageError(f"{d / e.file}: not a seccomp profile ({e.reason})",
+                             hint="emit it again, or fix the JSON") from None
+        raise UsageError(f"{d / e.file}: {e.reason}") from None
     pol = RunPolicy(directory=str(d.resolve()), seccomp_path=None)
-    sec = read("seccomp.json")
-    if sec is not None:
-        allowed, fallback, errno = parse_seccomp(sec, str(d / "seccomp.json"))
-        pol = replace(pol, seccomp_path=str((d / "seccomp.json").resolve()), allowed=allowed,
-                      fallback=fallback, default_errno=errno)
-    caps = read("caps.txt")
-    if caps is not None:
-        pol = replace(pol, cap_add=parse_caps(caps, str(d / "caps.txt")))
-    run = read("run.sh")
-    if run is not None:
-        pol = _apply_run_flags(pol, run_args_block(run, str(d / "run.sh")), caps is None,
-                               str(d / "run.sh"))
-    if (d / "apparmor.profile").is_file():
-        pol = replace(pol, apparmor_path=str((d / "apparmor.profile").resolve()))
+    if files.seccomp is not None:
+        sec = files.seccomp
+        pol = replace(pol, seccomp_path=str((d / SECCOMP).resolve()),
+                      allowed=sec.names(lambda r: r.allows),
+                      fallback=sec.names(lambda r: r.action == "SCMP_ACT_ERRNO"
+                                         and r.errno_ret == ENOSYS),
+                      default_errno=sec.default_errno)
+    if files.caps is not None:
+        pol = replace(pol, cap_add=_caps(files.caps, str(d / CAPS)))
+    if files.run is not None:
+        pol = _apply_run_flags(pol, _args_block(files.run, str(d / RUN)), files.caps is None,
+                               str(d / RUN))
+    if texts[APPARMOR] is not None:
+        pol = replace(pol, apparmor_path=str((d / APPARMOR).resolve()))
     return pol
 
 
-# The docker options of run.sh that verify applies (diff._flag_values parses them, the same way
-# diff reads a policy directory).
-_RUN_VALUED = {"--security-opt", "--tmpfs", "--pids-limit", "--user", "--network", "--publish",
-               "--cap-add", "--cap-drop"}
-_RUN_ALIASES = {"-u": "--user", "--net": "--network", "-p": "--publish"}
-_NO_NEW_PRIVILEGES = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")
-
-
-def _apply_run_flags(pol: RunPolicy, args_text: str, take_caps: bool, source: str) -> RunPolicy:
-    from .diff import PolicyFormatError, _flag_values
-
-    try:
-        pairs = _flag_values(args_text, _RUN_VALUED, _RUN_ALIASES, frozenset({"--read-only"}))
-    except PolicyFormatError as e:
-        raise UsageError(f"{source}: {e}") from None
+def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bool,
+                     source: str) -> RunPolicy:
+    """The docker options of run.sh's args block that verify applies."""
     tmpfs, caps, publish = list(pol.tmpfs), list(pol.cap_add), list(pol.publish)
-    for flag, value in pairs:
-        if flag == "--security-opt" and value in _NO_NEW_PRIVILEGES:
+    for flag, value in _parsed(lambda: script.flags(args_only=True), source):
+        if flag == "--security-opt" and value in policy_dir.NO_NEW_PRIVILEGES:
             pol = replace(pol, no_new_privileges=True)
         elif flag == "--read-only":
             pol = replace(pol, read_only=value != "false")
@@ -260,7 +220,7 @@ class WriteDenial:
 
 
 @dataclass(frozen=True)
-class Report:
+class VerifyReport:
     image: str
     started: bool
     exit_code: int | None
@@ -300,8 +260,8 @@ def _exes(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
 
 
 def analyze(raw, pol: RunPolicy, *, image: str, exit_code, workload, workload_status,
-            expected_exit=None, apparmor="") -> Report:
-    """RawTrace of a verify run + the policy -> Report (pure)."""
+            expected_exit=None, apparmor="") -> VerifyReport:
+    """RawTrace of a verify run + the policy -> VerifyReport (pure)."""
     arch = raw.arch
     calls: dict[tuple[str, int], tuple[int, set[int]]] = {}
     for (nr, err, tgid), n in raw.denied_calls.items():
@@ -340,10 +300,11 @@ def analyze(raw, pol: RunPolicy, *, image: str, exit_code, workload, workload_st
         parent = p.rsplit("/", 1)[0] or "/"
         writes.append(WriteDenial(p, kinds, f"{p}: read-only root file system: add "
                                             f"`--tmpfs {parent}` (or a volume), or drop --read-only"))
-    return Report(image=image, started=True, exit_code=exit_code, expected_exit=expected_exit,
-                  workload=workload, workload_status=workload_status,
-                  syscalls=tuple(denials), capabilities=tuple(cap_denials), writes=tuple(writes),
-                  fallbacks=tuple(fallbacks), apparmor=apparmor, policy=policy_summary(pol))
+    return VerifyReport(image=image, started=True, exit_code=exit_code,
+                        expected_exit=expected_exit, workload=workload,
+                        workload_status=workload_status, syscalls=tuple(denials),
+                        capabilities=tuple(cap_denials), writes=tuple(writes),
+                        fallbacks=tuple(fallbacks), apparmor=apparmor, policy=policy_summary(pol))
 
 
 def policy_summary(pol: RunPolicy) -> dict:
@@ -353,14 +314,14 @@ def policy_summary(pol: RunPolicy) -> dict:
             "network": pol.network}
 
 
-def report_json(r: Report) -> str:
+def report_json(r: VerifyReport) -> str:
     d = asdict(r)
     d.update(passed=r.passed, denials=r.denials, workload_passed=r.workload_passed,
              exit_as_trained=r.exit_as_trained)
     return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
 
-def report_text(r: Report) -> str:
+def report_text(r: VerifyReport) -> str:
     """The report for a terminal: a verdict, then one table per kind of denial (pure)."""
     lines = []
     verdict = "PASSED" if r.passed else "FAILED"
@@ -416,7 +377,7 @@ def report_text(r: Report) -> str:
 # --------------------------------------------------------------------------------------------
 
 def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
-               engine=None) -> Report:
+               engine=None) -> VerifyReport:
     from . import record
 
     spec = apply(pol, base)
@@ -427,9 +388,10 @@ def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progr
     except EngineError as e:
         if "image" in e.message and "not found" in e.message:
             raise
-        return Report(image=base.image, started=False, exit_code=None, expected_exit=expected_exit,
-                      workload=opts.workload, workload_status=None, start_error=e.message,
-                      apparmor=apparmor, policy=policy_summary(pol))
+        return VerifyReport(image=base.image, started=False, exit_code=None,
+                            expected_exit=expected_exit, workload=opts.workload,
+                            workload_status=None, start_error=e.message, apparmor=apparmor,
+                            policy=policy_summary(pol))
     md = out.recording.metadata
     report = analyze(out.raw, pol, image=base.image, exit_code=md.exit_code,
                      workload=opts.workload,
@@ -446,14 +408,12 @@ def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progr
 def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
     """`--recording`: emit every format into a scratch directory, then read it like --policy."""
     from . import recording_io
-    from .cmd_emit import FILE_NAMES, render_all, write_dir
     from .reduce import reduce
+    from .render.registry import render_dir
 
     recs = [recording_io.load(p) for p in paths]
     policy = reduce(recs, [str(p) for p in paths])
-    texts = render_all(policy, list(FILE_NAMES), complain=False, arg_filters=True,
-                       glob_threshold=8)
-    write_dir(directory, {FILE_NAMES[f]: t for f, t in texts.items()})
+    policy_dir.write_dir(directory, render_dir(policy))
     return load_policy_dir(directory)
 
 
@@ -463,7 +423,7 @@ class MinimizeResult:
     runs: int
     removed_caps: list[str]
     added_flags: list[str]
-    final: Report
+    final: VerifyReport
     seconds: float
 
 
@@ -514,19 +474,16 @@ def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progres
 def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Path]:
     """The policy directory again, with caps.txt and run.sh reduced (seccomp and AppArmor are
     copied as they are)."""
-    from .cmd_emit import write_dir
-
     srcdir = Path(src.directory)
     pol = result.policy
     texts = {}
     for name in POLICY_FILES:
-        if (srcdir / name).is_file() and name not in ("caps.txt", "run.sh"):
+        if (srcdir / name).is_file() and name not in (CAPS, RUN):
             texts[name] = (srcdir / name).read_text(encoding="utf-8")
-    texts["caps.txt"] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
-    if (srcdir / "run.sh").is_file():
-        texts["run.sh"] = _reduce_run_sh((srcdir / "run.sh").read_text(encoding="utf-8"),
-                                         result)
-    return write_dir(out, texts)
+    texts[CAPS] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+    if (srcdir / RUN).is_file():
+        texts[RUN] = _reduce_run_sh((srcdir / RUN).read_text(encoding="utf-8"), result)
+    return policy_dir.write_dir(out, texts)
 
 
 def _reduce_run_sh(text: str, result: MinimizeResult) -> str:

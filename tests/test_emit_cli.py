@@ -14,7 +14,7 @@ import yaml
 
 from emitcases import GOLDEN, NGINX, SHELL, nginx, recording
 from profiler import recording_io
-from profiler.cmd_emit import FILE_NAMES
+from profiler.policy_dir import FILE_NAMES
 
 PROFILER = [sys.executable, "-m", "profiler.cli"]
 

@@ -89,7 +89,7 @@ def _raw() -> RawTrace:
     )
 
 
-def _report(pol) -> v.Report:
+def _report(pol) -> v.VerifyReport:
     return v.analyze(_raw(), pol, image="profiler-sample-nginx", exit_code=0,
                      workload="./w.sh", workload_status=1, expected_exit=0,
                      apparmor="the kernel does not enforce AppArmor: apparmor.profile was only "
@@ -133,7 +133,7 @@ def test_report_golden(nginx_policy, update_golden, fmt):
 
 
 def test_start_failure_report():
-    r = v.Report(image="i", started=False, exit_code=None, expected_exit=0, workload="w",
+    r = v.VerifyReport(image="i", started=False, exit_code=None, expected_exit=0, workload="w",
                  workload_status=None, start_error="the container failed to start: OCI runtime")
     text = v.report_text(r)
     assert "did not start under the policy: the container failed to start" in text

@@ -18,12 +18,9 @@ import json
 
 from .. import syscalls as sctab
 from ..errors import PolicyError
-from ..linux import CLONE_NAMESPACE_FLAGS, CLONE_NAMESPACE_MASK, family_name
+from ..linux import CLONE_NAMESPACE_FLAGS, CLONE_NAMESPACE_MASK, ENOSYS, EPERM, family_name
 from ..reduce import ArgFilter, Policy
 from ..runtime_syscalls import tables
-
-ENOSYS = 38
-EPERM = 1
 
 
 def arches(policy: Policy) -> tuple[str, ...]:
