@@ -1,4 +1,4 @@
-"""reduce(): merging recordings into a Policy, and the evidence rules of the hardening options."""
+"""reduce(): merging recordings into a Policy (the hardening decisions: tests/test_hardening.py)."""
 
 from dataclasses import replace
 
@@ -6,7 +6,7 @@ import pytest
 
 from emitcases import arg, nginx, recording
 from profiler.errors import PolicyError
-from profiler.model import FileAccess, Syscall
+from profiler.model import Syscall
 from profiler.reduce import reduce, sanitize_name
 
 
@@ -101,78 +101,7 @@ def test_no_filter_when_one_run_lacks_values():
     assert reduce([a, b]).arg_filters == ()
 
 
-# --- hardening evidence ----------------------------------------------------------------------
-
-def test_nginx_hardening():
-    h = reduce([nginx()]).hardening
-    assert h.no_new_privileges.apply
-    assert h.read_only.apply
-    assert h.tmpfs == (("/run", ""), ("/tmp", ""), ("/var/lib/nginx", ""), ("/var/log/nginx", ""))
-    assert h.pids_limit.apply and h.pids_limit.value == "32"
-    assert not h.user.apply and "root" in h.user.evidence
-    assert not h.network_none.apply and "AF_INET" in h.network_none.evidence
-
-
-def test_setuid_program_blocks_no_new_privileges():
-    p = reduce([recording(executables=["/usr/bin/su", "/bin/sh"])])
-    assert not p.hardening.no_new_privileges.apply
-    assert "/usr/bin/su" in p.hardening.no_new_privileges.evidence
-
-
-def test_non_root_capability_blocks_no_new_privileges():
-    p = reduce([recording(uids=[1000], gids=[1000], caps=[("CAP_NET_RAW", 13)])])
-    assert not p.hardening.no_new_privileges.apply
-
-
-def test_write_outside_tmpfs_roots_keeps_root_writable():
-    p = reduce([recording(files=[("/etc/app.conf", ["write", "create"])])])
-    assert not p.hardening.read_only.apply and "/etc/app.conf" in p.hardening.read_only.evidence
-
-
-def test_tmpfs_would_hide_image_files():
-    p = reduce([recording(files=[("/var/lib/app/db", ["read", "write"]),
-                                 ("/var/lib/app/new", ["create", "write"])])])
-    assert not p.hardening.read_only.apply and "hide" in p.hardening.read_only.evidence
-
-
-def test_volumes_and_docker_files_are_writable_anyway():
-    p = reduce([recording(files=[("/data/x", ["write", "create"]), ("/etc/hosts", ["write"]),
-                                 ("/proc/self/oom_score_adj", ["write"])],
-                          run_options=[("volume", "/srv/data:/data")])])
-    assert p.hardening.read_only.apply and p.hardening.tmpfs == ()
-
-
-def test_tmpfs_exec_when_executed_there():
-    p = reduce([recording(files=[("/tmp/build/run", ["create", "write", "execute"])])])
-    assert p.hardening.tmpfs == (("/tmp", "exec"),)
-
-
-def test_hostile_written_dir_refuses_tmpfs():
-    p = reduce([recording(files=[("/var/log/a:b/x.log", ["create", "write"])])])
-    assert not p.hardening.read_only.apply
-
-
-def test_user_from_uid_or_image():
-    assert reduce([recording(uids=[33], gids=[33])]).hardening.user.value == "33:33"
-    assert reduce([recording(uids=[33], gids=[33], user="www-data")]).hardening.user.value \
-        == "www-data"
-    assert not reduce([recording(uids=[33, 34], gids=[33])]).hardening.user.apply
-    assert not reduce([recording(uids=[])]).hardening.user.apply
-
-
-def test_network_none_only_for_local_sockets():
-    p = reduce([recording(sockets=[("AF_UNIX", "SOCK_STREAM")],
-                          run_options=[("publish", "127.0.0.1:1:1"), ("env", "A")])])
-    assert p.hardening.network_none.apply
-    assert p.run_options == (("env", "A"),)  # nothing listened: published ports dropped
-    p = reduce([recording(sockets=[("AF_INET6", "SOCK_DGRAM")])])
-    assert not p.hardening.network_none.apply
-
-
-def test_pids_limit_margin():
-    assert reduce([recording(peak=100)]).hardening.pids_limit.value == "200"
-    assert not reduce([recording(peak=0)]).hardening.pids_limit.apply
-
+# --- run options and names -------------------------------------------------------------------
 
 def test_managed_run_options_are_dropped():
     p = reduce([recording(run_options=[("publish", "127.0.0.1:8080:80"), ("privileged", "true"),
@@ -189,36 +118,3 @@ def test_managed_run_options_are_dropped():
 ])
 def test_sanitize_name(image, name):
     assert sanitize_name(image) == name
-
-
-def test_rename_onto_a_missing_path_counts_as_created():
-    # redis: write temp-1.rdb, rename it to dump.rdb (whose first read had failed)
-    rec = recording(uids=[100], gids=[101], files=[
-        ("/var/lib/redis/temp-1.rdb", ["write", "create", "rename"]),
-        ("/var/lib/redis", ["read"])])
-    rec = replace(rec, files=rec.files + (FileAccess("/var/lib/redis/dump.rdb", ("rename",),
-                                                     ("read",)),))
-    h = reduce([rec]).hardening
-    assert h.read_only.apply and h.tmpfs == (("/var/lib/redis", "uid=100,gid=101"),)
-    # a rename alone may have moved the image's file away: no tmpfs then
-    rec = recording(files=[("/var/lib/app/a", ["rename"]), ("/var/lib/app/b", ["create"])])
-    assert not reduce([rec]).hardening.read_only.apply
-
-
-def test_tmpfs_owned_by_a_non_root_app():
-    files = [("/var/lib/app/db", ["create", "write"])]
-    assert reduce([recording(uids=[100], gids=[101], files=files)]).hardening.tmpfs == \
-        (("/var/lib/app", "uid=100,gid=101"),)
-    assert reduce([recording(uids=[100, 101], gids=[101], files=files)]).hardening.tmpfs == \
-        (("/var/lib/app", "mode=1777"),)
-    assert reduce([recording(uids=[0, 33], files=files)]).hardening.tmpfs == \
-        (("/var/lib/app", ""),)
-
-
-def test_files_in_a_directory_the_app_made_are_its_own():
-    # the probe sample: mkdir /tmp/probe, create file.tmp, rename it to file, unlink file
-    rec = recording(files=[("/tmp/probe", ["mkdir"]), ("/tmp/probe/file.tmp", ["create", "rename"]),
-                           ("/tmp/probe/file", ["delete", "rename"])])
-    assert reduce([rec]).hardening.read_only.apply
-    rec = recording(files=[("/tmp/probe/file.tmp", ["create"]), ("/tmp/probe/file", ["rename"])])
-    assert not reduce([rec]).hardening.read_only.apply
