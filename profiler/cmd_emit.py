@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import policy_dir, recording_io
+from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
 from .render import apparmor
@@ -34,6 +35,8 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
     t.add_column("item")
     t.add_column("value")
     t.add_row("syscalls the app used", str(len(policy.syscalls)))
+    t.add_row("always allowed: made on the app's behalf by the kernel or libc",
+              ", ".join(behalf_names()))
     t.add_row("argument filters", ", ".join(f"{f.syscall}.{f.arg}" for f in policy.arg_filters)
               or "none")
     t.add_row("capabilities granted", ", ".join(policy.capabilities) or "none")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shlex
 import shutil
 import signal
@@ -101,24 +102,47 @@ def cap_tracepoint_available() -> bool:
 
 
 def check_workload(cmd: str | None) -> None:
+    """A workload is any shell command (run with /bin/sh -c: assignments, pipes, `&&`,
+    subshells). It is refused early only where it would certainly fail: a syntax error
+    (`sh -n`), or a first word that is a missing or non-executable path, or a command that
+    neither the shell nor PATH knows."""
     if not cmd:
         return
-    try:
-        first = shlex.split(cmd)[0]
-    except (ValueError, IndexError):
-        raise UsageError(f"--workload {cmd!r}: not a shell command") from None
+    syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
+    if syntax.returncode != 0:
+        why = syntax.stderr.strip().splitlines()[-1:] or ["syntax error"]
+        raise UsageError(f"--workload {cmd!r}: not a shell command ({why[0]})")
+    first = _first_word(cmd)
+    if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
+        return
     if "/" in first:
         if not Path(first).exists():
             raise WorkloadError(f"workload {first}: no such file", exit_code=2)
         if not os.access(first, os.X_OK):
             raise WorkloadError(f"workload {first}: not executable",
                                 hint=f"chmod +x {first}, or run it with bash", exit_code=2)
-    elif shutil.which(first) is None and first not in _SHELL_WORDS:
+    elif shutil.which(first) is None and subprocess.run(
+            ["/bin/sh", "-c", 'command -v -- "$1"', "sh", first],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        # `command -v` knows the shell's own builtins and keywords as well as PATH.
         raise WorkloadError(f"workload command {first!r} not found", exit_code=2)
 
 
-_SHELL_WORDS = {"for", "while", "if", "{", "(", "true", "false", "exit", "sleep", "cd", "set",
-                "export", "until", "case", "!", "[", "test", "echo", "read", "wait"}
+def _first_word(cmd: str) -> str | None:
+    """The command's first word when it is a plain literal (so that checking it is certain),
+    else None: `PORT=8080 ./load.sh`, `$TOOL`, `(cd x && y)`, `>log cmd` are the shell's to run."""
+    lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    try:
+        word, after = lex.get_token(), lex.get_token()
+    except ValueError:
+        return None
+    if after and after.startswith("("):  # `name() { ...; }` defines a function
+        return None
+    if not word or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", word) or \
+            set(word) & set("$`*?[~\\();<>|&{}!"):
+        return None
+    return word
 
 
 def bounding_from_config(host_config: dict) -> int:

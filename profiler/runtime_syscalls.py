@@ -22,14 +22,20 @@ class RuntimeTables:
     enosys: dict[str, str]  # name -> which fallback needs ENOSYS
 
 
+def load_syscall_table(file: str) -> tuple[dict[str, str], dict[str, tuple[str, ...]], dict]:
+    """A data/ syscall table (`syscalls: {name: {sources, when}}` and more keys) ->
+    (name -> when, name -> sources, the whole document). Shared with behalf_syscalls."""
+    data = yaml.safe_load(resources.files("profiler").joinpath(f"data/{file}").read_text())
+    calls = sorted(data["syscalls"].items())
+    return ({n: e["when"] for n, e in calls}, {n: tuple(e["sources"]) for n, e in calls}, data)
+
+
 @lru_cache(maxsize=1)
 def tables() -> RuntimeTables:
-    text = resources.files("profiler").joinpath("data/runtime_syscalls.yaml").read_text()
-    data = yaml.safe_load(text)
-    calls = data["syscalls"]
+    when, sources, data = load_syscall_table("runtime_syscalls.yaml")
     return RuntimeTables(
-        runtime={n: e["when"] for n, e in sorted(calls.items())},
-        sources={n: tuple(e["sources"]) for n, e in sorted(calls.items())},
+        runtime=when,
+        sources=sources,
         excluded=dict(sorted(data["excluded"].items())),
         enosys=dict(sorted(data["enosys"].items())),
     )

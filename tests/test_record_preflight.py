@@ -77,6 +77,36 @@ def test_workload_checks(tmp_path):
     record.check_workload("true && curl -s http://127.0.0.1:1/ || true")
 
 
+@pytest.mark.parametrize("cmd", [
+    "PORT=8080 ./load.sh",  # an assignment first: the shell decides (issue 11)
+    "A=1 B=2 true",
+    "cat /etc/hostname | wc -l",
+    "(cd /tmp && ls) >/dev/null",
+    "{ true; }",
+    ">/dev/null echo hi",
+    "for i in 1 2; do echo $i; done",
+    "$SHELL -c true",
+    "f() { true; }; f",
+    "! false",
+    "'true' && exec true",
+    "cd /tmp && ./whatever-is-there.sh",  # the first command changes what the rest means
+])
+def test_any_valid_shell_command_is_a_workload(cmd):
+    record.check_workload(cmd)
+
+
+@pytest.mark.parametrize("cmd,error,match", [
+    ("if true; then", UsageError, "not a shell command"),
+    ("echo 'open", UsageError, "not a shell command"),
+    ("true &&", UsageError, "not a shell command"),
+    ("/no/such/load.sh --fast", WorkloadError, "no such file"),
+    ("no-such-command-xyz | wc -l", WorkloadError, "not found"),
+])
+def test_certain_failures_are_refused_early(cmd, error, match):
+    with pytest.raises(error, match=match):
+        record.check_workload(cmd)
+
+
 def test_default_output_names():
     assert record.default_output("registry.example/team/app:1.2") == "app.recording.yaml"
     assert record.default_output("nginx@sha256:abc") == "nginx.recording.yaml"

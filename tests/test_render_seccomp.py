@@ -12,6 +12,7 @@ import pytest
 from emitcases import arg, check_golden, nginx, recording, shell
 from profiler.reduce import reduce
 from profiler.render import seccomp
+from profiler.behalf_syscalls import table as behalf_table
 from profiler.runtime_syscalls import tables
 
 
@@ -77,6 +78,30 @@ def test_runtime_tables_are_libseccomp_names():
             seccomp.sctab.number_of("aarch64", name) is not None, name
     assert all(t.sources[n] for n in t.runtime)
     assert not set(t.runtime) & set(t.excluded)
+
+
+def test_behalf_block_marked_and_every_name_allowed_once():
+    # The kernel's and libc's calls on the app's behalf (restart_syscall after SIGSTOP/SIGCONT
+    # or docker pause, a retiring thread's exit, ...) are in every profile, in their own block.
+    rec = recording(names=("read", "write", "exit_group", "exit", "clock_gettime"))
+    prof = _prof(rec)
+    (block,) = [r for r in prof["syscalls"] if "on the app's behalf" in r["comment"]]
+    assert {"restart_syscall", "gettimeofday", "time"} <= set(block["names"])
+    assert not {"exit", "clock_gettime"} & set(block["names"])  # the app's block has them
+    assert set(behalf_table().when) <= seccomp.allowed_names(prof)
+    names = [n for r in prof["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" and "args" not in r
+             for n in r["names"]]
+    assert len(names) == len(set(names))
+    seccomp.build_filters(prof)
+
+
+def test_behalf_table_is_sourced_libseccomp_names():
+    t = behalf_table()
+    for name in list(t.when) + list(t.excluded):
+        assert seccomp.sctab.number_of("x86_64", name) is not None, name
+    assert all(t.sources[n] for n in t.when)
+    assert not set(t.when) & set(t.excluded)
+    assert not set(t.when) & set(tables().excluded)  # nothing runc does before the filter
 
 
 def test_enosys_for_unobserved_fallback_syscalls():

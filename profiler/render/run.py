@@ -109,7 +109,8 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
-                         f"used, the rest the container runtime's)"
+                         f"used, the rest the container runtime's and the kernel's on "
+                         f"its behalf)"
                          + ("; complain mode: logs, refuses nothing" if complain else "")),
         complain=complain,
     )

@@ -5,8 +5,10 @@ Layout of the profile (Docker's format, moby profiles/seccomp; runc and containe
 - archMap for the recorded architecture and its sub-architectures. Docker refuses a profile
   with both `archMap` and `architectures`, so only archMap is written.
 - one ALLOW block with the app's syscalls, then argument-filtered ALLOW rules, then one ALLOW
-  block for the container runtime (data/runtime_syscalls.yaml), then ENOSYS (errnoRet 38) for
-  syscalls whose callers fall back to an older call only on ENOSYS. Every block has a comment.
+  block for the container runtime (data/runtime_syscalls.yaml), then one ALLOW block for the
+  syscalls the kernel or libc make on the app's behalf (data/behalf_syscalls.yaml), then ENOSYS
+  (errnoRet 38) for syscalls whose callers fall back to an older call only on ENOSYS. Every
+  block has a comment.
 
 `build_filters` compiles a profile with libseccomp for every architecture it lists: the tests
 and `emit` use it to prove that the output loads.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 
 from .. import syscalls as sctab
+from ..behalf_syscalls import behalf_names
 from ..errors import PolicyError
 from ..linux import CLONE_NAMESPACE_FLAGS, CLONE_NAMESPACE_MASK, ENOSYS, EPERM, family_name
 from ..reduce import ArgFilter, Policy
@@ -65,8 +68,10 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
     rt = tables()
     filters = {f.syscall: f for f in policy.arg_filters} if arg_filters else {}
     runtime = {n for n in rt.runtime if _known_somewhere(n, archs)}
-    # A name the runtime needs is allowed whatever its arguments: a filter on it is moot.
-    filters = {n: f for n, f in filters.items() if n not in runtime}
+    behalf = {n for n in behalf_names() if _known_somewhere(n, archs)}
+    # A name the runtime or the kernel needs is allowed whatever its arguments: a filter on it
+    # is moot.
+    filters = {n: f for n, f in filters.items() if n not in runtime | behalf}
     app = set(policy.syscalls)
     enosys_extra = set()
     clone3_note = ""
@@ -90,7 +95,15 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                       "comment": "container runtime (runc/crun) after it loads this filter, "
                                  "entrypoint and docker exec; see profiler/data/"
                                  "runtime_syscalls.yaml"})
-    allowed = app | runtime
+    # A name both tables hold stays in the runtime's block: each name is allowed once.
+    behalf_rest = sorted(behalf - app - runtime)
+    if behalf_rest:
+        rules.append({"names": behalf_rest, "action": "SCMP_ACT_ALLOW",
+                      "comment": "made on the app's behalf by the kernel or libc when the "
+                                 "environment acts (restart_syscall after SIGSTOP/SIGCONT or "
+                                 "docker pause, exit of a retiring thread, abort, vDSO "
+                                 "fallbacks); see profiler/data/behalf_syscalls.yaml"})
+    allowed = app | runtime | behalf
     enosys = sorted(n for n in set(rt.enosys) | enosys_extra
                     if (n not in allowed or n in enosys_extra) and _known_somewhere(n, archs))
     if enosys:

@@ -24,7 +24,7 @@ args=(
   --tmpfs /var/log/nginx  # the app created files here
   --pids-limit 32  # peak 3 tasks seen; limit max(32, 2 x peak)
   --publish 127.0.0.1:18080:80  # as the recording ran
-  --security-opt "seccomp=$here/seccomp.json"  # 82 syscalls allowed (60 the app used, the rest the container runtime's)
+  --security-opt "seccomp=$here/seccomp.json"  # 92 syscalls allowed (60 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
 
 # AppArmor only where the kernel enforces it; load the profile first:
