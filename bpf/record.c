@@ -5,6 +5,10 @@
 // offsets: only tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register
 // frame, whose layout is fixed by the architecture's ptrace ABI).
 //
+// The one exception is the in-kernel path walk (KPATH, below): it reads the fd table, fs_struct,
+// dentries and mounts at offsets taken from the running kernel's BTF (profiler/btf.py), never
+// from headers.
+//
 // Options arrive as -D defines from tracer.py:
 //   TARGET_CGID, TARGET_LEVEL  only tasks whose cgroup v2 ancestor at TARGET_LEVEL has this id
 //                              (container mode); absent in exec mode (tracked map alone decides)
@@ -13,6 +17,8 @@
 // The numbers shared with Python (and PATH_LEN, struct event) come from wire.h, generated from
 // profiler/wire.py; tracer.py passes bpf/ as an include directory.
 //   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
+//   KPATH, KP_*                relative paths and symlinks resolved in the kernel (offsets
+//                              from BTF); absent: relative paths are streamed to user space
 //
 // Who counts: a task counts once it has exec'd inside the target (the entrypoint, or a command
 // started by `docker exec`), or was forked by a task that counts. The container runtime's own
@@ -55,7 +61,7 @@ struct inflight {
     u32 two;       // a second path is in inflight2
     u32 retry;     // the path was not readable at entry (page not faulted in): read at exit
     u32 dirfd_open;  // an open with O_DIRECTORY or O_PATH: its fd may be used as a dirfd
-    u32 pad2;
+    u32 fd_result;   // an open: a result >= 0 is an fd for the file (KPATH: its resolved path)
     u64 uptr;
     struct file_key key;
 };
@@ -242,6 +248,173 @@ static __always_inline void record_arg(u32 nr, u32 idx, u64 val) {
         lose(L_MAP_FULL);
 }
 
+// ---- paths resolved in the kernel (KPATH) ---------------------------------------------------
+// A relative path is completed with the directory its dirfd (or the cwd) refers to *now*, read
+// from the task's fd table or fs_struct: no matter how the fd was made (open, dup, fcntl,
+// inherited across exec, SCM_RIGHTS, /proc/self/fd/N) or how the cwd was set (chdir, fchdir).
+// The same walk names the file an open returned and the executable an exec loaded, with every
+// symlink resolved: the path AppArmor mediates. Like the kernel's d_path (fs/d_path.c
+// prepend_path): dentry names up to the task's root, crossing mount points through struct
+// mount. Bounded: at most KP_DEPTH dentries and mount crossings; a deeper walk is a loss.
+#ifdef KPATH
+#define KP_HALF 512      // the walk writes leftwards from here; the relative part goes after it
+#define KP_MASK 1023
+#define KP_DEPTH 32
+
+struct kpbuf {
+    char b[2 * KP_HALF + 1024];   // every index is masked with KP_MASK, reads stay inside
+    char out[PATH_LEN];           // a zero-padded resolved path (alias value, compared by word)
+    u32 pos;                      // where the walk's path starts in b; kept here, not in a
+                                  // register, so the verifier does not tell every length
+                                  // apart: its states then merge at each step of the loop
+};
+
+struct alias_val {
+    char path[PATH_LEN];
+};
+
+BPF_PERCPU_ARRAY(kpscratch, struct kpbuf, 1);
+// Path as used (an open's key) -> the file's path with symlinks resolved, where they differ;
+// filled only when a key is first seen.
+BPF_F_TABLE("hash", struct file_key, struct alias_val, aliases, MAX_FILES, BPF_F_NO_PREALLOC);
+
+static __always_inline u64 kread(u64 addr) {
+    u64 v = 0;
+    bpf_probe_read_kernel(&v, sizeof(v), (void *)addr);
+    return v;
+}
+
+// (mnt, dentry) of a struct path at addr.
+static __always_inline int kp_path_at(u64 addr, u64 *mnt, u64 *dentry) {
+    *mnt = kread(addr + KP_PATH_MNT);
+    *dentry = kread(addr + KP_PATH_DENTRY);
+    return (*mnt && *dentry) ? 0 : -1;
+}
+
+// What fd (or the cwd, for AT_FDCWD) of the current task refers to.
+static __always_inline int kp_dir(s32 fd, u64 *mnt, u64 *dentry) {
+    u64 task = bpf_get_current_task();
+    if (fd == AT_FDCWD_)
+        return kp_path_at(kread(task + KP_TASK_FS) + KP_FS_PWD, mnt, dentry);
+    if (fd < 0)
+        return -1;
+    u64 fdt = kread(kread(task + KP_TASK_FILES) + KP_FILES_FDT);
+    u32 max = 0;
+    bpf_probe_read_kernel(&max, sizeof(max), (void *)(fdt + KP_FDT_MAX));
+    if ((u32)fd >= max)
+        return -1;
+    u64 file = kread(kread(fdt + KP_FDT_FD) + (u64)fd * 8);
+    if (!file)
+        return -1;
+    return kp_path_at(file + KP_FILE_PATH, mnt, dentry);
+}
+
+// dst (PATH_LEN bytes) = the path of (mnt, dentry) as the task sees it, then "/" rel when rel
+// is not empty. rel may be dst itself (it is copied first). 0, or -1 when the walk did not
+// reach a root within KP_DEPTH steps.
+static __always_inline int kp_compose(char *dst, const char *rel, u64 mnt, u64 dentry) {
+    int z = 0;
+    struct kpbuf *pb = kpscratch.lookup(&z);
+    if (!pb)
+        return -1;
+    u64 fs = kread(bpf_get_current_task() + KP_TASK_FS);
+    u64 rootm = kread(fs + KP_FS_ROOT + KP_PATH_MNT);
+    u64 rootd = kread(fs + KP_FS_ROOT + KP_PATH_DENTRY);
+    pb->pos = KP_HALF;
+    int done = 0;
+    for (int i = 0; i < KP_DEPTH; i++) {
+        if (dentry == rootd && mnt == rootm) {
+            done = 1;
+            break;
+        }
+        u64 parent = kread(dentry + KP_D_PARENT);
+        if (dentry == kread(mnt + KP_VFSMNT_ROOT) || dentry == parent) {
+            u64 m = mnt - KP_MOUNT_MNT;   // container_of(mnt, struct mount, mnt)
+            u64 up = kread(m + KP_MOUNT_PARENT);
+            if (!up || up == m) {         // the namespace's root mount (outside a chroot)
+                done = 1;
+                break;
+            }
+            dentry = kread(m + KP_MOUNT_MOUNTPOINT);
+            mnt = up + KP_MOUNT_MNT;
+            continue;
+        }
+        u32 len = 0, pos = pb->pos;
+        bpf_probe_read_kernel(&len, sizeof(len), (void *)(dentry + KP_D_NAME_LEN));
+        if (len == 0 || len > 255 || len >= pos)
+            break;
+        pos -= len;
+        asm volatile("" : "+r"(len));   // keep the mask below: the verifier needs it, clang not
+        bpf_probe_read_kernel(&pb->b[pos & KP_MASK], len & 255, (void *)kread(dentry + KP_D_NAME_NAME));
+        pos -= 1;
+        pb->b[pos & KP_MASK] = '/';
+        pb->pos = pos;
+        dentry = parent;
+    }
+    u32 pos = pb->pos;
+    if (!done) {
+        lose(L_PATH_TRUNCATED);
+        return -1;
+    }
+    if (rel && rel[0]) {
+        pb->b[KP_HALF] = '/';
+        bpf_probe_read_kernel_str(&pb->b[KP_HALF + 1], PATH_LEN, rel);
+    } else if (pos == KP_HALF) {
+        pb->b[KP_HALF] = '/';   // the root itself
+        pb->b[KP_HALF + 1] = 0;
+    } else {
+        pb->b[KP_HALF] = 0;
+    }
+    if (bpf_probe_read_kernel_str(dst, PATH_LEN, &pb->b[pos & KP_MASK]) >= PATH_LEN)
+        lose(L_PATH_TRUNCATED);
+    return 0;
+}
+
+// A relative key completed with its directory: (0, KP_COMPOSED, "/dir/rel"). -1 when the
+// dirfd names nothing (the key is left for user space to resolve).
+static __always_inline int kp_relative(struct file_key *key) {
+    u64 mnt = 0, dentry = 0;
+    if (kp_dir(key->dirfd, &mnt, &dentry) < 0 || kp_compose(key->path, key->path, mnt, dentry) < 0)
+        return -1;
+    key->tgid = 0;
+    key->dirfd = KP_COMPOSED;
+    return 0;
+}
+
+// The file an open returned, symlinks resolved, kept in `aliases` when it is not the key's.
+static __always_inline void kp_alias(struct file_key *key, s32 fd) {
+    int z = 0;
+    struct kpbuf *pb = kpscratch.lookup(&z);
+    struct inflight *zero = scratch.lookup(&z);
+    u64 mnt = 0, dentry = 0;
+    if (!pb || !zero || kp_dir(fd, &mnt, &dentry) < 0)
+        return;
+    bpf_probe_read_kernel(pb->out, PATH_LEN, zero->key.path);   // zero-padded, comparable
+    if (kp_compose(pb->out, 0, mnt, dentry) < 0)
+        return;
+    u64 *a = (u64 *)pb->out, *b = (u64 *)key->path;
+    int same = 1;
+    for (int i = 0; i < PATH_LEN / 8; i++) {
+        if (a[i] != b[i]) {
+            same = 0;
+            break;
+        }
+    }
+    if (!same && aliases.update(key, (struct alias_val *)pb->out) < 0)
+        lose(L_MAP_FULL);
+}
+
+// The executable the current task runs now (mm->exe_file), symlinks resolved.
+static __always_inline int kp_exe(char *dst) {
+    u64 mm = kread(bpf_get_current_task() + KP_TASK_MM);
+    u64 file = mm ? kread(mm + KP_MM_EXE) : 0;
+    u64 mnt = 0, dentry = 0;
+    if (!file || kp_path_at(file + KP_FILE_PATH, &mnt, &dentry) < 0)
+        return -1;
+    return kp_compose(dst, 0, mnt, dentry);
+}
+#endif
+
 // Read a user path into an in-flight record. Relative paths keep (tgid, dirfd) for user space.
 // A string in a page that is not faulted in yet cannot be read here (BPF cannot fault); the
 // syscall itself faults it in, so such a read is retried at exit (finish_path).
@@ -260,7 +433,7 @@ static __always_inline int read_path(struct inflight *f, u64 uptr, s32 dirfd, u3
     return 0;
 }
 
-static __always_inline int finish_path(struct inflight *f) {
+static __always_inline int finish_path(struct inflight *f, long ret) {
     if (f->retry) {
         int n = bpf_probe_read_user_str(f->key.path, PATH_LEN, (void *)f->uptr);
         if (n < 0) {
@@ -274,6 +447,12 @@ static __always_inline int finish_path(struct inflight *f) {
         f->key.tgid = 0;
         f->key.dirfd = 0;
     }
+#ifdef KPATH
+    // At exit: the path is readable (see retry), and no path syscall but chdir (not traced
+    // under KPATH) moves the cwd or closes the dirfd it names.
+    else if (kp_relative(&f->key) < 0 && ret < 0)
+        return -1;   // a failed call on a dirfd that names nothing touched no file
+#endif
     return 0;
 }
 
@@ -327,11 +506,13 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     int rc = 0;
     switch (cls) {
     case C_OPEN:
+        f->fd_result = 1;
         bits = open_bits(p1);
         f->dirfd_open = (p1 & 0x210000) != 0;
         rc = read_path(f, p0, AT_FDCWD_, tgid);
         break;
     case C_OPENAT: {
+        f->fd_result = 1;
         u64 fl = sysarg(regs, 2);
         bits = open_bits(fl);
         f->dirfd_open = (fl & 0x210000) != 0;   // O_DIRECTORY | O_PATH
@@ -339,6 +520,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
         break;
     }
     case C_OPENAT2: {
+        f->fd_result = 1;
         u64 how_flags = 0;
         if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0)
             lose(L_USER_READ_FAILED);
@@ -347,6 +529,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
         break;
     }
     case C_CREAT:
+        f->fd_result = 1;
         bits = A_WRITE | A_CREATE | A_TRUNCATE;
         rc = read_path(f, p0, AT_FDCWD_, tgid);
         break;
@@ -534,15 +717,17 @@ static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s
 static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, u32 tid) {
     if (f->retry && ret == 0 && (f->bits & A_EXECUTE))
         return;   // a successful exec replaced the memory; the exec event carries the path
-    if (finish_path(f) < 0)
+    if (finish_path(f, ret) < 0)
         return;
     if (f->nr == NR_CHDIR) {
         if (ret == 0)
             stream_path(EV_CHDIR, f, tid, 0);
         return;
     }
+#ifndef KPATH
     if (f->dirfd_open && ret >= 0)
         stream_path(EV_DIRFD, f, tid, (s32)ret);
+#endif
     struct file_val zero = {};
     struct file_val *v = files.lookup(&f->key);
     int is_new = 0;
@@ -568,6 +753,10 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         __sync_fetch_and_or(&v->erofs, f->bits);
     if (is_new && f->key.tgid)   // relative: user space resolves it from its cwd/dirfd view
         stream_path(EV_FILE, f, tid, 0);
+#ifdef KPATH
+    if (is_new && f->fd_result && ret >= 0)
+        kp_alias(&f->key, (s32)ret);
+#endif
 }
 
 static __always_inline int handle_exit(u32 nr, long ret) {
@@ -707,14 +896,36 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         lose(L_RINGBUF_FULL);
         return 0;
     }
+    u32 e_tgid = bpf_get_current_pid_tgid() >> 32;
     e->type = EV_EXEC;
-    e->tgid = bpf_get_current_pid_tgid() >> 32;
+    e->tgid = e_tgid;
     e->dirfd = 0;
     e->tid = tid;
     e->aux = 0;
     unsigned short off = args->data_loc_filename & 0xFFFF;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, (void *)args + off);
+#ifdef KPATH
+    u64 mnt = 0, dentry = 0;
+    if (e->data[0] != '/' && kp_dir(AT_FDCWD_, &mnt, &dentry) == 0)
+        kp_compose((char *)e->data, (char *)e->data, mnt, dentry);   // the cwd is the caller's
+#endif
     events.ringbuf_submit(e, 0);
+#ifdef KPATH
+    // What was executed, symlinks resolved: the path AppArmor's exec rule must name.
+    struct event *x = events.ringbuf_reserve(sizeof(struct event));
+    if (!x) {
+        lose(L_RINGBUF_FULL);
+        return 0;
+    }
+    x->type = EV_EXE_RESOLVED;
+    x->tgid = e_tgid;
+    x->dirfd = 0;
+    x->tid = tid;
+    x->aux = 0;
+    if (kp_exe((char *)x->data) < 0)
+        x->data[0] = 0;
+    events.ringbuf_submit(x, 0);
+#endif
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #define PATH_LEN 256            // bytes of a path kept in the kernel, NUL included
 #define AT_FDCWD_ (-100)        // a path relative to the task's cwd
 #define ST_CAP_SHIFT 16         // VERIFY: state bits 16-23 hold 1 + the capability refused in this call
+#define KP_COMPOSED 1           // KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel
 
 // What a ring-buffer record announces (`Event.type`).
 #define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
@@ -15,6 +16,7 @@
 #define EV_FORK 4               // a fork (tid: the parent's tid, dirfd: the child's tid)
 #define EV_CHDIR 5              // a chdir that succeeded (path: the task's new cwd)
 #define EV_DIRFD 6              // a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)
+#define EV_EXE_RESOLVED 7       // KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved
 
 // What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
 #define ADDR_BIND 1             // bind: the app listens there
@@ -83,7 +85,7 @@ struct event {
     u32 tid;            // the task; FORK: the parent's tid
     s32 aux;            // DIRFD: the new fd; ADDR: the address length
     u32 pad;
-    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD) or an address (ADDR)
+    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED) or an address (ADDR)
 };
 
 #endif  // PROFILER_WIRE_H

@@ -13,6 +13,8 @@ Decisions made here, and why:
   (overlayfs checks with its mounter's creds on open and stat). Such grants are not the app's
   needs and are dropped; denied checks stay (they are often "noaudit" probes, e.g. mmap's
   vm_enough_memory asking for CAP_SYS_ADMIN, which emit does not treat as needs).
+- A path keeps the file it named with symlinks resolved (`resolved`) where the kernel reported
+  one that differs (opens and execs, see record.c KPATH): AppArmor mediates that one.
 - Paths are decoded as UTF-8; bytes that are not UTF-8 become U+FFFD (policy renderers refuse
   to turn such a name into a rule).
 """
@@ -97,7 +99,9 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         index = -1 if idx == ArgIndex.VIA_POINTER else idx
         args.append(ArgValues(name, argname, index, tuple(sorted(values))))
 
-    files = [FileAccess(_decode(p), _bits_to_kinds(ok), _bits_to_kinds(failed))
+    real = raw.resolved  # path as used -> symlinks resolved, where the kernel said so
+    files = [FileAccess(_decode(p), _bits_to_kinds(ok), _bits_to_kinds(failed),
+                        _decode(real[p]) if p in real else "")
              for p, (ok, failed) in raw.files.items()]
 
     merged: dict[tuple[str, str, int], int] = {}
@@ -113,7 +117,8 @@ def build_recording(raw: RawTrace, metadata: Metadata,
             continue
         (listening if kind == AddrKind.BIND else connects).append(ep)
 
-    execs = [Executable(_decode(p), n) for p, n in raw.execs.items()]
+    execs = [Executable(_decode(p), n, _decode(real[p]) if p in real else "")
+             for p, n in raw.execs.items()]
     loss = {k: raw.loss.get(k, 0) for k in raw.loss}
     rec = Recording(
         metadata=metadata,

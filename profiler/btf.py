@@ -2,8 +2,13 @@
 
 bcc compiles against whatever headers are installed, which may be another kernel's (see
 NOTES: the fallback headers are 6.1 on a 6.18 kernel), so no struct layout may come from them.
-The one field the recorder reads (task_struct.real_cred) is located here instead, in the
-kernel's own type information. Format: Documentation/bpf/btf.rst (stable kernel ABI).
+Every kernel struct field the recorder reads (task_struct.real_cred, and the fd table, fs_struct,
+dentry and mount fields of the in-kernel path walk) is located here instead, in the kernel's own
+type information. Format: Documentation/bpf/btf.rst (stable kernel ABI).
+
+A member may sit inside anonymous structs and unions (mm_struct wraps all its fields in one,
+qstr keeps `len` in an anonymous struct inside an anonymous union): the lookup descends into
+them. A dotted member ("f_path.dentry", "d_name.len") follows named struct members.
 """
 
 from __future__ import annotations
@@ -27,42 +32,109 @@ _KIND_EXTRA = {
     17: lambda vlen: 4,          # DECL_TAG
     19: lambda vlen: 12 * vlen,  # ENUM64
 }
-STRUCT = 4
+STRUCT, UNION = 4, 5
+# Kinds whose size/type field names another type that is "the same" for a member lookup:
+# TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG.
+_ALIASES = {8, 9, 10, 11, 18}
+
+
+class _Types:
+    """The type section, indexed by type id (id 0 is void)."""
+
+    def __init__(self, data: bytes):
+        magic, _ver, _flags, hdr_len, type_off, type_len, str_off, _str_len = \
+            struct.unpack_from("<HBBIIIII", data, 0)
+        if magic != 0xEB9F:
+            raise ValueError("not BTF")
+        self.data = data
+        self.strings = hdr_len + str_off
+        self.pos = [0]  # type id -> offset of its btf_type
+        self.by_name: dict[bytes, list[int]] = {}
+        pos, end = hdr_len + type_off, hdr_len + type_off + type_len
+        while pos < end:
+            name_off, info, _size = struct.unpack_from("<III", data, pos)
+            kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+            if kind in (STRUCT, UNION) and name_off:
+                self.by_name.setdefault(self.name(name_off), []).append(len(self.pos))
+            self.pos.append(pos)
+            pos += 12 + _KIND_EXTRA.get(kind, lambda v: 0)(vlen)
+
+    def name(self, off: int) -> bytes:
+        start = self.strings + off
+        return self.data[start:self.data.index(b"\0", start)]
+
+    def header(self, tid: int) -> tuple[int, int, int, int, int]:
+        name_off, info, size_or_type = struct.unpack_from("<III", self.data, self.pos[tid])
+        return name_off, (info >> 24) & 0x1F, info & 0xFFFF, info >> 31, size_or_type
+
+    def strip(self, tid: int) -> int:
+        """The type behind typedefs and qualifiers."""
+        for _ in range(32):
+            _n, kind, _v, _k, target = self.header(tid)
+            if kind not in _ALIASES:
+                return tid
+            tid = target
+        return tid
+
+    def member(self, tid: int, field: bytes) -> tuple[int, int] | None:
+        """(bit offset, type id) of `field` in struct/union tid, searching anonymous members."""
+        _n, kind, vlen, kflag, _size = self.header(tid)
+        if kind not in (STRUCT, UNION):
+            return None
+        base = self.pos[tid] + 12
+        for i in range(vlen):
+            m_name, m_type, m_off = struct.unpack_from("<III", self.data, base + 12 * i)
+            bits = m_off & 0xFFFFFF if kflag else m_off
+            if m_name and self.name(m_name) == field:
+                return bits, m_type
+            if not m_name:  # anonymous struct or union: its members belong to this one
+                inner = self.member(self.strip(m_type), field)
+                if inner is not None:
+                    return bits + inner[0], inner[1]
+        return None
 
 
 def member_offset(data: bytes, struct_name: str, member: str) -> int | None:
-    """Byte offset of `member` in `struct struct_name`, or None when BTF does not say."""
-    magic, _ver, _flags, hdr_len, type_off, type_len, str_off, str_len = \
-        struct.unpack_from("<HBBIIIII", data, 0)
-    if magic != 0xEB9F:
+    """Byte offset of `member` (dotted for nested named members) in `struct struct_name`, or
+    None when BTF does not say (or the member is a bit field)."""
+    try:
+        types = _types(data)
+    except (ValueError, struct.error):
         return None
-    types = hdr_len + type_off
-    strings = hdr_len + str_off
-
-    def name(off: int) -> bytes:
-        end = data.index(b"\0", strings + off)
-        return data[strings + off:end]
-
-    want, field = struct_name.encode(), member.encode()
-    pos, end = types, types + type_len
-    while pos < end:
-        name_off, info, _size = struct.unpack_from("<III", data, pos)
-        kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
-        extra = _KIND_EXTRA.get(kind, lambda v: 0)(vlen)
-        if kind == STRUCT and name(name_off) == want:
-            for i in range(vlen):
-                m_name, _m_type, m_off = struct.unpack_from("<III", data, pos + 12 + 12 * i)
-                if name(m_name) == field:
-                    bits = m_off & 0xFFFFFF if kflag else m_off
-                    return bits // 8 if bits % 8 == 0 else None
-        pos += 12 + extra
+    for tid in types.by_name.get(struct_name.encode(), ()):
+        if types.header(tid)[1] != STRUCT:
+            continue
+        bits, cur = 0, tid
+        for part in member.split("."):
+            found = types.member(types.strip(cur), part.encode())
+            if found is None:
+                break
+            bits, cur = bits + found[0], found[1]
+        else:
+            return bits // 8 if bits % 8 == 0 else None
     return None
+
+
+_parsed: dict[int, _Types] = {}  # id(data) -> parsed types, for the one blob read at a time
+
+
+def _types(data: bytes) -> _Types:
+    t = _parsed.get(id(data))
+    if t is None or t.data is not data:
+        _parsed.clear()
+        t = _parsed[id(data)] = _Types(data)
+    return t
+
+
+@lru_cache(maxsize=1)
+def _vmlinux() -> bytes | None:
+    try:
+        return VMLINUX.read_bytes()
+    except OSError:
+        return None
 
 
 @lru_cache(maxsize=None)
 def running_kernel_offset(struct_name: str, member: str) -> int | None:
-    try:
-        data = VMLINUX.read_bytes()
-    except OSError:
-        return None
-    return member_offset(data, struct_name, member)
+    data = _vmlinux()
+    return None if data is None else member_offset(data, struct_name, member)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: files[].resolved, executables[].resolved
 
 # Kinds of file access, in display order. "append" and "truncate" are separate so that a policy
 # can tell an append-only log from a file that is rewritten.
@@ -93,6 +93,10 @@ class FileAccess:
     path: str
     ok: tuple[str, ...] = ()  # subset of ACCESS_KINDS, in that order
     failed: tuple[str, ...] = ()
+    # The same file with every symlink resolved (what AppArmor mediates), when it differs from
+    # the path the app used; "" when they are the same or it is not known (older recordings,
+    # kernels without BTF, and accesses that return no fd: stat, unlink, ...).
+    resolved: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class Network:
 class Executable:
     path: str
     count: int
+    resolved: str = ""  # the file executed, symlinks resolved, when it is not `path`
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,10 @@ def to_dict(rec: Recording) -> dict:
     for s in d["syscalls"]:
         s["errnos"] = {k: v for k, v in s["errnos"]}
     d["loss"] = {k: v for k, v in d["loss"]}
+    # "resolved" is written only where it says something (schema 1.1; 1.0 files lack it).
+    for entry in (*d["files"], *d["processes"]["executables"]):
+        if not entry["resolved"]:
+            del entry["resolved"]
     d["metadata"]["container"]["run_options"] = [
         [k, v] for k, v in d["metadata"]["container"]["run_options"]
     ]
@@ -291,7 +300,8 @@ def from_dict(d: dict) -> Recording:
             for c in d.get("capabilities") or ()
         ),
         files=tuple(
-            FileAccess(f["path"], tuple(f.get("ok") or ()), tuple(f.get("failed") or ()))
+            FileAccess(f["path"], tuple(f.get("ok") or ()), tuple(f.get("failed") or ()),
+                       f.get("resolved", ""))
             for f in d.get("files") or ()
         ),
         network=Network(

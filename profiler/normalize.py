@@ -244,13 +244,20 @@ def _merge_files(files) -> tuple[FileAccess, ...]:
             failed = canonical.get(f.failed)
             if failed is None:
                 failed = canonical[f.failed] = _canonical_kinds(f.failed)
+            resolved = normalize_path(f.resolved) if f.resolved else ""
             if not ok or not failed:
-                merged[pattern] = FileAccess(pattern, _kinds(f.ok), _kinds(f.failed))
-            else:  # the entry itself when nothing changes (most paths, 100,000s of them)
-                merged[pattern] = f if pattern == f.path else FileAccess(pattern, f.ok, f.failed)
+                merged[pattern] = FileAccess(pattern, _kinds(f.ok), _kinds(f.failed), resolved)
+            elif pattern == f.path and resolved == f.resolved:
+                merged[pattern] = f  # the entry itself (most paths, 100,000s of them)
+            else:
+                merged[pattern] = FileAccess(pattern, f.ok, f.failed, resolved)
         else:
+            # Paths that share a pattern share their resolved one too, but for temp names
+            # that happen to resolve differently: the first one seen is kept.
             merged[pattern] = FileAccess(pattern, _kinds(seen.ok + f.ok),
-                                         _kinds(seen.failed + f.failed))
+                                         _kinds(seen.failed + f.failed),
+                                         seen.resolved or (normalize_path(f.resolved)
+                                                           if f.resolved else ""))
     return tuple(merged.values())  # sorted by Recording.canonical()
 
 
@@ -281,9 +288,12 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
     count = (lambda n: n) if keep_counts else _presence
 
     execs: dict[str, int] = {}
+    exec_real: dict[str, str] = {}  # pattern -> resolved pattern (the first one seen)
     for e in rec.processes.executables:
         p = normalize_path(e.path)
         execs[p] = execs.get(p, 0) + e.count
+        if e.resolved:
+            exec_real.setdefault(p, normalize_path(e.resolved))
     sockets: dict[tuple, int] = {}
     for s in rec.network.sockets:
         k = (s.family, s.type, s.protocol)
@@ -306,7 +316,8 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
             connects=tuple(_endpoint(e) for e in rec.network.connects),
         ),
         processes=Processes(
-            executables=tuple(Executable(p, count(n)) for p, n in execs.items()),
+            executables=tuple(Executable(p, count(n), exec_real.get(p, ""))
+                              for p, n in execs.items()),
             peak_tasks=rec.processes.peak_tasks if keep_counts else 0,
             uids=rec.processes.uids,
             gids=rec.processes.gids,

@@ -35,6 +35,7 @@ _MANAGED_OPTIONS = frozenset({"cap-add", "cap-drop", "security-opt", "privileged
 class FileRule:
     pattern: str  # normalize_path pattern: AppArmor glob syntax, specials escaped
     access: tuple[str, ...]  # access kinds that succeeded, model.ACCESS_KINDS order
+    resolved: str = ""  # the pattern with symlinks resolved, when known and not `pattern`
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class Policy:
     partial: tuple[Partial, ...] = ()
     warnings: tuple[str, ...] = ()
     sources: tuple[str, ...] = field(default=())
+    # executable pattern -> the file it ran, symlinks resolved, where the recording says
+    resolved_executables: tuple[tuple[str, str], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,14 +241,27 @@ def _merge(recs: list[Recording]) -> _Merged:
 def _file_rules(recs: list[Recording]) -> tuple[FileRule, ...]:
     """One rule per path with the access kinds that succeeded in any run (ACCESS_KINDS order)."""
     if len(recs) == 1:  # the common case: normalised files are already sorted and unique
-        return tuple(FileRule(f.path, f.ok) for f in recs[0].files if f.ok)
+        return tuple(FileRule(f.path, f.ok, f.resolved) for f in recs[0].files if f.ok)
     files: dict[str, set[str]] = {}
+    real: dict[str, str] = {}  # pattern -> resolved pattern (the first run that has one)
     for r in recs:
         for f in r.files:
             if f.ok:
                 files.setdefault(f.path, set()).update(f.ok)
-    return tuple(FileRule(p, tuple(k for k in ACCESS_KINDS if k in kinds))
+                if f.resolved:
+                    real.setdefault(f.path, f.resolved)
+    return tuple(FileRule(p, tuple(k for k in ACCESS_KINDS if k in kinds), real.get(p, ""))
                  for p, kinds in sorted(files.items()))
+
+
+def _resolved_executables(recs: list[Recording]) -> tuple[tuple[str, str], ...]:
+    """Executable pattern -> the file it ran with symlinks resolved (the first run that says)."""
+    real: dict[str, str] = {}
+    for r in recs:
+        for e in r.processes.executables:
+            if e.resolved:
+                real.setdefault(e.path, e.resolved)
+    return tuple(sorted(real.items()))
 
 
 def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], arch: str,
@@ -321,4 +337,5 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         partial=merged.partial,
         warnings=tuple(warnings),
         sources=tuple(sources),
+        resolved_executables=_resolved_executables(recs),
     )

@@ -3,7 +3,8 @@
 It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.wire) with options as
 -D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
 attaches to tracepoints and raw tracepoints only, feeds what is streamed (forks, execs, chdirs,
-directory fds, relative paths) to a pathres.PathResolver, and at the end reads the in-kernel
+directory fds, relative paths) to a pathres.PathResolver (where the kernel did not complete a
+relative path itself: record.c KPATH), and at the end reads the in-kernel
 aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns into the
 typed model.
 """
@@ -19,8 +20,8 @@ from . import btf, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType, RawTrace,
-    TaskState,
+    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType,
+    RawTrace, SysClass, TaskState,
 )
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
@@ -41,6 +42,32 @@ def _tracefs() -> Path:
 
 
 _ARCH_DEFINE = {"x86_64": "ARCH_X86_64", "aarch64": "ARCH_ARM64"}
+
+# The kernel struct members record.c's in-kernel path walk (KPATH) reads, as its -D defines:
+# define -> (struct, member), offsets from the running kernel's BTF. Missing any of them, the
+# recorder falls back to resolving relative paths in user space from the events it streams.
+KPATH_FIELDS = {
+    "KP_TASK_FILES": ("task_struct", "files"), "KP_TASK_FS": ("task_struct", "fs"),
+    "KP_TASK_MM": ("task_struct", "mm"), "KP_FILES_FDT": ("files_struct", "fdt"),
+    "KP_FDT_MAX": ("fdtable", "max_fds"), "KP_FDT_FD": ("fdtable", "fd"),
+    "KP_FILE_PATH": ("file", "f_path"), "KP_PATH_MNT": ("path", "mnt"),
+    "KP_PATH_DENTRY": ("path", "dentry"), "KP_FS_ROOT": ("fs_struct", "root"),
+    "KP_FS_PWD": ("fs_struct", "pwd"), "KP_D_PARENT": ("dentry", "d_parent"),
+    "KP_D_NAME_LEN": ("dentry", "d_name.len"), "KP_D_NAME_NAME": ("dentry", "d_name.name"),
+    "KP_MOUNT_MNT": ("mount", "mnt"), "KP_MOUNT_PARENT": ("mount", "mnt_parent"),
+    "KP_MOUNT_MOUNTPOINT": ("mount", "mnt_mountpoint"), "KP_VFSMNT_ROOT": ("vfsmount", "mnt_root"),
+    "KP_MM_EXE": ("mm_struct", "exe_file"),
+}
+
+
+def kpath_defines(offset=btf.running_kernel_offset) -> tuple[list[str], list[str]]:
+    """(-D flags enabling the in-kernel path walk, or [] when BTF lacks a member; the members
+    BTF lacks, as "struct.member")."""
+    found = {d: offset(s, m) for d, (s, m) in KPATH_FIELDS.items()}
+    missing = [".".join(KPATH_FIELDS[d]) for d, off in found.items() if off is None]
+    if missing:
+        return [], missing
+    return ["-DKPATH"] + [f"-D{d}={off}" for d, off in found.items()], []
 
 
 class Tracer:
@@ -76,6 +103,9 @@ class Tracer:
         if real_cred is not None:  # without BTF: capability grants are taken as they come
             cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
         self.tells_overridden_creds = real_cred is not None
+        kpath, self.kpath_missing = kpath_defines()
+        cflags += kpath
+        self.kernel_paths = bool(kpath)  # else: relative paths resolved from streamed events
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -92,24 +122,31 @@ class Tracer:
         self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
         self._exe_of: dict[int, bytes] = {}  # tgid -> what it runs (exec, or inherited by fork)
         self._execs: dict[bytes, int] = {}
+        self._exe_resolved: dict[bytes, bytes] = {}  # exec path -> its file, symlinks resolved
         self.bpf["events"].open_ring_buffer(self._on_event)
 
     # --- setup ------------------------------------------------------------------------------
     def _fill_classes(self) -> None:
         cls, bits = self.bpf["sysclass"], self.bpf["sysbits"]
-        for name, (c, b) in SYSCALL_CLASSES.items():
+        for name, (c, b) in self._classes():
             nr = syscalls.number_of(self.arch, name)
             if nr is None or nr >= MAX_NR:
                 continue  # this architecture does not have it (e.g. open on aarch64)
             cls[ct.c_int(nr)] = ct.c_uint8(int(c))
             bits[ct.c_int(nr)] = ct.c_uint32(int(b))
 
+    def _classes(self):
+        """The syscall classes to trace: without chdir when the kernel's own cwd completes
+        relative paths (KPATH), as nothing else needs it."""
+        return [(name, cb) for name, cb in SYSCALL_CLASSES.items()
+                if not (self.kernel_paths and cb[0] == SysClass.CHDIR)]
+
     def _attach_exits(self) -> None:
         """The result of the syscalls that need one (paths, chdir, set*id, sockets) comes from
         their own exit tracepoints: for every other syscall the kernel tests one bit, where a
         raw sys_exit program would cost a second BPF dispatch on every syscall."""
         events = _tracefs() / "events" / "syscalls"
-        for name, (cls, _bits) in SYSCALL_CLASSES.items():
+        for name, (cls, _bits) in self._classes():
             if cls in NO_EXIT_CLASSES or not (events / f"sys_exit_{name}").is_dir():
                 continue
             try:
@@ -137,6 +174,10 @@ class Tracer:
             full = self.paths.exec(e.tgid, e.tid, e.path)
             self._execs[full] = self._execs.get(full, 0) + 1
             self._exe_of[e.tgid] = full
+        elif e.type == EventType.EXE_RESOLVED:  # follows its EXEC: same tgid
+            used, real = self._exe_of.get(e.tgid), e.path
+            if used is not None and real.startswith(b"/") and real != used:
+                self._exe_resolved[used] = real
         elif e.type == EventType.FILE:
             self.paths.file_seen(e.tgid, e.tid, e.dirfd, e.path)
         elif e.type == EventType.CHDIR:
@@ -184,6 +225,8 @@ class Tracer:
         unresolved = 0
         for k, v in b["files"].items():
             path = bytes(k.path).split(b"\0", 1)[0]
+            if not k.tgid and k.dirfd == KP_COMPOSED:
+                path = os.path.normpath(path)  # "/dir/" + the relative path as the app wrote it
             if k.tgid:
                 full = self.paths.file_key(k.tgid, k.dirfd, path)  # the process's view if lost
                 if full is None:
@@ -196,6 +239,12 @@ class Tracer:
                 raw.erofs[path] = raw.erofs.get(path, 0) | v.erofs
         for k, v in b["addrs"].items():
             raw.addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value
+        raw.resolved = self._aliases() | self._exe_resolved
+        if self.kpath_missing:
+            raw.notes.append(
+                f"this kernel's BTF lacks {', '.join(self.kpath_missing)}: relative paths were "
+                "resolved from the events seen (a directory fd made by dup, fcntl or inherited "
+                "may not resolve) and symlinks were not resolved for AppArmor")
         raw.execs = dict(self._execs)
         raw.exe_of = dict(self._exe_of)
         if self.verify:
@@ -213,6 +262,22 @@ class Tracer:
         raw.loss = {name: loss[ct.c_int(i)].value for i, name in enumerate(LOSS_SLOTS)}
         raw.loss["unresolved_relative"] = unresolved
         return raw
+
+    def _aliases(self) -> dict[bytes, bytes]:
+        """Opened paths as used -> as resolved in the kernel (KPATH), where they differ."""
+        if not self.kernel_paths:
+            return {}
+        out = {}
+        for k, v in self.bpf["aliases"].items():
+            used = bytes(k.path).split(b"\0", 1)[0]
+            if k.tgid:
+                used = self.paths.file_key(k.tgid, k.dirfd, used) or b""
+            elif k.dirfd == KP_COMPOSED:
+                used = os.path.normpath(used)
+            real = bytes(v.path).split(b"\0", 1)[0]
+            if used.startswith(b"/") and real.startswith(b"/") and real != used:
+                out[used] = real
+        return out
 
     def close(self) -> None:
         try:

@@ -35,6 +35,7 @@ def _with_doc(cls, value: int, doc: str = ""):
 PATH_LEN = 256  # bytes of a path kept in the kernel (file keys, events), NUL included
 AT_FDCWD = -100  # the dirfd of a path relative to the task's cwd (C name AT_FDCWD_: no clash)
 ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refused in this call
+KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path the kernel completed
 
 
 class EventType(IntEnum):
@@ -47,6 +48,7 @@ class EventType(IntEnum):
     FORK = 4, "a fork (tid: the parent's tid, dirfd: the child's tid)"
     CHDIR = 5, "a chdir that succeeded (path: the task's new cwd)"
     DIRFD = 6, "a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)"
+    EXE_RESOLVED = 7, "KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved"
 
 
 class AddrKind(IntEnum):
@@ -204,7 +206,7 @@ _EVENT_DOC = {
     "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid; ADDR: AddrKind",
     "tid": "the task; FORK: the parent's tid",
     "aux": "DIRFD: the new fd; ADDR: the address length",
-    "data": "a path (FILE, EXEC, CHDIR, DIRFD) or an address (ADDR)",
+    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED) or an address (ADDR)",
 }
 
 
@@ -230,6 +232,9 @@ class RawTrace:
     denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
     erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
     exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
+    # path as used -> the same file with symlinks resolved, where they differ (opens, execs)
+    resolved: dict[bytes, bytes] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the user should know about the trace
 
 
 # --- the C header -------------------------------------------------------------------------------
@@ -271,6 +276,8 @@ def c_header() -> str:
         _define("AT_FDCWD_", f"({AT_FDCWD})", "a path relative to the task's cwd"),
         _define("ST_CAP_SHIFT", str(ST_CAP_SHIFT),
                 "VERIFY: state bits 16-23 hold 1 + the capability refused in this call"),
+        _define("KP_COMPOSED", str(KP_COMPOSED),
+                "KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel"),
     ]
     for enum, prefix in _HEADER_ENUMS:
         out += ["", f"// {enum.__doc__}"]

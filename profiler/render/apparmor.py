@@ -7,6 +7,9 @@ reaches the template: a pattern is used only if it is exactly what normalize_pat
 the variables `@{pid}`/`@{tid}`, no control character and no U+FFFD for undecodable bytes).
 Anything else is dropped and reported by `dropped()`; the template quotes every path.
 
+Rules name the path AppArmor mediates: the recording's resolved path (symlinks followed) where
+it has one, for files and executables, else the path the app used.
+
 Directories in which many files share the same access collapse to `dir/*`, and directories
 with many such subdirectories to `dir/**` (threshold: GLOB_THRESHOLD, `--glob-threshold`).
 """
@@ -213,13 +216,22 @@ _PLAIN = re.compile(r"/[ !#$%&'()+\-./0-9:;<=>A-Z_`a-z|~]*")
 
 def _check_patterns(policy: Policy):
     files = policy.files  # patterns are unique here
-    patterns = [f.pattern for f in files]
+    # AppArmor mediates a path after symlinks are resolved: a rule names the resolved path
+    # where the recording has one (two used paths may share it: merged below).
+    patterns = [f.resolved or f.pattern for f in files]
     # The common case first, in C (map, comprehension): a printable ASCII literal path.
     plain = list(map(_PLAIN.fullmatch, patterns))
-    merged: dict[str, tuple[str, ...]] = \
-        {p: f.access for p, f, ok in zip(patterns, files, plain) if ok}
+    aliased = any(f.resolved for f in files)
+    merged: dict[str, tuple[str, ...]] = {}
+    if aliased:
+        for p, f, ok in zip(patterns, files, plain):
+            if ok:
+                merged[p] = tuple(set(merged[p]) | set(f.access)) if p in merged else f.access
+    else:  # the common case: patterns are unique
+        merged = {p: f.access for p, f, ok in zip(patterns, files, plain) if ok}
     dropped = []
-    entries = [(e, ("execute",)) for e in policy.executables] + \
+    real = dict(policy.resolved_executables)
+    entries = [(real.get(e, e), ("execute",)) for e in policy.executables] + \
         [(p, f.access) for p, f, ok in zip(patterns, files, plain) if not ok]
     for pattern, access in entries:
         reason = unsafe_reason(pattern)
