@@ -2,6 +2,8 @@
 //   loadgen getppid N        N raw getppid syscalls; prints the loop's wall time in ns
 //   loadgen files N DIR      creates N distinct files DIR/f<i> (100,000 distinct paths)
 //   loadgen now              prints CLOCK_REALTIME in ns (when the entrypoint first ran)
+//   loadgen relopen N DIR    N openat(dirfd of DIR, "f") + close; prints the loop's time in ns
+//                            (a relative path: what the in-kernel path walk costs)
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,10 +41,23 @@ int main(int argc, char **argv) {
         printf("%ld\n", n);
         return 0;
     }
+    if (argc >= 4 && !strcmp(argv[1], "relopen")) {
+        long n = atol(argv[2]);
+        int dir = open(argv[3], O_RDONLY | O_DIRECTORY);
+        if (dir < 0) { perror(argv[3]); return 1; }
+        long long t0 = ns(CLOCK_MONOTONIC);
+        for (long i = 0; i < n; i++) {
+            int fd = openat(dir, "f", O_WRONLY | O_CREAT, 0600);
+            if (fd < 0) { perror("openat"); return 1; }
+            close(fd);
+        }
+        printf("%lld\n", ns(CLOCK_MONOTONIC) - t0);
+        return 0;
+    }
     if (argc >= 2 && !strcmp(argv[1], "now")) {
         printf("%lld\n", start);
         return 0;
     }
-    fprintf(stderr, "usage: loadgen getppid N | files N DIR | now\n");
+    fprintf(stderr, "usage: loadgen getppid N | files N DIR | relopen N DIR | now\n");
     return 2;
 }

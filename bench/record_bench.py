@@ -6,7 +6,9 @@ Prints, each against its target (issue #2):
      `strace -f`'s ratio beside it (same loop on the host, fewer calls: strace is slow);
   2. the nginx sample under HTTP load on 127.0.0.1 (wrk), throughput traced/untraced (>= 0.95);
   3. 100,000 distinct paths created in a container: all recorded, nothing lost;
-  4. time from `profiler record` to the container's entrypoint running (<= 2 s).
+  4. time from `profiler record` to the container's entrypoint running (<= 2 s);
+  5. openat(dirfd, "f") + close in a loop in a container, traced/untraced: what a relative
+     path costs (it is completed in the kernel by a dentry walk; issue 11).
 Runs alternate traced and untraced and report medians: the machines are shared and noisy.
 No assertion here: this script reports; the numbers go into the README and the issue notes.
 """
@@ -56,6 +58,22 @@ def loop_ratio(work: Path, calls: int, rounds: int) -> tuple[float, list[float],
                     f"loadgen getppid {calls} > /out/t"], work / "loop.yaml")
         if r.returncode != 0:
             sys.exit(f"traced loop failed: {r.stderr.strip()}")
+        traced.append(int((vol / "t").read_text()) / calls)
+    return statistics.median(traced) / statistics.median(plain), traced, plain
+
+
+def relopen_ratio(work: Path, calls: int, rounds: int) -> tuple[float, list[float], list[float]]:
+    traced, plain = [], []
+    vol = work / "vol"
+    vol.mkdir(exist_ok=True)
+    loop = f"mkdir -p /tmp/r/s/t && loadgen relopen {calls} /tmp/r/s/t"
+    for _ in range(rounds):
+        p = sh(["docker", "run", "--rm", IMAGE, "sh", "-c", loop], check=True)
+        plain.append(int(p.stdout) / calls)
+        r = record([IMAGE, "-v", f"{vol}:/out", "--", "sh", "-c", f"{loop} > /out/t"],
+                   work / "relopen.yaml")
+        if r.returncode != 0:
+            sys.exit(f"traced relopen loop failed: {r.stderr.strip()}")
         traced.append(int((vol / "t").read_text()) / calls)
     return statistics.median(traced) / statistics.median(plain), traced, plain
 
@@ -153,6 +171,7 @@ def main() -> None:
         binary = build_loadgen(work)
         loop, tr, pl = loop_ratio(work, a.calls, a.rounds)
         st = strace_ratio(binary, a.calls // 20, 3)
+        rel, rlt, rlp = relopen_ratio(work, a.calls // 10, a.rounds)
         ng, ngt, ngp = nginx_ratio(work, max(3, a.rounds // 2), a.wrk_seconds)
         recorded, lost, took = many_paths(work, a.paths)
         start = startup_seconds(work, a.rounds)
@@ -161,6 +180,8 @@ def main() -> None:
     print(f"{'  (median ns/call traced, untraced)':48} {statistics.median(tr):7.0f} / {statistics.median(pl):4.0f}")
     if st is not None:
         print(f"{'same loop under strace -f, traced/untraced':48} {st:13.1f}x {'(compare)':>10}")
+    print(f"{'openat(dirfd, rel) + close loop, traced/untraced':48} {rel:13.2f}x {'(compare)':>10}")
+    print(f"{'  (median ns/call traced, untraced)':48} {statistics.median(rlt):7.0f} / {statistics.median(rlp):4.0f}")
     print(f"{'nginx throughput under wrk, traced/untraced':48} {ng:14.3f} {'>= 0.95':>10}")
     print(f"{'  (median req/s traced, untraced)':48} {statistics.median(ngt):7.0f} / {statistics.median(ngp):4.0f}")
     print(f"{'distinct paths created / recorded':48} {a.paths:>6} / {recorded:<6} {'all':>10}")

@@ -63,7 +63,7 @@ def decode_sockaddr(data: bytes) -> Endpoint | None:
 def build_recording(raw: RawTrace, metadata: Metadata,
                     cap_bounding: int | None = None) -> tuple[Recording, list[str]]:
     """RawTrace -> Recording, plus notes for the user about what was interpreted."""
-    notes: list[str] = []
+    notes: list[str] = list(raw.notes)
     arch = raw.arch
     errs: dict[int, dict[str, int]] = {}
     for (nr, err), n in raw.errnos.items():
