@@ -9,7 +9,7 @@ in then failed with EPERM or EACCES (checks the kernel makes only to choose a pa
 the call); EROFS on a path is a write `--read-only` stopped.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
-`minimize` drive the engine through record.record_container.
+`minimize` drive the engine through session.record_container.
 """
 
 from __future__ import annotations
@@ -378,13 +378,13 @@ def report_text(r: VerifyReport) -> str:
 
 def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
                engine=None) -> VerifyReport:
-    from . import record
+    from . import session
 
     spec = apply(pol, base)
     opts = replace(opts, verify=True, allow_workload_failure=True)
     apparmor = apparmor_status(pol)
     try:
-        out = record.record_container(spec, opts, progress, engine)
+        out = session.record_container(spec, opts, progress, engine)
     except EngineError as e:
         if "image" in e.message and "not found" in e.message:
             raise

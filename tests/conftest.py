@@ -178,7 +178,7 @@ def _bpf_unusable_reason() -> str | None:
     else:
         try:  # the recorder's own pre-flight names the missing part best
             from profiler.errors import ProfilerError
-            from profiler.record import preflight
+            from profiler.session import preflight
             preflight()
         except ProfilerError as e:
             reason = f"eBPF not usable here: {e.message}"
