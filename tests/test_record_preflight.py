@@ -92,7 +92,7 @@ def test_workload_checks(tmp_path):
     "cd /tmp && ./whatever-is-there.sh",  # the first command changes what the rest means
 ])
 def test_any_valid_shell_command_is_a_workload(cmd):
-    record.check_workload(cmd)
+    session.check_workload(cmd)
 
 
 @pytest.mark.parametrize("cmd,error,match", [
@@ -104,7 +104,7 @@ def test_any_valid_shell_command_is_a_workload(cmd):
 ])
 def test_certain_failures_are_refused_early(cmd, error, match):
     with pytest.raises(error, match=match):
-        record.check_workload(cmd)
+        session.check_workload(cmd)
 
 
 def test_default_output_names():
@@ -113,17 +113,18 @@ def test_default_output_names():
 
 
 def test_bounding_set_from_container_config():
+    from profiler.engine import CapabilityConfig as C
     from profiler.linux import CAPABILITY_NUMBERS as N
 
     def names(mask):
         return {n for n, v in N.items() if mask & (1 << v)}
 
-    default = names(session.bounding_from_config({}))
+    default = names(session.bounding_from_config(C()))
     assert len(default) == 14 and "CAP_SYS_ADMIN" not in default
-    dropped = names(session.bounding_from_config({"CapDrop": ["ALL"], "CapAdd": ["chown", "CAP_SETUID"]}))
+    dropped = names(session.bounding_from_config(C(drop=("ALL",), add=("chown", "CAP_SETUID"))))
     assert dropped == {"CAP_CHOWN", "CAP_SETUID"}
-    assert "CAP_SYS_ADMIN" in names(session.bounding_from_config({"Privileged": True}))
-    assert "CAP_NET_RAW" not in names(session.bounding_from_config({"CapDrop": ["NET_RAW"]}))
+    assert "CAP_SYS_ADMIN" in names(session.bounding_from_config(C(privileged=True)))
+    assert "CAP_NET_RAW" not in names(session.bounding_from_config(C(drop=("NET_RAW",))))
 
 
 def test_port_ready_tells_a_listening_app_from_a_proxy_that_hangs_up():
