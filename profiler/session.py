@@ -352,12 +352,14 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
         t = threading.Thread(target=load, daemon=True)
         t.start()
-        container = engine.create(spec, cgroup_parent="/" + cg.name,
-                                  labels={"io.profiler.session": cg.name})
-        t.join()
+        try:
+            container = engine.create(spec, cgroup_parent="/" + cg.name,
+                                      labels={"io.profiler.session": cg.name})
+        finally:  # a tracer loaded for a container that failed is closed below all the same
+            t.join()
+            tracer = box.get("tracer")
         if "error" in box:
             raise box["error"]
-        tracer = box["tracer"]
         info = engine.describe(container)
         started_at = _now()
         t0 = time.monotonic()

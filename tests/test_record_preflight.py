@@ -11,19 +11,9 @@ from profiler.errors import EnvironmentProblem, UsageError, WorkloadError
 
 
 @pytest.fixture
-def host(tmp_path, monkeypatch):
-    """A fake host where everything pre-flight checks is present."""
-    tracing = tmp_path / "tracing"
-    (tracing / "events" / "raw_syscalls").mkdir(parents=True)
-    modules = tmp_path / "modules"
-    (modules / platform.release() / "build").mkdir(parents=True)
-    mounts = tmp_path / "mounts"
-    mounts.write_text("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n")
-    monkeypatch.setattr(session, "TRACEFS_DIRS", (tracing,))
-    monkeypatch.setattr(session, "MODULES_DIR", modules)
-    monkeypatch.setattr(session, "MOUNTS", mounts)
-    monkeypatch.setattr(session.os, "geteuid", lambda: 0)
-    return tmp_path
+def host(fake_host):
+    """A fake host where everything pre-flight checks is present (tests/conftest.py)."""
+    return fake_host
 
 
 def test_all_present_passes(host):
