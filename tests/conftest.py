@@ -318,7 +318,7 @@ class FakeTracer:
     poll (from 1), in the session's thread: a test sends itself Ctrl-C from there."""
 
     def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None):
-        from profiler.tracer import RawTrace
+        from profiler.wire import RawTrace
 
         self.raw = raw or RawTrace(arch="x86_64", counts={0: 3, 59: 1},
                                    execs={b"/usr/bin/app": 1})

@@ -16,7 +16,7 @@ from conftest import FakeEngine, FakeTracer
 from profiler import session
 from profiler.engine import CapabilityConfig, ContainerInfo, ImageInfo, RunSpec
 from profiler.errors import EngineError, EnvironmentProblem
-from profiler.tracer import RawTrace
+from profiler.wire import RawTrace
 
 
 def _opts(**kw) -> session.Options:
