@@ -17,12 +17,16 @@ Decisions made here, and why:
   one that differs (opens and execs, see record.c KPATH): AppArmor mediates that one.
 - Paths are decoded as UTF-8; bytes that are not UTF-8 become U+FFFD (policy renderers refuse
   to turn such a name into a rule).
+- A verify run's denials (build_denials) are decoded here too, next to the recording, so that
+  verify reads names rather than the tracer's numbers; a denial is attributed to the
+  executables of the processes it happened in ("(unknown)" when their exec was not seen).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import struct
+from dataclasses import dataclass
 
 from . import linux, syscalls
 from .model import (
@@ -131,3 +135,74 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **loss}.items())),
     )
     return rec.canonical(), notes
+
+
+# ---------------------------------------------------------------------------------------------
+# a verify run's denials
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeniedSyscall:
+    """Calls the seccomp filter refused (they reached sys_exit but never sys_enter)."""
+
+    syscall: str  # the name, or "__nr_N" for a number libseccomp does not know
+    errno: str  # "EPERM", "ENOSYS", ...
+    count: int
+    executables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeniedCapability:
+    """Refused capability checks whose syscall then failed with EPERM or EACCES."""
+
+    capability: str  # "CAP_SETUID"
+    syscall: str
+    count: int
+    executables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DeniedWrite:
+    """Accesses to a path refused with EROFS (a read-only root file system)."""
+
+    path: str
+    access: tuple[str, ...]  # access kinds, in ACCESS_KINDS order
+
+
+@dataclass(frozen=True)
+class Denials:
+    """Each tuple sorted by its first fields (name, then errno or syscall; paths by their bytes)."""
+
+    syscalls: tuple[DeniedSyscall, ...] = ()
+    capabilities: tuple[DeniedCapability, ...] = ()
+    writes: tuple[DeniedWrite, ...] = ()
+
+
+def _executables(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
+    return tuple(sorted({_decode(exe_of[t]) if t in exe_of else "(unknown)" for t in tgids}))
+
+
+def _syscall_label(arch: str, nr: int) -> str:
+    return syscalls.name_of(arch, nr) or f"__nr_{nr}"
+
+
+def build_denials(raw: RawTrace) -> Denials:
+    """The denials of a verify-mode RawTrace, per syscall (or capability) across processes."""
+    calls: dict[tuple[str, int], tuple[int, set[int]]] = {}
+    for (nr, err, tgid), n in raw.denied_calls.items():
+        key = (_syscall_label(raw.arch, nr), err)
+        cnt, tg = calls.get(key, (0, set()))
+        calls[key] = (cnt + n, tg | {tgid})
+    caps: dict[tuple[str, str], tuple[int, set[int]]] = {}
+    for (nr, cap, tgid), n in raw.denied_caps.items():
+        key = (linux.capability_name(cap), _syscall_label(raw.arch, nr))
+        cnt, tg = caps.get(key, (0, set()))
+        caps[key] = (cnt + n, tg | {tgid})
+    return Denials(
+        syscalls=tuple(DeniedSyscall(name, linux.errno_name(err), n,
+                                     _executables(tgids, raw.exe_of))
+                       for (name, err), (n, tgids) in sorted(calls.items())),
+        capabilities=tuple(DeniedCapability(cap, sc, n, _executables(tgids, raw.exe_of))
+                           for (cap, sc), (n, tgids) in sorted(caps.items())),
+        writes=tuple(DeniedWrite(_decode(path), _bits_to_kinds(bits))
+                     for path, bits in sorted(raw.erofs.items())))

@@ -48,7 +48,7 @@ def record(
 ):
     """Trace what a container really does (from its entrypoint's first instruction) and write a
     recording for emit, verify and diff."""
-    from . import record as rec_mod
+    from . import session as rec_mod
 
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
                            settle=settle, stop_timeout=stop_timeout,

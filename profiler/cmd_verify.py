@@ -42,7 +42,7 @@ def verify(
 ):
     """Run IMAGE under the policy with the workload, trace it, and name every denial with its
     fix. Exit 0 only when the workload passed and nothing was denied, 1 when something was."""
-    from . import record as rec_mod
+    from . import session as rec_mod
     from . import recording_io, verify as v
 
     if bool(recording) == bool(policy):

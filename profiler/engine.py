@@ -1,7 +1,10 @@
 """The small interface to the Docker engine (docker SDK, never the docker CLI).
 
-Everything the recorder and verifier need from Docker goes through `Engine`, so tests can
-swap in a fake (tests/conftest.py) and errors become one-line EngineErrors here.
+Everything the recorder and verifier need from Docker goes through `Engine`, which satisfies
+the `ContainerEngine` protocol, so tests can swap in a fake (tests/conftest.py); errors become
+one-line EngineErrors here. Docker's attribute dicts stay in this module: callers get the
+frozen descriptions below (`ImageInfo`, `ContainerInfo`, `ContainerState`). A container itself
+is an opaque handle that only the engine that made it looks into.
 """
 
 from __future__ import annotations
@@ -10,8 +13,70 @@ import os
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from .errors import EngineError, UsageError
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a recording says about an image."""
+
+    id: str
+    tags: tuple[str, ...] = ()
+    working_dir: str = ""  # "" when the image sets none
+    entrypoint: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CapabilityConfig:
+    """The container's capability options (its bounding set follows from them)."""
+
+    privileged: bool = False
+    add: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container's configuration, as created (it does not change while it runs)."""
+
+    id: str
+    name: str
+    image: str  # the reference it was created from
+    image_id: str
+    user: str = ""
+    working_dir: str = ""
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env_names: tuple[str, ...] = ()  # sorted, values never leave the engine
+    capabilities: CapabilityConfig = CapabilityConfig()
+    pid_mode: str = ""  # "host" when it shares the host's pid namespace
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    running: bool
+    pid: int = 0
+    exit_code: int = 0
+
+
+class ContainerEngine(Protocol):
+    """What a recording session needs from a container engine (`Engine`, or a test's fake).
+    `Any` is the engine's own container handle."""
+
+    def cgroup_driver(self) -> str: ...
+    def image(self, ref: str) -> ImageInfo: ...
+    def create(self, spec: RunSpec, cgroup_parent: str | None = None,
+               labels: dict | None = None) -> Any: ...
+    def container(self, ref: str) -> Any: ...
+    def describe(self, container: Any) -> ContainerInfo: ...
+    def start(self, container: Any) -> None: ...
+    def state(self, container: Any) -> ContainerState: ...
+    def stop(self, container: Any, timeout: int) -> None: ...
+    def wait(self, container: Any, timeout: float) -> int | None: ...
+    def remove(self, container: Any) -> None: ...
+    def last_logs(self, container: Any, lines: int = 8) -> str: ...
 
 
 @dataclass
@@ -122,17 +187,21 @@ class Engine:
             raise EngineError(f"the Docker engine is not reachable ({_short(e)})",
                               hint="start it (`make setup` starts dockerd) or set DOCKER_HOST") from None
 
-    def info(self) -> dict:
-        return self.client.info()
+    def cgroup_driver(self) -> str:
+        return self.client.info().get("CgroupDriver") or ""
 
-    def image(self, ref: str):
+    def image(self, ref: str) -> ImageInfo:
         try:
-            return self.client.images.get(ref)
+            image = self.client.images.get(ref)
         except self._docker.errors.ImageNotFound:
             raise EngineError(f"image {ref!r} not found in the local engine",
                               hint="build it (`docker build -t NAME DIR`) or pull it first") from None
         except self._docker.errors.APIError as e:
             raise EngineError(f"image {ref!r}: {_short(e)}") from None
+        cfg = image.attrs.get("Config") or {}
+        return ImageInfo(id=image.id, tags=tuple(sorted(image.tags)),
+                         working_dir=cfg.get("WorkingDir") or "",
+                         entrypoint=tuple(cfg.get("Entrypoint") or ()))
 
     def create(self, spec: RunSpec, cgroup_parent: str | None = None, labels: dict | None = None):
         kwargs = dict(
@@ -167,9 +236,27 @@ class Engine:
             raise EngineError(f"no container named {ref!r}", hint="see `docker ps`") from None
 
     @staticmethod
-    def state(container) -> dict:
+    def describe(container) -> ContainerInfo:
+        attrs = container.attrs
+        cfg = attrs.get("Config") or {}
+        host = attrs.get("HostConfig") or {}
+        return ContainerInfo(
+            id=container.id, name=container.name, image=cfg.get("Image", ""),
+            image_id=attrs.get("Image", ""), user=cfg.get("User") or "",
+            working_dir=cfg.get("WorkingDir") or "",
+            entrypoint=tuple(cfg.get("Entrypoint") or ()), cmd=tuple(cfg.get("Cmd") or ()),
+            env_names=tuple(sorted({e.split("=", 1)[0] for e in cfg.get("Env") or ()})),
+            capabilities=CapabilityConfig(privileged=bool(host.get("Privileged")),
+                                          add=tuple(host.get("CapAdd") or ()),
+                                          drop=tuple(host.get("CapDrop") or ())),
+            pid_mode=host.get("PidMode") or "")
+
+    @staticmethod
+    def state(container) -> ContainerState:
         container.reload()
-        return container.attrs["State"]
+        state = container.attrs["State"]
+        return ContainerState(running=bool(state.get("Running", False)),
+                              pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0))
 
     def stop(self, container, timeout: int) -> None:
         """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""

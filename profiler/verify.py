@@ -9,7 +9,7 @@ in then failed with EPERM or EACCES (checks the kernel makes only to choose a pa
 the call); EROFS on a path is a write `--read-only` stopped.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
-`minimize` drive the engine through record.record_container.
+`minimize` drive the engine through session.record_container.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import linux, policy_dir, syscalls
+from . import linux, policy_dir
+from .aggregate import Denials
 from .engine import RunSpec
 from .errors import EngineError, UsageError
 from .linux import ENOSYS, EPERM
-from .model import ACCESS_KINDS
 from .policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 
 
@@ -254,56 +254,39 @@ class VerifyReport:
         return self.started and self.workload_passed and self.exit_as_trained and not self.denials
 
 
-def _exes(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
-    return tuple(sorted({exe_of[t].decode(errors="replace") if t in exe_of else "(unknown)"
-                         for t in tgids}))
-
-
-def analyze(raw, pol: RunPolicy, *, image: str, exit_code, workload, workload_status,
-            expected_exit=None, apparmor="") -> VerifyReport:
-    """RawTrace of a verify run + the policy -> VerifyReport (pure)."""
-    arch = raw.arch
-    calls: dict[tuple[str, int], tuple[int, set[int]]] = {}
-    for (nr, err, tgid), n in raw.denied_calls.items():
-        name = syscalls.name_of(arch, nr) or f"__nr_{nr}"
-        cnt, tg = calls.get((name, err), (0, set()))
-        calls[(name, err)] = (cnt + n, tg | {tgid})
-    denials, fallbacks = [], []
-    for (name, err), (n, tgids) in sorted(calls.items()):
-        exes = _exes(tgids, raw.exe_of)
-        where = ", ".join(exes)
-        if err == ENOSYS and name in pol.fallback:
-            fallbacks.append(SyscallDenial(name, "ENOSYS", n, exes,
+def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload,
+            workload_status, expected_exit=None, apparmor="") -> VerifyReport:
+    """The denials of a verify run (aggregate.build_denials) + the policy -> VerifyReport
+    (pure)."""
+    calls, fallbacks = [], []
+    for d in denials.syscalls:
+        where = ", ".join(d.executables)
+        if d.errno == "ENOSYS" and d.syscall in pol.fallback:
+            fallbacks.append(SyscallDenial(d.syscall, d.errno, d.count, d.executables,
                                            "expected: libc falls back to an older call"))
             continue
-        denials.append(SyscallDenial(
-            name, linux.errno_name(err), n, exes,
-            f"{name} denied {n}x in {where}: add it to the profile (seccomp.json), or re-record "
-            f"with a workload that exercises this path"))
-    caps: dict[tuple[str, str], tuple[int, set[int]]] = {}
-    for (nr, cap, tgid), n in raw.denied_caps.items():
-        key = (linux.capability_name(cap), syscalls.name_of(arch, nr) or f"__nr_{nr}")
-        cnt, tg = caps.get(key, (0, set()))
-        caps[key] = (cnt + n, tg | {tgid})
-    cap_denials = []
-    for (cap, sc), (n, tgids) in sorted(caps.items()):
-        exes = _exes(tgids, raw.exe_of)
-        short = cap.removeprefix("CAP_")
-        cap_denials.append(CapabilityDenial(
-            cap, sc, n, exes,
-            f"{cap} refused {n}x ({sc} in {', '.join(exes)} failed): add `--cap-add {short}` "
-            f"to caps.txt and run.sh, or re-record with a workload that exercises this path"))
+        calls.append(SyscallDenial(
+            d.syscall, d.errno, d.count, d.executables,
+            f"{d.syscall} denied {d.count}x in {where}: add it to the profile (seccomp.json), or "
+            f"re-record with a workload that exercises this path"))
+    caps = []
+    for d in denials.capabilities:
+        short = d.capability.removeprefix("CAP_")
+        caps.append(CapabilityDenial(
+            d.capability, d.syscall, d.count, d.executables,
+            f"{d.capability} refused {d.count}x ({d.syscall} in {', '.join(d.executables)} "
+            f"failed): add `--cap-add {short}` to caps.txt and run.sh, or re-record with a "
+            f"workload that exercises this path"))
     writes = []
-    for path, bits in sorted(raw.erofs.items()):
-        p = path.decode(errors="replace")
-        kinds = tuple(k for i, k in enumerate(ACCESS_KINDS) if bits & (1 << i))
-        parent = p.rsplit("/", 1)[0] or "/"
-        writes.append(WriteDenial(p, kinds, f"{p}: read-only root file system: add "
-                                            f"`--tmpfs {parent}` (or a volume), or drop --read-only"))
+    for d in denials.writes:
+        parent = d.path.rsplit("/", 1)[0] or "/"
+        writes.append(WriteDenial(d.path, d.access, f"{d.path}: read-only root file system: add "
+                                                    f"`--tmpfs {parent}` (or a volume), or drop "
+                                                    f"--read-only"))
     return VerifyReport(image=image, started=True, exit_code=exit_code,
                         expected_exit=expected_exit, workload=workload,
-                        workload_status=workload_status, syscalls=tuple(denials),
-                        capabilities=tuple(cap_denials), writes=tuple(writes),
+                        workload_status=workload_status, syscalls=tuple(calls),
+                        capabilities=tuple(caps), writes=tuple(writes),
                         fallbacks=tuple(fallbacks), apparmor=apparmor, policy=policy_summary(pol))
 
 
@@ -378,13 +361,13 @@ def report_text(r: VerifyReport) -> str:
 
 def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
                engine=None) -> VerifyReport:
-    from . import record
+    from . import session
 
     spec = apply(pol, base)
     opts = replace(opts, verify=True, allow_workload_failure=True)
     apparmor = apparmor_status(pol)
     try:
-        out = record.record_container(spec, opts, progress, engine)
+        out = session.record_container(spec, opts, progress, engine)
     except EngineError as e:
         if "image" in e.message and "not found" in e.message:
             raise
@@ -393,11 +376,11 @@ def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progr
                             workload_status=None, start_error=e.message, apparmor=apparmor,
                             policy=policy_summary(pol))
     md = out.recording.metadata
-    report = analyze(out.raw, pol, image=base.image, exit_code=md.exit_code,
+    report = analyze(out.denials, pol, image=base.image, exit_code=md.exit_code,
                      workload=opts.workload,
                      workload_status=md.workload.exit_status if md.workload else None,
                      expected_exit=expected_exit, apparmor=apparmor)
-    if not out.raw.execs:
+    if not out.recording.processes.executables:
         # The runtime loads the filter and then execs the entrypoint: no exec, no start.
         report = replace(report, started=False, start_error=(
             f"the entrypoint never ran (the container exited with {md.exit_code})"

@@ -5,15 +5,21 @@
   everything, so a skip there means a real part did not work.
 - `docker_client`, `sample_image`, `require_root`: the real parts the root tests use; each skips
   with the reason when its part is unavailable (and so fails in CI).
+- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session.py) runs
+  on, without root: a host made of directories, an engine and a tracer in memory.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -178,7 +184,7 @@ def _bpf_unusable_reason() -> str | None:
     else:
         try:  # the recorder's own pre-flight names the missing part best
             from profiler.errors import ProfilerError
-            from profiler.record import preflight
+            from profiler.session import preflight
             preflight()
         except ProfilerError as e:
             reason = f"eBPF not usable here: {e.message}"
@@ -203,3 +209,146 @@ def require_root():
     reason = _bpf_unusable_reason()
     if reason:
         pytest.skip(reason)
+
+
+# --- a recording session without root: fake host, engine and tracer ---------------------------
+
+@pytest.fixture
+def fake_host(tmp_path, monkeypatch):
+    """A host where everything pre-flight checks is present, made of directories under
+    tmp_path: tracefs with syscall tracepoints, kernel headers, a cgroup v2 mount (the session
+    cgroup is made there, so a test can see it removed) and a /proc for attach mode."""
+    from profiler import session
+
+    tracing = tmp_path / "tracing"
+    (tracing / "events" / "raw_syscalls").mkdir(parents=True)
+    modules = tmp_path / "modules"
+    (modules / platform.release() / "build").mkdir(parents=True)
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    (tmp_path / "proc").mkdir()
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"cgroup2 {cgroup} cgroup2 rw 0 0\n")
+    monkeypatch.setattr(session, "TRACEFS_DIRS", (tracing,))
+    monkeypatch.setattr(session, "MODULES_DIR", modules)
+    monkeypatch.setattr(session, "MOUNTS", mounts)
+    monkeypatch.setattr(session, "CGROUP_ROOT", cgroup)
+    monkeypatch.setattr(session, "PROC", tmp_path / "proc")
+    monkeypatch.setattr(session.os, "geteuid", lambda: 0)
+    return tmp_path
+
+
+class FakeEngine:
+    """An engine.ContainerEngine in memory, with one image and the containers it creates (or
+    `running`, for attach). A container runs from start until stop, or, with `exit_at_start`,
+    has already exited with that code when first asked. `calls` is the order of events."""
+
+    def __init__(self, image=None, container=None, exit_at_start: int | None = None,
+                 running: bool = False, pid: int = 0, create_error: Exception | None = None):
+        from profiler.engine import ContainerInfo, ImageInfo
+
+        self.image_info = image or ImageInfo(id="sha256:img", tags=("app:1",), working_dir="/srv")
+        self.info = container or ContainerInfo(id="c0ffee", name="profiler-test",
+                                               image="app:1", image_id=self.image_info.id)
+        self.exit_at_start = exit_at_start
+        self.running = running
+        self.exit_code = 0
+        self.pid = pid
+        self.create_error = create_error
+        self.calls: list[str] = []
+        self.spec = None
+        self._lock = threading.Lock()
+
+    def _log(self, call: str) -> None:
+        with self._lock:
+            self.calls.append(call)
+
+    def cgroup_driver(self) -> str:
+        return "cgroupfs"
+
+    def image(self, ref: str):
+        from profiler.errors import EngineError
+
+        if ref not in (*self.image_info.tags, self.image_info.id):
+            raise EngineError(f"image {ref!r} not found in the local engine")
+        return self.image_info
+
+    def create(self, spec, cgroup_parent=None, labels=None):
+        self._log("create")
+        if self.create_error is not None:
+            raise self.create_error
+        self.spec = spec
+        return self.info.id  # the handle: anything only this engine looks into
+
+    def container(self, ref: str):
+        return self.info.id
+
+    def describe(self, container):
+        return self.info
+
+    def start(self, container) -> None:
+        self._log("start")
+        self.running = self.exit_at_start is None
+        self.exit_code = self.exit_at_start or 0
+
+    def state(self, container):
+        from profiler.engine import ContainerState
+
+        return ContainerState(running=self.running, pid=self.pid, exit_code=self.exit_code)
+
+    def stop(self, container, timeout: int) -> None:
+        self._log(f"stop {timeout}")
+        if self.running:
+            self.running, self.exit_code = False, 143  # as SIGTERM ends a shell
+
+    def wait(self, container, timeout: float):
+        self._log("wait")
+        return None if self.running else self.exit_code
+
+    def remove(self, container) -> None:
+        self._log("remove")
+        self.running = False
+
+    def last_logs(self, container, lines: int = 8) -> str:
+        return "; last log lines: fake"
+
+
+class FakeTracer:
+    """A session.TraceSource that returns `raw` from snapshot. `on_poll(n)` runs at the n-th
+    poll (from 1), in the session's thread: a test sends itself Ctrl-C from there."""
+
+    def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None):
+        from profiler.wire import RawTrace
+
+        self.raw = raw or RawTrace(arch="x86_64", counts={0: 3, 59: 1},
+                                   execs={b"/usr/bin/app": 1})
+        self.on_poll = on_poll
+        self.polls = 0
+        self.tracked: list[int] = []
+        self.closed = False
+        self.loaded_with: dict = {}
+
+    def load(self, cgroup, initial_cwd="/", all_exits=False, verify=False,
+             own_pid_namespace=True):
+        """The session.TracerLoader that hands out this tracer."""
+        self.loaded_with = dict(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits,
+                                verify=verify, own_pid_namespace=own_pid_namespace)
+        return self
+
+    def track(self, pid: int, pending: bool = False) -> None:
+        self.tracked.append(pid)
+
+    def poll(self, timeout_ms: int = 100) -> None:
+        self.polls += 1
+        if self.on_poll is not None:
+            self.on_poll(self.polls)
+        time.sleep(0.002)  # not a busy loop; no test depends on how long a poll takes
+
+    def live_stats(self) -> dict[str, int]:
+        return {"syscalls": len(self.raw.counts), "paths": 0, "execs": 0, "lost": 0}
+
+    def snapshot(self):
+        return self.raw
+
+    def close(self) -> None:
+        self.closed = True

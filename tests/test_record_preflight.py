@@ -6,75 +6,65 @@ import platform
 
 import pytest
 
-from profiler import record
+from profiler import session
 from profiler.errors import EnvironmentProblem, UsageError, WorkloadError
 
 
 @pytest.fixture
-def host(tmp_path, monkeypatch):
-    """A fake host where everything pre-flight checks is present."""
-    tracing = tmp_path / "tracing"
-    (tracing / "events" / "raw_syscalls").mkdir(parents=True)
-    modules = tmp_path / "modules"
-    (modules / platform.release() / "build").mkdir(parents=True)
-    mounts = tmp_path / "mounts"
-    mounts.write_text("cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\n")
-    monkeypatch.setattr(record, "TRACEFS_DIRS", (tracing,))
-    monkeypatch.setattr(record, "MODULES_DIR", modules)
-    monkeypatch.setattr(record, "MOUNTS", mounts)
-    monkeypatch.setattr(record.os, "geteuid", lambda: 0)
-    return tmp_path
+def host(fake_host):
+    """A fake host where everything pre-flight checks is present (tests/conftest.py)."""
+    return fake_host
 
 
 def test_all_present_passes(host):
-    record.preflight()
+    session.preflight()
 
 
 def test_not_root(host, monkeypatch):
-    monkeypatch.setattr(record.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(session.os, "geteuid", lambda: 1000)
     with pytest.raises(EnvironmentProblem, match="needs root"):
-        record.preflight()
+        session.preflight()
 
 
 def test_tracefs_missing(host):
     import shutil
     shutil.rmtree(host / "tracing")
     with pytest.raises(EnvironmentProblem, match="tracefs is not mounted") as e:
-        record.preflight()
+        session.preflight()
     assert "mount -t tracefs" in e.value.hint
 
 
 def test_no_syscall_tracepoints(host):
     (host / "tracing" / "events" / "raw_syscalls").rmdir()
     with pytest.raises(EnvironmentProblem, match="syscall tracepoints"):
-        record.preflight()
+        session.preflight()
 
 
 def test_no_kernel_headers(host):
     (host / "modules" / platform.release() / "build").rmdir()
     with pytest.raises(EnvironmentProblem, match="no kernel headers") as e:
-        record.preflight()
+        session.preflight()
     assert "make setup" in e.value.hint
 
 
 def test_no_cgroup_v2(host):
     (host / "mounts").write_text("cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n")
     with pytest.raises(EnvironmentProblem, match="cgroup v2"):
-        record.preflight()
+        session.preflight()
 
 
 def test_workload_checks(tmp_path):
     with pytest.raises(WorkloadError, match="no such file"):
-        record.check_workload(str(tmp_path / "nope.sh"))
+        session.check_workload(str(tmp_path / "nope.sh"))
     script = tmp_path / "w.sh"
     script.write_text("#!/bin/sh\n")
     with pytest.raises(WorkloadError, match="not executable"):
-        record.check_workload(str(script))
+        session.check_workload(str(script))
     with pytest.raises(WorkloadError, match="not found"):
-        record.check_workload("no-such-command-xyz --flag")
+        session.check_workload("no-such-command-xyz --flag")
     with pytest.raises(UsageError):
-        record.check_workload("'unbalanced")
-    record.check_workload("true && curl -s http://127.0.0.1:1/ || true")
+        session.check_workload("'unbalanced")
+    session.check_workload("true && curl -s http://127.0.0.1:1/ || true")
 
 
 @pytest.mark.parametrize("cmd", [
@@ -92,7 +82,7 @@ def test_workload_checks(tmp_path):
     "cd /tmp && ./whatever-is-there.sh",  # the first command changes what the rest means
 ])
 def test_any_valid_shell_command_is_a_workload(cmd):
-    record.check_workload(cmd)
+    session.check_workload(cmd)
 
 
 @pytest.mark.parametrize("cmd,error,match", [
@@ -104,26 +94,27 @@ def test_any_valid_shell_command_is_a_workload(cmd):
 ])
 def test_certain_failures_are_refused_early(cmd, error, match):
     with pytest.raises(error, match=match):
-        record.check_workload(cmd)
+        session.check_workload(cmd)
 
 
 def test_default_output_names():
-    assert record.default_output("registry.example/team/app:1.2") == "app.recording.yaml"
-    assert record.default_output("nginx@sha256:abc") == "nginx.recording.yaml"
+    assert session.default_output("registry.example/team/app:1.2") == "app.recording.yaml"
+    assert session.default_output("nginx@sha256:abc") == "nginx.recording.yaml"
 
 
 def test_bounding_set_from_container_config():
+    from profiler.engine import CapabilityConfig as C
     from profiler.linux import CAPABILITY_NUMBERS as N
 
     def names(mask):
         return {n for n, v in N.items() if mask & (1 << v)}
 
-    default = names(record.bounding_from_config({}))
+    default = names(session.bounding_from_config(C()))
     assert len(default) == 14 and "CAP_SYS_ADMIN" not in default
-    dropped = names(record.bounding_from_config({"CapDrop": ["ALL"], "CapAdd": ["chown", "CAP_SETUID"]}))
+    dropped = names(session.bounding_from_config(C(drop=("ALL",), add=("chown", "CAP_SETUID"))))
     assert dropped == {"CAP_CHOWN", "CAP_SETUID"}
-    assert "CAP_SYS_ADMIN" in names(record.bounding_from_config({"Privileged": True}))
-    assert "CAP_NET_RAW" not in names(record.bounding_from_config({"CapDrop": ["NET_RAW"]}))
+    assert "CAP_SYS_ADMIN" in names(session.bounding_from_config(C(privileged=True)))
+    assert "CAP_NET_RAW" not in names(session.bounding_from_config(C(drop=("NET_RAW",))))
 
 
 def test_port_ready_tells_a_listening_app_from_a_proxy_that_hangs_up():

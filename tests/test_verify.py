@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from profiler import syscalls
+from profiler.aggregate import build_denials
 from profiler.engine import RunSpec
 from profiler.errors import UsageError
 from profiler.wire import RawTrace
@@ -90,7 +91,7 @@ def _raw() -> RawTrace:
 
 
 def _report(pol) -> v.VerifyReport:
-    return v.analyze(_raw(), pol, image="profiler-sample-nginx", exit_code=0,
+    return v.analyze(build_denials(_raw()), pol, image="profiler-sample-nginx", exit_code=0,
                      workload="./w.sh", workload_status=1, expected_exit=0,
                      apparmor="the kernel does not enforce AppArmor: apparmor.profile was only "
                               "validated (apparmor_parser -Q -K)")
@@ -113,10 +114,10 @@ def test_analysis_attributes_every_denial(nginx_policy):
 
 def test_clean_run_passes(nginx_policy):
     pol = v.load_policy_dir(nginx_policy)
-    r = v.analyze(RawTrace(arch=ARCH), pol, image="i", exit_code=0, workload="w",
+    r = v.analyze(build_denials(RawTrace(arch=ARCH)), pol, image="i", exit_code=0, workload="w",
                   workload_status=0, expected_exit=0)
     assert r.passed and r.denials == 0
-    r = v.analyze(RawTrace(arch=ARCH), pol, image="i", exit_code=0, workload="w",
+    r = v.analyze(build_denials(RawTrace(arch=ARCH)), pol, image="i", exit_code=0, workload="w",
                   workload_status=2)
     assert not r.passed
 

@@ -3,7 +3,12 @@
 Three modes: a new container from an image (the container's whole life from its entrypoint's
 exec), attach to a running container (startup not observed), and a plain command tree on the
 host (exec mode, the accuracy oracle against strace). The session drives the tracer and the
-engine; turning the result into the model is aggregate.build_recording's job.
+engine; turning the result into the model is aggregate.build_recording's job (and
+aggregate.build_denials's, for what a policy refused).
+
+The engine and the tracer come in behind small interfaces (engine.ContainerEngine, and
+TraceSource/TracerLoader below), so tests drive a session with fakes (tests/conftest.py); the
+host facts pre-flight and the cgroups read are module constants that tests point elsewhere.
 """
 
 from __future__ import annotations
@@ -22,17 +27,20 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 from . import __version__, syscalls
-from .aggregate import build_recording
-from .engine import Engine, RunSpec, wait_port
+from .aggregate import Denials, build_denials, build_recording
+from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
+                     RunSpec, wait_port)
 from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
 from .model import ContainerConfig, Metadata, Recording, Workload
+from .wire import RawTrace
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Where pre-flight looks (module constants so that tests can point them elsewhere).
 MOUNTS = Path("/proc/self/mounts")
+PROC = Path("/proc")  # a container's cgroup and bounding set (attach mode)
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
 MODULES_DIR = Path("/lib/modules")
 
@@ -57,11 +65,30 @@ class Outcome:
     workload_failed: bool = False
     interrupted: bool = False
     elapsed: float = 0.0
-    raw: object = None  # the tracer's RawTrace (verify reads its denials)
+    denials: Denials = field(default_factory=Denials)  # what a policy refused (verify runs)
     logs: str = ""  # the container's last log lines ("; last log lines: ..."), if any
 
 
 Progress = Callable[[dict], None]
+
+
+class TraceSource(Protocol):
+    """What a session needs from the tracer (tracer.Tracer, or a test's fake)."""
+
+    def track(self, pid: int, pending: bool = False) -> None: ...
+    def poll(self, timeout_ms: int = 100) -> None: ...
+    def live_stats(self) -> dict[str, int]: ...
+    def snapshot(self) -> RawTrace: ...
+    def close(self) -> None: ...
+
+
+class TracerLoader(Protocol):
+    """Compiles and attaches a tracer: `cgroup` = (id, level) of the subtree to trace, or None
+    for only the tasks given to `track`."""
+
+    def __call__(self, cgroup: tuple[int, int] | None, initial_cwd: str = "/",
+                 all_exits: bool = False, verify: bool = False,
+                 own_pid_namespace: bool = True) -> TraceSource: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,14 +172,14 @@ def _first_word(cmd: str) -> str | None:
     return word
 
 
-def bounding_from_config(host_config: dict) -> int:
+def bounding_from_config(caps: CapabilityConfig) -> int:
     """The container's capability bounding set, from its configuration (Docker's default set,
     plus --cap-add, minus --cap-drop; all for --privileged). Known before the container runs,
     unlike /proc/PID/status, which a short-lived container may not live long enough to show."""
     from .linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS
 
     every = {n for n in CAPABILITIES}
-    if host_config.get("Privileged"):
+    if caps.privileged:
         return sum(1 << n for n in every)
 
     def numbers(names) -> set[int]:
@@ -167,15 +194,15 @@ def bounding_from_config(host_config: dict) -> int:
                     out.add(n)
         return out
 
-    caps = {CAPABILITY_NUMBERS[c] for c in DOCKER_DEFAULT_CAPS}
-    caps -= numbers(host_config.get("CapDrop"))
-    caps |= numbers(host_config.get("CapAdd"))
-    return sum(1 << n for n in caps)
+    bounding = {CAPABILITY_NUMBERS[c] for c in DOCKER_DEFAULT_CAPS}
+    bounding -= numbers(caps.drop)
+    bounding |= numbers(caps.add)
+    return sum(1 << n for n in bounding)
 
 
 def _cap_bounding(pid: int) -> int | None:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
             if line.startswith("CapBnd:"):
                 return int(line.split()[1], 16)
     except OSError:
@@ -275,19 +302,40 @@ def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
         raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
 
 
+def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
+              image_ref: str = "", image: ImageInfo | None = None, command=(),
+              workload: str | None = None, workload_status: int | None = None,
+              startup_observed: bool = True, exit_code: int | None = None) -> Metadata:
+    """The recording's metadata, ended now."""
+    return Metadata(
+        tool_version=__version__, kernel=platform.release(), arch=arch, mode=mode,
+        started_at=started_at, ended_at=_now(), image=image_ref,
+        image_id=image.id if image else "", image_tags=image.tags if image else (),
+        container=container, command=tuple(command),
+        workload=Workload(workload, workload_status) if workload else None,
+        startup_observed=startup_observed, exit_code=exit_code)
+
+
+def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
+                      run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
+    return ContainerConfig(user=c.user, working_dir=c.working_dir,
+                           entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
+                           env_names=c.env_names, run_options=run_options)
+
+
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
-                     engine: Engine | None = None) -> Outcome:
+                     engine: ContainerEngine | None = None,
+                     load_tracer: TracerLoader | None = None) -> Outcome:
     preflight()
     check_workload(opts.workload)
     engine = engine or Engine()
-    info = engine.info()
-    if info.get("CgroupDriver") == "systemd":
+    load_tracer = load_tracer or _load_tracer
+    if engine.cgroup_driver() == "systemd":
         raise EnvironmentProblem("the Docker engine uses the systemd cgroup driver, which this "
                                  "version cannot pre-create a session cgroup for",
                                  hint="use --container to attach to a running container, or "
                                       "run dockerd with --exec-opt native.cgroupdriver=cgroupfs")
     image = engine.image(spec.image)
-    workdir = (image.attrs.get("Config") or {}).get("WorkingDir") or "/"
     cg = _SessionCgroup()
     container = None
     tracer = None
@@ -297,47 +345,40 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
         def load():
             try:
-                box["tracer"] = _load_tracer((cg.id, cg.level), workdir, opts.all_errnos,
-                                             opts.verify)
+                box["tracer"] = load_tracer((cg.id, cg.level), image.working_dir or "/",
+                                            opts.all_errnos, opts.verify)
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
         t = threading.Thread(target=load, daemon=True)
         t.start()
-        container = engine.create(spec, cgroup_parent="/" + cg.name,
-                                  labels={"io.profiler.session": cg.name})
-        t.join()
+        try:
+            container = engine.create(spec, cgroup_parent="/" + cg.name,
+                                      labels={"io.profiler.session": cg.name})
+        finally:  # a tracer loaded for a container that failed is closed below all the same
+            t.join()
+            tracer = box.get("tracer")
         if "error" in box:
             raise box["error"]
-        tracer = box["tracer"]
+        info = engine.describe(container)
         started_at = _now()
         t0 = time.monotonic()
         with _Interrupt() as intr:
             engine.start(container)
-            bounding = bounding_from_config(container.attrs.get("HostConfig") or {})
-            outcome = _drive(engine, container, tracer, opts, intr, progress, t0,
-                             env_extra={"PROFILER_CONTAINER_ID": container.id,
-                                        "PROFILER_CONTAINER_NAME": container.name})
-            exit_code, wl_status, notes = outcome
+            bounding = bounding_from_config(info.capabilities)
+            exit_code, wl_status = _drive(
+                engine, container, tracer, opts, intr, progress, t0,
+                env_extra={"PROFILER_CONTAINER_ID": info.id,
+                           "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
-        cfg = image.attrs.get("Config") or {}
-        ccfg = container.attrs.get("Config") or {}
-        metadata = Metadata(
-            tool_version=__version__, kernel=platform.release(), arch=raw.arch, mode="container",
-            started_at=started_at, ended_at=_now(), image=spec.image, image_id=image.id,
-            image_tags=tuple(sorted(image.tags)),
-            container=ContainerConfig(
-                user=ccfg.get("User") or "", working_dir=ccfg.get("WorkingDir") or "",
-                entrypoint=tuple(ccfg.get("Entrypoint") or cfg.get("Entrypoint") or ()),
-                cmd=tuple(ccfg.get("Cmd") or ()),
-                env_names=tuple(sorted({e.split("=", 1)[0] for e in ccfg.get("Env") or ()})),
-                run_options=spec.options()),
-            command=tuple(spec.command or ()),
-            workload=Workload(opts.workload, wl_status) if opts.workload else None,
-            startup_observed=True, exit_code=exit_code)
-        rec, more = build_recording(raw, metadata, cap_bounding=bounding)
-        out = _finish(rec, notes + more, opts, wl_status, intr.hit, time.monotonic() - t0)
-        out.raw = raw
+        metadata = _metadata(
+            "container", raw.arch, started_at,
+            _container_config(info, image.entrypoint, spec.options()),
+            image_ref=spec.image, image=image, command=spec.command or (),
+            workload=opts.workload, workload_status=wl_status, exit_code=exit_code)
+        rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        out = _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
+        out.denials = build_denials(raw)
         out.logs = engine.last_logs(container)
         return out
     finally:
@@ -348,12 +389,12 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         cg.remove()
 
 
-def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_extra):
-    """Wait for readiness, run the workload, stop gracefully. Returns (exit, workload, notes)."""
-    notes: list[str] = []
+def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
+           progress, t0, env_extra) -> tuple[int | None, int | None]:
+    """Wait for readiness, run the workload, stop gracefully. Returns (exit code, workload's)."""
 
     def alive() -> bool:
-        return engine.state(container).get("Running", False)
+        return engine.state(container).running
 
     live = _Live(progress, tracer, t0)
 
@@ -362,32 +403,11 @@ def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_ext
         live()
 
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
-    # Ready: a port that accepts, or a short settle time.
-    if opts.ready_port:
-        ready_by = time.monotonic() + opts.ready_timeout
-        ok = False
-        while time.monotonic() < ready_by and not intr.hit:
-            ok = wait_port(opts.ready_port, min(time.monotonic() + 0.3, ready_by), alive)
-            tick()
-            if ok or not alive():
-                break
-        if not ok and not intr.hit and not opts.verify:
-            state = engine.state(container)
-            if not state.get("Running"):
-                raise EngineError(f"the container exited with code {state.get('ExitCode')} before "
-                                  f"127.0.0.1:{opts.ready_port} accepted"
-                                  f"{engine.last_logs(container)}")
-            raise EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
-                              f"{opts.ready_timeout:.0f} s",
-                              hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
-    else:
-        settle_until = time.monotonic() + opts.settle
-        while time.monotonic() < settle_until and not intr.hit and alive():
-            tick()
+    _wait_ready(engine, container, opts, intr, alive, tick)
     state = engine.state(container)
-    if not state.get("Running") and state.get("ExitCode", 0) != 0 and not opts.verify:
+    if not state.running and state.exit_code != 0 and not opts.verify:
         # (verify goes on: an early exit under a policy is a finding, with its denials)
-        raise EngineError(f"the container exited at once with code {state.get('ExitCode')}"
+        raise EngineError(f"the container exited at once with code {state.exit_code}"
                           f"{engine.last_logs(container)}")
 
     wl_status = None
@@ -414,7 +434,32 @@ def _drive(engine, container, tracer, opts: Options, intr, progress, t0, env_ext
         tick()
     exit_code = engine.wait(container, timeout=5)
     tick()
-    return exit_code, wl_status, notes
+    return exit_code, wl_status
+
+
+def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:
+    """Ready: a port that accepts, or a short settle time."""
+    if not opts.ready_port:
+        settle_until = time.monotonic() + opts.settle
+        while time.monotonic() < settle_until and not intr.hit and alive():
+            tick()
+        return
+    ready_by = time.monotonic() + opts.ready_timeout
+    ok = False
+    while time.monotonic() < ready_by and not intr.hit:
+        ok = wait_port(opts.ready_port, min(time.monotonic() + 0.3, ready_by), alive)
+        tick()
+        if ok or not alive():
+            break
+    if not ok and not intr.hit and not opts.verify:
+        state = engine.state(container)
+        if not state.running:
+            raise EngineError(f"the container exited with code {state.exit_code} before "
+                              f"127.0.0.1:{opts.ready_port} accepted"
+                              f"{engine.last_logs(container)}")
+        raise EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
+                          f"{opts.ready_timeout:.0f} s",
+                          hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
 
 
 def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapsed) -> Outcome:
@@ -427,44 +472,34 @@ def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapse
 # ---------------------------------------------------------------------------------------------
 
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
-                  engine: Engine | None = None) -> Outcome:
+                  engine: ContainerEngine | None = None,
+                  load_tracer: TracerLoader | None = None) -> Outcome:
     preflight()
     check_workload(opts.workload)
     engine = engine or Engine()
+    load_tracer = load_tracer or _load_tracer
     container = engine.container(ref)
     state = engine.state(container)
-    if not state.get("Running"):
+    if not state.running:
         raise EngineError(f"container {ref!r} is not running")
-    pid = state["Pid"]
-    rel = None
-    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
-        if line.startswith("0::"):
-            rel = line[3:].strip()
-    if not rel:
-        raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
-    path = v2_root() / rel.lstrip("/")
-    level = len(Path(rel).parts) - 1
-    host_pid = (container.attrs.get("HostConfig") or {}).get("PidMode") == "host"
-    tracer = _load_tracer((path.stat().st_ino, level),
-                          (container.attrs.get("Config") or {}).get("WorkingDir") or "/",
-                          opts.all_errnos, own_pid_namespace=not host_pid)
+    info = engine.describe(container)
+    path, level = _container_cgroup(ref, state.pid)
+    tracer = load_tracer((path.stat().st_ino, level), info.working_dir or "/", opts.all_errnos,
+                         own_pid_namespace=info.pid_mode != "host")
     try:
         for tid in (path / "cgroup.threads").read_text().split():
             tracer.track(int(tid))
-        image = engine.image(container.attrs["Image"])
+        image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()
         with _Interrupt() as intr:
-            env = {"PROFILER_CONTAINER_ID": container.id, "PROFILER_CONTAINER_NAME": container.name}
+            env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
             wl_status = None
             live = _Live(progress, tracer, t0)
             proc = _run_workload(opts.workload, env) if opts.workload else None
-
-            def running():
-                return engine.state(container).get("Running", False)
-
-            while not intr.hit and time.monotonic() < deadline and running():
+            while (not intr.hit and time.monotonic() < deadline
+                   and engine.state(container).running):
                 if proc is not None and proc.poll() is not None:
                     break
                 tracer.poll(100)
@@ -475,29 +510,33 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                     proc.wait()
                 wl_status = proc.returncode if not intr.hit else None
             raw = tracer.snapshot()
-        ccfg = container.attrs.get("Config") or {}
-        metadata = Metadata(
-            tool_version=__version__, kernel=platform.release(), arch=raw.arch, mode="attach",
-            started_at=started_at, ended_at=_now(), image=ccfg.get("Image", ""),
-            image_id=image.id, image_tags=tuple(sorted(image.tags)),
-            container=ContainerConfig(
-                user=ccfg.get("User") or "", working_dir=ccfg.get("WorkingDir") or "",
-                entrypoint=tuple(ccfg.get("Entrypoint") or ()), cmd=tuple(ccfg.get("Cmd") or ()),
-                env_names=tuple(sorted({e.split("=", 1)[0] for e in ccfg.get("Env") or ()}))),
-            workload=Workload(opts.workload, wl_status) if opts.workload else None,
-            startup_observed=False, exit_code=None)
-        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(pid))
+        metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
+                             image_ref=info.image, image=image, workload=opts.workload,
+                             workload_status=wl_status, startup_observed=False)
+        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         notes.insert(0, "attached to a running container: its startup was not observed")
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
 
 
+def _container_cgroup(ref: str, pid: int) -> tuple[Path, int]:
+    """The cgroup v2 directory of a running container's main process, and its level."""
+    rel = None
+    for line in (PROC / str(pid) / "cgroup").read_text().splitlines():
+        if line.startswith("0::"):
+            rel = line[3:].strip()
+    if not rel:
+        raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
+    return v2_root() / rel.lstrip("/"), len(Path(rel).parts) - 1
+
+
 # ---------------------------------------------------------------------------------------------
 # exec mode
 # ---------------------------------------------------------------------------------------------
 
-def record_exec(argv: list[str], opts: Options, progress: Progress | None = None) -> Outcome:
+def record_exec(argv: list[str], opts: Options, progress: Progress | None = None,
+                load_tracer: TracerLoader | None = None) -> Outcome:
     """Trace a host command and its descendants from the command's first instruction: the child
     is forked and held before exec, registered as pending, then released; it counts from its
     exec on (the tracer counts that execve itself)."""
@@ -506,7 +545,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
     if "/" not in argv[0] and shutil.which(argv[0]) is None:
         raise UsageError(f"command {argv[0]!r} not found")
-    tracer = _load_tracer(None, os.getcwd(), opts.all_errnos)
+    tracer = (load_tracer or _load_tracer)(None, os.getcwd(), opts.all_errnos)
     try:
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -551,10 +590,8 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
                 tracer.poll(20)
                 live()
             raw = tracer.snapshot()
-        metadata = Metadata(tool_version=__version__, kernel=platform.release(), arch=raw.arch,
-                            mode="exec", started_at=started_at, ended_at=_now(),
-                            command=tuple(argv), exit_code=status,
-                            container=ContainerConfig(working_dir=os.getcwd()))
+        metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
+                             command=argv, exit_code=status)
         rec, notes = build_recording(raw, metadata, cap_bounding=None)
         return _finish(rec, notes, opts, None, intr.hit, time.monotonic() - t0)
     finally:
