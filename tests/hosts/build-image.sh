@@ -42,7 +42,11 @@ fail() { tail -n 20 "$log" >&2; die "[$suite] $* (log: $log)"; }
 
 t0=$SECONDS
 step "debootstrap $suite from the apt mirror"
-debootstrap --include=ca-certificates "$suite" "$root" "$mirror" >>"$log" 2>&1 \
+# This host's debootstrap may be older than the suite (bookworm's knows no forky): testing and
+# unstable releases all bootstrap with the sid script.
+script=()
+[ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
+debootstrap --include=ca-certificates "$suite" "$root" "$mirror" "${script[@]}" >>"$log" 2>&1 \
     || fail "debootstrap failed"
 
 step "chroot set-up"

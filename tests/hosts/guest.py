@@ -267,18 +267,18 @@ def main() -> int:
     share = Path(sys.argv[1])
     g = Guest(share)
     (share / "facts.json").write_text(json.dumps(facts(), indent=1))
-    if not g.step("-", "clone", ["git", "clone", "-q", str(share / "repo.bundle"), str(CLONE)]):
+    if not g.step("host", "clone", ["git", "clone", "-q", str(share / "repo.bundle"), str(CLONE)]):
         return 1
     subprocess.run(["git", "-C", str(CLONE), "log", "-1", "--oneline"], stdout=sys.stdout)
     env = {"PROFILER_WHEELHOUSE": str(share / "wheels"),
            "PROFILER_IMAGE_ARCHIVE": str(share / "images.tar")}
-    g.step("-", "setup", ["make", "setup"], env=env)
+    g.step("host", "setup", ["make", "setup"], env=env)
     if Path("/var/log/profiler-setup").is_dir():   # set-up's own logs, for diagnosis
         shutil.copytree("/var/log/profiler-setup", g.logs / "setup", dirs_exist_ok=True)
     # Facts again now that the engine runs (its cgroup driver is one of them).
     (share / "facts.json").write_text(json.dumps(facts(), indent=1))
     if not (CLONE / ".venv/bin/profiler").exists():
-        g.skip("-", "samples", "no .venv/bin/profiler (setup failed)")
+        g.skip("host", "samples", "no .venv/bin/profiler (setup failed)")
         return 1
     names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml"))
     for name in names:

@@ -255,7 +255,15 @@ def boot(host: Host, img: Path, share: Path, keep: bool) -> str:
 
 def run_host(host: Host, rebuild: bool, keep: bool) -> dict:
     t0 = time.monotonic()
-    img = image_dir(host, rebuild)
+    try:
+        img = image_dir(host, rebuild)
+    except subprocess.CalledProcessError:
+        return {"host": host.name, "suite": host.suite, "what": host.what, "facts": {},
+                "image_kernel": "?", "total_seconds": round(time.monotonic() - t0, 1),
+                "share": str(CACHE / "images"),
+                "results": [{"sample": "host", "step": "image", "status": "failed",
+                             "seconds": round(time.monotonic() - t0, 1), "log": "build.log",
+                             "error": "building the VM image failed (its log is named above)"}]}
     info = image_info(img)
     share = CACHE / "runs" / host.name
     shutil.rmtree(share, ignore_errors=True)
@@ -278,7 +286,7 @@ def run_host(host: Host, rebuild: bool, keep: bool) -> dict:
     if not why and not results:
         why = "the guest reported no step (see guest.log)"
     if why:
-        results.append({"sample": "-", "step": "vm", "status": "failed", "seconds": 0.0,
+        results.append({"sample": "host", "step": "vm", "status": "failed", "seconds": 0.0,
                         "error": why, "log": "console.log"})
     facts = json.loads((share / "facts.json").read_text()) if (share / "facts.json").exists() else {}
     return {"host": host.name, "suite": host.suite, "what": host.what, "commit": commit,
@@ -335,8 +343,11 @@ def main(argv=None) -> int:
         ap.error("must run as root (debootstrap, chroot, Docker)")
     ensure_tools()
     if a.build_only:
-        for n in names:
-            image_dir(HOSTS[n], a.rebuild)
+        try:
+            for n in names:
+                image_dir(HOSTS[n], a.rebuild)
+        except subprocess.CalledProcessError:
+            return 1  # build-image.sh said why
         return 0
     runs = []
     for n in names:  # one VM at a time
