@@ -253,7 +253,7 @@ def boot(host: Host, img: Path, share: Path, keep: bool) -> str:
     return why
 
 
-def run_host(host: Host, rebuild: bool, keep: bool) -> dict:
+def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> dict:
     t0 = time.monotonic()
     try:
         img = image_dir(host, rebuild)
@@ -272,6 +272,8 @@ def run_host(host: Host, rebuild: bool, keep: bool) -> dict:
     link(wheelhouse(info["PYTHON"]), share / "wheels")
     link(image_archive(), share / "images.tar")
     shutil.copy2(HERE / "guest.py", share / "guest.py")
+    if cgroupfs:
+        (share / "docker-cgroupfs").touch()
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
         "cd /mnt/host && exec python3 /mnt/host/guest.py /mnt/host >/mnt/host/guest.log 2>&1\n")
@@ -291,7 +293,7 @@ def run_host(host: Host, rebuild: bool, keep: bool) -> dict:
     facts = json.loads((share / "facts.json").read_text()) if (share / "facts.json").exists() else {}
     return {"host": host.name, "suite": host.suite, "what": host.what, "commit": commit,
             "image_kernel": info["KERNEL"], "image_build_seconds": int(info["BUILD_SECONDS"]),
-            "prepare_seconds": round(prepared, 1),
+            "prepare_seconds": round(prepared, 1), "docker_cgroupfs_workaround": cgroupfs,
             "total_seconds": round(time.monotonic() - t0, 1), "share": str(share),
             "facts": facts, "results": results}
 
@@ -334,6 +336,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rebuild", action="store_true", help="rebuild the images even if cached")
     ap.add_argument("--keep", action="store_true", help="keep the VM's overlay disk")
     ap.add_argument("--build-only", action="store_true", help="only build (cache) the images")
+    ap.add_argument("--docker-cgroupfs", action="store_true",
+                    help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
+                         "to see what fails behind the systemd driver")
     a = ap.parse_args(argv)
     names = [n for h in a.hosts for n in h.split()] or list(HOSTS)
     unknown = [n for n in names if n not in HOSTS]
@@ -351,7 +356,7 @@ def main(argv=None) -> int:
         return 0
     runs = []
     for n in names:  # one VM at a time
-        runs.append(run_host(HOSTS[n], a.rebuild, a.keep))
+        runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
