@@ -44,6 +44,10 @@ take_lock() {
 # image builder (tests/hosts/build-image.sh) runs it inside the guest's chroot.
 setup_packages() {
     local p
+    # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
+    # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
+    # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \

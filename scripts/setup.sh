@@ -67,6 +67,8 @@ missing_packages() {
     missing=()
     for p in $(packages); do installed "$p" || missing+=("$p"); done
 }
+# Without a docker command, whether it is a package of its own (docker-cli) is in apt's lists.
+command -v docker >/dev/null || apt_update
 missing_packages
 if [ "${#missing[@]}" -gt 0 ]; then
     t=$SECONDS
@@ -135,14 +137,14 @@ if ! docker_up; then
         say "starting dockerd (log: $LOGDIR/dockerd.log)"
         setsid nohup dockerd >>"$LOGDIR/dockerd.log" 2>&1 </dev/null 9>&- &
     fi
+    command -v docker >/dev/null || die "the docker command is missing although the engine is installed" \
+        "(on Debian 13 and newer it is the package docker-cli)"
     wait_s="${PROFILER_DOCKER_WAIT:-120}"
     t=$SECONDS
     until [ -S /var/run/docker.sock ] && timeout 10 docker info >/dev/null 2>&1; do
         [ $((SECONDS - t)) -ge "$wait_s" ] && break
         sleep 1
     done
-    command -v docker >/dev/null || die "the docker command is missing although the engine is installed" \
-        "(on Debian 13 and newer it is the package docker-cli)"
     docker_up || { tail -n 5 "$LOGDIR/dockerd.log" >&2 2>/dev/null || true
                    journalctl -u docker -n 5 --no-pager >&2 2>/dev/null || true
                    die "the Docker engine did not answer within $wait_s s (log: $LOGDIR/dockerd.log" \
