@@ -35,3 +35,32 @@ take_lock() {
     fi
     export PROFILER_SETUP_LOCKED=1
 }
+
+# The apt packages set-up needs on this host, one a line. Package names differ between Debian
+# releases; each difference is decided by what this host's apt offers, not by a release table:
+# - the docker CLI is part of docker.io up to bookworm; from trixie on it is the separate
+#   package docker-cli (docker.io only recommends it, and set-up installs no recommends).
+# Needs current apt lists (apt-get update) for the checks. Self-contained on purpose: the VM
+# image builder (tests/hosts/build-image.sh) runs it inside the guest's chroot.
+setup_packages() {
+    local p
+    # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
+    # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
+    # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
+    for p in \
+        bpfcc-tools python3-bpfcc libbpfcc \
+        python3-seccomp \
+        apparmor \
+        debootstrap \
+        strace \
+        wrk \
+        python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps \
+        docker.io; do
+        printf '%s\n' "$p"
+    done
+    # A real package (not only a name others provide) with an installable version.
+    if apt-cache policy docker-cli 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
+        printf '%s\n' docker-cli
+    fi
+}

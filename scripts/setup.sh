@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Set up everything profiler needs on a Debian 12 host, as root, without questions:
-# apt packages, kernel headers for bcc, tracefs, a running Docker engine, the venv, the base
-# image and the sample images. Idempotent: each step first checks and does nothing when its
-# result is already there, so a second run takes a few seconds.
+# Set up everything profiler needs on a Debian host (12 bookworm, 13 trixie or newer), as root,
+# without questions: apt packages, kernel headers for bcc, tracefs, a running Docker engine, the
+# venv, the base image and the sample images. Idempotent: each step first checks and does
+# nothing when its result is already there, so a second run takes a few seconds.
 #
 #   scripts/setup.sh            (what `make setup` runs)
 #
 # Environment: PROFILER_DEBIAN_MIRROR overrides the mirror read from the apt sources;
-# PROFILER_SKIP_SAMPLES=1 skips building the sample images.
+# PROFILER_SKIP_SAMPLES=1 skips building the sample images; PROFILER_DOCKER_WAIT (seconds,
+# default 120) bounds the wait for a starting Docker engine (slow hosts and VMs need more than
+# 30 s). For a host without network (the VMs of tests/hosts/), what would be downloaded can be
+# provided instead: PROFILER_WHEELHOUSE=DIR installs the venv's PyPI packages from DIR only
+# (pip --no-index --find-links DIR), and PROFILER_IMAGE_ARCHIVE=FILE is `docker load`ed
+# (a `docker save` of the base and sample images) before any image is built. Unset, set-up
+# does what it always did online.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -19,24 +25,24 @@ ARCH="$(dpkg --print-architecture 2>/dev/null || echo unknown)"
 KVER="$(uname -r)"
 
 need_root
-[ -r /etc/debian_version ] || die "this set-up supports Debian 12 (bookworm) hosts only"
-command -v apt-get >/dev/null || die "apt-get not found: this set-up supports Debian 12 hosts only"
+[ -r /etc/debian_version ] || die "this set-up supports Debian hosts only (12 bookworm and newer)"
+command -v apt-get >/dev/null || die "apt-get not found: this set-up supports Debian hosts only"
 mkdir -p "$LOGDIR"
 take_lock
 
 # --- apt packages --------------------------------------------------------------------------
-PACKAGES=(
-    bpfcc-tools python3-bpfcc libbpfcc     # bcc: the eBPF front end (Debian's, not PyPI's "bcc")
-    python3-seccomp                        # libseccomp bindings: syscall tables per arch
-    apparmor                               # apparmor_parser validates emitted profiles
-    debootstrap                            # builds the local base image (no Docker Hub)
-    strace                                 # accuracy oracle in tests, cost comparison in bench
-    wrk                                    # HTTP load for bench
-    python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps
-)
-# A machine may already have Docker's own packages (docker-ce conflicts with docker.io).
-command -v dockerd >/dev/null && command -v docker >/dev/null || PACKAGES+=(docker.io)
-
+# The list and its per-release names are setup_packages' (lib.sh). A machine may already have
+# Docker's own packages (docker-ce conflicts with docker.io): then no Debian docker package.
+packages() {
+    local p
+    for p in $(setup_packages); do
+        case "$p" in
+            docker.io) command -v dockerd >/dev/null || echo "$p" ;;
+            docker-cli) command -v docker >/dev/null || echo "$p" ;;
+            *) echo "$p" ;;
+        esac
+    done
+}
 APT_UPDATED=0
 apt_update() {
     [ "$APT_UPDATED" -eq 1 ] && return 0
@@ -57,10 +63,17 @@ installed() {
     [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
 }
 
-missing=()
-for p in "${PACKAGES[@]}"; do installed "$p" || missing+=("$p"); done
+missing_packages() {
+    missing=()
+    for p in $(packages); do installed "$p" || missing+=("$p"); done
+}
+# Without a docker command, whether it is a package of its own (docker-cli) is in apt's lists.
+command -v docker >/dev/null || apt_update
+missing_packages
 if [ "${#missing[@]}" -gt 0 ]; then
     t=$SECONDS
+    apt_update
+    missing_packages   # again with current lists: some names depend on the release's packages
     apt_install "${missing[@]}"
     say "packages installed in $((SECONDS - t)) s"
 fi
@@ -124,12 +137,18 @@ if ! docker_up; then
         say "starting dockerd (log: $LOGDIR/dockerd.log)"
         setsid nohup dockerd >>"$LOGDIR/dockerd.log" 2>&1 </dev/null 9>&- &
     fi
-    for _ in $(seq 30); do
-        [ -S /var/run/docker.sock ] && timeout 3 docker info >/dev/null 2>&1 && break
+    command -v docker >/dev/null || die "the docker command is missing although the engine is installed" \
+        "(on Debian 13 and newer it is the package docker-cli)"
+    wait_s="${PROFILER_DOCKER_WAIT:-120}"
+    t=$SECONDS
+    until [ -S /var/run/docker.sock ] && timeout 10 docker info >/dev/null 2>&1; do
+        [ $((SECONDS - t)) -ge "$wait_s" ] && break
         sleep 1
     done
     docker_up || { tail -n 5 "$LOGDIR/dockerd.log" >&2 2>/dev/null || true
-                   die "the Docker engine did not answer within 30 s (log: $LOGDIR/dockerd.log)"; }
+                   journalctl -u docker -n 5 --no-pager >&2 2>/dev/null || true
+                   die "the Docker engine did not answer within $wait_s s (log: $LOGDIR/dockerd.log" \
+                       "or journalctl -u docker; a slow host may need PROFILER_DOCKER_WAIT=300)"; }
 fi
 say "docker engine ok ($(docker version -f '{{.Server.Version}}' 2>/dev/null))"
 
@@ -149,9 +168,14 @@ if ! venv_sound || [ ! -e "$STAMP" ] || [ "$PROFILER_ROOT/pyproject.toml" -nt "$
         /usr/bin/python3 -m venv --system-site-packages "$VENV" >"$LOGDIR/venv.log" 2>&1 \
             || { tail -n 5 "$LOGDIR/venv.log" >&2; die "cannot create the venv (python3-venv installed?)"; }
     fi
-    say "pip install -e '.[test]'"
+    pip_src=()
+    if [ -n "${PROFILER_WHEELHOUSE:-}" ]; then
+        [ -d "$PROFILER_WHEELHOUSE" ] || die "PROFILER_WHEELHOUSE=$PROFILER_WHEELHOUSE is not a directory"
+        pip_src=(--no-index --find-links "$PROFILER_WHEELHOUSE")
+    fi
+    say "pip install -e '.[test]'${pip_src:+ (offline, from $PROFILER_WHEELHOUSE)}"
     (cd "$PROFILER_ROOT" && PIP_NO_INPUT=1 "$VENV/bin/pip" install -q --disable-pip-version-check \
-        -e '.[test]') >"$LOGDIR/pip.log" 2>&1 \
+        "${pip_src[@]}" -e '.[test]') >"$LOGDIR/pip.log" 2>&1 \
         || { grep -E '^(ERROR|error):|No matching distribution|Could not' "$LOGDIR/pip.log" | tail -n 5 >&2
              die "pip install failed (log: $LOGDIR/pip.log)"; }
     "$VENV/bin/python" -c 'import bcc, seccomp' 2>"$LOGDIR/venv-import.log" \
@@ -161,6 +185,14 @@ fi
 say "venv ok (.venv/bin/profiler)"
 
 # --- images --------------------------------------------------------------------------------
+if [ -n "${PROFILER_IMAGE_ARCHIVE:-}" ]; then
+    [ -r "$PROFILER_IMAGE_ARCHIVE" ] || die "PROFILER_IMAGE_ARCHIVE=$PROFILER_IMAGE_ARCHIVE cannot be read"
+    say "docker load -i $PROFILER_IMAGE_ARCHIVE"
+    t=$SECONDS
+    docker load -i "$PROFILER_IMAGE_ARCHIVE" >"$LOGDIR/docker-load.log" 2>&1 \
+        || { tail -n 5 "$LOGDIR/docker-load.log" >&2; die "docker load of $PROFILER_IMAGE_ARCHIVE failed"; }
+    say "images loaded in $((SECONDS - t)) s"
+fi
 "$PROFILER_ROOT/scripts/build-base-image.sh"
 say "base image ok"
 if [ "${PROFILER_SKIP_SAMPLES:-0}" != 1 ]; then

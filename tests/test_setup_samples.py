@@ -129,6 +129,42 @@ def test_mirror_missing_is_a_one_line_error_and_env_override_wins(tmp_path):
     assert r.stdout.strip() == "http://override.example/debian"
 
 
+def test_mirror_of_another_suite_is_the_host_releases_archive(tmp_path):
+    """A trixie host building the bookworm base image (or a VM of forky): no source names
+    that suite, so the archive serving the host's own release is used."""
+    root = _apt_root(tmp_path, {"sources.list": (
+        "deb http://sec.example/debian-security trixie-security main\n"
+        "deb http://one.example/debian trixie main\n")})
+    (root / "etc" / "os-release").write_text('NAME="Debian GNU/Linux"\nVERSION_CODENAME=trixie\n')
+    for suite in ("bookworm", "forky"):
+        r = _apt_mirror(root, suite)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "http://one.example/debian"
+
+
+# --- setup_packages (scripts/lib.sh) -------------------------------------------------------
+
+def _setup_packages(tmp_path: Path, docker_cli_policy: str) -> list[str]:
+    """setup_packages with a stand-in apt-cache that answers `policy docker-cli` as given."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    fake = bin_dir / "apt-cache"
+    fake.write_text(f"#!/bin/sh\nprintf '%s\\n' '{docker_cli_policy}'\n")
+    fake.chmod(0o755)
+    r = subprocess.run(["bash", "-c", f"source {REPO / 'scripts' / 'lib.sh'}; setup_packages"],
+                       capture_output=True, text=True, check=True,
+                       env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    return r.stdout.split()
+
+
+def test_docker_cli_package_only_where_the_release_has_it(tmp_path):
+    trixie = _setup_packages(tmp_path / "t", "docker-cli:\n  Installed: (none)\n  Candidate: 26.1.5")
+    bookworm = _setup_packages(tmp_path / "b", "docker-cli:\n  Installed: (none)\n  Candidate: (none)")
+    assert "docker.io" in trixie and "docker-cli" in trixie
+    assert "docker.io" in bookworm and "docker-cli" not in bookworm
+    assert {"python3-bpfcc", "python3-seccomp", "apparmor", "python3-venv"} <= set(bookworm)
+
+
 def test_no_mirror_or_outside_host_is_written_in_setup_files():
     """The mirror comes from the machine; scripts, samples, Makefile and CI name no host
     except 127.0.0.1."""

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Build the VM image of one stock Debian host for the host matrix (tests/hosts/harness.py).
+#
+#   tests/hosts/build-image.sh SUITE OUTDIR
+#
+# What a user's host has after installing Debian SUITE (debootstrap's default variant: systemd,
+# cgroup v2 only, AppArmor on) plus the distribution kernel with its matching headers and the
+# apt packages scripts/setup.sh installs for that release (docker.io with Debian's default
+# systemd cgroup driver, bcc, libseccomp, ...), and git to clone the repository. Everything
+# comes from this machine's own apt mirror (scripts/apt-mirror.sh), because the guest has no
+# network. All heavy work happens here on the host, not in the slow (TCG) guest.
+#
+# OUTDIR receives: disk.qcow2 (ext4 root filesystem, the whole disk), vmlinuz, initrd.img and
+# info.env (SUITE, KERNEL, PYTHON). The guest runs /mnt/host/boot.sh from its 9p share at boot
+# (profiler-hosts.service) and powers off afterwards; without a share it just boots.
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+source "$HERE/../../scripts/lib.sh"
+
+suite="${1:?usage: $0 SUITE OUTDIR}"
+out="${2:?usage: $0 SUITE OUTDIR}"
+need_root
+for tool in debootstrap mkfs.ext4 qemu-img; do
+    command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap e2fsprogs qemu-utils)"
+done
+mirror="$("$PROFILER_ROOT/scripts/apt-mirror.sh" "$suite")" || die "no Debian mirror in the apt sources"
+
+mkdir -p "$out"
+root="$out/rootfs"
+log="$out/build.log"
+: >"$log"
+mounted=()
+cleanup() {
+    local m
+    for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+step() { say "[$suite] $*"; echo "== $*" >>"$log"; }
+in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@" >>"$log" 2>&1 </dev/null; }
+fail() { tail -n 20 "$log" >&2; die "[$suite] $* (log: $log)"; }
+
+t0=$SECONDS
+step "debootstrap $suite from the apt mirror"
+# This host's debootstrap may be older than the suite (bookworm's knows no forky): testing and
+# unstable releases all bootstrap with the sid script.
+script=()
+[ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
+debootstrap --include=ca-certificates "$suite" "$root" "$mirror" "${script[@]}" >>"$log" 2>&1 \
+    || fail "debootstrap failed"
+
+step "chroot set-up"
+for m in proc sys dev dev/pts; do
+    mount --bind "/$m" "$root/$m" && mounted=("$root/$m" "${mounted[@]}")
+done
+printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
+rm -f "$root/etc/apt/sources.list.d/"*
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# No service starts inside the chroot (docker, apparmor ...): they start when the VM boots.
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+# The machine's mirror may be a snapshot whose testing suite's Release file has passed its
+# Valid-Until (seen with forky): the guest has no network, so freshness means nothing there.
+echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99profiler-hosts"
+in_root apt-get -q update || fail "apt-get update in the chroot failed"
+
+# The package list is setup.sh's own for this release (lib.sh), so a wrong name fails here.
+mapfile -t pkgs < <(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+                    bash -c "$(declare -f setup_packages); setup_packages")
+[ "${#pkgs[@]}" -gt 0 ] || fail "no package list from setup_packages"
+step "apt-get install kernel, headers, git and setup.sh's packages: ${pkgs[*]}"
+in_root apt-get -y -q --no-install-recommends install \
+    linux-image-amd64 linux-headers-amd64 initramfs-tools systemd-sysv udev dbus kmod \
+    git "${pkgs[@]}" || fail "apt-get install in the chroot failed"
+
+step "guest configuration"
+kernel="$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -n 1)")"
+[ -e "$root/boot/vmlinuz-$kernel" ] || fail "no /boot/vmlinuz-$kernel"
+# The initramfs must find the root disk on virtio: make sure the modules are in it.
+printf 'virtio_pci\nvirtio_blk\nvirtio_console\next4\n' >>"$root/etc/initramfs-tools/modules"
+in_root update-initramfs -u -k "$kernel" || fail "update-initramfs failed"
+echo "profiler-$suite" >"$root/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 profiler-%s\n' "$suite" >"$root/etc/hosts"
+printf '/dev/vda / ext4 errors=remount-ro 0 1\nhost /mnt/host 9p trans=virtio,version=9p2000.L,msize=262144,nofail,x-systemd.device-timeout=10s 0 0\n' \
+    >"$root/etc/fstab"
+mkdir -p "$root/mnt/host"
+in_root passwd -d root || true
+cat >"$root/etc/systemd/system/profiler-hosts.service" <<'EOF'
+[Unit]
+Description=profiler host matrix: run /mnt/host/boot.sh, then power off
+After=multi-user.target mnt-host.mount
+Requires=mnt-host.mount
+ConditionPathExists=/mnt/host/boot.sh
+
+[Service]
+Type=oneshot
+StandardOutput=journal+console
+StandardError=journal+console
+ExecStart=/bin/bash /mnt/host/boot.sh
+ExecStopPost=/bin/systemctl --no-block poweroff
+TimeoutStartSec=infinity
+
+[Install]
+WantedBy=multi-user.target
+EOF
+in_root systemctl enable profiler-hosts.service || fail "cannot enable profiler-hosts.service"
+in_root systemctl enable serial-getty@ttyS0.service || true
+python="$(chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+rm -f "$root/usr/sbin/policy-rc.d" "$root/var/cache/apt/archives/"*.deb
+echo "" >"$root/etc/resolv.conf"
+for m in "${mounted[@]}"; do umount -l "$m"; done
+mounted=()
+
+step "root filesystem image"
+cp "$root/boot/vmlinuz-$kernel" "$out/vmlinuz"
+cp "$root/boot/initrd.img-$kernel" "$out/initrd.img"
+rm -f "$out/disk.raw"
+mkfs.ext4 -q -L root -d "$root" "$out/disk.raw" 12G >>"$log" 2>&1 || fail "mkfs.ext4 -d failed"
+qemu-img convert -O qcow2 "$out/disk.raw" "$out/disk.qcow2" >>"$log" 2>&1 || fail "qemu-img convert failed"
+rm -rf "$out/disk.raw" "$root"
+printf 'SUITE=%s\nKERNEL=%s\nPYTHON=%s\nBUILD_SECONDS=%s\n' "$suite" "$kernel" "$python" "$((SECONDS - t0))" \
+    >"$out/info.env"
+say "[$suite] image built in $((SECONDS - t0)) s: kernel $kernel, python $python"

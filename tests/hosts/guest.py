@@ -1,0 +1,304 @@
+"""The host matrix, inside the VM: do what a new user does, step by step, and write each result.
+
+Run at boot by the image's profiler-hosts.service (through the share's boot.sh) as root, with
+the guest's own python3 (standard library only, before any venv exists):
+
+    python3 guest.py SHARE
+
+SHARE (the host's 9p directory) holds repo.bundle (the commit under test), wheels/ and
+images.tar (what set-up would download, since the guest has no network). Steps: facts about
+the host, a fresh clone, the README's set-up (`make setup`, offline), then for every
+samples/*/sample.yaml: record -> emit --format all -> verify -> the emitted run.sh serving the
+workload -> negative controls that must be refused (a syscall training never made, under the
+emitted seccomp profile; where AppArmor is enforced, a write training never made, under the
+emitted AppArmor profile). Each result is one JSON line appended to SHARE/results.jsonl as soon
+as it is known (sample, step, status passed/failed/skipped, seconds, first error line, log);
+each step's full output is SHARE/logs/<sample>-<step>.log. A failing step never stops the
+matrix: later steps that need its output are reported as skipped, naming it.
+
+Each step has a time limit (TCG guests are 5-20x slower than the host; bcc compiles at every
+record/verify start), so a hang is a failed step, not a hung harness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CLONE = Path("/root/profiler")
+
+# Seconds per step, for a 2-core TCG guest. Generous: a step that needs them has failed anyway.
+TIMEOUTS = {
+    "clone": 300,
+    "setup": 2400,
+    "record": 1200,
+    "emit": 600,
+    "verify": 1200,
+    "run-line": 600,
+    "negative-seccomp": 300,
+    "negative-apparmor": 300,
+}
+
+# The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
+ERROR_LINE = re.compile(
+    r"^error:|\berror\b|Error|ERROR|failed|FAILED|denied|refused|Traceback|not permitted|"
+    r"Permission denied|timed out",
+)
+
+
+class Guest:
+    def __init__(self, share: Path):
+        self.share = share
+        self.logs = share / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.results = share / "results.jsonl"
+        self.results.write_text("")
+        self.failed = 0
+
+    # --- results --------------------------------------------------------------------------------
+
+    def report(self, sample: str, step: str, status: str, seconds: float, error: str = "",
+               log: str = "") -> None:
+        line = {"sample": sample, "step": step, "status": status,
+                "seconds": round(seconds, 1), "error": error[:300], "log": log}
+        with self.results.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        if status != "passed":
+            self.failed += 1
+        print(f"hosts-guest: {sample} {step}: {status} ({seconds:.0f} s) {error}", flush=True)
+
+    def skip(self, sample: str, step: str, why: str) -> None:
+        self.report(sample, step, "skipped", 0.0, why)
+
+    def step(self, sample: str, step: str, argv: list[str], *, env: dict | None = None,
+             check=None, timeout: int | None = None) -> bool:
+        """Run argv (bounded), log its output, report it. `check(rc, output)` returns an error
+        string or "" and replaces the default "exit 0 passes"."""
+        log = self.logs / f"{sample}-{step}.log"
+        t = time.monotonic()
+        limit = timeout or TIMEOUTS[step]
+        try:
+            with log.open("w") as out:
+                out.write(f"$ {' '.join(argv)}\n")
+                out.flush()
+                proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, cwd=CLONE if CLONE.exists() else None,
+                                      env={**os.environ, **(env or {})}, timeout=limit)
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+        except OSError as e:
+            log.write_text(f"$ {' '.join(argv)}\n{e}\n")
+            rc = 127
+        seconds = time.monotonic() - t
+        output = log.read_text(errors="replace")
+        if rc is None:
+            error = f"timed out after {limit} s; last line: {last_line(output)}"
+        elif check is not None:
+            error = check(rc, output)
+        else:
+            error = "" if rc == 0 else f"exit {rc}: {first_error(output)}"
+        self.report(sample, step, "failed" if error else "passed", seconds, error,
+                    str(log.relative_to(self.share)))
+        return not error
+
+
+def first_error(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines()[1:] if ln.strip()]
+    for ln in lines:
+        if ERROR_LINE.search(ln):
+            return ln
+    return lines[-1] if lines else "(no output)"
+
+
+def last_line(output: str) -> str:
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def sh(cmd: str) -> str:
+    """A fact's value: the command's first output line, or what went wrong."""
+    try:
+        p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
+        out = (p.stdout.strip() or p.stderr.strip()).splitlines()
+        return out[0] if out else f"(exit {p.returncode})"
+    except subprocess.TimeoutExpired:
+        return "(timed out)"
+
+
+def facts() -> dict:
+    return {
+        "os": sh(". /etc/os-release && echo \"$PRETTY_NAME\""),
+        "kernel": sh("uname -r"),
+        "cgroup": sh("stat -f -c %T /sys/fs/cgroup"),
+        "apparmor_enabled": sh("cat /sys/module/apparmor/parameters/enabled"),
+        "apparmor_profiles_enforced": sh("aa-status --enforced 2>/dev/null || echo none"),
+        "lsm": sh("cat /sys/kernel/security/lsm"),
+        "btf": sh("test -e /sys/kernel/btf/vmlinux && echo yes || echo no"),
+        "cap_capable_tracepoint": sh(
+            "test -d /sys/kernel/tracing/events/capability/cap_capable && echo yes || echo no"),
+        "kprobes": sh("test -e /sys/kernel/tracing/kprobe_events && echo yes || echo no"),
+        "docker_version": sh("timeout 60 docker version -f '{{.Server.Version}}' 2>&1"),
+        "docker_cgroup_driver": sh("timeout 60 docker info -f '{{.CgroupDriver}}' 2>&1"),
+        "python": sh("python3 -V"),
+    }
+
+
+def apparmor_enforced() -> bool:
+    try:
+        return Path("/sys/module/apparmor/parameters/enabled").read_text().strip() == "Y"
+    except OSError:
+        return False
+
+
+def sample_spec(name: str) -> dict:
+    """samples/NAME/sample.yaml as a dict (read with the venv's yaml: the system python may
+    have none)."""
+    out = subprocess.run(
+        [str(CLONE / ".venv/bin/python"), "-c",
+         "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+         str(CLONE / "samples" / name / "sample.yaml")],
+        capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout)
+
+
+def wait_port(port: int, seconds: int) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
+def run_sample(g: Guest, name: str) -> None:
+    profiler = str(CLONE / ".venv/bin/profiler")
+    spec = sample_spec(name)
+    image = spec["image"]
+    publish = list((spec.get("run") or {}).get("publish") or [])
+    port = spec.get("ready_port")
+    env = {spec["port_env"]: str(port)} if spec.get("port_env") and port else {}
+    workload = str(CLONE / "samples" / name / spec["workload"]) if spec.get("workload") else None
+    out = CLONE / "out"
+    out.mkdir(exist_ok=True)
+    rec, policy = out / f"{name}.recording.yaml", out / f"{name}-policy"
+
+    args = [a for p in publish for a in ("-p", p)]
+    if port:
+        args += ["--ready-port", str(port)]
+    if workload:
+        args += ["--workload", workload]
+    g.step(name, "record", [profiler, "record", image, *args, "-o", str(rec)], env=env)
+    if not rec.exists():
+        for s in ("emit", "verify", "run-line", "negative-seccomp", "negative-apparmor"):
+            g.skip(name, s, "no recording (record failed)")
+        return
+    g.step(name, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
+    if not (policy / "seccomp.json").exists():
+        for s in ("verify", "run-line", "negative-seccomp", "negative-apparmor"):
+            g.skip(name, s, "no policy (emit failed)")
+        return
+
+    vargs = ["--ready-port", str(port)] if port else []
+    vargs += ["--workload", workload] if workload else []
+    g.step(name, "verify", [profiler, "verify", image, "--policy", str(policy), *vargs], env=env)
+
+    # As a user would: the emitted run.sh starts the app, the workload exercises it.
+    cname = f"hosts-{name}"
+    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
+    script = (
+        f"set -e; bash {policy}/run.sh -d --name {cname}; "
+        + (f"for i in $(seq 120); do curl -s -o /dev/null 127.0.0.1:{port} && break; sleep 1; done; "
+           if port else "")
+        + (f"PROFILER_CONTAINER_ID={cname} PROFILER_CONTAINER_NAME={cname} {workload}; "
+           if workload else "")
+        + "echo run-line: workload passed"
+    )
+    run_ok = g.step(name, "run-line", ["bash", "-c", script], env=env)
+    if not run_ok:
+        with (g.logs / f"{name}-run-line.log").open("a") as f:
+            subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
+    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
+
+    # Negative control: a syscall training never made is refused under the emitted profile.
+    def refused(needle):
+        def check(rc, output):
+            if rc == 0:
+                return "not refused: the command succeeded under the policy"
+            if needle not in output:
+                return f"refused, but not by the policy (exit {rc}): {first_error(output)}"
+            return ""
+        return check
+    g.step(name, "negative-seccomp",
+           ["docker", "run", "--rm", "--security-opt", f"seccomp={policy}/seccomp.json",
+            "--entrypoint", "/usr/bin/unshare", image, "-U", "true"],
+           check=refused("Operation not permitted"))
+
+    if not apparmor_enforced():
+        g.skip(name, "negative-apparmor", "AppArmor is not enforced by this kernel")
+        return
+    # A write training never made, under the emitted AppArmor profile (loaded, then unloaded).
+    profile = policy / "apparmor.profile"
+    m = re.search(r"^\s*profile\s+(\S+)", profile.read_text(), re.M) if profile.exists() else None
+    if not m:
+        g.skip(name, "negative-apparmor", "no profile name in apparmor.profile")
+        return
+    script = (
+        f"apparmor_parser -r {profile} && "
+        f"docker run --rm --security-opt apparmor={m.group(1)} --entrypoint /usr/bin/touch "
+        f"{image} /etc/profiler-negative-control; rc=$?; "
+        f"apparmor_parser -R {profile} || true; exit $rc"
+    )
+    g.step(name, "negative-apparmor", ["bash", "-c", script], check=refused("Permission denied"))
+
+
+def main() -> int:
+    share = Path(sys.argv[1])
+    g = Guest(share)
+    (share / "facts.json").write_text(json.dumps(facts(), indent=1))
+    if not g.step("host", "clone", ["git", "clone", "-q", str(share / "repo.bundle"), str(CLONE)]):
+        return 1
+    subprocess.run(["git", "-C", str(CLONE), "log", "-1", "--oneline"], stdout=sys.stdout)
+    if (share / "docker-cgroupfs").exists():
+        # Not stock: the harness's --docker-cgroupfs, to see the failures behind the systemd
+        # driver's (issue 10 §3). Done the way the README's Troubleshooting says.
+        g.step("host", "docker-cgroupfs", ["bash", "-c",
+               "mkdir -p /etc/docker && echo '{\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]}'"
+               " >/etc/docker/daemon.json && systemctl restart docker"], timeout=300)
+    env = {"PROFILER_WHEELHOUSE": str(share / "wheels"),
+           "PROFILER_IMAGE_ARCHIVE": str(share / "images.tar")}
+    g.step("host", "setup", ["make", "setup"], env=env)
+    if Path("/var/log/profiler-setup").is_dir():   # set-up's own logs, for diagnosis
+        shutil.copytree("/var/log/profiler-setup", g.logs / "setup", dirs_exist_ok=True)
+    # Facts again now that the engine runs (its cgroup driver is one of them).
+    (share / "facts.json").write_text(json.dumps(facts(), indent=1))
+    if not (CLONE / ".venv/bin/profiler").exists():
+        g.skip("host", "samples", "no .venv/bin/profiler (setup failed)")
+        return 1
+    names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml"))
+    for name in names:
+        try:
+            run_sample(g, name)
+        except Exception as e:  # one broken sample must not hide the others
+            g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    return 1 if g.failed else 0
+
+
+if __name__ == "__main__":
+    rc = 1
+    try:
+        rc = main()
+    finally:
+        Path(sys.argv[1], "exit_code").write_text(f"{rc}\n")
+    sys.exit(rc)

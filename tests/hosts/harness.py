@@ -1,0 +1,371 @@
+"""The host matrix: boot stock Debian hosts as VMs and run profiler in each as a user would.
+
+    make test-hosts [HOSTS="debian12 debian13 forky"]
+    python3 tests/hosts/harness.py [HOST...] [--json FILE] [--rebuild] [--keep]
+
+For each host: build its VM image once (tests/hosts/build-image.sh: a stock install of the
+release plus what set-up installs) and cache it under /var/cache/profiler-hosts/, keyed by a hash
+of the build recipe so a changed recipe rebuilds; boot a throw-away qcow2 overlay of it under
+QEMU's TCG (KVM guests hang on our machines, ../shared/NOTES.md), with no network and one 9p
+share. The share holds what a networked user would download: a git bundle of the commit under
+test (HEAD), a wheelhouse of the venv's PyPI packages for the guest's Python, and a `docker save`
+of the base and sample images built here. The guest runs tests/hosts/guest.py at boot (clone,
+`make setup`, then record -> emit -> verify -> run.sh -> negative controls per sample) and
+powers off. Results: a table per host, sample and step (passed/failed/skipped, seconds, first
+error line) and a JSON file (default out/hosts/results.json); each run's share, with the
+guest's full logs, stays in /var/cache/profiler-hosts/runs/HOST/ until the next run of that host.
+Exit 0 only when every step of every host passed.
+
+Needs root on the host (debootstrap, chroot, Docker); installs qemu and qemu-utils when missing.
+Runs one VM at a time: TCG is CPU-bound and the machines have 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = Path(os.environ.get("PROFILER_HOSTS_CACHE", "/var/cache/profiler-hosts"))
+
+BOOT_TIMEOUT = 600  # kernel + systemd + dockerd under TCG: 60-90 s seen, slack for a busy host
+# The guest bounds each of its steps (guest.TIMEOUTS); this bounds the whole VM on top of that.
+VM_TIMEOUT = int(os.environ.get("PROFILER_HOSTS_VM_TIMEOUT", 3 * 3600))
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    suite: str  # Debian suite on the machine's apt mirror
+    what: str
+
+
+HOSTS = {h.name: h for h in (
+    Host("debian12", "bookworm", "Debian 12, kernel 6.1"),
+    Host("debian13", "trixie", "Debian 13, kernel 6.12"),
+    Host("forky", "forky", "Debian testing: the newest kernel the mirror serves"),
+)}
+
+# What the image is built from: a change to any of these rebuilds it.
+RECIPE = [HERE / "build-image.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
+
+
+def say(msg: str) -> None:
+    print(f"hosts: {msg}", file=sys.stderr, flush=True)
+
+
+def run(argv, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, check=True, **kw)
+
+
+# --- host tools ------------------------------------------------------------------------------
+
+def ensure_tools() -> None:
+    need = {"qemu-system-x86_64": "qemu-system-x86", "qemu-img": "qemu-utils",
+            "debootstrap": "debootstrap", "mkfs.ext4": "e2fsprogs", "git": "git"}
+    missing = sorted({pkg for tool, pkg in need.items() if not shutil.which(tool)})
+    if missing:
+        say(f"installing {' '.join(missing)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        run(["apt-get", "-q", "update"], env=env, stdout=subprocess.DEVNULL)
+        run(["apt-get", "-y", "-q", "--no-install-recommends", "install", *missing], env=env,
+            stdout=subprocess.DEVNULL)
+    if not shutil.which("docker"):
+        sys.exit("hosts: the docker command is missing: run `make setup` first")
+
+
+# --- images ----------------------------------------------------------------------------------
+
+def recipe_key(host: Host) -> str:
+    h = hashlib.sha256(host.suite.encode())
+    for p in RECIPE:
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def image_dir(host: Host, rebuild: bool) -> Path:
+    """The host's cached image, built when absent or when its recipe changed."""
+    key = recipe_key(host)
+    final = CACHE / "images" / f"{host.name}-{key}"
+    if final.joinpath("info.env").exists() and not rebuild:
+        return final
+    tmp = CACHE / "images" / f".{host.name}-{key}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    say(f"{host.name}: building the VM image (debootstrap {host.suite}; several minutes)")
+    t = time.monotonic()
+    run(["bash", str(HERE / "build-image.sh"), host.suite, str(tmp)])
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    say(f"{host.name}: image built in {time.monotonic() - t:.0f} s")
+    for old in final.parent.glob(f"{host.name}-*"):  # images of older recipes
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def image_info(d: Path) -> dict:
+    return dict(line.split("=", 1) for line in d.joinpath("info.env").read_text().split())
+
+
+# --- what the guest would download -----------------------------------------------------------
+
+def bundle(dest: Path) -> str:
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if dirty:
+        say("warning: uncommitted changes are not tested; the guest clones HEAD " + head[:12])
+    run(["git", "-C", str(REPO), "bundle", "create", str(dest), "HEAD"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return head
+
+
+def requirements() -> list[str]:
+    """The venv's PyPI packages (pyproject's dependencies and test extra) and the build backend
+    an editable install needs, read from the project itself."""
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())
+    reqs = list(meta["project"]["dependencies"])
+    for extra in meta["project"].get("optional-dependencies", {}).values():
+        reqs += extra
+    return reqs + list(meta["build-system"]["requires"]) + ["wheel"]
+
+
+def wheelhouse(python: str) -> Path:
+    """Wheels for the guest's CPython (binary only: nothing compiles in the guest), cached per
+    Python version and requirement list."""
+    reqs = requirements()
+    key = hashlib.sha256(f"{python} {reqs}".encode()).hexdigest()[:16]
+    d = CACHE / "inputs" / f"wheels-py{python}-{key}"
+    if d.exists():
+        return d
+    tmp = d.with_name(d.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    say(f"downloading wheels for Python {python}")
+    plat = []
+    for p in ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64"):
+        plat += ["--platform", p]
+    run([sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
+         "--only-binary=:all:", "--implementation", "cp", "--python-version", python, *plat,
+         "-d", str(tmp), *reqs])
+    tmp.rename(d)
+    return d
+
+
+def image_archive() -> Path:
+    """`docker save` of the base and sample images, built here from the working tree (their
+    label hashes match the clone's, so set-up in the guest finds them current)."""
+    run(["bash", str(REPO / "scripts" / "build-samples.sh")])
+    names = ["profiler-base:bookworm"]
+    for spec in sorted(REPO.glob("samples/*/sample.yaml")):
+        for line in spec.read_text().splitlines():
+            if line.startswith("image:"):
+                names.append(line.split(":", 1)[1].strip().strip("'\""))
+    ids = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", *names],
+                         capture_output=True, text=True, check=True).stdout
+    key = hashlib.sha256(f"{names} {ids}".encode()).hexdigest()[:16]
+    d = CACHE / "inputs" / f"images-{key}.tar"
+    if not d.exists():
+        say(f"docker save {' '.join(names)}")
+        tmp = d.with_name(d.name + ".tmp")
+        run(["docker", "save", "-o", str(tmp), *names])
+        tmp.rename(d)
+        for old in d.parent.glob("images-*.tar"):
+            if old != d:
+                old.unlink()
+    return d
+
+
+def link(src: Path, dest: Path) -> None:
+    """Into the share without copying (same filesystem); the guest sees a plain file."""
+    if src.is_dir():
+        dest.mkdir()
+        for f in src.iterdir():
+            link(f, dest / f.name)
+    else:
+        try:
+            os.link(src, dest)
+        except OSError:
+            shutil.copy2(src, dest)
+
+
+# --- one VM run ------------------------------------------------------------------------------
+
+def boot(host: Host, img: Path, share: Path, keep: bool) -> str:
+    """Boot the guest on an overlay of img, wait (bounded) for it to power off, return "" or
+    why the VM itself failed."""
+    overlay = share.parent / f"{host.name}.overlay.qcow2"
+    overlay.unlink(missing_ok=True)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+         str(img / "disk.qcow2"), str(overlay)])
+    argv = [
+        "qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2",
+        "-m", "6144", "-kernel", str(img / "vmlinuz"), "-initrd", str(img / "initrd.img"),
+        "-append", "root=/dev/vda rw console=ttyS0 panic=-1",
+        "-drive", f"file={overlay},if=virtio,format=qcow2,cache=unsafe",
+        "-virtfs", f"local,path={share},mount_tag=host,security_model=none,id=host",
+        "-nic", "none", "-display", "none", "-monitor", "none", "-no-reboot",
+        "-serial", f"file:{share / 'console.log'}",
+    ]
+    t = time.monotonic()
+    seen = 0
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=(share / "qemu.log").open("w"))
+    why = ""
+    try:
+        while proc.poll() is None:
+            time.sleep(5)
+            elapsed = time.monotonic() - t
+            results = share / "results.jsonl"
+            lines = results.read_text().splitlines() if results.exists() else []
+            for line in lines[seen:]:  # progress, as the guest reports it
+                r = json.loads(line)
+                say(f"{host.name}: {r['sample']} {r['step']}: {r['status']} "
+                    f"({r['seconds']:.0f} s) {r['error']}")
+            seen = len(lines)
+            if not (share / "facts.json").exists() and elapsed > BOOT_TIMEOUT:
+                why = f"the guest did not start its run within {BOOT_TIMEOUT} s (see console.log)"
+            elif elapsed > VM_TIMEOUT:
+                why = f"the VM did not finish within {VM_TIMEOUT} s"
+            if why:
+                proc.kill()
+        proc.wait()
+        if not why and not (share / "exit_code").exists():
+            why = (f"the VM stopped (qemu exit {proc.returncode}) before the guest finished "
+                   f"(see console.log, qemu.log)")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if not keep:
+            overlay.unlink(missing_ok=True)
+    say(f"{host.name}: VM ran {time.monotonic() - t:.0f} s")
+    return why
+
+
+def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> dict:
+    t0 = time.monotonic()
+    try:
+        img = image_dir(host, rebuild)
+    except subprocess.CalledProcessError:
+        return {"host": host.name, "suite": host.suite, "what": host.what, "facts": {},
+                "image_kernel": "?", "total_seconds": round(time.monotonic() - t0, 1),
+                "share": str(CACHE / "images"),
+                "results": [{"sample": "host", "step": "image", "status": "failed",
+                             "seconds": round(time.monotonic() - t0, 1), "log": "build.log",
+                             "error": "building the VM image failed (its log is named above)"}]}
+    info = image_info(img)
+    share = CACHE / "runs" / host.name
+    shutil.rmtree(share, ignore_errors=True)
+    share.mkdir(parents=True)
+    commit = bundle(share / "repo.bundle")
+    link(wheelhouse(info["PYTHON"]), share / "wheels")
+    link(image_archive(), share / "images.tar")
+    shutil.copy2(HERE / "guest.py", share / "guest.py")
+    if cgroupfs:
+        (share / "docker-cgroupfs").touch()
+    (share / "boot.sh").write_text(
+        "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
+        "cd /mnt/host && exec python3 /mnt/host/guest.py /mnt/host >/mnt/host/guest.log 2>&1\n")
+    prepared = time.monotonic() - t0
+    say(f"{host.name}: booting {info['SUITE']} (kernel {info['KERNEL']}) under TCG")
+    why = boot(host, img, share, keep)
+    results = [json.loads(line) for line in (share / "results.jsonl").read_text().splitlines()] \
+        if (share / "results.jsonl").exists() else []
+    rc = (share / "exit_code").read_text().strip() if (share / "exit_code").exists() else ""
+    if not why and rc != "0" and all(x["status"] == "passed" for x in results):
+        why = f"the guest's run ended with exit {rc} without a failed step (see guest.log)"
+    if not why and not results:
+        why = "the guest reported no step (see guest.log)"
+    if why:
+        results.append({"sample": "host", "step": "vm", "status": "failed", "seconds": 0.0,
+                        "error": why, "log": "console.log"})
+    facts = json.loads((share / "facts.json").read_text()) if (share / "facts.json").exists() else {}
+    return {"host": host.name, "suite": host.suite, "what": host.what, "commit": commit,
+            "image_kernel": info["KERNEL"], "image_build_seconds": int(info["BUILD_SECONDS"]),
+            "prepare_seconds": round(prepared, 1), "docker_cgroupfs_workaround": cgroupfs,
+            "total_seconds": round(time.monotonic() - t0, 1), "share": str(share),
+            "facts": facts, "results": results}
+
+
+# --- report ----------------------------------------------------------------------------------
+
+def table(runs: list[dict]) -> str:
+    rows = [("host", "sample", "step", "result", "s", "first error")]
+    for r in runs:
+        for x in r["results"]:
+            rows.append((r["host"], x["sample"], x["step"], x["status"], f"{x['seconds']:.0f}",
+                         x["error"][:110]))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    out = []
+    for r in runs:
+        f = r["facts"]
+        out.append(f"{r['host']}: {f.get('os', '?')}, kernel {f.get('kernel', r['image_kernel'])}, "
+                   f"cgroup {f.get('cgroup', '?')}, docker {f.get('docker_version', '?')} "
+                   f"({f.get('docker_cgroup_driver', '?')} driver), AppArmor "
+                   f"{f.get('apparmor_enabled', '?')}, cap_capable tracepoint "
+                   f"{f.get('cap_capable_tracepoint', '?')}; {r['total_seconds']:.0f} s; "
+                   f"logs in {r['share']}")
+    for row in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+    return "\n".join(out)
+
+
+def failures(runs: list[dict]) -> int:
+    """Steps that did not pass. An AppArmor control skipped because the kernel does not enforce
+    AppArmor is not a failure; every other skip is (it names the step that failed before it)."""
+    return sum(x["status"] != "passed" for r in runs for x in r["results"]
+               if not (x["step"] == "negative-apparmor" and x["status"] == "skipped"
+                       and "not enforced" in x["error"]))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("hosts", nargs="*", help=f"hosts to run (default all: {' '.join(HOSTS)})")
+    ap.add_argument("--json", type=Path, default=REPO / "out" / "hosts" / "results.json")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the images even if cached")
+    ap.add_argument("--keep", action="store_true", help="keep the VM's overlay disk")
+    ap.add_argument("--build-only", action="store_true", help="only build (cache) the images")
+    ap.add_argument("--docker-cgroupfs", action="store_true",
+                    help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
+                         "to see what fails behind the systemd driver")
+    a = ap.parse_args(argv)
+    names = [n for h in a.hosts for n in h.split()] or list(HOSTS)
+    unknown = [n for n in names if n not in HOSTS]
+    if unknown:
+        ap.error(f"unknown host {' '.join(unknown)} (known: {' '.join(HOSTS)})")
+    if os.geteuid() != 0:
+        ap.error("must run as root (debootstrap, chroot, Docker)")
+    ensure_tools()
+    if a.build_only:
+        try:
+            for n in names:
+                image_dir(HOSTS[n], a.rebuild)
+        except subprocess.CalledProcessError:
+            return 1  # build-image.sh said why
+        return 0
+    runs = []
+    for n in names:  # one VM at a time
+        runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs))
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = a.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
+        tmp.replace(a.json)
+    print(table(runs))
+    bad = failures(runs)
+    print(f"hosts: {bad} step(s) not passed; results in {a.json}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

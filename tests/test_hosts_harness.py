@@ -1,0 +1,53 @@
+"""The host matrix's pure parts (tests/hosts/): how a step's error line is chosen, how results
+are counted and shown, what the image cache key and the wheelhouse depend on. The matrix itself
+boots VMs for an hour and runs as `make test-hosts`, not here."""
+
+from __future__ import annotations
+
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+import guest  # noqa: E402
+import harness  # noqa: E402
+
+
+def test_first_error_is_the_line_that_says_what_went_wrong():
+    out = "$ profiler record x\nsetup: compiling\nerror: failed to load the eBPF recorder: X\nhint: y\n"
+    assert guest.first_error(out) == "error: failed to load the eBPF recorder: X"
+    assert guest.first_error("$ cmd\nsome output\nlast words\n") == "last words"
+    assert guest.first_error("$ cmd\n") == "(no output)"
+
+
+def _run(*results, facts=None):
+    return {"host": "debian12", "image_kernel": "6.1.0-1-amd64", "total_seconds": 12.0,
+            "share": "/x", "facts": facts or {},
+            "results": [dict(zip(("sample", "step", "status", "error"), r), seconds=1.0)
+                        for r in results]}
+
+
+def test_failures_count_every_step_not_passed_except_apparmor_not_enforced():
+    runs = [_run(("nginx", "record", "passed", ""),
+                 ("nginx", "negative-apparmor", "skipped", "AppArmor is not enforced by this kernel")),
+            _run(("redis", "emit", "skipped", "no recording (record failed)"),
+                 ("redis", "record", "failed", "exit 1: error: boom"))]
+    assert harness.failures(runs) == 2
+    assert harness.failures(runs[:1]) == 0
+
+
+def test_table_shows_facts_and_each_step_with_its_error():
+    text = harness.table([_run(("nginx", "record", "failed", "exit 1: error: boom"),
+                               facts={"kernel": "6.1.0-9-amd64", "docker_cgroup_driver": "systemd"})])
+    assert "kernel 6.1.0-9-amd64" in text and "(systemd driver)" in text
+    row = [ln for ln in text.splitlines() if " record " in ln][0]
+    assert row.split()[:4] == ["debian12", "nginx", "record", "failed"]
+    assert row.endswith("exit 1: error: boom")
+
+
+def test_image_key_depends_on_the_release_and_wheels_on_the_project():
+    keys = {harness.recipe_key(h) for h in harness.HOSTS.values()}
+    assert len(keys) == len(harness.HOSTS)
+    reqs = harness.requirements()
+    assert any(r.startswith("typer") for r in reqs) and any(r.startswith("pytest") for r in reqs)
+    assert any(r.startswith("setuptools") for r in reqs)  # the editable install's backend, offline
