@@ -166,7 +166,11 @@ static __always_inline void task_born(void) {
     u64 *peak = tasks.lookup(&k1);
     if (!live || !peak)
         return;
-    u64 now = __sync_fetch_and_add(live, 1) + 1;
+    // The atomic's return value is not used: LLVM refuses it ("Invalid usage of the XADD
+    // return value") unless it targets BPF cpu v3, which newer bcc/LLVM (forky: bcc 0.35,
+    // LLVM 21) do not by default. Reading the counter after the add gives a real live count.
+    __sync_fetch_and_add(live, 1);
+    u64 now = *live;
     if (now > *peak)
         *peak = now;
 }
