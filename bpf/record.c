@@ -26,9 +26,9 @@
 // and is therefore never recorded.
 //
 // Bounded sets (syscalls, errnos, capabilities, argument values, uids) are counted in maps and
-// read once at the end. Unbounded, new things (a path, an address, an exec) are also kept in maps
-// (the source of truth) and streamed once when first seen, so user space can resolve relative
-// paths while the process is alive. Every loss is counted in `loss`.
+// read once at the end. Unbounded, new things (a path, an address) are also kept in maps (the
+// source of truth); what user space must follow while the process is alive (relative paths,
+// forks, execs, cwds) is streamed once when first seen. Every loss is counted in `loss`.
 
 #include <uapi/linux/ptrace.h>
 #include "wire.h"   // generated from profiler/wire.py: event types, classes, bits, struct event
@@ -591,7 +591,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     *st |= ST_INFLIGHT;
 }
 
-static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
+static __always_inline void enter_addr(struct pt_regs *regs, u32 nr) {
     struct addr_key k = {};
     u32 *sb = sysbits.lookup(&nr);
     k.kind = sb ? *sb : 0;
@@ -628,29 +628,108 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 tgid) {
         lose(L_USER_READ_FAILED);
         return;
     }
+    // The map is the truth and user space reads it at the end: addresses are not streamed (a
+    // full ring buffer would count them as lost when nothing was).
     u64 *seen = addrs.lookup(&k);
     if (seen) {
         __sync_fetch_and_add(seen, 1);
         return;
     }
     u64 one = 1;
-    if (addrs.update(&k, &one) < 0) {
+    if (addrs.update(&k, &one) < 0)
         lose(L_MAP_FULL);
+}
+
+// ---- privilege-changing execs: set-uid, set-gid, file capabilities -------------------------
+// The credentials at an execve's entry are kept in task storage; at sched_process_exec the
+// task's new credentials and its executable's mode are compared with them, and an exec that
+// changed them, or ran a set-id file, is streamed (struct privexec_event). Every struct member
+// offset is the running kernel's, from BTF (profiler/btf.py CRED_MEMBERS): without them this
+// section is not compiled and the recording says privilege changes were not seen.
+#ifdef TASK_CRED_OFF
+struct cred_stash {
+    struct creds c;
+    u64 valid;     // set at execve entry, cleared by the exec that consumes it
+};
+BPF_TASK_STORAGE(execcreds, struct cred_stash);
+
+static __always_inline void read_creds(struct creds *c) {
+    u64 task = bpf_get_current_task(), cred = 0;
+    bpf_probe_read_kernel(&cred, sizeof(cred), (void *)(task + TASK_CRED_OFF));
+    if (!cred)
         return;
+    bpf_probe_read_kernel(&c->uid, 4, (void *)(cred + CRED_UID_OFF));
+    bpf_probe_read_kernel(&c->euid, 4, (void *)(cred + CRED_EUID_OFF));
+    bpf_probe_read_kernel(&c->gid, 4, (void *)(cred + CRED_GID_OFF));
+    bpf_probe_read_kernel(&c->egid, 4, (void *)(cred + CRED_EGID_OFF));
+    bpf_probe_read_kernel(&c->cap_effective, 8, (void *)(cred + CRED_CAP_EFF_OFF));
+    bpf_probe_read_kernel(&c->cap_permitted, 8, (void *)(cred + CRED_CAP_PRM_OFF));
+}
+
+static __always_inline void stash_creds(void) {
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    struct cred_stash *s = execcreds.task_storage_get(t, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!s)
+        return;
+    read_creds(&s->c);
+    s->valid = 1;
+}
+
+static __always_inline void note_exec_creds(u32 tid, void *filename) {
+    struct creds before = {}, after = {};
+    u32 flags = 0;
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    struct cred_stash *s = execcreds.task_storage_get(t, 0, 0);
+    if (s && s->valid) {
+        before = s->c;
+        s->valid = 0;
+        flags |= PX_BEFORE_KNOWN;
     }
-    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    read_creds(&after);
+    // The executable: current->mm->exe_file->f_inode (set by the exec before this tracepoint).
+    u64 task = bpf_get_current_task(), mm = 0, file = 0, inode = 0;
+    u16 mode = 0;
+    u32 fuid = 0, fgid = 0;
+    bpf_probe_read_kernel(&mm, sizeof(mm), (void *)(task + TASK_MM_OFF));
+    if (mm)
+        bpf_probe_read_kernel(&file, sizeof(file), (void *)(mm + MM_EXE_FILE_OFF));
+    if (file)
+        bpf_probe_read_kernel(&inode, sizeof(inode), (void *)(file + FILE_INODE_OFF));
+    if (inode) {
+        bpf_probe_read_kernel(&mode, sizeof(mode), (void *)(inode + INODE_MODE_OFF));
+        bpf_probe_read_kernel(&fuid, sizeof(fuid), (void *)(inode + INODE_UID_OFF));
+        bpf_probe_read_kernel(&fgid, sizeof(fgid), (void *)(inode + INODE_GID_OFF));
+    }
+    int suid = mode & 04000, sgid = (mode & 02010) == 02010;   // S_ISGID without g+x: locking
+    if (suid || sgid)
+        flags |= PX_SETID_FILE;
+    if ((suid && after.euid != fuid) || (sgid && after.egid != fgid))
+        flags |= PX_NOT_HONOURED;
+    int changed = (flags & PX_BEFORE_KNOWN) &&
+        (before.euid != after.euid || before.egid != after.egid ||
+         (after.cap_effective & ~before.cap_effective) ||
+         (after.cap_permitted & ~before.cap_permitted));
+    if (!changed && !(flags & PX_SETID_FILE))
+        return;   // the common exec: nothing gained, no set-id file
+    struct privexec_event *e = events.ringbuf_reserve(sizeof(struct privexec_event));
     if (!e) {
-        lose(L_RINGBUF_FULL);   // the map still holds it: only the live counter misses it
+        lose(L_RINGBUF_FULL);
         return;
     }
-    e->type = EV_ADDR;
-    e->tgid = tgid;
-    e->dirfd = k.kind;
-    e->tid = 0;
-    e->aux = k.len;
-    __builtin_memcpy(e->data, k.addr, ADDR_LEN);
+    e->type = EV_PRIVEXEC;
+    e->tgid = bpf_get_current_pid_tgid() >> 32;
+    e->tid = tid;
+    e->flags = flags;
+    e->file_mode = mode;
+    e->file_uid = fuid;
+    e->file_gid = fgid;
+    e->pad = 0;
+    e->before = before;
+    e->after = after;
+    bpf_probe_read_kernel_str(e->data, PATH_LEN, filename);
     events.ringbuf_submit(e, 0);
 }
+#endif
 
 RAW_TRACEPOINT_PROBE(sys_enter) {
     u32 *st = task_state();
@@ -671,6 +750,10 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     u32 tgid = pt >> 32;
     u8 c = *cls;
+#ifdef TASK_CRED_OFF
+    if (c == C_EXECVE || c == C_EXECVEAT)
+        stash_creds();   // the credentials before the exec (see "privilege-changing execs")
+#endif
     if (c <= C_CHDIR) {
         enter_file(regs, nr, c, tid, tgid, st);
     } else if (c == C_SOCKET) {
@@ -681,7 +764,7 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
         record_arg(nr, ARG_SOCKET_TRIPLE, (sysarg(regs, 0) << 48) | ((sysarg(regs, 1) & 0xffffffff) << 16) |
                                  (sysarg(regs, 2) & 0xffff));
     } else if (c == C_ADDR) {
-        enter_addr(regs, nr, tgid);
+        enter_addr(regs, nr);
     } else if (c == C_ARG0) {
         record_arg(nr, 0, sysarg(regs, 0));
     } else if (c == C_ARG1) {
@@ -895,6 +978,9 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         count_nr(NR_EXECVE);
     }
     sample_ids();
+#ifdef TASK_CRED_OFF
+    note_exec_creds(tid, (void *)args + (args->data_loc_filename & 0xFFFF));
+#endif
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
         lose(L_RINGBUF_FULL);
@@ -981,3 +1067,80 @@ TRACEPOINT_PROBE(capability, cap_capable) {
 #endif
     return 0;
 }
+
+// ---- io_uring --------------------------------------------------------------------------------
+// Requests submitted through a ring make no open/read/connect syscall of their own: only the
+// io_uring tracepoints see them. Which of them exist differs by kernel (io_uring_submit_sqe
+// became io_uring_submit_req in 6.2); tracer.py detects them in tracefs and defines
+// URING_SUBMIT_REQ / URING_SUBMIT_SQE (with URING_SQ_THREAD_FIELD when the event has
+// sq_thread), URING_CREATE and URING_FILE_GET for those present. Only opcodes, ring set-up
+// flags and counts are visible there: not the paths or addresses the requests carry.
+BPF_ARRAY(uring_ops, u64, URING_OPS);   // opcode -> requests submitted
+BPF_ARRAY(uring, u64, 4);               // UringSlot
+
+static __always_inline int uring_counts(int sq_thread) {
+    u32 *st = task_state();
+    if (st && (*st & ST_ACTIVE))
+        return 1;
+#ifdef TARGET_CGID
+    // An SQPOLL kernel thread is the app's (its cgroup) but is not made by a traced fork.
+    if (sq_thread && in_target())
+        return 1;
+#endif
+    return 0;
+}
+
+static __always_inline void uring_add(int slot, u64 n) {
+    u64 *v = uring.lookup(&slot);
+    if (v)
+        __sync_fetch_and_add(v, n);
+}
+
+static __always_inline void uring_submitted(u32 opcode, int sq_thread) {
+    if (!uring_counts(sq_thread))
+        return;
+    u64 *c = uring_ops.lookup(&opcode);
+    if (c)
+        __sync_fetch_and_add(c, 1);
+    if (sq_thread)
+        uring_add(URING_SQ_THREAD, 1);
+}
+
+#ifdef URING_SQ_THREAD_FIELD
+#define URING_SQ(a) ((a)->sq_thread)
+#else
+#define URING_SQ(a) 0
+#endif
+
+#if defined(URING_SUBMIT_REQ)
+TRACEPOINT_PROBE(io_uring, io_uring_submit_req) {
+    uring_submitted(args->opcode, URING_SQ(args));
+    return 0;
+}
+#elif defined(URING_SUBMIT_SQE)
+TRACEPOINT_PROBE(io_uring, io_uring_submit_sqe) {
+    uring_submitted(args->opcode, URING_SQ(args));
+    return 0;
+}
+#endif
+
+#ifdef URING_CREATE
+TRACEPOINT_PROBE(io_uring, io_uring_create) {
+    if (!uring_counts(0))
+        return 0;
+    uring_add(URING_RINGS, 1);
+    int slot = URING_SETUP_FLAGS;
+    u64 *v = uring.lookup(&slot);
+    if (v)
+        __sync_fetch_and_or(v, (u64)args->flags);
+    return 0;
+}
+#endif
+
+#ifdef URING_FILE_GET
+TRACEPOINT_PROBE(io_uring, io_uring_file_get) {
+    if (uring_counts(0))
+        uring_add(URING_FILES, 1);
+    return 0;
+}
+#endif

@@ -8,15 +8,16 @@
 #define AT_FDCWD_ (-100)        // a path relative to the task's cwd
 #define ST_CAP_SHIFT 16         // VERIFY: state bits 16-23 hold 1 + the capability refused in this call
 #define KP_COMPOSED 1           // KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel
+#define URING_OPS 256           // slots of `uring_ops` (io_uring opcodes)
 
 // What a ring-buffer record announces (`Event.type`).
 #define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
 #define EV_EXEC 2               // an exec (path: the executable as passed to exec)
-#define EV_ADDR 3               // a new address (dirfd: its AddrKind, aux: its length, data: the address)
 #define EV_FORK 4               // a fork (tid: the parent's tid, dirfd: the child's tid)
 #define EV_CHDIR 5              // a chdir that succeeded (path: the task's new cwd)
 #define EV_DIRFD 6              // a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)
 #define EV_EXE_RESOLVED 7       // KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved
+#define EV_PRIVEXEC 8           // an exec that changed credentials or met a set-id file (a PrivExecEvent)
 
 // What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
 #define ADDR_BIND 1             // bind: the app listens there
@@ -77,15 +78,51 @@
 #define ST_INFLIGHT 4           // flag: a file/address syscall is between enter and exit
 #define ST_ENTERED 8            // VERIFY: the current syscall passed sys_enter (seccomp let it run)
 
+// Bits of `PrivExecEvent.flags`.
+#define PX_BEFORE_KNOWN 1       // `before` holds the credentials at the execve's entry
+#define PX_SETID_FILE 2         // the executable file has S_ISUID or S_ISGID (file_mode, file_uid, file_gid)
+#define PX_NOT_HONOURED 4       // a set-id bit whose owner the new credentials did not take (NNP, nosuid)
+
+// Slots of record.c's `uring` array (io_uring use; the opcodes are counted in `uring_ops`).
+#define URING_RINGS 0           // rings created (io_uring:io_uring_create)
+#define URING_SETUP_FLAGS 1     // the IORING_SETUP_* flags of every ring, OR-ed
+#define URING_SQ_THREAD 2       // requests submitted by a kernel SQPOLL thread, not by an io_uring_enter
+#define URING_FILES 3           // files looked up for requests (io_uring:io_uring_file_get)
+
 // One ring-buffer record (record.c's `struct event`, generated from this).
 struct event {
     u32 type;           // EventType
     u32 tgid;
-    s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid; ADDR: AddrKind
+    s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid
     u32 tid;            // the task; FORK: the parent's tid
-    s32 aux;            // DIRFD: the new fd; ADDR: the address length
+    s32 aux;            // DIRFD: the new fd
     u32 pad;
-    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED) or an address (ADDR)
+    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED)
+};
+
+// A task's credentials as record.c reads them from struct cred.
+struct creds {
+    u32 uid;
+    u32 euid;
+    u32 gid;
+    u32 egid;
+    u64 cap_effective;
+    u64 cap_permitted;
+};
+
+// An exec that changed credentials or ran a set-id file: a ring-buffer record of its own.
+struct privexec_event {
+    u32 type;           // EventType.PRIVEXEC
+    u32 tgid;
+    u32 tid;
+    u32 flags;          // PrivExecFlag
+    u32 file_mode;      // the executable's i_mode (SETID_FILE)
+    u32 file_uid;
+    u32 file_gid;
+    u32 pad;
+    struct creds before; // at the execve's entry (BEFORE_KNOWN)
+    struct creds after; // after the exec (the task's new cred)
+    u8 data[PATH_LEN];  // the executable as passed to exec
 };
 
 #endif  // PROFILER_WIRE_H

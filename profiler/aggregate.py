@@ -15,6 +15,12 @@ Decisions made here, and why:
   vm_enough_memory asking for CAP_SYS_ADMIN, which emit does not treat as needs).
 - A path keeps the file it named with symlinks resolved (`resolved`) where the kernel reported
   one that differs (opens and execs, see record.c KPATH): AppArmor mediates that one.
+- An exec is a privilege gain when its euid or egid changed or capabilities were added
+  (effective or permitted) between the execve's entry and the exec; a set-id file whose bit had
+  no effect (no-new-privileges, a nosuid mount) is kept too, marked not honoured. Each becomes a
+  note in record's summary.
+- io_uring: the opcodes come from the kernel's io_uring tracepoints where the kernel has them;
+  the recording says that io_uring was used and what it therefore lacks (iouring.not_seen).
 - Paths are decoded as UTF-8; bytes that are not UTF-8 become U+FFFD (policy renderers refuse
   to turn such a name into a rule).
 - A verify run's denials (build_denials) are decoded here too, next to the recording, so that
@@ -28,12 +34,13 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
-from . import linux, syscalls
+from . import iouring, linux, syscalls
 from .model import (
-    ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Endpoint, Executable, FileAccess, Metadata, Network,
-    Processes, Recording, SocketUse, Syscall,
+    ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Credentials, Endpoint, Executable,
+    FileAccess, IoUring, Metadata, Network, PrivilegedExec, Processes, Recording, SocketUse,
+    Syscall,
 )
-from .wire import ACCESS_BITS, ARG_NAMES, AddrKind, ArgIndex, RawTrace
+from .wire import ACCESS_BITS, ARG_NAMES, AddrKind, ArgIndex, PrivExecFlag, RawTrace
 
 assert ACCESS_BITS == ACCESS_KINDS, "record.c access bits and the model must agree"
 
@@ -62,6 +69,44 @@ def decode_sockaddr(data: bytes) -> Endpoint | None:
         path = data[2:].split(b"\0", 1)[0]
         return Endpoint(name, _decode(path), 0)
     return Endpoint(name, "", 0)
+
+
+def _cap_names(bits: int) -> tuple[str, ...]:
+    return tuple(linux.capability_name(c) for c in range(64) if bits >> c & 1)
+
+
+def _credentials(c: tuple | None) -> Credentials | None:
+    if c is None:
+        return None
+    uid, euid, gid, egid, eff, prm = c
+    return Credentials(uid, euid, gid, egid, _cap_names(eff), _cap_names(prm))
+
+
+def privileged_execs(raw: RawTrace) -> tuple[PrivilegedExec, ...]:
+    """RawTrace.privexecs -> PrivilegedExec entries (same exec, same change: one entry)."""
+    out: dict[tuple, int] = {}
+    for (path, before, after, flags, mode, fuid, fgid), n in raw.privexecs.items():
+        gained = before is not None and (
+            before[1] != after[1] or before[3] != after[3]
+            or bool(after[4] & ~before[4]) or bool(after[5] & ~before[5]))
+        key = (path, before, after, mode, fuid, fgid, gained,
+               bool(flags & PrivExecFlag.NOT_HONOURED))
+        out[key] = out.get(key, 0) + n
+    return tuple(PrivilegedExec(_decode(path), n, _credentials(after), _credentials(before),
+                                mode & 0o7777, fuid, fgid, gained, blocked)
+                 for (path, before, after, mode, fuid, fgid, gained, blocked), n in out.items())
+
+
+def io_uring_use(raw: RawTrace, syscall_names) -> IoUring | None:
+    """What the io_uring tracepoints saw, or None when the app used no io_uring."""
+    if not raw.uring_ops and not raw.uring.get("rings") and not iouring.used(syscall_names):
+        return None
+    ops = tuple(sorted((iouring.opcode_name(op), n) for op, n in raw.uring_ops.items()))
+    return IoUring(operations=ops, rings=raw.uring.get("rings", 0),
+                   setup_flags=iouring.setup_flag_names(raw.uring.get("setup_flags", 0)),
+                   sq_thread_submissions=raw.uring.get("sq_thread", 0),
+                   files=raw.uring.get("files", 0), tracepoints=tuple(raw.uring_tracepoints),
+                   not_seen=iouring.not_seen([o for o, _ in ops], raw.uring_tracepoints))
 
 
 def build_recording(raw: RawTrace, metadata: Metadata,
@@ -123,6 +168,17 @@ def build_recording(raw: RawTrace, metadata: Metadata,
 
     execs = [Executable(_decode(p), n, _decode(real[p]) if p in real else "")
              for p, n in raw.execs.items()]
+    privexecs = privileged_execs(raw)
+    for p in privexecs:
+        notes.append(p.summary())
+    if not raw.creds_readable:
+        notes.append("privilege changes at exec (set-uid, set-gid, file capabilities) were not "
+                     "observed: this kernel's BTF lacks a struct cred offset the recorder needs")
+    uring = io_uring_use(raw, {s.name for s in sysc})
+    if uring is not None:
+        shown = ", ".join(f"{o} x{n}" for o, n in uring.operations) or "none traced"
+        notes.append(f"io_uring was used ({uring.rings} ring(s); operations: {shown}); "
+                     "not seen: " + "; ".join(uring.not_seen or ("nothing else",)))
     loss = {k: raw.loss.get(k, 0) for k in raw.loss}
     rec = Recording(
         metadata=metadata,
@@ -131,8 +187,10 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         capabilities=tuple(caps),
         files=tuple(files),
         network=Network(tuple(sockets), tuple(listening), tuple(connects)),
-        processes=Processes(tuple(execs), raw.peak_tasks, tuple(raw.uids), tuple(raw.gids)),
+        processes=Processes(tuple(execs), raw.peak_tasks, tuple(raw.uids), tuple(raw.gids),
+                            privexecs, raw.creds_readable),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **loss}.items())),
+        io_uring=uring,
     )
     return rec.canonical(), notes
 
@@ -176,6 +234,9 @@ class Denials:
     syscalls: tuple[DeniedSyscall, ...] = ()
     capabilities: tuple[DeniedCapability, ...] = ()
     writes: tuple[DeniedWrite, ...] = ()
+    # Set-uid/set-gid execs whose bit the kernel did not honour (no-new-privileges, nosuid), as
+    # PrivilegedExec.summary() lines: what verify names as the cause of a failure after them.
+    unhonoured_setid: tuple[str, ...] = ()
 
 
 def _executables(tgids: set[int], exe_of: dict[int, bytes]) -> tuple[str, ...]:
@@ -199,6 +260,8 @@ def build_denials(raw: RawTrace) -> Denials:
         cnt, tg = caps.get(key, (0, set()))
         caps[key] = (cnt + n, tg | {tgid})
     return Denials(
+        unhonoured_setid=tuple(sorted({p.summary() for p in privileged_execs(raw)
+                                       if p.not_honoured})),
         syscalls=tuple(DeniedSyscall(name, linux.errno_name(err), n,
                                      _executables(tgids, raw.exe_of))
                        for (name, err), (n, tgids) in sorted(calls.items())),

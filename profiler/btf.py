@@ -2,7 +2,8 @@
 
 bcc compiles against whatever headers are installed, which may be another kernel's (see
 NOTES: the fallback headers are 6.1 on a 6.18 kernel), so no struct layout may come from them.
-Every kernel struct field the recorder reads (task_struct.real_cred, and the fd table, fs_struct,
+Every kernel struct field the recorder reads (task_struct.real_cred, an exec's credentials and
+its file's mode (CRED_MEMBERS), and the fd table, fs_struct,
 dentry and mount fields of the in-kernel path walk) is located here instead, in the kernel's own
 type information. Format: Documentation/bpf/btf.rst (stable kernel ABI).
 
@@ -138,3 +139,28 @@ def _vmlinux() -> bytes | None:
 def running_kernel_offset(struct_name: str, member: str) -> int | None:
     data = _vmlinux()
     return None if data is None else member_offset(data, struct_name, member)
+
+
+# The struct members the recorder reads to see an exec's credentials and its file's set-id bits,
+# as -D defines for record.c: (define, struct, member).
+CRED_MEMBERS = (
+    ("TASK_CRED_OFF", "task_struct", "cred"),
+    ("CRED_UID_OFF", "cred", "uid"), ("CRED_EUID_OFF", "cred", "euid"),
+    ("CRED_GID_OFF", "cred", "gid"), ("CRED_EGID_OFF", "cred", "egid"),
+    ("CRED_CAP_EFF_OFF", "cred", "cap_effective"), ("CRED_CAP_PRM_OFF", "cred", "cap_permitted"),
+    ("TASK_MM_OFF", "task_struct", "mm"), ("MM_EXE_FILE_OFF", "mm_struct", "exe_file"),
+    ("FILE_INODE_OFF", "file", "f_inode"), ("INODE_MODE_OFF", "inode", "i_mode"),
+    ("INODE_UID_OFF", "inode", "i_uid"), ("INODE_GID_OFF", "inode", "i_gid"),
+)
+
+
+def cred_defines() -> list[str] | None:
+    """-D flags for every CRED_MEMBERS offset of the running kernel, or None when one is
+    missing (then privilege changes at exec are not recorded, and the recording says so)."""
+    out = []
+    for define, struct_name, member in CRED_MEMBERS:
+        off = running_kernel_offset(struct_name, member)
+        if off is None:
+            return None
+        out.append(f"-D{define}={off}")
+    return out

@@ -52,7 +52,7 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
     hd = policy.hardening
     for label, d in (("no-new-privileges", hd.no_new_privileges), ("read-only", hd.read_only),
                      ("pids-limit", hd.pids_limit), ("user", hd.user),
-                     ("network none", hd.network_none)):
+                     ("network none", hd.network_none), ("io_uring allowed", policy.io_uring)):
         h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence))
     err.print(h)
     if policy.partial:
@@ -92,6 +92,10 @@ def emit(
                            "mode): for a first rollout.")] = False,
     no_arg_filters: Annotated[bool, typer.Option(
         "--no-arg-filters", help="Allow syscalls whatever their arguments.")] = False,
+    allow_io_uring: Annotated[bool, typer.Option(
+        "--allow-io-uring", help="Allow the io_uring syscalls the app used (refused with "
+                                 "ENOSYS by default: operations through a ring bypass seccomp "
+                                 "and the recording).")] = False,
     glob_threshold: Annotated[int, typer.Option(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "
@@ -103,7 +107,7 @@ def emit(
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
     recs = [recording_io.load(p) for p in recordings]
-    policy = reduce(recs, [p.name for p in recordings])
+    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
     if fmt == "all" and output is None:

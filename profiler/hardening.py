@@ -13,7 +13,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from .model import FileAccess
+from .model import FileAccess, PrivilegedExec
 
 # Access kinds that change the file system (need a writable mount).
 WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
@@ -72,6 +72,10 @@ class Evidence:
     # Every file access of every run as recorded, not normalised: a tmpfs is mounted on a real
     # directory, and a pattern would hide which files the app created.
     files: tuple[FileAccess, ...] = ()
+    # Execs that changed credentials or met a set-id file (every run), and whether every run
+    # observed execs' credentials at all (False: judge set-id programs by their name).
+    privileged_execs: tuple[PrivilegedExec, ...] = ()
+    exec_credentials_seen: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,9 +112,22 @@ def decide(ev: Evidence) -> Hardening:
 
 # --- no-new-privileges -----------------------------------------------------------------------
 
+def privilege_gains(ev: Evidence) -> list[str]:
+    """The execs that gained privilege (or ran a set-id file from a caller not seen),
+    described: no-new-privileges would have stopped each of them."""
+    return sorted({p.summary() for p in ev.privileged_execs
+                   if p.gained or (p.before is None and p.file_mode & 0o6000
+                                   and not p.not_honoured)})
+
+
 def no_new_privileges(ev: Evidence) -> Decision:
+    gains = privilege_gains(ev)
+    if gains:
+        return Decision(False, "", "the app relied on a privilege-gaining exec, which "
+                                   "no-new-privileges blocks: " + "; ".join(gains[:3])
+                        + (f" (+{len(gains) - 3} more)" if len(gains) > 3 else ""))
     setid = sorted(e for e in ev.executables if posixpath.basename(e) in SETID_PROGRAMS)
-    if setid:
+    if setid and not ev.exec_credentials_seen:  # credentials not observed: judge by name
         return Decision(False, "", f"ran {', '.join(setid)}: set-uid/set-gid or file-capability "
                                    f"programs gain privilege at exec, which no-new-privileges "
                                    f"blocks")
@@ -119,9 +136,10 @@ def no_new_privileges(ev: Evidence) -> Decision:
                         ": without root those come from file capabilities or set-uid exec, "
                         "which no-new-privileges disables")
     shown = ", ".join(sorted(ev.executables)[:4]) + (" ..." if len(ev.executables) > 4 else "")
-    return Decision(True, "", f"no set-uid/set-gid or file-capability program was run "
-                              f"(executables: {shown or 'none recorded'}); uid changes, if any, "
-                              f"were setuid()/setgid() calls, which it allows")
+    seen = ("no exec gained privilege (every exec's credentials were observed)"
+            if ev.exec_credentials_seen else "no set-uid/set-gid or file-capability program was run")
+    return Decision(True, "", f"{seen} (executables: {shown or 'none recorded'}); uid changes, "
+                              f"if any, were setuid()/setgid() calls, which it allows")
 
 
 # --- read-only root and tmpfs ----------------------------------------------------------------
@@ -315,14 +333,18 @@ def user(ev: Evidence) -> Decision:
         return Decision(False, "", f"processes ran as root (uids seen: "
                                    f"{', '.join(map(str, uids))})")
     opt_user = next((v for k, v in ev.run_options if k in ("user", "u")), "")
+    gains = privilege_gains(ev)
+    root = ("the app ran as non-root and gained privilege only through set-id execs, which "
+            "keep working under --user: " + "; ".join(gains[:3])) if gains \
+        else "the app never ran as root"
     for value, what in ((opt_user, "the user the recording ran with"),
                         (ev.image_user, "the image's USER")):
         if value and _USER_VALUE.match(value) and value.split(":")[0] not in ("root", "0"):
-            return Decision(True, value, f"{what}; the app never ran as root "
+            return Decision(True, value, f"{what}; {root} "
                                          f"(uids seen: {', '.join(map(str, uids))})")
     if len(uids) == 1:
         value = f"{uids[0]}:{gids[0]}" if len(gids) == 1 else str(uids[0])
-        return Decision(True, value, "the only uid seen; the app never ran as root")
+        return Decision(True, value, f"the only uid seen; {root}")
     return Decision(False, "", f"several non-root uids seen ({', '.join(map(str, uids))}) and "
                                f"no image USER to name")
 

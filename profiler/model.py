@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
-SCHEMA_VERSION = "1.1"  # 1.1: files[].resolved, executables[].resolved
+SCHEMA_VERSION = "1.2"  # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring
 
 # Kinds of file access, in display order. "append" and "truncate" are separate so that a policy
 # can tell an append-only log from a file that is rewritten.
@@ -129,11 +129,82 @@ class Executable:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """A task's credentials (real and effective ids, effective and permitted capabilities)."""
+
+    uid: int
+    euid: int
+    gid: int
+    egid: int
+    cap_effective: tuple[str, ...] = ()  # CAP_* names, by number
+    cap_permitted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivilegedExec:
+    """An exec that changed the task's credentials (set-uid, set-gid, file capabilities), or
+    ran a set-uid/set-gid file whose bit the kernel did not honour."""
+
+    path: str
+    count: int
+    after: Credentials
+    before: Credentials | None = None  # None: the exec's entry was not seen (the entrypoint)
+    file_mode: int = 0  # the executable's mode bits (S_ISUID 0o4000, S_ISGID 0o2000, ...)
+    file_uid: int = 0
+    file_gid: int = 0
+    gained: bool = False  # euid or egid changed, or capabilities were added, at this exec
+    not_honoured: bool = False  # a set-id bit had no effect (no-new-privileges, nosuid mount)
+
+    def summary(self) -> str:
+        """One line for record's summary and emit's evidence: what the exec changed."""
+        p = self
+        a, b = p.after, p.before
+        bits = []
+        if p.file_mode & 0o4000:
+            bits.append(f"set-uid (owner uid {p.file_uid})")
+        if p.file_mode & 0o2000:
+            bits.append(f"set-gid (group gid {p.file_gid})")
+        kind = " and ".join(bits) or "file capabilities"
+        if p.not_honoured:
+            return (f"{p.path} is {kind} but ran without it (euid {a.euid}, egid {a.egid}): "
+                    f"no-new-privileges or a nosuid mount")
+        if b is None:
+            return f"{p.path} is {kind}: ran with euid {a.euid}, egid {a.egid} (its caller not seen)"
+        change = []
+        if b.euid != a.euid:
+            change.append(f"euid {b.euid} -> {a.euid}")
+        if b.egid != a.egid:
+            change.append(f"egid {b.egid} -> {a.egid}")
+        gained = [c for c in a.cap_effective if c not in b.cap_effective]
+        if gained:
+            change.append("capabilities gained: " + ", ".join(gained))
+        return f"{p.path} ({kind}) gained privilege at exec: {'; '.join(change) or 'no change'}"
+
+
+@dataclass(frozen=True)
 class Processes:
     executables: tuple[Executable, ...] = ()
     peak_tasks: int = 0
     uids: tuple[int, ...] = ()
     gids: tuple[int, ...] = ()
+    privileged_execs: tuple[PrivilegedExec, ...] = ()
+    # Were execs' credentials observed (the kernel's BTF gave the offsets)? None: not known (a
+    # recording made before schema 1.1).
+    exec_credentials_seen: bool | None = None
+
+
+@dataclass(frozen=True)
+class IoUring:
+    """io_uring use. Requests submitted through a ring make no syscall of their own; the kernel's
+    io_uring tracepoints show their opcodes, not the paths or addresses they carry."""
+
+    operations: tuple[tuple[str, int], ...] = ()  # (IORING_OP_ name without prefix, requests)
+    rings: int = 0  # rings created
+    setup_flags: tuple[str, ...] = ()  # IORING_SETUP_ names without prefix, of every ring
+    sq_thread_submissions: int = 0  # requests submitted by a kernel SQPOLL thread
+    files: int = 0  # files looked up for requests
+    tracepoints: tuple[str, ...] = ()  # the io_uring tracepoints the recorder attached to
+    not_seen: tuple[str, ...] = ()  # what the recording lacks because of io_uring, in words
 
 
 @dataclass(frozen=True)
@@ -183,6 +254,7 @@ class Recording:
     processes: Processes = field(default_factory=Processes)
     loss: tuple[tuple[str, int], ...] = tuple((k, 0) for k in LOSS_KINDS)
     schema_version: str = SCHEMA_VERSION
+    io_uring: IoUring | None = None  # None: the app used no io_uring
 
     # --- convenience views -------------------------------------------------------------
     @property
@@ -211,6 +283,7 @@ class Recording:
                 executables=_sorted(self.processes.executables, key=_PATH),
                 uids=tuple(sorted(set(self.processes.uids))),
                 gids=tuple(sorted(set(self.processes.gids))),
+                privileged_execs=_sorted(self.processes.privileged_execs, key=_privexec_key),
             ),
             loss=tuple(sorted(dict(self.loss).items())),
         )
@@ -218,6 +291,10 @@ class Recording:
 
 def _ep_key(e: Endpoint):
     return (e.family, e.address, e.port)
+
+
+def _privexec_key(p: PrivilegedExec):
+    return (p.path, repr(p.before), repr(p.after), p.file_mode)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,10 +326,38 @@ def to_dict(rec: Recording) -> dict:
     d["metadata"]["container"]["run_options"] = [
         [k, v] for k, v in d["metadata"]["container"]["run_options"]
     ]
+    # Added in 1.1, written only when there is something to say (1.0 readers stay happy).
+    procs = d["processes"]
+    if not procs["privileged_execs"]:
+        del procs["privileged_execs"]
+    if procs["exec_credentials_seen"] is None:
+        del procs["exec_credentials_seen"]
     # Field order: schema_version first, then metadata, then evidence.
     order = ["schema_version", "metadata", "syscalls", "arguments", "capabilities", "files",
              "network", "processes", "loss"]
-    return {k: d[k] for k in order}
+    out = {k: d[k] for k in order}
+    if d["io_uring"] is not None:
+        u = d["io_uring"]
+        u["operations"] = {k: v for k, v in u["operations"]}
+        out["io_uring"] = u
+    return out
+
+
+def _credentials(c: dict | None) -> Credentials | None:
+    if c is None:
+        return None
+    return Credentials(c["uid"], c["euid"], c["gid"], c["egid"],
+                       tuple(c.get("cap_effective") or ()), tuple(c.get("cap_permitted") or ()))
+
+
+def _io_uring(u: dict | None) -> IoUring | None:
+    if u is None:
+        return None
+    return IoUring(operations=tuple(sorted((u.get("operations") or {}).items())),
+                   rings=u.get("rings", 0), setup_flags=tuple(u.get("setup_flags") or ()),
+                   sq_thread_submissions=u.get("sq_thread_submissions", 0),
+                   files=u.get("files", 0), tracepoints=tuple(u.get("tracepoints") or ()),
+                   not_seen=tuple(u.get("not_seen") or ()))
 
 
 def from_dict(d: dict) -> Recording:
@@ -314,7 +419,15 @@ def from_dict(d: dict) -> Recording:
             peak_tasks=procs.get("peak_tasks", 0),
             uids=tuple(procs.get("uids") or ()),
             gids=tuple(procs.get("gids") or ()),
+            privileged_execs=tuple(
+                PrivilegedExec(p["path"], p["count"], _credentials(p["after"]),
+                               _credentials(p.get("before")), p.get("file_mode", 0),
+                               p.get("file_uid", 0), p.get("file_gid", 0),
+                               p.get("gained", False), p.get("not_honoured", False))
+                for p in procs.get("privileged_execs") or ()),
+            exec_credentials_seen=procs.get("exec_credentials_seen"),
         ),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
+        io_uring=_io_uring(d.get("io_uring")),
     )
     return rec.canonical()

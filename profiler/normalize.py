@@ -321,6 +321,8 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
             peak_tasks=rec.processes.peak_tasks if keep_counts else 0,
             uids=rec.processes.uids,
             gids=rec.processes.gids,
+            privileged_execs=rec.processes.privileged_execs,  # evidence, kept as recorded
+            exec_credentials_seen=rec.processes.exec_credentials_seen,
         ),
     )
     return out.canonical()

@@ -12,12 +12,13 @@ compose and k8s renderers say the same thing), and assemble the Policy.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
+from . import iouring
 from . import syscalls as sctab
 from .errors import PolicyError
-from .hardening import PUBLISH_OPTIONS, Evidence, Hardening, decide
+from .hardening import PUBLISH_OPTIONS, Decision, Evidence, Hardening, decide
 from .model import ACCESS_KINDS, Recording
 from .normalize import normalize_recording
 
@@ -84,6 +85,10 @@ class Policy:
     sources: tuple[str, ...] = field(default=())
     # executable pattern -> the file it ran, symlinks resolved, where the recording says
     resolved_executables: tuple[tuple[str, str], ...] = ()
+    # io_uring: applied = its syscalls allowed (emit --allow-io-uring); not applied with the
+    # app's use of it = they answer ENOSYS (`refused_enosys`) so that the app falls back.
+    io_uring: Decision = Decision(False, "", "not used")
+    refused_enosys: tuple[str, ...] = ()  # names the app used that the profile refuses (ENOSYS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,8 +158,10 @@ def _partial(kind: str, per_run: list[set[str]]) -> list[Partial]:
 
 
 
-def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Policy:
-    """Merge recordings (union) into a Policy. sources name them in messages."""
+def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
+           allow_io_uring: bool = False) -> Policy:
+    """Merge recordings (union) into a Policy. sources name them in messages; allow_io_uring
+    allows the io_uring syscalls the app used (refused with ENOSYS otherwise)."""
     if not recordings:
         raise PolicyError("no recording to emit from")
     sources = list(sources or [f"recording {i}" for i in range(1, len(recordings) + 1)])
@@ -165,12 +172,17 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None) -> Pol
     run_options = tuple((k, v) for k, v in recs[0].metadata.container.run_options
                         if k not in _MANAGED_OPTIONS)
     warnings = _warnings(recordings, recs, sources, arch, merged.unnamed_syscalls)
+    uring, uring_warnings = _io_uring(recordings, merged.syscalls, allow_io_uring)
+    warnings += uring_warnings
+    refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
+    merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
     hardening = decide(_evidence(merged, run_options, recordings, recs[0]))
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH_OPTIONS)
-    return _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
+    policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
+    return replace(policy, io_uring=uring, refused_enosys=refused)
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
@@ -290,6 +302,31 @@ def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], a
     return warnings
 
 
+def _io_uring(recs, syscall_names, allow: bool) -> tuple[Decision, list[str]]:
+    """Whether the io_uring syscalls are allowed, and warnings. Never silently: see
+    profiler/iouring.py for why the default refuses them with ENOSYS."""
+    uses = [r.io_uring for r in recs if r.io_uring is not None]
+    if not uses and not iouring.used(syscall_names):
+        return Decision(False, "", "not used"), []
+    ops: dict[str, int] = {}
+    for u in uses:
+        for op, n in u.operations:
+            ops[op] = ops.get(op, 0) + n
+    shown = ", ".join(f"{o} x{n}" for o, n in sorted(ops.items())) or "opcodes not traced"
+    hidden = iouring.not_seen(ops, all(u.tracepoints for u in uses) if uses else ())
+    if allow:
+        return Decision(True, "", f"allowed by --allow-io-uring (operations: {shown})"), [
+            "io_uring is allowed (--allow-io-uring): operations submitted through it are not "
+            "filtered by seccomp and the recording does not hold what they touched: "
+            + "; ".join(hidden or ("nothing else",))]
+    return Decision(False, "", f"used (operations: {shown}); refused with ENOSYS"), [
+        f"the app used io_uring (operations: {shown}): the profile refuses "
+        f"{', '.join(iouring.SYSCALLS)} with ENOSYS, so that it falls back to plain syscalls "
+        "(as on a kernel without io_uring); the fallback itself was not recorded, so check it "
+        "with `profiler verify`; allow io_uring with `emit --allow-io-uring` (unfiltered by "
+        "seccomp, unseen by the recording)"]
+
+
 def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: list[Recording],
               first: Recording) -> Evidence:
     """What the hardening decisions read. Files come from the recordings as made (raw), not
@@ -305,6 +342,8 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         peak_tasks=merged.peak_tasks,
         run_options=run_options,
         image_user=first.metadata.container.user,
+        privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
+        exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
         files=tuple(chain.from_iterable(r.files for r in raw)),
     )
 

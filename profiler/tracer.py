@@ -20,8 +20,8 @@ from . import btf, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, Access, Event, EventType,
-    RawTrace, SysClass, TaskState,
+    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, Event,
+    EventType, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, UringSlot,
 )
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
@@ -68,6 +68,46 @@ def kpath_defines(offset=btf.running_kernel_offset) -> tuple[list[str], list[str
     if missing:
         return [], missing
     return ["-DKPATH"] + [f"-D{d}={off}" for d, off in found.items()], []
+# io_uring tracepoints record.c can use, by the define that compiles its probe, in order of
+# preference (the submit event was io_uring_submit_sqe before kernel 6.2): (define, event,
+# fields the probe reads).
+_URING_EVENTS = (
+    ("URING_SUBMIT_REQ", "io_uring_submit_req", ("opcode",)),
+    ("URING_SUBMIT_SQE", "io_uring_submit_sqe", ("opcode",)),
+    ("URING_CREATE", "io_uring_create", ("flags",)),
+    ("URING_FILE_GET", "io_uring_file_get", ()),
+)
+
+
+def _tracepoint_fields(category: str, event: str) -> set[str] | None:
+    """The field names of a tracepoint from its tracefs format file, None when it is absent."""
+    try:
+        fmt = (_tracefs() / "events" / category / event / "format").read_text()
+    except (OSError, EnvironmentProblem):
+        return None
+    names = set()
+    for line in fmt.splitlines():
+        decl = line.strip().partition("field:")[2].partition(";")[0]
+        if decl:
+            names.add(decl.split()[-1].split("[")[0])
+    return names
+
+
+def uring_defines() -> tuple[list[str], tuple[str, ...]]:
+    """-D flags for the io_uring tracepoints this kernel has (detected in tracefs, never
+    assumed), and their names ("io_uring:io_uring_submit_req", ...)."""
+    flags, attached = [], []
+    for define, event, needs in _URING_EVENTS:
+        if define == "URING_SUBMIT_SQE" and "-DURING_SUBMIT_REQ" in flags:
+            continue
+        fields = _tracepoint_fields("io_uring", event)
+        if fields is None or not set(needs) <= fields:
+            continue
+        flags.append(f"-D{define}")
+        attached.append(f"io_uring:{event}")
+        if define.startswith("URING_SUBMIT") and "sq_thread" in fields:
+            flags.append("-DURING_SQ_THREAD_FIELD")
+    return flags, tuple(attached)
 
 
 class Tracer:
@@ -106,6 +146,11 @@ class Tracer:
         kpath, self.kpath_missing = kpath_defines()
         cflags += kpath
         self.kernel_paths = bool(kpath)  # else: relative paths resolved from streamed events
+        cred_flags = btf.cred_defines()
+        self.sees_exec_creds = cred_flags is not None
+        cflags += cred_flags or []
+        uring_flags, self.uring_tracepoints = uring_defines()
+        cflags += uring_flags
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -123,6 +168,8 @@ class Tracer:
         self._exe_of: dict[int, bytes] = {}  # tgid -> what it runs (exec, or inherited by fork)
         self._execs: dict[bytes, int] = {}
         self._exe_resolved: dict[bytes, bytes] = {}  # exec path -> its file, symlinks resolved
+        self._privexecs: dict[tuple, int] = {}
+        self._privexec_pending: dict[int, tuple] = {}  # tid -> a PRIVEXEC before its EXEC
         self.bpf["events"].open_ring_buffer(self._on_event)
 
     # --- setup ------------------------------------------------------------------------------
@@ -166,6 +213,10 @@ class Tracer:
     def _on_event(self, ctx, data, size) -> None:
         """Feed each streamed event to the path resolver (the events arrive in order)."""
         e = ct.cast(data, ct.POINTER(Event)).contents
+        if e.type == EventType.PRIVEXEC:  # a record of its own layout, just before its EXEC
+            p = ct.cast(data, ct.POINTER(PrivExecEvent)).contents
+            self._privexec_pending[p.tid] = _privexec_key(p)
+            return
         if e.type == EventType.FORK:  # the child's tid travels in `dirfd`
             self.paths.fork(e.tgid, e.tid, e.dirfd)
             if e.tgid in self._exe_of:
@@ -174,6 +225,9 @@ class Tracer:
             full = self.paths.exec(e.tgid, e.tid, e.path)
             self._execs[full] = self._execs.get(full, 0) + 1
             self._exe_of[e.tgid] = full
+            pending = self._privexec_pending.pop(e.tid, None)
+            if pending is not None:  # the path as resolved for the exec
+                self._count_privexec((full,) + pending[1:])
         elif e.type == EventType.EXE_RESOLVED:  # follows its EXEC: same tgid
             used, real = self._exe_of.get(e.tgid), e.path
             if used is not None and real.startswith(b"/") and real != used:
@@ -184,7 +238,9 @@ class Tracer:
             self.paths.chdir(e.tgid, e.tid, e.dirfd, e.path)
         elif e.type == EventType.DIRFD:
             self.paths.dirfd_opened(e.tgid, e.tid, e.dirfd, e.path, e.aux)
-        # EventType.ADDR: addresses are read from their map at the end
+
+    def _count_privexec(self, key: tuple) -> None:
+        self._privexecs[key] = self._privexecs.get(key, 0) + 1
 
     def poll(self, timeout_ms: int = 100) -> None:
         self.bpf.ring_buffer_poll(timeout_ms)
@@ -246,6 +302,19 @@ class Tracer:
                 "resolved from the events seen (a directory fd made by dup, fcntl or inherited "
                 "may not resolve) and symlinks were not resolved for AppArmor")
         raw.execs = dict(self._execs)
+        for pending in self._privexec_pending.values():  # their EXEC was lost: the path as given
+            self._count_privexec(pending)
+        self._privexec_pending.clear()
+        raw.privexecs = dict(self._privexecs)
+        raw.creds_readable = self.sees_exec_creds
+        ops = b["uring_ops"]
+        for op in range(URING_OPS):
+            n = ops[ct.c_int(op)].value
+            if n:
+                raw.uring_ops[op] = n
+        uring = b["uring"]
+        raw.uring = {s.name.lower(): uring[ct.c_int(int(s))].value for s in UringSlot}
+        raw.uring_tracepoints = self.uring_tracepoints
         raw.exe_of = dict(self._exe_of)
         if self.verify:
             for k, v in b["denied_calls"].items():
@@ -284,6 +353,16 @@ class Tracer:
             self.bpf.cleanup()
         except Exception:  # cleanup is best effort at exit
             pass
+
+
+def _creds(c) -> tuple[int, int, int, int, int, int]:
+    return (c.uid, c.euid, c.gid, c.egid, c.cap_effective, c.cap_permitted)
+
+
+def _privexec_key(p: PrivExecEvent) -> tuple:
+    """RawTrace.privexecs key: (path, before or None, after, flags, mode, file uid, file gid)."""
+    before = _creds(p.before) if p.flags & PrivExecFlag.BEFORE_KNOWN else None
+    return (p.path, before, _creds(p.after), int(p.flags), p.file_mode, p.file_uid, p.file_gid)
 
 
 def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:

@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import linux, policy_dir
+from . import iouring, linux, policy_dir
 from .aggregate import Denials
 from .engine import RunSpec
 from .errors import EngineError, UsageError
@@ -232,6 +232,9 @@ class VerifyReport:
     capabilities: tuple[CapabilityDenial, ...] = ()
     writes: tuple[WriteDenial, ...] = ()
     fallbacks: tuple[SyscallDenial, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
+    # What made the run fail when a policy option explains it (no-new-privileges stopping a
+    # set-id exec); the denials that follow from it are listed as usual.
+    causes: tuple[str, ...] = ()
     apparmor: str = ""
     policy: dict = field(default_factory=dict)
 
@@ -262,8 +265,10 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
     for d in denials.syscalls:
         where = ", ".join(d.executables)
         if d.errno == "ENOSYS" and d.syscall in pol.fallback:
-            fallbacks.append(SyscallDenial(d.syscall, d.errno, d.count, d.executables,
-                                           "expected: libc falls back to an older call"))
+            why = ("expected: io_uring refused on purpose, the app falls back to plain syscalls "
+                   "(emit --allow-io-uring allows it)" if d.syscall in iouring.SYSCALLS
+                   else "expected: libc falls back to an older call")
+            fallbacks.append(SyscallDenial(d.syscall, d.errno, d.count, d.executables, why))
             continue
         calls.append(SyscallDenial(
             d.syscall, d.errno, d.count, d.executables,
@@ -283,11 +288,26 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
         writes.append(WriteDenial(d.path, d.access, f"{d.path}: read-only root file system: add "
                                                     f"`--tmpfs {parent}` (or a volume), or drop "
                                                     f"--read-only"))
-    return VerifyReport(image=image, started=True, exit_code=exit_code,
-                        expected_exit=expected_exit, workload=workload,
-                        workload_status=workload_status, syscalls=tuple(calls),
-                        capabilities=tuple(caps), writes=tuple(writes),
-                        fallbacks=tuple(fallbacks), apparmor=apparmor, policy=policy_summary(pol))
+    report = VerifyReport(image=image, started=True, exit_code=exit_code,
+                          expected_exit=expected_exit, workload=workload,
+                          workload_status=workload_status, syscalls=tuple(calls),
+                          capabilities=tuple(caps), writes=tuple(writes),
+                          fallbacks=tuple(fallbacks), apparmor=apparmor,
+                          policy=policy_summary(pol))
+    if not report.passed:
+        report = replace(report, causes=_causes(denials, pol))
+    return report
+
+
+def _causes(denials: Denials, pol: RunPolicy) -> tuple[str, ...]:
+    """A failed run that followed a set-id exec under no-new-privileges: that option is the
+    cause (the kernel ran the program without its set-uid/set-gid bit), not the denials it
+    led to (a capability the program expected as root, a fallback syscall)."""
+    if not pol.no_new_privileges or not denials.unhonoured_setid:
+        return ()
+    return (f"no-new-privileges: {'; '.join(denials.unhonoured_setid)}. Remove `--security-opt "
+            f"no-new-privileges` from run.sh (the app relies on this set-id program); the "
+            f"denials below follow from it",)
 
 
 def policy_summary(pol: RunPolicy) -> dict:
@@ -327,6 +347,8 @@ def report_text(r: VerifyReport) -> str:
         lines.append(f"  workload: {state}")
     if r.apparmor:
         lines.append(f"  apparmor: {r.apparmor}")
+    for cause in r.causes:
+        lines.append(f"  cause: {cause}")
 
     def table(title, header, rows):
         if not rows:
@@ -347,7 +369,7 @@ def report_text(r: VerifyReport) -> str:
           [(d.path, ",".join(d.access)) for d in r.writes])
     table("expected fallbacks (ENOSYS on purpose; not failures)", ("syscall", "count", "executable"),
           [(d.syscall, d.count, ", ".join(d.executables)) for d in r.fallbacks])
-    fixes = [d.fix for d in (*r.syscalls, *r.capabilities, *r.writes)]
+    fixes = list(r.causes) + [d.fix for d in (*r.syscalls, *r.capabilities, *r.writes)]
     if fixes:
         lines.append("")
         lines.append("fixes")

@@ -44,11 +44,12 @@ class EventType(IntEnum):
     __new__ = _with_doc
     FILE = 1, "a new relative file key: user space resolves it while the process lives"
     EXEC = 2, "an exec (path: the executable as passed to exec)"
-    ADDR = 3, "a new address (dirfd: its AddrKind, aux: its length, data: the address)"
+    # 3 was ADDR: addresses are no longer streamed (their map is the truth, nothing consumed them)
     FORK = 4, "a fork (tid: the parent's tid, dirfd: the child's tid)"
     CHDIR = 5, "a chdir that succeeded (path: the task's new cwd)"
     DIRFD = 6, "a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)"
     EXE_RESOLVED = 7, "KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved"
+    PRIVEXEC = 8, "an exec that changed credentials or met a set-id file (a PrivExecEvent)"
 
 
 class AddrKind(IntEnum):
@@ -135,6 +136,28 @@ class Loss(IntEnum):
 LOSS_SLOTS: tuple[str, ...] = tuple(m.name.lower() for m in Loss)
 
 
+class PrivExecFlag(IntFlag):
+    """Bits of `PrivExecEvent.flags`."""
+
+    __new__ = _with_doc
+    BEFORE_KNOWN = 1, "`before` holds the credentials at the execve's entry"
+    SETID_FILE = 2, "the executable file has S_ISUID or S_ISGID (file_mode, file_uid, file_gid)"
+    NOT_HONOURED = 4, "a set-id bit whose owner the new credentials did not take (NNP, nosuid)"
+
+
+class UringSlot(IntEnum):
+    """Slots of record.c's `uring` array (io_uring use; the opcodes are counted in `uring_ops`)."""
+
+    __new__ = _with_doc
+    RINGS = 0, "rings created (io_uring:io_uring_create)"
+    SETUP_FLAGS = 1, "the IORING_SETUP_* flags of every ring, OR-ed"
+    SQ_THREAD = 2, "requests submitted by a kernel SQPOLL thread, not by an io_uring_enter"
+    FILES = 3, "files looked up for requests (io_uring:io_uring_file_get)"
+
+
+URING_OPS = 256  # opcodes are a u8 in the io_uring tracepoints
+
+
 class TaskState(IntFlag):
     """Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet)."""
 
@@ -201,12 +224,45 @@ class Event(ct.Structure):
         return bytes(self.data).split(b"\0", 1)[0]
 
 
+class Creds(ct.Structure):
+    """A task's credentials as record.c reads them from struct cred.
+
+    The offsets come from the running kernel's BTF (profiler/btf.py); kernel_cap_t is 64 bits
+    on every kernel we support (u32[2] before 6.3, same layout)."""
+
+    _fields_ = [("uid", ct.c_uint32), ("euid", ct.c_uint32), ("gid", ct.c_uint32),
+                ("egid", ct.c_uint32), ("cap_effective", ct.c_uint64),
+                ("cap_permitted", ct.c_uint64)]
+
+
+class PrivExecEvent(ct.Structure):
+    """An exec that changed credentials or ran a set-id file: a ring-buffer record of its own.
+
+    record.c's `struct privexec_event`; `type` comes first as in `Event`, so the reader can
+    tell the two apart."""
+
+    _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("tid", ct.c_uint32),
+                ("flags", ct.c_uint32), ("file_mode", ct.c_uint32), ("file_uid", ct.c_uint32),
+                ("file_gid", ct.c_uint32), ("pad", ct.c_uint32), ("before", Creds),
+                ("after", Creds), ("data", ct.c_uint8 * PATH_LEN)]
+
+    path = Event.path
+
+
 _EVENT_DOC = {
     "type": "EventType",
-    "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid; ADDR: AddrKind",
+    "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid",
     "tid": "the task; FORK: the parent's tid",
-    "aux": "DIRFD: the new fd; ADDR: the address length",
-    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED) or an address (ADDR)",
+    "aux": "DIRFD: the new fd",
+    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED)",
+}
+_PRIVEXEC_DOC = {
+    "type": "EventType.PRIVEXEC",
+    "flags": "PrivExecFlag",
+    "file_mode": "the executable's i_mode (SETID_FILE)",
+    "before": "at the execve's entry (BEFORE_KNOWN)",
+    "after": "after the exec (the task's new cred)",
+    "data": "the executable as passed to exec",
 }
 
 
@@ -222,6 +278,12 @@ class RawTrace:
     args: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (nr,idx)->{value: n}
     files: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # abs path -> (ok, failed)
     addrs: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (kind, sockaddr) -> n
+    # (path, before Creds fields or None, after Creds fields, flags, mode, uid, gid) -> execs
+    privexecs: dict[tuple, int] = field(default_factory=dict)
+    creds_readable: bool = True  # BTF gave the struct cred offsets (privexecs can be seen)
+    uring_ops: dict[int, int] = field(default_factory=dict)  # io_uring opcode -> submissions
+    uring: dict[str, int] = field(default_factory=dict)  # UringSlot name (lower) -> value
+    uring_tracepoints: tuple[str, ...] = ()  # io_uring tracepoints attached (detected)
     execs: dict[bytes, int] = field(default_factory=dict)  # path -> count
     uids: set[int] = field(default_factory=set)
     gids: set[int] = field(default_factory=set)
@@ -240,9 +302,10 @@ class RawTrace:
 # --- the C header -------------------------------------------------------------------------------
 _HEADER_ENUMS = (  # (enum, C prefix); the enum's docstring heads its block
     (EventType, "EV_"), (AddrKind, "ADDR_"), (ArgIndex, "ARG_"), (SysClass, "C_"),
-    (Access, "A_"), (Loss, "L_"), (TaskState, "ST_"),
+    (Access, "A_"), (Loss, "L_"), (TaskState, "ST_"), (PrivExecFlag, "PX_"), (UringSlot, "URING_"),
 )
-_C_TYPES = {ct.c_uint32: "u32", ct.c_int32: "s32", ct.c_uint8: "u8"}
+_C_TYPES = {ct.c_uint32: "u32", ct.c_int32: "s32", ct.c_uint8: "u8", ct.c_uint64: "u64",
+            Creds: "struct creds"}
 
 
 def _define(name: str, value: str, doc: str = "") -> str:
@@ -259,7 +322,8 @@ def _struct(name: str, struct: type[ct.Structure], docs: dict[str, str]) -> list
         else:
             decl = f"{_C_TYPES[ftype]} {fname};"
         doc = docs.get(fname)
-        lines.append(f"    {decl:<20}// {doc}" if doc else f"    {decl}")
+        lines.append(f"    {decl.ljust(20) if len(decl) < 20 else decl + ' '}// {doc}" if doc
+                     else f"    {decl}")
     return lines + ["};"]
 
 
@@ -278,6 +342,7 @@ def c_header() -> str:
                 "VERIFY: state bits 16-23 hold 1 + the capability refused in this call"),
         _define("KP_COMPOSED", str(KP_COMPOSED),
                 "KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel"),
+        _define("URING_OPS", str(URING_OPS), "slots of `uring_ops` (io_uring opcodes)"),
     ]
     for enum, prefix in _HEADER_ENUMS:
         out += ["", f"// {enum.__doc__}"]
@@ -287,6 +352,10 @@ def c_header() -> str:
             out.append(_define(prefix + m.name, value, m.doc))
     out += ["", f"// {Event.__doc__}"]
     out += _struct("event", Event, _EVENT_DOC)
+    out += ["", f"// {Creds.__doc__.splitlines()[0]}"]
+    out += _struct("creds", Creds, {})
+    out += ["", f"// {PrivExecEvent.__doc__.splitlines()[0]}"]
+    out += _struct("privexec_event", PrivExecEvent, _PRIVEXEC_DOC)
     out += ["", "#endif  // PROFILER_WIRE_H", ""]
     return "\n".join(out)
 

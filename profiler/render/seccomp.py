@@ -7,8 +7,9 @@ Layout of the profile (Docker's format, moby profiles/seccomp; runc and containe
 - one ALLOW block with the app's syscalls, then argument-filtered ALLOW rules, then one ALLOW
   block for the container runtime (data/runtime_syscalls.yaml), then one ALLOW block for the
   syscalls the kernel or libc make on the app's behalf (data/behalf_syscalls.yaml), then ENOSYS
-  (errnoRet 38) for syscalls whose callers fall back to an older call only on ENOSYS. Every
-  block has a comment.
+  (errnoRet 38) for io_uring when the app used it and emit refuses it (profiler/iouring.py),
+  and for syscalls whose callers fall back to an older call only on ENOSYS. Every block has a
+  comment.
 
 `build_filters` compiles a profile with libseccomp for every architecture it lists: the tests
 and `emit` use it to prove that the output loads.
@@ -103,7 +104,14 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                                  "environment acts (restart_syscall after SIGSTOP/SIGCONT or "
                                  "docker pause, exit of a retiring thread, abort, vDSO "
                                  "fallbacks); see profiler/data/behalf_syscalls.yaml"})
-    allowed = app | runtime | behalf
+    refused = sorted(n for n in policy.refused_enosys if _known_somewhere(n, archs))
+    if refused:
+        rules.append({"names": refused, "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS,
+                      "comment": "io_uring, used by the app, refused on purpose: ENOSYS (as on "
+                                 "a kernel without it) makes it fall back to plain syscalls, "
+                                 "which this profile filters; emit --allow-io-uring allows it "
+                                 "(see profiler/iouring.py)"})
+    allowed = app | runtime | behalf | set(refused)
     enosys = sorted(n for n in set(rt.enosys) | enosys_extra
                     if (n not in allowed or n in enosys_extra) and _known_somewhere(n, archs))
     if enosys:
