@@ -1,9 +1,10 @@
 // profiler's recorder: what the traced tasks do, aggregated in the kernel.
 //
-// Compiled by bcc (profiler/tracer.py is its only loader). Tracepoints and raw tracepoints only:
-// kprobes, fentry and BPF-LSM are absent on many hosts. No kernel struct is read through header
-// offsets: only tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register
-// frame, whose layout is fixed by the architecture's ptrace ABI).
+// Compiled by bcc (profiler/tracer.py is its only loader). Tracepoints and raw tracepoints, plus
+// one optional kprobe (capability checks on kernels without their tracepoint): kprobes, fentry
+// and BPF-LSM are absent on many hosts. No kernel struct is read through header offsets: only
+// tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register frame, whose
+// layout is fixed by the architecture's ptrace ABI, and the kprobe's argument registers).
 //
 // The one exception is the in-kernel path walk (KPATH, below): it reads the fd table, fs_struct,
 // dentries and mounts at offsets taken from the running kernel's BTF (profiler/btf.py), never
@@ -19,6 +20,12 @@
 //   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
 //   KPATH, KP_*                relative paths and symlinks resolved in the kernel (offsets
 //                              from BTF); absent: relative paths are streamed to user space
+//   CAP_TRACEPOINT / CAP_KPROBE  where capability checks come from (profiler/capsource.py): the
+//                              capability:cap_capable tracepoint (6.14+), or a kprobe and
+//                              kretprobe on cap_capable that tracer.py attaches; neither: none
+//   NOAUDIT_SITE(a)            CAP_TRACEPOINT: true for a return address inside a kernel
+//                              function that only makes noaudit checks (capsource.py)
+//   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/btf.py)
 //
 // Who counts: a task counts once it has exec'd inside the target (the entrypoint, or a command
 // started by `docker exec`), or was forked by a task that counts. The container runtime's own
@@ -96,6 +103,7 @@ BPF_HASH(errnos, struct err_key, u64, 8192);
 BPF_ARRAY(caps_ok, u64, 64);
 BPF_ARRAY(caps_denied, u64, 64);
 BPF_ARRAY(caps_override, u64, 64);   // checked under credentials the kernel substituted
+BPF_ARRAY(caps_probe, u64, 64);      // noaudit checks: the kernel choosing a code path
 BPF_HASH(argvals, struct arg_key, u64, 16384);
 BPF_HASH(argdistinct, u64, u64, 1024);
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
@@ -1037,13 +1045,13 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     return 0;
 }
 
-TRACEPOINT_PROBE(capability, cap_capable) {
-    u32 *st = task_state();
-    if (!st || !(*st & ST_ACTIVE))
-        return 0;
-    int cap = args->cap;
+// ---- capability checks --------------------------------------------------------------------
+// Each check of an active task is counted once: under credentials the kernel substituted (not
+// the app's), as a noaudit probe (the kernel choosing a code path: never a need), or as granted
+// or refused.
+static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int probe) {
     if (cap < 0 || cap >= 64)
-        return 0;
+        return;
 #ifdef TASK_REAL_CRED_OFF
     // A check made with credentials other than the task's own (overlayfs acting with its
     // mounter's credentials, access(2) with the real uid's) is not the app exercising its
@@ -1051,22 +1059,91 @@ TRACEPOINT_PROBE(capability, cap_capable) {
     u64 task = bpf_get_current_task();
     u64 real = 0;
     bpf_probe_read_kernel(&real, sizeof(real), (void *)(task + TASK_REAL_CRED_OFF));
-    if (real && real != (u64)args->cred) {
+    if (real && real != cred) {
         u64 *o = caps_override.lookup(&cap);
         if (o)
             __sync_fetch_and_add(o, 1);
-        return 0;
+        return;
     }
 #endif
-    u64 *c = args->ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
+    if (probe) {
+        u64 *p = caps_probe.lookup(&cap);
+        if (p)
+            __sync_fetch_and_add(p, 1);
+        return;
+    }
+    u64 *c = ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
     if (c)
         __sync_fetch_and_add(c, 1);
 #ifdef VERIFY
-    if (args->ret != 0)
+    if (ret != 0)
         *st = (*st & ~(0xffu << ST_CAP_SHIFT)) | ((u32)(cap + 1) << ST_CAP_SHIFT);
 #endif
+}
+
+#ifdef CAP_TRACEPOINT
+TRACEPOINT_PROBE(capability, cap_capable) {
+    u32 *st = task_state();
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    int probe = 0;
+#ifdef NOAUDIT_SITE
+    // The tracepoint has no audit option: a check made from a function that only asks with
+    // CAP_OPT_NOAUDIT (its address range is NOAUDIT_SITE) is a probe. Four frames suffice:
+    // cap_capable, security_capable, the wrapper (seen on 6.18: cap_capable, then
+    // security_vm_enough_memory_mm). None of those functions makes another, audited check.
+    u64 frames[4] = {};
+    int n = bpf_get_stack(args, frames, sizeof(frames), 0);
+    #pragma unroll
+    for (int i = 0; i < 4; i++) {
+        if (i * 8 < n && NOAUDIT_SITE(frames[i]))
+            probe = 1;
+    }
+#endif
+    count_cap(st, args->cap, (u64)args->cred, args->ret, probe);
     return 0;
 }
+#endif
+
+#ifdef CAP_KPROBE
+// cap_capable(const struct cred *cred, struct user_namespace *targ_ns, int cap,
+//             unsigned int opts) (5.1+; capsource.py checks the names in BTF). The entry keeps
+// the arguments, the return counts the check with its result.
+#define CAP_OPT_NOAUDIT 2   // BIT(1), include/linux/security.h
+struct cap_call {
+    u64 cred;
+    s32 cap;
+    u32 opts;
+};
+BPF_HASH(cap_calls, u32, struct cap_call, 4096);
+
+int cap_enter(struct pt_regs *ctx) {
+    u32 *st = task_state();
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct cap_call c = {.cred = PT_REGS_PARM1(ctx), .cap = (s32)PT_REGS_PARM3(ctx),
+                         .opts = (u32)PT_REGS_PARM4(ctx)};
+    if (cap_calls.update(&tid, &c) < 0)
+        lose(L_MAP_FULL);
+    return 0;
+}
+
+int cap_return(struct pt_regs *ctx) {
+    u32 tid = (u32)bpf_get_current_pid_tgid();
+    struct cap_call *c = cap_calls.lookup(&tid);
+    if (!c)
+        return 0;
+    struct cap_call call = *c;
+    cap_calls.delete(&tid);
+    u32 *st = task_state();
+    if (!st)
+        return 0;
+    count_cap(st, call.cap, call.cred, (long)(int)PT_REGS_RC(ctx),
+              (call.opts & CAP_OPT_NOAUDIT) != 0);
+    return 0;
+}
+#endif
 
 // ---- io_uring --------------------------------------------------------------------------------
 // Requests submitted through a ring make no open/read/connect syscall of their own: only the

@@ -21,6 +21,12 @@ Decisions made here, and why:
   note in record's summary.
 - io_uring: the opcodes come from the kernel's io_uring tracepoints where the kernel has them;
   the recording says that io_uring was used and what it therefore lacks (iouring.not_seen).
+- A noaudit check (the kernel choosing a code path: may this task use the admin memory reserve
+  on mmap and exec, may it see another task's /proc fields) is not a need, granted or not; the
+  tracer counts those apart (caps_probed; profiler/capsource.py says how each source tells
+  them) and they are reported in a note.
+- Where the tracer had no capability source, the metadata says so (capability_source "none")
+  and the recording's capabilities list is empty: unknown, not "none needed".
 - Paths are decoded as UTF-8; bytes that are not UTF-8 become U+FFFD (policy renderers refuse
   to turn such a name into a rule).
 - A verify run's denials (build_denials) are decoded here too, next to the recording, so that
@@ -32,7 +38,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import iouring, linux, syscalls
 from .model import (
@@ -133,6 +139,10 @@ def build_recording(raw: RawTrace, metadata: Metadata,
             granted = 0
         caps.append(Capability(linux.capability_name(cap), cap, granted, denied))
 
+    for cap, n in sorted(raw.caps_probed.items()):
+        notes.append(f"{linux.capability_name(cap)}: {n} check(s) the kernel made only to choose "
+                     "a code path (noaudit, e.g. the memory reserve on mmap and exec); not needs")
+
     for cap, n in sorted(raw.caps_overridden.items()):
         notes.append(f"{linux.capability_name(cap)}: {n} check(s) made by the kernel under "
                      "substituted credentials (e.g. overlayfs); not the app's, not counted")
@@ -181,7 +191,7 @@ def build_recording(raw: RawTrace, metadata: Metadata,
                      "not seen: " + "; ".join(uring.not_seen or ("nothing else",)))
     loss = {k: raw.loss.get(k, 0) for k in raw.loss}
     rec = Recording(
-        metadata=metadata,
+        metadata=replace(metadata, capability_source=raw.cap_source),
         syscalls=tuple(sysc),
         arguments=tuple(args),
         capabilities=tuple(caps),

@@ -1,4 +1,4 @@
-"""Struct member offsets from the running kernel's BTF (/sys/kernel/btf/vmlinux).
+"""Facts about the running kernel from its BTF (/sys/kernel/btf/vmlinux).
 
 bcc compiles against whatever headers are installed, which may be another kernel's (see
 NOTES: the fallback headers are 6.1 on a 6.18 kernel), so no struct layout may come from them.
@@ -10,6 +10,10 @@ type information. Format: Documentation/bpf/btf.rst (stable kernel ABI).
 A member may sit inside anonymous structs and unions (mm_struct wraps all its fields in one,
 qstr keeps `len` in an anonymous struct inside an anonymous union): the lookup descends into
 them. A dotted member ("f_path.dentry", "d_name.len") follows named struct members.
+
+Also read here: the parameter names of a kernel function the recorder probes (cap_capable,
+profiler/capsource.py), and the enum members that say which BPF map and program types the
+kernel has (pre-flight).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ _KIND_EXTRA = {
     19: lambda vlen: 12 * vlen,  # ENUM64
 }
 STRUCT, UNION = 4, 5
+ENUM, FUNC, FUNC_PROTO, ENUM64 = 6, 12, 13, 19
 # Kinds whose size/type field names another type that is "the same" for a member lookup:
 # TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG.
 _ALIASES = {8, 9, 10, 11, 18}
@@ -116,6 +121,42 @@ def member_offset(data: bytes, struct_name: str, member: str) -> int | None:
     return None
 
 
+def func_params(data: bytes, func: str) -> tuple[str, ...] | None:
+    """The parameter names of kernel function `func`, or None when BTF has no such function."""
+    try:
+        types = _types(data)
+    except (ValueError, struct.error):
+        return None
+    want = func.encode()
+    for tid in range(1, len(types.pos)):
+        name_off, kind, _vlen, _kflag, proto = types.header(tid)
+        if kind == FUNC and types.name(name_off) == want:
+            _n, pkind, vlen, _k, _ret = types.header(proto)
+            if pkind != FUNC_PROTO:
+                return None
+            base = types.pos[proto] + 12  # btf_param: name_off, type
+            return tuple(types.name(struct.unpack_from("<I", data, base + 8 * i)[0]).decode()
+                         for i in range(vlen))
+    return None
+
+
+def enum_members(data: bytes, enum: str) -> frozenset[str]:
+    """The member names of `enum enum` (empty when BTF has no such enum)."""
+    try:
+        types = _types(data)
+    except (ValueError, struct.error):
+        return frozenset()
+    want = enum.encode()
+    for tid in range(1, len(types.pos)):
+        name_off, kind, vlen, _kflag, _size = types.header(tid)
+        if kind in (ENUM, ENUM64) and types.name(name_off) == want:
+            step = 8 if kind == ENUM else 12
+            base = types.pos[tid] + 12
+            return frozenset(types.name(struct.unpack_from("<I", data, base + step * i)[0])
+                             .decode() for i in range(vlen))
+    return frozenset()
+
+
 _parsed: dict[int, _Types] = {}  # id(data) -> parsed types, for the one blob read at a time
 
 
@@ -164,3 +205,11 @@ def cred_defines() -> list[str] | None:
             return None
         out.append(f"-D{define}={off}")
     return out
+def running_kernel_func_params(func: str) -> tuple[str, ...] | None:
+    data = _vmlinux()
+    return None if data is None else func_params(data, func)
+
+
+def running_kernel_enum(enum: str) -> frozenset[str]:
+    data = _vmlinux()
+    return frozenset() if data is None else enum_members(data, enum)

@@ -22,6 +22,7 @@ from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
 from .render import apparmor
+from .render import caps as caps_render
 from .render.registry import FORMATS, RenderOptions, render
 
 Format = Enum("Format", [(f, f) for f in (*FORMATS, "all")], type=str)
@@ -100,6 +101,11 @@ def emit(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "
              "one glob rule.")] = apparmor.GLOB_THRESHOLD,
+    caps_unknown: Annotated[Optional[str], typer.Option(
+        "--caps-unknown", metavar="keep-default|drop-all",
+        help="For a recording made without capabilities (no capability source on its kernel, or "
+             "record --capabilities off): keep Docker's default set, or drop all but what other "
+             "recordings saw. Without it, emit refuses to state capabilities.")] = None,
 ):
     """Turn recordings into least-privilege policy."""
     if not recordings:
@@ -110,6 +116,7 @@ def emit(
     policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
+    policy = caps_render.resolve_unknown(policy, formats, caps_unknown)
     if fmt == "all" and output is None:
         raise UsageError("--format all writes several files", hint="give a directory: -o DIR")
     texts = render(policy, formats, RenderOptions(complain=complain, arg_filters=not no_arg_filters,

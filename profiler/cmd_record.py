@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from . import recording_io
+from . import capsource, recording_io
 from .engine import RunSpec
 from .errors import LossError, UsageError, WorkloadError
 
@@ -31,6 +31,7 @@ def record(
     container: Annotated[Optional[str], typer.Option("--container", help="Attach to this running container instead.")] = None,
     exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
     errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
+    capabilities: Annotated[str, typer.Option("--capabilities", help="Where capability checks come from: auto (the capability:cap_capable tracepoint, else a kprobe on cap_capable), tracepoint, kprobe, or off (record without capabilities; emit then asks what to do).")] = "auto",
     allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
     allow_workload_failure: Annotated[bool, typer.Option("--allow-workload-failure", help="Keep the recording when the workload fails.")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Container name.")] = None,
@@ -52,7 +53,9 @@ def record(
 
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
                            settle=settle, stop_timeout=stop_timeout,
-                           allow_workload_failure=allow_workload_failure, all_errnos=errnos)
+                           allow_workload_failure=allow_workload_failure, all_errnos=errnos,
+                           capabilities=capabilities)
+    capsource.check_choice(capabilities)  # before anything starts
     modes = sum(bool(x) for x in (container, exec_mode))
     if modes > 1:
         raise UsageError("--container and --exec cannot be combined")
@@ -114,7 +117,10 @@ def _summary(rec, out: Path, outcome) -> None:
     caps_needed = [c.name for c in rec.capabilities if c.granted]
     caps_denied = [c.name for c in rec.capabilities if c.denied and not c.granted]
     t.add_row("syscalls", str(len(rec.syscalls)))
-    t.add_row("capabilities used", ", ".join(caps_needed) or "none")
+    if not rec.metadata.capabilities_known:
+        t.add_row("capabilities", "[yellow]not recorded[/] (no capability source; see the note)")
+    else:
+        t.add_row("capabilities used", ", ".join(caps_needed) or "none")
     if caps_denied:
         t.add_row("capability checks refused", ", ".join(caps_denied))
     t.add_row("paths", str(len(rec.files)))

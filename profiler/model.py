@@ -13,7 +13,9 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
-SCHEMA_VERSION = "1.2"  # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring
+# 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
+# 1.3: metadata.capability_source
+SCHEMA_VERSION = "1.3"
 
 # Kinds of file access, in display order. "append" and "truncate" are separate so that a policy
 # can tell an append-only log from a file that is rewritten.
@@ -241,6 +243,14 @@ class Metadata:
     workload: Workload | None = None
     startup_observed: bool = True
     exit_code: int | None = None  # the container's or command's exit status
+    # Where capability checks came from (capsource.SOURCES): "tracepoint", "kprobe", or "none"
+    # (not recorded: the capabilities list says nothing). Recordings before 1.3 had only the
+    # tracepoint.
+    capability_source: str = "tracepoint"
+
+    @property
+    def capabilities_known(self) -> bool:
+        return self.capability_source != "none"
 
 
 @dataclass(frozen=True)
@@ -323,6 +333,8 @@ def to_dict(rec: Recording) -> dict:
     for entry in (*d["files"], *d["processes"]["executables"]):
         if not entry["resolved"]:
             del entry["resolved"]
+    if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
+        d["metadata"].pop("capability_source")
     d["metadata"]["container"]["run_options"] = [
         [k, v] for k, v in d["metadata"]["container"]["run_options"]
     ]
@@ -386,6 +398,7 @@ def from_dict(d: dict) -> Recording:
         workload=Workload(wl["command"], wl.get("exit_status")) if wl else None,
         startup_observed=md.get("startup_observed", True),
         exit_code=md.get("exit_code"),
+        capability_source=md.get("capability_source", "tracepoint"),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}

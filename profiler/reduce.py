@@ -89,6 +89,11 @@ class Policy:
     # app's use of it = they answer ENOSYS (`refused_enosys`) so that the app falls back.
     io_uring: Decision = Decision(False, "", "not used")
     refused_enosys: tuple[str, ...] = ()  # names the app used that the profile refuses (ENOSYS)
+    # Recordings made without a capability source (metadata.capability_source "none"): the
+    # capabilities above do not cover them. Renderers refuse to decide capabilities until
+    # render/caps.resolve_unknown has been told what to do (keep_default_caps or drop all).
+    caps_unknown: tuple[str, ...] = ()
+    keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,4 +382,5 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         warnings=tuple(warnings),
         sources=tuple(sources),
         resolved_executables=_resolved_executables(recs),
+        caps_unknown=tuple(s for r, s in zip(raw, sources) if not r.metadata.capabilities_known),
     )

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import __version__, syscalls
+from . import __version__, btf, capsource, syscalls
 from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, wait_port)
@@ -56,6 +56,7 @@ class Options:
     allow_workload_failure: bool = False
     all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
     verify: bool = False  # also count seccomp and capability denials (profiler verify)
+    capabilities: str = "auto"  # capsource.CHOICES: where capability checks come from
 
 
 @dataclass
@@ -88,7 +89,8 @@ class TracerLoader(Protocol):
 
     def __call__(self, cgroup: tuple[int, int] | None, initial_cwd: str = "/",
                  all_exits: bool = False, verify: bool = False,
-                 own_pid_namespace: bool = True) -> TraceSource: ...
+                 own_pid_namespace: bool = True,
+                 capabilities: str | None = None) -> TraceSource: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +108,20 @@ def v2_root() -> Path:
                              "tasks apart)", hint="mount -t cgroup2 none /sys/fs/cgroup/unified")
 
 
-def preflight() -> None:
+# What the recorder needs of the kernel's BPF: (what, BTF enum, the member that says it is there).
+BPF_FEATURES = (
+    ("the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)", "bpf_map_type",
+     "BPF_MAP_TYPE_RINGBUF"),
+    ("BPF task storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+)", "bpf_map_type",
+     "BPF_MAP_TYPE_TASK_STORAGE"),
+    ("raw tracepoints (BPF_PROG_TYPE_RAW_TRACEPOINT, kernel 4.17+)", "bpf_prog_type",
+     "BPF_PROG_TYPE_RAW_TRACEPOINT"),
+)
+
+
+def preflight(capabilities: str = "auto") -> tuple[str, str | None]:
+    """Every kernel feature the recorder needs, each missing one named in one line. Returns the
+    capability source (capsource.SOURCES) and, when it is "none", why."""
     if os.geteuid() != 0:
         raise EnvironmentProblem("recording needs root (eBPF programs and cgroups)",
                                  hint="run with sudo")
@@ -120,7 +135,16 @@ def preflight() -> None:
     if not build.exists():
         raise EnvironmentProblem(f"no kernel headers for {platform.release()} ({build})",
                                  hint="run `make setup` (installs them, with a fallback)")
+    if not btf.VMLINUX.exists():
+        raise EnvironmentProblem(f"the kernel has no BTF type information ({btf.VMLINUX})",
+                                 hint="a kernel built with CONFIG_DEBUG_INFO_BTF (Debian 11+, "
+                                      "Ubuntu 20.10+, RHEL 8.2+)")
+    for what, enum, member in BPF_FEATURES:
+        if member not in btf.running_kernel_enum(enum):
+            raise EnvironmentProblem(f"the kernel lacks {what}",
+                                     hint="record on a newer kernel (see README, Supported hosts)")
     v2_root()
+    return capsource.choose(capabilities, capsource.detect(TRACEFS_DIRS))
 
 
 def cap_tracepoint_available() -> bool:
@@ -253,10 +277,15 @@ class _Live:
 
 
 def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
-                 own_pid_namespace: bool = True):
+                 own_pid_namespace: bool = True, capabilities: str | None = None):
     from .tracer import Tracer  # the bcc import happens only when we really trace
     return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits, verify=verify,
-                  own_pid_namespace=own_pid_namespace)
+                  own_pid_namespace=own_pid_namespace, capabilities=capabilities)
+
+
+def _caps_note(why: str | None) -> list[str]:
+    return [f"capabilities were not recorded: {why}; emit will not print a capability line "
+            f"from this recording unless told (--caps-unknown)"] if why else []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +355,7 @@ def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
                      engine: ContainerEngine | None = None,
                      load_tracer: TracerLoader | None = None) -> Outcome:
-    preflight()
+    caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
     engine = engine or Engine()
     load_tracer = load_tracer or _load_tracer
@@ -346,7 +375,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         def load():
             try:
                 box["tracer"] = load_tracer((cg.id, cg.level), image.working_dir or "/",
-                                            opts.all_errnos, opts.verify)
+                                            opts.all_errnos, opts.verify, capabilities=caps)
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
@@ -377,7 +406,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
-        out = _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
+        out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
+                      time.monotonic() - t0)
         out.denials = build_denials(raw)
         out.logs = engine.last_logs(container)
         return out
@@ -474,7 +504,7 @@ def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapse
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                   engine: ContainerEngine | None = None,
                   load_tracer: TracerLoader | None = None) -> Outcome:
-    preflight()
+    caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
     engine = engine or Engine()
     load_tracer = load_tracer or _load_tracer
@@ -485,7 +515,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     info = engine.describe(container)
     path, level = _container_cgroup(ref, state.pid)
     tracer = load_tracer((path.stat().st_ino, level), info.working_dir or "/", opts.all_errnos,
-                         own_pid_namespace=info.pid_mode != "host")
+                         own_pid_namespace=info.pid_mode != "host", capabilities=caps)
     try:
         for tid in (path / "cgroup.threads").read_text().split():
             tracer.track(int(tid))
@@ -514,7 +544,8 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                              image_ref=info.image, image=image, workload=opts.workload,
                              workload_status=wl_status, startup_observed=False)
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
-        notes.insert(0, "attached to a running container: its startup was not observed")
+        notes[:0] = ["attached to a running container: its startup was not observed",
+                     *_caps_note(caps_why)]
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
@@ -540,12 +571,12 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
     """Trace a host command and its descendants from the command's first instruction: the child
     is forked and held before exec, registered as pending, then released; it counts from its
     exec on (the tracer counts that execve itself)."""
-    preflight()
+    caps, caps_why = preflight(opts.capabilities)
     if not argv:
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
     if "/" not in argv[0] and shutil.which(argv[0]) is None:
         raise UsageError(f"command {argv[0]!r} not found")
-    tracer = (load_tracer or _load_tracer)(None, os.getcwd(), opts.all_errnos)
+    tracer = (load_tracer or _load_tracer)(None, os.getcwd(), opts.all_errnos, capabilities=caps)
     try:
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -593,7 +624,8 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
                              command=argv, exit_code=status)
         rec, notes = build_recording(raw, metadata, cap_bounding=None)
-        return _finish(rec, notes, opts, None, intr.hit, time.monotonic() - t0)
+        return _finish(rec, _caps_note(caps_why) + notes, opts, None, intr.hit,
+                       time.monotonic() - t0)
     finally:
         tracer.close()
 

@@ -2,8 +2,9 @@
 
 It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.wire) with options as
 -D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
-attaches to tracepoints and raw tracepoints only, feeds what is streamed (forks, execs, chdirs,
-directory fds, relative paths) to a pathres.PathResolver (where the kernel did not complete a
+attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels without
+their tracepoint, a kprobe on cap_capable: profiler/capsource.py decides), feeds what is
+streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver (where the kernel did not complete a
 relative path itself: record.c KPATH), and at the end reads the in-kernel
 aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns into the
 typed model.
@@ -16,7 +17,7 @@ import os
 import platform
 from pathlib import Path
 
-from . import btf, syscalls
+from . import btf, capsource, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
@@ -116,7 +117,7 @@ class Tracer:
 
     def __init__(self, cgroup: tuple[int, int] | None = None, arch: str | None = None,
                  initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
-                 own_pid_namespace: bool = True):
+                 own_pid_namespace: bool = True, capabilities: str | None = None):
         self.arch = arch or syscalls.host_arch()
         try:
             from bcc import BPF  # noqa: the one import of bcc in the project
@@ -151,6 +152,16 @@ class Tracer:
         cflags += cred_flags or []
         uring_flags, self.uring_tracepoints = uring_defines()
         cflags += uring_flags
+        if capabilities is None:  # the caller did not choose (pre-flight does): detect
+            capabilities = capsource.choose("auto", capsource.detect((_tracefs(),)))[0]
+        self.cap_source = capabilities  # capsource.SOURCES
+        if capabilities == capsource.TRACEPOINT:
+            cflags.append("-DCAP_TRACEPOINT")
+            noaudit = capsource.running_noaudit_define()
+            if noaudit:
+                cflags.append(noaudit)
+        elif capabilities == capsource.KPROBE:
+            cflags.append("-DCAP_KPROBE")
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -162,6 +173,8 @@ class Tracer:
         except Exception as e:  # bcc raises bare Exception on compile/load failure
             raise _explain_bpf_failure(e) from None
         self._fill_classes()
+        if capabilities == capsource.KPROBE:
+            self._attach_cap_kprobe()
         if not all_exits:
             self._attach_exits()
         self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
@@ -200,6 +213,16 @@ class Tracer:
                 self.bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}", fn_name=b"on_sys_exit")
             except Exception as e:  # bcc raises bare Exception
                 raise EnvironmentProblem(f"cannot attach to syscalls:sys_exit_{name}: {e}") from None
+
+    def _attach_cap_kprobe(self) -> None:
+        try:
+            self.bpf.attach_kprobe(event=b"cap_capable", fn_name=b"cap_enter")
+            self.bpf.attach_kretprobe(event=b"cap_capable", fn_name=b"cap_return")
+        except Exception as e:  # bcc raises bare Exception
+            raise EnvironmentProblem(f"cannot attach a kprobe to cap_capable: {e}",
+                                     hint="record with --capabilities off, or on a kernel with "
+                                          "kprobes or the capability:cap_capable tracepoint"
+                                     ) from None
 
     def track(self, pid: int, pending: bool = False) -> None:
         """Register a task: pending (counts from its next exec) or active (counts now)."""
@@ -269,13 +292,16 @@ class Tracer:
             raw.counts[k.value] = raw.counts.get(k.value, 0) + v.value
         for k, v in b["errnos"].items():
             raw.errnos[(k.nr, k.err)] = v.value
-        ok, denied, over = b["caps_ok"], b["caps_denied"], b["caps_override"]
+        raw.cap_source = self.cap_source
+        ok, denied, over, probe = b["caps_ok"], b["caps_denied"], b["caps_override"], b["caps_probe"]
         for cap in range(64):
             g, d = ok[ct.c_int(cap)].value, denied[ct.c_int(cap)].value
             if g or d:
                 raw.caps[cap] = (g, d)
             if over[ct.c_int(cap)].value:
                 raw.caps_overridden[cap] = over[ct.c_int(cap)].value
+            if probe[ct.c_int(cap)].value:
+                raw.caps_probed[cap] = probe[ct.c_int(cap)].value
         for k, v in b["argvals"].items():
             raw.args.setdefault((k.nr, k.idx), {})[k.val] = v.value
         unresolved = 0
@@ -379,4 +405,4 @@ def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:
                                   hint="check lockdown, seccomp or container restrictions on bpf()")
     first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
     return EnvironmentProblem(f"failed to load the eBPF recorder: {first}",
-                              hint="run `make setup`; see README 'Troubleshooting'")
+                              hint="run `make setup`; see README, Troubleshooting")

@@ -26,6 +26,7 @@ from .engine import RunSpec
 from .errors import EngineError, UsageError
 from .linux import ENOSYS, EPERM
 from .policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
+from .render import caps as caps_render
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,6 +43,9 @@ class RunPolicy:
     fallback: frozenset[str] = frozenset()  # names answered with ENOSYS on purpose (libc fallback)
     default_errno: int = EPERM
     cap_add: tuple[str, ...] = ()  # "CHOWN", ...
+    # False when caps.txt says capabilities were not recorded (emit --caps-unknown keep-default):
+    # the container keeps Docker's default set and capabilities are not checked.
+    caps_checked: bool = True
     no_new_privileges: bool = False
     read_only: bool = False
     tmpfs: tuple[str, ...] = ()
@@ -116,7 +120,9 @@ def load_policy_dir(directory: str | Path) -> RunPolicy:
                       fallback=sec.names(lambda r: r.action == "SCMP_ACT_ERRNO"
                                          and r.errno_ret == ENOSYS),
                       default_errno=sec.default_errno)
-    if files.caps is not None:
+    if files.caps is not None and _caps_not_recorded(texts[CAPS]):
+        pol = replace(pol, caps_checked=False)
+    elif files.caps is not None:
         pol = replace(pol, cap_add=_caps(files.caps, str(d / CAPS)))
     if files.run is not None:
         pol = _apply_run_flags(pol, _args_block(files.run, str(d / RUN)), files.caps is None,
@@ -124,6 +130,13 @@ def load_policy_dir(directory: str | Path) -> RunPolicy:
     if texts[APPARMOR] is not None:
         pol = replace(pol, apparmor_path=str((d / APPARMOR).resolve()))
     return pol
+
+
+def _caps_not_recorded(text: str) -> bool:
+    """caps.txt as emit writes it for a recording without capabilities: only its comment."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(line.startswith("#") for line in lines) and \
+        caps_render.KEEP_DEFAULT_NOTE in text
 
 
 def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bool,
@@ -161,7 +174,9 @@ def apply(pol: RunPolicy, base: RunSpec) -> RunSpec:
         opts.append(f"seccomp={pol.seccomp_path}")
     if pol.no_new_privileges:
         opts.append("no-new-privileges")
-    return replace(base, security_opt=opts, cap_drop=["ALL"], cap_add=list(pol.cap_add),
+    caps = (dict(cap_drop=["ALL"], cap_add=list(pol.cap_add)) if pol.caps_checked
+            else dict(cap_drop=list(base.cap_drop), cap_add=list(base.cap_add)))
+    return replace(base, security_opt=opts, **caps,
                    read_only=pol.read_only or base.read_only,
                    tmpfs=sorted(set(base.tmpfs) | set(pol.tmpfs)),
                    pids_limit=pol.pids_limit, user=pol.user or base.user,
@@ -312,6 +327,7 @@ def _causes(denials: Denials, pol: RunPolicy) -> tuple[str, ...]:
 
 def policy_summary(pol: RunPolicy) -> dict:
     return {"syscalls_allowed": len(pol.allowed), "capabilities": list(pol.cap_add),
+            "capabilities_checked": pol.caps_checked,
             "no_new_privileges": pol.no_new_privileges, "read_only": pol.read_only,
             "tmpfs": list(pol.tmpfs), "pids_limit": pol.pids_limit, "user": pol.user,
             "network": pol.network}
@@ -332,8 +348,10 @@ def report_text(r: VerifyReport) -> str:
     p = r.policy
     flags = [f for f, on in (("no-new-privileges", p.get("no_new_privileges")),
                              ("read-only", p.get("read_only"))) if on]
+    caps = (", ".join(p.get("capabilities") or []) or "none") if p.get("capabilities_checked", True) \
+        else "not checked (not recorded; Docker's default set kept)"
     lines.append(f"  policy: {p.get('syscalls_allowed', 0)} syscalls allowed, capabilities: "
-                 f"{', '.join(p.get('capabilities') or []) or 'none'}"
+                 f"{caps}"
                  + (f", {', '.join(flags)}" if flags else ""))
     if not r.started:
         lines.append(f"  container: did not start under the policy: {r.start_error}")
@@ -417,7 +435,10 @@ def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
     from .render.registry import render_dir
 
     recs = [recording_io.load(p) for p in paths]
-    policy = reduce(recs, [str(p) for p in paths])
+    # A recording without capabilities is verified with Docker's default set; the report says
+    # capabilities were not checked.
+    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths]), ["caps"],
+                                         "keep-default")
     policy_dir.write_dir(directory, render_dir(policy))
     return load_policy_dir(directory)
 
@@ -485,7 +506,10 @@ def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Pat
     for name in POLICY_FILES:
         if (srcdir / name).is_file() and name not in (CAPS, RUN):
             texts[name] = (srcdir / name).read_text(encoding="utf-8")
-    texts[CAPS] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+    if pol.caps_checked:
+        texts[CAPS] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+    elif (srcdir / CAPS).is_file():  # not recorded: said so, not turned into --cap-drop ALL
+        texts[CAPS] = (srcdir / CAPS).read_text(encoding="utf-8")
     if (srcdir / RUN).is_file():
         texts[RUN] = _reduce_run_sh((srcdir / RUN).read_text(encoding="utf-8"), result)
     return policy_dir.write_dir(out, texts)

@@ -275,6 +275,8 @@ class RawTrace:
     errnos: dict[tuple[int, int], int] = field(default_factory=dict)  # (nr, errno) -> calls
     caps: dict[int, tuple[int, int]] = field(default_factory=dict)  # cap -> (granted, denied)
     caps_overridden: dict[int, int] = field(default_factory=dict)  # cap -> checks under kernel creds
+    caps_probed: dict[int, int] = field(default_factory=dict)  # cap -> noaudit probes (capsource)
+    cap_source: str = "tracepoint"  # capsource.SOURCES: where capability checks came from
     args: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)  # (nr,idx)->{value: n}
     files: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # abs path -> (ok, failed)
     addrs: dict[tuple[int, bytes], int] = field(default_factory=dict)  # (kind, sockaddr) -> n

@@ -235,6 +235,13 @@ def fake_host(tmp_path, monkeypatch):
     monkeypatch.setattr(session, "CGROUP_ROOT", cgroup)
     monkeypatch.setattr(session, "PROC", tmp_path / "proc")
     monkeypatch.setattr(session.os, "geteuid", lambda: 0)
+    # BTF with every BPF feature pre-flight asks for, and the capability tracepoint
+    (tracing / "events" / "capability" / "cap_capable").mkdir(parents=True)
+    (tmp_path / "vmlinux").write_bytes(b"")
+    monkeypatch.setattr(session.btf, "VMLINUX", tmp_path / "vmlinux")
+    every = frozenset(member for _what, _enum, member in session.BPF_FEATURES)
+    monkeypatch.setattr(session.btf, "running_kernel_enum", lambda enum: every)
+    monkeypatch.setattr(session.capsource, "KPROBE_PMU", tmp_path / "no-kprobe-pmu")
     return tmp_path
 
 
@@ -329,10 +336,11 @@ class FakeTracer:
         self.loaded_with: dict = {}
 
     def load(self, cgroup, initial_cwd="/", all_exits=False, verify=False,
-             own_pid_namespace=True):
+             own_pid_namespace=True, capabilities=None):
         """The session.TracerLoader that hands out this tracer."""
         self.loaded_with = dict(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits,
-                                verify=verify, own_pid_namespace=own_pid_namespace)
+                                verify=verify, own_pid_namespace=own_pid_namespace,
+                                capabilities=capabilities)
         return self
 
     def track(self, pid: int, pending: bool = False) -> None:

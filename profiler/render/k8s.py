@@ -65,6 +65,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         architectures=[seccomp_render.sctab.OCI_ARCH[a] for a in seccomp_render.arches(policy)],
         rules=rules.rstrip("\n").splitlines(),
         caps=caps_render.cap_names(policy),
+        keep_default_caps=policy.keep_default_caps,
         h=h,
         uid=uid,
         gid=gid,

@@ -51,9 +51,11 @@ def flags(policy: Policy) -> list[Flag]:
     """Hardening options the evidence supports, then the recording's own options. The seccomp
     and AppArmor options are not included: they name files (see docker_args)."""
     h = policy.hardening
-    out = [Flag(("--cap-drop", "ALL"), "start from no capabilities")]
-    for name in caps_render.cap_names(policy):
-        out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
+    out = []
+    if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
+        out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
+        for name in caps_render.cap_names(policy):
+            out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
     if h.no_new_privileges.apply:
         out.append(Flag(("--security-opt", "no-new-privileges"), h.no_new_privileges.evidence))
     if h.read_only.apply:
