@@ -382,5 +382,5 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         warnings=tuple(warnings),
         sources=tuple(sources),
         resolved_executables=_resolved_executables(recs),
-        caps_unknown=tuple(s for r, s in zip(raw, sources) if not r.metadata.capabilities_known),
+        caps_unknown=tuple(s for r, s in zip(recs, sources) if not r.metadata.capabilities_known),
     )

@@ -17,7 +17,33 @@ def host(fake_host):
 
 
 def test_all_present_passes(host):
-    session.preflight()
+    assert session.preflight() == ("tracepoint", None)
+
+
+def test_no_btf(host):
+    (host / "vmlinux").unlink()
+    with pytest.raises(EnvironmentProblem, match="no BTF") as e:
+        session.preflight()
+    assert "CONFIG_DEBUG_INFO_BTF" in e.value.hint
+
+
+@pytest.mark.parametrize("what, member", [
+    ("ring buffer", "BPF_MAP_TYPE_RINGBUF"), ("task storage", "BPF_MAP_TYPE_TASK_STORAGE"),
+    ("raw tracepoints", "BPF_PROG_TYPE_RAW_TRACEPOINT")])
+def test_missing_bpf_feature_is_named(host, monkeypatch, what, member):
+    others = frozenset(m for _w, _e, m in session.BPF_FEATURES) - {member}
+    monkeypatch.setattr(session.btf, "running_kernel_enum", lambda enum: others)
+    with pytest.raises(EnvironmentProblem, match=f"the kernel lacks .*{what}.*{member}"):
+        session.preflight()
+
+
+def test_no_capability_source(host):
+    (host / "tracing" / "events" / "capability" / "cap_capable").rmdir()
+    source, why = session.preflight()  # auto: record without capabilities, and say why
+    assert source == "none" and "cap_capable tracepoint" in why and "CONFIG_KPROBES" in why
+    with pytest.raises(EnvironmentProblem, match="capability source tracepoint is missing"):
+        session.preflight("tracepoint")
+    assert session.preflight("off") == ("none", "turned off (--capabilities off)")
 
 
 def test_not_root(host, monkeypatch):
