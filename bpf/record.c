@@ -11,8 +11,10 @@
 // from headers.
 //
 // Options arrive as -D defines from tracer.py:
-//   TARGET_CGID, TARGET_LEVEL  only tasks whose cgroup v2 ancestor at TARGET_LEVEL has this id
-//                              (container mode); absent in exec mode (tracked map alone decides)
+//   CONTAINERS                 only tasks in a cgroup v2 listed in `targets` (container and attach
+//                              modes); absent in exec mode (tracked map alone decides)
+//   ATTACH                     attach mode: tasks older than the session count at first sight
+//   TASK_START_TIME_OFF        task_struct.start_time, from the running kernel's BTF (attach mode)
 //   NR_EXECVE, NR_CHDIR        the execve and chdir numbers of this architecture
 //   MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
 // The numbers shared with Python (and PATH_LEN, struct event) come from wire.h, generated from
@@ -26,6 +28,16 @@
 //   NOAUDIT_SITE(a)            CAP_TRACEPOINT: true for a return address inside a kernel
 //                              function that only makes noaudit checks (capsource.py)
 //   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/btf.py)
+//
+// Which cgroups are targets: user space lists a container's id in `expected` before the
+// container starts (its cgroup does not exist yet, and who creates it, the engine, runc or
+// systemd, and where, depends on the cgroup driver), and the kernel announces every new cgroup
+// (tracepoint cgroup:cgroup_mkdir): a new v2 cgroup whose path names an expected container
+// (`<id>`, `docker-<id>.scope`, `libpod-<id>.scope`, or anything below one), or that a task of
+// a target creates (sub-cgroups the app makes), becomes a target, mapped to its container's
+// slot. Attach mode lists the running container's cgroups in `targets` directly. The hot path
+// then tests the current task's own cgroup id against `targets` (one hash lookup, and only for
+// a task not yet known: a known task's state is in its task storage).
 //
 // Who counts: a task counts once it has exec'd inside the target (the entrypoint, or a command
 // started by `docker exec`), or was forked by a task that counts. The container runtime's own
@@ -122,6 +134,17 @@ BPF_HASH(denied_caps, struct denial_key, u64, 4096);   // refused capability, an
 #endif
 BPF_ARRAY(tasks, u64, 3);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
+#ifdef CONTAINERS
+struct container_key {
+    char id[CONTAINER_ID_LEN];   // the engine's container id, 64 lower-case hex digits
+};
+BPF_HASH(expected, struct container_key, u32, MAX_SLOTS);   // container id -> slot
+BPF_HASH(targets, u64, u32, 4096);                          // cgroup v2 id -> slot
+BPF_PERCPU_ARRAY(cgpath, struct event, 1);                  // a new cgroup's path, for the scan
+#endif
+#ifdef ATTACH
+BPF_ARRAY(session, u64, 1);   // [0] CLOCK_MONOTONIC ns when the session began; 0: not yet
+#endif
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 
 static __always_inline void lose(int slot) {
@@ -132,11 +155,47 @@ static __always_inline void lose(int slot) {
 }
 
 static __always_inline int in_target(void) {
-#ifdef TARGET_CGID
-    return bpf_get_current_ancestor_cgroup_id(TARGET_LEVEL) == TARGET_CGID;
+#ifdef CONTAINERS
+    u64 cg = bpf_get_current_cgroup_id();
+    return targets.lookup(&cg) != 0;
 #else
     return 1;
 #endif
+}
+
+#ifdef ATTACH
+// Attach mode: a task that existed when the session began belongs to the running app and counts
+// at first sight (its exec happened before we looked). A younger one counts like in a new
+// container: from its exec inside the target (a `docker exec`), or from its fork by a counting
+// task. Until user space has set the session's start every task counts.
+static __always_inline u32 attach_first_sight(void) {
+    int k = 0;
+    u64 *began = session.lookup(&k);
+    if (!began || !*began)
+        return ST_ACTIVE;
+#ifdef TASK_START_TIME_OFF
+    u64 task = bpf_get_current_task(), start = 0;
+    bpf_probe_read_kernel(&start, sizeof(start), (void *)(task + TASK_START_TIME_OFF));
+    return start < *began ? ST_ACTIVE : 0;
+#else
+    return ST_ACTIVE;
+#endif
+}
+#endif
+
+static __always_inline void task_born(void) {
+    int k0 = 0, k1 = 1;
+    u64 *live = tasks.lookup(&k0);
+    u64 *peak = tasks.lookup(&k1);
+    if (!live || !peak)
+        return;
+    // The atomic's return value is not used: LLVM refuses it ("Invalid usage of the XADD
+    // return value") unless it targets BPF cpu v3, which newer bcc/LLVM (forky: bcc 0.35,
+    // LLVM 21) do not by default. Reading the counter after the add gives a real live count.
+    __sync_fetch_and_add(live, 1);
+    u64 now = *live;
+    if (now > *peak)
+        *peak = now;
 }
 
 // The state of the current task: its task storage, or, on first sight of a task inside the
@@ -152,7 +211,7 @@ static __always_inline u32 *task_state(void) {
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 *h = tracked.lookup(&tid);
-#ifndef TARGET_CGID
+#ifndef CONTAINERS
     // Exec mode has no cgroup to bound "seen, not counted": remembering that for every task on
     // the host would also catch the traced child in the moment between its fork and its
     // registration. Only tasks handed a state get storage.
@@ -160,27 +219,20 @@ static __always_inline u32 *task_state(void) {
         return 0;
 #endif
     u32 init = h ? *h : 0;
+#ifdef ATTACH
+    if (!h)
+        init = attach_first_sight();
+#endif
     st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!st)
         return h;   // storage refused (nested context): the hash entry still answers
     if (h)
         tracked.delete(&tid);
+#ifdef ATTACH
+    else if (init)
+        task_born();   // a task of the running app, counted from now
+#endif
     return st;
-}
-
-static __always_inline void task_born(void) {
-    int k0 = 0, k1 = 1;
-    u64 *live = tasks.lookup(&k0);
-    u64 *peak = tasks.lookup(&k1);
-    if (!live || !peak)
-        return;
-    // The atomic's return value is not used: LLVM refuses it ("Invalid usage of the XADD
-    // return value") unless it targets BPF cpu v3, which newer bcc/LLVM (forky: bcc 0.35,
-    // LLVM 21) do not by default. Reading the counter after the add gives a real live count.
-    __sync_fetch_and_add(live, 1);
-    u64 now = *live;
-    if (now > *peak)
-        *peak = now;
 }
 
 static __always_inline void count_nr(u32 nr) {
@@ -933,6 +985,101 @@ int on_sys_exit(struct sys_exit_args *args) {
 }
 #endif
 
+#ifdef CONTAINERS
+// The offset of the container id named by the path component that ends at `end` (exclusive), or
+// -1; as profiler/cgroups.py's `container_id_in_name` (its unit tests are this function's
+// specification): the whole component (`/docker/<id>`: cgroupfs driver), or the 64 characters
+// between a `-` and a `.scope` suffix (`docker-<id>.scope`, `libpod-<id>.scope`: systemd
+// driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's (with
+// the offsets computed here the verifier need not bound them); mkdir is rare.
+static __always_inline int component_id(const char *path, int end) {
+    if (end < CONTAINER_ID_LEN + 1)
+        return -1;
+    char sep = 0;
+    bpf_probe_read_kernel(&sep, 1, path + end - CONTAINER_ID_LEN - 1);
+    if (sep == '/')
+        return end - CONTAINER_ID_LEN;
+    if (end < CONTAINER_ID_LEN + 8)   // "/x-" + id + ".scope"
+        return -1;
+    u64 tail = 0, before = 0;
+    bpf_probe_read_kernel(&tail, 6, path + end - 6);
+    if (tail != 0x65706f63732eULL)   // ".scope", little-endian
+        return -1;
+    int id = end - 6 - CONTAINER_ID_LEN;
+    bpf_probe_read_kernel(&before, 1, path + id - 1);
+    if (before != '-')
+        return -1;
+    bpf_probe_read_kernel(&before, 8, path + id - 8);
+    if (before == 0x2d6e6f6d6e6f632dULL)   // "-conmon-"
+        return -1;
+    return id;
+}
+
+static __always_inline u32 *expected_at(const char *path, int end) {
+    int at = component_id(path, end);
+    if (at < 0)
+        return 0;
+    struct container_key key = {};
+    bpf_probe_read_kernel(key.id, CONTAINER_ID_LEN, path + at);
+    return expected.lookup(&key);
+}
+
+static __always_inline void add_target(u64 id, u32 slot, const char *path, int level) {
+    if (targets.update(&id, &slot) < 0) {
+        lose(L_MAP_FULL);
+        return;
+    }
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(L_RINGBUF_FULL);
+        return;
+    }
+    e->type = EV_CGROUP;
+    e->tgid = 0;
+    e->dirfd = slot;
+    e->tid = 0;
+    e->aux = level;
+    bpf_probe_read_kernel_str(e->data, PATH_LEN, path);
+    events.ringbuf_submit(e, 0);
+}
+
+// Every new cgroup, on every hierarchy (the v1 ones too on hybrid hosts: `root` says which). A
+// container's own cgroup appears here before any of its tasks runs, whoever creates it.
+TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
+    if (args->root != 0)   // hierarchy id 0 is the v2 (default) hierarchy
+        return 0;
+    const char *path = (const char *)args + (args->data_loc_path & 0xFFFF);
+    int len = (args->data_loc_path >> 16) - 1;   // the recorded string's size, NUL included
+    // A cgroup made by a task of a target (the app's own sub-cgroups) is that container's.
+    u64 creator = bpf_get_current_cgroup_id();
+    u32 *slot = targets.lookup(&creator);
+    // One named for an expected container, or the child of one (crun's `<scope>/container`).
+    if (!slot)
+        slot = expected_at(path, len);
+    if (!slot) {
+        int z = 0;
+        struct event *buf = cgpath.lookup(&z);
+        if (!buf || bpf_probe_read_kernel_str(buf->data, PATH_LEN, path) != len + 1)
+            return 0;
+        int parent = 0;
+        for (int k = 1; k <= CONTAINER_ID_LEN; k++) {   // the child's name: at most 64 bytes
+            int j = len - 1 - k;
+            if (j <= 0)
+                break;
+            if (buf->data[j & (PATH_LEN - 1)] == '/') {
+                parent = j;
+                break;
+            }
+        }
+        if (parent)
+            slot = expected_at(path, parent);
+    }
+    if (slot)
+        add_target(args->id, *slot, path, args->level);
+    return 0;
+}
+#endif
+
 TRACEPOINT_PROBE(sched, sched_process_fork) {
     u32 parent = args->parent_pid;
     u32 *st = task_state();   // runs in the parent
@@ -966,7 +1113,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     if (!st)
         return 0;
     if (!(*st & ST_ACTIVE)) {
-#ifndef TARGET_CGID
+#ifndef CONTAINERS
         // Exec mode: only the registered (pending) child starts counting at its exec.
         if (!(*st & ST_PENDING))
             return 0;

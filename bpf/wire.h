@@ -9,6 +9,7 @@
 #define ST_CAP_SHIFT 16         // VERIFY: state bits 16-23 hold 1 + the capability refused in this call
 #define KP_COMPOSED 1           // KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel
 #define URING_OPS 256           // slots of `uring_ops` (io_uring opcodes)
+#define CONTAINER_ID_LEN 64     // hex digits of a container id, as cgroup names carry it
 
 // What a ring-buffer record announces (`Event.type`).
 #define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
@@ -18,6 +19,7 @@
 #define EV_DIRFD 6              // a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)
 #define EV_EXE_RESOLVED 7       // KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved
 #define EV_PRIVEXEC 8           // an exec that changed credentials or met a set-id file (a PrivExecEvent)
+#define EV_CGROUP 9             // a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)
 
 // What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
 #define ADDR_BIND 1             // bind: the app listens there
@@ -93,11 +95,11 @@
 struct event {
     u32 type;           // EventType
     u32 tgid;
-    s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid
+    s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid; CGROUP: the slot
     u32 tid;            // the task; FORK: the parent's tid
-    s32 aux;            // DIRFD: the new fd
+    s32 aux;            // DIRFD: the new fd; CGROUP: the level
     u32 pad;
-    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED)
+    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP)
 };
 
 // A task's credentials as record.c reads them from struct cred.

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import __version__, btf, capsource, syscalls
+from . import __version__, btf, capsource, cgroups, syscalls
 from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, wait_port)
@@ -37,7 +37,6 @@ from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
 from .model import ContainerConfig, Metadata, Recording, Workload
 from .wire import RawTrace
 
-CGROUP_ROOT = Path("/sys/fs/cgroup")
 # Where pre-flight looks (module constants so that tests can point them elsewhere).
 MOUNTS = Path("/proc/self/mounts")
 PROC = Path("/proc")  # a container's cgroup and bounding set (attach mode)
@@ -76,7 +75,14 @@ Progress = Callable[[dict], None]
 class TraceSource(Protocol):
     """What a session needs from the tracer (tracer.Tracer, or a test's fake)."""
 
+    cgroups: list[tuple[int, bytes]]  # (slot, v2 path) of each cgroup the kernel matched
+
     def track(self, pid: int, pending: bool = False) -> None: ...
+    def expect_container(self, container_id: str, slot: int = 0) -> None: ...
+    def add_target(self, cgroup_id: int, slot: int = 0) -> None: ...
+    def is_target(self, cgroup_id: int) -> bool: ...
+    def begin(self) -> None: ...
+    def drain(self) -> None: ...
     def poll(self, timeout_ms: int = 100) -> None: ...
     def live_stats(self) -> dict[str, int]: ...
     def snapshot(self) -> RawTrace: ...
@@ -84,12 +90,11 @@ class TraceSource(Protocol):
 
 
 class TracerLoader(Protocol):
-    """Compiles and attaches a tracer: `cgroup` = (id, level) of the subtree to trace, or None
-    for only the tasks given to `track`."""
+    """Compiles and attaches a tracer: `containers` for the tasks of the containers it is then
+    told about (`attach`: running ones), or not, for only the tasks given to `track`."""
 
-    def __call__(self, cgroup: tuple[int, int] | None, initial_cwd: str = "/",
-                 all_exits: bool = False, verify: bool = False,
-                 own_pid_namespace: bool = True,
+    def __call__(self, containers: bool, initial_cwd: str = "/", all_exits: bool = False,
+                 verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
                  capabilities: str | None = None) -> TraceSource: ...
 
 
@@ -276,11 +281,13 @@ class _Live:
         self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
 
 
-def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
-                 own_pid_namespace: bool = True, capabilities: str | None = None):
+def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
+                 verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
+                 capabilities: str | None = None):
     from .tracer import Tracer  # the bcc import happens only when we really trace
-    return Tracer(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits, verify=verify,
-                  own_pid_namespace=own_pid_namespace, capabilities=capabilities)
+    return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
+                  all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
+                  capabilities=capabilities)
 
 
 def _caps_note(why: str | None) -> list[str]:
@@ -292,33 +299,23 @@ def _caps_note(why: str | None) -> list[str]:
 # container mode
 # ---------------------------------------------------------------------------------------------
 
-class _SessionCgroup:
-    """A per-session parent cgroup: the container's cgroup is created under it by the runtime,
-    so its id (the directory's inode) is known before the container exists, and the tracer can
-    match the entrypoint's very first instruction."""
-
-    def __init__(self):
-        self.name = f"profiler-{uuid.uuid4().hex[:12]}"
-        root = v2_root()
-        self.path = root / self.name
-        try:
-            self.path.mkdir()
-        except OSError as e:
-            raise EnvironmentProblem(f"cannot create cgroup {self.path}: {e.strerror}") from None
-        self.id = self.path.stat().st_ino
-        self.level = len(self.path.relative_to(root).parts)
-
-    def remove(self) -> None:
-        # The runtime also created this parent in each v1 controller (hybrid hosts).
-        for d in [self.path, *CGROUP_ROOT.glob(f"*/{self.name}")]:
-            for _ in range(20):
-                try:
-                    d.rmdir()
-                    break
-                except FileNotFoundError:
-                    break
-                except OSError:
-                    time.sleep(0.1)
+def _check_cgroup_matched(tracer: TraceSource, engine: ContainerEngine, container) -> None:
+    """After the start: the container's cgroup must have been recognised (cgroups.py), or the
+    recording would be silently empty. Says which cgroup the container got when it was not."""
+    tracer.drain()
+    if tracer.cgroups:
+        return
+    rel = None
+    try:
+        rel = cgroups.v2_path((PROC / str(engine.state(container).pid) / "cgroup").read_text())
+    except OSError:  # exited already: its cgroup is gone, and it was never announced
+        pass
+    if rel and tracer.is_target((v2_root() / rel.lstrip("/")).stat().st_ino):
+        return  # matched, only its announcement was lost
+    where = f"cgroup {rel}" if rel else "cgroup (never announced)"
+    raise EnvironmentProblem(
+        f"the container's {where} does not carry its id: this cgroup layout is not supported",
+        hint="supported: Docker's cgroupfs and systemd drivers, Podman (profiler/cgroups.py)")
 
 
 def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
@@ -359,13 +356,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
     check_workload(opts.workload)
     engine = engine or Engine()
     load_tracer = load_tracer or _load_tracer
-    if engine.cgroup_driver() == "systemd":
-        raise EnvironmentProblem("the Docker engine uses the systemd cgroup driver, which this "
-                                 "version cannot pre-create a session cgroup for",
-                                 hint="use --container to attach to a running container, or "
-                                      "run dockerd with --exec-opt native.cgroupdriver=cgroupfs")
     image = engine.image(spec.image)
-    cg = _SessionCgroup()
+    session = f"profiler-{uuid.uuid4().hex[:12]}"
     container = None
     tracer = None
     try:
@@ -374,26 +366,28 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
         def load():
             try:
-                box["tracer"] = load_tracer((cg.id, cg.level), image.working_dir or "/",
-                                            opts.all_errnos, opts.verify, capabilities=caps)
+                box["tracer"] = load_tracer(True, image.working_dir or "/", opts.all_errnos,
+                                            opts.verify, capabilities=caps)
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
         t = threading.Thread(target=load, daemon=True)
         t.start()
         try:
-            container = engine.create(spec, cgroup_parent="/" + cg.name,
-                                      labels={"io.profiler.session": cg.name})
+            container = engine.create(spec, labels={"io.profiler.session": session})
         finally:  # a tracer loaded for a container that failed is closed below all the same
             t.join()
             tracer = box.get("tracer")
         if "error" in box:
             raise box["error"]
         info = engine.describe(container)
+        # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
+        tracer.expect_container(info.id)
         started_at = _now()
         t0 = time.monotonic()
         with _Interrupt() as intr:
             engine.start(container)
+            _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
             exit_code, wl_status = _drive(
                 engine, container, tracer, opts, intr, progress, t0,
@@ -416,7 +410,6 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             engine.remove(container)
         if tracer is not None:
             tracer.close()
-        cg.remove()
 
 
 def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
@@ -513,12 +506,17 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     if not state.running:
         raise EngineError(f"container {ref!r} is not running")
     info = engine.describe(container)
-    path, level = _container_cgroup(ref, state.pid)
-    tracer = load_tracer((path.stat().st_ino, level), info.working_dir or "/", opts.all_errnos,
-                         own_pid_namespace=info.pid_mode != "host", capabilities=caps)
+    path = _container_cgroup(ref, state.pid)
+    tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
+                         own_pid_namespace=info.pid_mode != "host", attach=True,
+                         capabilities=caps)
     try:
-        for tid in (path / "cgroup.threads").read_text().split():
-            tracer.track(int(tid))
+        # Its cgroup and the ones below it, and any made from now on; its tasks count from now
+        # (tasks older than that at once, record.c's attach_first_sight).
+        for cgroup_id in cgroups.subtree_ids(path):
+            tracer.add_target(cgroup_id)
+        tracer.expect_container(info.id)
+        tracer.begin()
         image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()
@@ -551,15 +549,15 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         tracer.close()
 
 
-def _container_cgroup(ref: str, pid: int) -> tuple[Path, int]:
-    """The cgroup v2 directory of a running container's main process, and its level."""
-    rel = None
-    for line in (PROC / str(pid) / "cgroup").read_text().splitlines():
-        if line.startswith("0::"):
-            rel = line[3:].strip()
+def _container_cgroup(ref: str, pid: int) -> Path:
+    """The cgroup v2 directory of a running container's main process."""
+    try:
+        rel = cgroups.v2_path((PROC / str(pid) / "cgroup").read_text())
+    except OSError:
+        raise EngineError(f"container {ref!r} stopped while we looked at it") from None
     if not rel:
         raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
-    return v2_root() / rel.lstrip("/"), len(Path(rel).parts) - 1
+    return v2_root() / rel.lstrip("/")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,7 +574,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
     if "/" not in argv[0] and shutil.which(argv[0]) is None:
         raise UsageError(f"command {argv[0]!r} not found")
-    tracer = (load_tracer or _load_tracer)(None, os.getcwd(), opts.all_errnos, capabilities=caps)
+    tracer = (load_tracer or _load_tracer)(False, os.getcwd(), opts.all_errnos, capabilities=caps)
     try:
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)

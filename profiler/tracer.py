@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes as ct
 import os
 import platform
+import time
 from pathlib import Path
 
 from . import btf, capsource, syscalls
@@ -32,6 +33,7 @@ MAX_NR = 1024
 MAX_FILES = 262144
 MAX_ARG_VALUES = 64
 RINGBUF_PAGES = 1024  # 4 MiB
+MAX_SLOTS = 64  # containers one tracer can tell apart (one today; several with issue 13)
 
 
 def _tracefs() -> Path:
@@ -112,10 +114,12 @@ def uring_defines() -> tuple[list[str], tuple[str, ...]]:
 
 
 class Tracer:
-    """Load the recorder. `cgroup` = (id, level) restricts it to a cgroup v2 subtree
-    (container mode); None traces only tasks registered with `track` (exec mode)."""
+    """Load the recorder. `containers`: only tasks in the cgroups of the containers named with
+    `expect_container` (before they start) or `add_target` (running ones; `attach` says tasks
+    older than `begin()` count at once); otherwise only tasks registered with `track` (exec
+    mode)."""
 
-    def __init__(self, cgroup: tuple[int, int] | None = None, arch: str | None = None,
+    def __init__(self, containers: bool = False, attach: bool = False, arch: str | None = None,
                  initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
                  own_pid_namespace: bool = True, capabilities: str | None = None):
         self.arch = arch or syscalls.host_arch()
@@ -135,8 +139,13 @@ class Tracer:
             f"-DNR_EXECVE={nr_execve}", f"-DNR_CHDIR={syscalls.number_of(self.arch, 'chdir')}", f"-D{_ARCH_DEFINE[self.arch]}",
             "-Wno-unreachable-code",
         ]
-        if cgroup is not None:
-            cflags += [f"-DTARGET_CGID={cgroup[0]}ULL", f"-DTARGET_LEVEL={cgroup[1]}"]
+        if containers:
+            cflags += ["-DCONTAINERS", f"-DMAX_SLOTS={MAX_SLOTS}"]
+            if attach:
+                cflags.append("-DATTACH")
+                start_time = btf.running_kernel_offset("task_struct", "start_time")
+                if start_time is not None:  # without it every task of the container counts
+                    cflags.append(f"-DTASK_START_TIME_OFF={start_time}")
             if own_pid_namespace:  # the container has its own PID namespace (not --pid host)
                 ns = os.stat("/proc/self/ns/pid")
                 cflags += [f"-DHOST_PIDNS_DEV={ns.st_dev}ULL", f"-DHOST_PIDNS_INO={ns.st_ino}ULL"]
@@ -183,6 +192,7 @@ class Tracer:
         self._exe_resolved: dict[bytes, bytes] = {}  # exec path -> its file, symlinks resolved
         self._privexecs: dict[tuple, int] = {}
         self._privexec_pending: dict[int, tuple] = {}  # tid -> a PRIVEXEC before its EXEC
+        self.cgroups: list[tuple[int, bytes]] = []  # (slot, v2 path) of each cgroup matched
         self.bpf["events"].open_ring_buffer(self._on_event)
 
     # --- setup ------------------------------------------------------------------------------
@@ -232,6 +242,30 @@ class Tracer:
             live = self.bpf["tasks"]
             live[ct.c_int(0)] = ct.c_uint64(live[ct.c_int(0)].value + 1)
 
+    def expect_container(self, container_id: str, slot: int = 0) -> None:
+        """The container's cgroup, which its start will create, becomes a target (slot) as soon
+        as the kernel announces it (record.c's cgroup_mkdir)."""
+        table = self.bpf["expected"]
+        key = table.Key()
+        raw = container_id.encode()
+        if len(raw) != ct.sizeof(key):
+            raise ValueError(f"not a full container id: {container_id!r}")
+        ct.memmove(ct.addressof(key), raw, len(raw))
+        table[key] = ct.c_uint32(slot)
+
+    def add_target(self, cgroup_id: int, slot: int = 0) -> None:
+        """An existing cgroup v2 (by id) whose tasks belong to container `slot`."""
+        self.bpf["targets"][ct.c_uint64(cgroup_id)] = ct.c_uint32(slot)
+
+    def is_target(self, cgroup_id: int) -> bool:
+        return ct.c_uint64(cgroup_id) in self.bpf["targets"]
+
+    def begin(self) -> None:
+        """Attach mode: tasks started before now count at first sight (the running app); younger
+        ones from their exec inside the container (a `docker exec`) or their fork by a counting
+        task. CLOCK_MONOTONIC is the clock of task_struct.start_time and bpf_ktime_get_ns."""
+        self.bpf["session"][ct.c_int(0)] = ct.c_uint64(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+
     # --- streaming --------------------------------------------------------------------------
     def _on_event(self, ctx, data, size) -> None:
         """Feed each streamed event to the path resolver (the events arrive in order)."""
@@ -261,6 +295,8 @@ class Tracer:
             self.paths.chdir(e.tgid, e.tid, e.dirfd, e.path)
         elif e.type == EventType.DIRFD:
             self.paths.dirfd_opened(e.tgid, e.tid, e.dirfd, e.path, e.aux)
+        elif e.type == EventType.CGROUP:
+            self.cgroups.append((e.dirfd, e.path))
 
     def _count_privexec(self, key: tuple) -> None:
         self._privexecs[key] = self._privexecs.get(key, 0) + 1

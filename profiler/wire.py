@@ -36,6 +36,7 @@ PATH_LEN = 256  # bytes of a path kept in the kernel (file keys, events), NUL in
 AT_FDCWD = -100  # the dirfd of a path relative to the task's cwd (C name AT_FDCWD_: no clash)
 ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refused in this call
 KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path the kernel completed
+CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgroup names carry it
 
 
 class EventType(IntEnum):
@@ -50,6 +51,7 @@ class EventType(IntEnum):
     DIRFD = 6, "a directory fd opened (O_DIRECTORY or O_PATH; aux: the new fd)"
     EXE_RESOLVED = 7, "KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved"
     PRIVEXEC = 8, "an exec that changed credentials or met a set-id file (a PrivExecEvent)"
+    CGROUP = 9, "a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)"
 
 
 class AddrKind(IntEnum):
@@ -251,10 +253,10 @@ class PrivExecEvent(ct.Structure):
 
 _EVENT_DOC = {
     "type": "EventType",
-    "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid",
+    "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid; CGROUP: the slot",
     "tid": "the task; FORK: the parent's tid",
-    "aux": "DIRFD: the new fd",
-    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED)",
+    "aux": "DIRFD: the new fd; CGROUP: the level",
+    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP)",
 }
 _PRIVEXEC_DOC = {
     "type": "EventType.PRIVEXEC",
@@ -345,6 +347,8 @@ def c_header() -> str:
         _define("KP_COMPOSED", str(KP_COMPOSED),
                 "KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel"),
         _define("URING_OPS", str(URING_OPS), "slots of `uring_ops` (io_uring opcodes)"),
+        _define("CONTAINER_ID_LEN", str(CONTAINER_ID_LEN),
+                "hex digits of a container id, as cgroup names carry it"),
     ]
     for enum, prefix in _HEADER_ENUMS:
         out += ["", f"// {enum.__doc__}"]

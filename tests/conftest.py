@@ -219,8 +219,8 @@ def require_root():
 @pytest.fixture
 def fake_host(tmp_path, monkeypatch):
     """A host where everything pre-flight checks is present, made of directories under
-    tmp_path: tracefs with syscall tracepoints, kernel headers, a cgroup v2 mount (the session
-    cgroup is made there, so a test can see it removed) and a /proc for attach mode."""
+    tmp_path: tracefs with syscall tracepoints, kernel headers, a cgroup v2 mount (a test can
+    see that a session leaves nothing there) and a /proc for a container's cgroup."""
     from profiler import session
 
     tracing = tmp_path / "tracing"
@@ -235,7 +235,6 @@ def fake_host(tmp_path, monkeypatch):
     monkeypatch.setattr(session, "TRACEFS_DIRS", (tracing,))
     monkeypatch.setattr(session, "MODULES_DIR", modules)
     monkeypatch.setattr(session, "MOUNTS", mounts)
-    monkeypatch.setattr(session, "CGROUP_ROOT", cgroup)
     monkeypatch.setattr(session, "PROC", tmp_path / "proc")
     monkeypatch.setattr(session.os, "geteuid", lambda: 0)
     # BTF with every BPF feature pre-flight asks for, and the capability tracepoint
@@ -325,29 +324,55 @@ class FakeEngine:
 
 class FakeTracer:
     """A session.TraceSource that returns `raw` from snapshot. `on_poll(n)` runs at the n-th
-    poll (from 1), in the session's thread: a test sends itself Ctrl-C from there."""
+    poll (from 1), in the session's thread: a test sends itself Ctrl-C from there. An expected
+    container's cgroup is announced at once (as the kernel does at its start) unless
+    `announces` is False (a cgroup layout the match does not know)."""
 
-    def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None):
+    def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None,
+                 announces: bool = True):
         from profiler.wire import RawTrace
 
         self.raw = raw or RawTrace(arch="x86_64", counts={0: 3, 59: 1},
                                    execs={b"/usr/bin/app": 1})
         self.on_poll = on_poll
+        self.announces = announces
         self.polls = 0
         self.tracked: list[int] = []
+        self.expected: list[str] = []
+        self.targets: list[int] = []
+        self.cgroups: list[tuple[int, bytes]] = []
+        self.began = False
         self.closed = False
         self.loaded_with: dict = {}
 
-    def load(self, cgroup, initial_cwd="/", all_exits=False, verify=False,
-             own_pid_namespace=True, capabilities=None):
+    def load(self, containers, initial_cwd="/", all_exits=False, verify=False,
+             own_pid_namespace=True, attach=False, capabilities=None):
         """The session.TracerLoader that hands out this tracer."""
-        self.loaded_with = dict(cgroup=cgroup, initial_cwd=initial_cwd, all_exits=all_exits,
-                                verify=verify, own_pid_namespace=own_pid_namespace,
+        self.loaded_with = dict(containers=containers, initial_cwd=initial_cwd,
+                                all_exits=all_exits, verify=verify,
+                                own_pid_namespace=own_pid_namespace, attach=attach,
                                 capabilities=capabilities)
         return self
 
     def track(self, pid: int, pending: bool = False) -> None:
         self.tracked.append(pid)
+
+    def expect_container(self, container_id: str, slot: int = 0) -> None:
+        self.expected.append(container_id)
+        if self.announces:
+            self.cgroups.append((slot, b"/docker/" + container_id.encode()))
+
+    def add_target(self, cgroup_id: int, slot: int = 0) -> None:
+        self.targets.append(cgroup_id)
+
+    def is_target(self, cgroup_id: int) -> bool:
+        return cgroup_id in self.targets
+
+    def begin(self) -> None:
+        self.began = True
+
+    def drain(self) -> None:
+        pass
 
     def poll(self, timeout_ms: int = 100) -> None:
         self.polls += 1

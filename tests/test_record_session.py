@@ -67,8 +67,9 @@ def test_start_ready_workload_then_graceful_stop(fake_host, listening_port, tmp_
     assert (md.mode, md.workload.exit_status, md.exit_code) == ("container", 0, 143)
     assert not out.workload_failed and not out.interrupted
     assert out.logs == "; last log lines: fake"
-    # the tracer matched the session cgroup from the image's working directory on
-    assert tracer.loaded_with["initial_cwd"] == "/srv" and tracer.loaded_with["cgroup"][1] == 1
+    # the tracer expected the container's cgroup, resolving paths from the image's working dir
+    assert tracer.loaded_with["initial_cwd"] == "/srv" and tracer.loaded_with["containers"]
+    assert tracer.expected == ["c0ffee"] and not tracer.loaded_with["attach"]
     assert _cleaned_up(engine, tracer, fake_host)
 
 
@@ -203,7 +204,19 @@ def test_missing_image_fails_before_anything_starts(fake_host):
     assert engine.calls == [] and not tracer.loaded_with and not _session_cgroups(fake_host)
 
 
-def test_attach_tracks_the_running_containers_threads(fake_host):
+def test_container_whose_cgroup_is_not_recognised_is_refused(fake_host):
+    """A cgroup layout the match does not know would give an empty recording: one error that
+    names the container's cgroup, and the container removed."""
+    engine, tracer = FakeEngine(pid=4242), FakeTracer(announces=False)
+    (fake_host / "proc" / "4242").mkdir()
+    (fake_host / "proc" / "4242" / "cgroup").write_text("0::/odd.slice/ctr.scope\n")
+    (fake_host / "cgroup" / "odd.slice" / "ctr.scope").mkdir(parents=True)
+    with pytest.raises(EnvironmentProblem, match="cgroup /odd.slice/ctr.scope does not carry"):
+        _record(engine, tracer)
+    assert engine.calls[-1] == "remove" and tracer.closed
+
+
+def test_attach_targets_the_running_containers_cgroups(fake_host):
     info = ContainerInfo(id="c1", name="n1", image="app:1", image_id="sha256:img",
                          working_dir="/w", pid_mode="host")
     engine, tracer = FakeEngine(container=info, running=True, pid=4242), FakeTracer()
@@ -211,12 +224,13 @@ def test_attach_tracks_the_running_containers_threads(fake_host):
     (fake_host / "proc" / "4242" / "cgroup").write_text("0::/docker/c1\n")
     (fake_host / "proc" / "4242" / "status").write_text("CapBnd:\t0000000000000001\n")
     cgroup = fake_host / "cgroup" / "docker" / "c1"
-    cgroup.mkdir(parents=True)
-    (cgroup / "cgroup.threads").write_text("4242\n4243\n")
+    (cgroup / "made-by-the-app").mkdir(parents=True)
     out = session.record_attach("n1", _opts(workload="true"), engine=engine,
                                 load_tracer=tracer.load)
-    assert tracer.tracked == [4242, 4243] and tracer.closed
-    assert tracer.loaded_with["cgroup"] == (cgroup.stat().st_ino, 2)  # /docker/c1
+    # its cgroup and the one it made, any it makes later (by its id), its tasks from now on
+    assert tracer.targets == [cgroup.stat().st_ino, (cgroup / "made-by-the-app").stat().st_ino]
+    assert tracer.expected == ["c1"] and tracer.began and not tracer.tracked and tracer.closed
+    assert tracer.loaded_with["attach"] and tracer.loaded_with["containers"]
     assert tracer.loaded_with["own_pid_namespace"] is False  # --pid host
     md = out.recording.metadata
     assert (md.mode, md.image, md.startup_observed, md.workload.exit_status) == (

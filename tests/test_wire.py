@@ -42,7 +42,8 @@ def test_header_defines_every_member_with_its_value():
     expected = {prefix + m.name: int(m) for enum, prefix in wire._HEADER_ENUMS for m in enum}
     expected |= {"PATH_LEN": wire.PATH_LEN, "AT_FDCWD_": wire.AT_FDCWD,
                  "ST_CAP_SHIFT": wire.ST_CAP_SHIFT, "KP_COMPOSED": wire.KP_COMPOSED,
-                 "URING_OPS": wire.URING_OPS}
+                 "URING_OPS": wire.URING_OPS,
+                 "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN}
     assert defines == expected
     assert expected["EV_FORK"] == 4 and expected["ARG_VIA_POINTER"] == 0xFF  # spot checks
 
