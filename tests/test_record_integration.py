@@ -203,6 +203,32 @@ def test_nginx_under_http_load(sample_image, require_root, tmp_path):
     assert not RUNTIME_SETUP & rec.syscall_names
 
 
+def test_attach_records_what_the_running_app_does(sample_image, require_root, docker_client,
+                                                 tmp_path):
+    """--container: every task of a running nginx (master and workers, started long before the
+    tracer) is recorded serving the workload's requests, from its first syscall after attach."""
+    sample = sample_image("nginx")
+    port = free_port()
+    ctr = docker_client.containers.run(sample.image, detach=True,
+                                       ports={"80/tcp": ("127.0.0.1", port)})
+    try:
+        from profiler.engine import wait_port
+        assert wait_port(port, time.monotonic() + 30, lambda: True), "nginx did not answer"
+        out = tmp_path / "attach.yaml"
+        env = {**os.environ, sample.port_env: str(port)}
+        proc = run(["record", "--container", ctr.name, "-o", str(out), "--workload",
+                    str(sample.workload)], env=env)
+        assert proc.returncode == 0, proc.stderr
+    finally:
+        ctr.remove(force=True)
+    rec = recording_io.load(out)
+    assert rec.metadata.mode == "attach"
+    assert {"accept4", "sendfile", "writev"} & rec.syscall_names, rec.syscall_names
+    assert {"accept4", "epoll_wait", "openat", "close"} <= rec.syscall_names, rec.syscall_names
+    assert any(f.path.endswith("index.html") for f in rec.files), [f.path for f in rec.files]
+    assert not RUNTIME_SETUP & rec.syscall_names
+
+
 # --- bad input: one line, non-zero, no file ------------------------------------------------------
 
 def test_image_not_found(require_root, docker_client, tmp_path):
