@@ -50,11 +50,13 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
     h.add_column("option")
     h.add_column("applied")
     h.add_column("evidence")
+    h.add_column("assumes")
     hd = policy.hardening
     for label, d in (("no-new-privileges", hd.no_new_privileges), ("read-only", hd.read_only),
                      ("pids-limit", hd.pids_limit), ("user", hd.user),
                      ("network none", hd.network_none), ("io_uring allowed", policy.io_uring)):
-        h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence))
+        h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence),
+                  escape(d.assumption))
     err.print(h)
     if policy.partial:
         p = Table(title=f"seen in only some of the {policy.runs} runs (thin training?)")
@@ -97,6 +99,11 @@ def emit(
         "--allow-io-uring", help="Allow the io_uring syscalls the app used (refused with "
                                  "ENOSYS by default: operations through a ring bypass seccomp "
                                  "and the recording).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Hardening exactly as the training run behaved: tmpfs only where it "
+                         "wrote, pids limit 2 x its peak, --network none whenever it opened no "
+                         "IP socket. Default: headroom for what production does that training "
+                         "did not (docs/emit.md).")] = False,
     glob_threshold: Annotated[int, typer.Option(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "
@@ -113,7 +120,8 @@ def emit(
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
     recs = [recording_io.load(p) for p in recordings]
-    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring)
+    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring,
+                    strict=strict)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
     policy = caps_render.resolve_unknown(policy, formats, caps_unknown)

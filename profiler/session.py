@@ -349,7 +349,8 @@ def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
                       run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
     return ContainerConfig(user=c.user, working_dir=c.working_dir,
                            entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
-                           env_names=c.env_names, run_options=run_options)
+                           env_names=c.env_names, run_options=run_options,
+                           env_paths=c.env_paths)
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,

@@ -42,7 +42,7 @@ def test_pod_security_context():
     assert sc["readOnlyRootFilesystem"] is True
     assert "runAsNonRoot" not in sc  # nginx's master ran as root
     assert [m["mountPath"] for m in c["volumeMounts"]] == \
-        ["/run", "/tmp", "/var/lib/nginx", "/var/log/nginx"]
+        ["/root", "/run", "/tmp", "/var/lib/nginx", "/var/log/nginx", "/var/tmp"]
     assert all(v["emptyDir"] == {"medium": "Memory"} for v in pod["spec"]["volumes"])
     assert c["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 

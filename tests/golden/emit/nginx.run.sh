@@ -16,13 +16,18 @@ args=(
   --cap-add DAC_OVERRIDE  # CAP_DAC_OVERRIDE was granted during the recording
   --cap-add SETGID  # CAP_SETGID was granted during the recording
   --cap-add SETUID  # CAP_SETUID was granted during the recording
+  # assumes nothing in the container ever needs a set-uid/set-gid or file-capability program (sudo, su, ping on old images), including a `docker exec` by an operator
   --security-opt no-new-privileges  # no set-uid/set-gid or file-capability program was run (executables: /usr/sbin/nginx); uid changes, if any, were setuid()/setgid() calls, which it allows
-  --read-only  # all writes are below /run, /tmp, /var/lib/nginx, /var/log/nginx (files the app created itself): tmpfs mounts there, the rest read-only
+  # assumes the app writes nowhere but the tmpfs directories (anything else fails with EROFS); tmpfs contents are lost at restart, count against the container's memory, and are noexec unless marked exec
+  --read-only  # all writes are below /run, /tmp, /var/lib/nginx, /var/log/nginx (files the app created itself); tmpfs also on /root, /var/tmp (temp directories and home, where apps write under load): the rest read-only
+  --tmpfs /root  # not written in training: a temp directory or home, where apps write under load
   --tmpfs /run  # the app created files here
   --tmpfs /tmp  # the app created files here
   --tmpfs /var/lib/nginx  # the app created files here
   --tmpfs /var/log/nginx  # the app created files here
-  --pids-limit 32  # peak 3 tasks seen; limit max(32, 2 x peak)
+  --tmpfs /var/tmp  # not written in training: a temp directory or home, where apps write under load
+  # assumes the workload drove at least 1/4 of production's peak concurrency (threads count as tasks)
+  --pids-limit 64  # an estimate: peak 3 tasks (processes and threads) seen; limit max(64, 4 x peak)
   --publish 127.0.0.1:18080:80  # as the recording ran
   --security-opt "seccomp=$here/seccomp.json"  # 92 syscalls allowed (60 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
