@@ -17,6 +17,7 @@ from itertools import chain
 
 from . import iouring
 from . import syscalls as sctab
+from .siblings import siblings
 from .errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
 from .model import ACCESS_KINDS, Recording
@@ -90,6 +91,8 @@ class Policy:
     # render/caps.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
+    # syscalls of the same family as ones the app used (profiler/siblings.py; none if strict)
+    siblings: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,7 +189,10 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    return replace(policy, io_uring=uring, refused_enosys=refused)
+    policy = replace(policy, io_uring=uring, refused_enosys=refused)
+    if strict:
+        return policy
+    return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
 
 
 # --- the steps of reduce() -------------------------------------------------------------------

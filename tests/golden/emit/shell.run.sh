@@ -23,7 +23,7 @@ args=(
   --pids-limit 64  # an estimate: peak 2 tasks (processes and threads) seen; limit max(64, 4 x peak)
   # assumes the app never opens a network connection: no DNS lookup, outbound request, metrics or health endpoint, on any code path
   --network none  # opened no network socket
-  --security-opt "seccomp=$here/seccomp.json"  # 80 syscalls allowed (42 the app used, the rest the container runtime's and the kernel's on its behalf)
+  --security-opt "seccomp=$here/seccomp.json"  # 97 syscalls allowed (42 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
 
 # AppArmor only where the kernel enforces it; load the profile first:
