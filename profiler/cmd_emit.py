@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import policy_dir, recording_io
+from . import policy_dir, pss, recording_io
 from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
@@ -58,6 +58,11 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
         h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence),
                   escape(d.assumption))
     err.print(h)
+    verdict = pss.check_policy(policy) if policy.image else None
+    if verdict is not None:
+        err.print("Pod Security Standards (k8s.yaml's pod; run.sh and compose.yaml as a pod):")
+        for line in verdict.lines():
+            err.print(f"  {escape(line)}")
     if policy.partial:
         p = Table(title=f"seen in only some of the {policy.runs} runs (thin training?)")
         p.add_column("kind")

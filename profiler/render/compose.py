@@ -3,6 +3,7 @@ same settings as the run line, each with its evidence as a comment."""
 
 from __future__ import annotations
 
+from .. import pss
 from ..reduce import Policy
 from . import caps as caps_render
 from . import templating
@@ -45,5 +46,6 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         scalars=sorted(scalars.items()),
         untranslated=untranslated,
         not_applied=not_applied(policy),
+        pss=pss.check_policy(policy).lines(),
         complain=complain,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import pss
 from ..errors import PolicyError
 from ..reduce import Policy
 from . import caps as caps_render
@@ -116,6 +117,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         flags=flags(policy),
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
+        pss=pss.check_policy(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
                          f"used, the rest the container runtime's and the kernel's on "
                          f"its behalf)"

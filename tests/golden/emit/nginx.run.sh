@@ -7,6 +7,11 @@
 # Not applied, and why:
 #   --user: processes ran as root (uids seen: 0, 33)
 #   --network none: opened AF_INET, AF_INET6 sockets (listening on 0.0.0.0:80, [::]:80)
+#
+# Pod Security Standards, were this container a Kubernetes pod (k8s.yaml; profiler/pss.py):
+#   baseline: meets; restricted: fails
+#   restricted / Capabilities: adds CHOWN, DAC_OVERRIDE, SETGID, SETUID (only NET_BIND_SERVICE may be added) (granted during the recording: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETGID, CAP_SETUID); fix: run as a non-root user that owns its files, so that no capability is needed
+#   restricted / Running as Non-root: runAsNonRoot is not true (uid 0 seen in the recording); fix: run the app as a non-root user (USER in the image)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 

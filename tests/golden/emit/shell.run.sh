@@ -6,6 +6,10 @@
 #
 # Not applied, and why:
 #   --user: processes ran as root (uids seen: 0)
+#
+# Pod Security Standards, were this container a Kubernetes pod (k8s.yaml; profiler/pss.py):
+#   baseline: meets; restricted: fails
+#   restricted / Running as Non-root: runAsNonRoot is not true (uid 0 seen in the recording); fix: run the app as a non-root user (USER in the image)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
