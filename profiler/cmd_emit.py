@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import policy_dir, pss, recording_io
+from . import coverage, policy_dir, pss, recording_io
 from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
@@ -31,7 +31,20 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 EXPLAIN_ROWS = 40  # per kind of partial item: the table stays readable for big recordings
 
 
-def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
+def _explain_coverage(recs, sources) -> None:
+    """Per recording: did the run converge or was it still learning (profiler/coverage.py)."""
+    for rec, src in zip(recs, sources):
+        cov = coverage.assess(rec)
+        if cov is None:
+            err.print(f"{escape(src)}: no timeline (recorded before schema 1.2): coverage unknown")
+            continue
+        err.print(f"{escape(src)}: {escape(cov.sentence)}"
+                  + (f"  |{cov.sparkline}|" if cov.sparkline else ""))
+        for kind, item, ms in cov.late[:EXPLAIN_ROWS]:
+            err.print(f"  late: {kind.rstrip('s')} {escape(ascii(item)[1:-1])} at {ms / 1000:.1f} s")
+
+
+def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
     t = Table(title=f"policy {policy.name} ({policy.arch}, {policy.runs} recording(s))")
     t.add_column("item")
     t.add_column("value")
@@ -63,6 +76,7 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
         err.print("Pod Security Standards (k8s.yaml's pod; run.sh and compose.yaml as a pod):")
         for line in verdict.lines():
             err.print(f"  {escape(line)}")
+    _explain_coverage(recs, policy.sources)
     if policy.partial:
         p = Table(title=f"seen in only some of the {policy.runs} runs (thin training?)")
         p.add_column("kind")
@@ -142,7 +156,7 @@ def emit(
         err.print(f"[yellow]warning:[/] {len(dropped)} path(s) dropped from the AppArmor "
                   f"profile (control characters or undecodable bytes); see --explain")
     if explain:
-        _explain(policy, dropped)
+        _explain(policy, dropped, recs)
 
     if fmt == "all":
         written = policy_dir.write_dir(output, {FORMATS[f].file: texts[f] for f in formats})

@@ -270,6 +270,7 @@ class Timeline:
     An item missing here was seen but its time is not known (e.g. read only at the end)."""
 
     duration_ms: int = 0
+    stop_ms: int = 0  # when the container was told to stop (0: not stopped by the recorder)
     syscalls: tuple[tuple[str, int], ...] = ()
     capabilities: tuple[tuple[str, int], ...] = ()
     files: tuple[tuple[str, int], ...] = ()
@@ -325,7 +326,7 @@ class Recording:
             ),
             loss=tuple(sorted(dict(self.loss).items())),
             timeline=None if self.timeline is None else Timeline(
-                self.timeline.duration_ms,
+                self.timeline.duration_ms, self.timeline.stop_ms,
                 *(tuple(sorted(self.timeline.of(k))) for k in TIMELINE_KINDS)),
         )
 
@@ -391,7 +392,7 @@ def to_dict(rec: Recording) -> dict:
         out["io_uring"] = u
     if d["timeline"] is not None:
         t = d["timeline"]
-        out["timeline"] = {"duration_ms": t["duration_ms"],
+        out["timeline"] = {"duration_ms": t["duration_ms"], "stop_ms": t["stop_ms"],
                            **{k: {name: ms for name, ms in t[k]} for k in TIMELINE_KINDS}}
     return out
 
@@ -492,5 +493,5 @@ def from_dict(d: dict) -> Recording:
 def _timeline(t: dict | None) -> Timeline | None:
     if t is None:
         return None
-    return Timeline(t.get("duration_ms", 0),
+    return Timeline(t.get("duration_ms", 0), t.get("stop_ms", 0),
                     *(tuple((t.get(k) or {}).items()) for k in TIMELINE_KINDS))

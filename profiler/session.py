@@ -79,6 +79,8 @@ class TraceSource(Protocol):
     def track(self, pid: int, pending: bool = False) -> None: ...
     def poll(self, timeout_ms: int = 100) -> None: ...
     def live_stats(self) -> dict[str, int]: ...
+    def note_first_seen(self, elapsed: float) -> None: ...
+    def mark_stop(self, elapsed: float) -> None: ...
     def snapshot(self) -> RawTrace: ...
     def close(self) -> None: ...
 
@@ -262,18 +264,21 @@ class _Interrupt:
 
 
 class _Live:
-    """Reports progress at most four times a second, and not at all without a display:
-    live_stats reads whole maps from the kernel, which the 20 polls a second need not pay."""
+    """Four times a second: times what the tracer saw first since the last call (the
+    recording's timeline), and reports progress where there is a display. Not on every poll:
+    both read maps from the kernel, which the 20 polls a second need not pay."""
 
     def __init__(self, progress: Progress | None, tracer, t0: float):
         self.progress, self.tracer, self.t0, self.last = progress, tracer, t0, 0.0
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if self.progress is None or now - self.last < 0.25:
+        if now - self.last < 0.25:
             return
         self.last = now
-        self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
+        self.tracer.note_first_seen(now - self.t0)
+        if self.progress is not None:
+            self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
 
 
 def _load_tracer(cgroup, initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
@@ -459,6 +464,7 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
             tick()
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
+    tracer.mark_stop(time.monotonic() - t0)
     stopper = threading.Thread(target=engine.stop, args=(container, opts.stop_timeout), daemon=True)
     stopper.start()
     while stopper.is_alive():

@@ -360,6 +360,12 @@ class FakeTracer:
     def live_stats(self) -> dict[str, int]:
         return {"syscalls": len(self.raw.counts), "paths": 0, "execs": 0, "lost": 0}
 
+    def note_first_seen(self, elapsed: float) -> None:
+        pass
+
+    def mark_stop(self, elapsed: float) -> None:
+        pass
+
     def snapshot(self):
         return self.raw
 

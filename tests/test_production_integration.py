@@ -17,6 +17,7 @@ import uuid
 import pytest
 
 from conftest import load_sample, sample_names
+from profiler import recording_io
 from test_record_integration import run, sample_options
 
 pytestmark = pytest.mark.root
@@ -37,6 +38,10 @@ def _policy(sample, tmp_path, *extra):
     args, env = sample_options(sample)
     proc = run(["record", sample.image, "-o", str(rec), *args], env=env)
     assert proc.returncode == 0, proc.stderr
+    # the recorder timed its first sightings (schema 1.2), and record's summary judged them
+    timeline = recording_io.load(rec).timeline
+    assert timeline is not None and timeline.duration_ms > 0 and timeline.syscalls
+    assert "coverage" in proc.stdout
     policy = tmp_path / "policy"
     proc = run(["emit", str(rec), "--format", "all", "-o", str(policy), *extra])
     assert proc.returncode == 0, proc.stderr
