@@ -41,7 +41,7 @@ def _policy(sample, tmp_path, *extra):
     # the recorder timed its first sightings (schema 1.2), and record's summary judged them
     timeline = recording_io.load(rec).timeline
     assert timeline is not None and timeline.duration_ms > 0 and timeline.syscalls
-    assert "coverage" in proc.stdout
+    assert "coverage" in proc.stderr
     policy = tmp_path / "policy"
     proc = run(["emit", str(rec), "--format", "all", "-o", str(policy), *extra])
     assert proc.returncode == 0, proc.stderr
