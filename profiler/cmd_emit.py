@@ -36,7 +36,7 @@ def _explain_coverage(recs, sources) -> None:
     for rec, src in zip(recs, sources):
         cov = coverage.assess(rec)
         if cov is None:
-            err.print(f"{escape(src)}: no timeline (recorded before schema 1.2): coverage unknown")
+            err.print(f"{escape(src)}: no timeline (recorded before schema 1.4): coverage unknown")
             continue
         err.print(f"{escape(src)}: {escape(cov.sentence)}"
                   + (f"  |{cov.sparkline}|" if cov.sparkline else ""))

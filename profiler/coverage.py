@@ -1,6 +1,6 @@
 """How thin is the evidence: did a training run converge, or was it still learning when it ended?
 
-A recording's timeline (model.Timeline, schema 1.2) says when each syscall, capability, socket
+A recording's timeline (model.Timeline, schema 1.4) says when each syscall, capability, socket
 kind and executable was first seen. A run whose last new item came early and was followed by a
 long stretch of the same behaviour has probably seen what the workload does; one that was still
 finding new syscalls in its last tenth would have found more with a longer or broader workload.
@@ -46,7 +46,7 @@ def sparkline(times: list[int], duration_ms: int, buckets: int = BUCKETS) -> str
 
 
 def assess(rec: Recording) -> Coverage | None:
-    """The run's coverage, or None when the recording has no timeline (recorded before 1.2).
+    """The run's coverage, or None when the recording has no timeline (recorded before 1.4).
     The run is judged up to the container's stop (what comes after is its shutdown, which
     always brings a few new calls)."""
     tl = rec.timeline

@@ -1,4 +1,4 @@
-"""How thin the evidence is: the recording's timeline (schema 1.2), the tracer's raw first
+"""How thin the evidence is: the recording's timeline (schema 1.4), the tracer's raw first
 sightings turned into it, and coverage.assess's verdict with its sparkline."""
 
 from dataclasses import replace

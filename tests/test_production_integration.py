@@ -38,7 +38,7 @@ def _policy(sample, tmp_path, *extra):
     args, env = sample_options(sample)
     proc = run(["record", sample.image, "-o", str(rec), *args], env=env)
     assert proc.returncode == 0, proc.stderr
-    # the recorder timed its first sightings (schema 1.2), and record's summary judged them
+    # the recorder timed its first sightings (schema 1.4), and record's summary judged them
     timeline = recording_io.load(rec).timeline
     assert timeline is not None and timeline.duration_ms > 0 and timeline.syscalls
     assert "coverage" in proc.stderr
