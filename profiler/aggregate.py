@@ -44,7 +44,7 @@ from . import iouring, linux, syscalls
 from .model import (
     ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Credentials, Endpoint, Executable,
     FileAccess, IoUring, Metadata, Network, PrivilegedExec, Processes, Recording, SocketUse,
-    Syscall,
+    Syscall, Timeline,
 )
 from .wire import ACCESS_BITS, ARG_NAMES, AddrKind, ArgIndex, PrivExecFlag, RawTrace
 
@@ -165,8 +165,7 @@ def build_recording(raw: RawTrace, metadata: Metadata,
 
     merged: dict[tuple[str, str, int], int] = {}
     for t, n in triples.items():
-        domain, stype, proto = t >> 48, (t >> 16) & 0xFFFFFFFF, t & 0xFFFF
-        key = (linux.family_name(domain), linux.sock_type_name(stype), proto)
+        key = _socket_kind(t)
         merged[key] = merged.get(key, 0) + n
     sockets = [SocketUse(f, t, p, n) for (f, t, p), n in merged.items()]
     listening, connects = [], []
@@ -201,8 +200,37 @@ def build_recording(raw: RawTrace, metadata: Metadata,
                             privexecs, raw.creds_readable),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **loss}.items())),
         io_uring=uring,
+        timeline=_timeline(raw, {s.number: s.key for s in sysc}),
     )
     return rec.canonical(), notes
+
+
+def _socket_kind(triple: int) -> tuple[str, str, int]:
+    """record.c packs socket()'s (domain, type, protocol) into one argument value."""
+    domain, stype, proto = triple >> 48, (triple >> 16) & 0xFFFFFFFF, triple & 0xFFFF
+    return linux.family_name(domain), linux.sock_type_name(stype), proto
+
+
+def _timeline(raw: RawTrace, syscall_keys: dict[int, str]) -> Timeline | None:
+    """When each item was first seen (the tracer's samples), or None when it did not time."""
+    first = raw.first_seen
+    if not first:
+        return None
+    sockets: dict[str, int] = {}
+    for triple, ms in first.get("sockets", {}).items():
+        family, stype, _ = _socket_kind(triple)
+        key = f"{family} {stype}"
+        sockets[key] = min(ms, sockets.get(key, ms))
+    return Timeline(
+        duration_ms=raw.duration_ms,
+        stop_ms=raw.stop_ms,
+        syscalls=tuple((syscall_keys[nr], ms) for nr, ms in first.get("syscalls", {}).items()
+                       if nr in syscall_keys),
+        capabilities=tuple((linux.capability_name(c), ms)
+                           for c, ms in first.get("caps", {}).items()),
+        sockets=tuple(sockets.items()),
+        executables=tuple((_decode(p), ms) for p, ms in first.get("execs", {}).items()),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

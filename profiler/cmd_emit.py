@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import policy_dir, recording_io
+from . import coverage, policy_dir, pss, recording_io
 from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
@@ -31,7 +31,20 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 EXPLAIN_ROWS = 40  # per kind of partial item: the table stays readable for big recordings
 
 
-def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
+def _explain_coverage(recs, sources) -> None:
+    """Per recording: did the run converge or was it still learning (profiler/coverage.py)."""
+    for rec, src in zip(recs, sources):
+        cov = coverage.assess(rec)
+        if cov is None:
+            err.print(f"{escape(src)}: no timeline (recorded before schema 1.4): coverage unknown")
+            continue
+        err.print(f"{escape(src)}: {escape(cov.sentence)}"
+                  + (f"  |{cov.sparkline}|" if cov.sparkline else ""))
+        for kind, item, ms in cov.late[:EXPLAIN_ROWS]:
+            err.print(f"  late: {kind.rstrip('s')} {escape(ascii(item)[1:-1])} at {ms / 1000:.1f} s")
+
+
+def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
     t = Table(title=f"policy {policy.name} ({policy.arch}, {policy.runs} recording(s))")
     t.add_column("item")
     t.add_column("value")
@@ -50,12 +63,20 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]]) -> None:
     h.add_column("option")
     h.add_column("applied")
     h.add_column("evidence")
+    h.add_column("assumes")
     hd = policy.hardening
     for label, d in (("no-new-privileges", hd.no_new_privileges), ("read-only", hd.read_only),
                      ("pids-limit", hd.pids_limit), ("user", hd.user),
                      ("network none", hd.network_none), ("io_uring allowed", policy.io_uring)):
-        h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence))
+        h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence),
+                  escape(d.assumption))
     err.print(h)
+    verdict = pss.check_policy(policy) if policy.image else None
+    if verdict is not None:
+        err.print("Pod Security Standards (k8s.yaml's pod; run.sh and compose.yaml as a pod):")
+        for line in verdict.lines():
+            err.print(f"  {escape(line)}")
+    _explain_coverage(recs, policy.sources)
     if policy.partial:
         p = Table(title=f"seen in only some of the {policy.runs} runs (thin training?)")
         p.add_column("kind")
@@ -97,6 +118,11 @@ def emit(
         "--allow-io-uring", help="Allow the io_uring syscalls the app used (refused with "
                                  "ENOSYS by default: operations through a ring bypass seccomp "
                                  "and the recording).")] = False,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Hardening exactly as the training run behaved: tmpfs only where it "
+                         "wrote, pids limit 2 x its peak, --network none whenever it opened no "
+                         "IP socket. Default: headroom for what production does that training "
+                         "did not (docs/emit.md).")] = False,
     glob_threshold: Annotated[int, typer.Option(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "
@@ -113,7 +139,8 @@ def emit(
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
     recs = [recording_io.load(p) for p in recordings]
-    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring)
+    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring,
+                    strict=strict)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
     policy = caps_render.resolve_unknown(policy, formats, caps_unknown)
@@ -129,7 +156,7 @@ def emit(
         err.print(f"[yellow]warning:[/] {len(dropped)} path(s) dropped from the AppArmor "
                   f"profile (control characters or undecodable bytes); see --explain")
     if explain:
-        _explain(policy, dropped)
+        _explain(policy, dropped, recs)
 
     if fmt == "all":
         written = policy_dir.write_dir(output, {FORMATS[f].file: texts[f] for f in formats})

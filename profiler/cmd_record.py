@@ -9,10 +9,11 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from . import capsource, recording_io
+from . import capsource, coverage, recording_io
 from .engine import RunSpec
 from .errors import LossError, UsageError, WorkloadError
 
@@ -134,6 +135,11 @@ def _summary(rec, out: Path, outcome) -> None:
     t.add_row("exit code", str(rec.metadata.exit_code))
     t.add_row("lost events", str(rec.total_loss))
     t.add_row("duration", f"{outcome.elapsed:.1f}s" + (" (interrupted)" if outcome.interrupted else ""))
+    cov = coverage.assess(rec)
+    if cov is not None:
+        t.add_row("coverage", escape(cov.sentence))
+        if cov.sparkline:
+            t.add_row("new items over time", f"|{cov.sparkline}| (start to end)")
     t.add_row("written to", str(out))
     console.print(t)
     for note in outcome.notes:

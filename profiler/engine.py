@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .errors import EngineError, UsageError
+from .model import PATH_ENV_NAMES
+from .run_options import FIELD_OPTION
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class ContainerInfo:
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
     env_names: tuple[str, ...] = ()  # sorted, values never leave the engine
+    # ... except those of model.PATH_ENV_NAMES (HOME, TMPDIR: directories, not secrets)
+    env_paths: tuple[tuple[str, str], ...] = ()
     capabilities: CapabilityConfig = CapabilityConfig()
     pid_mode: str = ""  # "host" when it shares the host's pid namespace
 
@@ -101,17 +105,18 @@ class RunSpec:
 
     def options(self) -> tuple[tuple[str, str], ...]:
         """The options as (name, value) pairs, for the recording's metadata."""
+        name = FIELD_OPTION  # one spelling, shared with the readers (profiler/run_options.py)
         out: list[tuple[str, str]] = []
         for key in ("publish", "volumes", "tmpfs", "cap_add", "cap_drop", "security_opt"):
-            out += [(key, v) for v in getattr(self, key)]
-        out += [("env", e.split("=", 1)[0]) for e in self.env]  # names only
+            out += [(name[key], v) for v in getattr(self, key)]
+        out += [(name["env"], e.split("=", 1)[0]) for e in self.env]  # names only
         for key in ("user", "entrypoint", "network", "name"):
             if getattr(self, key):
-                out.append((key, str(getattr(self, key))))
+                out.append((name[key], str(getattr(self, key))))
         if self.read_only:
-            out.append(("read_only", "true"))
+            out.append((name["read_only"], "true"))
         if self.pids_limit:
-            out.append(("pids_limit", str(self.pids_limit)))
+            out.append((name["pids_limit"], str(self.pids_limit)))
         return tuple(out)
 
 
@@ -246,6 +251,9 @@ class Engine:
             working_dir=cfg.get("WorkingDir") or "",
             entrypoint=tuple(cfg.get("Entrypoint") or ()), cmd=tuple(cfg.get("Cmd") or ()),
             env_names=tuple(sorted({e.split("=", 1)[0] for e in cfg.get("Env") or ()})),
+            env_paths=tuple(sorted((k, v) for k, _, v in (e.partition("=") for e in
+                                                          cfg.get("Env") or ())
+                                   if k in PATH_ENV_NAMES and v.startswith("/"))),
             capabilities=CapabilityConfig(privileged=bool(host.get("Privileged")),
                                           add=tuple(host.get("CapAdd") or ()),
                                           drop=tuple(host.get("CapDrop") or ())),

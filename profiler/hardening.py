@@ -1,5 +1,15 @@
 """Hardening decisions of the run line: no-new-privileges, read-only root (with tmpfs mounts),
-pids limit, user and network none, each with the evidence for or against it.
+pids limit, user and network none, each with the evidence for or against it and what it
+assumes about the app beyond the training run.
+
+A training run is thinner than production: a smoke test uploads small bodies that stay in
+memory, production uploads large ones spooled to /tmp; it opens a few connections where
+production opens hundreds. So by default each decision asks "what would the app do tomorrow
+that it did not do today?" and leaves room for it where that costs little: a read-only root
+always gets a tmpfs on the temp directories and the app's home, a pids limit carries headroom
+over the peak seen, --network none is not applied to an app that was meant to serve or that
+prepared name resolution. `strict=True` (emit --strict) keeps the tight rules: exactly what the
+run did. Every Decision says what it assumes (`assumption`), and the renderers print it.
 
 Pure: `Evidence` (what the merged recordings say) in, `Hardening` out. `reduce` builds the
 evidence and stores the decisions in the Policy, so that the run, compose and k8s renderers say
@@ -14,6 +24,7 @@ import re
 from dataclasses import dataclass
 
 from .model import FileAccess, PrivilegedExec
+from .run_options import PUBLISH as PUBLISH_OPTIONS
 
 # Access kinds that change the file system (need a writable mount).
 WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
@@ -46,10 +57,25 @@ SETID_PROGRAMS = frozenset({
 
 # Socket families that work inside `--network none` (no interface needed).
 _LOCAL_FAMILIES = frozenset({"AF_UNIX", "AF_NETLINK"})
-# docker run options that publish ports: docker refuses them for a container without a network.
-PUBLISH_OPTIONS = frozenset({"publish", "p", "expose"})
+# Files glibc's resolver reads before a DNS or hosts lookup (resolv.conf(5), nsswitch.conf(5),
+# gai.conf(5)): an app that read them meant to resolve names, so it expects a network.
+# (nsswitch.conf is left out: getpwnam() reads it too, for user names, not hosts.)
+_RESOLVER_FILES = frozenset({"/etc/resolv.conf", "/etc/hosts", "/etc/gai.conf",
+                             "/etc/host.conf"})
 
-PIDS_FLOOR = 32  # leaves room for `docker exec` shells and short load spikes
+# --pids-limit. Tasks are processes and threads. strict: max(32, 2 x peak), room for `docker
+# exec` shells and short spikes. Default: max(64, 4 x peak): a worker-per-connection or
+# thread-pool app grows with concurrency, which a training run rarely drives to production's
+# level; four times the peak seen still stops a fork bomb (it is a limit, not a reservation).
+PIDS_FLOOR = 32
+PIDS_FACTOR = 2
+PIDS_FLOOR_ROBUST = 64
+PIDS_FACTOR_ROBUST = 4
+
+# Where every app may write under load although the training run did not: the FHS 3.0 temp
+# directories (/var/run is a symlink to /run in Debian and most images, so /run covers it).
+# With a read-only root each gets a tmpfs (unless strict), and so do $TMPDIR and the app's home.
+TEMP_DIRS = ("/tmp", "/var/tmp", "/run")
 
 # A --user value passed through as given: a name or number, optionally :group.
 _USER_VALUE = re.compile(r"^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$")
@@ -69,6 +95,10 @@ class Evidence:
     peak_tasks: int = 0
     run_options: tuple[tuple[str, str], ...] = ()  # the recording's, minus the ones we decide
     image_user: str = ""  # the image's USER
+    # $TMPDIR and $HOME of the container's environment, when the recording has their values
+    # ("" when unset or not recorded); home is /root for an app that ran as root.
+    tmpdir: str = ""
+    home: str = ""
     # Every file access of every run as recorded, not normalised: a tmpfs is mounted on a real
     # directory, and a pattern would hide which files the app created.
     files: tuple[FileAccess, ...] = ()
@@ -80,11 +110,14 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Decision:
-    """A hardening option: whether the evidence supports it, its value, and the evidence."""
+    """A hardening option: whether the evidence supports it, its value, the evidence, and what
+    it assumes about the app beyond the training run ("" when it assumes nothing: an option
+    left out cannot break the app)."""
 
     apply: bool
     value: str
     evidence: str
+    assumption: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,19 +128,36 @@ class Hardening:
     pids_limit: Decision
     user: Decision
     network_none: Decision
+    # the tmpfs directories the runs did not write: temp directories and home, for tomorrow
+    tmpfs_spare: tuple[str, ...] = ()
 
 
-def decide(ev: Evidence) -> Hardening:
-    """Every hardening decision for the evidence."""
-    read_only_decision, tmpfs = read_only(ev)
+def decide(ev: Evidence, *, strict: bool = False) -> Hardening:
+    """Every hardening decision for the evidence (strict: exactly what the runs did)."""
+    read_only_decision, tmpfs, spare = read_only(ev, strict=strict)
     return Hardening(
-        no_new_privileges=no_new_privileges(ev),
+        no_new_privileges=_assuming(no_new_privileges(ev), _NNP_ASSUMES),
         read_only=read_only_decision,
         tmpfs=tmpfs,
-        pids_limit=pids_limit(ev),
-        user=user(ev),
-        network_none=network_none(ev),
+        tmpfs_spare=spare,
+        pids_limit=pids_limit(ev, strict=strict),
+        user=_assuming(user(ev), _USER_ASSUMES),
+        network_none=network_none(ev, strict=strict),
     )
+
+
+_NNP_ASSUMES = ("assumes nothing in the container ever needs a set-uid/set-gid or "
+                "file-capability program (sudo, su, ping on old images), including a "
+                "`docker exec` by an operator")
+_USER_ASSUMES = ("assumes the app never needs root later: binding a port below 1024 without "
+                 "NET_BIND_SERVICE, writing root-owned files of the image, a root-only code path")
+
+
+def _assuming(d: Decision, assumption: str) -> Decision:
+    """d with its assumption, when it is applied and says none itself."""
+    if not d.apply or d.assumption:
+        return d
+    return Decision(d.apply, d.value, d.evidence, assumption)
 
 
 # --- no-new-privileges -----------------------------------------------------------------------
@@ -144,24 +194,63 @@ def no_new_privileges(ev: Evidence) -> Decision:
 
 # --- read-only root and tmpfs ----------------------------------------------------------------
 
-def read_only(ev: Evidence) -> tuple[Decision, tuple[tuple[str, str], ...]]:
-    """--read-only, and the tmpfs mounts (directory, options) that the app's writes need."""
+_RO_ASSUMES = ("assumes the app writes nowhere but the tmpfs directories (anything else "
+               "fails with EROFS); tmpfs contents are lost at restart, count against the "
+               "container's memory, and are noexec unless marked exec")
+_RO_ASSUMES_STRICT = ("assumes the app never writes outside the directories the training run "
+                      "wrote (strict: no tmpfs for temp directories it did not use)")
+
+
+def read_only(ev: Evidence, *, strict: bool = False
+              ) -> tuple[Decision, tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """--read-only, the tmpfs mounts (directory, options) that the app's writes need plus
+    (unless strict) the temp directories and home every app may write to under load, and
+    which of those the run did not write."""
     kinds = _kinds_by_path(ev.files)
     written = _written(kinds, ev.run_options)
-    if not written:
-        return Decision(True, "", "no write outside /proc, /sys, /dev and mounted volumes"), ()
-    tops, refusal = _tmpfs_tops(written)
-    if refusal:
-        return Decision(False, "", refusal), ()
-    hidden, executes = _hidden_and_executed(kinds, tops)
-    if hidden:
-        p, d = min(hidden)
-        return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
-                                   f"on {d} would hide the image's copy"), ()
+    assumes = _RO_ASSUMES_STRICT if strict else _RO_ASSUMES
+    tops: list[str] = []
+    executes: set[str] = set()
+    if written:
+        tops, refusal = _tmpfs_tops(written)
+        if refusal:
+            return Decision(False, "", refusal), (), ()
+        hidden, executes = _hidden_and_executed(kinds, tops)
+        if hidden:
+            p, d = min(hidden)
+            return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
+                                       f"on {d} would hide the image's copy"), (), ()
+    extra = [] if strict else _spare_dirs(ev, kinds, tops)
     owner = _tmpfs_owner(ev.uids, ev.gids)
-    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else []))) for d in tops)
-    return (Decision(True, "", "all writes are below " + ", ".join(tops) + " (files the app "
-                     "created itself): tmpfs mounts there, the rest read-only"), tmpfs)
+    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else [])))
+                  for d in sorted(tops + extra))
+    evidence = ("all writes are below " + ", ".join(tops) + " (files the app created itself)"
+                if tops else "no write outside /proc, /sys, /dev and mounted volumes")
+    if extra:
+        evidence += "; tmpfs also on " + ", ".join(extra) + " (temp directories and home, " \
+                    "where apps write under load)"
+    return Decision(True, "", evidence + ": the rest read-only", assumes), tmpfs, tuple(extra)
+
+
+def _spare_dirs(ev: Evidence, kinds: dict[str, frozenset[str]], tops: list[str]) -> list[str]:
+    """The temp directories, $TMPDIR and home that get a tmpfs although the run did not write
+    there, sorted: not below a tmpfs already chosen or a mounted volume, and none under which
+    the app used a file of the image (a tmpfs would hide it)."""
+    home = ev.home or ("/root" if 0 in ev.uids else "")
+    candidates = {d.rstrip("/") or "/" for d in (*TEMP_DIRS, ev.tmpdir, home) if d}
+    mounted = _under_any(_OWN_MOUNTS + tuple(_option_targets(ev.run_options)) + tuple(tops))
+    image_files = [p for p, ok in kinds.items() if CREATE_KINDS.isdisjoint(ok)]
+    out = []
+    for d in sorted(candidates):
+        if d == "/" or not d.startswith("/") or not _safe_dir(d) or mounted(d):
+            continue
+        if any(_under(d, c) for c in candidates if c != d):
+            continue  # inside another candidate: that tmpfs covers it
+        below = _under_any((d,))
+        if any(below(p) for p in image_files):
+            continue  # the app used the image's files there: keep them visible
+        out.append(d)
+    return out
 
 
 def _kinds_by_path(files: tuple[FileAccess, ...]) -> dict[str, frozenset[str]]:
@@ -270,7 +359,7 @@ def _option_targets(run_options) -> list[str]:
     """Mount targets of -v/--mount/--tmpfs options: writable whatever the root file system is."""
     out = []
     for key, value in run_options:
-        if key in ("volume", "v"):
+        if key == "volume":
             parts = value.split(":")
             if len(parts) >= 2:
                 out.append(parts[1])
@@ -317,12 +406,17 @@ def _tmpfs_owner(uids, gids) -> list[str]:
 
 # --- pids limit, user, network ---------------------------------------------------------------
 
-def pids_limit(ev: Evidence) -> Decision:
+def pids_limit(ev: Evidence, *, strict: bool = False) -> Decision:
     peak = ev.peak_tasks
     if peak <= 0:
         return Decision(False, "", "the peak task count was not recorded")
-    limit = max(PIDS_FLOOR, 2 * peak)
-    return Decision(True, str(limit), f"peak {peak} tasks seen; limit max({PIDS_FLOOR}, 2 x peak)")
+    floor, factor = (PIDS_FLOOR, PIDS_FACTOR) if strict else (PIDS_FLOOR_ROBUST, PIDS_FACTOR_ROBUST)
+    limit = max(floor, factor * peak)
+    return Decision(True, str(limit),
+                    f"an estimate: peak {peak} tasks (processes and threads) seen; limit "
+                    f"max({floor}, {factor} x peak)",
+                    f"assumes the workload drove at least 1/{factor} of production's peak "
+                    f"concurrency (threads count as tasks)")
 
 
 def user(ev: Evidence) -> Decision:
@@ -332,7 +426,7 @@ def user(ev: Evidence) -> Decision:
     if 0 in uids:
         return Decision(False, "", f"processes ran as root (uids seen: "
                                    f"{', '.join(map(str, uids))})")
-    opt_user = next((v for k, v in ev.run_options if k in ("user", "u")), "")
+    opt_user = next((v for k, v in ev.run_options if k == "user"), "")
     gains = privilege_gains(ev)
     root = ("the app ran as non-root and gained privilege only through set-id execs, which "
             "keep working under --user: " + "; ".join(gains[:3])) if gains \
@@ -349,9 +443,15 @@ def user(ev: Evidence) -> Decision:
                                f"no image USER to name")
 
 
-def network_none(ev: Evidence) -> Decision:
+_NET_ASSUMES = ("assumes the app never opens a network connection: no DNS lookup, outbound "
+                "request, metrics or health endpoint, on any code path")
+
+
+def network_none(ev: Evidence, *, strict: bool = False) -> Decision:
     """--network none when only local sockets were used; the recording's published ports are
-    then dropped from the run line (nothing listened on them), which the evidence says."""
+    then dropped from the run line (nothing listened on them), which the evidence says. Unless
+    strict, not for an app that was published (meant to serve) or read the resolver's files
+    (meant to look a name up): its training run did not reach the network code."""
     families = sorted({f for f, _ in ev.sockets} | {e[0] for e in ev.listening + ev.connects})
     remote = [f for f in families if f not in _LOCAL_FAMILIES]
     if remote:
@@ -359,6 +459,16 @@ def network_none(ev: Evidence) -> Decision:
         return Decision(False, "", f"opened {', '.join(remote)} sockets"
                                    + (f" (listening on {ports})" if ports else ""))
     evidence = "opened no network socket" + (f" (only {', '.join(families)})" if families else "")
-    if any(k in PUBLISH_OPTIONS for k, _ in ev.run_options):
+    published = [v for k, v in ev.run_options if k in PUBLISH_OPTIONS]
+    if not strict:
+        resolver = sorted({f.path for f in ev.files if f.path in _RESOLVER_FILES and f.ok})
+        if published:
+            return Decision(False, "", f"{evidence}, but the recording published "
+                                       f"{', '.join(published)}: the app is meant to serve, and "
+                                       f"the training run did not reach that code")
+        if resolver:
+            return Decision(False, "", f"{evidence}, but it read {', '.join(resolver)}: it "
+                                       f"prepared a name lookup, so it expects a network")
+    if published:
         evidence += "; published ports dropped"
-    return Decision(True, "none", evidence)
+    return Decision(True, "none", evidence, _NET_ASSUMES)

@@ -14,8 +14,13 @@ from operator import attrgetter
 from typing import Any
 
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
-# 1.3: metadata.capability_source
-SCHEMA_VERSION = "1.3"
+# 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
+SCHEMA_VERSION = "1.4"
+
+# Environment variables whose values a recording keeps (all others: names only, their values
+# may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
+# read-only root (profiler/hardening.py).
+PATH_ENV_NAMES: tuple[str, ...] = ("HOME", "TMPDIR")
 
 # Kinds of file access, in display order. "append" and "truncate" are separate so that a policy
 # can tell an append-only log from a file that is rewritten.
@@ -219,6 +224,7 @@ class ContainerConfig:
     # The docker run options the recording was made with (publish, volumes, tmpfs, ...), so
     # verify can start the container the same way. Values are the user's own CLI input.
     run_options: tuple[tuple[str, str], ...] = ()
+    env_paths: tuple[tuple[str, str], ...] = ()  # (name, value) for PATH_ENV_NAMES that are set
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,28 @@ class Metadata:
         return self.capability_source != "none"
 
 
+TIMELINE_KINDS: tuple[str, ...] = ("syscalls", "capabilities", "files", "sockets", "executables")
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """When each item was first seen, in ms from the start of the recording (the entrypoint's
+    exec, or the attach), and how long the recording lasted. Items are keyed as in the
+    recording: syscall key (name or __nr_N), CAP_ name, path, "FAMILY TYPE", executable path.
+    An item missing here was seen but its time is not known (e.g. read only at the end)."""
+
+    duration_ms: int = 0
+    stop_ms: int = 0  # when the container was told to stop (0: not stopped by the recorder)
+    syscalls: tuple[tuple[str, int], ...] = ()
+    capabilities: tuple[tuple[str, int], ...] = ()
+    files: tuple[tuple[str, int], ...] = ()
+    sockets: tuple[tuple[str, int], ...] = ()
+    executables: tuple[tuple[str, int], ...] = ()
+
+    def of(self, kind: str) -> tuple[tuple[str, int], ...]:
+        return getattr(self, kind)
+
+
 @dataclass(frozen=True)
 class Recording:
     metadata: Metadata
@@ -265,6 +293,7 @@ class Recording:
     loss: tuple[tuple[str, int], ...] = tuple((k, 0) for k in LOSS_KINDS)
     schema_version: str = SCHEMA_VERSION
     io_uring: IoUring | None = None  # None: the app used no io_uring
+    timeline: Timeline | None = None  # 1.4; None: the recorder did not time first sightings
 
     # --- convenience views -------------------------------------------------------------
     @property
@@ -296,6 +325,9 @@ class Recording:
                 privileged_execs=_sorted(self.processes.privileged_execs, key=_privexec_key),
             ),
             loss=tuple(sorted(dict(self.loss).items())),
+            timeline=None if self.timeline is None else Timeline(
+                self.timeline.duration_ms, self.timeline.stop_ms,
+                *(tuple(sorted(self.timeline.of(k))) for k in TIMELINE_KINDS)),
         )
 
 
@@ -344,6 +376,12 @@ def to_dict(rec: Recording) -> dict:
         del procs["privileged_execs"]
     if procs["exec_credentials_seen"] is None:
         del procs["exec_credentials_seen"]
+    # Added in 1.4, written only when there is something to say.
+    cont = d["metadata"]["container"]
+    if cont["env_paths"]:
+        cont["env_paths"] = {k: v for k, v in cont["env_paths"]}
+    else:
+        del cont["env_paths"]
     # Field order: schema_version first, then metadata, then evidence.
     order = ["schema_version", "metadata", "syscalls", "arguments", "capabilities", "files",
              "network", "processes", "loss"]
@@ -352,6 +390,10 @@ def to_dict(rec: Recording) -> dict:
         u = d["io_uring"]
         u["operations"] = {k: v for k, v in u["operations"]}
         out["io_uring"] = u
+    if d["timeline"] is not None:
+        t = d["timeline"]
+        out["timeline"] = {"duration_ms": t["duration_ms"], "stop_ms": t["stop_ms"],
+                           **{k: {name: ms for name, ms in t[k]} for k in TIMELINE_KINDS}}
     return out
 
 
@@ -393,6 +435,7 @@ def from_dict(d: dict) -> Recording:
             cmd=tuple(cont.get("cmd") or ()),
             env_names=tuple(cont.get("env_names") or ()),
             run_options=tuple((k, v) for k, v in cont.get("run_options") or ()),
+            env_paths=tuple(sorted((cont.get("env_paths") or {}).items())),
         ),
         command=tuple(md.get("command") or ()),
         workload=Workload(wl["command"], wl.get("exit_status")) if wl else None,
@@ -442,5 +485,13 @@ def from_dict(d: dict) -> Recording:
         ),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
         io_uring=_io_uring(d.get("io_uring")),
+        timeline=_timeline(d.get("timeline")),
     )
     return rec.canonical()
+
+
+def _timeline(t: dict | None) -> Timeline | None:
+    if t is None:
+        return None
+    return Timeline(t.get("duration_ms", 0), t.get("stop_ms", 0),
+                    *(tuple((t.get(k) or {}).items()) for k in TIMELINE_KINDS))

@@ -34,6 +34,7 @@ FILE_NAMES = {
     "run": "run.sh",
     "compose": "compose.yaml",
     "k8s": "k8s.yaml",
+    "label": "seccomp.Dockerfile",  # the seccomp profile as a Podman image label
 }
 SECCOMP, APPARMOR, CAPS, RUN = (FILE_NAMES[f] for f in ("seccomp", "apparmor", "caps", "run"))
 # The files that describe the privileges (compose.yaml and k8s.yaml repeat them): what verify

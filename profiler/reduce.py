@@ -17,19 +17,16 @@ from itertools import chain
 
 from . import iouring
 from . import syscalls as sctab
+from .siblings import siblings
 from .errors import PolicyError
-from .hardening import PUBLISH_OPTIONS, Decision, Evidence, Hardening, decide
+from .hardening import Decision, Evidence, Hardening, decide
 from .model import ACCESS_KINDS, Recording
 from .normalize import normalize_recording
+from .run_options import MANAGED, PUBLISH, canonical_options
 
 # (syscall, argument) pairs whose recorded values become seccomp argument filters: small,
 # enumerable sets with a fixed register position.
 FILTERABLE_ARGS = {("socket", "domain"), ("personality", "persona"), ("clone", "flags")}
-
-# docker run options from the recording that the policy replaces (it decides these itself).
-_MANAGED_OPTIONS = frozenset({"cap-add", "cap-drop", "security-opt", "privileged", "user",
-                              "read-only", "network", "net", "pids-limit", "userns", "pid",
-                              "ipc", "uts", "device", "group-add"})
 
 
 @dataclass(frozen=True)
@@ -94,6 +91,8 @@ class Policy:
     # render/caps.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
+    # syscalls of the same family as ones the app used (profiler/siblings.py; none if strict)
+    siblings: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,30 +163,36 @@ def _partial(kind: str, per_run: list[set[str]]) -> list[Partial]:
 
 
 def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
-           allow_io_uring: bool = False) -> Policy:
+           allow_io_uring: bool = False, strict: bool = False) -> Policy:
     """Merge recordings (union) into a Policy. sources name them in messages; allow_io_uring
-    allows the io_uring syscalls the app used (refused with ENOSYS otherwise)."""
+    allows the io_uring syscalls the app used (refused with ENOSYS otherwise); strict makes the
+    hardening decisions exactly what the runs did (hardening.py: no headroom)."""
     if not recordings:
         raise PolicyError("no recording to emit from")
     sources = list(sources or [f"recording {i}" for i in range(1, len(recordings) + 1)])
     arch = _check(recordings, sources)
     recs = [normalize_recording(r, keep_counts=True) for r in recordings]
     merged = _merge(recs)
-    # The first recording's docker run options, minus those the policy decides itself.
-    run_options = tuple((k, v) for k, v in recs[0].metadata.container.run_options
-                        if k not in _MANAGED_OPTIONS)
+    # The first recording's docker run options in their one spelling (run_options.py); the
+    # hardening decisions read them all (volumes, --user), the run line keeps the ones the
+    # policy does not decide itself.
+    recorded = canonical_options(recs[0].metadata.container.run_options)
+    run_options = tuple((k, v) for k, v in recorded if k not in MANAGED)
     warnings = _warnings(recordings, recs, sources, arch, merged.unnamed_syscalls)
     uring, uring_warnings = _io_uring(recordings, merged.syscalls, allow_io_uring)
     warnings += uring_warnings
     refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
     merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
-    hardening = decide(_evidence(merged, run_options, recordings, recs[0]))
+    hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
         # docker refuses to publish ports of a container without a network.
-        run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH_OPTIONS)
+        run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    return replace(policy, io_uring=uring, refused_enosys=refused)
+    policy = replace(policy, io_uring=uring, refused_enosys=refused)
+    if strict:
+        return policy
+    return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
@@ -349,6 +354,8 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         image_user=first.metadata.container.user,
         privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
         exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
+        tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
+        home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),
     )
 

@@ -85,6 +85,8 @@ class TraceSource(Protocol):
     def drain(self) -> None: ...
     def poll(self, timeout_ms: int = 100) -> None: ...
     def live_stats(self) -> dict[str, int]: ...
+    def note_first_seen(self, elapsed: float) -> None: ...
+    def mark_stop(self, elapsed: float) -> None: ...
     def snapshot(self) -> RawTrace: ...
     def close(self) -> None: ...
 
@@ -267,18 +269,21 @@ class _Interrupt:
 
 
 class _Live:
-    """Reports progress at most four times a second, and not at all without a display:
-    live_stats reads whole maps from the kernel, which the 20 polls a second need not pay."""
+    """Four times a second: times what the tracer saw first since the last call (the
+    recording's timeline), and reports progress where there is a display. Not on every poll:
+    both read maps from the kernel, which the 20 polls a second need not pay."""
 
     def __init__(self, progress: Progress | None, tracer, t0: float):
         self.progress, self.tracer, self.t0, self.last = progress, tracer, t0, 0.0
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if self.progress is None or now - self.last < 0.25:
+        if now - self.last < 0.25:
             return
         self.last = now
-        self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
+        self.tracer.note_first_seen(now - self.t0)
+        if self.progress is not None:
+            self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
 
 
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
@@ -346,7 +351,8 @@ def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
                       run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
     return ContainerConfig(user=c.user, working_dir=c.working_dir,
                            entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
-                           env_names=c.env_names, run_options=run_options)
+                           env_names=c.env_names, run_options=run_options,
+                           env_paths=c.env_paths)
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -451,6 +457,7 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
             tick()
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
+    tracer.mark_stop(time.monotonic() - t0)
     stopper = threading.Thread(target=engine.stop, args=(container, opts.stop_timeout), daemon=True)
     stopper.start()
     while stopper.is_alive():

@@ -22,8 +22,8 @@ from . import btf, capsource, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, Event,
-    EventType, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, UringSlot,
+    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, ArgIndex,
+    Event, EventType, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, UringSlot,
 )
 
 BPF_DIR = Path(__file__).resolve().parent.parent / "bpf"
@@ -193,6 +193,10 @@ class Tracer:
         self._privexecs: dict[tuple, int] = {}
         self._privexec_pending: dict[int, tuple] = {}  # tid -> a PRIVEXEC before its EXEC
         self.cgroups: list[tuple[int, bytes]] = []  # (slot, v2 path) of each cgroup matched
+        # first sightings (note_first_seen): kind -> key -> ms since _t0
+        self._first: dict[str, dict] = {"syscalls": {}, "caps": {}, "sockets": {}, "execs": {}}
+        self._t0: float | None = None
+        self._stop_ms = 0
         self.bpf["events"].open_ring_buffer(self._on_event)
 
     # --- setup ------------------------------------------------------------------------------
@@ -281,6 +285,7 @@ class Tracer:
         elif e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
             full = self.paths.exec(e.tgid, e.tid, e.path)
             self._execs[full] = self._execs.get(full, 0) + 1
+            self._first["execs"].setdefault(full, self._ms())
             self._exe_of[e.tgid] = full
             pending = self._privexec_pending.pop(e.tid, None)
             if pending is not None:  # the path as resolved for the exec
@@ -315,11 +320,48 @@ class Tracer:
         paths = self.bpf["tasks"][ct.c_int(2)].value
         return {"syscalls": seen, "paths": paths, "execs": sum(self._execs.values()), "lost": lost}
 
+    # --- first sightings (Recording.timeline) ----------------------------------------------
+    def _ms(self) -> int:
+        return 0 if self._t0 is None else int((time.monotonic() - self._t0) * 1000)
+
+    def note_first_seen(self, elapsed: float) -> None:
+        """Time the syscalls, capabilities and socket kinds first seen since the last call
+        (`elapsed` s after the start). The session calls it four times a second, outside the
+        hot path: it reads the per-syscall count slots, the capability array and the argument
+        map, all small and bounded; the file map (up to 100,000s of paths) is not read, so
+        files have no first-seen time. Executables are timed as their exec event arrives."""
+        if self._t0 is None:
+            self._t0 = time.monotonic() - elapsed
+        ms, b, first = int(elapsed * 1000), self.bpf, self._first
+        for k, v in b["counts"].items():
+            if any(v) and k.value not in first["syscalls"]:
+                first["syscalls"][k.value] = ms
+        for k, _ in b["counts_high"].items():
+            first["syscalls"].setdefault(k.value, ms)
+        ok = b["caps_ok"]
+        for cap in range(64):
+            if cap not in first["caps"] and ok[ct.c_int(cap)].value:
+                first["caps"][cap] = ms
+        for k, _ in b["argvals"].items():
+            if k.idx == ArgIndex.SOCKET_TRIPLE:
+                first["sockets"].setdefault(k.val, ms)
+
+    def mark_stop(self, elapsed: float) -> None:
+        """The container is being stopped `elapsed` s after the start: what comes after is
+        shutdown, not the workload (coverage.py judges the run up to here)."""
+        self.note_first_seen(elapsed)
+        self._stop_ms = int(elapsed * 1000)
+
     # --- the end ----------------------------------------------------------------------------
     def snapshot(self) -> RawTrace:
         self.drain()
+        if self._t0 is not None:  # what appeared since the last sample: at the end, at the latest
+            self.note_first_seen(time.monotonic() - self._t0)
         b = self.bpf
         raw = RawTrace(arch=self.arch)
+        raw.first_seen = {k: dict(v) for k, v in self._first.items()} if self._t0 else {}
+        raw.duration_ms = self._ms()
+        raw.stop_ms = self._stop_ms
         for k, v in b["counts"].items():
             total = sum(v)
             if total:

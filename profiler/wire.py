@@ -301,6 +301,11 @@ class RawTrace:
     # path as used -> the same file with symlinks resolved, where they differ (opens, execs)
     resolved: dict[bytes, bytes] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the user should know about the trace
+    # first sightings in ms from the start (Recording.timeline): "syscalls" nr -> ms, "caps"
+    # cap -> ms, "sockets" packed socket triple -> ms, "execs" path -> ms; and the run's length
+    first_seen: dict[str, dict] = field(default_factory=dict)
+    duration_ms: int = 0
+    stop_ms: int = 0  # when the graceful stop began (0: no stop, e.g. attach or exec mode)
 
 
 # --- the C header -------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ class Sample:
     ready_port: int | None = None
     workload: Path | None = None
     port_env: str | None = None  # env var through which the workload takes the host port
+    production: Path | None = None  # a heavier workload than the training one
     spec: dict = field(default_factory=dict)  # the whole sample.yaml
 
     @property
@@ -130,6 +131,7 @@ def load_sample(name: str) -> Sample:
         ready_port=spec.get("ready_port"),
         workload=(d / spec["workload"]) if spec.get("workload") else None,
         port_env=spec.get("port_env"),
+        production=(d / spec["production"]) if spec.get("production") else None,
         spec=spec,
     )
 
@@ -382,6 +384,12 @@ class FakeTracer:
 
     def live_stats(self) -> dict[str, int]:
         return {"syscalls": len(self.raw.counts), "paths": 0, "execs": 0, "lost": 0}
+
+    def note_first_seen(self, elapsed: float) -> None:
+        pass
+
+    def mark_stop(self, elapsed: float) -> None:
+        pass
 
     def snapshot(self):
         return self.raw

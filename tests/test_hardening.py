@@ -12,6 +12,12 @@ from profiler.model import FileAccess
 from profiler.reduce import reduce
 
 
+def ro(ev: Evidence, strict: bool = True):
+    """read_only's (decision, tmpfs); strict by default: most tests here pin the tight rule."""
+    d, tmpfs, _ = hardening.read_only(ev, strict=strict)
+    return d, tmpfs
+
+
 def files(*entries) -> tuple[FileAccess, ...]:
     """FileAccess entries from (path, "ok kinds"[, "failed kinds"])."""
     return tuple(FileAccess(e[0], tuple(e[1].split()), tuple(e[2].split()) if len(e) > 2 else ())
@@ -21,11 +27,12 @@ def files(*entries) -> tuple[FileAccess, ...]:
 # --- through reduce(): recordings in, the Policy's hardening out ------------------------------
 
 def test_nginx_hardening():
-    h = reduce([nginx()]).hardening
+    h = reduce([nginx()], strict=True).hardening
     assert h.no_new_privileges.apply
     assert h.read_only.apply
     assert h.tmpfs == (("/run", ""), ("/tmp", ""), ("/var/lib/nginx", ""), ("/var/log/nginx", ""))
     assert h.pids_limit.apply and h.pids_limit.value == "32"
+    assert h.tmpfs_spare == ()
     assert not h.user.apply and "root" in h.user.evidence
     assert not h.network_none.apply and "AF_INET" in h.network_none.evidence
 
@@ -55,12 +62,13 @@ def test_tmpfs_would_hide_image_files():
 def test_volumes_and_docker_files_are_writable_anyway():
     p = reduce([recording(files=[("/data/x", ["write", "create"]), ("/etc/hosts", ["write"]),
                                  ("/proc/self/oom_score_adj", ["write"])],
-                          run_options=[("volume", "/srv/data:/data")])])
+                          run_options=[("volume", "/srv/data:/data")])], strict=True)
     assert p.hardening.read_only.apply and p.hardening.tmpfs == ()
 
 
 def test_tmpfs_exec_when_executed_there():
-    p = reduce([recording(files=[("/tmp/build/run", ["create", "write", "execute"])])])
+    p = reduce([recording(files=[("/tmp/build/run", ["create", "write", "execute"])])],
+               strict=True)
     assert p.hardening.tmpfs == (("/tmp", "exec"),)
 
 
@@ -79,7 +87,7 @@ def test_user_from_uid_or_image():
 
 def test_network_none_only_for_local_sockets():
     p = reduce([recording(sockets=[("AF_UNIX", "SOCK_STREAM")],
-                          run_options=[("publish", "127.0.0.1:1:1"), ("env", "A")])])
+                          run_options=[("publish", "127.0.0.1:1:1"), ("env", "A")])], strict=True)
     assert p.hardening.network_none.apply
     assert p.run_options == (("env", "A"),)  # nothing listened: published ports dropped
     p = reduce([recording(sockets=[("AF_INET6", "SOCK_DGRAM")])])
@@ -87,7 +95,8 @@ def test_network_none_only_for_local_sockets():
 
 
 def test_pids_limit_margin():
-    assert reduce([recording(peak=100)]).hardening.pids_limit.value == "200"
+    assert reduce([recording(peak=100)], strict=True).hardening.pids_limit.value == "200"
+    assert reduce([recording(peak=100)]).hardening.pids_limit.value == "400"
     assert not reduce([recording(peak=0)]).hardening.pids_limit.apply
 
 
@@ -98,7 +107,7 @@ def test_rename_onto_a_missing_path_counts_as_created():
         ("/var/lib/redis", ["read"])])
     rec = replace(rec, files=rec.files + (FileAccess("/var/lib/redis/dump.rdb", ("rename",),
                                                      ("read",)),))
-    h = reduce([rec]).hardening
+    h = reduce([rec], strict=True).hardening
     assert h.read_only.apply and h.tmpfs == (("/var/lib/redis", "uid=100,gid=101"),)
     # a rename alone may have moved the image's file away: no tmpfs then
     rec = recording(files=[("/var/lib/app/a", ["rename"]), ("/var/lib/app/b", ["create"])])
@@ -107,11 +116,11 @@ def test_rename_onto_a_missing_path_counts_as_created():
 
 def test_tmpfs_owned_by_a_non_root_app():
     files = [("/var/lib/app/db", ["create", "write"])]
-    assert reduce([recording(uids=[100], gids=[101], files=files)]).hardening.tmpfs == \
-        (("/var/lib/app", "uid=100,gid=101"),)
-    assert reduce([recording(uids=[100, 101], gids=[101], files=files)]).hardening.tmpfs == \
-        (("/var/lib/app", "mode=1777"),)
-    assert reduce([recording(uids=[0, 33], files=files)]).hardening.tmpfs == \
+    assert reduce([recording(uids=[100], gids=[101], files=files)], strict=True).hardening.tmpfs \
+        == (("/var/lib/app", "uid=100,gid=101"),)
+    assert reduce([recording(uids=[100, 101], gids=[101], files=files)],
+                  strict=True).hardening.tmpfs == (("/var/lib/app", "mode=1777"),)
+    assert reduce([recording(uids=[0, 33], files=files)], strict=True).hardening.tmpfs == \
         (("/var/lib/app", ""),)
 
 
@@ -130,12 +139,56 @@ def test_decide_gathers_every_decision():
     ev = Evidence(uids=(33,), gids=(33,), peak_tasks=5, sockets=(("AF_UNIX", "SOCK_STREAM"),),
                   files=files(("/tmp/x", "create write")))
     h = hardening.decide(ev)
-    assert h.no_new_privileges == hardening.no_new_privileges(ev)
-    assert (h.read_only, h.tmpfs) == hardening.read_only(ev)
+    assert h.no_new_privileges.evidence == hardening.no_new_privileges(ev).evidence
+    assert (h.read_only, h.tmpfs, h.tmpfs_spare) == hardening.read_only(ev)
     assert h.pids_limit == hardening.pids_limit(ev)
-    assert h.user == hardening.user(ev)
+    assert h.user.evidence == hardening.user(ev).evidence
     assert h.network_none == hardening.network_none(ev)
-    assert h.tmpfs == (("/tmp", "uid=33,gid=33"),)
+    assert h.tmpfs == (("/run", "uid=33,gid=33"), ("/tmp", "uid=33,gid=33"),
+                       ("/var/tmp", "uid=33,gid=33"))
+    assert h.tmpfs_spare == ("/run", "/var/tmp")
+    assert hardening.decide(ev, strict=True).tmpfs == (("/tmp", "uid=33,gid=33"),)
+
+
+# --- beyond the run: temp directories, $TMPDIR and home get a tmpfs (unless strict) ---------
+
+def test_a_read_only_root_gets_tmpfs_on_every_temp_directory():
+    # the issue's app: small uploads stayed in memory in training, production spools to /tmp
+    d, tmpfs, spare = hardening.read_only(Evidence(uids=(0,), files=files(("/etc/app", "read"))))
+    assert d.apply and tmpfs == (("/root", ""), ("/run", ""), ("/tmp", ""), ("/var/tmp", ""))
+    assert spare == ("/root", "/run", "/tmp", "/var/tmp")
+    assert "tmpfs also on /root, /run, /tmp, /var/tmp" in d.evidence
+    assert d.assumption.startswith("assumes the app writes nowhere but the tmpfs directories")
+    d, tmpfs, spare = hardening.read_only(Evidence(uids=(0,)), strict=True)
+    assert d.apply and tmpfs == () and spare == ()
+
+
+def test_tmpdir_and_home_from_the_environment():
+    ev = Evidence(uids=(100,), gids=(100,), tmpdir="/var/app/tmp", home="/home/app/",
+                  files=files(("/var/lib/app/db", "create write")))
+    _, tmpfs, spare = hardening.read_only(ev)
+    assert [d for d, _ in tmpfs] == ["/home/app", "/run", "/tmp", "/var/app/tmp", "/var/lib/app",
+                                     "/var/tmp"]
+    assert spare == ("/home/app", "/run", "/tmp", "/var/app/tmp", "/var/tmp")
+    assert all(o == "uid=100,gid=100" for _, o in tmpfs)
+    # inside another tmpfs directory: no mount of its own
+    _, tmpfs, _ = hardening.read_only(Evidence(tmpdir="/tmp/app"))
+    assert [d for d, _ in tmpfs] == ["/run", "/tmp", "/var/tmp"]
+
+
+def test_spare_tmpfs_never_hides_image_files_or_mounts():
+    ev = Evidence(uids=(0,), files=files(("/run/lock/x", "read"), ("/tmp/seed", "read")),
+                  run_options=(("volume", "data:/var/tmp"), ("tmpfs", "/root")))
+    d, tmpfs, spare = hardening.read_only(ev)
+    assert d.apply and tmpfs == () and spare == ()
+    _, tmpfs, _ = hardening.read_only(Evidence(tmpdir="relative", home="/a:b"))
+    assert [d for d, _ in tmpfs] == ["/run", "/tmp", "/var/tmp"]
+
+
+def test_written_directories_keep_their_exec_and_spare_ones_stay_noexec():
+    ev = Evidence(files=files(("/tmp/jit/code", "create execute")))
+    _, tmpfs, spare = hardening.read_only(ev)
+    assert dict(tmpfs) == {"/run": "", "/tmp": "exec", "/var/tmp": ""} and "/tmp" not in spare
 
 
 # --- no-new-privileges ---------------------------------------------------------------------
@@ -173,8 +226,9 @@ def test_no_new_privileges_evidence_names_up_to_four_executables():
 # --- read-only root and tmpfs --------------------------------------------------------------
 
 def test_read_only_without_writes():
-    d, tmpfs = hardening.read_only(Evidence(files=files(("/etc/passwd", "read"))))
-    assert d == Decision(True, "", "no write outside /proc, /sys, /dev and mounted volumes")
+    d, tmpfs = ro(Evidence(files=files(("/etc/passwd", "read"))))
+    assert d == Decision(True, "", "no write outside /proc, /sys, /dev and mounted volumes: the "
+                                   "rest read-only", hardening._RO_ASSUMES_STRICT)
     assert tmpfs == ()
 
 
@@ -182,17 +236,17 @@ def test_writes_to_docker_mounts_and_files_do_not_count():
     ev = Evidence(files=files(("/proc/self/oom_score_adj", "write"), ("/dev/null", "write"),
                               ("/sys/fs/x", "write"), ("/etc/resolv.conf", "write"),
                               ("/etc/hostname", "write")))
-    assert hardening.read_only(ev) == (hardening.read_only(Evidence())[0], ())
+    assert ro(ev) == (ro(Evidence())[0], ())
 
 
 @pytest.mark.parametrize("key,value", [
-    ("volume", "/srv/data:/data"), ("v", "named:/data:ro"), ("volume", "/data"),
+    ("volume", "/srv/data:/data"), ("volume", "named:/data:ro"), ("volume", "/data"),
     ("tmpfs", "/data:size=1m"), ("mount", "type=bind,source=/srv,target=/data"),
     ("mount", "type=volume,dst=/data"), ("mount", "destination=/data"),
 ])
 def test_writes_below_the_recordings_own_mounts_do_not_count(key, value):
     ev = Evidence(files=files(("/data/x", "create write")), run_options=((key, value),))
-    assert hardening.read_only(ev)[0].apply
+    assert ro(ev)[0].apply
 
 
 @pytest.mark.parametrize("key,value", [
@@ -202,11 +256,11 @@ def test_writes_below_the_recordings_own_mounts_do_not_count(key, value):
 ])
 def test_options_that_mount_nothing_absolute_do_not_exempt(key, value):
     ev = Evidence(files=files(("/data/x", "create write")), run_options=((key, value),))
-    assert "writes '/data/x'" in hardening.read_only(ev)[0].evidence
+    assert "writes '/data/x'" in ro(ev)[0].evidence
 
 
 def test_a_write_outside_the_tmpfs_roots_keeps_the_root_writable():
-    d, tmpfs = hardening.read_only(Evidence(files=files(("/var/lib/a/x", "create write"),
+    d, tmpfs = ro(Evidence(files=files(("/var/lib/a/x", "create write"),
                                                         ("/app/state", "create write"))))
     assert not d.apply and tmpfs == ()
     assert d.evidence.startswith("writes '/app/state', outside the places a tmpfs can serve")
@@ -214,15 +268,15 @@ def test_a_write_outside_the_tmpfs_roots_keeps_the_root_writable():
 
 def test_a_directory_a_tmpfs_option_cannot_carry_refuses():
     for bad in ("a,b", "a\tb", "a\ufffdb"):
-        d, _ = hardening.read_only(Evidence(files=files((f"/var/log/{bad}/x", "create write"))))
+        d, _ = ro(Evidence(files=files((f"/var/log/{bad}/x", "create write"))))
         assert not d.apply and "characters a --tmpfs option cannot carry" in d.evidence
 
 
 def test_too_many_tmpfs_directories_refuse():
     many = [(f"/var/lib/app{i}/db", "create write") for i in range(MAX_TMPFS + 1)]
-    d, _ = hardening.read_only(Evidence(files=files(*many)))
+    d, _ = ro(Evidence(files=files(*many)))
     assert not d.apply and f"writes in {MAX_TMPFS + 1} directories" in d.evidence
-    d, tmpfs = hardening.read_only(Evidence(files=files(*many[:MAX_TMPFS])))
+    d, tmpfs = ro(Evidence(files=files(*many[:MAX_TMPFS])))
     assert d.apply and len(tmpfs) == MAX_TMPFS
 
 
@@ -230,17 +284,17 @@ def test_tmpfs_anchors():
     ev = Evidence(files=files(("/var/run/app.pid", "create write"), ("/tmp/a/b/c", "create"),
                               ("/var/log/app/x/y.log", "create write"), ("/var/cache/c", "create"),
                               ("/root/.history", "create write")))
-    d, tmpfs = hardening.read_only(ev)
+    d, tmpfs = ro(ev)
     # /var/run is /run; the app's own directory below /var/log; /var/cache itself for a file
     # directly in it; elsewhere the parent
     assert d.apply and [t for t, _ in tmpfs] == ["/root", "/run", "/tmp", "/var/cache",
                                                   "/var/log/app"]
     assert d.evidence == ("all writes are below /root, /run, /tmp, /var/cache, /var/log/app "
-                          "(files the app created itself): tmpfs mounts there, the rest read-only")
+                          "(files the app created itself): the rest read-only")
 
 
 def test_nested_tmpfs_directories_keep_the_outermost():
-    _, tmpfs = hardening.read_only(Evidence(files=files(("/home/u/x/f", "create write"),
+    _, tmpfs = ro(Evidence(files=files(("/home/u/x/f", "create write"),
                                                         ("/home/g", "create write"))))
     assert tmpfs == (("/home", ""),)
 
@@ -248,7 +302,7 @@ def test_nested_tmpfs_directories_keep_the_outermost():
 def test_a_used_image_file_below_a_tmpfs_refuses_and_names_the_first():
     ev = Evidence(files=files(("/tmp/new", "create write"), ("/tmp/z.conf", "read"),
                               ("/tmp/b.conf", "read"), ("/etc/passwd", "read")))
-    d, tmpfs = hardening.read_only(ev)
+    d, tmpfs = ro(ev)
     assert (d.apply, tmpfs) == (False, ())
     assert d.evidence == "'/tmp/b.conf' is used but not created by the app: a tmpfs on /tmp " \
                          "would hide the image's copy"
@@ -256,25 +310,25 @@ def test_a_used_image_file_below_a_tmpfs_refuses_and_names_the_first():
 
 def test_files_below_a_directory_the_app_made_are_its_own():
     ev = Evidence(files=files(("/var/lib/app/data", "mkdir"), ("/var/lib/app/data/a/b", "read")))
-    assert hardening.read_only(ev)[0].apply
+    assert ro(ev)[0].apply
 
 
 def test_a_move_onto_a_missing_path_counts_as_creating_it():
     moved = files(("/tmp/new", "create write rename"), ("/tmp/dump", "rename", "read"))
-    assert hardening.read_only(Evidence(files=moved))[0].apply
+    assert ro(Evidence(files=moved))[0].apply
     # the same move onto a path that was there (no failed access) may have replaced the image's
-    assert not hardening.read_only(Evidence(files=files(("/tmp/new", "create write rename"),
+    assert not ro(Evidence(files=files(("/tmp/new", "create write rename"),
                                                         ("/tmp/dump", "rename"))))[0].apply
     # a failed access alone creates nothing
-    assert not hardening.read_only(Evidence(files=files(("/tmp/new", "create write"),
+    assert not ro(Evidence(files=files(("/tmp/new", "create write"),
                                                         ("/tmp/dump", "read", "write"))))[0].apply
 
 
 def test_accesses_of_one_path_in_several_runs_are_merged():
     runs = files(("/tmp/f", "read"), ("/tmp/f", "create write"))
-    assert hardening.read_only(Evidence(files=runs)) == \
-        hardening.read_only(Evidence(files=runs[::-1]))
-    assert hardening.read_only(Evidence(files=runs))[0].apply
+    assert ro(Evidence(files=runs)) == \
+        ro(Evidence(files=runs[::-1]))
+    assert ro(Evidence(files=runs))[0].apply
 
 
 @pytest.mark.parametrize("uids,gids,options", [
@@ -286,22 +340,32 @@ def test_accesses_of_one_path_in_several_runs_are_merged():
 ])
 def test_tmpfs_owner(uids, gids, options):
     ev = Evidence(uids=uids, gids=gids, files=files(("/tmp/f", "create")))
-    assert hardening.read_only(ev)[1] == (("/tmp", options),)
+    assert ro(ev)[1] == (("/tmp", options),)
 
 
 def test_tmpfs_exec_only_where_something_was_executed():
     ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute"),
                                                     ("/run/app.pid", "create write")))
-    assert hardening.read_only(ev)[1] == (("/run", "uid=5,gid=5"), ("/tmp", "uid=5,gid=5,exec"))
+    assert ro(ev)[1] == (("/run", "uid=5,gid=5"), ("/tmp", "uid=5,gid=5,exec"))
 
 
 # --- pids limit ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("peak,limit", [(1, str(PIDS_FLOOR)), (16, "32"), (17, "34"),
                                         (100, "200")])
-def test_pids_limit_is_twice_the_peak_with_a_floor(peak, limit):
+def test_pids_limit_is_twice_the_peak_with_a_floor_when_strict(peak, limit):
+    d = hardening.pids_limit(Evidence(peak_tasks=peak), strict=True)
+    assert d.apply and d.value == limit
+    assert d.evidence == (f"an estimate: peak {peak} tasks (processes and threads) seen; limit "
+                          f"max(32, 2 x peak)")
+    assert d.assumption == "assumes the workload drove at least 1/2 of production's peak " \
+                           "concurrency (threads count as tasks)"
+
+
+@pytest.mark.parametrize("peak,limit", [(1, "64"), (16, "64"), (17, "68"), (100, "400")])
+def test_pids_limit_has_headroom_by_default(peak, limit):
     d = hardening.pids_limit(Evidence(peak_tasks=peak))
-    assert d == Decision(True, limit, f"peak {peak} tasks seen; limit max(32, 2 x peak)")
+    assert d.value == limit and "max(64, 4 x peak)" in d.evidence and "1/4" in d.assumption
 
 
 @pytest.mark.parametrize("peak", [0, -1])
@@ -320,11 +384,11 @@ def test_no_user_without_uids_or_with_root():
 
 
 @pytest.mark.parametrize("options,image_user,value", [
-    ((("u", "app:grp"),), "www-data", "app:grp"),  # the recording's --user first
+    ((("user", "app:grp"),), "www-data", "app:grp"),  # the recording's --user first
     ((("user", "app"),), "", "app"),
-    ((("u", "root"),), "www-data", "www-data"),  # root is never proposed
-    ((("u", "0:33"),), "", "33:33"),
-    ((("u", "a b"),), "", "33:33"),  # cannot be passed as given
+    ((("user", "root"),), "www-data", "www-data"),  # root is never proposed
+    ((("user", "0:33"),), "", "33:33"),
+    ((("user", "a b"),), "", "33:33"),  # cannot be passed as given
     ((), "www-data", "www-data"),  # the image's USER
     ((), "www-data:www-data", "www-data:www-data"),
     ((), "$(id)", "33:33"),
@@ -338,6 +402,8 @@ def test_user_names(options, image_user, value):
 def test_user_from_the_uid_seen():
     assert hardening.user(Evidence(uids=(33,), gids=(33,))) == \
         Decision(True, "33:33", "the only uid seen; the app never ran as root")
+    assert hardening.decide(Evidence(uids=(33,), gids=(33,))).user.assumption.startswith(
+        "assumes the app never needs root later")
     assert hardening.user(Evidence(uids=(33,), gids=(33, 34))).value == "33"
     d = hardening.user(Evidence(uids=(33, 34), gids=(33,)))
     assert d == Decision(False, "", "several non-root uids seen (33, 34) and no image USER to name")
@@ -348,19 +414,33 @@ def test_user_from_the_uid_seen():
 
 def test_network_none_without_sockets():
     assert hardening.network_none(Evidence()) == \
-        Decision(True, "none", "opened no network socket")
+        Decision(True, "none", "opened no network socket", hardening._NET_ASSUMES)
 
 
 def test_network_none_with_local_sockets_only():
     ev = Evidence(sockets=(("AF_UNIX", "SOCK_STREAM"), ("AF_NETLINK", "SOCK_RAW")))
-    assert hardening.network_none(ev) == \
-        Decision(True, "none", "opened no network socket (only AF_NETLINK, AF_UNIX)")
+    assert hardening.network_none(ev) == Decision(
+        True, "none", "opened no network socket (only AF_NETLINK, AF_UNIX)", hardening._NET_ASSUMES)
 
 
 def test_network_none_says_published_ports_are_dropped():
-    for key in ("publish", "p", "expose"):
-        d = hardening.network_none(Evidence(run_options=((key, "80"),)))
+    for key in ("publish", "expose"):
+        d = hardening.network_none(Evidence(run_options=((key, "80"),)), strict=True)
         assert d.apply and d.evidence.endswith("; published ports dropped")
+
+
+def test_a_published_app_keeps_its_network_unless_strict():
+    d = hardening.network_none(Evidence(run_options=(("publish", "127.0.0.1:8080:80"),)))
+    assert not d.apply and "published 127.0.0.1:8080:80: the app is meant to serve" in d.evidence
+
+
+def test_an_app_that_prepared_a_name_lookup_keeps_its_network_unless_strict():
+    ev = Evidence(files=files(("/etc/resolv.conf", "read"), ("/etc/nsswitch.conf", "read")))
+    d = hardening.network_none(ev)
+    assert not d.apply and "it read /etc/resolv.conf: it prepared a name lookup" in d.evidence
+    assert hardening.network_none(ev, strict=True).apply
+    # nsswitch.conf alone is a user lookup (getpwnam), not a name lookup
+    assert hardening.network_none(Evidence(files=files(("/etc/nsswitch.conf", "read")))).apply
 
 
 def test_ip_sockets_keep_the_network():

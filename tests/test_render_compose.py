@@ -21,8 +21,8 @@ def test_nginx_service():
     assert svc["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]
     assert svc["security_opt"] == ["seccomp=./seccomp.json", "no-new-privileges:true"]
     assert svc["read_only"] is True
-    assert svc["tmpfs"] == ["/run", "/tmp", "/var/lib/nginx", "/var/log/nginx"]
-    assert svc["pids_limit"] == 32
+    assert svc["tmpfs"] == ["/root", "/run", "/tmp", "/var/lib/nginx", "/var/log/nginx", "/var/tmp"]
+    assert svc["pids_limit"] == 64
     assert svc["ports"] == ["127.0.0.1:18080:80"]
     assert "user" not in svc and "network_mode" not in svc
 

@@ -19,7 +19,7 @@ def test_golden(update_golden):
 
 def test_seccomp_profile_object_matches_json():
     spo, _ = docs(nginx())
-    assert spo["apiVersion"] == "security-profiles-operator.x-k8s.io/v1beta1"
+    assert spo["apiVersion"] == "security-profiles-operator.x-k8s.io/v1"
     assert spo["kind"] == "SeccompProfile"
     assert spo["spec"]["architectures"] == ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
     prof = seccomp.profile(reduce([nginx()]))
@@ -37,12 +37,12 @@ def test_pod_security_context():
     assert sc["capabilities"] == {"drop": ["ALL"],
                                   "add": ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]}
     assert sc["seccompProfile"] == {"type": "Localhost",
-                                    "localhostProfile": "operator/default/profiler-sample-nginx.json"}
+                                    "localhostProfile": "operator/profiler-sample-nginx.json"}
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["readOnlyRootFilesystem"] is True
     assert "runAsNonRoot" not in sc  # nginx's master ran as root
     assert [m["mountPath"] for m in c["volumeMounts"]] == \
-        ["/run", "/tmp", "/var/lib/nginx", "/var/log/nginx"]
+        ["/root", "/run", "/tmp", "/var/lib/nginx", "/var/log/nginx", "/var/tmp"]
     assert all(v["emptyDir"] == {"medium": "Memory"} for v in pod["spec"]["volumes"])
     assert c["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
 
@@ -66,4 +66,4 @@ def test_fs_group_for_non_root_tmpfs():
     _, pod = docs(recording(uids=[100], gids=[101], files=[("/var/lib/app/x", ["create"])]))
     assert pod["spec"]["securityContext"] == {"fsGroup": 101}
     _, pod = docs(nginx())
-    assert "securityContext" not in pod["spec"]  # root app: nothing to grant
+    assert "fsGroup" not in pod["spec"]["securityContext"]  # root app: nothing to grant

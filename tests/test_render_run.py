@@ -47,7 +47,7 @@ def test_script_runs_the_hardened_command(tmp_path):
     pairs = set(zip(argv, argv[1:]))
     for pair in (("--cap-drop", "ALL"), ("--cap-add", "DAC_OVERRIDE"),
                  ("--security-opt", "no-new-privileges"), ("--tmpfs", "/var/log/nginx"),
-                 ("--pids-limit", "32"), ("--publish", "127.0.0.1:18080:80"),
+                 ("--pids-limit", "64"), ("--publish", "127.0.0.1:18080:80"),
                  ("--security-opt", f"seccomp={here}/seccomp.json")):
         assert pair in pairs, pair
     assert "--read-only" in argv

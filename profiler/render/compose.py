@@ -3,18 +3,18 @@ same settings as the run line, each with its evidence as a comment."""
 
 from __future__ import annotations
 
+from .. import pss
 from ..reduce import Policy
 from . import caps as caps_render
 from . import templating
 from .run import not_applied, require_image
 
-# docker run option -> compose service key (compose-spec "services" reference), for the
-# recording's own options that compose can express as a list of strings.
-_LIST_KEYS = {"publish": "ports", "p": "ports", "volume": "volumes", "v": "volumes",
-              "env": "environment", "e": "environment", "tmpfs": "tmpfs", "expose": "expose",
-              "add-host": "extra_hosts", "label": "labels", "l": "labels", "dns": "dns"}
-_SCALAR_KEYS = {"workdir": "working_dir", "w": "working_dir", "hostname": "hostname",
-                "h": "hostname", "entrypoint": "entrypoint", "stop-signal": "stop_signal"}
+# docker run option (its one spelling, profiler/run_options.py) -> compose service key
+# (compose-spec "services" reference), for the recording's own options that compose can express.
+_LIST_KEYS = {"publish": "ports", "volume": "volumes", "env": "environment", "tmpfs": "tmpfs",
+              "expose": "expose", "add-host": "extra_hosts", "label": "labels", "dns": "dns"}
+_SCALAR_KEYS = {"workdir": "working_dir", "hostname": "hostname", "entrypoint": "entrypoint",
+                "stop-signal": "stop_signal", "name": "container_name"}
 
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
@@ -46,5 +46,6 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         scalars=sorted(scalars.items()),
         untranslated=untranslated,
         not_applied=not_applied(policy),
+        pss=pss.check_policy(policy).lines(),
         complain=complain,
     )

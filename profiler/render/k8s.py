@@ -1,10 +1,14 @@
 """Policy -> Kubernetes (templates/k8s.yaml.j2): a Security Profiles Operator `SeccompProfile`
 with the same syscalls as seccomp.json, and a Pod whose container securityContext carries the
-capabilities, the seccomp profile and what else the evidence supports.
+capabilities, the seccomp profile and what else the evidence supports, plus what replaces the
+things Docker gives a container and a Kubernetes node's runtime does not (docs/k8s.md), and
+the Pod Security Standards verdict on the pod (profiler/pss.py).
 
-SPO's SeccompProfile (api/seccompprofile/v1beta1) has no `comment` per syscall rule and lists
+SPO's SeccompProfile v1 (its CRD: deploy/base-crds/crds/seccompprofile.yaml, vendored in
+tests/schemas/) is cluster-scoped, has no `comment` per syscall rule and lists
 `architectures` (no archMap), so the rules are those of the Docker profile minus comments.
-The operator installs the profile on each node as `operator/<namespace>/<name>.json`.
+The operator installs the profile on each node as `operator/<name>.json` (SPO
+installation-usage.md, "Use Seccomp profile").
 """
 
 from __future__ import annotations
@@ -19,8 +23,13 @@ from . import seccomp as seccomp_render
 from . import templating
 from .run import not_applied, require_image
 
-SPO_API = "security-profiles-operator.x-k8s.io/v1beta1"
-NAMESPACE = "default"
+SPO_API = "security-profiles-operator.x-k8s.io/v1"
+NAMESPACE = "default"  # the Pod's; the SeccompProfile (v1) is cluster-scoped
+# Docker sets net.ipv4.ip_unprivileged_port_start=0 in every container with its own network
+# namespace (moby daemon/oci_linux.go, since 20.10), so a root app binds ports below 1024
+# without CAP_NET_BIND_SERVICE; containerd's and CRI-O's CRI plugins do not. The pod gets the
+# same sysctl (a "safe" sysctl since Kubernetes 1.22: allowed by baseline and restricted).
+UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 
 
 def _spo_rules(policy: Policy, arg_filters: bool) -> str:
@@ -46,11 +55,25 @@ def _uid_gid(policy: Policy) -> tuple[int | None, int | None]:
     return None, None
 
 
+def pod(policy: Policy) -> dict:
+    """The Pod object k8s.yaml holds, as a dict."""
+    docs = list(yaml.safe_load_all(_render(policy, False, True, [])))
+    return next(d for d in docs if d and d.get("kind") == "Pod")
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    from .. import pss
+
+    verdict = pss.check_pod(pod(policy), pss.policy_evidence(policy))
+    return _render(policy, complain, arg_filters, verdict.lines())
+
+
+def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[str]) -> str:
     image = require_image(policy)
     h = policy.hardening
     uid, gid = _uid_gid(policy)
     ports = sorted({(p, "TCP") for f, _, p in policy.listening if f in ("AF_INET", "AF_INET6")})
+    low = sorted({p for p, _ in ports if 0 < p < 1024})
     tmpfs = [d for d, _ in h.tmpfs] if h.read_only.apply else []
     rules = _spo_rules(policy, arg_filters)
     return templating.render(
@@ -73,5 +96,8 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         tmpfs=tmpfs,
         # emptyDir volumes are group-owned by fsGroup: a non-root app can then write there
         fs_group=gid if tmpfs and gid is not None else (uid if tmpfs and uid else None),
+        low_ports=low,
+        sysctl=UNPRIVILEGED_PORT_SYSCTL,
+        pss=pss_lines,
         not_applied=not_applied(policy),
     )

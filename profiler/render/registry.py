@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..policy_dir import FILE_NAMES
 from ..reduce import Policy
-from . import apparmor, caps, compose, k8s, run, seccomp
+from . import apparmor, caps, compose, k8s, label, run, seccomp
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("run", FILE_NAMES["run"], lambda p, o: run.render(p, **_filters(o))),
     Format("compose", FILE_NAMES["compose"], lambda p, o: compose.render(p, **_filters(o))),
     Format("k8s", FILE_NAMES["k8s"], lambda p, o: k8s.render(p, **_filters(o))),
+    Format("label", FILE_NAMES["label"], lambda p, o: label.render(p, **_filters(o))),
 )}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import pss
 from ..errors import PolicyError
 from ..reduce import Policy
 from . import caps as caps_render
@@ -21,7 +22,8 @@ _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 @dataclass(frozen=True)
 class Flag:
     words: tuple[str, ...]
-    comment: str
+    comment: str  # the evidence
+    assumption: str = ""  # what it takes for granted beyond the training run
 
 
 def require_image(policy: Policy) -> str:
@@ -57,25 +59,30 @@ def flags(policy: Policy) -> list[Flag]:
         for name in caps_render.cap_names(policy):
             out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
     if h.no_new_privileges.apply:
-        out.append(Flag(("--security-opt", "no-new-privileges"), h.no_new_privileges.evidence))
+        out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     if h.read_only.apply:
-        out.append(Flag(("--read-only",), h.read_only.evidence))
+        out.append(_flag(("--read-only",), h.read_only))
         for d, opts in h.tmpfs:
             value = f"{d}:{opts}" if opts else d
-            why = "the app created files here"
+            why = ("not written in training: a temp directory or home, where apps write under "
+                   "load" if d in h.tmpfs_spare else "the app created files here")
             if "exec" in opts.split(","):
                 why += " and executed them"
             if "uid=" in opts or "mode=" in opts:
                 why += "; writable by the app's non-root user"
             out.append(Flag(("--tmpfs", value), why))
     if h.pids_limit.apply:
-        out.append(Flag(("--pids-limit", h.pids_limit.value), h.pids_limit.evidence))
+        out.append(_flag(("--pids-limit", h.pids_limit.value), h.pids_limit))
     if h.user.apply:
-        out.append(Flag(("--user", h.user.value), h.user.evidence))
+        out.append(_flag(("--user", h.user.value), h.user))
     if h.network_none.apply:
-        out.append(Flag(("--network", "none"), h.network_none.evidence))
+        out.append(_flag(("--network", "none"), h.network_none))
     out += passthrough(policy)[0]
     return out
+
+
+def _flag(words: tuple[str, ...], d) -> Flag:
+    return Flag(words, d.evidence, d.assumption)
 
 
 def not_applied(policy: Policy) -> list[tuple[str, str]]:
@@ -110,6 +117,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         flags=flags(policy),
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
+        pss=pss.check_policy(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
                          f"used, the rest the container runtime's and the kernel's on "
                          f"its behalf)"

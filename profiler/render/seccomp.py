@@ -111,7 +111,16 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                                  "a kernel without it) makes it fall back to plain syscalls, "
                                  "which this profile filters; emit --allow-io-uring allows it "
                                  "(see profiler/iouring.py)"})
-    allowed = app | runtime | behalf | set(refused)
+    sibling_rest = sorted(n for n in policy.siblings
+                          if n not in app | runtime | behalf | set(refused)
+                          and _known_somewhere(n, archs))
+    if sibling_rest:
+        rules.append({"names": sibling_rest, "action": "SCMP_ACT_ALLOW",
+                      "comment": "the same operation as a syscall the app used (writev for "
+                                 "write, wait4 for clone, ...): production takes these paths "
+                                 "where training did not; see profiler/siblings.py (not with "
+                                 "emit --strict)"})
+    allowed = app | runtime | behalf | set(refused) | set(sibling_rest)
     enosys = sorted(n for n in set(rt.enosys) | enosys_extra
                     if (n not in allowed or n in enosys_extra) and _known_somewhere(n, archs))
     if enosys:

@@ -7,6 +7,11 @@
 # Not applied, and why:
 #   --user: processes ran as root (uids seen: 0, 33)
 #   --network none: opened AF_INET, AF_INET6 sockets (listening on 0.0.0.0:80, [::]:80)
+#
+# Pod Security Standards, were this container a Kubernetes pod (k8s.yaml; profiler/pss.py):
+#   baseline: meets; restricted: fails
+#   restricted / Capabilities: adds CHOWN, DAC_OVERRIDE, SETGID, SETUID (only NET_BIND_SERVICE may be added) (granted during the recording: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETGID, CAP_SETUID); fix: run as a non-root user that owns its files, so that no capability is needed
+#   restricted / Running as Non-root: runAsNonRoot is not true (uid 0 seen in the recording); fix: run the app as a non-root user (USER in the image)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -16,15 +21,20 @@ args=(
   --cap-add DAC_OVERRIDE  # CAP_DAC_OVERRIDE was granted during the recording
   --cap-add SETGID  # CAP_SETGID was granted during the recording
   --cap-add SETUID  # CAP_SETUID was granted during the recording
+  # assumes nothing in the container ever needs a set-uid/set-gid or file-capability program (sudo, su, ping on old images), including a `docker exec` by an operator
   --security-opt no-new-privileges  # no set-uid/set-gid or file-capability program was run (executables: /usr/sbin/nginx); uid changes, if any, were setuid()/setgid() calls, which it allows
-  --read-only  # all writes are below /run, /tmp, /var/lib/nginx, /var/log/nginx (files the app created itself): tmpfs mounts there, the rest read-only
+  # assumes the app writes nowhere but the tmpfs directories (anything else fails with EROFS); tmpfs contents are lost at restart, count against the container's memory, and are noexec unless marked exec
+  --read-only  # all writes are below /run, /tmp, /var/lib/nginx, /var/log/nginx (files the app created itself); tmpfs also on /root, /var/tmp (temp directories and home, where apps write under load): the rest read-only
+  --tmpfs /root  # not written in training: a temp directory or home, where apps write under load
   --tmpfs /run  # the app created files here
   --tmpfs /tmp  # the app created files here
   --tmpfs /var/lib/nginx  # the app created files here
   --tmpfs /var/log/nginx  # the app created files here
-  --pids-limit 32  # peak 3 tasks seen; limit max(32, 2 x peak)
+  --tmpfs /var/tmp  # not written in training: a temp directory or home, where apps write under load
+  # assumes the workload drove at least 1/4 of production's peak concurrency (threads count as tasks)
+  --pids-limit 64  # an estimate: peak 3 tasks (processes and threads) seen; limit max(64, 4 x peak)
   --publish 127.0.0.1:18080:80  # as the recording ran
-  --security-opt "seccomp=$here/seccomp.json"  # 92 syscalls allowed (60 the app used, the rest the container runtime's and the kernel's on its behalf)
+  --security-opt "seccomp=$here/seccomp.json"  # 116 syscalls allowed (60 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
 
 # AppArmor only where the kernel enforces it; load the profile first:
