@@ -28,6 +28,8 @@
 //   NOAUDIT_SITE(a)            CAP_TRACEPOINT: true for a return address inside a kernel
 //                              function that only makes noaudit checks (capsource.py)
 //   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/btf.py)
+//   TASK_TI_STATUS_OFF         offset of task_struct.thread_info.status (x86_64, from the
+//                              running kernel's BTF): tells i386 syscalls (see "compat" below)
 //
 // Which cgroups are targets: user space lists a container's id in `expected` before the
 // container starts (its cgroup does not exist yet, and who creates it, the engine, runc or
@@ -71,7 +73,7 @@ struct denial_key {
     u32 nr;
     u32 err;       // errno (syscall denials) or capability (capability denials)
     u32 tgid;
-    u32 pad;
+    u32 arch;      // 0 native, else COMPAT_*
 };
 
 struct inflight {
@@ -102,6 +104,26 @@ struct err_key {
     u32 err;
 };
 
+// Compat syscalls (x86_64 only): an i386 call (`int $0x80`, a 32-bit binary) or an x32 call has
+// its own numbers (i386 uname is 122, setfsuid's number on x86_64). They are counted apart,
+// keyed by architecture; their arguments are not read (another register convention).
+// COMPAT_X86 (i386: the kernel sets TS_COMPAT in thread_info.status for the call) and
+// COMPAT_X32 (the number carries __X32_SYSCALL_BIT) come from wire.h.
+#define TS_COMPAT_ 0x0002             // arch/x86/include/asm/thread_info.h (since 2.6.x)
+#define X32_SYSCALL_BIT_ 0x40000000   // arch/x86/include/uapi/asm/unistd.h
+
+struct compat_key {
+    u32 arch;      // COMPAT_*
+    u32 nr;        // as the kernel saw it (x32: with the x32 bit, as libseccomp numbers it)
+};
+
+struct compat_err_key {
+    u32 arch;
+    u32 nr;
+    u32 err;
+    u32 pad;
+};
+
 // A task's state lives in task storage (a pointer chase, cheaper than hashing on every
 // syscall). `tracked` only hands a state to a task that has not run a syscall yet (a fork's
 // child, a task registered by user space); the task adopts it on first sight.
@@ -112,6 +134,8 @@ BPF_ARRAY(sysbits, u32, MAX_NR);
 BPF_PERCPU_ARRAY(counts, u64, MAX_NR);
 BPF_HASH(counts_high, u32, u64, 1024);
 BPF_HASH(errnos, struct err_key, u64, 8192);
+BPF_HASH(compat_counts, struct compat_key, u64, 2048);
+BPF_HASH(compat_errnos, struct compat_err_key, u64, 1024);
 BPF_ARRAY(caps_ok, u64, 64);
 BPF_ARRAY(caps_denied, u64, 64);
 BPF_ARRAY(caps_override, u64, 64);   // checked under credentials the kernel substituted
@@ -202,8 +226,7 @@ static __always_inline void task_born(void) {
 // target, a new storage entry (with a state handed over through `tracked`, or 0). Tasks outside
 // the target get no storage. Storage is consulted before the cgroup: a task that has it was
 // seen inside the target, and one helper call is saved on every syscall of the app.
-static __always_inline u32 *task_state(void) {
-    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+static __always_inline u32 *task_state_of(struct task_struct *t) {
     u32 *st = tstate.task_storage_get(t, 0, 0);
     if (st)
         return st;
@@ -233,6 +256,41 @@ static __always_inline u32 *task_state(void) {
         task_born();   // a task of the running app, counted from now
 #endif
     return st;
+}
+
+static __always_inline u32 *task_state(void) {
+    return task_state_of((struct task_struct *)bpf_get_current_task_btf());
+}
+
+// The architecture of the current syscall: 0 native, or COMPAT_*. On the native path this is
+// one load from the task (already at hand) and two compares. The load is a direct read through
+// the BTF-typed task pointer, which the verifier checks against the running kernel's BTF (the
+// offset comes from the same BTF, via profiler/btf.py): no helper call.
+static __always_inline u32 compat_arch(struct task_struct *t, u32 nr) {
+#if defined(ARCH_X86_64) && defined(TASK_TI_STATUS_OFF)
+    u32 status = *(u32 *)((u8 *)t + TASK_TI_STATUS_OFF);
+    if (status & TS_COMPAT_)
+        return COMPAT_X86;
+#endif
+#if defined(ARCH_X86_64)
+    if (nr & X32_SYSCALL_BIT_)
+        return COMPAT_X32;
+#endif
+    return 0;
+}
+
+// Add one to a counter that lookup_or_try_init returned; none (a full map) counts as a loss.
+static __always_inline void bump(u64 *c) {
+    if (c)
+        __sync_fetch_and_add(c, 1);
+    else
+        lose(L_MAP_FULL);
+}
+
+static __always_inline void count_compat(u32 arch, u32 nr) {
+    struct compat_key k = {.arch = arch, .nr = nr};
+    u64 zero = 0;
+    bump(compat_counts.lookup_or_try_init(&k, &zero));
 }
 
 static __always_inline void count_nr(u32 nr) {
@@ -792,13 +850,19 @@ static __always_inline void note_exec_creds(u32 tid, void *filename) {
 #endif
 
 RAW_TRACEPOINT_PROBE(sys_enter) {
-    u32 *st = task_state();
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    u32 *st = task_state_of(t);
     if (!st || !(*st & ST_ACTIVE))
         return 0;
 #ifdef VERIFY
     *st |= ST_ENTERED;
 #endif
     u32 nr = (u32)ctx->args[1];
+    u32 arch = compat_arch(t, nr);
+    if (arch) {
+        count_compat(arch, nr);   // counted only: arguments and paths are not read
+        return 0;
+    }
     count_nr(nr);
     if (nr >= MAX_NR)
         return 0;
@@ -906,7 +970,7 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
 #endif
 }
 
-static __always_inline int handle_exit(u32 nr, long ret) {
+static __always_inline int handle_exit(u32 nr, long ret, u32 arch) {
     if ((s32)nr < 0)
         return 0;   // orig_ax = -1: a signal cancelled the syscall's restart; no syscall here
     u32 *st = task_state();
@@ -919,7 +983,7 @@ static __always_inline int handle_exit(u32 nr, long ret) {
     u32 capp1 = (*st >> ST_CAP_SHIFT) & 0xff;
     *st &= ~(ST_ENTERED | (0xffu << ST_CAP_SHIFT));
     if (ret < 0 && ret >= -4095) {
-        struct denial_key dk = {.nr = nr, .tgid = pt >> 32};
+        struct denial_key dk = {.nr = nr, .tgid = pt >> 32, .arch = arch};
         u64 zero = 0, *c = 0;
         if (!entered) {           // seccomp answered for the syscall: it never ran
             dk.err = -ret;
@@ -934,6 +998,14 @@ static __always_inline int handle_exit(u32 nr, long ret) {
             return 0;
     }
 #endif
+    if (arch) {   // a compat call: its errno apart, and nothing was in flight (not decoded)
+        if (ret < 0 && ret >= -4095) {
+            struct compat_err_key ck = {.arch = arch, .nr = nr, .err = -ret};
+            u64 zero = 0;
+            bump(compat_errnos.lookup_or_try_init(&ck, &zero));
+        }
+        return 0;
+    }
     if (ret < 0 && ret >= -4095) {
         struct err_key k = {.nr = nr, .err = -ret};
         u64 zero = 0;
@@ -968,7 +1040,10 @@ static __always_inline int handle_exit(u32 nr, long ret) {
 // Every syscall's result (errnos of all failed calls; verify's view of seccomp denials, which
 // never reach sys_enter). Costs a second BPF dispatch per syscall.
 RAW_TRACEPOINT_PROBE(sys_exit) {
-    return handle_exit(sysnr_from_regs((struct pt_regs *)ctx->args[0]), ctx->args[1]);
+    u32 nr = sysnr_from_regs((struct pt_regs *)ctx->args[0]);
+    // TS_COMPAT is still set here: the kernel clears it on the way back to user mode.
+    u32 arch = compat_arch((struct task_struct *)bpf_get_current_task_btf(), nr);
+    return handle_exit(nr, ctx->args[1], arch);
 }
 #else
 // Attached by tracer.py to syscalls:sys_exit_<name> for the syscalls whose result matters
@@ -980,8 +1055,10 @@ struct sys_exit_args {
     long ret;
 };
 
+// Per-syscall events never fire for compat calls (x86 defines ARCH_TRACE_IGNORE_COMPAT_SYSCALLS,
+// kernel/trace/trace_syscalls.c): these are native calls.
 int on_sys_exit(struct sys_exit_args *args) {
-    return handle_exit(args->nr, args->ret);
+    return handle_exit(args->nr, args->ret, 0);
 }
 #endif
 

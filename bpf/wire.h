@@ -91,6 +91,10 @@
 #define URING_SQ_THREAD 2       // requests submitted by a kernel SQPOLL thread, not by an io_uring_enter
 #define URING_FILES 3           // files looked up for requests (io_uring:io_uring_file_get)
 
+// Compat architectures of x86_64 syscalls (compat_key.arch, denial_key.arch; 0 native).
+#define COMPAT_X86 1            // i386 (int $0x80, 32-bit code): the kernel sets TS_COMPAT in thread_info.status
+#define COMPAT_X32 2            // x32: the syscall number carries __X32_SYSCALL_BIT
+
 // One ring-buffer record (record.c's `struct event`, generated from this).
 struct event {
     u32 type;           // EventType

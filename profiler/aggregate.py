@@ -3,6 +3,9 @@
 Decisions made here, and why:
 - Syscall names come from libseccomp for the recording's architecture; a number it does not
   know is kept by number (name "") rather than dropped.
+- A compat call (i386 or x32 on an x86_64 host) is named from its own architecture's table and
+  kept with that architecture, marked as not decoded (only counted: the recorder reads no
+  argument or path of it). A note says so, since files it touched are missing.
 - A capability check made with credentials other than the task's own (the tracepoint's cred is
   not the task's real_cred: overlayfs acts with its mounter's credentials on open, stat and
   copy-up) is not the app using a capability; the tracer counts those apart (caps_overridden)
@@ -115,6 +118,23 @@ def io_uring_use(raw: RawTrace, syscall_names) -> IoUring | None:
                    not_seen=iouring.not_seen([o for o, _ in ops], raw.uring_tracepoints))
 
 
+def _compat_syscalls(raw: RawTrace, notes: list[str]) -> list[Syscall]:
+    errs: dict[tuple[str, int], dict[str, int]] = {}
+    for (carch, nr, err), n in raw.compat_errnos.items():
+        errs.setdefault((carch, nr), {})[linux.errno_name(err)] = n
+    out = []
+    for key in raw.compat_counts.keys() | errs.keys():
+        carch, nr = key
+        out.append(Syscall(syscalls.name_of(carch, nr), nr, raw.compat_counts.get(key, 0),
+                           tuple(sorted(errs.get(key, {}).items())), arch=carch, decoded=False))
+    for carch in sorted({s.arch for s in out}):
+        names = sorted(s.key for s in out if s.arch == carch)
+        shown = ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+        notes.append(f"{len(names)} {carch} (compat) syscall(s) counted: {shown}; their "
+                     f"arguments and paths were not read, so files they touched are missing")
+    return out
+
+
 def build_recording(raw: RawTrace, metadata: Metadata,
                     cap_bounding: int | None = None) -> tuple[Recording, list[str]]:
     """RawTrace -> Recording, plus notes for the user about what was interpreted."""
@@ -130,6 +150,7 @@ def build_recording(raw: RawTrace, metadata: Metadata,
     # A syscall can fail before the enter probe counted it only if tracing started mid-call.
     for nr in errs.keys() - raw.counts.keys():
         sysc.append(Syscall(syscalls.name_of(arch, nr), nr, 0, tuple(sorted(errs[nr].items()))))
+    sysc.extend(_compat_syscalls(raw, notes))
 
     caps = []
     for cap, (granted, denied) in raw.caps.items():
@@ -288,8 +309,13 @@ def _syscall_label(arch: str, nr: int) -> str:
 def build_denials(raw: RawTrace) -> Denials:
     """The denials of a verify-mode RawTrace, per syscall (or capability) across processes."""
     calls: dict[tuple[str, int], tuple[int, set[int]]] = {}
-    for (nr, err, tgid), n in raw.denied_calls.items():
-        key = (_syscall_label(raw.arch, nr), err)
+    denied = [(_syscall_label(raw.arch, nr), err, tgid, n)
+              for (nr, err, tgid), n in raw.denied_calls.items()]
+    # A compat call (i386, x32) has its own numbers: named in its table, and as such.
+    denied += [(f"{_syscall_label(arch, nr)} ({arch})", err, tgid, n)
+               for (arch, nr, err, tgid), n in raw.denied_compat.items()]
+    for name, err, tgid, n in denied:
+        key = (name, err)
         cnt, tg = calls.get(key, (0, set()))
         calls[key] = (cnt + n, tg | {tgid})
     caps: dict[tuple[str, str], tuple[int, set[int]]] = {}

@@ -24,6 +24,7 @@ from .reduce import Policy, reduce
 from .render import apparmor
 from .render import caps as caps_render
 from .render.registry import FORMATS, RenderOptions, render
+from .render.seccomp import COMPAT_LABELS
 
 Format = Enum("Format", [(f, f) for f in (*FORMATS, "all")], type=str)
 
@@ -44,6 +45,16 @@ def _explain_coverage(recs, sources) -> None:
             err.print(f"  late: {kind.rstrip('s')} {escape(ascii(item)[1:-1])} at {ms / 1000:.1f} s")
 
 
+def _compat_text(policy: Policy) -> str:
+    if not policy.compat_syscalls:
+        return ("none seen: the seccomp profile lists only " + policy.arch + " (Docker's default "
+                "also allows x86 and x32); a call from another architecture is killed (SIGSYS)")
+    return "; ".join(f"{COMPAT_LABELS.get(a, a)}: {', '.join(n)}"
+                     for a, n in policy.compat_syscalls) + \
+        (" (a seccomp rule holds for every listed architecture: each may make every allowed "
+         "name it has)")
+
+
 def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
     t = Table(title=f"policy {policy.name} ({policy.arch}, {policy.runs} recording(s))")
     t.add_column("item")
@@ -51,6 +62,7 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
     t.add_row("syscalls the app used", str(len(policy.syscalls)))
     t.add_row("always allowed: made on the app's behalf by the kernel or libc",
               ", ".join(behalf_names()))
+    t.add_row("compat architectures", escape(_compat_text(policy)))
     t.add_row("argument filters", ", ".join(f"{f.syscall}.{f.arg}" for f in policy.arg_filters)
               or "none")
     t.add_row("capabilities granted", ", ".join(policy.capabilities) or "none")

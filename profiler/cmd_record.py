@@ -118,6 +118,9 @@ def _summary(rec, out: Path, outcome) -> None:
     caps_needed = [c.name for c in rec.capabilities if c.granted]
     caps_denied = [c.name for c in rec.capabilities if c.denied and not c.granted]
     t.add_row("syscalls", str(len(rec.syscalls)))
+    if rec.compat_arches:  # i386/x32 calls: counted, not decoded (a note says what is missing)
+        t.add_row("compat syscalls", ", ".join(
+            f"{a} {sum(1 for s in rec.syscalls if s.arch == a)}" for a in rec.compat_arches))
     if not rec.metadata.capabilities_known:
         t.add_row("capabilities", "[yellow]not recorded[/] (no capability source; see the note)")
     else:

@@ -15,7 +15,8 @@ from typing import Any
 
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
 # 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
-SCHEMA_VERSION = "1.4"
+# 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
+SCHEMA_VERSION = "1.5"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -59,17 +60,28 @@ def _sorted(items, key):
 
 @dataclass(frozen=True)
 class Syscall:
-    """One syscall the app made. `name` comes from libseccomp for the recording's architecture;
-    a number libseccomp does not know keeps `name` = "" and is identified by `number`."""
+    """One syscall the app made. `name` comes from libseccomp for the call's architecture;
+    a number libseccomp does not know keeps `name` = "" and is identified by `number`.
+
+    `arch` is "" for the recording's own architecture (metadata.arch; every syscall of a
+    recording older than schema 1.1 is one), else the libseccomp name of the compat
+    architecture the call was made in: "x86" (i386, `int $0x80` or a 32-bit binary) or "x32"
+    on an x86_64 host. Such a call has its own numbers (i386 uname is 122, which is setfsuid on
+    x86_64). `decoded` is False when the recorder counted the call but did not read its
+    arguments or paths (compat calls: another register convention), so the files, addresses
+    and argument values it used are missing from the recording."""
 
     name: str
     number: int
     count: int
     errnos: tuple[tuple[str, int], ...] = ()  # (errno name, count) of failed calls, sorted
+    arch: str = ""
+    decoded: bool = True
 
     @property
     def key(self) -> str:
-        return self.name or f"__nr_{self.number}"
+        base = self.name or f"__nr_{self.number}"
+        return f"{base} ({self.arch})" if self.arch else base
 
 
 @dataclass(frozen=True)
@@ -298,7 +310,13 @@ class Recording:
     # --- convenience views -------------------------------------------------------------
     @property
     def syscall_names(self) -> frozenset[str]:
+        """Keys of every syscall: the name for native calls, "name (arch)" for compat ones."""
         return frozenset(s.key for s in self.syscalls)
+
+    @property
+    def compat_arches(self) -> tuple[str, ...]:
+        """The compat architectures the app made calls in (sorted; empty for most apps)."""
+        return tuple(sorted({s.arch for s in self.syscalls if s.arch}))
 
     @property
     def total_loss(self) -> int:
@@ -308,7 +326,7 @@ class Recording:
         """The same recording with every collection sorted (what serialisation writes)."""
         return replace(
             self,
-            syscalls=_sorted(self.syscalls, key=lambda s: (s.key, s.number)),
+            syscalls=_sorted(self.syscalls, key=lambda s: (s.arch, s.key, s.number)),
             arguments=_sorted(self.arguments, key=lambda a: (a.syscall, a.index, a.arg)),
             capabilities=_sorted(self.capabilities, key=lambda c: c.number),
             files=_sorted(self.files, key=_PATH),
@@ -360,6 +378,11 @@ def to_dict(rec: Recording) -> dict:
     # Pair lists read better as mappings in YAML.
     for s in d["syscalls"]:
         s["errnos"] = {k: v for k, v in s["errnos"]}
+        # Native, decoded calls (all of them in most recordings) are written as before 1.1.
+        if not s["arch"]:
+            del s["arch"]
+        if s["decoded"]:
+            del s["decoded"]
     d["loss"] = {k: v for k, v in d["loss"]}
     # "resolved" is written only where it says something (schema 1.1; 1.0 files lack it).
     for entry in (*d["files"], *d["processes"]["executables"]):
@@ -449,7 +472,8 @@ def from_dict(d: dict) -> Recording:
         schema_version=d["schema_version"],
         metadata=metadata,
         syscalls=tuple(
-            Syscall(s["name"], s["number"], s["count"], tuple(sorted((s.get("errnos") or {}).items())))
+            Syscall(s["name"], s["number"], s["count"], tuple(sorted((s.get("errnos") or {}).items())),
+                    s.get("arch", ""), s.get("decoded", True))
             for s in d.get("syscalls") or ()
         ),
         arguments=tuple(

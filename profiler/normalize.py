@@ -17,7 +17,7 @@ from functools import lru_cache
 from dataclasses import replace
 
 from .model import (ACCESS_KINDS, Capability, Endpoint, Executable, FileAccess, Network,
-                    Processes, Recording, SocketUse, Syscall)
+                    Processes, Recording, SocketUse)
 
 # Characters special in AppArmor globs (apparmor.d(5), "Globbing (AARE)"; `@` starts a variable,
 # `,` separates alternatives and ends a rule, `"` quotes). A literal one is escaped with `\`.
@@ -303,7 +303,7 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
         rec,
         metadata=replace(rec.metadata, started_at="", ended_at=""),
         syscalls=tuple(
-            Syscall(s.name, s.number, count(s.count), tuple((e, count(n)) for e, n in s.errnos))
+            replace(s, count=count(s.count), errnos=tuple((e, count(n)) for e, n in s.errnos))
             for s in rec.syscalls),
         arguments=tuple(replace(a, overflow=count(a.overflow)) for a in rec.arguments),
         capabilities=tuple(

@@ -93,6 +93,9 @@ class Policy:
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
     # syscalls of the same family as ones the app used (profiler/siblings.py; none if strict)
     siblings: tuple[str, ...] = ()
+    # Compat architectures the app made calls in, each with the names it used there
+    # (libseccomp names for that architecture), sorted; empty for most apps.
+    compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,8 +118,9 @@ def _image(rec: Recording) -> str:
 
 
 def _check_syscalls(rec: Recording, source: str) -> None:
-    known = sctab.table(rec.metadata.arch)
-    bad = sorted(s.name for s in rec.syscalls if s.name and s.name not in known)
+    known = {a: sctab.table(a) for a in (rec.metadata.arch, *rec.compat_arches)}
+    bad = sorted(s.key for s in rec.syscalls
+                 if s.name and s.name not in known[s.arch or rec.metadata.arch])
     if bad:
         shown = ", ".join(bad[:5]) + (" ..." if len(bad) > 5 else "")
         raise PolicyError(
@@ -126,12 +130,15 @@ def _check_syscalls(rec: Recording, source: str) -> None:
 
 
 def _arg_filters(recs: list[Recording]) -> tuple[ArgFilter, ...]:
-    """Filters only where every run that made the syscall recorded the complete value set."""
+    """Filters only where every run that made the syscall recorded the complete value set. A
+    seccomp rule holds for every architecture of the profile: a syscall also made as a compat
+    call, whose arguments were not read, gets no filter."""
+    compat_names = {s.name for rec in recs for s in rec.syscalls if s.arch}
     out = []
     for syscall, arg in sorted(FILTERABLE_ARGS):
         values: set[int] = set()
         index = None
-        complete = True
+        complete = syscall not in compat_names
         used = False
         for rec in recs:
             if syscall not in rec.syscall_names:
@@ -183,6 +190,7 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     warnings += uring_warnings
     refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
     merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
+    warnings += _compat_warnings(merged)
     hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
@@ -227,22 +235,29 @@ class _Merged:
     gids: tuple[int, ...]
     peak_tasks: int
     partial: tuple[Partial, ...]
+    compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...]  # see Policy.compat_syscalls
+    compat_unnamed: tuple[str, ...]  # "__nr_N (arch)": no libseccomp name there
+    compat_undecoded: tuple[str, ...]  # compat arches whose calls were counted, not decoded
 
 
 def _merge(recs: list[Recording]) -> _Merged:
-    names_per_run = [{s.name for s in r.syscalls if s.name} for r in recs]
+    # Native calls here; compat calls (s.arch set) by _compat.
+    names_per_run = [{s.name for s in r.syscalls if s.name and not s.arch} for r in recs]
     caps_per_run = [{c.name for c in r.capabilities if c.granted > 0} for r in recs]
     capabilities = sorted(set().union(*caps_per_run))
     exec_per_run = [{e.path for e in r.processes.executables} for r in recs]
     sock_per_run = [{(s.family, s.type) for s in r.network.sockets} for r in recs]
     files_per_run = [{f.path for f in r.files if f.ok} for r in recs] if len(recs) > 1 else []
-    partial = (_partial("syscall", names_per_run) + _partial("capability", caps_per_run)
+    compat, compat_per_run = _compat(recs)
+    partial = (_partial("syscall", names_per_run) + _partial("compat syscall", compat_per_run)
+               + _partial("capability", caps_per_run)
                + _partial("executable", exec_per_run)
                + _partial("socket", [{f"{f} {t}" for f, t in s} for s in sock_per_run])
                + _partial("file", files_per_run))
     return _Merged(
         syscalls=tuple(sorted(set().union(*names_per_run))),
-        unnamed_syscalls=tuple(sorted({s.number for r in recs for s in r.syscalls if not s.name})),
+        unnamed_syscalls=tuple(sorted({s.number for r in recs for s in r.syscalls
+                                       if not s.name and not s.arch})),
         capabilities=tuple(capabilities),
         denied_capabilities=tuple(sorted({c.name for r in recs for c in r.capabilities
                                           if c.denied > 0} - set(capabilities))),
@@ -257,7 +272,35 @@ def _merge(recs: list[Recording]) -> _Merged:
         gids=tuple(sorted({g for r in recs for g in r.processes.gids})),
         peak_tasks=max(r.processes.peak_tasks for r in recs),
         partial=tuple(partial),
+        compat_syscalls=compat,
+        compat_unnamed=tuple(sorted({s.key for r in recs for s in r.syscalls
+                                     if s.arch and not s.name})),
+        compat_undecoded=tuple(sorted({s.arch for r in recs for s in r.syscalls
+                                       if s.arch and not s.decoded})),
     )
+
+
+def _compat(recs: list[Recording]):
+    """Compat calls: ((arch, names), ...) sorted, and per run the set of "name (arch)" keys."""
+    by_arch: dict[str, set[str]] = {}
+    for rec in recs:
+        for s in rec.syscalls:
+            if s.arch and s.name:
+                by_arch.setdefault(s.arch, set()).add(s.name)
+    per_run = [{s.key for s in rec.syscalls if s.arch} for rec in recs]
+    return tuple((a, tuple(sorted(n))) for a, n in sorted(by_arch.items())), per_run
+
+
+def _compat_warnings(merged: _Merged) -> list[str]:
+    out = []
+    if merged.compat_unnamed:
+        out.append(f"compat syscall(s) {', '.join(merged.compat_unnamed)} have no libseccomp "
+                   f"name: a profile cannot allow them by name (update libseccomp)")
+    if merged.compat_undecoded:
+        out.append(f"the app made {'/'.join(merged.compat_undecoded)} (compat) syscalls, counted "
+                   f"but not decoded: the files and addresses they used are not in the AppArmor "
+                   f"profile")
+    return out
 
 
 def _file_rules(recs: list[Recording]) -> tuple[FileRule, ...]:
@@ -388,6 +431,7 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         partial=merged.partial,
         warnings=tuple(warnings),
         sources=tuple(sources),
+        compat_syscalls=merged.compat_syscalls,
         resolved_executables=_resolved_executables(recs),
         caps_unknown=tuple(s for r, s in zip(recs, sources) if not r.metadata.capabilities_known),
     )

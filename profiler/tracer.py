@@ -22,7 +22,7 @@ from . import btf, capsource, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, ArgIndex,
+    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, ArgIndex, CompatArch,
     Event, EventType, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, UringSlot,
 )
 
@@ -171,6 +171,13 @@ class Tracer:
                 cflags.append(noaudit)
         elif capabilities == capsource.KPROBE:
             cflags.append("-DCAP_KPROBE")
+        # i386 syscalls are told by TS_COMPAT in thread_info.status, whose offset only the
+        # running kernel's BTF may give. Without it they would be counted as native calls.
+        ti_status = btf.running_kernel_offset("task_struct", "thread_info.status") \
+            if self.arch == "x86_64" else None
+        if ti_status is not None:
+            cflags.append(f"-DTASK_TI_STATUS_OFF={ti_status}")
+        self.tells_compat = ti_status is not None  # else i386 calls count as native (as before)
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -370,6 +377,10 @@ class Tracer:
             raw.counts[k.value] = raw.counts.get(k.value, 0) + v.value
         for k, v in b["errnos"].items():
             raw.errnos[(k.nr, k.err)] = v.value
+        for k, v in b["compat_counts"].items():
+            raw.compat_counts[(CompatArch(k.arch).name.lower(), k.nr)] = v.value
+        for k, v in b["compat_errnos"].items():
+            raw.compat_errnos[(CompatArch(k.arch).name.lower(), k.nr, k.err)] = v.value
         raw.cap_source = self.cap_source
         ok, denied, over, probe = b["caps_ok"], b["caps_denied"], b["caps_override"], b["caps_probe"]
         for cap in range(64):
@@ -422,7 +433,10 @@ class Tracer:
         raw.exe_of = dict(self._exe_of)
         if self.verify:
             for k, v in b["denied_calls"].items():
-                raw.denied_calls[(k.nr, k.err, k.tgid)] = v.value
+                if k.arch:
+                    raw.denied_compat[(CompatArch(k.arch).name.lower(), k.nr, k.err, k.tgid)] = v.value
+                else:
+                    raw.denied_calls[(k.nr, k.err, k.tgid)] = v.value
             for k, v in b["denied_caps"].items():
                 raw.denied_caps[(k.nr, k.err, k.tgid)] = v.value
         for path in self._execs:  # the exec event is the authority on what was executed

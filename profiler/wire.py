@@ -170,6 +170,16 @@ class TaskState(IntFlag):
     ENTERED = 8, "VERIFY: the current syscall passed sys_enter (seccomp let it run)"
 
 
+class CompatArch(IntEnum):
+    """Compat architectures of x86_64 syscalls (compat_key.arch, denial_key.arch; 0 native)."""
+
+    # Member names, lower-cased, are libseccomp's architecture names.
+
+    __new__ = _with_doc
+    X86 = 1, "i386 (int $0x80, 32-bit code): the kernel sets TS_COMPAT in thread_info.status"
+    X32 = 2, "x32: the syscall number carries __X32_SYSCALL_BIT"
+
+
 # Which syscall is in which class, with its access bits (or AddrKind) where the class needs
 # them; user space fills `sysclass` and `sysbits` from this by libseccomp's numbers.
 _A = Access
@@ -274,6 +284,10 @@ class RawTrace:
 
     arch: str
     counts: dict[int, int] = field(default_factory=dict)  # syscall nr -> calls
+    # compat syscalls (another architecture's numbers, keyed by its libseccomp name): counted
+    # only, their arguments are not read
+    compat_counts: dict[tuple[str, int], int] = field(default_factory=dict)  # (arch, nr) -> calls
+    compat_errnos: dict[tuple[str, int, int], int] = field(default_factory=dict)  # (arch, nr, errno)
     errnos: dict[tuple[int, int], int] = field(default_factory=dict)  # (nr, errno) -> calls
     caps: dict[int, tuple[int, int]] = field(default_factory=dict)  # cap -> (granted, denied)
     caps_overridden: dict[int, int] = field(default_factory=dict)  # cap -> checks under kernel creds
@@ -296,6 +310,7 @@ class RawTrace:
     # verify mode
     denied_calls: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, errno, tgid)
     denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
+    denied_compat: dict[tuple[str, int, int, int], int] = field(default_factory=dict)  # (arch, nr, errno, tgid)
     erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
     exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
     # path as used -> the same file with symlinks resolved, where they differ (opens, execs)
@@ -312,6 +327,7 @@ class RawTrace:
 _HEADER_ENUMS = (  # (enum, C prefix); the enum's docstring heads its block
     (EventType, "EV_"), (AddrKind, "ADDR_"), (ArgIndex, "ARG_"), (SysClass, "C_"),
     (Access, "A_"), (Loss, "L_"), (TaskState, "ST_"), (PrivExecFlag, "PX_"), (UringSlot, "URING_"),
+    (CompatArch, "COMPAT_"),
 )
 _C_TYPES = {ct.c_uint32: "u32", ct.c_int32: "s32", ct.c_uint8: "u8", ct.c_uint64: "u64",
             Creds: "struct creds"}

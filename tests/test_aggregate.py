@@ -109,3 +109,20 @@ def test_checks_under_substituted_credentials_are_noted_not_counted():
     rec, notes = build_recording(raw(caps={0: (1, 0)}, caps_overridden={21: 30, 1: 4}), MD)
     assert {c.name: c.granted for c in rec.capabilities} == {"CAP_CHOWN": 1}
     assert any("CAP_SYS_ADMIN: 30" in n and "substituted" in n for n in notes)
+
+
+def test_compat_calls_are_named_in_their_own_arch():
+    """i386 uname (122) is not x86_64's 122 (setfsuid); x32 numbers carry the x32 bit."""
+    x32_uname = syscalls.number_of("x32", "uname")
+    assert x32_uname == 0x40000000 | 63
+    rec, notes = build_recording(raw(counts={122: 1},
+                                     compat_counts={("x86", 122): 4, ("x32", x32_uname): 1},
+                                     compat_errnos={("x86", 122, 14): 1, ("x86", 5, 2): 2}), MD)
+    by = {(s.arch, s.number): s for s in rec.syscalls}
+    assert by[("", 122)].name == "setfsuid" and by[("", 122)].decoded
+    uname = by[("x86", 122)]
+    assert (uname.name, uname.count, dict(uname.errnos), uname.decoded) == ("uname", 4, {"EFAULT": 1}, False)
+    assert by[("x86", 5)].name == "open" and by[("x86", 5)].count == 0  # failed, never counted
+    assert by[("x32", x32_uname)].name == "uname"
+    assert rec.compat_arches == ("x32", "x86")
+    assert any("x86 (compat)" in n and "not read" in n for n in notes)

@@ -87,3 +87,12 @@ def test_every_member_of_the_path_walk_is_found_in_the_running_kernel():
     assert missing == [] and "-DKPATH" in flags
     assert btf.running_kernel_offset("dentry", "d_name.name") == \
         btf.running_kernel_offset("dentry", "d_name.len") + 4  # qstr: u32 hash, u32 len, name
+
+
+def test_running_kernel_thread_info_status():
+    """The recorder tells i386 syscalls by TS_COMPAT in task_struct.thread_info.status."""
+    if not btf.VMLINUX.exists():
+        return
+    ti = btf.running_kernel_offset("task_struct", "thread_info")
+    status = btf.running_kernel_offset("task_struct", "thread_info.status")
+    assert ti is not None and status is not None and status >= ti

@@ -149,3 +149,33 @@ def test_errors_outside_the_quick_checked_lists_name_the_field():
     without_arch = "\n".join(line for line in text.splitlines() if not line.startswith("  arch:"))
     with pytest.raises(RecordingError, match=r"at metadata: must contain \['arch'\] properties"):
         recording_io.loads(without_arch)
+
+
+def test_compat_syscalls_keep_their_arch():
+    """Schema 1.5: a compat call keeps its architecture (i386 uname is 122, which is setfsuid on
+    x86_64) and says its arguments were not read; native calls are written as before."""
+    rec = recording_io.load(FIXTURE)
+    rec = replace(rec, schema_version="1.5", syscalls=rec.syscalls + (
+        Syscall("uname", 122, 3, (("EFAULT", 1),), arch="x86", decoded=False),
+        Syscall("setfsuid", 122, 1)))
+    text = recording_io.dumps(rec)
+    assert '{"name": "uname", "number": 122, "count": 3, "errnos": {"EFAULT": 1}, ' \
+           '"arch": "x86", "decoded": false}' in text
+    assert '{"name": "setfsuid", "number": 122, "count": 1, "errnos": {}}\n' in text
+    back = recording_io.loads(text)
+    assert back == rec.canonical()
+    assert back.compat_arches == ("x86",)
+    assert {"uname (x86)", "setfsuid"} <= back.syscall_names
+    assert back.syscalls[-1].arch == "x86"  # native calls sort first
+
+
+def test_a_1_0_recording_is_native_only():
+    rec = recording_io.load(FIXTURE)
+    assert rec.schema_version == "1.0" and rec.compat_arches == ()
+    assert all(s.arch == "" and s.decoded for s in rec.syscalls)
+
+
+def test_compat_arch_must_be_a_name():
+    text = FIXTURE.read_text().replace('"errnos": {}}', '"errnos": {}, "arch": ""}', 1)
+    with pytest.raises(RecordingError, match="arch"):
+        recording_io.loads(text)

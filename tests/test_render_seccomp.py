@@ -9,7 +9,9 @@ import socket
 
 import pytest
 
-from emitcases import arg, check_golden, nginx, recording, shell
+from emitcases import arg, check_golden, nginx, recording, replace, shell
+from profiler.errors import PolicyError
+from profiler.model import Syscall
 from profiler.reduce import reduce
 from profiler.render import seccomp
 from profiler.behalf_syscalls import table as behalf_table
@@ -32,21 +34,88 @@ def test_deterministic():
     assert seccomp.render(reduce([nginx()])) == seccomp.render(reduce([nginx()]))
 
 
-@pytest.mark.parametrize("arch,main,subs", [
-    ("x86_64", "SCMP_ARCH_X86_64", ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
-    ("aarch64", "SCMP_ARCH_AARCH64", ["SCMP_ARCH_ARM"]),
-])
-def test_arch_map_and_libseccomp_builds_every_arch(arch, main, subs):
+@pytest.mark.parametrize("arch,main", [("x86_64", "SCMP_ARCH_X86_64"),
+                                       ("aarch64", "SCMP_ARCH_AARCH64")])
+def test_no_compat_call_no_compat_arch(arch, main):
+    """Tighter than Docker's default (which lists x86 and x32): no compat call was seen, so no
+    sub-architecture is listed, and libseccomp compiles the profile for the one left."""
     rec = recording(arch=arch, names=("read", "write", "openat", "exit_group", "socket"),
                     arguments=[arg("socket", "domain", 0, 1)])
     prof = _prof(rec)
-    assert prof["archMap"] == [{"architecture": main, "subArchitectures": subs}]
+    assert prof["archMap"] == [{"architecture": main, "subArchitectures": []}]
     assert "architectures" not in prof  # Docker refuses both keys together
     filters = seccomp.build_filters(prof)
-    assert len(filters) == 1 + len(subs)
-    for f in filters.values():
-        with open(os.devnull, "wb") as null:
-            f.export_bpf(null)
+    assert list(filters) == [arch]
+    with open(os.devnull, "wb") as null:
+        filters[arch].export_bpf(null)
+
+
+@pytest.mark.parametrize("arch,subs", [("x86_64", ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+                                       ("aarch64", ["SCMP_ARCH_ARM"])])
+def test_complain_lists_every_sub_arch(arch, subs):
+    # A call from an unlisted architecture is killed whatever the default action: a profile
+    # that must refuse nothing lists them all.
+    prof = _prof(recording(arch=arch), complain=True)
+    assert prof["archMap"][0]["subArchitectures"] == subs
+    assert len(seccomp.build_filters(prof)) == 1 + len(subs)
+
+
+def _with_compat(rec, arch, *names):
+    from profiler import syscalls as sctab
+    extra = tuple(Syscall(n, sctab.number_of(arch, n), 1, arch=arch, decoded=False)
+                  for n in names)
+    return replace(rec, syscalls=rec.syscalls + extra).canonical()
+
+
+def _pfc(f) -> str:
+    import tempfile
+    with tempfile.TemporaryFile("w+") as out:
+        f.export_pfc(out)
+        out.seek(0)
+        return out.read()
+
+
+def test_compat_calls_get_their_arch_and_block():
+    rec = _with_compat(recording(names=("read", "write", "exit_group", "uname")),
+                       "x86", "uname", "socketcall", "epoll_pwait2")
+    prof = _prof(rec)
+    assert prof["archMap"][0]["subArchitectures"] == ["SCMP_ARCH_X86"]  # not x32: not seen
+    (block,) = [r for r in prof["syscalls"] if "i386" in r.get("comment", "")]
+    # uname is allowed by the app's block already; the others only by the compat block.
+    assert block["names"] == ["epoll_pwait2", "socketcall"] and block["action"] == "SCMP_ACT_ALLOW"
+    assert "uname" in block["comment"] and "every listed architecture" in block["comment"]
+    # epoll_pwait2 was made, so it is allowed, not answered ENOSYS.
+    enosys = [n for r in prof["syscalls"] if r.get("errnoRet") == 38 for n in r["names"]]
+    assert "epoll_pwait2" not in enosys
+    filters = seccomp.build_filters(prof)
+    assert set(filters) == {"x86_64", "x86"}
+    x86 = _pfc(filters["x86"])
+    assert '"uname"' in x86 and '"socketcall"' in x86
+    assert '"socketcall"' not in _pfc(filters["x86_64"])  # x86_64 has no socketcall
+
+
+def test_x32_calls_list_x32():
+    rec = _with_compat(recording(), "x32", "uname")
+    prof = _prof(rec)
+    assert prof["archMap"][0]["subArchitectures"] == ["SCMP_ARCH_X32"]
+    assert set(seccomp.build_filters(prof)) == {"x86_64", "x32"}
+
+
+def test_compat_arch_the_host_cannot_run_is_refused():
+    rec = _with_compat(recording(arch="aarch64"), "x86", "uname")
+    with pytest.raises(PolicyError, match="cannot run on aarch64"):
+        _prof(rec)
+
+
+def test_no_arg_filter_for_a_call_also_made_as_compat():
+    """A rule holds for every listed architecture, and a compat call's arguments were not read:
+    filtering socket by the native domains seen would refuse the i386 socket calls."""
+    native = recording(names=("socket", "exit_group"), arguments=[arg("socket", "domain", 0, 1)])
+    assert [f.syscall for f in reduce([native]).arg_filters] == ["socket"]
+    policy = reduce([_with_compat(native, "x86", "socket")])
+    assert policy.arg_filters == ()
+    assert policy.compat_syscalls == (("x86", ("socket",)),)
+    assert any("not decoded" in w for w in policy.warnings)
 
 
 def test_default_action_and_complain():

@@ -160,3 +160,14 @@ def test_run_sh_edited_by_hand_in_other_spellings(nginx_policy):
     (nginx_policy / "run.sh").write_text(run.replace("--pids-limit=40", "--pids-limit=many"))
     with pytest.raises(UsageError, match="not a number"):
         v.load_policy_dir(nginx_policy)
+
+
+def test_denied_compat_call_is_named_in_its_arch(nginx_policy):
+    """An i386 uname (122) refused by the profile is reported as uname (x86), not setfsuid."""
+    raw = RawTrace(arch=ARCH, denied_compat={("x86", 122, 1, 10): 2},
+                   exe_of={10: b"/usr/local/bin/compat32"})
+    r = v.analyze(build_denials(raw), v.load_policy_dir(nginx_policy), image="i", exit_code=1, workload="",
+                  workload_status=None, expected_exit=0)
+    (d,) = r.syscalls
+    assert (d.syscall, d.errno, d.count) == ("uname (x86)", "EPERM", 2)
+    assert "uname (x86) denied 2x in /usr/local/bin/compat32" in d.fix

@@ -85,7 +85,8 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         api=SPO_API,
         namespace=NAMESPACE,
         default_action="SCMP_ACT_LOG" if complain else "SCMP_ACT_ERRNO",
-        architectures=[seccomp_render.sctab.OCI_ARCH[a] for a in seccomp_render.arches(policy)],
+        architectures=[seccomp_render.sctab.OCI_ARCH[a]
+                       for a in seccomp_render.arches(policy, complain=complain)],
         rules=rules.rstrip("\n").splitlines(),
         caps=caps_render.cap_names(policy),
         keep_default_caps=policy.keep_default_caps,

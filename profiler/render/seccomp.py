@@ -2,14 +2,24 @@
 
 Layout of the profile (Docker's format, moby profiles/seccomp; runc and containerd read it):
 - defaultAction SCMP_ACT_ERRNO with defaultErrnoRet 1 (EPERM); SCMP_ACT_LOG with --complain.
-- archMap for the recorded architecture and its sub-architectures. Docker refuses a profile
-  with both `archMap` and `architectures`, so only archMap is written.
+- archMap for the recorded architecture, with as sub-architectures only the compat ones the
+  app made calls in (usually none: tighter than Docker's default, which lists x86 and x32; a
+  call from an architecture the filter does not list is killed with SIGSYS, see
+  docs/emit.md). Docker refuses a profile with both `archMap` and `architectures`, so only
+  archMap is written.
 - one ALLOW block with the app's syscalls, then argument-filtered ALLOW rules, then one ALLOW
-  block for the container runtime (data/runtime_syscalls.yaml), then one ALLOW block for the
-  syscalls the kernel or libc make on the app's behalf (data/behalf_syscalls.yaml), then ENOSYS
-  (errnoRet 38) for io_uring when the app used it and emit refuses it (profiler/iouring.py),
-  and for syscalls whose callers fall back to an older call only on ENOSYS. Every block has a
-  comment.
+  block per compat architecture seen (its names the blocks before do not already allow), then
+  one ALLOW block for the container runtime (data/runtime_syscalls.yaml), then one ALLOW block
+  for the syscalls the kernel or libc make on the app's behalf (data/behalf_syscalls.yaml), then
+  ENOSYS (errnoRet 38) for io_uring when the app used it and emit refuses it
+  (profiler/iouring.py), and for syscalls whose callers fall back to an older call only on
+  ENOSYS. Every block has a comment.
+
+A rule cannot be limited to one architecture: the OCI runtime spec's LinuxSyscall (names,
+action, errnoRet, args), SPO's SeccompProfile and runc have no such field, and Docker's
+`includes.arches` tests the architecture of the *host* when the profile is converted (moby
+profiles/seccomp/seccomp_linux.go compares it with runtime.GOARCH), not that of the call. Each
+name is allowed on every listed architecture that has it; a compat block's comment says so.
 
 `build_filters` compiles a profile with libseccomp for every architecture it lists: the tests
 and `emit` use it to prove that the output loads.
@@ -27,8 +37,27 @@ from ..reduce import ArgFilter, Policy
 from ..runtime_syscalls import tables
 
 
-def arches(policy: Policy) -> tuple[str, ...]:
-    """libseccomp names: the recorded architecture first, then its sub-architectures."""
+# What a compat architecture is called in comments and --explain.
+COMPAT_LABELS = {"x86": "i386 (x86)", "x32": "x32"}
+
+
+def arches(policy: Policy, *, complain: bool = False) -> tuple[str, ...]:
+    """libseccomp names: the recorded architecture first, then the compat architectures the
+    app made calls in. A --complain profile lists every sub-architecture of the host: a call
+    from an architecture the filter does not list is killed whatever the default action
+    (libseccomp's bad-architecture action, which runc leaves at KILL), and complain mode must
+    refuse nothing."""
+    subs = sctab.SUB_ARCHES.get(policy.arch, ())
+    seen = {a for a, _ in policy.compat_syscalls}
+    if seen - set(subs):
+        raise PolicyError(f"compat architecture(s) {', '.join(sorted(seen - set(subs)))} cannot "
+                          f"run on {policy.arch}", hint="was the recording edited by hand?")
+    return (policy.arch,) + tuple(a for a in subs if complain or a in seen)
+
+
+def _host_arches(policy: Policy) -> tuple[str, ...]:
+    """Every architecture a container on this host can make calls in: names known on none of
+    them are left out of the profile."""
     return (policy.arch,) + tuple(sctab.SUB_ARCHES.get(policy.arch, ()))
 
 
@@ -65,7 +94,7 @@ def _filter_rules(f: ArgFilter) -> list[dict]:
 
 def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
     """The profile's syscall rules (shared by the Docker JSON and the SPO object)."""
-    archs = arches(policy)
+    archs = _host_arches(policy)
     rt = tables()
     filters = {f.syscall: f for f in policy.arg_filters} if arg_filters else {}
     runtime = {n for n in rt.runtime if _known_somewhere(n, archs)}
@@ -90,6 +119,14 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
     for name in sorted(filters):
         if name in app:
             rules.extend(_filter_rules(filters[name]))
+    compat_names: set[str] = set()
+    for carch, names in policy.compat_syscalls:
+        compat_names.update(names)
+        extra = sorted(set(names) - app - runtime - behalf - enosys_extra
+                       - set(policy.refused_enosys))
+        if extra:
+            rules.append({"names": extra, "action": "SCMP_ACT_ALLOW",
+                          "comment": _compat_comment(policy, carch, names)})
     rt_names = sorted(runtime - app)
     if rt_names:
         rules.append({"names": rt_names, "action": "SCMP_ACT_ALLOW",
@@ -112,7 +149,7 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                                  "which this profile filters; emit --allow-io-uring allows it "
                                  "(see profiler/iouring.py)"})
     sibling_rest = sorted(n for n in policy.siblings
-                          if n not in app | runtime | behalf | set(refused)
+                          if n not in app | runtime | behalf | set(refused) | compat_names
                           and _known_somewhere(n, archs))
     if sibling_rest:
         rules.append({"names": sibling_rest, "action": "SCMP_ACT_ALLOW",
@@ -120,7 +157,7 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                                  "write, wait4 for clone, ...): production takes these paths "
                                  "where training did not; see profiler/siblings.py (not with "
                                  "emit --strict)"})
-    allowed = app | runtime | behalf | set(refused) | set(sibling_rest)
+    allowed = app | runtime | behalf | set(refused) | set(sibling_rest) | compat_names
     enosys = sorted(n for n in set(rt.enosys) | enosys_extra
                     if (n not in allowed or n in enosys_extra) and _known_somewhere(n, archs))
     if enosys:
@@ -130,8 +167,14 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
     return rules
 
 
+def _compat_comment(policy: Policy, carch: str, names) -> str:
+    return (f"{COMPAT_LABELS.get(carch, carch)} syscalls the app made: {', '.join(names)} "
+            f"(those not listed here are allowed above). A rule cannot name one architecture: "
+            f"every listed architecture may make every allowed name it has")
+
+
 def profile(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> dict:
-    archs = arches(policy)
+    archs = arches(policy, complain=complain)
     if policy.arch not in sctab.OCI_ARCH:
         raise PolicyError(f"architecture {policy.arch!r} has no OCI seccomp name")
     out: dict = {}
