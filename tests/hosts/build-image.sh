@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Build the VM image of one stock Debian host for the host matrix (tests/hosts/harness.py).
 #
-#   tests/hosts/build-image.sh SUITE OUTDIR
+#   tests/hosts/build-image.sh SUITE OUTDIR [PACKAGE...]
 #
 # What a user's host has after installing Debian SUITE (debootstrap's default variant: systemd,
 # cgroup v2 only, AppArmor on) plus the distribution kernel with its matching headers and the
 # apt packages scripts/setup.sh installs for that release (docker.io with Debian's default
 # systemd cgroup driver, bcc, libseccomp, ...), and git to clone the repository. Everything
 # comes from this machine's own apt mirror (scripts/apt-mirror.sh), because the guest has no
-# network. All heavy work happens here on the host, not in the slow (TCG) guest.
+# network. All heavy work happens here on the host, not in the slow (TCG) guest. PACKAGEs are
+# installed on top (a host variant, e.g. Podman: harness.py's Host.packages).
 #
 # OUTDIR receives: disk.qcow2 (ext4 root filesystem, the whole disk), vmlinuz, initrd.img and
 # info.env (SUITE, KERNEL, PYTHON). The guest runs /mnt/host/boot.sh from its 9p share at boot
@@ -19,6 +20,8 @@ source "$HERE/../../scripts/lib.sh"
 
 suite="${1:?usage: $0 SUITE OUTDIR}"
 out="${2:?usage: $0 SUITE OUTDIR}"
+shift 2
+extra=("$@")
 need_root
 for tool in debootstrap mkfs.ext4 qemu-img; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap e2fsprogs qemu-utils)"
@@ -68,10 +71,10 @@ in_root apt-get -q update || fail "apt-get update in the chroot failed"
 mapfile -t pkgs < <(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
                     bash -c "$(declare -f setup_packages); setup_packages")
 [ "${#pkgs[@]}" -gt 0 ] || fail "no package list from setup_packages"
-step "apt-get install kernel, headers, git and setup.sh's packages: ${pkgs[*]}"
+step "apt-get install kernel, headers, git and setup.sh's packages: ${pkgs[*]}${extra:+; variant: ${extra[*]}}"
 in_root apt-get -y -q --no-install-recommends install \
     linux-image-amd64 linux-headers-amd64 initramfs-tools systemd-sysv udev dbus kmod \
-    git "${pkgs[@]}" || fail "apt-get install in the chroot failed"
+    git "${pkgs[@]}" "${extra[@]}" || fail "apt-get install in the chroot failed"
 
 step "guest configuration"
 kernel="$(basename "$(ls -d "$root"/lib/modules/* | sort -V | tail -n 1)")"

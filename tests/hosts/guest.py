@@ -33,6 +33,9 @@ import time
 from pathlib import Path
 
 CLONE = Path("/root/profiler")
+# A Podman host (harness Host.engine "podman"): Podman's Docker-compatible API socket, which
+# set-up, profiler and the docker CLI reach through DOCKER_HOST.
+PODMAN_SOCKET = "unix:///run/podman/podman.sock"
 
 # Seconds per step, for a 2-core TCG guest. Generous: a step that needs them has failed anyway.
 TIMEOUTS = {
@@ -44,6 +47,8 @@ TIMEOUTS = {
     "run-line": 600,
     "negative-seccomp": 300,
     "negative-apparmor": 300,
+    "engine": 600,
+    "podman-socket": 600,
 }
 
 # The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
@@ -149,6 +154,10 @@ def facts() -> dict:
         "kprobes": sh("test -e /sys/kernel/tracing/kprobe_events && echo yes || echo no"),
         "docker_version": sh("timeout 60 docker version -f '{{.Server.Version}}' 2>&1"),
         "docker_cgroup_driver": sh("timeout 60 docker info -f '{{.CgroupDriver}}' 2>&1"),
+        "engine": sh("timeout 60 docker version -f "
+                     "'{{range .Server.Components}}{{.Name}} {{.Version}}; {{end}}' 2>&1"),
+        "engine_runtime": sh("timeout 60 docker info -f '{{.DefaultRuntime}}' 2>&1"),
+        "docker_host": os.environ.get("DOCKER_HOST", ""),
         "python": sh("python3 -V"),
     }
 
@@ -180,6 +189,21 @@ def wait_port(port: int, seconds: int) -> bool:
         except OSError:
             time.sleep(1)
     return False
+
+
+def cli_env() -> dict:
+    """On a Podman host the docker command must be Podman's own CLI for what passes a seccomp
+    profile by file: the docker CLI inlines the profile's content, and Podman 4.3's compat API
+    opens the value as a path ("file name too long"). Debian's podman-docker package makes
+    `docker` a wrapper that execs podman; its equivalent here (podman-docker conflicts with
+    the docker.io set-up installs) is a directory first in PATH holding that wrapper."""
+    if os.environ.get("DOCKER_HOST") != PODMAN_SOCKET:
+        return {}
+    shim = Path("/root/podman-docker")
+    shim.mkdir(exist_ok=True)
+    (shim / "docker").write_text('#!/bin/sh\nexec /usr/bin/podman "$@"\n')
+    (shim / "docker").chmod(0o755)
+    return {"PATH": f"{shim}:{os.environ['PATH']}"}
 
 
 def run_sample(g: Guest, name: str) -> None:
@@ -225,7 +249,8 @@ def run_sample(g: Guest, name: str) -> None:
            if workload else "")
         + "echo run-line: workload passed"
     )
-    run_ok = g.step(name, "run-line", ["bash", "-c", script], env=env)
+    cli = cli_env()
+    run_ok = g.step(name, "run-line", ["bash", "-c", script], env={**env, **cli})
     if not run_ok:
         with (g.logs / f"{name}-run-line.log").open("a") as f:
             subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
@@ -243,7 +268,7 @@ def run_sample(g: Guest, name: str) -> None:
     g.step(name, "negative-seccomp",
            ["docker", "run", "--rm", "--security-opt", f"seccomp={policy}/seccomp.json",
             "--entrypoint", "/usr/bin/unshare", image, "-U", "true"],
-           check=refused("Operation not permitted"))
+           check=refused("Operation not permitted"), env=cli)
 
     if not apparmor_enforced():
         g.skip(name, "negative-apparmor", "AppArmor is not enforced by this kernel")
@@ -260,7 +285,8 @@ def run_sample(g: Guest, name: str) -> None:
         f"{image} /etc/profiler-negative-control; rc=$?; "
         f"apparmor_parser -R {profile} || true; exit $rc"
     )
-    g.step(name, "negative-apparmor", ["bash", "-c", script], check=refused("Permission denied"))
+    g.step(name, "negative-apparmor", ["bash", "-c", script], check=refused("Permission denied"),
+           env=cli)
 
 
 def main() -> int:
@@ -276,6 +302,19 @@ def main() -> int:
         g.step("host", "docker-cgroupfs", ["bash", "-c",
                "mkdir -p /etc/docker && echo '{\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"]}'"
                " >/etc/docker/daemon.json && systemctl restart docker"], timeout=300)
+    if (share / "engine").exists() and (share / "engine").read_text().strip() == "podman":
+        # A Podman host, as its user sets it up: dockerd (installed by set-up's package list)
+        # off, Podman's socket on, DOCKER_HOST for everything after (set-up, profiler, docker).
+        ok = g.step("host", "podman-socket", ["bash", "-c",
+                    "systemctl disable --now docker.service docker.socket containerd.service; "
+                    "systemctl enable --now podman.socket && "
+                    "for i in $(seq 120); do curl -sf --unix-socket /run/podman/podman.sock "
+                    "http://d/_ping && break; sleep 1; done; echo; podman version; podman info "
+                    "--format '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}} "
+                    "{{.Host.CgroupManager}} cgroups {{.Host.CgroupsVersion}}'"])
+        if not ok:
+            return 1
+        os.environ["DOCKER_HOST"] = PODMAN_SOCKET
     env = {"PROFILER_WHEELHOUSE": str(share / "wheels"),
            "PROFILER_IMAGE_ARCHIVE": str(share / "images.tar")}
     g.step("host", "setup", ["make", "setup"], env=env)
@@ -286,6 +325,9 @@ def main() -> int:
     if not (CLONE / ".venv/bin/profiler").exists():
         g.skip("host", "samples", "no .venv/bin/profiler (setup failed)")
         return 1
+    # Every call a recording makes, against the real engine, without eBPF.
+    g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
+                              str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
     names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml"))
     for name in names:
         try:

@@ -48,13 +48,30 @@ class Host:
     name: str
     suite: str  # Debian suite on the machine's apt mirror
     what: str
+    # Packages the image gets on top of the stock install and set-up's list (its own cached
+    # image: the recipe key covers them).
+    packages: tuple[str, ...] = ()
+    # "docker" (the distribution's dockerd) or "podman": the guest stops dockerd, starts
+    # podman.socket and points DOCKER_HOST at it for set-up and every step (guest.py).
+    engine: str = "docker"
 
+
+# Podman as Debian 12 installs it as root: podman 4.3 with its default runtime crun (the first
+# alternative of podman's `crun | runc`), conmon, and netavark, the network stack that
+# golang-github-containers-common recommends (named, because --no-install-recommends would
+# leave the virtual container-network-stack to chance); aardvark-dns and catatonit are
+# podman's recommends that a default install has.
+PODMAN_PACKAGES = ("podman", "crun", "conmon", "netavark", "aardvark-dns", "catatonit")
 
 HOSTS = {h.name: h for h in (
     Host("debian12", "bookworm", "Debian 12, kernel 6.1"),
+    Host("debian12-podman", "bookworm", "Debian 12, kernel 6.1, Podman 4.3 (crun) through its "
+         "Docker-compatible socket", PODMAN_PACKAGES, "podman"),
     Host("debian13", "trixie", "Debian 13, kernel 6.12"),
     Host("forky", "forky", "Debian testing: the newest kernel the mirror serves"),
 )}
+# `make test-hosts` without HOSTS: the Docker hosts; variants are named explicitly.
+DEFAULT_HOSTS = ("debian12", "debian13", "forky")
 
 # What the image is built from: a change to any of these rebuilds it.
 RECIPE = [HERE / "build-image.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
@@ -87,7 +104,7 @@ def ensure_tools() -> None:
 # --- images ----------------------------------------------------------------------------------
 
 def recipe_key(host: Host) -> str:
-    h = hashlib.sha256(host.suite.encode())
+    h = hashlib.sha256(" ".join((host.suite, *host.packages)).encode())
     for p in RECIPE:
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
@@ -103,12 +120,13 @@ def image_dir(host: Host, rebuild: bool) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     say(f"{host.name}: building the VM image (debootstrap {host.suite}; several minutes)")
     t = time.monotonic()
-    run(["bash", str(HERE / "build-image.sh"), host.suite, str(tmp)])
+    run(["bash", str(HERE / "build-image.sh"), host.suite, str(tmp), *host.packages])
     shutil.rmtree(final, ignore_errors=True)
     tmp.rename(final)
     say(f"{host.name}: image built in {time.monotonic() - t:.0f} s")
     for old in final.parent.glob(f"{host.name}-*"):  # images of older recipes
-        if old != final:
+        # (debian12-* also matches debian12-podman-*: only NAME-<key> is this host's)
+        if old != final and len(old.name) == len(final.name):
             shutil.rmtree(old, ignore_errors=True)
     return final
 
@@ -274,6 +292,7 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> d
     shutil.copy2(HERE / "guest.py", share / "guest.py")
     if cgroupfs:
         (share / "docker-cgroupfs").touch()
+    (share / "engine").write_text(host.engine + "\n")
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
         "cd /mnt/host && exec python3 /mnt/host/guest.py /mnt/host >/mnt/host/guest.log 2>&1\n")
@@ -331,7 +350,7 @@ def failures(runs: list[dict]) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("hosts", nargs="*", help=f"hosts to run (default all: {' '.join(HOSTS)})")
+    ap.add_argument("hosts", nargs="*", help=f"hosts to run (default {' '.join(DEFAULT_HOSTS)}; known: {' '.join(HOSTS)})")
     ap.add_argument("--json", type=Path, default=REPO / "out" / "hosts" / "results.json")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the images even if cached")
     ap.add_argument("--keep", action="store_true", help="keep the VM's overlay disk")
@@ -340,7 +359,7 @@ def main(argv=None) -> int:
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
     a = ap.parse_args(argv)
-    names = [n for h in a.hosts for n in h.split()] or list(HOSTS)
+    names = [n for h in a.hosts for n in h.split()] or list(DEFAULT_HOSTS)
     unknown = [n for n in names if n not in HOSTS]
     if unknown:
         ap.error(f"unknown host {' '.join(unknown)} (known: {' '.join(HOSTS)})")
