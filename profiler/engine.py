@@ -1,10 +1,15 @@
-"""The small interface to the Docker engine (docker SDK, never the docker CLI).
+"""The small interface to the container engine (docker SDK, never the docker CLI).
 
-Everything the recorder and verifier need from Docker goes through `Engine`, which satisfies
-the `ContainerEngine` protocol, so tests can swap in a fake (tests/conftest.py); errors become
-one-line EngineErrors here. Docker's attribute dicts stay in this module: callers get the
-frozen descriptions below (`ImageInfo`, `ContainerInfo`, `ContainerState`). A container itself
-is an opaque handle that only the engine that made it looks into.
+Everything the recorder and verifier need from the engine goes through `Engine`, which
+satisfies the `ContainerEngine` protocol, so tests can swap in a fake (tests/conftest.py); errors
+become one-line EngineErrors here. The engine's attribute dicts stay in this module: callers get
+the frozen descriptions below (`EngineInfo`, `ImageInfo`, `ContainerInfo`, `ContainerState`). A
+container itself is an opaque handle that only the engine that made it looks into.
+
+The engine is Docker's dockerd or Podman's Docker-compatible API service (`podman system
+service`, `systemctl start podman.socket`, DOCKER_HOST=unix:///run/podman/podman.sock); the SDK
+speaks to both. Where Podman's compat API differs, this module adapts (see `engine_info` and
+`_security_opts`) or says in one line what it lacks.
 """
 
 from __future__ import annotations
@@ -18,6 +23,33 @@ from typing import Any, Protocol
 from .errors import EngineError, UsageError
 from .model import PATH_ENV_NAMES
 from .run_options import FIELD_OPTION
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Which engine answers, and the OCI runtime its containers get by default."""
+
+    name: str  # "docker" or "podman"
+    version: str = ""
+    runtime: str = ""  # "runc", "crun", ... ("" when the engine does not say)
+    cgroup_driver: str = ""  # "cgroupfs" or "systemd"
+
+    @property
+    def label(self) -> str:
+        """For messages and the recording's metadata: "podman 4.3.1"."""
+        return f"{self.name} {self.version}".strip()
+
+
+def engine_info(version: dict, info: dict) -> EngineInfo:
+    """The engine's /version and /info answers -> EngineInfo. Podman's compat API names itself
+    in /version's Components ("Podman Engine"; dockerd says "Engine") and reports its default
+    runtime (crun on Debian and Fedora) in DefaultRuntime, as dockerd does (runc)."""
+    components = [c for c in version.get("Components") or () if isinstance(c, dict)]
+    podman = any("podman" in str(c.get("Name", "")).lower() for c in components)
+    return EngineInfo(name="podman" if podman else "docker",
+                      version=str(version.get("Version") or ""),
+                      runtime=str(info.get("DefaultRuntime") or ""),
+                      cgroup_driver=str(info.get("CgroupDriver") or ""))
 
 
 @dataclass(frozen=True)
@@ -56,6 +88,13 @@ class ContainerInfo:
     env_paths: tuple[tuple[str, str], ...] = ()
     capabilities: CapabilityConfig = CapabilityConfig()
     pid_mode: str = ""  # "host" when it shares the host's pid namespace
+    runtime: str = ""  # HostConfig.Runtime: "runc", "crun"; Podman's compat API says "oci"
+
+
+def container_runtime(c: ContainerInfo, e: EngineInfo) -> str:
+    """The OCI runtime a container runs under: its own setting when it names one, else the
+    engine's default (Podman's compat inspect says only "oci")."""
+    return c.runtime if c.runtime not in ("", "oci") else e.runtime
 
 
 @dataclass(frozen=True)
@@ -70,6 +109,7 @@ class ContainerEngine(Protocol):
     `Any` is the engine's own container handle."""
 
     def cgroup_driver(self) -> str: ...
+    def engine_info(self) -> EngineInfo: ...
     def image(self, ref: str) -> ImageInfo: ...
     def create(self, spec: RunSpec, cgroup_parent: str | None = None,
                labels: dict | None = None) -> Any: ...
@@ -156,18 +196,21 @@ def _env(env: list[str]) -> dict:
     return out
 
 
-def _security_opts(opts: list[str]) -> list[str]:
-    """`seccomp=FILE` as the docker CLI takes it -> the profile's content, which the engine API
-    expects (the CLI reads the file itself)."""
+def _security_opts(opts: list[str], engine: str = "docker") -> list[str]:
+    """`seccomp=FILE` as the docker CLI takes it -> what the engine's API expects: dockerd wants
+    the profile's content (the docker CLI reads the file itself), Podman's compat API (4.x)
+    opens the value as a path and fails on content ("opening seccomp profile failed: ... file
+    name too long"), so Podman gets the file's absolute path; the service runs on this host."""
     out = []
     for o in opts:
         key, sep, value = o.partition("=")
         if key == "seccomp" and sep and value not in ("unconfined", "builtin"):
+            path = Path(value)
             try:
-                value = Path(value).read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8")
             except OSError as e:
                 raise UsageError(f"--security-opt seccomp={value}: cannot read ({e.strerror})") from None
-            o = f"seccomp={value}"
+            o = f"seccomp={path.resolve() if engine == 'podman' else text}"
         out.append(o)
     return out
 
@@ -189,11 +232,23 @@ class Engine:
             self.client = docker.from_env(timeout=60)
             self.client.ping()
         except Exception as e:  # DockerException, requests errors, FileNotFoundError, ...
-            raise EngineError(f"the Docker engine is not reachable ({_short(e)})",
-                              hint="start it (`make setup` starts dockerd) or set DOCKER_HOST") from None
+            raise EngineError(f"the container engine is not reachable ({_short(e)})",
+                              hint="start it (`make setup` starts dockerd; for Podman: "
+                                   "systemctl start podman.socket and DOCKER_HOST="
+                                   "unix:///run/podman/podman.sock)") from None
+
+        self._info: EngineInfo | None = None
+
+    def engine_info(self) -> EngineInfo:
+        if self._info is None:
+            try:
+                self._info = engine_info(self.client.version(), self.client.info())
+            except self._docker.errors.APIError as e:
+                raise EngineError(f"the engine did not describe itself: {_short(e)}") from None
+        return self._info
 
     def cgroup_driver(self) -> str:
-        return self.client.info().get("CgroupDriver") or ""
+        return self.engine_info().cgroup_driver
 
     def image(self, ref: str) -> ImageInfo:
         try:
@@ -215,7 +270,8 @@ class Engine:
             volumes=spec.volumes or None, user=spec.user or "", network=spec.network,
             tmpfs=_tmpfs(spec.tmpfs) or None, read_only=spec.read_only,
             cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
-            security_opt=_security_opts(spec.security_opt) or None, cgroup_parent=cgroup_parent,
+            security_opt=_security_opts(spec.security_opt, self.engine_info().name) or None,
+            cgroup_parent=cgroup_parent,
             labels=labels or {}, pids_limit=spec.pids_limit,
         )
         if spec.entrypoint is not None:
@@ -257,7 +313,7 @@ class Engine:
             capabilities=CapabilityConfig(privileged=bool(host.get("Privileged")),
                                           add=tuple(host.get("CapAdd") or ()),
                                           drop=tuple(host.get("CapDrop") or ())),
-            pid_mode=host.get("PidMode") or "")
+            pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "")
 
     @staticmethod
     def state(container) -> ContainerState:

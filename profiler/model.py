@@ -16,7 +16,8 @@ from typing import Any
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
 # 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
 # 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
-SCHEMA_VERSION = "1.5"
+# 1.6: metadata.engine, metadata.runtime (additive)
+SCHEMA_VERSION = "1.6"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -270,6 +271,19 @@ class Metadata:
     def capabilities_known(self) -> bool:
         return self.capability_source != "none"
 
+    # The engine and the OCI runtime the container ran under ("podman 4.3.1", "crun"); written
+    # only when known (schema 1.6). Older recordings were all made with Docker and runc.
+    engine: str = ""
+    runtime: str = ""
+
+    @property
+    def container_runtime(self) -> str:
+        """The OCI runtime of a container recording ("runc" for recordings older than 1.6),
+        "" for exec mode."""
+        if self.mode == "exec":
+            return self.runtime
+        return self.runtime or "runc"
+
 
 TIMELINE_KINDS: tuple[str, ...] = ("syscalls", "capabilities", "files", "sockets", "executables")
 
@@ -390,6 +404,9 @@ def to_dict(rec: Recording) -> dict:
             del entry["resolved"]
     if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
         d["metadata"].pop("capability_source")
+    for key in ("engine", "runtime"):  # schema 1.6, written only when known
+        if not d["metadata"][key]:
+            del d["metadata"][key]
     d["metadata"]["container"]["run_options"] = [
         [k, v] for k, v in d["metadata"]["container"]["run_options"]
     ]
@@ -465,6 +482,8 @@ def from_dict(d: dict) -> Recording:
         startup_observed=md.get("startup_observed", True),
         exit_code=md.get("exit_code"),
         capability_source=md.get("capability_source", "tracepoint"),
+        engine=md.get("engine", ""),
+        runtime=md.get("runtime", ""),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}

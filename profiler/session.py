@@ -32,7 +32,7 @@ from typing import Callable, Protocol
 from . import __version__, btf, capsource, cgroups, syscalls
 from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
-                     RunSpec, wait_port)
+                     RunSpec, container_runtime, wait_port)
 from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
 from .model import ContainerConfig, Metadata, Recording, Workload
 from .wire import RawTrace
@@ -336,15 +336,21 @@ def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
 def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
               image_ref: str = "", image: ImageInfo | None = None, command=(),
               workload: str | None = None, workload_status: int | None = None,
-              startup_observed: bool = True, exit_code: int | None = None) -> Metadata:
-    """The recording's metadata, ended now."""
+              startup_observed: bool = True, exit_code: int | None = None,
+              engine: ContainerEngine | None = None, info: ContainerInfo | None = None
+              ) -> Metadata:
+    """The recording's metadata, ended now; with the engine and the container, which engine
+    and OCI runtime it ran under (emit's runtime block, docs/emit.md)."""
+    einfo = engine.engine_info() if engine is not None else None
     return Metadata(
         tool_version=__version__, kernel=platform.release(), arch=arch, mode=mode,
         started_at=started_at, ended_at=_now(), image=image_ref,
         image_id=image.id if image else "", image_tags=image.tags if image else (),
         container=container, command=tuple(command),
         workload=Workload(workload, workload_status) if workload else None,
-        startup_observed=startup_observed, exit_code=exit_code)
+        startup_observed=startup_observed, exit_code=exit_code,
+        engine=einfo.label if einfo else "",
+        runtime=container_runtime(info, einfo) if einfo and info else "")
 
 
 def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
@@ -404,7 +410,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             "container", raw.arch, started_at,
             _container_config(info, image.entrypoint, spec.options()),
             image_ref=spec.image, image=image, command=spec.command or (),
-            workload=opts.workload, workload_status=wl_status, exit_code=exit_code)
+            workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
+            engine=engine, info=info)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
         out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
@@ -547,7 +554,8 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
             raw = tracer.snapshot()
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
-                             workload_status=wl_status, startup_observed=False)
+                             workload_status=wl_status, startup_observed=False,
+                             engine=engine, info=info)
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         notes[:0] = ["attached to a running container: its startup was not observed",
                      *_caps_note(caps_why)]

@@ -255,8 +255,11 @@ class FakeEngine:
     has already exited with that code when first asked. `calls` is the order of events."""
 
     def __init__(self, image=None, container=None, exit_at_start: int | None = None,
-                 running: bool = False, pid: int = 0, create_error: Exception | None = None):
-        from profiler.engine import ContainerInfo, ImageInfo
+                 running: bool = False, pid: int = 0, create_error: Exception | None = None,
+                 engine=None):
+        from profiler.engine import ContainerInfo, EngineInfo, ImageInfo
+
+        self.engine = engine or EngineInfo("docker", "20.10.24", "runc", "cgroupfs")
 
         self.image_info = image or ImageInfo(id="sha256:img", tags=("app:1",), working_dir="/srv")
         self.info = container or ContainerInfo(id="c0ffee", name="profiler-test",
@@ -276,6 +279,10 @@ class FakeEngine:
 
     def cgroup_driver(self) -> str:
         return "cgroupfs"
+
+    def engine_info(self):
+        return self.engine
+
 
     def image(self, ref: str):
         from profiler.errors import EngineError
