@@ -1,6 +1,6 @@
 """engine.py's pure parts: which engine answers (Docker or Podman's compat API), the runtime a
 container runs under, how a seccomp profile file reaches each engine, and the recording's
-engine/runtime metadata (schema 1.2)."""
+engine/runtime metadata (schema 1.6)."""
 
 from __future__ import annotations
 
@@ -72,9 +72,9 @@ def test_recording_says_engine_and_runtime_only_when_known():
     assert "engine:" not in plain and "runtime:" not in plain
 
 
-def test_a_recording_older_than_1_2_was_made_with_runc():
-    text = recording_io.dumps(_rec()).replace("schema_version: '1.2'", "schema_version: '1.1'")
+def test_a_recording_older_than_1_6_was_made_with_runc():
+    text = recording_io.dumps(_rec()).replace("schema_version: '1.6'", "schema_version: '1.5'")
     old = recording_io.loads(text)
-    assert old.schema_version == "1.1"
+    assert old.schema_version == "1.5"
     assert old.metadata.container_runtime == "runc"
     assert replace(old.metadata, mode="exec").container_runtime == ""
