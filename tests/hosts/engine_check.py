@@ -61,6 +61,10 @@ def main() -> int:
             if not st.running or not st.pid:
                 raise RuntimeError(f"not running after start: {st}")
             seen["cgroup"] = Path(f"/proc/{st.pid}/cgroup").read_text().strip().splitlines()
+            # The engine's default capability set (no --cap-add/--cap-drop given): Docker's is
+            # 14 capabilities, Podman's (containers.conf) differs.
+            status = Path(f"/proc/{st.pid}/status").read_text().splitlines()
+            seen["cap_bounding"] = [ln.split()[1] for ln in status if ln.startswith("CapBnd:")]
             step = "logs"
             for _ in range(100):
                 if "unshare=" in e.last_logs(c):
