@@ -69,6 +69,8 @@ class CapabilityConfig:
     privileged: bool = False
     add: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    # The engine's default set that add and drop apply to ("" names: Docker's).
+    defaults: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -296,8 +298,10 @@ class Engine:
         except self._docker.errors.NotFound:
             raise EngineError(f"no container named {ref!r}", hint="see `docker ps`") from None
 
-    @staticmethod
-    def describe(container) -> ContainerInfo:
+    def describe(self, container) -> ContainerInfo:
+        from .linux import DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS
+
+        defaults = PODMAN_DEFAULT_CAPS if self.engine_info().name == "podman" else DOCKER_DEFAULT_CAPS
         attrs = container.attrs
         cfg = attrs.get("Config") or {}
         host = attrs.get("HostConfig") or {}
@@ -312,7 +316,8 @@ class Engine:
                                    if k in PATH_ENV_NAMES and v.startswith("/"))),
             capabilities=CapabilityConfig(privileged=bool(host.get("Privileged")),
                                           add=tuple(host.get("CapAdd") or ()),
-                                          drop=tuple(host.get("CapDrop") or ())),
+                                          drop=tuple(host.get("CapDrop") or ()),
+                                          defaults=defaults),
             pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "")
 
     @staticmethod

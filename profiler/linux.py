@@ -37,6 +37,15 @@ DOCKER_DEFAULT_CAPS = (
     "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 )
+# Podman's, as Debian 12 ships it: default_capabilities in /usr/share/containers/containers.conf
+# of golang-github-containers-common 0.50.1+ds1-4 (Docker's without MKNOD, NET_RAW and
+# AUDIT_WRITE). A host whose containers.conf sets another list differs; the compat API does not
+# say.
+PODMAN_DEFAULT_CAPS = (
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID",
+    "CAP_SYS_CHROOT",
+)
 
 FAMILIES: dict[int, str] = {
     0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 3: "AF_AX25", 4: "AF_IPX", 5: "AF_APPLETALK",

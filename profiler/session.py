@@ -204,7 +204,7 @@ def _first_word(cmd: str) -> str | None:
 
 
 def bounding_from_config(caps: CapabilityConfig) -> int:
-    """The container's capability bounding set, from its configuration (Docker's default set,
+    """The container's capability bounding set, from its configuration (the engine's default set,
     plus --cap-add, minus --cap-drop; all for --privileged). Known before the container runs,
     unlike /proc/PID/status, which a short-lived container may not live long enough to show."""
     from .linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS
@@ -225,7 +225,7 @@ def bounding_from_config(caps: CapabilityConfig) -> int:
                     out.add(n)
         return out
 
-    bounding = {CAPABILITY_NUMBERS[c] for c in DOCKER_DEFAULT_CAPS}
+    bounding = {CAPABILITY_NUMBERS[c] for c in caps.defaults or DOCKER_DEFAULT_CAPS}
     bounding -= numbers(caps.drop)
     bounding |= numbers(caps.add)
     return sum(1 << n for n in bounding)

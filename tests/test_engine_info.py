@@ -78,3 +78,19 @@ def test_a_recording_older_than_1_6_was_made_with_runc():
     assert old.schema_version == "1.5"
     assert old.metadata.container_runtime == "runc"
     assert replace(old.metadata, mode="exec").container_runtime == ""
+
+
+def test_bounding_set_starts_from_the_engines_own_defaults():
+    from profiler.engine import CapabilityConfig
+    from profiler.linux import CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS
+    from profiler.session import bounding_from_config
+
+    def has(bounding, cap):
+        return bool(bounding & (1 << CAPABILITY_NUMBERS[cap]))
+
+    docker = bounding_from_config(CapabilityConfig(defaults=DOCKER_DEFAULT_CAPS))
+    podman = bounding_from_config(CapabilityConfig(defaults=PODMAN_DEFAULT_CAPS, add=("NET_RAW",)))
+    assert docker == bounding_from_config(CapabilityConfig())  # no defaults given: Docker's
+    assert has(docker, "CAP_MKNOD") and has(docker, "CAP_AUDIT_WRITE")
+    assert not has(podman, "CAP_MKNOD") and not has(podman, "CAP_AUDIT_WRITE")
+    assert has(podman, "CAP_NET_RAW") and has(podman, "CAP_CHOWN")
