@@ -283,7 +283,13 @@ class Engine:
         except self._docker.errors.ImageNotFound:
             raise EngineError(f"image {spec.image!r} not found", hint="build or pull it first") from None
         except self._docker.errors.APIError as e:
-            raise EngineError(f"cannot create the container: {_short(e)}") from None
+            why = _short(e)
+            hint = None
+            if self.engine_info().name == "podman" and "unknown mount option" in why:
+                # Seen with Podman 4.3: its compat API refuses tmpfs uid=/gid= (Docker takes them)
+                hint = ("Podman 4.3 takes no uid=/gid= tmpfs options: edit run.sh's --tmpfs to "
+                        "mode=1777, or drop --read-only and its --tmpfs lines")
+            raise EngineError(f"cannot create the container: {why}", hint=hint) from None
 
     def start(self, container) -> None:
         try:
