@@ -17,6 +17,7 @@ FIXTURES = TESTS / "fixtures"
 GOLDEN = TESTS / "golden" / "emit"
 NGINX = FIXTURES / "nginx.recording.yaml"
 SHELL = FIXTURES / "shell.recording.yaml"
+LEGACY = FIXTURES / "legacy-1.0.recording.yaml"  # hand-kept: a schema 1.0 file
 
 
 def nginx() -> Recording:
@@ -65,5 +66,5 @@ def check_golden(name: str, text: str, update: bool) -> None:
         f"{name} differs from its golden file (if intended: pytest --update-golden)"
 
 
-__all__ = ["nginx", "shell", "recording", "arg", "check_golden", "replace", "NGINX", "SHELL",
+__all__ = ["nginx", "shell", "recording", "arg", "check_golden", "replace", "NGINX", "SHELL", "LEGACY",
            "GOLDEN", "FIXTURES"]

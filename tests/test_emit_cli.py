@@ -2,6 +2,7 @@
 bad input (one-line error, non-zero exit, no traceback, no partial file)."""
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -123,7 +124,7 @@ def test_outputs_parse():
 
 def test_newer_schema(tmp_path):
     f = tmp_path / "new.recording.yaml"
-    f.write_text(NGINX.read_text().replace("schema_version: '1.0'", "schema_version: '2.0'"))
+    f.write_text(re.sub(r"(?m)^schema_version: .*$", "schema_version: '2.0'", NGINX.read_text()))
     assert_one_line_error(emit(f), "schema version 2.0")
 
 

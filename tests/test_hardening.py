@@ -30,7 +30,7 @@ def test_nginx_hardening():
     h = reduce([nginx()], strict=True).hardening
     assert h.no_new_privileges.apply
     assert h.read_only.apply
-    assert h.tmpfs == (("/run", ""), ("/tmp", ""), ("/var/lib/nginx", ""), ("/var/log/nginx", ""))
+    assert h.tmpfs == (("/run", ""), ("/var/lib/nginx", ""), ("/var/log/nginx", ""))
     assert h.pids_limit.apply and h.pids_limit.value == "32"
     assert h.tmpfs_spare == ()
     assert not h.user.apply and "root" in h.user.evidence

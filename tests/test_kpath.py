@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from emitcases import NGINX, recording
+from emitcases import LEGACY, recording
 from profiler import recording_io
 from profiler.aggregate import build_recording
 from profiler.model import SCHEMA_VERSION, Executable, FileAccess, Metadata
@@ -53,7 +53,7 @@ def test_schema_1_1_round_trip_writes_resolved_only_where_it_says_something():
 
 
 def test_schema_1_0_recordings_still_load():
-    old = recording_io.load(NGINX)
+    old = recording_io.load(LEGACY)
     assert old.schema_version == "1.0"
     assert all(f.resolved == "" for f in old.files)
 
@@ -66,9 +66,9 @@ def test_normalize_patterns_the_resolved_path_too():
 
 def test_apparmor_rules_name_the_resolved_paths():
     text = apparmor.render(reduce([_linked()]))
-    assert f'"{REAL}" r,' in text and LINK not in text
+    assert f'"{REAL}{{,/}}" r,' in text and LINK not in text
     assert '"/usr/bin/dash" ix,' in text and '"/bin/sh"' not in text
-    assert '"/etc/hosts" r,' in text
+    assert '"/etc/hosts{,/}" r,' in text
 
 
 def test_paths_resolving_to_one_file_make_one_rule():

@@ -156,7 +156,7 @@ def test_counts_become_presence_or_are_summed():
 
 def test_fixture_normalises(tmp_path):
     from profiler import recording_io
-    rec = recording_io.load("tests/fixtures/nginx.recording.yaml")
+    rec = recording_io.load("tests/fixtures/legacy-1.0.recording.yaml")
     n = normalize_recording(rec)
     paths = [f.path for f in n.files]
     assert "/proc/@{pid}/status" in paths and "/tmp/tmp*" in paths

@@ -20,7 +20,7 @@ import re
 from collections import defaultdict
 
 from ..linux import CAPABILITIES
-from ..normalize import PID, TID
+from ..normalize import PID, TID, escape
 from ..reduce import Policy
 from . import templating
 
@@ -94,14 +94,14 @@ def _letters(access: tuple[str, ...], lock: bool, shared: bool) -> tuple[str, ..
         letters.add("k")
     if "r" in letters and shared:
         letters.add("m")
-    return _ordered(letters)
+    return ordered_permissions(letters)
 
 
 def _parent(pattern: str) -> str:
     return pattern.rpartition("/")[0]
 
 
-def _ordered(letters) -> tuple[str, ...]:
+def ordered_permissions(letters) -> tuple[str, ...]:
     letters = set(letters)
     if "w" in letters:
         letters.discard("a")  # w includes append; AppArmor refuses both in one rule
@@ -183,18 +183,18 @@ def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
             else:
                 left = left_of.get((perms, id(strip)))
                 if left is None:
-                    left = left_of[(perms, id(strip))] = _ordered(set(perms) - strip)
+                    left = left_of[(perms, id(strip))] = ordered_permissions(set(perms) - strip)
             if left:
                 out.update(dict.fromkeys(keys, left))
     for d in dirs:
         if starstar.get(d):
             left = starstar[d] - cover[_parent(d)]
             if left:
-                out[(d + "/**", False)] = _ordered(left)
+                out[(d + "/**", False)] = ordered_permissions(left)
         if star.get(d):
             left = star[d] - cover[d]
             if left:
-                out[(d + "/*", False)] = _ordered(left)
+                out[(d + "/*", False)] = ordered_permissions(left)
     return out
 
 
@@ -250,8 +250,12 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
     merged = merged_dict.items()
     # AppArmor names a directory with a trailing "/". The recording does not say which paths
     # are directories; these are known to be: created with mkdir, or the parent of another
-    # recorded path.
+    # recorded path (as the app named it, or resolved). Any other path read and nothing else
+    # may be a directory the app listed (nginx's `include modules-enabled/*.conf`, even when
+    # empty): its rule covers both names, `"PATH{,/}" r` (a file and a directory cannot share
+    # a path, so this grants nothing more).
     parents = {pattern.rpartition("/")[0] for pattern, _ in merged}
+    parents.update(f.pattern.rpartition("/")[0] for f in policy.files if f.resolved)
     # Both alternatives of _SHARED_OBJECT contain ".so" or "/ld-": test those first.
     shared = {p for p, _ in merged if ("/ld-" in p or ".so" in p) and _SHARED_OBJECT.search(p)}
     perms_of: dict[tuple[tuple[str, ...], bool], tuple[str, ...]] = {}  # a handful
@@ -259,7 +263,7 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
         for so in (False, True):
             perms = _letters(access, lock, so)
             if "mkdir" in access and "w" not in perms:
-                perms = _ordered(set(perms) | {"w"})
+                perms = ordered_permissions(set(perms) | {"w"})
             perms_of[(access, so)] = perms
     # (comprehensions: this runs for every path)
     rules: dict[tuple[str, bool], tuple[str, ...]] = {
@@ -269,7 +273,9 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
         if pattern.startswith("/proc/"):
             pattern = "@{PROC}/" + pattern[len("/proc/"):]
-        out.append((_octal(pattern) + ("/" if is_dir else ""), "".join(perms)))
+        suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") \
+            else ""
+        out.append((_octal(pattern) + suffix, "".join(perms)))
     return sorted(out), dropped
 
 
@@ -284,6 +290,12 @@ def _octal(pattern: str) -> str:
     after it (found by the hypothesis tests). Octal escapes leave no backslash before a quote
     or a special character, and the parser reads them as literal characters."""
     return _ESCAPE.sub(lambda m: "\\%03o" % ord(m.group(1)), pattern)
+
+
+def quoted_path(path: str) -> str:
+    """A literal path (as the kernel names it) as the quoted name of a file rule, the way the
+    profile writes it: globbing characters escaped, then as octal escapes."""
+    return '"' + _octal(escape(path)) + '"'
 
 
 def dropped(policy: Policy) -> list[tuple[str, str]]:

@@ -30,10 +30,20 @@ args=(
   --security-opt "seccomp=$here/seccomp.json"  # 97 syscalls allowed (42 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
 
-# AppArmor only where the kernel enforces it; load the profile first:
-#   apparmor_parser -r "$here/apparmor.profile"
+# AppArmor, where the kernel enforces it. `--security-opt apparmor=NAME` needs the profile
+# loaded in the kernel (else docker refuses: "unable to apply apparmor profile"). As root this
+# script loads it, or replaces it with this file's version: apparmor_parser -r -W apparmor.profile
+# (Debian/Ubuntu package apparmor). Otherwise it must have been loaded already.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = "Y" ]; then
-  args+=(--security-opt apparmor=profiler-base)
+  profile=profiler-base
+  if [ "$(id -u)" = 0 ] && parser=$(PATH="$PATH:/usr/sbin:/sbin" command -v apparmor_parser); then
+    "$parser" -r -W "$here/apparmor.profile" || {
+      echo "run.sh: apparmor_parser could not load $here/apparmor.profile" >&2; exit 1; }
+  elif ! cut -d' ' -f1 /sys/kernel/security/apparmor/profiles 2>/dev/null | grep -qxF "$profile"; then
+    echo "run.sh: AppArmor profile $profile is not loaded; as root: apparmor_parser -r -W $here/apparmor.profile" >&2
+    exit 1
+  fi
+  args+=(--security-opt "apparmor=$profile")
 fi
 
 exec docker run "${args[@]}" "$@" profiler-base:bookworm sh -c 'echo ok; cat /etc/hostname; sleep 0.1; id -u'
