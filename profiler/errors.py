@@ -47,3 +47,7 @@ class LossError(ProfilerError):
 
 class PolicyError(ProfilerError):
     """A policy cannot be built or rendered from the given recordings."""
+
+
+class AppArmorError(ProfilerError):
+    """An AppArmor profile could not be loaded into the kernel, or removed from it."""

@@ -6,7 +6,10 @@ module checks that caps.txt and run.sh are in the form emit writes and applies t
 is a verify-mode trace (see bpf/record.c): a syscall the filter refused never reached sys_enter
 but did reach sys_exit, so it is a denial by construction; a refused capability check counts when the syscall it happened
 in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
-the call); EROFS on a path is a write `--read-only` stopped.
+the call); EROFS on a path is a write `--read-only` stopped. Where the kernel enforces AppArmor,
+apparmor.profile is loaded for the run under a unique name (profiler/apparmor_kernel.py) and
+its denials are read from the kernel's audit messages (profiler/apparmor_audit.py); elsewhere
+it is only compiled, and the report says so.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
 `minimize` drive the engine through session.record_container.
@@ -20,10 +23,11 @@ import tempfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import iouring, linux, policy_dir
+from . import apparmor_kernel, iouring, linux, policy_dir
 from .aggregate import Denials
+from .apparmor_audit import Denial as AuditDenial
 from .engine import RunSpec
-from .errors import EngineError, UsageError
+from .errors import AppArmorError, EngineError, UsageError
 from .linux import ENOSYS, EPERM
 from .policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 from .render import caps as caps_render
@@ -167,13 +171,17 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
                    publish=tuple(publish))
 
 
-def apply(pol: RunPolicy, base: RunSpec) -> RunSpec:
-    """The container to run: the user's options, then the policy (it wins)."""
-    opts = [o for o in base.security_opt if not o.startswith(("seccomp", "no-new-privileges"))]
+def apply(pol: RunPolicy, base: RunSpec, apparmor: str | None = None) -> RunSpec:
+    """The container to run: the user's options, then the policy (it wins). `apparmor`: the
+    name the policy's AppArmor profile is loaded under, when it is enforced."""
+    ours = ("seccomp", "no-new-privileges") + (("apparmor",) if apparmor else ())
+    opts = [o for o in base.security_opt if not o.startswith(ours)]
     if pol.seccomp_path:
         opts.append(f"seccomp={pol.seccomp_path}")
     if pol.no_new_privileges:
         opts.append("no-new-privileges")
+    if apparmor:
+        opts.append(f"apparmor={apparmor}")
     caps = (dict(cap_drop=["ALL"], cap_add=list(pol.cap_add)) if pol.caps_checked
             else dict(cap_drop=list(base.cap_drop), cap_add=list(base.cap_add)))
     return replace(base, security_opt=opts, **caps,
@@ -185,9 +193,8 @@ def apply(pol: RunPolicy, base: RunSpec) -> RunSpec:
 
 
 def apparmor_status(pol: RunPolicy) -> str:
-    """AppArmor: enforced only where the kernel has it; here we can at least compile it."""
-    enabled = Path("/sys/module/apparmor/parameters/enabled")
-    on = enabled.is_file() and enabled.read_text().strip() == "Y"
+    """AppArmor where verify does not enforce it: the profile is at least compiled."""
+    on = apparmor_kernel.enforced()
     if pol.apparmor_path is None:
         return "no apparmor.profile in the policy"
     try:
@@ -199,8 +206,8 @@ def apparmor_status(pol: RunPolicy) -> str:
         line = (p.stderr.strip().splitlines() or ["failed"])[0]
         return f"apparmor.profile does not compile: {line}"
     if on:
-        return "AppArmor is enabled: load the profile (apparmor_parser -r) to enforce it; " \
-               "verify ran without it"
+        return "AppArmor is enforced by this kernel but verify did not load the profile: " \
+               "the run was not confined by it"
     return "the kernel does not enforce AppArmor: apparmor.profile was only validated " \
            "(apparmor_parser -Q -K)"
 
@@ -235,6 +242,17 @@ class WriteDenial:
 
 
 @dataclass(frozen=True)
+class AppArmorDenial:
+    operation: str  # "open", "mknod", "exec", "capable", ...
+    path: str  # "" for operations without one
+    denied: str  # the denied mask ("r", "wc") or capability
+    count: int
+    executables: tuple[str, ...]
+    rule: str  # the rule that would allow it, "" when there is none to give
+    fix: str
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     image: str
     started: bool
@@ -250,12 +268,14 @@ class VerifyReport:
     # What made the run fail when a policy option explains it (no-new-privileges stopping a
     # set-id exec); the denials that follow from it are listed as usual.
     causes: tuple[str, ...] = ()
+    apparmor_denials: tuple[AppArmorDenial, ...] = ()
     apparmor: str = ""
     policy: dict = field(default_factory=dict)
 
     @property
     def denials(self) -> int:
-        return len(self.syscalls) + len(self.capabilities) + len(self.writes)
+        return (len(self.syscalls) + len(self.capabilities) + len(self.writes)
+                + len(self.apparmor_denials))
 
     @property
     def workload_passed(self) -> bool:
@@ -325,6 +345,36 @@ def _causes(denials: Denials, pol: RunPolicy) -> tuple[str, ...]:
             f"denials below follow from it",)
 
 
+def analyze_apparmor(denials: list[AuditDenial],
+                     executables: tuple[str, ...] = ()) -> tuple[AppArmorDenial, ...]:
+    """The kernel's AppArmor denials of a run -> one finding per operation, path and rule, with
+    the executables that hit it (pure). The audit record names the task (comm, 15 characters);
+    it becomes the executable of the run whose file name it is, when exactly one is."""
+    groups: dict[tuple, list[AuditDenial]] = {}
+    for d in denials:
+        groups.setdefault((d.operation, d.path, d.rule), []).append(d)
+    out = []
+    for (operation, path, rule), ds in sorted(groups.items()):
+        exes = tuple(sorted({_executable(d.comm, executables) for d in ds}))
+        where = ", ".join(exes)
+        what = f"{operation} {path}" if path else operation
+        if rule:
+            fix = (f"{what} denied {len(ds)}x in {where}: add `{rule}` to apparmor.profile, or "
+                   f"re-record with a workload that exercises this path")
+        else:
+            fix = (f"{what} denied {len(ds)}x in {where}: the profile denies this on purpose "
+                   f"(as Docker's default does); the app must not need it")
+        out.append(AppArmorDenial(operation, path, ds[0].denied, len(ds), exes, rule, fix))
+    return tuple(out)
+
+
+def _executable(comm: str, executables: tuple[str, ...]) -> str:
+    if not comm:
+        return "(unknown)"
+    match = [e for e in executables if e.rsplit("/", 1)[-1][:15] == comm]
+    return match[0] if len(match) == 1 else comm
+
+
 def policy_summary(pol: RunPolicy) -> dict:
     return {"syscalls_allowed": len(pol.allowed), "capabilities": list(pol.cap_add),
             "capabilities_checked": pol.caps_checked,
@@ -385,9 +435,13 @@ def report_text(r: VerifyReport) -> str:
           [(d.capability, d.syscall, d.count, ", ".join(d.executables)) for d in r.capabilities])
     table("writes refused by --read-only", ("path", "access"),
           [(d.path, ",".join(d.access)) for d in r.writes])
+    table("refused by the AppArmor profile", ("operation", "path", "denied", "count", "executable"),
+          [(d.operation, d.path or "-", d.denied, d.count, ", ".join(d.executables))
+           for d in r.apparmor_denials])
     table("expected fallbacks (ENOSYS on purpose; not failures)", ("syscall", "count", "executable"),
           [(d.syscall, d.count, ", ".join(d.executables)) for d in r.fallbacks])
-    fixes = list(r.causes) + [d.fix for d in (*r.syscalls, *r.capabilities, *r.writes)]
+    fixes = list(r.causes) + [d.fix for d in (*r.syscalls, *r.capabilities, *r.writes,
+                                              *r.apparmor_denials)]
     if fixes:
         lines.append("")
         lines.append("fixes")
@@ -401,25 +455,62 @@ def report_text(r: VerifyReport) -> str:
 
 def run_verify(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progress=None,
                engine=None) -> VerifyReport:
+    """One run under the policy. Where the kernel enforces AppArmor, the policy's profile is
+    loaded for this run (a unique name; unloaded afterwards, also on errors and Ctrl-C)."""
+    if pol.apparmor_path is None or not apparmor_kernel.enforced():
+        return _run(pol, base, opts, None, apparmor_status(pol), expected_exit=expected_exit,
+                    progress=progress, engine=engine)
+    text = Path(pol.apparmor_path).read_text(encoding="utf-8")
+    try:
+        with apparmor_kernel.loaded(text) as aa:
+            return _run(pol, base, opts, aa, f"enforced: apparmor.profile loaded as {aa.name} "
+                        f"for this run, unloaded afterwards", expected_exit=expected_exit,
+                        progress=progress, engine=engine)
+    except AppArmorError as e:
+        if not e.message.startswith("could not unload"):
+            return VerifyReport(image=base.image, started=False, exit_code=None,
+                                expected_exit=expected_exit, workload=opts.workload,
+                                workload_status=None,
+                                start_error=f"apparmor.profile did not load: {e.message}",
+                                apparmor="enforced by this kernel, but the profile did not load",
+                                policy=policy_summary(pol))
+        raise
+
+
+def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exit, progress,
+         engine) -> VerifyReport:
     from . import session
 
-    spec = apply(pol, base)
+    spec = apply(pol, base, aa.name if aa else None)
     opts = replace(opts, verify=True, allow_workload_failure=True)
-    apparmor = apparmor_status(pol)
+
+    def refused(executables=()) -> tuple[tuple[AppArmorDenial, ...], str]:
+        if aa is None:
+            return (), apparmor
+        found, dropped = aa.denials()
+        note = ("; the kernel dropped audit messages, so some denials may be missing"
+                if dropped else "")
+        return analyze_apparmor(found, executables), apparmor + note
+
     try:
         out = session.record_container(spec, opts, progress, engine)
     except EngineError as e:
         if "image" in e.message and "not found" in e.message:
             raise
+        denied, status = refused()
         return VerifyReport(image=base.image, started=False, exit_code=None,
                             expected_exit=expected_exit, workload=opts.workload,
-                            workload_status=None, start_error=e.message, apparmor=apparmor,
+                            workload_status=None, start_error=e.message,
+                            apparmor_denials=denied, apparmor=status,
                             policy=policy_summary(pol))
     md = out.recording.metadata
+    executables = tuple(e.path for e in out.recording.processes.executables)
+    denied, status = refused(executables)
     report = analyze(out.denials, pol, image=base.image, exit_code=md.exit_code,
                      workload=opts.workload,
                      workload_status=md.workload.exit_status if md.workload else None,
-                     expected_exit=expected_exit, apparmor=apparmor)
+                     expected_exit=expected_exit, apparmor=status)
+    report = replace(report, apparmor_denials=denied)
     if not out.recording.processes.executables:
         # The runtime loads the filter and then execs the entrypoint: no exec, no start.
         report = replace(report, started=False, start_error=(

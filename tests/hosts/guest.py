@@ -273,20 +273,29 @@ def run_sample(g: Guest, name: str) -> None:
     if not apparmor_enforced():
         g.skip(name, "negative-apparmor", "AppArmor is not enforced by this kernel")
         return
-    # A write training never made, under the emitted AppArmor profile (loaded, then unloaded).
+    # A write training never made, under the emitted AppArmor profile (loaded, then unloaded):
+    # refused, and the kernel's audit record names the path and the profile.
     profile = policy / "apparmor.profile"
     m = re.search(r"^\s*profile\s+(\S+)", profile.read_text(), re.M) if profile.exists() else None
     if not m:
         g.skip(name, "negative-apparmor", "no profile name in apparmor.profile")
         return
+    target = "/etc/profiler-negative-control"
     script = (
-        f"apparmor_parser -r {profile} && "
+        f"apparmor_parser -r -K {profile} && "
         f"docker run --rm --security-opt apparmor={m.group(1)} --entrypoint /usr/bin/touch "
-        f"{image} /etc/profiler-negative-control; rc=$?; "
-        f"apparmor_parser -R {profile} || true; exit $rc"
+        f"{image} {target}; rc=$?; "
+        f"apparmor_parser -R -K {profile} || true; sleep 1; "
+        f"{{ dmesg; cat /var/log/audit/audit.log 2>/dev/null; }} | grep -F 'apparmor=\"DENIED\"' "
+        f"| grep -F 'profile=\"{m.group(1)}\"' | grep -F '{target}' | tail -n 3; exit $rc"
     )
-    g.step(name, "negative-apparmor", ["bash", "-c", script], check=refused("Permission denied"),
-           env=cli)
+
+    def audited(rc, output):
+        error = refused("Permission denied")(rc, output)
+        if not error and f'name="{target}"' not in output:
+            return "refused, but the kernel logged no AppArmor denial of it"
+        return error
+    g.step(name, "negative-apparmor", ["bash", "-c", script], check=audited, env=cli)
 
 
 def main() -> int:
