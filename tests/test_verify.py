@@ -3,7 +3,9 @@ and the report (golden files; `pytest --update-golden` rewrites them). No root n
 
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,100 @@ def test_denied_compat_call_is_named_in_its_arch(nginx_policy):
     (d,) = r.syscalls
     assert (d.syscall, d.errno, d.count) == ("uname (x86)", "EPERM", 2)
     assert "uname (x86) denied 2x in /usr/local/bin/compat32" in d.fix
+
+
+# --- AppArmor enforced --------------------------------------------------------------------------
+
+# Audit records as the kernel prints them (the form tests/test_apparmor_audit.py parses).
+def _aa_line(serial, op, name, comm, mask, profile="profiler-verify-1"):
+    return (f'audit: type=1400 audit(1764400000.{serial:03d}:{serial}): apparmor="DENIED" '
+            f'operation="{op}" class="file" profile="{profile}" name="{name}" pid=812 '
+            f'comm="{comm}" requested_mask="{mask}" denied_mask="{mask}" fsuid=0 ouid=0')
+
+
+def test_apparmor_denials_are_grouped_and_attributed():
+    from profiler.apparmor_audit import denials_of
+    lines = [_aa_line(1, "open", "/etc/nginx/mime.types", "nginx", "r"),
+             _aa_line(2, "open", "/etc/nginx/mime.types", "nginx", "r"),
+             _aa_line(3, "mknod", "/etc/x", "touch", "c"),
+             _aa_line(4, "open", "/etc/shadow", "nginx", "r", profile="docker-default")]
+    found = v.analyze_apparmor(denials_of(lines, "profiler-verify-1"),
+                               ("/usr/sbin/nginx", "/usr/bin/touch", "/bin/touch"))
+    assert [(d.operation, d.path, d.count, d.executables, d.rule) for d in found] == [
+        ("mknod", "/etc/x", 1, ("touch",), '"/etc/x" w,'),  # two executables named touch
+        ("open", "/etc/nginx/mime.types", 2, ("/usr/sbin/nginx",), '"/etc/nginx/mime.types" r,')]
+    assert '`"/etc/nginx/mime.types" r,` to apparmor.profile' in found[1].fix
+
+
+def test_apparmor_denials_fail_the_report_and_are_shown(nginx_policy):
+    from profiler.apparmor_audit import parse_line
+    pol = v.load_policy_dir(nginx_policy)
+    r = v.analyze(build_denials(RawTrace(arch=ARCH)), pol, image="i", exit_code=0, workload="w",
+                  workload_status=0, expected_exit=0)
+    found = v.analyze_apparmor([parse_line(_aa_line(1, "open", "/etc/nginx/mime.types", "nginx",
+                                                    "r"))], ("/usr/sbin/nginx",))
+    r = replace(r, apparmor_denials=found)
+    assert r.denials == 1 and not r.passed
+    text = v.report_text(r)
+    assert "refused by the AppArmor profile" in text
+    assert "open       /etc/nginx/mime.types  r       1      /usr/sbin/nginx" in text
+    assert json.loads(v.report_json(r))["apparmor_denials"][0]["rule"] == \
+        '"/etc/nginx/mime.types" r,'
+
+
+def test_run_verify_enforces_the_profile_where_the_kernel_does(nginx_policy, monkeypatch):
+    """The container runs with `apparmor=<the loaded name>`, the run's denials are reported,
+    and the profile is loaded for the run and unloaded after it."""
+    from contextlib import contextmanager
+
+    from profiler import apparmor_kernel, session
+    from profiler.apparmor_audit import parse_line
+    from profiler.model import Executable, Metadata, Processes, Recording
+
+    events = []
+
+    class Loaded:
+        name = "profiler-verify-1"
+
+        def denials(self):
+            return [parse_line(_aa_line(1, "open", "/etc/nginx/mime.types", "nginx", "r"))], False
+
+    @contextmanager
+    def loaded(text):
+        events.append(("load", apparmor_kernel.profile_name(text)))
+        yield Loaded()
+        events.append(("unload",))
+
+    def record_container(spec, opts, progress, engine):
+        events.append(("run", [o for o in spec.security_opt if o.startswith("apparmor=")]))
+        rec = Recording(metadata=Metadata(tool_version="t", kernel="k", arch=ARCH,
+                                          mode="container", exit_code=0),
+                        processes=Processes(executables=(Executable("/usr/sbin/nginx", 1),)))
+        return session.Outcome(rec)
+
+    monkeypatch.setattr(apparmor_kernel, "enforced", lambda: True)
+    monkeypatch.setattr(apparmor_kernel, "loaded", loaded)
+    monkeypatch.setattr(session, "record_container", record_container)
+    pol = v.load_policy_dir(nginx_policy)
+    r = v.run_verify(pol, RunSpec(image="i", security_opt=["apparmor=unconfined"]),
+                     session.Options(), expected_exit=0)
+    assert events == [("load", "profiler-sample-nginx"), ("run", ["apparmor=profiler-verify-1"]),
+                      ("unload",)]
+    assert "loaded as profiler-verify-1" in r.apparmor
+    (d,) = r.apparmor_denials
+    assert (d.path, d.executables, d.rule) == ("/etc/nginx/mime.types", ("/usr/sbin/nginx",),
+                                              '"/etc/nginx/mime.types" r,')
+    assert not r.passed
+
+
+def test_run_verify_reports_a_profile_that_does_not_load(nginx_policy, monkeypatch):
+    from profiler import apparmor_kernel, session
+    from profiler.errors import AppArmorError
+
+    def loaded(text):
+        raise AppArmorError("apparmor.profile line 3: syntax error")
+
+    monkeypatch.setattr(apparmor_kernel, "enforced", lambda: True)
+    monkeypatch.setattr(apparmor_kernel, "loaded", loaded)
+    r = v.run_verify(v.load_policy_dir(nginx_policy), RunSpec(image="i"), session.Options())
+    assert not r.started and "did not load: apparmor.profile line 3" in r.start_error
