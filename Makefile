@@ -6,6 +6,7 @@
 #   make test      set up, run the test suite (PYTEST_ARGS="-k foo -x" passes options through)
 #   make bench     set up, run every bench/*.py
 #   make samples   (re)build the sample images that are absent or changed
+#   make fixtures  regenerate the fixtures that stand for live recordings (tests/regen_fixtures.py)
 #   make test-hosts  set up, then run profiler in VMs of stock Debian hosts as a user would
 #                  (tests/hosts/harness.py; HOSTS="debian12 debian13 forky" selects, default all)
 #   make setup     only the set-up
@@ -16,7 +17,7 @@ PROFILER := .venv/bin/profiler
 PYTEST_ARGS ?=
 HOSTS ?=
 
-.PHONY: setup demo test bench samples test-hosts
+.PHONY: setup demo test bench samples test-hosts fixtures
 
 setup:
 	@bash scripts/setup.sh
@@ -41,6 +42,9 @@ bench: setup
 	@shopt -s nullglob; files=(bench/*.py); \
 	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no bench/*.py yet" >&2; exit 1; fi; \
 	rc=0; for f in "$${files[@]}"; do echo "== $$f"; $(PYTHON) "$$f" || rc=1; done; exit $$rc
+
+fixtures: setup
+	$(PYTHON) tests/regen_fixtures.py
 
 # Slow: builds (once, cached in /var/cache/profiler-hosts) and boots a VM per host under TCG.
 test-hosts: setup
