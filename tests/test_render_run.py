@@ -92,3 +92,48 @@ def test_no_image_is_an_error():
 
 def test_complain_is_said():
     assert "complain mode" in run.render(reduce([nginx()]), complain=True)
+
+
+def _apparmor_host(tmp_path, uid: int, loaded: str = "") -> dict:
+    """Stand-ins for a host where AppArmor is enabled: `cat` answers Y for the module's
+    parameter, `id -u` says uid, apparmor_parser logs its calls, `cut` lists `loaded` as the
+    loaded profiles. Returns the environment for run_script-like calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    scripts = {
+        "cat": '[ "$1" = /sys/module/apparmor/parameters/enabled ] && { echo Y; exit 0; }\n'
+               'exec /bin/cat "$@"\n',
+        "id": f'echo {uid}\n',
+        "apparmor_parser": f'echo "$@" >> {tmp_path}/parser.log\n',
+        "cut": f'printf "%s\\n" {loaded or "other-profile"}\n',
+        "docker": 'for a in "$@"; do printf "%s\\0" "$a"; done\n',
+    }
+    for name, body in scripts.items():
+        (bin_dir / name).write_text("#!/bin/sh\n" + body)
+        (bin_dir / name).chmod(0o755)
+    return dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}")
+
+
+def _run_sh(tmp_path, env) -> subprocess.CompletedProcess:
+    (tmp_path / "run.sh").write_text(run.render(reduce([nginx()])))
+    return subprocess.run(["bash", str(tmp_path / "run.sh")], capture_output=True, env=env,
+                          timeout=30)
+
+
+def test_run_sh_loads_the_apparmor_profile_as_root(tmp_path):
+    proc = _run_sh(tmp_path, _apparmor_host(tmp_path, uid=0))
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "parser.log").read_text() == f"-r -W {tmp_path}/apparmor.profile\n"
+    argv = proc.stdout.decode().split("\0")
+    assert "apparmor=profiler-sample-nginx" in argv
+
+
+def test_run_sh_as_a_user_needs_the_profile_loaded(tmp_path):
+    proc = _run_sh(tmp_path, _apparmor_host(tmp_path, uid=1000))
+    # not loaded: no `docker run` that would fail with "unable to apply apparmor profile"
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert (b"AppArmor profile profiler-sample-nginx is not loaded; as root: apparmor_parser -r "
+            b"-W") in proc.stderr
+    assert not (tmp_path / "parser.log").exists()
+    proc = _run_sh(tmp_path, _apparmor_host(tmp_path, uid=1000, loaded="profiler-sample-nginx"))
+    assert proc.returncode == 0 and b"apparmor=profiler-sample-nginx" in proc.stdout
