@@ -11,6 +11,12 @@ import pytest
 
 from profiler import apparmor_audit as aa
 
+# Debian 12 (kernel 6.1.0-50), the host matrix's AppArmor negative control: `touch` under the
+# profile emitted for the nginx sample, from `dmesg` (make test-hosts, 2026-11-29)
+DEBIAN12_MKNOD = ('[ 1088.849034] audit: type=1400 audit(1795978607.040:14): apparmor="DENIED" '
+                  'operation="mknod" profile="profiler-sample-nginx" '
+                  'name="/etc/profiler-negative-control" pid=2159 comm="touch" requested_mask="c" '
+                  'denied_mask="c" fsuid=0 ouid=0')
 # moby/moby#21861 (docs: dmesg of an Ubuntu host, a complain-mode line and a ptrace denial)
 DMESG_PTRACE = ('[ 3256.689120] type=1400 audit(1405454041.341:73): apparmor="DENIED" '
                 'operation="ptrace" profile="docker-default" pid=17651 comm="docker" '
@@ -27,6 +33,17 @@ JOURNAL_OPEN = ('apparmor="DENIED" operation="open" class="file" profile="child-
 AUDITLOG_MOUNT = ('type=AVC msg=audit(1444521663.545:61650): apparmor="DENIED" operation="mount" '
                   'info="failed srcname match" error=-13 profile="/usr/bin/docker" '
                   'name="/.pivot_root465400889/" pid=1214931 comm="exe" flags="rw, rprivate"')
+
+
+def test_a_denial_captured_on_debian12():
+    d = aa.parse_line(DEBIAN12_MKNOD)
+    assert (d.serial, d.operation, d.profile, d.path, d.comm, d.pid, d.denied) == (
+        "1795978607.040:14", "mknod", "profiler-sample-nginx", "/etc/profiler-negative-control",
+        "touch", 2159, "c")
+    assert d.rule == '"/etc/profiler-negative-control" w,'  # AppArmor mediates create as w
+    # the same record as /dev/kmsg gives it (PRI,SEQ,USEC,FLAGS;message)
+    kmsg = "5,812,1088849034,-;" + DEBIAN12_MKNOD.split("] ", 1)[1]
+    assert aa.parse_line(kmsg) == d
 
 
 def test_a_file_denial_is_parsed_with_its_rule():
