@@ -349,3 +349,10 @@ _PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(apparmor.ordered_perm
     _PERMS, max_size=80), st.integers(min_value=2, max_value=4))
 def test_collapse_matches_the_reference(rules, threshold):
     assert apparmor.collapse(rules, threshold) == _reference_collapse(rules, threshold)
+
+
+def test_a_renamed_file_needs_read_and_write():
+    rec = recording(files=[("/tmp/app/file.tmp", ["create", "write", "rename"]),
+                           ("/tmp/app/file", ["create"])])
+    rules = file_section(apparmor.render(reduce([rec])))
+    assert rules == ['  "/tmp/app/file" w,', '  "/tmp/app/file.tmp" rw,']

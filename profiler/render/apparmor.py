@@ -90,6 +90,11 @@ def _syntax_error(pattern: str) -> str | None:
 
 def _letters(access: tuple[str, ...], lock: bool, shared: bool) -> tuple[str, ...]:
     letters = {_LETTER[a] for a in access if a in _LETTER}
+    if "rename" in access:
+        # The source of a rename needs read as well as write (security/apparmor/lsm.c,
+        # apparmor_path_rename: MAY_READ | MAY_WRITE | ... on the old path); seen refused
+        # as `rename_src ... denied_mask="r"` under enforcement (make test-hosts, Debian 12).
+        letters.add("r")
     if "w" in letters and lock:
         letters.add("k")
     if "r" in letters and shared:
