@@ -65,6 +65,19 @@ class Denial:
         return dict(self.fields).get(key, "")
 
     @property
+    def target(self) -> str:
+        """What was refused: the path, or for operations without one the capability, the
+        socket, or the signal and its peer."""
+        f = dict(self.fields)
+        if self.path:
+            return self.path
+        if f.get("capname"):
+            return f["capname"]
+        if f.get("family"):
+            return " ".join(x for x in (f["family"], f.get("sock_type", "")) if x)
+        return " ".join(f"{k}={f[k]}" for k in ("signal", "peer") if f.get(k))
+
+    @property
     def rule(self) -> str:
         """The AppArmor rule that would allow this (apparmor.d(5)), "" when there is none to
         give (mount and pivot_root are denied on purpose)."""

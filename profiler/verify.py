@@ -244,7 +244,7 @@ class WriteDenial:
 @dataclass(frozen=True)
 class AppArmorDenial:
     operation: str  # "open", "mknod", "exec", "capable", ...
-    path: str  # "" for operations without one
+    path: str  # the path, or what else was refused ("signal=term peer=runc", a capability)
     denied: str  # the denied mask ("r", "wc") or capability
     count: int
     executables: tuple[str, ...]
@@ -352,7 +352,7 @@ def analyze_apparmor(denials: list[AuditDenial],
     it becomes the executable of the run whose file name it is, when exactly one is."""
     groups: dict[tuple, list[AuditDenial]] = {}
     for d in denials:
-        groups.setdefault((d.operation, d.path, d.rule), []).append(d)
+        groups.setdefault((d.operation, d.target, d.rule), []).append(d)
     out = []
     for (operation, path, rule), ds in sorted(groups.items()):
         exes = tuple(sorted({_executable(d.comm, executables) for d in ds}))
@@ -435,7 +435,8 @@ def report_text(r: VerifyReport) -> str:
           [(d.capability, d.syscall, d.count, ", ".join(d.executables)) for d in r.capabilities])
     table("writes refused by --read-only", ("path", "access"),
           [(d.path, ",".join(d.access)) for d in r.writes])
-    table("refused by the AppArmor profile", ("operation", "path", "denied", "count", "executable"),
+    table("refused by the AppArmor profile",
+          ("operation", "path or target", "denied", "count", "executable"),
           [(d.operation, d.path or "-", d.denied, d.count, ", ".join(d.executables))
            for d in r.apparmor_denials])
     table("expected fallbacks (ENOSYS on purpose; not failures)", ("syscall", "count", "executable"),

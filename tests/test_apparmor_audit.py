@@ -100,6 +100,16 @@ def test_rules_for_capabilities_sockets_and_signals():
         == "signal (send) set=(term) peer=unconfined,"
 
 
+def test_what_was_refused_when_there_is_no_path():
+    def target(fields):
+        return aa.parse_line('apparmor="DENIED" ' + fields).target
+    assert target('operation="capable" profile="p" capability=1 capname="dac_override"') == \
+        "dac_override"
+    assert target('operation="create" profile="p" family="inet" sock_type="raw"') == "inet raw"
+    assert target('operation="signal" profile="p" signal=kill peer="runc"') == \
+        "signal=kill peer=runc"
+
+
 def test_a_path_with_glob_characters_is_escaped_in_the_rule():
     d = aa.parse_line('apparmor="DENIED" operation="mknod" profile="p" name="/tmp/a,b*" pid=1 '
                       'comm="x" requested_mask="c" denied_mask="c" fsuid=0 ouid=0')

@@ -26,8 +26,12 @@ profile profiler-sample-nginx flags=(attach_disconnected,mediate_deleted) {
   network inet6 stream,
   network unix stream,
 
-  # Signals and ptrace: as Docker's default profile.
+  # Signals and ptrace: as Docker's default profile. Where the runtime is confined by an
+  # AppArmor profile of its own (runc's and crun's on newer distributions), `docker stop`'s
+  # signals come from that peer (seen refused on Debian forky without these).
   signal (receive) peer=unconfined,
+  signal (receive) peer=runc,
+  signal (receive) peer=crun,
   signal (send,receive) peer=profiler-sample-nginx,
   ptrace (trace,read,tracedby,readby) peer=profiler-sample-nginx,
 
