@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from emitcases import NGINX, nginx
+from emitcases import LEGACY, nginx
 from profiler import btf, capsource, recording_io
 from profiler.errors import EnvironmentProblem, PolicyError, UsageError
 from profiler.model import SCHEMA_VERSION
@@ -136,7 +136,7 @@ def without_caps(rec):
 
 
 def test_old_recordings_load_as_tracepoint_and_new_ones_say_their_source():
-    old = recording_io.load(NGINX)
+    old = recording_io.load(LEGACY)  # a file older than capability_source
     assert old.schema_version < SCHEMA_VERSION and old.metadata.capability_source == "tracepoint"
     assert old.metadata.capabilities_known
     assert "capability_source" not in recording_io.dumps(old)  # an old file stays as it was
