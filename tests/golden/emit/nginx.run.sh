@@ -22,25 +22,35 @@ args=(
   --cap-add SETGID  # CAP_SETGID was granted during the recording
   --cap-add SETUID  # CAP_SETUID was granted during the recording
   # assumes nothing in the container ever needs a set-uid/set-gid or file-capability program (sudo, su, ping on old images), including a `docker exec` by an operator
-  --security-opt no-new-privileges  # no set-uid/set-gid or file-capability program was run (executables: /usr/sbin/nginx); uid changes, if any, were setuid()/setgid() calls, which it allows
+  --security-opt no-new-privileges  # no exec gained privilege (every exec's credentials were observed) (executables: /usr/sbin/nginx); uid changes, if any, were setuid()/setgid() calls, which it allows
   # assumes the app writes nowhere but the tmpfs directories (anything else fails with EROFS); tmpfs contents are lost at restart, count against the container's memory, and are noexec unless marked exec
-  --read-only  # all writes are below /run, /tmp, /var/lib/nginx, /var/log/nginx (files the app created itself); tmpfs also on /root, /var/tmp (temp directories and home, where apps write under load): the rest read-only
+  --read-only  # all writes are below /run, /var/lib/nginx, /var/log/nginx (files the app created itself); tmpfs also on /root, /tmp, /var/tmp (temp directories and home, where apps write under load): the rest read-only
   --tmpfs /root  # not written in training: a temp directory or home, where apps write under load
   --tmpfs /run  # the app created files here
-  --tmpfs /tmp  # the app created files here
+  --tmpfs /tmp  # not written in training: a temp directory or home, where apps write under load
   --tmpfs /var/lib/nginx  # the app created files here
   --tmpfs /var/log/nginx  # the app created files here
   --tmpfs /var/tmp  # not written in training: a temp directory or home, where apps write under load
   # assumes the workload drove at least 1/4 of production's peak concurrency (threads count as tasks)
   --pids-limit 64  # an estimate: peak 3 tasks (processes and threads) seen; limit max(64, 4 x peak)
   --publish 127.0.0.1:18080:80  # as the recording ran
-  --security-opt "seccomp=$here/seccomp.json"  # 116 syscalls allowed (60 the app used, the rest the container runtime's and the kernel's on its behalf)
+  --security-opt "seccomp=$here/seccomp.json"  # 122 syscalls allowed (61 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
 
-# AppArmor only where the kernel enforces it; load the profile first:
-#   apparmor_parser -r "$here/apparmor.profile"
+# AppArmor, where the kernel enforces it. `--security-opt apparmor=NAME` needs the profile
+# loaded in the kernel (else docker refuses: "unable to apply apparmor profile"). As root this
+# script loads it, or replaces it with this file's version: apparmor_parser -r -W apparmor.profile
+# (Debian/Ubuntu package apparmor). Otherwise it must have been loaded already.
 if [ "$(cat /sys/module/apparmor/parameters/enabled 2>/dev/null)" = "Y" ]; then
-  args+=(--security-opt apparmor=profiler-sample-nginx)
+  profile=profiler-sample-nginx
+  if [ "$(id -u)" = 0 ] && parser=$(PATH="$PATH:/usr/sbin:/sbin" command -v apparmor_parser); then
+    "$parser" -r -W "$here/apparmor.profile" || {
+      echo "run.sh: apparmor_parser could not load $here/apparmor.profile" >&2; exit 1; }
+  elif ! cut -d' ' -f1 /sys/kernel/security/apparmor/profiles 2>/dev/null | grep -qxF "$profile"; then
+    echo "run.sh: AppArmor profile $profile is not loaded; as root: apparmor_parser -r -W $here/apparmor.profile" >&2
+    exit 1
+  fi
+  args+=(--security-opt "apparmor=$profile")
 fi
 
 exec docker run "${args[@]}" "$@" profiler-sample-nginx
