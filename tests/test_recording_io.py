@@ -14,6 +14,7 @@ from profiler.errors import RecordingError, UsageError
 from profiler.model import FileAccess, Syscall
 
 FIXTURE = Path(__file__).parent / "fixtures" / "nginx.recording.yaml"
+LEGACY = Path(__file__).parent / "fixtures" / "legacy-1.0.recording.yaml"  # hand-kept, schema 1.0
 
 
 def test_round_trip_is_byte_identical():
@@ -170,7 +171,7 @@ def test_compat_syscalls_keep_their_arch():
 
 
 def test_a_1_0_recording_is_native_only():
-    rec = recording_io.load(FIXTURE)
+    rec = recording_io.load(LEGACY)
     assert rec.schema_version == "1.0" and rec.compat_arches == ()
     assert all(s.arch == "" and s.decoded for s in rec.syscalls)
 
