@@ -321,8 +321,9 @@ class Tracer:
 
     # --- live numbers for the progress line -------------------------------------------------
     def live_stats(self) -> dict[str, int]:
-        counts = self.bpf["counts"]
-        seen = sum(1 for _, v in counts.items() if any(x for x in v))
+        """For the progress line, right after note_first_seen: the syscalls seen are those it
+        timed, so the per-CPU count slots are not read a second time."""
+        seen = len(self._first["syscalls"])
         lost = sum(v.value for _, v in self.bpf["loss"].items())
         paths = self.bpf["tasks"][ct.c_int(2)].value
         return {"syscalls": seen, "paths": paths, "execs": sum(self._execs.values()), "lost": lost}
