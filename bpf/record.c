@@ -299,6 +299,9 @@ static __always_inline u32 *task_state_of(struct task_struct *t) {
     st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!st)
         return h;   // storage refused (nested context): the hash entry still answers
+    // Else LLVM 19+ may return both pointers as one `h | st` (one of them is null on each path),
+    // and the verifier refuses bitwise operations on pointers (cap_return on Debian 13, forky).
+    asm volatile("" : "+r"(st));
     if (h)
         tracked.delete(&tid);
 #ifdef ATTACH
@@ -1112,30 +1115,39 @@ int on_sys_exit(struct sys_exit_args *args) {
 #endif
 
 #ifdef CONTAINERS
+// `path + off`, the offset masked behind a compiler barrier so that the verifier sees it bounded:
+// LLVM 19 (Debian 13's bcc) compares a zero-extended copy of an offset and adds the unchecked
+// original, which the verifier refuses ("value 4294934461 makes ctx pointer be out of bounds").
+// A data_loc string is shorter than 64 KiB, so the mask changes no offset.
+static __always_inline const char *path_at(const char *path, int off) {
+    asm volatile("" : "+r"(off));
+    return path + (off & 0xFFFF);
+}
+
 // The offset of the container id named by the path component that ends at `end` (exclusive), or
 // -1; as profiler/cgroups.py's `container_id_in_name` (its unit tests are this function's
 // specification): the whole component (`/docker/<id>`: cgroupfs driver), or the 64 characters
 // between a `-` and a `.scope` suffix (`docker-<id>.scope`, `libpod-<id>.scope`: systemd
-// driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's (with
-// the offsets computed here the verifier need not bound them); mkdir is rare.
+// driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's, at an
+// offset path_at bounds for the verifier; mkdir is rare.
 static __always_inline int component_id(const char *path, int end) {
     if (end < CONTAINER_ID_LEN + 1)
         return -1;
     char sep = 0;
-    bpf_probe_read_kernel(&sep, 1, path + end - CONTAINER_ID_LEN - 1);
+    bpf_probe_read_kernel(&sep, 1, path_at(path, end - CONTAINER_ID_LEN - 1));
     if (sep == '/')
         return end - CONTAINER_ID_LEN;
     if (end < CONTAINER_ID_LEN + 8)   // "/x-" + id + ".scope"
         return -1;
     u64 tail = 0, before = 0;
-    bpf_probe_read_kernel(&tail, 6, path + end - 6);
+    bpf_probe_read_kernel(&tail, 6, path_at(path, end - 6));
     if (tail != 0x65706f63732eULL)   // ".scope", little-endian
         return -1;
     int id = end - 6 - CONTAINER_ID_LEN;
-    bpf_probe_read_kernel(&before, 1, path + id - 1);
+    bpf_probe_read_kernel(&before, 1, path_at(path, id - 1));
     if (before != '-')
         return -1;
-    bpf_probe_read_kernel(&before, 8, path + id - 8);
+    bpf_probe_read_kernel(&before, 8, path_at(path, id - 8));
     if (before == 0x2d6e6f6d6e6f632dULL)   // "-conmon-"
         return -1;
     return id;
@@ -1147,7 +1159,7 @@ static __always_inline int id_at(struct container_key *key, const char *path, in
     int at = component_id(path, end);
     if (at < 0)
         return 0;
-    bpf_probe_read_kernel(key->id, CONTAINER_ID_LEN, path + at);
+    bpf_probe_read_kernel(key->id, CONTAINER_ID_LEN, path_at(path, at));
     return 1;
 }
 
@@ -1191,10 +1203,20 @@ static __always_inline void add_target(u64 id, u32 slot, const char *path, int l
 #ifdef MATCH
 // Lower-case hex digits only: a container id as cgroups.container_id_in_name accepts it (in
 // match mode a name's shape alone would take any 64-character cgroup name for a container).
+// Eight bytes at a time, without a branch per character (a per-character loop is more paths
+// than the verifier will walk): for a byte b < 0x80, b + 0x50 has its top bit set iff b >= '0',
+// b + 0x46 iff b > '9', b + 0x1f iff b >= 'a', b + 0x19 iff b > 'f'; no sum carries into the
+// next byte.
+#define BYTES8(b) (0x0101010101010101ULL * (b))
 static __always_inline int is_hex_id(const struct container_key *key) {
-    for (int i = 0; i < CONTAINER_ID_LEN; i++) {
-        char c = key->id[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+    const u64 top = BYTES8(0x80);
+    #pragma unroll
+    for (int i = 0; i < CONTAINER_ID_LEN / 8; i++) {
+        u64 w = 0;
+        __builtin_memcpy(&w, &key->id[i * 8], 8);
+        u64 digit = (w + BYTES8(0x50)) & ~(w + BYTES8(0x46));
+        u64 af = (w + BYTES8(0x1f)) & ~(w + BYTES8(0x19));
+        if ((w & top) || ((digit | af) & top) != top)
             return 0;
     }
     return 1;
