@@ -52,7 +52,7 @@ from .model import (
     FileAccess, IoUring, Metadata, Network, PrivilegedExec, Processes, Recording, SocketUse,
     Syscall, Timeline,
 )
-from .wire import ACCESS_BITS, ARG_NAMES, AddrKind, ArgIndex, PrivExecFlag, RawTrace
+from .wire import ACCESS_BITS, ARG_NAMES, TRACER_LOSS, AddrKind, ArgIndex, PrivExecFlag, RawTrace
 
 assert ACCESS_BITS == ACCESS_KINDS, "record.c access bits and the model must agree"
 
@@ -280,6 +280,15 @@ def _same(name):
     return merge
 
 
+_TRACER_LOSS = frozenset(m.name.lower() for m in TRACER_LOSS)
+
+
+def _loss(dicts):
+    """Losses add up, but a tracer-wide one (every slot of a match-mode tracer carries the same
+    count) is counted once."""
+    return {k: (max if k in _TRACER_LOSS else _add)(vs) for k, vs in _per_key(list)(dicts).items()}
+
+
 def _uring(dicts):
     return {k: (_or if k == "setup_flags" else _add)(vs)
             for k, vs in _per_key(list)(dicts).items()}
@@ -307,7 +316,7 @@ _MERGE = {
     "uids": lambda sets: set().union(*sets),
     "gids": lambda sets: set().union(*sets),
     "peak_tasks": max,
-    "loss": _ADD_PER_KEY,
+    "loss": _loss,
     "denied_calls": _ADD_PER_KEY, "denied_caps": _ADD_PER_KEY, "denied_compat": _ADD_PER_KEY,
     "erofs": _per_key(_or),
     "exe_of": _first_wins,

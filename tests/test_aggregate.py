@@ -146,7 +146,7 @@ def _replica(n: int, **kw) -> RawTrace:
         uring_tracepoints=("io_uring:io_uring_create", f"io_uring:tp{n}"),
         execs={b"/usr/bin/app": 1, f"/usr/bin/tool{n}".encode(): 1},
         uids={0, 1000 + n}, gids={0}, peak_tasks=3 + n,
-        loss={"ringbuf_full": n, "map_full": 0},
+        loss={"ringbuf_full": n, "map_full": 0, "slots_exhausted": 1},
         denied_calls={(nr("mount"), 1, 100 + n): 1}, denied_caps={(nr("mount"), 21, 7): n},
         denied_compat={("x86", 122, 1, 7): 1}, erofs={b"/etc/shared": 1 << n},
         exe_of={100 + n: b"/usr/bin/app"}, resolved={b"/bin/sh": b"/usr/bin/dash"},
@@ -175,7 +175,7 @@ def test_merge_raw_sums_counts_unites_sets_and_takes_largest_peaks():
     assert m.execs == {b"/usr/bin/app": 2, b"/usr/bin/tool1": 1, b"/usr/bin/tool2": 1}
     assert m.uids == {0, 1001, 1002} and m.gids == {0}
     assert m.peak_tasks == 5 and m.duration_ms == 2000 and m.stop_ms == 1800
-    assert m.loss == {"ringbuf_full": 3, "map_full": 0}
+    assert m.loss == {"ringbuf_full": 3, "map_full": 0, "slots_exhausted": 1}  # tracer-wide: once
     assert m.denied_calls == {(nr("mount"), 1, 101): 1, (nr("mount"), 1, 102): 1}
     assert m.denied_caps == {(nr("mount"), 21, 7): 3} and m.denied_compat == {("x86", 122, 1, 7): 2}
     assert m.erofs == {b"/etc/shared": 0b110}
