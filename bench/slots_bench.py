@@ -5,8 +5,10 @@ One match-mode tracer (issue 13: one BPF program, every container in a slot of i
 getppid loop in a container (bench/loadgen.c, pinned to the last CPU) is timed, traced and
 untraced, twice side by side in each round:
   1. alone: the loop is the one container;
-  2. with 3 others: three more containers, each running the same loop without end on the other
-     CPUs, traced in slots of their own (untraced in the untraced run: the same CPU load).
+  2. with 3 others: three more containers on the other CPUs, each making getppid calls in bursts
+     (50,000 calls, then 0.1 s of sleep, without end), traced in slots of their own (untraced in
+     the untraced run: the same load). Bursts, not a busy loop: on a 2-CPU machine three busy
+     loops would measure CPU contention, not the tracer.
 Prints each case's traced/untraced ratio and their quotient (1.00: the number of containers
 costs nothing per syscall), and what the tracer's maps lock in kernel memory, single-container
 and match mode. Runs alternate and report medians: the machines are shared and noisy. No
@@ -57,8 +59,9 @@ def loop_ns(calls: int, tracer=None) -> float:
 
 def start_others(n: int) -> list[str]:
     _, other_cpus = cpus()
-    return [sh(["docker", "run", "-d", "--rm", "--cpuset-cpus", other_cpus, IMAGE, "loadgen",
-                "getppid", str(10**12)], check=True).stdout.strip() for _ in range(n)]
+    burst = "while :; do loadgen getppid 50000 >/dev/null; sleep 0.1; done"
+    return [sh(["docker", "run", "-d", "--rm", "--cpuset-cpus", other_cpus, IMAGE, "sh", "-c",
+                burst], check=True).stdout.strip() for _ in range(n)]
 
 
 def stop(ids: list[str]) -> None:
