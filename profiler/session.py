@@ -286,6 +286,18 @@ class _Live:
             self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
 
 
+class _Ticker:
+    """One step of a session's wait loops: poll the tracer's events, then `_Live`."""
+
+    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50):
+        self.tracer, self.poll_ms = tracer, poll_ms
+        self.live = _Live(progress, tracer, t0)
+
+    def __call__(self) -> None:
+        self.tracer.poll(self.poll_ms)
+        self.live()
+
+
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
                  capabilities: str | None = None):
@@ -331,6 +343,43 @@ def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
                                 stdout=sys.stderr.fileno())
     except OSError as e:
         raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
+
+
+def _until_exit(proc: subprocess.Popen, intr, deadline: float, tick,
+                alive: Callable[[], bool] | None = None) -> int | None:
+    """Tick while a child process runs; end it (SIGTERM, SIGKILL 5 s later) on Ctrl-C, at the
+    deadline, or when `alive()` turns False. Its exit status, None after a Ctrl-C."""
+    while proc.poll() is None:
+        if intr.hit or time.monotonic() > deadline or (alive is not None and not alive()):
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        tick()
+    return proc.poll() if not intr.hit else None
+
+
+def _workload_until(cmd: str, env_extra: dict, intr, deadline: float, tick,
+                    alive: Callable[[], bool] | None = None) -> int | None:
+    """Run the workload to its end (or Ctrl-C, the deadline, `alive()` False): its status."""
+    return _until_exit(_run_workload(cmd, env_extra), intr, deadline, tick, alive)
+
+
+def _until(intr, deadline: float, tick, alive: Callable[[], bool]) -> None:
+    """Tick until Ctrl-C, the deadline, or `alive()` turns False (no workload: the app's end)."""
+    while alive() and not intr.hit and time.monotonic() < deadline:
+        tick()
+
+
+def _while_ticking(work: Callable[[], object], tick) -> None:
+    """Do slow engine work (a graceful stop) in a thread while the tracer keeps draining."""
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        tick()
 
 
 def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
@@ -432,12 +481,7 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
     def alive() -> bool:
         return engine.state(container).running
 
-    live = _Live(progress, tracer, t0)
-
-    def tick():
-        tracer.poll(50)
-        live()
-
+    tick = _Ticker(tracer, progress, t0)
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
     _wait_ready(engine, container, opts, intr, alive, tick)
     state = engine.state(container)
@@ -448,27 +492,13 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
 
     wl_status = None
     if opts.workload and not intr.hit:
-        proc = _run_workload(opts.workload, env_extra)
-        while proc.poll() is None:
-            if intr.hit or time.monotonic() > deadline:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                break
-            tick()
-        wl_status = proc.poll() if not intr.hit else None
+        wl_status = _workload_until(opts.workload, env_extra, intr, deadline, tick)
     else:
-        while alive() and not intr.hit and time.monotonic() < deadline:
-            tick()
+        _until(intr, deadline, tick, alive)
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
     tracer.mark_stop(time.monotonic() - t0)
-    stopper = threading.Thread(target=engine.stop, args=(container, opts.stop_timeout), daemon=True)
-    stopper.start()
-    while stopper.is_alive():
-        tick()
+    _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
     exit_code = engine.wait(container, timeout=5)
     tick()
     return exit_code, wl_status
@@ -537,20 +567,16 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         with _Interrupt() as intr:
             env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
+            tick = _Ticker(tracer, progress, t0, poll_ms=100)
+
+            def alive() -> bool:
+                return engine.state(container).running
+
             wl_status = None
-            live = _Live(progress, tracer, t0)
-            proc = _run_workload(opts.workload, env) if opts.workload else None
-            while (not intr.hit and time.monotonic() < deadline
-                   and engine.state(container).running):
-                if proc is not None and proc.poll() is not None:
-                    break
-                tracer.poll(100)
-                live()
-            if proc is not None:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait()
-                wl_status = proc.returncode if not intr.hit else None
+            if opts.workload:
+                wl_status = _workload_until(opts.workload, env, intr, deadline, tick, alive)
+            else:
+                _until(intr, deadline, tick, alive)
             raw = tracer.snapshot()
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
@@ -620,7 +646,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         with _Interrupt() as intr:
             deadline = time.monotonic() + (opts.duration or 10**9)
             status = None
-            live = _Live(progress, tracer, t0)
+            tick = _Ticker(tracer, progress, t0, poll_ms=20)
             while status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -631,8 +657,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
                     _, st = os.waitpid(pid, 0)
                     status = os.waitstatus_to_exitcode(st)
                     break
-                tracer.poll(20)
-                live()
+                tick()
             raw = tracer.snapshot()
         metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
                              command=argv, exit_code=status)
