@@ -77,6 +77,9 @@ class TraceSource(Protocol):
     """What a session needs from the tracer (tracer.Tracer, or a test's fake)."""
 
     cgroups: list[tuple[int, bytes]]  # (slot, v2 path) of each cgroup the kernel matched
+    # match mode: called from poll()/drain() with (slot, container id, cgroup v2 path) for each
+    # container the kernel gave a new slot; the callee then calls keep(slot) or drop(slot)
+    on_container: Callable[[int, str, bytes], None] | None
 
     def track(self, pid: int, pending: bool = False) -> None: ...
     def expect_container(self, container_id: str, slot: int = 0) -> None: ...
@@ -90,6 +93,11 @@ class TraceSource(Protocol):
     def mark_stop(self, elapsed: float) -> None: ...
     def snapshot(self) -> RawTrace: ...
     def close(self) -> None: ...
+    # match mode (issue 13): one slot per container
+    def new_slot(self) -> int: ...  # a slot for expect_container/add_target (a running one)
+    def drop(self, slot: int) -> None: ...  # not wanted: stops counting, left out of snapshots
+    def keep(self, slot: int) -> None: ...
+    def snapshot_slots(self) -> dict[int, RawTrace]: ...  # slot -> its RawTrace (kept slots)
 
 
 class TracerLoader(Protocol):
