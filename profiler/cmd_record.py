@@ -169,9 +169,8 @@ def check_project_dir(out: Path) -> None:
         raise UsageError(f"{out}: a directory that is not a project directory (no "
                          f"{project.INDEX_FILE})",
                          hint="give a new or empty directory with -o DIR")
-    recording_io.check_writable(out / project.INDEX_FILE)  # its parent exists and is writable
-    if not out.exists():
-        recording_io.check_writable(out)
+    # can be written: the index in DIR, or DIR itself (made at the end) in its parent
+    recording_io.check_writable(out / project.INDEX_FILE if out.is_dir() else out)
 
 
 def _match_summary(outcome, out: Path) -> None:

@@ -742,6 +742,9 @@ class _Matcher:
         self.engine, self.tracer, self.selectors = engine, tracer, selectors
         self.members: dict[int, _Member] = {}
         self.seen: set[str] = set()  # container ids the kernel announced (kept or not)
+        # matching containers first seen since the tracer was armed (kept, or with a bad
+        # service name): those COMMAND started, when there is one
+        self.new: dict[str, object] = {}
         self.error: ProfilerError | None = None
 
     def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
@@ -755,6 +758,7 @@ class _Matcher:
         if not project.matches(dict(info.labels), self.selectors):
             self.tracer.drop(slot)
             return
+        self.new[info.id] = handle
         self._keep(slot, handle, info, attached=False)
 
     def attach(self, handle, note: Callable[[str], None]) -> None:
@@ -827,29 +831,30 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
     warn = warn or (lambda _text: None)
     # Listed before loading: with containers to attach, their tasks count at first sight
     # (attach mode), while those of containers started from now on count from their exec.
-    attach = bool(engine.running(labels))
+    attach = bool(engine.list_running(labels))
     tracer = load_tracer(True, "/", opts.all_errnos, opts.verify, attach=attach,
                          capabilities=caps, match=True)
     matcher = _Matcher(engine, tracer, selectors)
     notes: list[str] = _caps_note(caps_why)
-    started_by_command: list[_Member] = []
-    stopped = False
+    stops: dict[str, threading.Thread] = {}  # container id -> its stop
 
-    def stop_started() -> None:
-        """Gracefully, in parallel (each may take the stop timeout)."""
-        threads = [threading.Thread(target=engine.stop, args=(m.handle, opts.stop_timeout),
-                                    daemon=True) for m in started_by_command]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+    def stop_started() -> list[threading.Thread]:
+        """Begin to stop COMMAND's containers, gracefully, in parallel (each may take the stop
+        timeout), also after an error or a second Ctrl-C; those begun already are not stopped
+        twice. Returns every stop begun, for the caller to wait on."""
+        for cid, handle in (matcher.new.items() if command else ()):
+            if cid not in stops:
+                stops[cid] = threading.Thread(target=engine.stop,
+                                              args=(handle, opts.stop_timeout), daemon=True)
+                stops[cid].start()
+        return list(stops.values())
 
     try:
         tracer.on_container = matcher.announced
         if attach:
             tracer.begin()
         tracer.drain()  # containers started while the tracer loaded are announced now
-        for handle in engine.running(labels):
+        for handle in engine.list_running(labels):
             if attach:
                 matcher.attach(handle, warn)
             else:  # started while the tracer loaded, before it was armed: its start is lost
@@ -892,10 +897,9 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
 
                 _until(intr, deadline, step, alive)
             tracer.mark_stop(time.monotonic() - t0)
-            if command:  # the containers first seen after arming, COMMAND's
-                started_by_command = [m for m in matcher.members.values() if not m.attached]
-                _while_ticking(stop_started, step)
-            stopped = True
+            for stop in stop_started():  # while the tracer keeps draining
+                while stop.is_alive():
+                    step()
             tracer.drain()
             matcher.check()
             raws = tracer.snapshot_slots()
@@ -917,9 +921,8 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
             workload_status=wl_status, interrupted=intr.hit, elapsed=time.monotonic() - t0)
     finally:
         try:
-            if not stopped and command:
-                started_by_command = [m for m in matcher.members.values() if not m.attached]
-                stop_started()
+            for stop in stop_started():
+                stop.join()
         finally:
             tracer.close()
 
