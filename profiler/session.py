@@ -909,7 +909,8 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                               hint="see the labels with `docker inspect -f '{{json .Config.Labels}}' "
                                    "NAME`; compose sets com.docker.compose.project and "
                                    "com.docker.compose.service")
-        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine)
+        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
+                             notes)
         if not services:
             raise EngineError("the matched containers made no traced call; nothing was written",
                               hint="were they started after the recorder was armed?")
@@ -942,10 +943,11 @@ def _compose_project(members) -> str | None:
 
 
 def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int | None,
-              started_at: str, engine: ContainerEngine
+              started_at: str, engine: ContainerEngine, session_notes: list[str]
               ) -> list[tuple[Service, ServiceOutcome]]:
     """Group the kept slots by service and merge each service's (replicas, restarts: a
-    restarted container keeps its slot) into one recording."""
+    restarted container keeps its slot) into one recording. A service none of whose slots saw
+    anything is left out, with a note."""
     by_service: dict[str, list[_Member]] = {}
     for m in sorted(members, key=lambda m: m.slot):
         by_service.setdefault(m.service, []).append(m)
@@ -954,6 +956,8 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
         group = by_service[name]
         traced = [raws[m.slot] for m in group if m.slot in raws]
         if not traced:
+            session_notes.append(f"service {name}: its containers made no traced call; it has "
+                                 f"no recording")
             continue
         raw = aggregate.merge_raw(traced)
         first = group[0].info
