@@ -52,12 +52,12 @@ def docker(*args: str, check: bool = True) -> str:
 def compose_project(tmp_path, require_root, docker_client):
     name = f"pm{uuid.uuid4().hex[:8]}"
     (tmp_path / "compose.yaml").write_text(COMPOSE.format(image=BASE_IMAGE))
-    made = []
+    made: list[str] = []  # containers to remove at the end
     yield name, tmp_path / "compose.yaml", made
-    subprocess.run(["docker-compose", "-p", name, "-f", str(tmp_path / "compose.yaml"), "down",
-                    "-t", "1"], capture_output=True, cwd=tmp_path)
-    for c in made:
+    for c in docker("ps", "-aq", "--filter", f"label=com.docker.compose.project={name}",
+                    check=False).split() + made:
         docker("rm", "-f", c, check=False)
+    docker("network", "rm", f"{name}_default", check=False)
 
 
 @pytest.mark.parametrize("cli", compose_clis(), ids=lambda c: " ".join(c))
