@@ -296,11 +296,11 @@ class _Live:
 
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
-                 capabilities: str | None = None):
+                 capabilities: str | None = None, match: bool = False):
     from .tracer import Tracer  # the bcc import happens only when we really trace
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
-                  capabilities=capabilities)
+                  capabilities=capabilities, match=match)
 
 
 def _caps_note(why: str | None) -> list[str]:
