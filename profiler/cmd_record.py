@@ -5,7 +5,10 @@ service, profiler/project.py)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -65,6 +68,16 @@ def record(
     if modes > 1:
         raise UsageError("--container, --exec and --match cannot be combined")
     if match:
+        given = [opt for opt, v in (("--name", name), ("-p", publish), ("-e", env),
+                                    ("-v", volume), ("--user", user),
+                                    ("--entrypoint", entrypoint), ("--network", network),
+                                    ("--tmpfs", tmpfs), ("--read-only", read_only),
+                                    ("--cap-add", cap_add), ("--cap-drop", cap_drop),
+                                    ("--security-opt", security_opt)) if v]
+        if given:
+            raise UsageError(f"{', '.join(given)}: docker run options, not for --match (the "
+                             f"containers are started by COMMAND, as it says)",
+                             hint="put them in the compose file")
         return _record_match(match, [image, *(cmd or [])] if image else list(cmd or []), opts,
                              output, allow_loss)
     if exec_mode:
@@ -144,7 +157,7 @@ def _record_match(texts: list[str], command: list[str], opts, output: Optional[P
         raise WorkloadError(f"the workload failed (exit {outcome.workload_status}); nothing was "
                             f"written", hint="fix the workload, or keep the recordings anyway "
                                              "with --allow-workload-failure")
-    project.write(out, outcome.project, outcome.recordings())
+    write_project(out, outcome)
     _match_summary(outcome, out)
     lost = sum(s.recording.total_loss for s in outcome.services)
     if lost and not allow_loss:
@@ -171,6 +184,32 @@ def check_project_dir(out: Path) -> None:
                          hint="give a new or empty directory with -o DIR")
     # can be written: the index in DIR, or DIR itself (made at the end) in its parent
     recording_io.check_writable(out / project.INDEX_FILE if out.is_dir() else out)
+
+
+def write_project(out: Path, outcome) -> None:
+    """The project directory, whole or not at all: written beside DIR, then put in its place
+    (a previous recording's directory goes, with the files of services it had and this one has
+    not). A failure leaves DIR as it was."""
+    from . import project
+
+    parent = out.parent if str(out.parent) else Path(".")
+    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=parent))
+    old = None
+    try:
+        new.chmod(0o755)  # mkdtemp makes it private; a directory the user made would not be
+        project.write(new, outcome.project, outcome.recordings())
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            os.replace(out, old / "dir")
+        os.replace(new, out)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        if old is not None and (old / "dir").exists() and not out.exists():
+            os.replace(old / "dir", out)  # put the previous one back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _match_summary(outcome, out: Path) -> None:

@@ -317,6 +317,7 @@ def test_cli_workload_failure_writes_nothing(shop, fake_host):
 @pytest.mark.parametrize("args, code", [
     (["--match", "nolabel"], 2),
     (["--match", "a=b", "--container", "x"], 2),
+    (["--match", "a=b", "-p", "127.0.0.1:80:80", "--", "true"], 2),
 ])
 def test_cli_bad_input(shop, fake_host, args, code, capsys):
     assert _cli(*args) == code
@@ -370,3 +371,34 @@ def test_ready_port_that_never_accepts(fake_host):
     with pytest.raises(EngineError, match=f"127.0.0.1:{port} did not accept"):
         _match(fleet, tracer, ready_port=port, ready_timeout=0.2, workload="true")
     assert fleet.calls == [f"stop {web.name} 7"] and tracer.closed
+
+
+def test_cli_replaces_a_previous_project_directory_whole(shop, fake_host):
+    out = fake_host / "out"
+    out.mkdir()
+    (out / project.INDEX_FILE).write_text("old index")
+    (out / "gone.recording.yaml").write_text("a service of the last recording")
+    code = _cli("--match", "com.docker.compose.project=shop", "--settle", "0.02",
+                "--workload", "true", "-o", "out", "--", "true")
+    assert code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "db.recording.yaml", project.INDEX_FILE, "web.recording.yaml"]
+    assert oct(out.stat().st_mode & 0o777) == "0o755"
+    assert [p.name for p in fake_host.iterdir() if p.name.startswith(".out.")] == []
+
+
+def test_cli_a_failed_write_leaves_the_previous_directory(shop, fake_host, monkeypatch):
+    out = fake_host / "out"
+    out.mkdir()
+    (out / project.INDEX_FILE).write_text("old index")
+
+    def full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(project, "write", full)
+    code = _cli("--match", "com.docker.compose.project=shop", "--settle", "0.02",
+                "--workload", "true", "-o", "out", "--", "true")
+    assert code == 3  # an OSError is not one of ours: the internal-error line
+    assert [p.name for p in out.iterdir()] == [project.INDEX_FILE]
+    assert (out / project.INDEX_FILE).read_text() == "old index"
+    assert [p.name for p in fake_host.iterdir() if p.name.startswith(".out.")] == []
