@@ -904,8 +904,8 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                 while stop.is_alive():
                     step()
             tracer.drain()
+            raws = tracer.snapshot_slots()  # (which hears the last announcements first)
             matcher.check()
-            raws = tracer.snapshot_slots()
         if not matcher.members:
             raise EngineError("no container matched " + " ".join(f"--match {s}" for s in selectors)
                               + "; nothing was written",
