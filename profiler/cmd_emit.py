@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from . import coverage, policy_dir, pss, recording_io
+from . import coverage, policy_dir, project, project_policy, pss, recording_io
 from .behalf_syscalls import behalf_names
 from .errors import UsageError
 from .reduce import Policy, reduce
@@ -111,13 +111,14 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
 
 def emit(
     recordings: Annotated[Optional[list[Path]], typer.Argument(
-        help="Recording files (several are merged). Default: the newest *.recording.yaml "
-             "in the current directory.", show_default=False)] = None,
+        help="Recording files (several are merged), or one project directory (record "
+             "--match: a policy per service). Default: the newest *.recording.yaml in the "
+             "current directory.", show_default=False)] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="What to emit.")] =
         Format.seccomp,
     output: Annotated[Optional[Path], typer.Option(
-        "--output", "-o", help="File (one format) or directory (--format all). Default: "
-                               "stdout.")] = None,
+        "--output", "-o", help="File (one format) or directory (--format all, or a "
+                               "project). Default: stdout.")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Print on stderr what the policy holds, the evidence for each "
                           "hardening option, and what only some runs did.")] = False,
@@ -145,7 +146,15 @@ def emit(
              "record --capabilities off): keep Docker's default set, or drop all but what other "
              "recordings saw. Without it, emit refuses to state capabilities.")] = None,
 ):
-    """Turn recordings into least-privilege policy."""
+    """Turn recordings into least-privilege policy; a project directory (record --match) into
+    one policy per service and the compose override that applies them all."""
+    if recordings and len(recordings) == 1 and recordings[0].is_dir():
+        return _emit_project(recordings[0], format.value, output, explain=explain,
+                             options=RenderOptions(complain=complain,
+                                                   arg_filters=not no_arg_filters,
+                                                   glob_threshold=glob_threshold),
+                             strict=strict, allow_io_uring=allow_io_uring,
+                             caps_unknown=caps_unknown)
     if not recordings:
         chosen = recording_io.newest(Path.cwd())
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
@@ -178,6 +187,37 @@ def emit(
     else:
         target = policy_dir.write_one(output, fmt, texts[fmt])
         err.print(f"wrote {escape(str(target))}")
+
+
+def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain: bool,
+                  options: RenderOptions, strict: bool, allow_io_uring: bool,
+                  caps_unknown: Optional[str]) -> None:
+    """`emit DIR`: every service's policy files under OUT/<service>/, and with compose (or
+    all) the override OUT/compose.security.yaml and OUT/apparmor-load.sh
+    (profiler/project_policy.py). Everything is rendered before anything is written."""
+    index = project.read(directory)  # UsageError for a directory without an index
+    if output is None:
+        raise UsageError(f"{directory} is a project: emit writes one policy per service",
+                         hint="give an output directory: -o DIR")
+    formats = list(FORMATS) if fmt == "all" else [fmt]
+    services = project_policy.policies(directory, index, strict=strict,
+                                       allow_io_uring=allow_io_uring, formats=formats,
+                                       caps_unknown=caps_unknown)
+    out = output.resolve()
+    texts = project_policy.files(services, formats, out, project=index,
+                                 source=str(directory), options=options)
+    for sp in services:
+        for w in sp.policy.warnings:
+            err.print(f"[yellow]warning:[/] {escape(sp.service)}: {escape(w)}")
+        if explain:
+            _explain(sp.policy, apparmor.dropped(sp.policy))
+    written = policy_dir.write_dir(out, texts)
+    err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
+    if project_policy.override.OVERRIDE_FILE in texts:
+        err.print(f"apply: docker-compose -f compose.yaml -f "
+                  f"{escape(str(out / project_policy.override.OVERRIDE_FILE))} up -d "
+                  f"(AppArmor hosts: {escape(str(out / project_policy.override.LOAD_SCRIPT))} "
+                  f"first)")
 
 
 def register(app: typer.Typer) -> None:

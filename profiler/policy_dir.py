@@ -67,7 +67,8 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
         raise UsageError(f"{directory}: cannot write ({e.strerror})") from None
     try:
         for name, text in texts.items():
-            p = tmp / name
+            p = tmp / name  # may be NAME/FILE (a project's per-service directories)
+            p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text, encoding="utf-8")
             os.chmod(p, _mode(name))
         if base == parent:  # the directory is new: one rename makes it appear whole
@@ -75,6 +76,7 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
             os.replace(tmp, directory)
         else:
             for name in texts:
+                (directory / name).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(tmp / name, directory / name)
     except OSError as e:
         raise UsageError(f"{directory}: cannot write ({e.strerror})") from None

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the sample images (samples/*/), each only when it is absent or its inputs changed.
+# Build the sample images (samples/*/), each only when it is absent or its inputs changed; a
+# compose sample (samples/NAME/SERVICE/Dockerfile) gives one image per service.
 #
 #   scripts/build-samples.sh [--force] [NAME...]     default: every sample
 #
@@ -32,7 +33,7 @@ base_id="$(docker image inspect -f '{{.Id}}' "$BASE")"
 
 if [ "${#names[@]}" -eq 0 ]; then
     for d in "$PROFILER_ROOT"/samples/*/; do
-        [ -f "$d/Dockerfile" ] && names+=("$(basename "$d")")
+        [ -f "$d/sample.yaml" ] && names+=("$(basename "$d")")
     done
 fi
 
@@ -47,17 +48,15 @@ sample_hash() {
     } | sha256sum | cut -c1-16
 }
 
-for name in "${names[@]}"; do
-    dir="$PROFILER_ROOT/samples/$name"
-    [ -f "$dir/Dockerfile" ] || die "no sample '$name' (expected $dir/Dockerfile)"
-    [ -f "$dir/sample.yaml" ] || die "sample '$name' has no sample.yaml"
-    image="$(sample_image "$dir")"
-    [ -n "$image" ] || die "samples/$name/sample.yaml has no image: key"
+# build_image LABEL DIR IMAGE: build DIR (a Dockerfile and its context) as IMAGE when absent or
+# changed. LABEL names it in messages (samples/NAME or samples/NAME/SERVICE).
+build_image() {
+    local what="$1" dir="$2" image="$3" hash old_id new_id t ctx src
     hash="$(sample_hash "$dir")"
     old_id="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
     if [ "$force" -eq 0 ] && [ -n "$old_id" ] \
         && [ "$(docker image inspect -f "{{ index .Config.Labels \"$LABEL\" }}" "$image")" = "$hash" ]; then
-        continue
+        return 0
     fi
 
     say "building sample image $image"
@@ -66,10 +65,10 @@ for name in "${names[@]}"; do
     cp -a "$dir/." "$ctx/"
     for src in "$ctx"/*.c; do
         [ -e "$src" ] || continue
-        command -v gcc >/dev/null || { rm -rf "$ctx"; die "gcc is needed to build samples/$name (run scripts/setup.sh)"; }
+        command -v gcc >/dev/null || { rm -rf "$ctx"; die "gcc is needed to build $what (run scripts/setup.sh)"; }
         if ! gcc -O2 -static -pthread -Wall -Wextra -o "${src%.c}" "$src" 2>"$ctx/gcc.log"; then
             cat "$ctx/gcc.log" >&2; rm -rf "$ctx"
-            die "compiling samples/$name/$(basename "$src") failed"
+            die "compiling $what/$(basename "$src") failed"
         fi
     done
     if ! docker build -t "$image" --label "$LABEL=$hash" "$ctx" >"$ctx/build.log" 2>&1; then
@@ -83,4 +82,25 @@ for name in "${names[@]}"; do
     if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then
         docker image rm "$old_id" >/dev/null 2>&1 || true
     fi
+}
+
+for name in "${names[@]}"; do
+    dir="$PROFILER_ROOT/samples/$name"
+    [ -f "$dir/sample.yaml" ] || die "no sample '$name' (expected $dir/sample.yaml)"
+    if [ -f "$dir/Dockerfile" ]; then
+        image="$(sample_image "$dir")"
+        [ -n "$image" ] || die "samples/$name/sample.yaml has no image: key"
+        build_image "samples/$name" "$dir" "$image"
+        continue
+    fi
+    # A compose sample (kind: compose, e.g. samples/shop): one image per service directory,
+    # named profiler-sample-NAME-SERVICE (its sample.yaml's `images:` and compose.yaml say so).
+    built=0
+    for sub in "$dir"/*/; do
+        [ -f "$sub/Dockerfile" ] || continue
+        service="$(basename "$sub")"
+        build_image "samples/$name/$service" "${sub%/}" "profiler-sample-$name-$service"
+        built=1
+    done
+    [ "$built" -eq 1 ] || die "sample '$name' has no Dockerfile (expected $dir/Dockerfile or $dir/SERVICE/Dockerfile)"
 done

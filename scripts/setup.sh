@@ -184,6 +184,11 @@ if ! venv_sound || [ ! -e "$STAMP" ] || [ "$PROFILER_ROOT/pyproject.toml" -nt "$
 fi
 say "venv ok (.venv/bin/profiler)"
 
+# compose v2 as a docker CLI plugin beside Debian 12's docker-compose 1.29 (samples/shop is
+# tested with both); optional: without network (the host matrix's VMs) only a warning.
+"$PROFILER_ROOT/scripts/compose-v2.sh" \
+    || warn "compose v2 plugin not installed: only the distribution's docker-compose is usable"
+
 # --- images --------------------------------------------------------------------------------
 if [ -n "${PROFILER_IMAGE_ARCHIVE:-}" ]; then
     [ -r "$PROFILER_IMAGE_ARCHIVE" ] || die "PROFILER_IMAGE_ARCHIVE=$PROFILER_IMAGE_ARCHIVE cannot be read"

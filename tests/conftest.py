@@ -137,7 +137,9 @@ def load_sample(name: str) -> Sample:
 
 
 def sample_names() -> list[str]:
-    return sorted(p.parent.name for p in SAMPLES.glob("*/sample.yaml"))
+    """The single-container samples (a compose sample, `kind: compose`, has its own tests)."""
+    return sorted(p.parent.name for p in SAMPLES.glob("*/sample.yaml")
+                  if yaml.safe_load(p.read_text()).get("kind", "container") == "container")
 
 
 @pytest.fixture(scope="session")
@@ -329,6 +331,58 @@ class FakeEngine:
 
     def last_logs(self, container, lines: int = 8) -> str:
         return "; last log lines: fake"
+
+    def list_running(self, labels: dict) -> list:
+        ok = self.running and all(dict(self.info.labels).get(k) == v for k, v in labels.items())
+        return [self.info.id] if ok else []
+
+
+class FakeFleet(FakeEngine):
+    """An engine with many containers (record --match): `containers` (ContainerInfo), by id; a
+    test starts one with `run(id, tracer)` (running, and its cgroup made: tracer.start), which
+    `list_running(labels)` then lists; `gone` ids are no longer known to the engine. A handle
+    is the container's id; `calls` logs "stop NAME TIMEOUT"."""
+
+    def __init__(self, *containers, running=(), pids=None):
+        super().__init__()
+        self.containers = {c.id: c for c in containers}
+        self.up: set[str] = set(running)
+        self.pids: dict[str, int] = dict(pids or {})
+        self.gone: set[str] = set()
+
+    def run(self, container_id: str, tracer=None) -> None:
+        self.up.add(container_id)
+        if tracer is not None:
+            tracer.start(container_id)
+
+    def image(self, ref: str):
+        from profiler.engine import ImageInfo
+
+        return ImageInfo(id=ref, tags=(ref,))
+
+    def container(self, ref: str):
+        from profiler.errors import EngineError
+
+        for c in self.containers.values():
+            if ref in (c.id, c.name) and c.id not in self.gone:
+                return c.id
+        raise EngineError(f"no container named {ref!r}")
+
+    def describe(self, container):
+        return self.containers[container]
+
+    def state(self, container):
+        from profiler.engine import ContainerState
+
+        return ContainerState(running=container in self.up, pid=self.pids.get(container, 0))
+
+    def stop(self, container, timeout: int) -> None:
+        self._log(f"stop {self.containers[container].name} {timeout}")
+        self.up.discard(container)
+
+    def list_running(self, labels: dict) -> list:
+        return [cid for cid in sorted(self.up) if cid not in self.gone and
+                all(dict(self.containers[cid].labels).get(k) == v for k, v in labels.items())]
 
 
 class FakeTracer:

@@ -1,5 +1,7 @@
 """Policy -> a docker compose `services.<name>` fragment (templates/compose.yaml.j2) with the
-same settings as the run line, each with its evidence as a comment."""
+same settings as the run line, each with its evidence as a comment. The security keys are
+spelled once, in templates/compose_security.j2, which the project override shares
+(render/override.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,12 @@ _SCALAR_KEYS = {"workdir": "working_dir", "hostname": "hostname", "entrypoint": 
                 "stop-signal": "stop_signal", "name": "container_name"}
 
 
+def hardening_tmpfs(policy: Policy) -> list[str]:
+    """The tmpfs mounts a read-only root needs, in compose's `DIR:OPTIONS` spelling."""
+    h = policy.hardening
+    return [f"{d}:{o}" if o else d for d, o in h.tmpfs] if h.read_only.apply else []
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
     h = policy.hardening
@@ -30,8 +38,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
             scalars[_SCALAR_KEYS[key]] = value
         else:
             untranslated.append(f"--{key} {value}")
-    tmpfs = [f"{d}:{o}" if o else d for d, o in h.tmpfs] if h.read_only.apply else []
-    tmpfs += lists.pop("tmpfs", [])
+    tmpfs = hardening_tmpfs(policy) + lists.pop("tmpfs", [])
     return templating.render(
         "compose.yaml.j2",
         name=policy.name,

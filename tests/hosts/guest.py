@@ -337,7 +337,8 @@ def main() -> int:
     # Every call a recording makes, against the real engine, without eBPF.
     g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
                               str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
-    names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml"))
+    names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml")
+                   if "\nkind: compose" not in p.read_text())  # samples/shop: not yet here
     for name in names:
         try:
             run_sample(g, name)

@@ -189,6 +189,8 @@ def image_archive() -> Path:
         for line in spec.read_text().splitlines():
             if line.startswith("image:"):
                 names.append(line.split(":", 1)[1].strip().strip("'\""))
+            elif line.startswith("  ") and "profiler-sample-" in line:  # a compose sample's images:
+                names.append(line.split(":", 1)[1].strip().strip("'\""))
     ids = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", *names],
                          capture_output=True, text=True, check=True).stdout
     key = hashlib.sha256(f"{names} {ids}".encode()).hexdigest()[:16]

@@ -1,0 +1,74 @@
+"""A project's policies -> the compose override `compose.security.yaml` (templates/
+compose.security.yaml.j2) and the script that loads the services' AppArmor profiles
+(templates/apparmor-load.sh.j2).
+
+The override holds, per service, only what the policy decides (capabilities, seccomp, AppArmor,
+no-new-privileges, read-only root and its tmpfs, pids limit, user): the image, ports, networks
+and the rest stay in the project's own compose.yaml, which `docker-compose -f compose.yaml -f
+compose.security.yaml up` merges it into. Each key is spelled as in a single policy's compose
+fragment (templates/compose_security.j2, shared with render/compose.py).
+
+seccomp profiles are named by absolute path, because the compose versions resolve a relative
+one from different places (profiler/compose_cli.py); the policies' directory (`policy_root`)
+is therefore part of the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from ..reduce import Policy
+from . import caps as caps_render
+from . import templating
+from .compose import hardening_tmpfs
+from .run import not_applied
+
+OVERRIDE_FILE = "compose.security.yaml"
+LOAD_SCRIPT = "apparmor-load.sh"
+
+
+@dataclass(frozen=True)
+class ServicePolicy:
+    """One service of the override: its compose key and its policy (policy.name is the
+    AppArmor profile's name)."""
+
+    service: str
+    policy: Policy
+
+
+def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -> dict:
+    p = sp.policy
+    return dict(
+        service=sp.service,
+        name=p.name,
+        caps=caps_render.cap_names(p),
+        keep_default_caps=p.keep_default_caps,
+        h=p.hardening,
+        tmpfs=hardening_tmpfs(p),
+        seccomp=str(policy_root / sp.service / seccomp_file),
+        not_applied=not_applied(p),
+    )
+
+
+def render(services: list[ServicePolicy], *, project: str, source: str,
+           policy_root: PurePosixPath, seccomp_file: str, complain: bool = False) -> str:
+    """The override text. policy_root: the absolute directory holding `<service>/seccomp_file`
+    and `<service>/apparmor.profile`."""
+    return templating.render(
+        OVERRIDE_FILE + ".j2",
+        project=project,
+        source=source,
+        override=str(policy_root / OVERRIDE_FILE),
+        load_script=str(policy_root / LOAD_SCRIPT),
+        services=[_context(s, policy_root, seccomp_file)
+                  for s in sorted(services, key=lambda s: s.service)],
+        complain=complain,
+    )
+
+
+def load_script(services: list[ServicePolicy], *, project: str) -> str:
+    return templating.render(
+        LOAD_SCRIPT + ".j2", project=project,
+        services=[{"service": s.service, "name": s.policy.name}
+                  for s in sorted(services, key=lambda s: s.service)])
