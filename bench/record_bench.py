@@ -89,8 +89,8 @@ def strace_ratio(binary: Path, calls: int, rounds: int) -> float | None:
     return statistics.median(traced) / statistics.median(plain)
 
 
-def wrk_rps(port: int, seconds: int) -> float:
-    out = sh(["wrk", "-t2", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}/"]).stdout
+def wrk_rps(port: int, seconds: int, path: str = "/") -> float:
+    out = sh(["wrk", "-t2", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         sys.exit(f"wrk gave no result: {out}")

@@ -1,10 +1,13 @@
-"""`profiler record`: trace a container (new or running) or a host command into a recording."""
+"""`profiler record`: trace a container (new or running) or a host command into a recording;
+with --match, every container of an application into a project directory (one recording per
+service, profiler/project.py)."""
 
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -21,15 +24,16 @@ console = Console(stderr=True, highlight=False)
 
 
 def record(
-    image: Annotated[Optional[str], typer.Argument(help="Image to run (omit with --container/--exec).")] = None,
-    cmd: Annotated[Optional[list[str]], typer.Argument(help="After --: replaces the image's CMD (or, with --exec, the command).")] = None,
+    image: Annotated[Optional[str], typer.Argument(help="Image to run (omit with --container/--exec/--match).")] = None,
+    cmd: Annotated[Optional[list[str]], typer.Argument(help="After --: replaces the image's CMD (with --exec: the command; with --match: COMMAND, run once armed).")] = None,
     workload: Annotated[Optional[str], typer.Option("--workload", "-w", help="Host shell command that exercises the app; gets PROFILER_CONTAINER_ID/NAME.")] = None,
     ready_port: Annotated[Optional[int], typer.Option("--ready-port", help="Start the workload once 127.0.0.1:PORT accepts.")] = None,
     duration: Annotated[Optional[float], typer.Option("--duration", help="Stop after SECONDS (gracefully).")] = None,
     settle: Annotated[float, typer.Option("--settle", help="Seconds to wait before the workload when no --ready-port.")] = 1.0,
     stop_timeout: Annotated[int, typer.Option("--stop-timeout", help="Seconds between SIGTERM and SIGKILL at the end.")] = 10,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Recording file (default: <image>.recording.yaml).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Recording file (default: <image>.recording.yaml); with --match, the project directory.")] = None,
     container: Annotated[Optional[str], typer.Option("--container", help="Attach to this running container instead.")] = None,
+    match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=VALUE (repeatable, all must match): record every container that starts with these labels, and those running, one recording per service, into -o DIR (default: VALUE.recordings/ of the first --match). A COMMAND after -- (docker compose up -d) runs once armed; the containers it started are stopped at the end.")] = None,
     exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
     errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
     capabilities: Annotated[str, typer.Option("--capabilities", help="Where capability checks come from: auto (the capability:cap_capable tracepoint, else a kprobe on cap_capable), tracepoint, kprobe, or off (record without capabilities; emit then asks what to do).")] = "auto",
@@ -49,7 +53,7 @@ def record(
     security_opt: Annotated[Optional[list[str]], typer.Option("--security-opt")] = None,
 ):
     """Trace what a container really does (from its entrypoint's first instruction) and write a
-    recording for emit, verify and diff."""
+    recording for emit, verify and diff; with --match, every container of an application."""
     from . import session as rec_mod
 
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
@@ -57,9 +61,12 @@ def record(
                            allow_workload_failure=allow_workload_failure, all_errnos=errnos,
                            capabilities=capabilities)
     capsource.check_choice(capabilities)  # before anything starts
-    modes = sum(bool(x) for x in (container, exec_mode))
+    modes = sum(bool(x) for x in (container, exec_mode, match))
     if modes > 1:
-        raise UsageError("--container and --exec cannot be combined")
+        raise UsageError("--container, --exec and --match cannot be combined")
+    if match:
+        return _record_match(match, [image, *(cmd or [])] if image else list(cmd or []), opts,
+                             output, allow_loss)
     if exec_mode:
         argv = ([image] if image else []) + list(cmd or [])
         out = output or Path(f"{Path(argv[0]).name if argv else 'command'}.recording.yaml")
@@ -75,19 +82,12 @@ def record(
     recording_io.check_writable(out)
 
     live_text = Text("starting...")
-    show_live = console.is_terminal
-
-    def progress(s: dict) -> None:
-        live_text.plain = (f"recording  {s['elapsed']:6.1f}s  syscalls {s['syscalls']:4d}  "
-                           f"new paths {s['paths']:6d}  execs {s['execs']:4d}  lost {s['lost']}")
-
-    live = (Live(live_text, console=console, refresh_per_second=4, transient=True)
-            if show_live else contextlib.nullcontext())
-    with live:
+    progress = _progress(live_text)
+    with _live(live_text):
         if exec_mode:
             outcome = rec_mod.record_exec(argv, opts, progress if console.is_terminal else None)
         elif container:
-            console.print(f"[yellow]warning:[/] attaching to {container}: its startup is not observed")
+            _warn(rec_mod.attach_warning(container))
             outcome = rec_mod.record_attach(container, opts, progress if console.is_terminal else None)
         else:
             spec = RunSpec(image=image, command=list(cmd) if cmd else None, name=name,
@@ -108,6 +108,94 @@ def record(
         lost = ", ".join(f"{k} {v}" for k, v in rec.loss if v)
         raise LossError(f"events were lost ({lost}); the recording at {out} is incomplete",
                         hint="re-record, or accept it with --allow-loss")
+
+
+def _progress(live_text: Text) -> Callable[[dict], None]:
+    def progress(s: dict) -> None:
+        live_text.plain = (f"recording  {s['elapsed']:6.1f}s  syscalls {s['syscalls']:4d}  "
+                           f"new paths {s['paths']:6d}  execs {s['execs']:4d}  lost {s['lost']}")
+    return progress
+
+
+def _live(live_text: Text):
+    return (Live(live_text, console=console, refresh_per_second=4, transient=True)
+            if console.is_terminal else contextlib.nullcontext())
+
+
+def _warn(text: str) -> None:
+    console.print(f"[yellow]warning:[/] {escape(text)}")
+
+
+def _record_match(texts: list[str], command: list[str], opts, output: Optional[Path],
+                  allow_loss: bool) -> None:
+    """`record --match`: one recording per service into a project directory (project.py)."""
+    from . import project
+    from . import session as rec_mod
+
+    selectors = tuple(project.parse_selector(t) for t in texts)
+    out = output or Path(default_project_dir(selectors))
+    check_project_dir(out)
+    live_text = Text("armed, waiting for containers...")
+    with _live(live_text):
+        outcome = rec_mod.record_match(selectors, opts, command or None,
+                                       _progress(live_text) if console.is_terminal else None,
+                                       warn=_warn)
+    if outcome.workload_failed and not opts.allow_workload_failure:
+        raise WorkloadError(f"the workload failed (exit {outcome.workload_status}); nothing was "
+                            f"written", hint="fix the workload, or keep the recordings anyway "
+                                             "with --allow-workload-failure")
+    project.write(out, outcome.project, outcome.recordings())
+    _match_summary(outcome, out)
+    lost = sum(s.recording.total_loss for s in outcome.services)
+    if lost and not allow_loss:
+        raise LossError(f"events were lost ({lost}); the recordings in {out} are incomplete",
+                        hint="re-record, or accept them with --allow-loss")
+
+
+def default_project_dir(selectors) -> str:
+    """VALUE.recordings of the first --match (e.g. shop.recordings for
+    com.docker.compose.project=shop), with what cannot be in a file name made '_'."""
+    value = re.sub(r"[^A-Za-z0-9_.-]", "_", selectors[0].value).lstrip(".") or "project"
+    return f"{value}.recordings"
+
+
+def check_project_dir(out: Path) -> None:
+    """Before a long recording: DIR is new, empty, or a project directory (then rewritten)."""
+    from . import project
+
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: not a directory", hint="give a directory with -o DIR")
+    if out.is_dir() and any(out.iterdir()) and not project.is_project_dir(out):
+        raise UsageError(f"{out}: a directory that is not a project directory (no "
+                         f"{project.INDEX_FILE})",
+                         hint="give a new or empty directory with -o DIR")
+    # can be written: the index in DIR, or DIR itself (made at the end) in its parent
+    recording_io.check_writable(out / project.INDEX_FILE if out.is_dir() else out)
+
+
+def _match_summary(outcome, out: Path) -> None:
+    t = Table(title=f"recorded {len(outcome.services)} service(s) into {out}",
+              title_justify="left")
+    for col in ("service", "containers", "syscalls", "capabilities", "files", "lost"):
+        t.add_column(col, justify="left" if col in ("service", "capabilities") else "right")
+    by_name = {s.name: s for s in outcome.project.services}
+    for s in outcome.services:
+        rec = s.recording
+        caps = ([c.name.removeprefix("CAP_") for c in rec.capabilities if c.granted]
+                if rec.metadata.capabilities_known else None)
+        containers = by_name[s.name].containers
+        attached = sum(c.attached for c in containers)
+        t.add_row(s.name, f"{len(containers)}" + (f" ({attached} attached)" if attached else ""),
+                  str(len(rec.syscalls)),
+                  "not recorded" if caps is None else ", ".join(caps) or "none",
+                  str(len(rec.files)), str(rec.total_loss))
+    console.print(t)
+    console.print(f"duration {outcome.elapsed:.1f}s" + (" (interrupted)" if outcome.interrupted else ""))
+    for note in outcome.notes:
+        console.print(f"[dim]note:[/] {escape(note)}")
+    for s in outcome.services:
+        for note in s.notes:
+            console.print(f"[dim]note ({s.name}):[/] {escape(note)}")
 
 
 def _summary(rec, out: Path, outcome) -> None:

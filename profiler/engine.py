@@ -91,6 +91,7 @@ class ContainerInfo:
     capabilities: CapabilityConfig = CapabilityConfig()
     pid_mode: str = ""  # "host" when it shares the host's pid namespace
     runtime: str = ""  # HostConfig.Runtime: "runc", "crun"; Podman's compat API says "oci"
+    labels: tuple[tuple[str, str], ...] = ()  # sorted (key, value): what --match selects on
 
 
 def container_runtime(c: ContainerInfo, e: EngineInfo) -> str:
@@ -116,6 +117,7 @@ class ContainerEngine(Protocol):
     def create(self, spec: RunSpec, cgroup_parent: str | None = None,
                labels: dict | None = None) -> Any: ...
     def container(self, ref: str) -> Any: ...
+    def list_running(self, labels: dict[str, str]) -> list[Any]: ...
     def describe(self, container: Any) -> ContainerInfo: ...
     def start(self, container: Any) -> None: ...
     def state(self, container: Any) -> ContainerState: ...
@@ -324,7 +326,17 @@ class Engine:
                                           add=tuple(host.get("CapAdd") or ()),
                                           drop=tuple(host.get("CapDrop") or ()),
                                           defaults=defaults),
-            pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "")
+            pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "",
+            labels=tuple(sorted((cfg.get("Labels") or {}).items())))
+
+    def list_running(self, labels: dict[str, str]) -> list:
+        """The running containers that carry every one of these labels (the engine filters)."""
+        try:
+            return self.client.containers.list(
+                filters={"status": "running", "label": [f"{k}={v}" for k, v in labels.items()]},
+                ignore_removed=True)  # one gone between the list and its inspect: not running
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot list the running containers: {_short(e)}") from None
 
     @staticmethod
     def state(container) -> ContainerState:

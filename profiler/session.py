@@ -29,12 +29,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import __version__, btf, capsource, cgroups, syscalls
+from . import __version__, aggregate, btf, capsource, cgroups, project, syscalls
 from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, container_runtime, wait_port)
-from .errors import EngineError, EnvironmentProblem, UsageError, WorkloadError
+from .errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
 from .model import ContainerConfig, Metadata, Recording, Workload
+from .project import Instance, Project, Selector, Service
 from .wire import RawTrace
 
 # Where pre-flight looks (module constants so that tests can point them elsewhere).
@@ -76,6 +77,9 @@ class TraceSource(Protocol):
     """What a session needs from the tracer (tracer.Tracer, or a test's fake)."""
 
     cgroups: list[tuple[int, bytes]]  # (slot, v2 path) of each cgroup the kernel matched
+    # match mode: called from poll()/drain() with (slot, container id, cgroup v2 path) for each
+    # container the kernel gave a new slot; the callee then calls keep(slot) or drop(slot)
+    on_container: Callable[[int, str, bytes], None] | None
 
     def track(self, pid: int, pending: bool = False) -> None: ...
     def expect_container(self, container_id: str, slot: int = 0) -> None: ...
@@ -89,6 +93,11 @@ class TraceSource(Protocol):
     def mark_stop(self, elapsed: float) -> None: ...
     def snapshot(self) -> RawTrace: ...
     def close(self) -> None: ...
+    # match mode (issue 13): one slot per container
+    def new_slot(self) -> int: ...  # a slot for expect_container/add_target (a running one)
+    def drop(self, slot: int) -> None: ...  # not wanted: stops counting, left out of snapshots
+    def keep(self, slot: int) -> None: ...
+    def snapshot_slots(self) -> dict[int, RawTrace]: ...  # slot -> its RawTrace (kept slots)
 
 
 class TracerLoader(Protocol):
@@ -97,7 +106,7 @@ class TracerLoader(Protocol):
 
     def __call__(self, containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
-                 capabilities: str | None = None) -> TraceSource: ...
+                 capabilities: str | None = None, match: bool = False) -> TraceSource: ...
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,13 +295,25 @@ class _Live:
             self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
 
 
+class _Ticker:
+    """One step of a session's wait loops: poll the tracer's events, then `_Live`."""
+
+    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50):
+        self.tracer, self.poll_ms = tracer, poll_ms
+        self.live = _Live(progress, tracer, t0)
+
+    def __call__(self) -> None:
+        self.tracer.poll(self.poll_ms)
+        self.live()
+
+
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
-                 capabilities: str | None = None):
+                 capabilities: str | None = None, match: bool = False):
     from .tracer import Tracer  # the bcc import happens only when we really trace
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
-                  capabilities=capabilities)
+                  capabilities=capabilities, **({"match": True} if match else {}))
 
 
 def _caps_note(why: str | None) -> list[str]:
@@ -331,6 +352,43 @@ def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
                                 stdout=sys.stderr.fileno())
     except OSError as e:
         raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
+
+
+def _until_exit(proc: subprocess.Popen, intr, deadline: float, tick,
+                alive: Callable[[], bool] | None = None) -> int | None:
+    """Tick while a child process runs; end it (SIGTERM, SIGKILL 5 s later) on Ctrl-C, at the
+    deadline, or when `alive()` turns False. Its exit status, None after a Ctrl-C."""
+    while proc.poll() is None:
+        if intr.hit or time.monotonic() > deadline or (alive is not None and not alive()):
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        tick()
+    return proc.poll() if not intr.hit else None
+
+
+def _workload_until(cmd: str, env_extra: dict, intr, deadline: float, tick,
+                    alive: Callable[[], bool] | None = None) -> int | None:
+    """Run the workload to its end (or Ctrl-C, the deadline, `alive()` False): its status."""
+    return _until_exit(_run_workload(cmd, env_extra), intr, deadline, tick, alive)
+
+
+def _until(intr, deadline: float, tick, alive: Callable[[], bool]) -> None:
+    """Tick until Ctrl-C, the deadline, or `alive()` turns False (no workload: the app's end)."""
+    while alive() and not intr.hit and time.monotonic() < deadline:
+        tick()
+
+
+def _while_ticking(work: Callable[[], object], tick) -> None:
+    """Do slow engine work (a graceful stop) in a thread while the tracer keeps draining."""
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        tick()
 
 
 def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
@@ -432,12 +490,7 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
     def alive() -> bool:
         return engine.state(container).running
 
-    live = _Live(progress, tracer, t0)
-
-    def tick():
-        tracer.poll(50)
-        live()
-
+    tick = _Ticker(tracer, progress, t0)
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
     _wait_ready(engine, container, opts, intr, alive, tick)
     state = engine.state(container)
@@ -448,27 +501,13 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
 
     wl_status = None
     if opts.workload and not intr.hit:
-        proc = _run_workload(opts.workload, env_extra)
-        while proc.poll() is None:
-            if intr.hit or time.monotonic() > deadline:
-                proc.terminate()
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                break
-            tick()
-        wl_status = proc.poll() if not intr.hit else None
+        wl_status = _workload_until(opts.workload, env_extra, intr, deadline, tick)
     else:
-        while alive() and not intr.hit and time.monotonic() < deadline:
-            tick()
+        _until(intr, deadline, tick, alive)
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
     tracer.mark_stop(time.monotonic() - t0)
-    stopper = threading.Thread(target=engine.stop, args=(container, opts.stop_timeout), daemon=True)
-    stopper.start()
-    while stopper.is_alive():
-        tick()
+    _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
     exit_code = engine.wait(container, timeout=5)
     tick()
     return exit_code, wl_status
@@ -476,27 +515,37 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
 
 def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:
     """Ready: a port that accepts, or a short settle time."""
+    if _await_ready(opts, intr, alive, tick) or intr.hit or opts.verify:
+        return
+    state = engine.state(container)
+    if not state.running:
+        raise EngineError(f"the container exited with code {state.exit_code} before "
+                          f"127.0.0.1:{opts.ready_port} accepted"
+                          f"{engine.last_logs(container)}")
+    raise _not_ready(opts)
+
+
+def _await_ready(opts: Options, intr, alive, tick) -> bool:
+    """Tick until 127.0.0.1:--ready-port accepts (False: not within --ready-timeout, or
+    `alive()` turned False), or, without a port, for the settle time."""
     if not opts.ready_port:
         settle_until = time.monotonic() + opts.settle
         while time.monotonic() < settle_until and not intr.hit and alive():
             tick()
-        return
+        return True
     ready_by = time.monotonic() + opts.ready_timeout
-    ok = False
     while time.monotonic() < ready_by and not intr.hit:
         ok = wait_port(opts.ready_port, min(time.monotonic() + 0.3, ready_by), alive)
         tick()
         if ok or not alive():
-            break
-    if not ok and not intr.hit and not opts.verify:
-        state = engine.state(container)
-        if not state.running:
-            raise EngineError(f"the container exited with code {state.exit_code} before "
-                              f"127.0.0.1:{opts.ready_port} accepted"
-                              f"{engine.last_logs(container)}")
-        raise EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
-                          f"{opts.ready_timeout:.0f} s",
-                          hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
+            return ok
+    return False
+
+
+def _not_ready(opts: Options) -> EngineError:
+    return EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
+                       f"{opts.ready_timeout:.0f} s",
+                       hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
 
 
 def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapsed) -> Outcome:
@@ -507,6 +556,14 @@ def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapse
 # ---------------------------------------------------------------------------------------------
 # attach mode
 # ---------------------------------------------------------------------------------------------
+
+def attach_warning(name: str) -> str:
+    """What the user is told, before anything else, of a container recorded from the middle."""
+    return f"attaching to {name}: its startup is not observed"
+
+
+ATTACH_NOTE = "attached to a running container: its startup was not observed"
+
 
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                   engine: ContainerEngine | None = None,
@@ -537,28 +594,23 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         with _Interrupt() as intr:
             env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
+            tick = _Ticker(tracer, progress, t0, poll_ms=100)
+
+            def alive() -> bool:
+                return engine.state(container).running
+
             wl_status = None
-            live = _Live(progress, tracer, t0)
-            proc = _run_workload(opts.workload, env) if opts.workload else None
-            while (not intr.hit and time.monotonic() < deadline
-                   and engine.state(container).running):
-                if proc is not None and proc.poll() is not None:
-                    break
-                tracer.poll(100)
-                live()
-            if proc is not None:
-                if proc.poll() is None:
-                    proc.terminate()
-                    proc.wait()
-                wl_status = proc.returncode if not intr.hit else None
+            if opts.workload:
+                wl_status = _workload_until(opts.workload, env, intr, deadline, tick, alive)
+            else:
+                _until(intr, deadline, tick, alive)
             raw = tracer.snapshot()
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
                              workload_status=wl_status, startup_observed=False,
                              engine=engine, info=info)
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
-        notes[:0] = ["attached to a running container: its startup was not observed",
-                     *_caps_note(caps_why)]
+        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
@@ -587,8 +639,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
     caps, caps_why = preflight(opts.capabilities)
     if not argv:
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
-    if "/" not in argv[0] and shutil.which(argv[0]) is None:
-        raise UsageError(f"command {argv[0]!r} not found")
+    check_command(argv)
     tracer = (load_tracer or _load_tracer)(False, os.getcwd(), opts.all_errnos, capabilities=caps)
     try:
         go_r, go_w = os.pipe()
@@ -620,7 +671,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         with _Interrupt() as intr:
             deadline = time.monotonic() + (opts.duration or 10**9)
             status = None
-            live = _Live(progress, tracer, t0)
+            tick = _Ticker(tracer, progress, t0, poll_ms=20)
             while status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -631,8 +682,7 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
                     _, st = os.waitpid(pid, 0)
                     status = os.waitstatus_to_exitcode(st)
                     break
-                tracer.poll(20)
-                live()
+                tick()
             raw = tracer.snapshot()
         metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
                              command=argv, exit_code=status)
@@ -643,10 +693,304 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         tracer.close()
 
 
+# ---------------------------------------------------------------------------------------------
+# match mode: every container that starts carrying the labels, one recording per service
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    """One service of a match session: its containers' merged recording and denials."""
+
+    name: str
+    recording: Recording
+    notes: tuple[str, ...] = ()
+    denials: Denials = field(default_factory=Denials)  # what a policy refused (verify runs)
+
+
+@dataclass
+class MatchOutcome:
+    project: Project  # what project.write puts in the index
+    services: tuple[ServiceOutcome, ...]  # sorted by name, as project.services
+    notes: list[str] = field(default_factory=list)  # about the session, not one service
+    workload_failed: bool = False
+    workload_status: int | None = None
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    def recordings(self) -> dict[str, Recording]:
+        return {s.name: s.recording for s in self.services}
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A container kept for the recording: its slot in the tracer and its service."""
+
+    slot: int
+    handle: object  # the engine's
+    info: ContainerInfo
+    service: str
+    attached: bool
+
+
+class _Matcher:
+    """Decides, for each container the kernel announces (tracer.on_container, called from poll
+    and drain), whether it is kept: it must still exist and carry every selector's label. Its
+    service name is checked then; a bad one fails the session at the next tick (`check`), not
+    inside the tracer's callback."""
+
+    def __init__(self, engine: ContainerEngine, tracer, selectors: tuple[Selector, ...]):
+        self.engine, self.tracer, self.selectors = engine, tracer, selectors
+        self.members: dict[int, _Member] = {}
+        self.seen: set[str] = set()  # container ids the kernel announced (kept or not)
+        # matching containers first seen since the tracer was armed (kept, or with a bad
+        # service name): those COMMAND started, when there is one
+        self.new: dict[str, object] = {}
+        self.error: ProfilerError | None = None
+
+    def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
+        self.seen.add(container_id)
+        try:
+            handle = self.engine.container(container_id)
+            info = self.engine.describe(handle)
+        except EngineError:  # gone already (a one-shot container, or removed)
+            self.tracer.drop(slot)
+            return
+        if not project.matches(dict(info.labels), self.selectors):
+            self.tracer.drop(slot)
+            return
+        self.new[info.id] = handle
+        self._keep(slot, handle, info, attached=False)
+
+    def attach(self, handle, note: Callable[[str], None]) -> None:
+        """A matching container that ran before the tracer was armed: its cgroups become a new
+        slot's targets (attach semantics: its tasks count at first sight)."""
+        info = self.engine.describe(handle)
+        if info.id in self.seen:  # started while the tracer loaded, and announced: traced whole
+            return
+        try:
+            path = _container_cgroup(info.name, self.engine.state(handle).pid)
+        except EngineError:  # stopped while we looked
+            return
+        slot = self.tracer.new_slot()
+        for cgroup_id in cgroups.subtree_ids(path):
+            self.tracer.add_target(cgroup_id, slot)
+        self.tracer.expect_container(info.id, slot)  # a restart makes its cgroup again
+        self.seen.add(info.id)
+        if self._keep(slot, handle, info, attached=True):
+            note(attach_warning(info.name))
+
+    def _keep(self, slot: int, handle, info: ContainerInfo, attached: bool) -> bool:
+        try:
+            service = project.service_of(dict(info.labels), info.name)
+        except UsageError as e:
+            self.tracer.drop(slot)
+            self.error = self.error or e
+            return False
+        self.tracer.keep(slot)
+        self.members[slot] = _Member(slot, handle, info, service, attached)
+        return True
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def running(self) -> bool:
+        """Any kept container still running (no workload: the recording ends with the app)."""
+        return any(self.engine.state(m.handle).running for m in self.members.values())
+
+
+def check_command(argv: list[str], what: str = "command") -> None:
+    if "/" not in argv[0] and shutil.which(argv[0]) is None:
+        raise UsageError(f"{what} {argv[0]!r} not found")
+
+
+def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[str] | None = None,
+                 progress: Progress | None = None, warn: Callable[[str], None] | None = None,
+                 engine: ContainerEngine | None = None,
+                 load_tracer: TracerLoader | None = None) -> MatchOutcome:
+    """Trace every container that starts carrying all the selectors' labels, from its
+    entrypoint's first instruction, whoever starts it (COMMAND, a restart policy, a script);
+    those already running are attached. COMMAND runs once the tracer is armed, the workload
+    when COMMAND has exited; the end comes with the workload, --duration, Ctrl-C, or (no
+    workload) when no kept container runs any more. Containers COMMAND started are then
+    stopped gracefully. One recording per service: its containers' slots merged (replicas,
+    restarts). Nothing is written here: cmd_record writes `MatchOutcome.project`."""
+    if not selectors:
+        raise UsageError("record --match needs at least one LABEL=VALUE",
+                         hint="e.g. --match com.docker.compose.project=shop")
+    labels = {s.label: s.value for s in selectors}
+    if len(labels) != len(selectors):
+        raise UsageError("--match gives one label two values: no container can match",
+                         hint="give each LABEL once")
+    caps, caps_why = preflight(opts.capabilities)
+    check_workload(opts.workload)
+    if command:
+        check_command(command)
+    engine = engine or Engine()
+    load_tracer = load_tracer or _load_tracer
+    warn = warn or (lambda _text: None)
+    # Listed before loading: with containers to attach, their tasks count at first sight
+    # (attach mode), while those of containers started from now on count from their exec.
+    attach = bool(engine.list_running(labels))
+    tracer = load_tracer(True, "/", opts.all_errnos, opts.verify, attach=attach,
+                         capabilities=caps, match=True)
+    matcher = _Matcher(engine, tracer, selectors)
+    notes: list[str] = _caps_note(caps_why)
+    stops: dict[str, threading.Thread] = {}  # container id -> its stop
+
+    def stop_started() -> list[threading.Thread]:
+        """Begin to stop COMMAND's containers, gracefully, in parallel (each may take the stop
+        timeout), also after an error or a second Ctrl-C; those begun already are not stopped
+        twice. Returns every stop begun, for the caller to wait on."""
+        for cid, handle in (matcher.new.items() if command else ()):
+            if cid not in stops:
+                stops[cid] = threading.Thread(target=engine.stop,
+                                              args=(handle, opts.stop_timeout), daemon=True)
+                stops[cid].start()
+        return list(stops.values())
+
+    try:
+        tracer.on_container = matcher.announced
+        if attach:
+            tracer.begin()
+        tracer.drain()  # containers started while the tracer loaded are announced now
+        for handle in engine.list_running(labels):
+            if attach:
+                matcher.attach(handle, warn)
+            else:  # started while the tracer loaded, before it was armed: its start is lost
+                info = engine.describe(handle)
+                if info.id not in matcher.seen:
+                    notes.append(f"{info.name} started while the recorder loaded: not recorded "
+                                 f"(restart it, or record again)")
+        matcher.check()
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            tick = _Ticker(tracer, progress, t0)
+
+            def step() -> None:
+                tick()
+                matcher.check()
+
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            if command:
+                status = _run_command(command, intr, deadline, step)
+                if status not in (0, None):
+                    raise WorkloadError(f"{shlex.join(command)} failed (exit {status}); "
+                                        f"nothing was written",
+                                        hint="run it by hand to see why")
+            if not _await_ready(opts, intr, lambda: True, step) and not intr.hit \
+                    and not opts.verify:
+                raise _not_ready(opts)
+            wl_status = None
+            if opts.workload and not intr.hit:
+                wl_status = _workload_until(opts.workload, {}, intr, deadline, step)
+            else:
+                last_look = [0.0, True]
+
+                def alive() -> bool:  # asks the engine once a second, not on every tick
+                    if not matcher.members:
+                        return True  # nothing started yet: wait for it (or Ctrl-C, --duration)
+                    if time.monotonic() - last_look[0] >= 1.0:
+                        last_look[:] = [time.monotonic(), matcher.running()]
+                    return last_look[1]
+
+                _until(intr, deadline, step, alive)
+            tracer.mark_stop(time.monotonic() - t0)
+            for stop in stop_started():  # while the tracer keeps draining
+                while stop.is_alive():
+                    step()
+            tracer.drain()
+            matcher.check()
+            raws = tracer.snapshot_slots()
+        if not matcher.members:
+            raise EngineError("no container matched " + " ".join(f"--match {s}" for s in selectors)
+                              + "; nothing was written",
+                              hint="see the labels with `docker inspect -f '{{json .Config.Labels}}' "
+                                   "NAME`; compose sets com.docker.compose.project and "
+                                   "com.docker.compose.service")
+        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
+                             notes)
+        if not services:
+            raise EngineError("the matched containers made no traced call; nothing was written",
+                              hint="were they started after the recorder was armed?")
+        failed = bool(opts.workload) and wl_status not in (0, None)
+        return MatchOutcome(
+            project=Project(selectors, tuple(p for p, _ in services),
+                            _compose_project(matcher.members.values()), started_at, _now()),
+            services=tuple(o for _, o in services), notes=notes, workload_failed=failed,
+            workload_status=wl_status, interrupted=intr.hit, elapsed=time.monotonic() - t0)
+    finally:
+        try:
+            for stop in stop_started():
+                stop.join()
+        finally:
+            tracer.close()
+
+
+def _run_command(argv: list[str], intr, deadline: float, tick) -> int | None:
+    """COMMAND (`docker compose up -d`), once the tracer is armed: its exit status."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
+    except OSError as e:
+        raise UsageError(f"cannot run {argv[0]!r}: {e.strerror}") from None
+    return _until_exit(proc, intr, deadline, tick)
+
+
+def _compose_project(members) -> str | None:
+    values = {dict(m.info.labels).get(project.PROJECT_LABEL) for m in members}
+    return values.pop() if len(values) == 1 and None not in values else None
+
+
+def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int | None,
+              started_at: str, engine: ContainerEngine, session_notes: list[str]
+              ) -> list[tuple[Service, ServiceOutcome]]:
+    """Group the kept slots by service and merge each service's (replicas, restarts: a
+    restarted container keeps its slot) into one recording. A service none of whose slots saw
+    anything is left out, with a note."""
+    by_service: dict[str, list[_Member]] = {}
+    for m in sorted(members, key=lambda m: m.slot):
+        by_service.setdefault(m.service, []).append(m)
+    out = []
+    for name in sorted(by_service):
+        group = by_service[name]
+        traced = [raws[m.slot] for m in group if m.slot in raws]
+        if not traced:
+            session_notes.append(f"service {name}: its containers made no traced call; it has "
+                                 f"no recording")
+            continue
+        raw = aggregate.merge_raw(traced)
+        first = group[0].info
+        attached = any(m.attached for m in group)
+        try:
+            image = engine.image(first.image_id)
+        except EngineError:  # removed since: the recording names the reference only
+            image = None
+        metadata = _metadata(
+            "attach" if attached else "container", raw.arch, started_at,
+            _container_config(first, image.entrypoint if image else ()),
+            image_ref=first.image, image=image, workload=opts.workload,
+            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first)
+        bounding = 0
+        for m in group:
+            bounding |= bounding_from_config(m.info.capabilities)
+        rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        if attached:
+            notes.insert(0, ATTACH_NOTE)
+        images = sorted({m.info.image for m in group})
+        if len(images) > 1:
+            notes.append(f"its containers ran different images ({', '.join(images)}); the "
+                         f"recording names {first.image}")
+        instances = tuple(Instance(m.info.id, m.info.name, m.attached) for m in group)
+        out.append((Service(name, first.image, instances),
+                    ServiceOutcome(name, rec, tuple(notes), build_denials(raw))))
+    return out
+
+
 def default_output(image: str) -> str:
     base = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] or "recording"
     return f"{base}.recording.yaml"
 
 
 __all__ = ["Options", "Outcome", "RunSpec", "record_container", "record_attach", "record_exec",
-           "default_output", "syscalls"]
+           "record_match", "MatchOutcome", "ServiceOutcome", "default_output", "syscalls"]

@@ -22,7 +22,7 @@ from . import btf, capsource, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, ArgIndex, CompatArch,
+    KP_COMPOSED, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, URING_OPS, Access, ArgIndex, CompatArch,
     Event, EventType, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, UringSlot,
 )
 
@@ -33,7 +33,6 @@ MAX_NR = 1024
 MAX_FILES = 262144
 MAX_ARG_VALUES = 64
 RINGBUF_PAGES = 1024  # 4 MiB
-MAX_SLOTS = 64  # containers one tracer can tell apart (one today; several with issue 13)
 
 
 def _tracefs() -> Path:

@@ -37,6 +37,7 @@ AT_FDCWD = -100  # the dirfd of a path relative to the task's cwd (C name AT_FDC
 ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refused in this call
 KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path the kernel completed
 CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgroup names carry it
+MAX_SLOTS = 64  # containers one tracer tells apart (match mode); a slot is a task state's top byte
 
 
 class EventType(IntEnum):

@@ -332,15 +332,76 @@ class FakeEngine:
     def last_logs(self, container, lines: int = 8) -> str:
         return "; last log lines: fake"
 
+    def list_running(self, labels: dict) -> list:
+        ok = self.running and all(dict(self.info.labels).get(k) == v for k, v in labels.items())
+        return [self.info.id] if ok else []
+
+
+class FakeFleet(FakeEngine):
+    """An engine with many containers (record --match): `containers` (ContainerInfo), by id; a
+    test starts one with `run(id, tracer)` (running, and its cgroup made: tracer.start), which
+    `list_running(labels)` then lists; `gone` ids are no longer known to the engine. A handle
+    is the container's id; `calls` logs "stop NAME TIMEOUT"."""
+
+    def __init__(self, *containers, running=(), pids=None):
+        super().__init__()
+        self.containers = {c.id: c for c in containers}
+        self.up: set[str] = set(running)
+        self.pids: dict[str, int] = dict(pids or {})
+        self.gone: set[str] = set()
+
+    def run(self, container_id: str, tracer=None) -> None:
+        self.up.add(container_id)
+        if tracer is not None:
+            tracer.start(container_id)
+
+    def image(self, ref: str):
+        from profiler.engine import ImageInfo
+
+        return ImageInfo(id=ref, tags=(ref,))
+
+    def container(self, ref: str):
+        from profiler.errors import EngineError
+
+        for c in self.containers.values():
+            if ref in (c.id, c.name) and c.id not in self.gone:
+                return c.id
+        raise EngineError(f"no container named {ref!r}")
+
+    def describe(self, container):
+        return self.containers[container]
+
+    def state(self, container):
+        from profiler.engine import ContainerState
+
+        return ContainerState(running=container in self.up, pid=self.pids.get(container, 0))
+
+    def stop(self, container, timeout: int) -> None:
+        self._log(f"stop {self.containers[container].name} {timeout}")
+        self.up.discard(container)
+
+    def list_running(self, labels: dict) -> list:
+        return [cid for cid in sorted(self.up) if cid not in self.gone and
+                all(dict(self.containers[cid].labels).get(k) == v for k, v in labels.items())]
+
 
 class FakeTracer:
     """A session.TraceSource that returns `raw` from snapshot. `on_poll(n)` runs at the n-th
     poll (from 1), in the session's thread: a test sends itself Ctrl-C from there. An expected
     container's cgroup is announced at once (as the kernel does at its start) unless
-    `announces` is False (a cgroup layout the match does not know)."""
+    `announces` is False (a cgroup layout the match does not know).
+
+    Match mode (loaded with match=True), as record.c does it: `starts` are containers (id,
+    cgroup v2 path) that start by themselves once armed; at the first poll each gets a slot
+    (1, 2, ... as the kernel hands them out) and `on_container(slot, id, path)` is called. A
+    test starts more later with `start()` (from `on_poll`); an id already bound to a slot (a
+    restart, or one named with `expect_container`) keeps its slot and is not announced again.
+    `new_slot()` hands out slots from the top (MAX_SLOTS - 1 down), as the real tracer does.
+    `containers` says what each container (by id) did: `snapshot_slots()` returns it for its
+    slot (`raw` for a slot only given to `add_target`), except for dropped slots."""
 
     def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None,
-                 announces: bool = True):
+                 announces: bool = True, starts=(), containers=None):
         from profiler.wire import RawTrace
 
         self.raw = raw or RawTrace(arch="x86_64", counts={0: 3, 59: 1},
@@ -355,14 +416,24 @@ class FakeTracer:
         self.began = False
         self.closed = False
         self.loaded_with: dict = {}
+        self.on_container: Callable[[int, str, bytes], None] | None = None
+        self.pending_starts: list[tuple[str, bytes]] = list(starts)
+        self.containers = dict(containers or {})  # container id -> RawTrace
+        self.slot_of: dict[str, int] = {}  # container id -> slot
+        self.slots: set[int] = set()  # every slot in use (bound to an id or a target)
+        self.dropped: set[int] = set()
+        self.kept: set[int] = set()
+        self.announced: list[tuple[int, str, bytes]] = []  # on_container calls made
+        self._next_kernel_slot = 1
+        self._next_user_slot = None
 
     def load(self, containers, initial_cwd="/", all_exits=False, verify=False,
-             own_pid_namespace=True, attach=False, capabilities=None):
+             own_pid_namespace=True, attach=False, capabilities=None, match=False):
         """The session.TracerLoader that hands out this tracer."""
         self.loaded_with = dict(containers=containers, initial_cwd=initial_cwd,
                                 all_exits=all_exits, verify=verify,
                                 own_pid_namespace=own_pid_namespace, attach=attach,
-                                capabilities=capabilities)
+                                capabilities=capabilities, match=match)
         return self
 
     def track(self, pid: int, pending: bool = False) -> None:
@@ -370,11 +441,14 @@ class FakeTracer:
 
     def expect_container(self, container_id: str, slot: int = 0) -> None:
         self.expected.append(container_id)
+        self.slot_of[container_id] = slot
+        self.slots.add(slot)
         if self.announces:
             self.cgroups.append((slot, b"/docker/" + container_id.encode()))
 
     def add_target(self, cgroup_id: int, slot: int = 0) -> None:
         self.targets.append(cgroup_id)
+        self.slots.add(slot)
 
     def is_target(self, cgroup_id: int) -> bool:
         return cgroup_id in self.targets
@@ -382,11 +456,60 @@ class FakeTracer:
     def begin(self) -> None:
         self.began = True
 
+    # --- match mode -------------------------------------------------------------------------
+    def start(self, container_id: str, path: bytes | None = None) -> int:
+        """A container's cgroup appears (match mode): its slot, announced if new."""
+        path = path or b"/docker/" + container_id.encode()
+        slot = self.slot_of.get(container_id)
+        if slot is None:
+            slot = self._next_kernel_slot
+            self._next_kernel_slot += 1
+            self.slot_of[container_id] = slot
+            self.slots.add(slot)
+            self.announced.append((slot, container_id, path))
+            if self.on_container is not None:
+                self.on_container(slot, container_id, path)
+        if slot not in self.dropped:
+            self.cgroups.append((slot, path))
+        return slot
+
+    def _announce_starts(self) -> None:
+        if not self.loaded_with.get("match"):
+            return
+        starts, self.pending_starts = self.pending_starts, []
+        for cid, path in starts:
+            self.start(cid, path)
+
+    def new_slot(self) -> int:
+        from profiler.wire import MAX_SLOTS
+
+        if self._next_user_slot is None:
+            self._next_user_slot = MAX_SLOTS - 1
+        slot = self._next_user_slot
+        self._next_user_slot -= 1
+        self.slots.add(slot)
+        return slot
+
+    def drop(self, slot: int) -> None:
+        self.dropped.add(slot)
+
+    def keep(self, slot: int) -> None:
+        self.kept.add(slot)
+
+    def snapshot_slots(self):
+        if not self.loaded_with.get("match"):
+            return {0: self.raw}
+        ids = {slot: cid for cid, slot in self.slot_of.items()}
+        return {slot: self.containers.get(ids.get(slot), self.raw)
+                for slot in sorted(self.slots - self.dropped)}
+
+    # --- streaming and the end ----------------------------------------------------------------
     def drain(self) -> None:
-        pass
+        self._announce_starts()
 
     def poll(self, timeout_ms: int = 100) -> None:
         self.polls += 1
+        self._announce_starts()
         if self.on_poll is not None:
             self.on_poll(self.polls)
         time.sleep(0.002)  # not a busy loop; no test depends on how long a poll takes
