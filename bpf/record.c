@@ -13,6 +13,11 @@
 // Options arrive as -D defines from tracer.py:
 //   CONTAINERS                 only tasks in a cgroup v2 listed in `targets` (container and attach
 //                              modes); absent in exec mode (tracked map alone decides)
+//   MATCH                      match mode (with CONTAINERS): every new container cgroup gets a
+//                              slot of its own (see "Slots" below)
+//   NSLOTS                     rows of the per-slot aggregates: MAX_SLOTS in match mode, else 1
+//   HASH_SCALE                 the aggregation hash maps' sizes are multiplied by it (match
+//                              mode: the containers share them)
 //   ATTACH                     attach mode: tasks older than the session count at first sight
 //   TASK_START_TIME_OFF        task_struct.start_time, from the running kernel's BTF (attach mode)
 //   NR_EXECVE, NR_CHDIR        the execve and chdir numbers of this architecture
@@ -46,6 +51,18 @@
 // setup (runc init: mount, pivot_root, sethostname, capability checks, ...) runs before that exec
 // and is therefore never recorded.
 //
+// Slots: every aggregate is kept per container slot (arrays: a row per slot; hash keys: a slot
+// field). A task's slot is the top byte of its state (task storage, handed to a fork's child
+// through `tracked` with the rest of the state), so the hot path indexes by it with no other
+// lookup, whatever the number of containers. Exec mode and single-container mode use slot 0
+// alone (NSLOTS 1: the maps are the size they always were). Match mode (MATCH): a new v2 cgroup
+// named for a container (its own name, or its parent's: crun's `<scope>/container`) that
+// `expected` does not list gets a fresh slot, claimed in `slot_claims` (user space claims its
+// slots there too, for running containers, from the top down), is put in `expected` (a restart
+// makes the cgroup again and finds the same slot), becomes a target at once and is announced
+// once (EV_SLOT). A slot user space drops (`dropped`) stops at once: its tasks' state is refused
+// (one array load per syscall) and its cgroups stop being targets.
+//
 // Bounded sets (syscalls, errnos, capabilities, argument values, uids) are counted in maps and
 // read once at the end. Unbounded, new things (a path, an address) are also kept in maps (the
 // source of truth); what user space must follow while the process is alive (relative paths,
@@ -60,6 +77,7 @@
 struct file_key {
     u32 tgid;      // 0 for absolute paths (shared by all tasks)
     s32 dirfd;     // 0 for absolute paths; AT_FDCWD or a directory fd otherwise
+    u32 slot;
     char path[PATH_LEN];
 };
 
@@ -74,6 +92,7 @@ struct denial_key {
     u32 err;       // errno (syscall denials) or capability (capability denials)
     u32 tgid;
     u32 arch;      // 0 native, else COMPAT_*
+    u32 slot;
 };
 
 struct inflight {
@@ -90,18 +109,21 @@ struct inflight {
 struct addr_key {
     u32 kind;      // AddrKind: ADDR_BIND or ADDR_CONNECT
     u32 len;
+    u32 slot;
     u8 addr[ADDR_LEN];
 };
 
 struct arg_key {
     u32 nr;
-    u32 idx;
+    u16 idx;       // an argument's index, or ARG_*
+    u16 slot;
     u64 val;
 };
 
 struct err_key {
     u32 nr;
     u32 err;
+    u32 slot;
 };
 
 // Compat syscalls (x86_64 only): an i386 call (`int $0x80`, a 32-bit binary) or an x32 call has
@@ -115,73 +137,99 @@ struct err_key {
 struct compat_key {
     u32 arch;      // COMPAT_*
     u32 nr;        // as the kernel saw it (x32: with the x32 bit, as libseccomp numbers it)
+    u32 slot;
 };
 
 struct compat_err_key {
     u32 arch;
     u32 nr;
     u32 err;
-    u32 pad;
+    u32 slot;
 };
 
 // A task's state lives in task storage (a pointer chase, cheaper than hashing on every
 // syscall). `tracked` only hands a state to a task that has not run a syscall yet (a fork's
 // child, a task registered by user space); the task adopts it on first sight.
+// Arrays have a row per slot (index slot * row length + item); hash keys carry the slot.
+#define SLOT_OF(st) ((st) >> ST_SLOT_SHIFT)
+#define SLOT_BITS(slot) ((u32)(slot) << ST_SLOT_SHIFT)
+#define ST_SLOT_MASK SLOT_BITS(0xff)
 BPF_TASK_STORAGE(tstate, u32);
 BPF_HASH(tracked, u32, u32, 65536);
 BPF_ARRAY(sysclass, u8, MAX_NR);
 BPF_ARRAY(sysbits, u32, MAX_NR);
-BPF_PERCPU_ARRAY(counts, u64, MAX_NR);
-BPF_HASH(counts_high, u32, u64, 1024);
-BPF_HASH(errnos, struct err_key, u64, 8192);
-BPF_HASH(compat_counts, struct compat_key, u64, 2048);
-BPF_HASH(compat_errnos, struct compat_err_key, u64, 1024);
-BPF_ARRAY(caps_ok, u64, 64);
-BPF_ARRAY(caps_denied, u64, 64);
-BPF_ARRAY(caps_override, u64, 64);   // checked under credentials the kernel substituted
-BPF_ARRAY(caps_probe, u64, 64);      // noaudit checks: the kernel choosing a code path
-BPF_HASH(argvals, struct arg_key, u64, 16384);
-BPF_HASH(argdistinct, u64, u64, 1024);
+BPF_PERCPU_ARRAY(counts, u64, NSLOTS * MAX_NR);
+BPF_HASH(counts_high, u64, u64, 1024 * HASH_SCALE);   // slot << 32 | nr
+BPF_HASH(errnos, struct err_key, u64, 8192 * HASH_SCALE);
+BPF_HASH(compat_counts, struct compat_key, u64, 2048 * HASH_SCALE);
+BPF_HASH(compat_errnos, struct compat_err_key, u64, 1024 * HASH_SCALE);
+BPF_ARRAY(caps_ok, u64, NSLOTS * 64);
+BPF_ARRAY(caps_denied, u64, NSLOTS * 64);
+BPF_ARRAY(caps_override, u64, NSLOTS * 64);   // checked under credentials the kernel substituted
+BPF_ARRAY(caps_probe, u64, NSLOTS * 64);      // noaudit checks: the kernel choosing a code path
+BPF_HASH(argvals, struct arg_key, u64, 16384 * HASH_SCALE);
+BPF_HASH(argdistinct, u64, u64, 1024 * HASH_SCALE);   // slot << 40 | nr << 8 | idx
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
 // A path syscall between its enter and its exit: one record per task (two for rename/link),
 // in task storage so that the hot file path does no hash insert and delete per call. A record
 // is live while its nr is not 0.
 BPF_TASK_STORAGE(inflight1, struct inflight);
 BPF_TASK_STORAGE(inflight2, struct inflight);
-BPF_HASH(addrs, struct addr_key, u64, 4096);
-BPF_HASH(uids, u32, u8, 1024);
-BPF_HASH(gids, u32, u8, 1024);
-BPF_ARRAY(loss, u64, 8);
+BPF_HASH(addrs, struct addr_key, u64, 4096 * HASH_SCALE);
+BPF_HASH(uids, u64, u8, 1024 * HASH_SCALE);   // slot << 32 | uid
+BPF_HASH(gids, u64, u8, 1024 * HASH_SCALE);
+BPF_ARRAY(loss, u64, NSLOTS * LOSS_ROW);   // Loss; MATCH: slot 0's row counts for the tracer
 #ifdef VERIFY
-BPF_HASH(denied_calls, struct denial_key, u64, 8192);  // refused by seccomp: never entered
-BPF_HASH(denied_caps, struct denial_key, u64, 4096);   // refused capability, and the call failed
+BPF_HASH(denied_calls, struct denial_key, u64, 8192 * HASH_SCALE);  // refused by seccomp: never entered
+BPF_HASH(denied_caps, struct denial_key, u64, 4096 * HASH_SCALE);   // refused capability, and the call failed
 #endif
-BPF_ARRAY(tasks, u64, 3);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
+#define TASKS_ROW 3
+BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
 #ifdef CONTAINERS
 struct container_key {
     char id[CONTAINER_ID_LEN];   // the engine's container id, 64 lower-case hex digits
 };
-BPF_HASH(expected, struct container_key, u32, MAX_SLOTS);   // container id -> slot
-BPF_HASH(targets, u64, u32, 4096);                          // cgroup v2 id -> slot
-BPF_PERCPU_ARRAY(cgpath, struct event, 1);                  // a new cgroup's path, for the scan
+#define SLOT_NONE 0xffffffff   // in `expected`: a container that found no slot (MATCH)
+BPF_HASH(expected, struct container_key, u32, 4 * MAX_SLOTS);   // container id -> slot
+BPF_HASH(targets, u64, u32, 4096);                              // cgroup v2 id -> slot
+BPF_PERCPU_ARRAY(cgpath, struct event, 1);                      // a new cgroup's path, for the scan
+#endif
+#ifdef MATCH
+BPF_ARRAY(dropped, u32, NSLOTS);              // slot -> 1: user space does not want it
+BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it: CLAIM_KERNEL or user space
+BPF_ARRAY(slot_hint, u32, 1);                 // where the kernel's next claim begins
+#define CLAIM_KERNEL 1
 #endif
 #ifdef ATTACH
 BPF_ARRAY(session, u64, 1);   // [0] CLOCK_MONOTONIC ns when the session began; 0: not yet
 #endif
 BPF_RINGBUF_OUTPUT(events, RINGBUF_PAGES);
 
-static __always_inline void lose(int slot) {
-    int k = slot;
+static __always_inline void lose(u32 slot, int kind) {
+    u32 k = slot * LOSS_ROW + kind;
     u64 *v = loss.lookup(&k);
     if (v)
         __sync_fetch_and_add(v, 1);
 }
 
-static __always_inline int in_target(void) {
+// The slot of the current task's cgroup when it is a target, else -1; exec mode: 0.
+static __always_inline int target_slot(void) {
 #ifdef CONTAINERS
     u64 cg = bpf_get_current_cgroup_id();
-    return targets.lookup(&cg) != 0;
+    u32 *s = targets.lookup(&cg);
+    return s ? (int)*s : -1;
+#else
+    return 0;
+#endif
+}
+
+// Whether a task of this state still counts for its slot (MATCH: user space may drop a slot).
+static __always_inline int slot_live(u32 st) {
+#ifdef MATCH
+    u32 s = SLOT_OF(st);
+    u32 *d = dropped.lookup(&s);
+    return !(d && *d);
 #else
     return 1;
 #endif
@@ -207,8 +255,8 @@ static __always_inline u32 attach_first_sight(void) {
 }
 #endif
 
-static __always_inline void task_born(void) {
-    int k0 = 0, k1 = 1;
+static __always_inline void task_born(u32 slot) {
+    u32 k0 = slot * TASKS_ROW, k1 = k0 + 1;
     u64 *live = tasks.lookup(&k0);
     u64 *peak = tasks.lookup(&k1);
     if (!live || !peak)
@@ -223,14 +271,16 @@ static __always_inline void task_born(void) {
 }
 
 // The state of the current task: its task storage, or, on first sight of a task inside the
-// target, a new storage entry (with a state handed over through `tracked`, or 0). Tasks outside
-// the target get no storage. Storage is consulted before the cgroup: a task that has it was
-// seen inside the target, and one helper call is saved on every syscall of the app.
+// target, a new storage entry (with a state handed over through `tracked`, or none but the
+// target's slot). Tasks outside the target get no storage. Storage is consulted before the
+// cgroup: a task that has it was seen inside the target, and one helper call is saved on every
+// syscall of the app. A task of a dropped slot (MATCH) has no state.
 static __always_inline u32 *task_state_of(struct task_struct *t) {
     u32 *st = tstate.task_storage_get(t, 0, 0);
     if (st)
-        return st;
-    if (!in_target())
+        return slot_live(*st) ? st : 0;
+    int slot = target_slot();
+    if (slot < 0)
         return 0;
     u32 tid = (u32)bpf_get_current_pid_tgid();
     u32 *h = tracked.lookup(&tid);
@@ -241,10 +291,10 @@ static __always_inline u32 *task_state_of(struct task_struct *t) {
     if (!h)
         return 0;
 #endif
-    u32 init = h ? *h : 0;
+    u32 init = h ? *h : SLOT_BITS(slot);   // a fork's child has its parent's slot
 #ifdef ATTACH
     if (!h)
-        init = attach_first_sight();
+        init |= attach_first_sight();
 #endif
     st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!st)
@@ -252,8 +302,8 @@ static __always_inline u32 *task_state_of(struct task_struct *t) {
     if (h)
         tracked.delete(&tid);
 #ifdef ATTACH
-    else if (init)
-        task_born();   // a task of the running app, counted from now
+    else if (init & ST_ACTIVE)
+        task_born(slot);   // a task of the running app, counted from now
 #endif
     return st;
 }
@@ -280,40 +330,37 @@ static __always_inline u32 compat_arch(struct task_struct *t, u32 nr) {
 }
 
 // Add one to a counter that lookup_or_try_init returned; none (a full map) counts as a loss.
-static __always_inline void bump(u64 *c) {
+static __always_inline void bump(u32 slot, u64 *c) {
     if (c)
         __sync_fetch_and_add(c, 1);
     else
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
 }
 
-static __always_inline void count_compat(u32 arch, u32 nr) {
-    struct compat_key k = {.arch = arch, .nr = nr};
+static __always_inline void count_compat(u32 slot, u32 arch, u32 nr) {
+    struct compat_key k = {.arch = arch, .nr = nr, .slot = slot};
     u64 zero = 0;
-    bump(compat_counts.lookup_or_try_init(&k, &zero));
+    bump(slot, compat_counts.lookup_or_try_init(&k, &zero));
 }
 
-static __always_inline void count_nr(u32 nr) {
+static __always_inline void count_nr(u32 slot, u32 nr) {
     if (nr < MAX_NR) {
-        u64 *c = counts.lookup(&nr);
+        u32 i = slot * MAX_NR + nr;
+        u64 *c = counts.lookup(&i);
         if (c)
             *c += 1;   // per-CPU slot: no atomic needed
     } else {
-        u64 zero = 0;
-        u64 *c = counts_high.lookup_or_try_init(&nr, &zero);
-        if (c)
-            __sync_fetch_and_add(c, 1);
-        else
-            lose(L_MAP_FULL);
+        u64 k = ((u64)slot << 32) | nr, zero = 0;
+        bump(slot, counts_high.lookup_or_try_init(&k, &zero));
     }
 }
 
-static __always_inline void sample_ids(void) {
+static __always_inline void sample_ids(u32 slot) {
     u64 ug = bpf_get_current_uid_gid();
-    u32 uid = (u32)ug, gid = (u32)(ug >> 32);
+    u64 uid = ((u64)slot << 32) | (u32)ug, gid = ((u64)slot << 32) | (u32)(ug >> 32);
     u8 one = 1;
-    if (uids.update(&uid, &one) < 0) lose(L_MAP_FULL);
-    if (gids.update(&gid, &one) < 0) lose(L_MAP_FULL);
+    if (uids.update(&uid, &one) < 0) lose(slot, L_MAP_FULL);
+    if (gids.update(&gid, &one) < 0) lose(slot, L_MAP_FULL);
 }
 
 // ---- syscall arguments from the register frame --------------------------------------------
@@ -346,28 +393,28 @@ static __always_inline u32 sysnr_from_regs(struct pt_regs *regs) {
     return (u32)v;
 }
 
-static __always_inline void record_arg(u32 nr, u32 idx, u64 val) {
-    struct arg_key k = {.nr = nr, .idx = idx, .val = val};
+static __always_inline void record_arg(u32 slot, u32 nr, u32 idx, u64 val) {
+    struct arg_key k = {.nr = nr, .idx = idx, .slot = slot, .val = val};
     u64 *c = argvals.lookup(&k);
     if (c) {
         __sync_fetch_and_add(c, 1);
         return;
     }
-    u64 dk = ((u64)nr << 8) | idx;
+    u64 dk = ((u64)slot << 40) | ((u64)nr << 8) | idx;
     u64 zero = 0;
     u64 *n = argdistinct.lookup_or_try_init(&dk, &zero);
     if (!n) {
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
         return;
     }
     if (*n >= MAX_ARG_VALUES) {
-        lose(L_ARG_OVERFLOW);
+        lose(slot, L_ARG_OVERFLOW);
         return;
     }
     __sync_fetch_and_add(n, 1);
     u64 one = 1;
     if (argvals.update(&k, &one) < 0)
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
 }
 
 // ---- paths resolved in the kernel (KPATH) ---------------------------------------------------
@@ -433,8 +480,8 @@ static __always_inline int kp_dir(s32 fd, u64 *mnt, u64 *dentry) {
 
 // dst (PATH_LEN bytes) = the path of (mnt, dentry) as the task sees it, then "/" rel when rel
 // is not empty. rel may be dst itself (it is copied first). 0, or -1 when the walk did not
-// reach a root within KP_DEPTH steps.
-static __always_inline int kp_compose(char *dst, const char *rel, u64 mnt, u64 dentry) {
+// reach a root within KP_DEPTH steps (a loss of the task's slot).
+static __always_inline int kp_compose(u32 slot, char *dst, const char *rel, u64 mnt, u64 dentry) {
     int z = 0;
     struct kpbuf *pb = kpscratch.lookup(&z);
     if (!pb)
@@ -475,7 +522,7 @@ static __always_inline int kp_compose(char *dst, const char *rel, u64 mnt, u64 d
     }
     u32 pos = pb->pos;
     if (!done) {
-        lose(L_PATH_TRUNCATED);
+        lose(slot, L_PATH_TRUNCATED);
         return -1;
     }
     if (rel && rel[0]) {
@@ -488,7 +535,7 @@ static __always_inline int kp_compose(char *dst, const char *rel, u64 mnt, u64 d
         pb->b[KP_HALF] = 0;
     }
     if (bpf_probe_read_kernel_str(dst, PATH_LEN, &pb->b[pos & KP_MASK]) >= PATH_LEN)
-        lose(L_PATH_TRUNCATED);
+        lose(slot, L_PATH_TRUNCATED);
     return 0;
 }
 
@@ -496,7 +543,8 @@ static __always_inline int kp_compose(char *dst, const char *rel, u64 mnt, u64 d
 // dirfd names nothing (the key is left for user space to resolve).
 static __always_inline int kp_relative(struct file_key *key) {
     u64 mnt = 0, dentry = 0;
-    if (kp_dir(key->dirfd, &mnt, &dentry) < 0 || kp_compose(key->path, key->path, mnt, dentry) < 0)
+    if (kp_dir(key->dirfd, &mnt, &dentry) < 0 ||
+        kp_compose(key->slot, key->path, key->path, mnt, dentry) < 0)
         return -1;
     key->tgid = 0;
     key->dirfd = KP_COMPOSED;
@@ -512,7 +560,7 @@ static __always_inline void kp_alias(struct file_key *key, s32 fd) {
     if (!pb || !zero || kp_dir(fd, &mnt, &dentry) < 0)
         return;
     bpf_probe_read_kernel(pb->out, PATH_LEN, zero->key.path);   // zero-padded, comparable
-    if (kp_compose(pb->out, 0, mnt, dentry) < 0)
+    if (kp_compose(key->slot, pb->out, 0, mnt, dentry) < 0)
         return;
     u64 *a = (u64 *)pb->out, *b = (u64 *)key->path;
     int same = 1;
@@ -523,17 +571,17 @@ static __always_inline void kp_alias(struct file_key *key, s32 fd) {
         }
     }
     if (!same && aliases.update(key, (struct alias_val *)pb->out) < 0)
-        lose(L_MAP_FULL);
+        lose(key->slot, L_MAP_FULL);
 }
 
 // The executable the current task runs now (mm->exe_file), symlinks resolved.
-static __always_inline int kp_exe(char *dst) {
+static __always_inline int kp_exe(u32 slot, char *dst) {
     u64 mm = kread(bpf_get_current_task() + KP_TASK_MM);
     u64 file = mm ? kread(mm + KP_MM_EXE) : 0;
     u64 mnt = 0, dentry = 0;
     if (!file || kp_path_at(file + KP_FILE_PATH, &mnt, &dentry) < 0)
         return -1;
-    return kp_compose(dst, 0, mnt, dentry);
+    return kp_compose(slot, dst, 0, mnt, dentry);
 }
 #endif
 
@@ -551,7 +599,7 @@ static __always_inline int read_path(struct inflight *f, u64 uptr, s32 dirfd, u3
         return 0;
     }
     if (n >= PATH_LEN)
-        lose(L_PATH_TRUNCATED);
+        lose(key->slot, L_PATH_TRUNCATED);
     return 0;
 }
 
@@ -559,11 +607,11 @@ static __always_inline int finish_path(struct inflight *f, long ret) {
     if (f->retry) {
         int n = bpf_probe_read_user_str(f->key.path, PATH_LEN, (void *)f->uptr);
         if (n < 0) {
-            lose(L_USER_READ_FAILED);
+            lose(f->key.slot, L_USER_READ_FAILED);
             return -1;
         }
         if (n >= PATH_LEN)
-            lose(L_PATH_TRUNCATED);
+            lose(f->key.slot, L_PATH_TRUNCATED);
     }
     if (f->key.path[0] == '/') {
         f->key.tgid = 0;
@@ -578,7 +626,7 @@ static __always_inline int finish_path(struct inflight *f, long ret) {
     return 0;
 }
 
-static __always_inline struct inflight *begin(u32 tid, int second) {
+static __always_inline struct inflight *begin(u32 slot, int second) {
     int z = 0;
     struct inflight *tmpl = scratch.lookup(&z);
     if (!tmpl)
@@ -588,11 +636,12 @@ static __always_inline struct inflight *begin(u32 tid, int second) {
         ? inflight2.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE)
         : inflight1.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!f) {
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
         return 0;
     }
     // Start from the zeroed template: the key's unused bytes must be zero (it is a hash key).
     bpf_probe_read_kernel(f, sizeof(*f), tmpl);
+    f->key.slot = slot;
     return f;
 }
 
@@ -618,7 +667,8 @@ static __always_inline u32 open_bits(u64 flags) {
 
 static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32 tid, u32 tgid,
                                        u32 *st) {
-    struct inflight *f = begin(tid, 0);
+    u32 slot = SLOT_OF(*st);
+    struct inflight *f = begin(slot, 0);
     if (!f)
         return;
     f->nr = nr;
@@ -645,7 +695,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
         f->fd_result = 1;
         u64 how_flags = 0;
         if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0)
-            lose(L_USER_READ_FAILED);
+            lose(slot, L_USER_READ_FAILED);
         bits = open_bits(how_flags);
         rc = read_path(f, p1, (s32)p0, tgid);
         break;
@@ -687,7 +737,7 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
         }
         if (cls == C_TWO0 || cls == C_TWOAT) {
             rc = read_path(f, oldp, olddir, tgid);
-            struct inflight *g = begin(tid, 1);
+            struct inflight *g = begin(slot, 1);
             if (g) {
                 g->nr = nr;
                 g->bits = bits;
@@ -709,15 +759,15 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     *st |= ST_INFLIGHT;
 }
 
-static __always_inline void enter_addr(struct pt_regs *regs, u32 nr) {
-    struct addr_key k = {};
+static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 slot) {
+    struct addr_key k = {.slot = slot};
     u32 *sb = sysbits.lookup(&nr);
     k.kind = sb ? *sb : 0;
     // Fixed-size reads by family: no garbage past the address, so equal addresses share a key.
     void *uaddr = (void *)sysarg(regs, 1);
     u16 fam = 0;
     if (bpf_probe_read_user(&fam, sizeof(fam), uaddr) < 0) {
-        lose(L_USER_READ_FAILED);
+        lose(slot, L_USER_READ_FAILED);
         return;
     }
     int rc = 0;
@@ -743,7 +793,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr) {
         k.len = 2;
     }
     if (rc < 0) {
-        lose(L_USER_READ_FAILED);
+        lose(slot, L_USER_READ_FAILED);
         return;
     }
     // The map is the truth and user space reads it at the end: addresses are not streamed (a
@@ -755,7 +805,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr) {
     }
     u64 one = 1;
     if (addrs.update(&k, &one) < 0)
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
 }
 
 // ---- privilege-changing execs: set-uid, set-gid, file capabilities -------------------------
@@ -793,7 +843,7 @@ static __always_inline void stash_creds(void) {
     s->valid = 1;
 }
 
-static __always_inline void note_exec_creds(u32 tid, void *filename) {
+static __always_inline void note_exec_creds(u32 slot, u32 tid, void *filename) {
     struct creds before = {}, after = {};
     u32 flags = 0;
     struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
@@ -831,7 +881,7 @@ static __always_inline void note_exec_creds(u32 tid, void *filename) {
         return;   // the common exec: nothing gained, no set-id file
     struct privexec_event *e = events.ringbuf_reserve(sizeof(struct privexec_event));
     if (!e) {
-        lose(L_RINGBUF_FULL);
+        lose(slot, L_RINGBUF_FULL);
         return;
     }
     e->type = EV_PRIVEXEC;
@@ -841,7 +891,7 @@ static __always_inline void note_exec_creds(u32 tid, void *filename) {
     e->file_mode = mode;
     e->file_uid = fuid;
     e->file_gid = fgid;
-    e->pad = 0;
+    e->slot = slot;
     e->before = before;
     e->after = after;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, filename);
@@ -858,12 +908,13 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     *st |= ST_ENTERED;
 #endif
     u32 nr = (u32)ctx->args[1];
+    u32 slot = SLOT_OF(*st);
     u32 arch = compat_arch(t, nr);
     if (arch) {
-        count_compat(arch, nr);   // counted only: arguments and paths are not read
+        count_compat(slot, arch, nr);   // counted only: arguments and paths are not read
         return 0;
     }
-    count_nr(nr);
+    count_nr(slot, nr);
     if (nr >= MAX_NR)
         return 0;
     u8 *cls = sysclass.lookup(&nr);
@@ -881,27 +932,27 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     if (c <= C_CHDIR) {
         enter_file(regs, nr, c, tid, tgid, st);
     } else if (c == C_SOCKET) {
-        record_arg(nr, 0, sysarg(regs, 0));
-        record_arg(nr, 1, sysarg(regs, 1));
-        record_arg(nr, 2, sysarg(regs, 2));
+        record_arg(slot, nr, 0, sysarg(regs, 0));
+        record_arg(slot, nr, 1, sysarg(regs, 1));
+        record_arg(slot, nr, 2, sysarg(regs, 2));
         // The (domain, type, protocol) triple, packed, so families and types stay paired.
-        record_arg(nr, ARG_SOCKET_TRIPLE, (sysarg(regs, 0) << 48) | ((sysarg(regs, 1) & 0xffffffff) << 16) |
-                                 (sysarg(regs, 2) & 0xffff));
+        record_arg(slot, nr, ARG_SOCKET_TRIPLE, (sysarg(regs, 0) << 48) |
+                   ((sysarg(regs, 1) & 0xffffffff) << 16) | (sysarg(regs, 2) & 0xffff));
     } else if (c == C_ADDR) {
-        enter_addr(regs, nr);
+        enter_addr(regs, nr, slot);
     } else if (c == C_ARG0) {
-        record_arg(nr, 0, sysarg(regs, 0));
+        record_arg(slot, nr, 0, sysarg(regs, 0));
     } else if (c == C_ARG1) {
-        record_arg(nr, 1, sysarg(regs, 1));
+        record_arg(slot, nr, 1, sysarg(regs, 1));
     } else if (c == C_ARG2) {
-        record_arg(nr, 2, sysarg(regs, 2));
+        record_arg(slot, nr, 2, sysarg(regs, 2));
     } else if (c == C_CLONE) {
-        record_arg(nr, 0, sysarg(regs, 0) & CLONE_NS_MASK);
+        record_arg(slot, nr, 0, sysarg(regs, 0) & CLONE_NS_MASK);
     } else if (c == C_CLONE3) {
         u64 fl = 0;
         if (bpf_probe_read_user(&fl, sizeof(fl), (void *)sysarg(regs, 0)) < 0)
-            lose(L_USER_READ_FAILED);
-        record_arg(nr, ARG_VIA_POINTER, fl & CLONE_NS_MASK);
+            lose(slot, L_USER_READ_FAILED);
+        record_arg(slot, nr, ARG_VIA_POINTER, fl & CLONE_NS_MASK);
     } else if (c == C_SETID) {
         *st |= ST_INFLIGHT;
     }
@@ -913,7 +964,7 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
 static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s32 aux) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF_FULL);
+        lose(f->key.slot, L_RINGBUF_FULL);
         return;
     }
     e->type = type;
@@ -921,6 +972,7 @@ static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s
     e->dirfd = f->key.tgid ? f->key.dirfd : 0;
     e->tid = tid;
     e->aux = aux;
+    e->slot = f->key.slot;
     __builtin_memcpy(e->data, f->key.path, PATH_LEN);
     events.ringbuf_submit(e, 0);
 }
@@ -944,14 +996,14 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
     int is_new = 0;
     if (!v) {
         if (files.update(&f->key, &zero) < 0) {
-            lose(L_MAP_FULL);
+            lose(f->key.slot, L_MAP_FULL);
             return;
         }
         v = files.lookup(&f->key);
         if (!v)
             return;
         is_new = 1;
-        int k2 = 2;
+        u32 k2 = f->key.slot * TASKS_ROW + 2;
         u64 *nfiles = tasks.lookup(&k2);
         if (nfiles)
             __sync_fetch_and_add(nfiles, 1);
@@ -978,12 +1030,13 @@ static __always_inline int handle_exit(u32 nr, long ret, u32 arch) {
         return 0;
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
+    u32 slot = SLOT_OF(*st);
 #ifdef VERIFY
     u32 entered = *st & ST_ENTERED;
     u32 capp1 = (*st >> ST_CAP_SHIFT) & 0xff;
     *st &= ~(ST_ENTERED | (0xffu << ST_CAP_SHIFT));
     if (ret < 0 && ret >= -4095) {
-        struct denial_key dk = {.nr = nr, .tgid = pt >> 32, .arch = arch};
+        struct denial_key dk = {.nr = nr, .tgid = pt >> 32, .arch = arch, .slot = slot};
         u64 zero = 0, *c = 0;
         if (!entered) {           // seccomp answered for the syscall: it never ran
             dk.err = -ret;
@@ -1000,20 +1053,16 @@ static __always_inline int handle_exit(u32 nr, long ret, u32 arch) {
 #endif
     if (arch) {   // a compat call: its errno apart, and nothing was in flight (not decoded)
         if (ret < 0 && ret >= -4095) {
-            struct compat_err_key ck = {.arch = arch, .nr = nr, .err = -ret};
+            struct compat_err_key ck = {.arch = arch, .nr = nr, .err = -ret, .slot = slot};
             u64 zero = 0;
-            bump(compat_errnos.lookup_or_try_init(&ck, &zero));
+            bump(slot, compat_errnos.lookup_or_try_init(&ck, &zero));
         }
         return 0;
     }
     if (ret < 0 && ret >= -4095) {
-        struct err_key k = {.nr = nr, .err = -ret};
+        struct err_key k = {.nr = nr, .err = -ret, .slot = slot};
         u64 zero = 0;
-        u64 *c = errnos.lookup_or_try_init(&k, &zero);
-        if (c)
-            __sync_fetch_and_add(c, 1);
-        else
-            lose(L_MAP_FULL);
+        bump(slot, errnos.lookup_or_try_init(&k, &zero));
     }
     if (!(*st & ST_INFLIGHT))
         return 0;
@@ -1031,7 +1080,7 @@ static __always_inline int handle_exit(u32 nr, long ret, u32 arch) {
         }
         f->nr = 0;
     } else if (ret == 0) {
-        sample_ids();   // a set*id call succeeded
+        sample_ids(slot);   // a set*id call succeeded
     }
     return 0;
 }
@@ -1092,23 +1141,41 @@ static __always_inline int component_id(const char *path, int end) {
     return id;
 }
 
-static __always_inline u32 *expected_at(const char *path, int end) {
+// The container id that the path component ending at `end` names, into `key`: 1, or 0 when
+// the component names none.
+static __always_inline int id_at(struct container_key *key, const char *path, int end) {
     int at = component_id(path, end);
     if (at < 0)
         return 0;
-    struct container_key key = {};
-    bpf_probe_read_kernel(key.id, CONTAINER_ID_LEN, path + at);
-    return expected.lookup(&key);
+    bpf_probe_read_kernel(key->id, CONTAINER_ID_LEN, path + at);
+    return 1;
+}
+
+// Where the parent's name ends in the cgroup path of length len (copied into `cgpath` for the
+// scan), or 0. The child's name is at most CONTAINER_ID_LEN bytes (crun's `container`).
+static __always_inline int parent_end(const char *path, int len) {
+    int z = 0;
+    struct event *buf = cgpath.lookup(&z);
+    if (!buf || bpf_probe_read_kernel_str(buf->data, PATH_LEN, path) != len + 1)
+        return 0;
+    for (int k = 1; k <= CONTAINER_ID_LEN; k++) {
+        int j = len - 1 - k;
+        if (j <= 0)
+            break;
+        if (buf->data[j & (PATH_LEN - 1)] == '/')
+            return j;
+    }
+    return 0;
 }
 
 static __always_inline void add_target(u64 id, u32 slot, const char *path, int level) {
     if (targets.update(&id, &slot) < 0) {
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
         return;
     }
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF_FULL);
+        lose(slot, L_RINGBUF_FULL);
         return;
     }
     e->type = EV_CGROUP;
@@ -1116,9 +1183,72 @@ static __always_inline void add_target(u64 id, u32 slot, const char *path, int l
     e->dirfd = slot;
     e->tid = 0;
     e->aux = level;
+    e->slot = slot;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, path);
     events.ringbuf_submit(e, 0);
 }
+
+#ifdef MATCH
+// Lower-case hex digits only: a container id as cgroups.container_id_in_name accepts it (in
+// match mode a name's shape alone would take any 64-character cgroup name for a container).
+static __always_inline int is_hex_id(const struct container_key *key) {
+    for (int i = 0; i < CONTAINER_ID_LEN; i++) {
+        char c = key->id[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}
+
+// A container nobody named: the first free slot from the hint up, claimed in `slot_claims`
+// (an insert that fails when the slot is taken: the kernel and user space never share one),
+// put in `expected` (its restarts find it) and announced (EV_SLOT; the record is reserved
+// first, so that a slot user space never hears of is never handed out). SLOT_NONE when there
+// is no slot left (counted once per container: `expected` then remembers it as SLOT_NONE).
+static __always_inline u32 claim_slot(struct container_key *key, const char *path) {
+    struct event *e = events.ringbuf_reserve(sizeof(struct event));
+    if (!e) {
+        lose(0, L_RINGBUF_FULL);
+        return SLOT_NONE;
+    }
+    int z = 0;
+    u32 *hint = slot_hint.lookup(&z);
+    u32 from = hint ? *hint : 0, slot = SLOT_NONE, who = CLAIM_KERNEL;
+    for (u32 i = 0; i < NSLOTS; i++) {
+        u32 s = from + i;
+        if (s >= NSLOTS)
+            break;
+        if (slot_claims.insert(&s, &who) == 0) {
+            slot = s;
+            break;
+        }
+    }
+    if (slot == SLOT_NONE) {
+        events.ringbuf_discard(e, 0);
+        lose(0, L_SLOTS_EXHAUSTED);
+        expected.insert(key, &slot);
+        return SLOT_NONE;
+    }
+    if (hint)
+        *hint = slot + 1;
+    if (expected.insert(key, &slot) < 0) {   // named meanwhile (the slot stays unused), or full
+        events.ringbuf_discard(e, 0);
+        u32 *known = expected.lookup(key);
+        if (!known)
+            lose(0, L_MAP_FULL);
+        return known ? *known : SLOT_NONE;
+    }
+    e->type = EV_SLOT;
+    e->tgid = 0;
+    e->dirfd = slot;
+    e->tid = 0;
+    e->aux = 0;
+    e->slot = slot;
+    bpf_probe_read_kernel_str(e->data, PATH_LEN, path);
+    events.ringbuf_submit(e, 0);
+    return slot;
+}
+#endif
 
 // Every new cgroup, on every hierarchy (the v1 ones too on hybrid hosts: `root` says which). A
 // container's own cgroup appears here before any of its tasks runs, whoever creates it.
@@ -1129,30 +1259,39 @@ TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
     int len = (args->data_loc_path >> 16) - 1;   // the recorded string's size, NUL included
     // A cgroup made by a task of a target (the app's own sub-cgroups) is that container's.
     u64 creator = bpf_get_current_cgroup_id();
-    u32 *slot = targets.lookup(&creator);
-    // One named for an expected container, or the child of one (crun's `<scope>/container`).
-    if (!slot)
-        slot = expected_at(path, len);
-    if (!slot) {
-        int z = 0;
-        struct event *buf = cgpath.lookup(&z);
-        if (!buf || bpf_probe_read_kernel_str(buf->data, PATH_LEN, path) != len + 1)
-            return 0;
-        int parent = 0;
-        for (int k = 1; k <= CONTAINER_ID_LEN; k++) {   // the child's name: at most 64 bytes
-            int j = len - 1 - k;
-            if (j <= 0)
-                break;
-            if (buf->data[j & (PATH_LEN - 1)] == '/') {
-                parent = j;
-                break;
+    u32 *known = targets.lookup(&creator);
+    u32 slot = known ? *known : SLOT_NONE;
+    if (!known) {
+        // One named for an expected container, or the child of one (crun's `<scope>/container`).
+        struct container_key own = {}, parent = {};
+        int named = id_at(&own, path, len);
+        if (named)
+            known = expected.lookup(&own);
+        if (!known) {
+            int end = parent_end(path, len);
+            if (end && id_at(&parent, path, end)) {
+                known = expected.lookup(&parent);
+                if (!named) {
+                    own = parent;
+                    named = 1;
+                }
             }
         }
-        if (parent)
-            slot = expected_at(path, parent);
+        if (known)
+            slot = *known;
+#ifdef MATCH
+        else if (named && is_hex_id(&own))
+            slot = claim_slot(&own, path);   // a container nobody named: a slot of its own
+#endif
     }
-    if (slot)
-        add_target(args->id, *slot, path, args->level);
+    if (slot >= NSLOTS)
+        return 0;   // not a container's, or SLOT_NONE
+#ifdef MATCH
+    u32 *off = dropped.lookup(&slot);
+    if (off && *off)
+        return 0;   // user space does not want this container (a restart of a dropped one)
+#endif
+    add_target(args->id, slot, path, args->level);
     return 0;
 }
 #endif
@@ -1163,16 +1302,17 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
     if (!st || !(*st & ST_ACTIVE))
         return 0;
     u32 child = args->child_pid;
-    u32 v = ST_ACTIVE;
+    u32 slot = SLOT_OF(*st);
+    u32 v = ST_ACTIVE | SLOT_BITS(slot);
     if (tracked.update(&child, &v) < 0) {
-        lose(L_MAP_FULL);
+        lose(slot, L_MAP_FULL);
         return 0;
     }
-    task_born();
+    task_born(slot);
     // Streamed so that user space can hand the parent's cwd to the child.
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF_FULL);
+        lose(slot, L_RINGBUF_FULL);
         return 0;
     }
     e->type = EV_FORK;
@@ -1180,6 +1320,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
     e->dirfd = child;
     e->tid = parent;
     e->aux = 0;
+    e->slot = slot;
     events.ringbuf_submit(e, 0);
     return 0;
 }
@@ -1189,6 +1330,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     u32 *st = task_state();
     if (!st)
         return 0;
+    u32 slot = SLOT_OF(*st);
     if (!(*st & ST_ACTIVE)) {
 #ifndef CONTAINERS
         // Exec mode: only the registered (pending) child starts counting at its exec.
@@ -1205,17 +1347,17 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         if (bpf_get_ns_current_pid_tgid(HOST_PIDNS_DEV, HOST_PIDNS_INO, &ns, sizeof(ns)) == 0)
             return 0;
 #endif
-        *st = ST_ACTIVE;
-        task_born();
-        count_nr(NR_EXECVE);
+        *st = ST_ACTIVE | SLOT_BITS(slot);
+        task_born(slot);
+        count_nr(slot, NR_EXECVE);
     }
-    sample_ids();
+    sample_ids(slot);
 #ifdef TASK_CRED_OFF
-    note_exec_creds(tid, (void *)args + (args->data_loc_filename & 0xFFFF));
+    note_exec_creds(slot, tid, (void *)args + (args->data_loc_filename & 0xFFFF));
 #endif
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
-        lose(L_RINGBUF_FULL);
+        lose(slot, L_RINGBUF_FULL);
         return 0;
     }
     u32 e_tgid = bpf_get_current_pid_tgid() >> 32;
@@ -1224,19 +1366,20 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     e->dirfd = 0;
     e->tid = tid;
     e->aux = 0;
+    e->slot = slot;
     unsigned short off = args->data_loc_filename & 0xFFFF;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, (void *)args + off);
 #ifdef KPATH
     u64 mnt = 0, dentry = 0;
     if (e->data[0] != '/' && kp_dir(AT_FDCWD_, &mnt, &dentry) == 0)
-        kp_compose((char *)e->data, (char *)e->data, mnt, dentry);   // the cwd is the caller's
+        kp_compose(slot, (char *)e->data, (char *)e->data, mnt, dentry);   // the cwd is the caller's
 #endif
     events.ringbuf_submit(e, 0);
 #ifdef KPATH
     // What was executed, symlinks resolved: the path AppArmor's exec rule must name.
     struct event *x = events.ringbuf_reserve(sizeof(struct event));
     if (!x) {
-        lose(L_RINGBUF_FULL);
+        lose(slot, L_RINGBUF_FULL);
         return 0;
     }
     x->type = EV_EXE_RESOLVED;
@@ -1244,7 +1387,8 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
     x->dirfd = 0;
     x->tid = tid;
     x->aux = 0;
-    if (kp_exe((char *)x->data) < 0)
+    x->slot = slot;
+    if (kp_exe(slot, (char *)x->data) < 0)
         x->data[0] = 0;
     events.ringbuf_submit(x, 0);
 #endif
@@ -1260,7 +1404,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!st)
         return 0;
     if (*st & ST_ACTIVE) {
-        int k0 = 0;
+        u32 k0 = SLOT_OF(*st) * TASKS_ROW;
         u64 *live = tasks.lookup(&k0);
         if (live)
             __sync_fetch_and_add(live, -1);
@@ -1276,6 +1420,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int probe) {
     if (cap < 0 || cap >= 64)
         return;
+    u32 i = SLOT_OF(*st) * 64 + cap;   // the capability in its slot's row
 #ifdef TASK_REAL_CRED_OFF
     // A check made with credentials other than the task's own (overlayfs acting with its
     // mounter's credentials, access(2) with the real uid's) is not the app exercising its
@@ -1284,19 +1429,19 @@ static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int 
     u64 real = 0;
     bpf_probe_read_kernel(&real, sizeof(real), (void *)(task + TASK_REAL_CRED_OFF));
     if (real && real != cred) {
-        u64 *o = caps_override.lookup(&cap);
+        u64 *o = caps_override.lookup(&i);
         if (o)
             __sync_fetch_and_add(o, 1);
         return;
     }
 #endif
     if (probe) {
-        u64 *p = caps_probe.lookup(&cap);
+        u64 *p = caps_probe.lookup(&i);
         if (p)
             __sync_fetch_and_add(p, 1);
         return;
     }
-    u64 *c = ret == 0 ? caps_ok.lookup(&cap) : caps_denied.lookup(&cap);
+    u64 *c = ret == 0 ? caps_ok.lookup(&i) : caps_denied.lookup(&i);
     if (c)
         __sync_fetch_and_add(c, 1);
 #ifdef VERIFY
@@ -1349,7 +1494,7 @@ int cap_enter(struct pt_regs *ctx) {
     struct cap_call c = {.cred = PT_REGS_PARM1(ctx), .cap = (s32)PT_REGS_PARM3(ctx),
                          .opts = (u32)PT_REGS_PARM4(ctx)};
     if (cap_calls.update(&tid, &c) < 0)
-        lose(L_MAP_FULL);
+        lose(SLOT_OF(*st), L_MAP_FULL);
     return 0;
 }
 
@@ -1376,35 +1521,40 @@ int cap_return(struct pt_regs *ctx) {
 // URING_SUBMIT_REQ / URING_SUBMIT_SQE (with URING_SQ_THREAD_FIELD when the event has
 // sq_thread), URING_CREATE and URING_FILE_GET for those present. Only opcodes, ring set-up
 // flags and counts are visible there: not the paths or addresses the requests carry.
-BPF_ARRAY(uring_ops, u64, URING_OPS);   // opcode -> requests submitted
-BPF_ARRAY(uring, u64, 4);               // UringSlot
+#define URING_ROW 4
+BPF_ARRAY(uring_ops, u64, NSLOTS * URING_OPS);   // (slot, opcode) -> requests submitted
+BPF_ARRAY(uring, u64, NSLOTS * URING_ROW);       // (slot, UringSlot)
 
+// The slot whose counts an io_uring event adds to, or -1 when it is not a counting task's.
 static __always_inline int uring_counts(int sq_thread) {
     u32 *st = task_state();
     if (st && (*st & ST_ACTIVE))
-        return 1;
+        return SLOT_OF(*st);
 #ifdef TARGET_CGID
     // An SQPOLL kernel thread is the app's (its cgroup) but is not made by a traced fork.
-    if (sq_thread && in_target())
-        return 1;
+    if (sq_thread)
+        return target_slot();
 #endif
-    return 0;
+    return -1;
 }
 
-static __always_inline void uring_add(int slot, u64 n) {
-    u64 *v = uring.lookup(&slot);
+static __always_inline void uring_add(int slot, int which, u64 n) {
+    u32 k = slot * URING_ROW + which;
+    u64 *v = uring.lookup(&k);
     if (v)
         __sync_fetch_and_add(v, n);
 }
 
 static __always_inline void uring_submitted(u32 opcode, int sq_thread) {
-    if (!uring_counts(sq_thread))
+    int slot = uring_counts(sq_thread);
+    if (slot < 0)
         return;
-    u64 *c = uring_ops.lookup(&opcode);
+    u32 k = slot * URING_OPS + (opcode & (URING_OPS - 1));
+    u64 *c = uring_ops.lookup(&k);
     if (c)
         __sync_fetch_and_add(c, 1);
     if (sq_thread)
-        uring_add(URING_SQ_THREAD, 1);
+        uring_add(slot, URING_SQ_THREAD, 1);
 }
 
 #ifdef URING_SQ_THREAD_FIELD
@@ -1427,11 +1577,12 @@ TRACEPOINT_PROBE(io_uring, io_uring_submit_sqe) {
 
 #ifdef URING_CREATE
 TRACEPOINT_PROBE(io_uring, io_uring_create) {
-    if (!uring_counts(0))
+    int slot = uring_counts(0);
+    if (slot < 0)
         return 0;
-    uring_add(URING_RINGS, 1);
-    int slot = URING_SETUP_FLAGS;
-    u64 *v = uring.lookup(&slot);
+    uring_add(slot, URING_RINGS, 1);
+    u32 k = slot * URING_ROW + URING_SETUP_FLAGS;
+    u64 *v = uring.lookup(&k);
     if (v)
         __sync_fetch_and_or(v, (u64)args->flags);
     return 0;
@@ -1440,8 +1591,9 @@ TRACEPOINT_PROBE(io_uring, io_uring_create) {
 
 #ifdef URING_FILE_GET
 TRACEPOINT_PROBE(io_uring, io_uring_file_get) {
-    if (uring_counts(0))
-        uring_add(URING_FILES, 1);
+    int slot = uring_counts(0);
+    if (slot >= 0)
+        uring_add(slot, URING_FILES, 1);
     return 0;
 }
 #endif

@@ -10,6 +10,9 @@
 #define KP_COMPOSED 1           // KPATH: file_key.dirfd (tgid 0) of a relative path completed in the kernel
 #define URING_OPS 256           // slots of `uring_ops` (io_uring opcodes)
 #define CONTAINER_ID_LEN 64     // hex digits of a container id, as cgroup names carry it
+#define MAX_SLOTS 64            // containers one tracer tells apart (MATCH)
+#define ST_SLOT_SHIFT 24        // state bits 24-31 hold the task's slot
+#define LOSS_ROW 8              // entries of `loss` per slot
 
 // What a ring-buffer record announces (`Event.type`).
 #define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
@@ -20,6 +23,7 @@
 #define EV_EXE_RESOLVED 7       // KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved
 #define EV_PRIVEXEC 8           // an exec that changed credentials or met a set-id file (a PrivExecEvent)
 #define EV_CGROUP 9             // a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)
+#define EV_SLOT 10              // MATCH: a new container got a slot (dirfd: the slot, path: its cgroup v2 path)
 
 // What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
 #define ADDR_BIND 1             // bind: the app listens there
@@ -73,6 +77,7 @@
 #define L_PATH_TRUNCATED 2      // a path longer than PATH_LEN
 #define L_USER_READ_FAILED 3    // reading a path or struct from user memory failed
 #define L_ARG_OVERFLOW 4        // a syscall argument had more distinct values than MAX_ARG_VALUES
+#define L_SLOTS_EXHAUSTED 5     // MATCH: a new container found every slot taken (it was not traced)
 
 // Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet).
 #define ST_PENDING 1            // exec mode: registered, waiting for its first exec
@@ -102,8 +107,8 @@ struct event {
     s32 dirfd;          // the path's dirfd (0 for an absolute path); FORK: the child's tid; CGROUP: the slot
     u32 tid;            // the task; FORK: the parent's tid
     s32 aux;            // DIRFD: the new fd; CGROUP: the level
-    u32 pad;
-    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP)
+    u32 slot;           // the slot (container) of the task, or of the cgroup
+    u8 data[PATH_LEN];  // a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP, SLOT)
 };
 
 // A task's credentials as record.c reads them from struct cred.
@@ -125,7 +130,7 @@ struct privexec_event {
     u32 file_mode;      // the executable's i_mode (SETID_FILE)
     u32 file_uid;
     u32 file_gid;
-    u32 pad;
+    u32 slot;           // the slot (container) of the task
     struct creds before; // at the execve's entry (BEFORE_KNOWN)
     struct creds after; // after the exec (the task's new cred)
     u8 data[PATH_LEN];  // the executable as passed to exec

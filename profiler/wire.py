@@ -38,6 +38,8 @@ ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refus
 KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path the kernel completed
 CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgroup names carry it
 MAX_SLOTS = 64  # containers one tracer tells apart (match mode); a slot is a task state's top byte
+ST_SLOT_SHIFT = 24  # state bits 24-31 hold the task's slot (its container; 0 in single mode)
+LOSS_ROW = 8  # entries of `loss` per slot (room for Loss to grow without moving the rows)
 
 
 class EventType(IntEnum):
@@ -53,6 +55,7 @@ class EventType(IntEnum):
     EXE_RESOLVED = 7, "KPATH: the file the EXEC just streamed (same tgid) runs, symlinks resolved"
     PRIVEXEC = 8, "an exec that changed credentials or met a set-id file (a PrivExecEvent)"
     CGROUP = 9, "a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)"
+    SLOT = 10, "MATCH: a new container got a slot (dirfd: the slot, path: its cgroup v2 path)"
 
 
 class AddrKind(IntEnum):
@@ -134,9 +137,16 @@ class Loss(IntEnum):
     PATH_TRUNCATED = 2, "a path longer than PATH_LEN"
     USER_READ_FAILED = 3, "reading a path or struct from user memory failed"
     ARG_OVERFLOW = 4, "a syscall argument had more distinct values than MAX_ARG_VALUES"
+    SLOTS_EXHAUSTED = 5, "MATCH: a new container found every slot taken (it was not traced)"
 
 
-LOSS_SLOTS: tuple[str, ...] = tuple(m.name.lower() for m in Loss)
+# Counted for the whole tracer (in slot 0's row), not for one container: match mode reports them
+# in every slot's RawTrace; a single-container recording cannot have them and does not list them.
+TRACER_LOSS = frozenset({Loss.SLOTS_EXHAUSTED})
+assert len(Loss) <= LOSS_ROW
+
+
+LOSS_SLOTS: tuple[str, ...] = tuple(m.name.lower() for m in Loss)  # index = Loss value
 
 
 class PrivExecFlag(IntFlag):
@@ -163,6 +173,8 @@ URING_OPS = 256  # opcodes are a u8 in the io_uring tracepoints
 
 class TaskState(IntFlag):
     """Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet)."""
+
+    # Above these: VERIFY's last refused capability (ST_CAP_SHIFT), the slot (ST_SLOT_SHIFT).
 
     __new__ = _with_doc
     PENDING = 1, "exec mode: registered, waiting for its first exec"
@@ -228,7 +240,7 @@ class Event(ct.Structure):
     """One ring-buffer record (record.c's `struct event`, generated from this)."""
 
     _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("dirfd", ct.c_int32),
-                ("tid", ct.c_uint32), ("aux", ct.c_int32), ("pad", ct.c_uint32),
+                ("tid", ct.c_uint32), ("aux", ct.c_int32), ("slot", ct.c_uint32),
                 ("data", ct.c_uint8 * PATH_LEN)]
 
     @property
@@ -256,7 +268,7 @@ class PrivExecEvent(ct.Structure):
 
     _fields_ = [("type", ct.c_uint32), ("tgid", ct.c_uint32), ("tid", ct.c_uint32),
                 ("flags", ct.c_uint32), ("file_mode", ct.c_uint32), ("file_uid", ct.c_uint32),
-                ("file_gid", ct.c_uint32), ("pad", ct.c_uint32), ("before", Creds),
+                ("file_gid", ct.c_uint32), ("slot", ct.c_uint32), ("before", Creds),
                 ("after", Creds), ("data", ct.c_uint8 * PATH_LEN)]
 
     path = Event.path
@@ -267,12 +279,14 @@ _EVENT_DOC = {
     "dirfd": "the path's dirfd (0 for an absolute path); FORK: the child's tid; CGROUP: the slot",
     "tid": "the task; FORK: the parent's tid",
     "aux": "DIRFD: the new fd; CGROUP: the level",
-    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP)",
+    "slot": "the slot (container) of the task, or of the cgroup",
+    "data": "a path (FILE, EXEC, CHDIR, DIRFD, EXE_RESOLVED, CGROUP, SLOT)",
 }
 _PRIVEXEC_DOC = {
     "type": "EventType.PRIVEXEC",
     "flags": "PrivExecFlag",
     "file_mode": "the executable's i_mode (SETID_FILE)",
+    "slot": "the slot (container) of the task",
     "before": "at the execve's entry (BEFORE_KNOWN)",
     "after": "after the exec (the task's new cred)",
     "data": "the executable as passed to exec",
@@ -371,6 +385,9 @@ def c_header() -> str:
         _define("URING_OPS", str(URING_OPS), "slots of `uring_ops` (io_uring opcodes)"),
         _define("CONTAINER_ID_LEN", str(CONTAINER_ID_LEN),
                 "hex digits of a container id, as cgroup names carry it"),
+        _define("MAX_SLOTS", str(MAX_SLOTS), "containers one tracer tells apart (MATCH)"),
+        _define("ST_SLOT_SHIFT", str(ST_SLOT_SHIFT), "state bits 24-31 hold the task's slot"),
+        _define("LOSS_ROW", str(LOSS_ROW), "entries of `loss` per slot"),
     ]
     for enum, prefix in _HEADER_ENUMS:
         out += ["", f"// {enum.__doc__}"]

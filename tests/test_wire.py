@@ -43,15 +43,24 @@ def test_header_defines_every_member_with_its_value():
     expected |= {"PATH_LEN": wire.PATH_LEN, "AT_FDCWD_": wire.AT_FDCWD,
                  "ST_CAP_SHIFT": wire.ST_CAP_SHIFT, "KP_COMPOSED": wire.KP_COMPOSED,
                  "URING_OPS": wire.URING_OPS,
-                 "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN}
+                 "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN, "MAX_SLOTS": wire.MAX_SLOTS,
+                 "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW}
     assert defines == expected
     assert expected["EV_FORK"] == 4 and expected["ARG_VIA_POINTER"] == 0xFF  # spot checks
 
 
 def test_access_bits_and_loss_slots_are_the_model_kinds():
     assert wire.ACCESS_BITS == model.ACCESS_KINDS
-    assert set(wire.LOSS_SLOTS) <= set(model.LOSS_KINDS)
+    # a tracer-wide loss (match mode) is not a kind every recording lists
+    per_recording = {m.name.lower() for m in wire.Loss if m not in wire.TRACER_LOSS}
+    assert per_recording <= set(model.LOSS_KINDS)
     assert [int(a) for a in wire.Access] == [1 << i for i in range(len(wire.ACCESS_BITS))]
+
+
+def test_the_slot_fits_the_task_state_above_every_other_bit():
+    assert wire.MAX_SLOTS <= 1 << (32 - wire.ST_SLOT_SHIFT)
+    assert max(wire.TaskState) < 1 << wire.ST_CAP_SHIFT < 1 << wire.ST_SLOT_SHIFT
+    assert wire.ST_CAP_SHIFT + 8 <= wire.ST_SLOT_SHIFT  # VERIFY's capability byte
 
 
 def test_event_layout_is_the_c_struct():
