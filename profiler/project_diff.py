@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import yaml
+
 from . import diff_render, project
 from .diff import KINDS, DiffReport, Facts, compare, facts_from_recording
 from .diff_load import policy_dir_facts
@@ -92,13 +94,20 @@ def _sides(path: str) -> tuple[str, dict[str, tuple[Facts, str]]]:
     if not (p / OVERRIDE_FILE).is_file():
         raise UsageError(f"{path}: neither a project directory ({project.INDEX_FILE}) nor an "
                          f"emitted one ({OVERRIDE_FILE})", hint=HINT)
+    # The services are the override's (a directory left over from an earlier emit is not one).
+    try:
+        services = yaml.safe_load((p / OVERRIDE_FILE).read_text(encoding="utf-8"))["services"]
+        names = sorted(services)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
+        raise UsageError(f"{path}/{OVERRIDE_FILE}: not an override profiler wrote (no "
+                         f"services)", hint="emit it again") from None
     out = {}
-    for d in sorted(q for q in p.iterdir() if q.is_dir() and not q.name.startswith(".")):
-        if any((d / f).is_file() for f in POLICY_FILES):
-            project.check_service_name(d.name, f"{path}: service directory")
-            out[d.name] = (policy_dir_facts(d, f"{path}/{d.name}"), f"{path}/{d.name}")
-    if not out:
-        raise UsageError(f"{path}: no service directory with policy files", hint=HINT)
+    for name in names:
+        d = p / project.check_service_name(str(name), f"{path}: service")
+        if not any((d / f).is_file() for f in POLICY_FILES):
+            raise UsageError(f"{d}: service {name} of the override has no policy files",
+                             hint="emit the project with --format all")
+        out[name] = (policy_dir_facts(d, f"{path}/{name}"), f"{path}/{name}")
     return "policy", out
 
 

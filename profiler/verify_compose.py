@@ -93,9 +93,27 @@ def _yaml(path: Path, what: str) -> dict:
     return data
 
 
-def read_policies(out: Path, compose_file: Path) -> dict[str, verify.RunPolicy]:
-    """service -> its RunPolicy (OUT/<service>/), for every service of OUT's override; each
-    must be a service of compose_file."""
+# Keys of the project's own file that the override cannot take back: compose adds the
+# override's lists to the service's (cap_add, security_opt) and keeps the rest.
+_WIDENING = ("privileged", "cap_add", "security_opt", "pid", "ipc", "userns_mode", "devices")
+
+
+def widened(compose: dict, services: list[str]) -> list[str]:
+    """Notes on services whose own compose entry grants what the override cannot remove."""
+    notes = []
+    for name in services:
+        svc = compose["services"].get(name) or {}
+        keys = [k for k in _WIDENING if svc.get(k)]
+        if keys:
+            notes.append(f"{name}: compose.yaml sets {', '.join(keys)}; the override adds to "
+                         f"that, it cannot take it away (remove them from compose.yaml)")
+    return notes
+
+
+def read_policies(out: Path, compose_file: Path) -> tuple[dict[str, verify.RunPolicy],
+                                                          list[str]]:
+    """service -> its RunPolicy (OUT/<service>/), for every service of OUT's override (each
+    must be a service of compose_file), and notes on what compose_file grants beyond them."""
     override = _yaml(out / OVERRIDE_FILE, "write it with `profiler emit DIR --format compose -o "
                                           "OUT` (or --format all)")
     compose = _yaml(compose_file, "the project's own compose file, the one the override was "
@@ -105,7 +123,8 @@ def read_policies(out: Path, compose_file: Path) -> dict[str, verify.RunPolicy]:
     if unknown:
         raise UsageError(f"{out / OVERRIDE_FILE}: service(s) {', '.join(unknown)} not in "
                          f"{compose_file}", hint="was the policy made from another project?")
-    return {s: verify.load_policy_dir(out / check_service_name(s)) for s in services}
+    return ({s: verify.load_policy_dir(out / check_service_name(s)) for s in services},
+            widened(compose, services))
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +220,7 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
     from . import session
 
     compose_file, out = compose_file.resolve(), out.resolve()
-    policies = read_policies(out, compose_file)
+    policies, widening = read_policies(out, compose_file)
     compose = compose or compose_cli.find()
     name = project or f"profiler-verify-{uuid.uuid4().hex[:8]}"
     files = [compose_file, out / OVERRIDE_FILE]
@@ -216,7 +235,9 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
                 outcome = record_match((Selector(PROJECT_LABEL, name),), opts, up,
                                        progress=progress, warn=warn)
             finally:
-                _down(compose, files, name, opts.stop_timeout)
+                left = _down(compose, files, name, opts.stop_timeout)
+                if left and warn:
+                    warn(left)
         except (WorkloadError, EngineError) as e:  # compose up failed, nothing came up
             return ComposeReport(**base, workload_status=None, start_error=e.message,
                                  services=tuple(ServiceResult(s, False, verify.VerifyReport(
@@ -225,12 +246,15 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
                                      policy=verify.policy_summary(p)))
                                      for s, p in sorted(policies.items())))
         audit = {s: loaded.denials()[0] for s, loaded in loads.items()}
-    return analyze(policies, outcome, **base, apparmor=audit, apparmor_status=aa_status)
+    report = analyze(policies, outcome, **base, apparmor=audit, apparmor_status=aa_status)
+    return replace(report, notes=tuple(widening) + report.notes)
 
 
-def _down(compose: compose_cli.Compose, files: list[Path], name: str, timeout: int) -> None:
-    """Remove the run's containers and network (record_match stopped them)."""
+def _down(compose: compose_cli.Compose, files: list[Path], name: str, timeout: int) -> str:
+    """Remove the run's containers and network (record_match stopped them); what went wrong,
+    or ""."""
     try:
         compose_cli.run(compose, files, name, "down", "-t", str(timeout))
-    except ProfilerError:
-        pass  # nothing to remove (up failed early); a real leftover shows in `docker ps -a`
+    except ProfilerError as e:
+        return f"bringing the project {name} down failed: {e.message}"
+    return ""

@@ -47,9 +47,18 @@ def _outcome(denied: dict | None = None, services=("web", "app", "cache"), statu
 
 
 def test_read_policies_takes_every_service_of_the_override(policy):
-    pols = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
+    pols, _ = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
     assert sorted(pols) == ["app", "cache", "web"]
     assert pols["web"].cap_add == ("CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID")
+
+
+def test_what_the_compose_file_grants_beyond_the_override_is_noted(policy):
+    (policy.parent / "compose.yaml").write_text(yaml.safe_dump({"services": {
+        "web": {"image": "x", "privileged": True, "cap_add": ["SYS_ADMIN"]},
+        "app": {"image": "y"}, "cache": {"image": "z"}}}))
+    _, notes = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
+    assert notes == ["web: compose.yaml sets privileged, cap_add; the override adds to that, "
+                     "it cannot take it away (remove them from compose.yaml)"]
 
 
 def test_a_service_the_compose_file_lacks_is_refused(policy):
@@ -60,7 +69,7 @@ def test_a_service_the_compose_file_lacks_is_refused(policy):
 
 
 def test_report_names_each_services_denials(policy):
-    pols = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
+    pols, _ = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
     kill = DeniedSyscall("kill", "EPERM", 2, ("/usr/sbin/nginx",))
     r = verify_compose.analyze(pols, _outcome({"web": [kill]}), compose="docker-compose 1.29.2",
                                project="p", workload="true")
@@ -75,7 +84,7 @@ def test_report_names_each_services_denials(policy):
 
 
 def test_clean_run_passes_and_a_missing_service_or_failed_workload_fails(policy):
-    pols = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
+    pols, _ = verify_compose.read_policies(policy, policy.parent / "compose.yaml")
     ok = verify_compose.analyze(pols, _outcome(), compose="c", project="p", workload="true")
     assert ok.passed
     gone = verify_compose.analyze(pols, _outcome(services=("web", "app")), compose="c",
