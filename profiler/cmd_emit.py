@@ -209,8 +209,13 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
     for sp in services:
         for w in sp.policy.warnings:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {escape(w)}")
+        dropped = apparmor.dropped(sp.policy)
         if explain:
-            _explain(sp.policy, apparmor.dropped(sp.policy))
+            _explain(sp.policy, dropped)
+        elif dropped:
+            err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
+                      f"from the AppArmor profile (control characters or undecodable bytes); "
+                      f"see --explain")
     written = policy_dir.write_dir(out, texts)
     err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
     if project_policy.override.OVERRIDE_FILE in texts:
