@@ -40,7 +40,7 @@ def _wait_health(port: int) -> None:
     _wait_port(port)
     for _ in range(150):
         if sh(["curl", "-s", "--max-time", "2", "--noproxy", "*",
-               f"http://127.0.0.1:{port}{PATH}"]).stdout == "ok":
+               f"http://127.0.0.1:{port}{PATH}"]).stdout.strip() == "ok":
             return
         time.sleep(0.2)
     sys.exit(f"the shop never answered ok on 127.0.0.1:{port}{PATH}")

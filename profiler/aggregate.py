@@ -35,13 +35,16 @@ Decisions made here, and why:
 - A verify run's denials (build_denials) are decoded here too, next to the recording, so that
   verify reads names rather than the tracer's numbers; a denial is attributed to the
   executables of the processes it happened in ("(unknown)" when their exec was not seen).
+- Traces of one service (its replicas, its restarts: one slot each, or the same slot) become one
+  (merge_raw) before they become a recording: counts add up, sets and access bits unite, peaks
+  and lengths are the largest, first sightings the earliest; every field has its rule.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from . import iouring, linux, syscalls
 from .model import (
@@ -224,6 +227,111 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         timeline=_timeline(raw, {s.number: s.key for s in sysc}),
     )
     return rec.canonical(), notes
+
+
+# ---------------------------------------------------------------------------------------------
+# one service's traces merged (replicas, restarts)
+# ---------------------------------------------------------------------------------------------
+
+def _add(values):
+    return sum(values)
+
+
+def _or(values):
+    out = 0
+    for v in values:
+        out |= v
+    return out
+
+
+def _per_key(rule):
+    """dict values merged key by key with `rule` (dicts missing a key do not take part)."""
+    def merge(dicts):
+        out: dict = {}
+        for d in dicts:
+            for k, v in d.items():
+                out.setdefault(k, []).append(v)
+        return {k: rule(vs) for k, vs in out.items()}
+    return merge
+
+
+def _per_item(rule):
+    """tuples merged position by position with `rule`."""
+    return lambda tuples: tuple(rule(vs) for vs in zip(*tuples))
+
+
+def _first_wins(dicts):
+    out: dict = {}
+    for d in dicts:
+        for k, v in d.items():
+            out.setdefault(k, v)
+    return out
+
+
+def _ordered_union(seqs):
+    return list(dict.fromkeys(x for seq in seqs for x in seq))
+
+
+def _same(name):
+    def merge(values):
+        if len(set(values)) > 1:
+            raise ValueError(f"traces of different {name}s cannot be merged: {sorted(set(values))}")
+        return values[0]
+    return merge
+
+
+def _uring(dicts):
+    return {k: (_or if k == "setup_flags" else _add)(vs)
+            for k, vs in _per_key(list)(dicts).items()}
+
+
+_ADD_PER_KEY = _per_key(_add)
+# RawTrace field -> how the values of several traces become one. Every field has a rule (checked
+# below), so a field added to RawTrace must say how it merges.
+_MERGE = {
+    "arch": _same("architecture"),
+    "counts": _ADD_PER_KEY, "compat_counts": _ADD_PER_KEY, "compat_errnos": _ADD_PER_KEY,
+    "errnos": _ADD_PER_KEY,
+    "caps": _per_key(_per_item(_add)),
+    "caps_overridden": _ADD_PER_KEY, "caps_probed": _ADD_PER_KEY,
+    "cap_source": lambda values: values[0],  # a difference is noted (merge_raw)
+    "args": _per_key(_ADD_PER_KEY),
+    "files": _per_key(_per_item(_or)),
+    "addrs": _ADD_PER_KEY,
+    "privexecs": _ADD_PER_KEY,
+    "creds_readable": all,
+    "uring_ops": _ADD_PER_KEY,
+    "uring": _uring,
+    "uring_tracepoints": lambda seqs: tuple(_ordered_union(seqs)),
+    "execs": _ADD_PER_KEY,
+    "uids": lambda sets: set().union(*sets),
+    "gids": lambda sets: set().union(*sets),
+    "peak_tasks": max,
+    "loss": _ADD_PER_KEY,
+    "denied_calls": _ADD_PER_KEY, "denied_caps": _ADD_PER_KEY, "denied_compat": _ADD_PER_KEY,
+    "erofs": _per_key(_or),
+    "exe_of": _first_wins,
+    "resolved": _first_wins,
+    "notes": _ordered_union,
+    "first_seen": _per_key(_per_key(min)),
+    "duration_ms": max,
+    "stop_ms": max,
+}
+assert set(_MERGE) == {f.name for f in fields(RawTrace)}, "every RawTrace field needs a merge rule"
+
+
+def merge_raw(raws: list[RawTrace]) -> RawTrace:
+    """Several traces of one service (replicas, restarts) as one: counts summed, sets and
+    access bits united, peaks and durations the largest, first sightings the earliest."""
+    if not raws:
+        raise ValueError("nothing to merge")
+    merged = RawTrace(**{name: rule([getattr(r, name) for r in raws])
+                         for name, rule in _MERGE.items()})
+    sources = _ordered_union([[r.cap_source] for r in raws])
+    if len(sources) > 1:
+        merged.notes.append(f"the merged traces saw capability checks from different sources "
+                            f"({', '.join(sources)}); {sources[0]} is named")
+    return merged
 
 
 def _socket_kind(triple: int) -> tuple[str, str, int]:

@@ -313,7 +313,7 @@ def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = Fal
     from .tracer import Tracer  # the bcc import happens only when we really trace
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
-                  capabilities=capabilities, **({"match": True} if match else {}))
+                  capabilities=capabilities, match=match)
 
 
 def _caps_note(why: str | None) -> list[str]:

@@ -6,7 +6,7 @@ import socket
 import struct
 
 from profiler import syscalls
-from profiler.aggregate import build_recording, decode_sockaddr
+from profiler.aggregate import build_recording, decode_sockaddr, merge_raw
 from profiler.model import Endpoint, Metadata
 from profiler.wire import RawTrace
 
@@ -126,3 +126,89 @@ def test_compat_calls_are_named_in_their_own_arch():
     assert by[("x32", x32_uname)].name == "uname"
     assert rec.compat_arches == ("x32", "x86")
     assert any("x86 (compat)" in n and "not read" in n for n in notes)
+
+
+# --- merge_raw: one service's traces (replicas, restarts) as one -----------------------------
+
+def _replica(n: int, **kw) -> RawTrace:
+    """A replica's trace; n varies what differs between replicas."""
+    base = dict(
+        counts={nr("read"): 10 * n, nr("openat"): n},
+        errnos={(nr("openat"), 2): n},
+        compat_counts={("x86", 122): n}, compat_errnos={("x86", 5, 2): n},
+        caps={0: (n, 1)}, caps_overridden={21: n}, caps_probed={21: 1},
+        args={(nr("socket"), 0): {2: n, 10 * n: 1}},
+        files={b"/etc/app.conf": (1, 0), f"/data/{n}".encode(): (2, 0),
+               b"/etc/shared": (1 << n, 1)},
+        addrs={(1, b"\x02\x00\x00P\x00\x00\x00\x00"): n},
+        privexecs={(b"/usr/bin/su", None, (0,) * 6, 2, 0o4755, 0, 0): 1},
+        uring_ops={1: n}, uring={"rings": 1, "setup_flags": 1 << n, "sq_thread": 0, "files": n},
+        uring_tracepoints=("io_uring:io_uring_create", f"io_uring:tp{n}"),
+        execs={b"/usr/bin/app": 1, f"/usr/bin/tool{n}".encode(): 1},
+        uids={0, 1000 + n}, gids={0}, peak_tasks=3 + n,
+        loss={"ringbuf_full": n, "map_full": 0},
+        denied_calls={(nr("mount"), 1, 100 + n): 1}, denied_caps={(nr("mount"), 21, 7): n},
+        denied_compat={("x86", 122, 1, 7): 1}, erofs={b"/etc/shared": 1 << n},
+        exe_of={100 + n: b"/usr/bin/app"}, resolved={b"/bin/sh": b"/usr/bin/dash"},
+        notes=["a note", f"note {n}"],
+        first_seen={"syscalls": {nr("read"): 100 * n}, "execs": {b"/usr/bin/app": 5 * n}},
+        duration_ms=1000 * n, stop_ms=900 * n, creds_readable=True,
+    )
+    return raw(**{**base, **kw})
+
+
+def test_merge_raw_sums_counts_unites_sets_and_takes_largest_peaks():
+    one, two = _replica(1), _replica(2)
+    m = merge_raw([one, two])
+    assert m.counts == {nr("read"): 30, nr("openat"): 3}
+    assert m.errnos == {(nr("openat"), 2): 3}
+    assert m.compat_counts == {("x86", 122): 3} and m.compat_errnos == {("x86", 5, 2): 3}
+    assert m.caps == {0: (3, 2)} and m.caps_overridden == {21: 3} and m.caps_probed == {21: 2}
+    assert m.args == {(nr("socket"), 0): {2: 3, 10: 1, 20: 1}}
+    assert m.files == {b"/etc/app.conf": (1, 0), b"/data/1": (2, 0), b"/data/2": (2, 0),
+                       b"/etc/shared": (0b110, 1)}
+    assert list(m.addrs.values()) == [3]
+    assert list(m.privexecs.values()) == [2]
+    assert m.uring_ops == {1: 3}
+    assert m.uring == {"rings": 2, "setup_flags": 0b110, "sq_thread": 0, "files": 3}
+    assert m.uring_tracepoints == ("io_uring:io_uring_create", "io_uring:tp1", "io_uring:tp2")
+    assert m.execs == {b"/usr/bin/app": 2, b"/usr/bin/tool1": 1, b"/usr/bin/tool2": 1}
+    assert m.uids == {0, 1001, 1002} and m.gids == {0}
+    assert m.peak_tasks == 5 and m.duration_ms == 2000 and m.stop_ms == 1800
+    assert m.loss == {"ringbuf_full": 3, "map_full": 0}
+    assert m.denied_calls == {(nr("mount"), 1, 101): 1, (nr("mount"), 1, 102): 1}
+    assert m.denied_caps == {(nr("mount"), 21, 7): 3} and m.denied_compat == {("x86", 122, 1, 7): 2}
+    assert m.erofs == {b"/etc/shared": 0b110}
+    assert m.exe_of == {101: b"/usr/bin/app", 102: b"/usr/bin/app"}
+    assert m.resolved == {b"/bin/sh": b"/usr/bin/dash"}
+    assert m.notes == ["a note", "note 1", "note 2"]
+    assert m.first_seen == {"syscalls": {nr("read"): 100}, "execs": {b"/usr/bin/app": 5}}
+    # the inputs are left as they were
+    assert one.counts == {nr("read"): 10, nr("openat"): 1} and one.uids == {0, 1001}
+
+
+def test_merge_raw_of_one_trace_is_that_trace_and_of_none_is_an_error():
+    import pytest
+
+    one = _replica(1)
+    assert merge_raw([one]) == one
+    with pytest.raises(ValueError):
+        merge_raw([])
+
+
+def test_merge_raw_refuses_other_architectures_and_notes_other_capability_sources():
+    import pytest
+
+    with pytest.raises(ValueError, match="architecture"):
+        merge_raw([_replica(1), _replica(2, arch="aarch64")])
+    m = merge_raw([_replica(1), _replica(2, cap_source="kprobe", creds_readable=False)])
+    assert m.cap_source == "tracepoint" and not m.creds_readable
+    assert any("kprobe" in n for n in m.notes)
+
+
+def test_a_merged_trace_builds_one_recording():
+    rec, _ = build_recording(merge_raw([_replica(1), _replica(2)]), MD)
+    by = {s.name: s.count for s in rec.syscalls}
+    assert by["read"] == 30 and rec.processes.peak_tasks == 5
+    assert {e.path for e in rec.processes.executables} == {
+        "/usr/bin/app", "/usr/bin/tool1", "/usr/bin/tool2"}

@@ -61,28 +61,6 @@ def _ctrl_c_at(*polls: int):
     return hook
 
 
-@pytest.fixture(autouse=True)
-def _merge_raw(monkeypatch):
-    """Until branch slots brings aggregate.merge_raw: a stand-in for the fields used here."""
-    from dataclasses import replace
-    from profiler import aggregate
-    if hasattr(aggregate, "merge_raw"):
-        return
-
-    def merge(raws):
-        def add(field):
-            out = {}
-            for r in raws:
-                for k, v in getattr(r, field).items():
-                    out[k] = tuple(map(sum, zip(out[k], v))) if isinstance(v, tuple) and k in out \
-                        else out.get(k, 0) + v if not isinstance(v, tuple) else v
-            return out
-        return replace(raws[0], counts=add("counts"), caps=add("caps"),
-                       denied_calls=add("denied_calls"),
-                       exe_of={k: v for r in raws for k, v in r.exe_of.items()})
-    monkeypatch.setattr(aggregate, "merge_raw", merge, raising=False)
-
-
 def _match(fleet, tracer, command=("true",), selectors=SHOP, warn=None, **kw):
     return session.record_match(selectors, _opts(**kw), list(command) if command else None,
                                 warn=warn, engine=fleet, load_tracer=tracer.load)
