@@ -508,6 +508,7 @@ class Tracer:
         """One RawTrace per slot that was not dropped and saw anything. In match mode each
         also carries the tracer's own losses (slot 0's row: a container that found no slot, a
         full ring buffer when one appeared), which every recording should know of."""
+        self.drain()  # the last containers announced (on_container may drop them) first
         slots = [s for s in self._live_slots() if s or not self.match]
         raws = self._snapshot(slots)
         if self.match:

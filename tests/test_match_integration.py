@@ -26,7 +26,7 @@ pytestmark = pytest.mark.root
 class Session:
     """A match-mode tracer that keeps the containers labelled with this test's label."""
 
-    def __init__(self, docker_client, tmp_path):
+    def __init__(self, docker_client, tmp_path, verify: bool = False):
         from profiler.tracer import Tracer
 
         self.client = docker_client
@@ -37,7 +37,7 @@ class Session:
         self.slot_of: dict[str, int] = {}  # container id -> slot, as on_container heard it
         self.heard: list[str] = []
         self.dropped: list[int] = []
-        self.tracer = Tracer(containers=True, match=True)
+        self.tracer = Tracer(containers=True, match=True, verify=verify)
         self.tracer.on_container = self.on_container
 
     def on_container(self, slot: int, cid: str, path: bytes) -> None:
@@ -53,11 +53,11 @@ class Session:
             self.tracer.drop(slot)
             self.dropped.append(slot)
 
-    def run(self, script: str, labelled: bool = True):
+    def run(self, script: str, labelled: bool = True, **options):
         c = self.client.containers.run(
             BASE_IMAGE, ["sh", "-c", script], detach=True,
             labels=self.label if labelled else {"profiler.test": "someone-else"},
-            volumes={str(self.shared): {"bind": "/w", "mode": "rw"}})
+            volumes={str(self.shared): {"bind": "/w", "mode": "rw"}}, **options)
         self.containers.append(c)
         return c
 
@@ -88,6 +88,13 @@ class Session:
 @pytest.fixture
 def session(docker_client, require_root, tmp_path):
     s = Session(docker_client, tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def verify_session(docker_client, require_root, tmp_path):
+    s = Session(docker_client, tmp_path, verify=True)
     yield s
     s.close()
 
@@ -159,3 +166,24 @@ def test_a_restarted_container_keeps_its_slot_and_its_second_run_is_recorded(ses
     assert b"/etc/issue" in raw.files and b"/etc/shells" in raw.files
     assert max(raw.execs.get(b"/bin/sh", 0), raw.execs.get(b"/usr/bin/sh", 0)) >= 2, raw.execs
     assert not RUNTIME_SETUP & _names(raw)
+
+
+def test_verify_mode_reports_each_containers_denials_in_its_slot(verify_session):
+    """Verify mode (profiler verify --compose): one container's seccomp profile refuses uname,
+    the other's allows it; the refusal is in the first one's slot only."""
+    import json
+
+    from profiler.aggregate import build_denials
+
+    s = verify_session
+    profile = s.shared / "no-uname.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["uname"], "action": "SCMP_ACT_ERRNO"}]}))
+    refused = s.run("uname -a; true", security_opt=[f"seccomp={profile.read_text()}"])
+    allowed = s.run("uname -a")
+    s.wait_exit(refused, allowed)
+    raws = s.tracer.snapshot_slots()
+    denied = build_denials(raws[s.slot_of[refused.id]])
+    assert [(d.syscall, d.errno) for d in denied.syscalls] == [("uname", "EPERM")], denied
+    assert denied.syscalls[0].executables == ("/usr/bin/uname",)
+    assert build_denials(raws[s.slot_of[allowed.id]]).syscalls == ()

@@ -191,8 +191,9 @@ def test_match_gives_each_new_container_its_own_slot(cgroup):
     scope_c = cgroup / f"libpod-{C}.scope"
     scope_c.mkdir()
     not_an_id = cgroup / ("x" * 64)
+    conmon = cgroup / f"libpod-conmon-{'d4' * 32}.scope"   # podman's monitor: no container
     tracer = _matching()
-    made = [scope_a, dir_b, scope_c / "container", not_an_id]
+    made = [scope_a, dir_b, scope_c / "container", not_an_id, conmon]
     try:
         for d in made:
             d.mkdir()
@@ -201,6 +202,7 @@ def test_match_gives_each_new_container_its_own_slot(cgroup):
         _run_in(dir_b, _in_ns("/usr/bin/tail", "-c1", "/etc/hostname"))
         _run_in(scope_c / "container", _in_ns("/usr/bin/cat", "/etc/issue"))
         _run_in(not_an_id, _in_ns("/usr/bin/cat", "/etc/debian_version"))
+        _run_in(conmon, _in_ns("/usr/bin/cat", "/etc/debian_version"))
         tracer.poll(100)
         raws = tracer.snapshot_slots()
     finally:
