@@ -1,8 +1,11 @@
 """A recording session: pre-flight checks, the traced run, the workload, a graceful stop.
 
-Three modes: a new container from an image (the container's whole life from its entrypoint's
-exec), attach to a running container (startup not observed), and a plain command tree on the
-host (exec mode, the accuracy oracle against strace). The session drives the tracer and the
+Four modes: a new container from an image (the container's whole life from its entrypoint's
+exec), attach to a running container (startup not observed), a plain command tree on the host
+(exec mode, the accuracy oracle against strace), and match mode (`record_match`: every
+container that starts carrying given labels, each in its own tracer slot, those running
+attached, merged per service into one recording each; profiler/project.py names the services
+and writes the directory). The session drives the tracer and the
 engine; turning the result into the model is aggregate.build_recording's job (and
 aggregate.build_denials's, for what a policy refused).
 

@@ -335,3 +335,38 @@ def test_default_project_dir():
     from profiler.cmd_record import default_project_dir
     assert default_project_dir((Selector("com.docker.compose.project", "shop"),)) == "shop.recordings"
     assert default_project_dir((Selector("app", "../x y"),)) == "_x_y.recordings"
+
+
+def test_a_container_started_while_the_tracer_loaded_is_named_in_a_note(fake_host):
+    """Not running when listed, running (and never announced) once armed: its start was missed
+    and, without attach mode, its tasks would not count; the user is told."""
+    late, web = _ctr(1, "late"), _ctr(2, "web")
+    fleet = FakeFleet(late, web)
+    tracer = FakeTracer(containers={web.id: _raw(READ)})
+    load = tracer.load
+
+    def loading(*args, **kw):
+        fleet.up.add(late.id)  # started meanwhile, its cgroup made before the tracer was armed
+        return load(*args, **kw)
+
+    tracer.on_poll = _starting(fleet, tracer, web.id)
+    out = session.record_match(SHOP, _opts(workload="true"), ["true"], engine=fleet,
+                               load_tracer=loading)
+    assert not tracer.loaded_with["attach"] and tracer.slot_of.get(late.id) is None
+    assert any(n.startswith(f"{late.name} started while the recorder loaded") for n in out.notes)
+    assert [s.name for s in out.services] == ["web"]
+
+
+def test_ready_port_that_never_accepts(fake_host):
+    import socket
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    web = _ctr(1, "web")
+    fleet = FakeFleet(web)
+    tracer = FakeTracer()
+    tracer.on_poll = _starting(fleet, tracer, web.id)
+    with pytest.raises(EngineError, match=f"127.0.0.1:{port} did not accept"):
+        _match(fleet, tracer, ready_port=port, ready_timeout=0.2, workload="true")
+    assert fleet.calls == [f"stop {web.name} 7"] and tracer.closed

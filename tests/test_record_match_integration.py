@@ -19,13 +19,13 @@ from test_record_integration import BASE_IMAGE, RUNTIME_SETUP, assert_one_line_e
 
 pytestmark = pytest.mark.root
 
-# alpha: its first run makes /run1, the run after a restart removes it (unlinkat only then);
+# alpha: its first run makes /run1, the run after a restart removes it (rmdir only then);
 # beta: renames a file (renameat2, rename) on every start. Both exit on SIGTERM at once.
 COMPOSE = """\
 services:
   alpha:
     image: {image}
-    command: ["sh", "-c", "trap 'exit 0' TERM; if [ -e /run1 ]; then rm /run1; else mkdir /run1; fi; sleep 1000 & wait"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; if [ -e /run1 ]; then rmdir /run1; else mkdir /run1; fi; sleep 1000 & wait"]
   beta:
     image: {image}
     command: ["sh", "-c", "trap 'exit 0' TERM; touch /tmp/b && mv /tmp/b /tmp/c; sleep 1000 & wait"]
@@ -69,8 +69,8 @@ def test_every_service_of_a_compose_project(cli, compose_project, tmp_path):
     # already running when the recording begins: attached
     gamma = f"{name}-gamma"
     docker("run", "-d", "--name", gamma, "--label", label,
-           "--label", "com.docker.compose.service=gamma", BASE_IMAGE, *OTHER[:2],
-           "trap 'exit 0' TERM; sleep 1000 & wait")
+           "--label", "com.docker.compose.service=gamma", BASE_IMAGE, "sh", "-c",
+           "trap 'exit 0' TERM; while :; do cat /etc/hostname >/dev/null; sleep 0.3 & wait; done")
     made.append(gamma)
     other = f"{name}-other"  # starts during the recording, not matched
     made.append(other)
@@ -98,9 +98,10 @@ def test_every_service_of_a_compose_project(cli, compose_project, tmp_path):
         assert not calls[service] & RUNTIME_SETUP, calls[service] & RUNTIME_SETUP
         assert "/usr/bin/sh" in {e.path for e in recs[service].processes.executables} or \
             "/bin/sh" in {e.path for e in recs[service].processes.executables}
-    assert {"mkdir", "unlinkat"} <= calls["alpha"]  # the first run's and the restarted one's
+    assert {"mkdir", "rmdir"} <= calls["alpha"]  # the first run's and the restarted one's
     assert calls["beta"] & {"rename", "renameat", "renameat2"}
     assert recs["gamma"].metadata.startup_observed is False
+    assert "/usr/bin/cat" in {e.path for e in recs["gamma"].processes.executables}
     assert not any("sync" in c for c in calls.values())  # the other container is absent
     # COMMAND's containers were stopped; the one already running was left alone
     assert docker("ps", "-q", "--filter", f"label={label}",
