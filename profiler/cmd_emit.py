@@ -148,7 +148,12 @@ def emit(
 ):
     """Turn recordings into least-privilege policy; a project directory (record --match) into
     one policy per service and the compose override that applies them all."""
-    if recordings and len(recordings) == 1 and recordings[0].is_dir():
+    dirs = [p for p in recordings or () if p.is_dir()]
+    if dirs and len(recordings) > 1:
+        raise UsageError(f"{dirs[0]} is a directory: a project directory is emitted alone",
+                         hint="profiler emit DIR --format compose -o OUT; recordings to merge "
+                              "are given as files")
+    if dirs:
         return _emit_project(recordings[0], format.value, output, explain=explain,
                              options=RenderOptions(complain=complain,
                                                    arg_filters=not no_arg_filters,

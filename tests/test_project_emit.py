@@ -142,3 +142,11 @@ def test_cli_bad_index_is_refused(tmp_path):
     assert proc.returncode == 2
     assert_one_line_error(proc, "not a profiler project index")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_a_project_with_other_inputs_is_refused(tmp_path):
+    d = make_project(tmp_path / "rec")
+    proc = emit(d, d / "web.recording.yaml", "--format", "compose", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "emitted alone")
+    assert not (tmp_path / "out").exists()
