@@ -155,3 +155,35 @@ def test_cli_bad_input(policy, tmp_path):
     proc = verify("--compose", compose, "--policy", policy)
     assert proc.returncode == 2
     assert_one_line_error(proc, "cache")
+
+
+def test_where_apparmor_is_enforced_each_profile_is_loaded_under_the_overrides_name(
+        policy, monkeypatch):
+    """AppArmor is off on the lab host: the loading is checked with a stand-in kernel, and the
+    audit denials of a service are reported in that service."""
+    import contextlib
+    from profiler import apparmor_kernel
+    from profiler.apparmor_audit import Denial
+
+    loads = []
+    denial = Denial("1.0:1", "open", "shop-web", "/etc/shadow", "nginx", 10, "r", ())
+
+    @contextlib.contextmanager
+    def loaded(text, name):
+        loads.append(name)
+        yield type("L", (), {"name": name, "denials": lambda self: (
+            [denial] if name == "shop-web" else [], False)})()
+        loads.append(f"removed {name}")
+
+    monkeypatch.setattr(apparmor_kernel, "enforced", lambda: True)
+    monkeypatch.setattr(apparmor_kernel, "loaded", loaded)
+    monkeypatch.setattr(compose_cli, "run", lambda *a, **k: None)
+    r = verify_compose.run(policy.parent / "compose.yaml", policy,
+                           session.Options(workload="true"), project="p",
+                           compose=compose_cli.Compose(("docker-compose",), "1.29.2"),
+                           record_match=lambda *a, **k: _outcome())
+    assert loads == ["shop-app", "shop-cache", "shop-web",
+                     "removed shop-web", "removed shop-cache", "removed shop-app"]
+    by = {s.service: s for s in r.services}
+    assert [d.path for d in by["web"].report.apparmor_denials] == ["/etc/shadow"]
+    assert by["cache"].denials == 0 and not r.passed and "enforced" in r.apparmor
