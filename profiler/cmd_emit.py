@@ -148,7 +148,12 @@ def emit(
 ):
     """Turn recordings into least-privilege policy; a project directory (record --match) into
     one policy per service and the compose override that applies them all."""
-    if recordings and len(recordings) == 1 and recordings[0].is_dir():
+    dirs = [p for p in recordings or () if p.is_dir()]
+    if dirs and len(recordings) > 1:
+        raise UsageError(f"{dirs[0]} is a directory: a project directory is emitted alone",
+                         hint="profiler emit DIR --format compose -o OUT; recordings to merge "
+                              "are given as files")
+    if dirs:
         return _emit_project(recordings[0], format.value, output, explain=explain,
                              options=RenderOptions(complain=complain,
                                                    arg_filters=not no_arg_filters,
@@ -209,8 +214,13 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
     for sp in services:
         for w in sp.policy.warnings:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {escape(w)}")
+        dropped = apparmor.dropped(sp.policy)
         if explain:
-            _explain(sp.policy, apparmor.dropped(sp.policy))
+            _explain(sp.policy, dropped)
+        elif dropped:
+            err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
+                      f"from the AppArmor profile (control characters or undecodable bytes); "
+                      f"see --explain")
     written = policy_dir.write_dir(out, texts)
     err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
     if project_policy.override.OVERRIDE_FILE in texts:

@@ -1,5 +1,6 @@
 """`profiler verify`: re-run the container under its policy and report every denial;
-`--minimize` also removes capabilities (and adds hardening flags) by experiment."""
+`--minimize` also removes capabilities (and adds hardening flags) by experiment; `--compose`
+brings a compose project up under its override and reports denials per service."""
 
 from __future__ import annotations
 
@@ -20,8 +21,20 @@ from .errors import UsageError
 console = Console(stderr=True, highlight=False)
 
 
+def _live(first: str, label: str):
+    """(a live status line on a terminal, or a no-op context; its progress callback or None)."""
+    if not console.is_terminal:
+        return contextlib.nullcontext(), None
+    live_text = Text(first)
+
+    def progress(s: dict) -> None:
+        live_text.plain = f"{label}  {s['elapsed']:6.1f}s  syscalls {s['syscalls']}"
+
+    return Live(live_text, console=console, refresh_per_second=4, transient=True), progress
+
+
 def verify(
-    image: Annotated[str, typer.Argument(help="Image to run under the policy.")],
+    image: Annotated[Optional[str], typer.Argument(help="Image to run under the policy (not with --compose).", show_default=False)] = None,
     cmd: Annotated[Optional[list[str]], typer.Argument(help="After --: replaces the image's CMD.")] = None,
     recording: Annotated[Optional[list[Path]], typer.Option("--recording", "-r", help="Emit the policy from these recordings (in memory).")] = None,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="A directory written by `profiler emit --format all -o DIR` (used as it is).")] = None,
@@ -39,11 +52,21 @@ def verify(
     volume: Annotated[Optional[list[str]], typer.Option("--volume", "-v")] = None,
     entrypoint: Annotated[Optional[str], typer.Option("--entrypoint")] = None,
     tmpfs: Annotated[Optional[list[str]], typer.Option("--tmpfs")] = None,
+    compose: Annotated[Optional[Path], typer.Option("--compose", help="A compose project's file: bring the project up under --policy OUT's override (emit DIR --format compose -o OUT) and report denials per service.")] = None,
+    project_name: Annotated[Optional[str], typer.Option("--project-name", help="With --compose: the compose project name of the run (default: profiler-verify-<random>).")] = None,
 ):
     """Run IMAGE under the policy with the workload, trace it, and name every denial with its
     fix. Exit 0 only when the workload passed and nothing was denied, 1 when something was."""
     from . import session as rec_mod
     from . import recording_io, verify as v
+
+    if compose is not None:
+        return _verify_compose(compose, image, policy, recording, workload, duration, settle,
+                               stop_timeout, json_out, minimize, project_name)
+    if image is None:
+        raise UsageError("give the IMAGE to run under the policy",
+                         hint="profiler verify IMAGE --policy DIR, or a compose project: "
+                              "profiler verify --compose compose.yaml --policy OUT")
 
     if bool(recording) == bool(policy):
         raise UsageError("give exactly one of --recording FILE... or --policy DIR",
@@ -69,20 +92,14 @@ def verify(
                        entrypoint=entrypoint, tmpfs=tmpfs or [])
         opts = rec_mod.Options(workload=wl, ready_port=ready_port, duration=duration,
                                settle=settle, stop_timeout=stop_timeout)
-        live_text = Text("verifying...")
-        live = (Live(live_text, console=console, refresh_per_second=4, transient=True)
-                if console.is_terminal else contextlib.nullcontext())
-
-        def progress(s: dict) -> None:
-            live_text.plain = f"running under the policy  {s['elapsed']:6.1f}s  syscalls {s['syscalls']}"
-
+        live, progress = _live("verifying...", "running under the policy")
         with live:
             if minimize:
-                res = v.minimize(pol, base, opts, expected_exit=expected_exit, progress=progress if console.is_terminal else None,
+                res = v.minimize(pol, base, opts, expected_exit=expected_exit, progress=progress,
                                  log=lambda s: console.print(f"  {s}"))
             else:
                 report = v.run_verify(pol, base, opts, expected_exit=expected_exit,
-                                      progress=progress if console.is_terminal else None)
+                                      progress=progress)
         if minimize:
             out_dir = output or Path(str(policy).rstrip("/") + ".min")
             written = v.write_reduced(pol, res, out_dir)
@@ -99,6 +116,31 @@ def verify(
         sys.stdout.write(v.report_json(report))
     else:
         sys.stdout.write(v.report_text(report))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _verify_compose(compose: Path, image, policy, recording, workload, duration, settle,
+                    stop_timeout, json_out, minimize, project_name) -> None:
+    """`verify --compose FILE --policy OUT`: the project under OUT's override
+    (profiler/verify_compose.py)."""
+    from . import session as rec_mod
+    from . import verify_compose as vc
+
+    if image is not None or recording or minimize:
+        raise UsageError("--compose takes neither IMAGE, --recording nor --minimize",
+                         hint="profiler verify --compose compose.yaml --policy OUT --workload CMD")
+    if policy is None:
+        raise UsageError("--compose needs --policy OUT (what `profiler emit DIR --format "
+                         "compose -o OUT` wrote)")
+    opts = rec_mod.Options(workload=workload, duration=duration, settle=settle,
+                           stop_timeout=stop_timeout)
+    live, progress = _live("verifying the project...", "project under the override")
+    with live:
+        report = vc.run(compose, policy, opts, project=project_name,
+                        progress=progress,
+                        warn=lambda w: console.print(f"warning: {w}"))
+    sys.stdout.write(vc.report_json(report) if json_out else vc.report_text(report))
     if not report.passed:
         raise typer.Exit(1)
 

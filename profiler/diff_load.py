@@ -16,7 +16,8 @@ HINT = ("give two recordings (*.yaml), two policy directories (`profiler emit --
         "-o DIR`) or two seccomp JSON files")
 
 
-def _policy_dir(p: Path, label: str) -> Facts:
+def policy_dir_facts(p: Path, label: str) -> Facts:
+    """The Facts of a policy directory (also one service's, in an emitted project)."""
     texts = read_texts(p, label, HINT)
     if all(t is None for t in texts.values()):
         raise UsageError(f"{label}: a directory without any of {', '.join(POLICY_FILES)}",
@@ -33,7 +34,7 @@ def load(path: str) -> Facts:
     if not p.exists():
         raise UsageError(f"{path}: no such file or directory", hint=HINT)
     if p.is_dir():
-        return _policy_dir(p, path)
+        return policy_dir_facts(p, path)
     text = read_text(p, path, hint=HINT)
     if text.lstrip().startswith(("{", "[")):
         try:

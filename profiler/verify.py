@@ -410,13 +410,25 @@ def report_text(r: VerifyReport) -> str:
             f" (training exited {r.expected_exit})" if r.expected_exit is not None
             else " (not a clean exit)")
         lines.append(f"  container: started, exited with {r.exit_code}{exit_note}")
+    lines += run_lines(r)
+    return "\n".join(lines + denial_lines(r)) + "\n"
+
+
+def run_lines(r) -> list[str]:
+    """The workload's and AppArmor's lines of a report (VerifyReport, verify --compose's)."""
+    lines = []
     if r.workload is not None:
         state = "passed" if r.workload_passed else f"FAILED (exit {r.workload_status})"
         lines.append(f"  workload: {state}")
     if r.apparmor:
         lines.append(f"  apparmor: {r.apparmor}")
-    for cause in r.causes:
-        lines.append(f"  cause: {cause}")
+    return lines
+
+
+def denial_lines(r: VerifyReport, indent: str = "") -> list[str]:
+    """The causes, one table per kind of denial, and the fixes (pure; also verify --compose's,
+    per service)."""
+    lines = [f"  cause: {cause}" for cause in r.causes]
 
     def table(title, header, rows):
         if not rows:
@@ -447,7 +459,7 @@ def report_text(r: VerifyReport) -> str:
         lines.append("")
         lines.append("fixes")
         lines += [f"  - {f}" for f in fixes]
-    return "\n".join(lines) + "\n"
+    return [indent + line if line else line for line in lines]
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,24 @@ def test_cli_bad_index_is_refused(tmp_path):
     assert proc.returncode == 2
     assert_one_line_error(proc, "not a profiler project index")
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_a_project_with_other_inputs_is_refused(tmp_path):
+    d = make_project(tmp_path / "rec")
+    proc = emit(d, d / "web.recording.yaml", "--format", "compose", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "emitted alone")
+    assert not (tmp_path / "out").exists()
+
+
+def test_load_script_is_valid_bash_and_does_nothing_without_apparmor(tmp_path):
+    d = make_project(tmp_path / "rec")
+    out = tmp_path / "out"
+    assert emit(d, "--format", "compose", "-o", out).returncode == 0
+    script = out / "apparmor-load.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    enabled = Path("/sys/module/apparmor/parameters/enabled")
+    if enabled.exists() and enabled.read_text().strip() == "Y":
+        pytest.skip("AppArmor is enabled here: the script would load profiles (needs root)")
+    proc = subprocess.run([str(script)], capture_output=True, text=True)
+    assert proc.returncode == 0 and "nothing to load" in proc.stderr
