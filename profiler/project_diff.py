@@ -27,7 +27,7 @@ from .render.override import OVERRIDE_FILE
 
 HINT = ("give two project directories (`profiler record --match ... -o DIR`) or two emitted "
         "ones (`profiler emit DIR --format all -o OUT`)")
-STATUS = ("changed", "appeared", "disappeared")  # "changed" also when nothing changed
+STATUS = ("unchanged", "changed", "appeared", "disappeared")
 
 
 def is_project(path: str) -> bool:
@@ -60,7 +60,8 @@ class ProjectDiff:
     def summary(self) -> str:
         grew = [s.service for s in self.services if s.report.added]
         shrank = [s.service for s in self.services if s.report.removed and not s.report.added]
-        moved = [f"{s.service} {s.status}" for s in self.services if s.status != "changed"]
+        moved = [f"{s.service} {s.status}" for s in self.services
+                 if s.status in ("appeared", "disappeared")]
         parts = [f"escalation in {', '.join(grew)}" if grew else "no escalation"]
         if shrank:
             parts.append(f"narrowing only in {', '.join(shrank)}")
@@ -125,14 +126,17 @@ def compare_projects(old: str, new: str) -> ProjectDiff:
     for name in sorted(a.keys() | b.keys()):
         if name in a and name in b:
             (fa, la), (fb, lb) = a[name], b[name]
-            status = "changed"
+            status = ""  # told by the comparison below
         elif name in b:
             (fb, lb), status = b[name], "appeared"
             fa, la = _nothing(fb), "(absent)"
         else:
             (fa, la), status = a[name], "disappeared"
             fb, lb = _nothing(fa), "(absent)"
-        services.append(ServiceDiff(name, status, compare(fa, fb, la, lb)))
+        report = compare(fa, fb, la, lb)
+        if not status:
+            status = "changed" if report.added or report.removed else "unchanged"
+        services.append(ServiceDiff(name, status, report))
     return ProjectDiff(old, new, ka, tuple(services))
 
 

@@ -37,7 +37,7 @@ def test_same_project_is_no_change(tmp_path):
     data = _data(proc)
     assert data["format"] == "profiler-diff-project" and not data["escalation"]
     assert sorted(data["services"]) == ["app", "cache", "web"]
-    assert all(s["status"] == "changed" and not s["added"] and not s["removed"]
+    assert all(s["status"] == "unchanged" and not s["added"] and not s["removed"]
                for s in data["services"].values())
 
 
@@ -52,6 +52,7 @@ def test_growth_in_one_service_fails_and_names_it(tmp_path):
     assert [c["item"] for c in svc["cache"]["added"]] == ["ptrace"]
     assert svc["cache"]["added"][0]["risk"] == "high"
     assert not svc["web"]["added"] and not svc["app"]["added"]
+    assert svc["cache"]["status"] == "changed" and svc["web"]["status"] == "unchanged"
     text = diff(old, new)
     assert text.returncode == 1 and "=== service cache (changed) ===" in text.stdout
     assert "escalation in cache" in text.stdout
