@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from . import diff_render, project
-from .diff import KINDS, DiffReport, Facts, compare, facts_from_recording
+from .diff import KINDS_PLURAL, DiffReport, Facts, compare, facts_from_recording
 from .diff_load import policy_dir_facts
 from .errors import UsageError
 from .policy_dir import POLICY_FILES
@@ -120,8 +120,8 @@ def _nothing(like: Facts) -> Facts:
 def compare_projects(old: str, new: str) -> ProjectDiff:
     (ka, a), (kb, b) = _sides(old), _sides(new)
     if ka != kb:
-        raise UsageError(f"cannot compare a project of {KINDS[ka]}s ({old}) with one of "
-                         f"{KINDS[kb]}s ({new})", hint=HINT)
+        raise UsageError(f"cannot compare a project of {KINDS_PLURAL[ka]} ({old}) with one of "
+                         f"{KINDS_PLURAL[kb]} ({new})", hint=HINT)
     services = []
     for name in sorted(a.keys() | b.keys()):
         if name in a and name in b:
