@@ -106,6 +106,9 @@ class Evidence:
     # observed execs' credentials at all (False: judge set-id programs by their name).
     privileged_execs: tuple[PrivilegedExec, ...] = ()
     exec_credentials_seen: bool = False
+    # The engine the run line is for ("docker" or "podman", metadata.engine): the two take
+    # different tmpfs options (_tmpfs_owner).
+    engine: str = "docker"
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,7 @@ def read_only(ev: Evidence, *, strict: bool = False
             return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
                                        f"on {d} would hide the image's copy"), (), ()
     extra = [] if strict else _spare_dirs(ev, kinds, tops)
-    owner = _tmpfs_owner(ev.uids, ev.gids)
+    owner = _tmpfs_owner(ev.uids, ev.gids, ev.engine)
     tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else [])))
                   for d in sorted(tops + extra))
     evidence = ("all writes are below " + ", ".join(tops) + " (files the app created itself)"
@@ -394,12 +397,23 @@ def _anchor(path: str) -> str:
     return posixpath.dirname(path)
 
 
-def _tmpfs_owner(uids, gids) -> list[str]:
+def _tmpfs_owner(uids, gids, engine: str = "docker") -> list[str]:
     """tmpfs mount options that let the app's user write there. A tmpfs is owned by root (Docker
-    keeps only the mode of the image's directory): a non-root app needs it as its own."""
+    keeps only the mode of the image's directory): a non-root app needs it as its own.
+
+    Docker passes uid=/gid= to the kernel's tmpfs. Podman (4.3, Debian 12) refuses them
+    ("unknown mount option": its pkg/util/mountOpts.go ProcessOptions accepts only rw/ro,
+    [no]exec, [no]suid, [no]dev, propagation, size, mode, [no]tmpcopyup and U) and takes `U`
+    instead, which it turns into uid=/gid= of the container's user when it creates the
+    container (libpod/container_internal_common.go, `case "U"`, podman v4.3.1; Podman's
+    docs/source/markdown/options/mount.md: "Set the uid and gid options for the tmpfs
+    filesystem based on the UID and GID of the container"). The run line's --user is that
+    user, so `U` does what Docker's uid=,gid= do. mode= works on both."""
     if not uids or 0 in uids:
         return []
     if len(uids) == 1:
+        if engine == "podman":
+            return ["U"]
         return [f"uid={uids[0]}"] + ([f"gid={gids[0]}"] if len(gids) == 1 else [])
     return ["mode=1777"]
 
