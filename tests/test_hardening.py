@@ -343,6 +343,26 @@ def test_tmpfs_owner(uids, gids, options):
     assert ro(ev)[1] == (("/tmp", options),)
 
 
+@pytest.mark.parametrize("uids,gids,options", [
+    ((100,), (101,), "U"),  # Podman: the container user's uid and gid (it refuses uid=/gid=)
+    ((100,), (100, 101), "U"),
+    ((100, 101), (101,), "mode=1777"),
+    ((0, 33), (0,), ""),
+])
+def test_tmpfs_owner_under_podman(uids, gids, options):
+    ev = Evidence(uids=uids, gids=gids, files=files(("/tmp/f", "create")), engine="podman")
+    assert ro(ev)[1] == (("/tmp", options),)
+
+
+def test_a_podman_recording_gets_podmans_tmpfs_owner_option():
+    from emitcases import made_with_podman
+    rec = recording(uids=[100], gids=[101], files=[("/var/lib/app/db", ["create", "write"])])
+    assert reduce([made_with_podman(rec)], strict=True).hardening.tmpfs == (("/var/lib/app", "U"),)
+    exec_ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute")),
+                       engine="podman")
+    assert ro(exec_ev)[1] == (("/tmp", "U,exec"),)
+
+
 def test_tmpfs_exec_only_where_something_was_executed():
     ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute"),
                                                     ("/run/app.pid", "create write")))
