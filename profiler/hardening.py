@@ -225,7 +225,8 @@ def read_only(ev: Evidence, *, strict: bool = False
                                        f"on {d} would hide the image's copy"), (), ()
     extra = [] if strict else _spare_dirs(ev, kinds, tops)
     owner = _tmpfs_owner(ev.uids, ev.gids, ev.engine)
-    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else [])))
+    empty = list(PODMAN_EMPTY_TMPFS) if ev.engine == "podman" else []
+    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else []) + empty))
                   for d in sorted(tops + extra))
     evidence = ("all writes are below " + ", ".join(tops) + " (files the app created itself)"
                 if tops else "no write outside /proc, /sys, /dev and mounted volumes")
@@ -395,6 +396,18 @@ def _anchor(path: str) -> str:
             rest = path[len(root) + 1:].split("/")
             return root + "/" + rest[0] if len(rest) > 1 else root
     return posixpath.dirname(path)
+
+
+# Podman copies the image's files below a tmpfs directory into the tmpfs by default
+# (`tmpcopyup`, podman v4.3.1 pkg/util/mountOpts.go; "notmpcopyup: Disable copying files from
+# the image to the tmpfs", podman run --mount docs), Docker does not: the decisions above assume
+# Docker's empty tmpfs (the app creates what it uses there). Copied files also break apps: crun
+# 1.8.1 mounts the tmpfs with mode 1777 and copies the image's files in with their owners, and
+# the kernel's fs.protected_regular (1 under systemd) then refuses even root an O_CREAT open of
+# a file another user owns in a sticky world-writable directory. Seen on Debian 12 with Podman
+# 4.3: nginx `open() "/var/log/nginx/error.log" failed (13: Permission denied)` (the image's
+# www-data file). So a Podman tmpfs starts empty, as Docker's does.
+PODMAN_EMPTY_TMPFS = ("notmpcopyup",)
 
 
 def _tmpfs_owner(uids, gids, engine: str = "docker") -> list[str]:

@@ -71,7 +71,7 @@ def test_podman_recording_runs_podman_with_the_profiles_path(tmp_path):
     assert argv[0] == "run" and argv[-2:] == ["-d", "example/db:1"]
     assert f"seccomp={tmp_path}/seccomp.json" in argv
     assert argv[argv.index("--user") + 1] == "100:101"
-    assert "/var/lib/app:U" in argv and not any("uid=" in a for a in argv)
+    assert "/var/lib/app:U,notmpcopyup" in argv and not any("uid=" in a for a in argv)
 
 
 def test_docker_recording_keeps_docker_and_uid_gid():

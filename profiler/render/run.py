@@ -76,6 +76,8 @@ def flags(policy: Policy) -> list[Flag]:
                 why += " and executed them"
             if "uid=" in opts or "mode=" in opts or "U" in opts.split(","):
                 why += "; writable by the app's non-root user"
+            if "notmpcopyup" in opts.split(","):
+                why += "; empty, as Docker's (Podman would copy the image's files in)"
             out.append(Flag(("--tmpfs", value), why))
     if h.pids_limit.apply:
         out.append(_flag(("--pids-limit", h.pids_limit.value), h.pids_limit))

@@ -31,12 +31,12 @@ args=(
   --security-opt no-new-privileges  # no exec gained privilege (every exec's credentials were observed) (executables: /usr/sbin/nginx); uid changes, if any, were setuid()/setgid() calls, which it allows
   # assumes the app writes nowhere but the tmpfs directories (anything else fails with EROFS); tmpfs contents are lost at restart, count against the container's memory, and are noexec unless marked exec
   --read-only  # all writes are below /run, /var/lib/nginx, /var/log/nginx (files the app created itself); tmpfs also on /root, /tmp, /var/tmp (temp directories and home, where apps write under load): the rest read-only
-  --tmpfs /root  # not written in training: a temp directory or home, where apps write under load
-  --tmpfs /run  # the app created files here
-  --tmpfs /tmp  # not written in training: a temp directory or home, where apps write under load
-  --tmpfs /var/lib/nginx  # the app created files here
-  --tmpfs /var/log/nginx  # the app created files here
-  --tmpfs /var/tmp  # not written in training: a temp directory or home, where apps write under load
+  --tmpfs /root:notmpcopyup  # not written in training: a temp directory or home, where apps write under load; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /run:notmpcopyup  # the app created files here; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /tmp:notmpcopyup  # not written in training: a temp directory or home, where apps write under load; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /var/lib/nginx:notmpcopyup  # the app created files here; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /var/log/nginx:notmpcopyup  # the app created files here; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /var/tmp:notmpcopyup  # not written in training: a temp directory or home, where apps write under load; empty, as Docker's (Podman would copy the image's files in)
   # assumes the workload drove at least 1/4 of production's peak concurrency (threads count as tasks)
   --pids-limit 64  # an estimate: peak 3 tasks (processes and threads) seen; limit max(64, 4 x peak)
   --publish 127.0.0.1:18080:80  # as the recording ran

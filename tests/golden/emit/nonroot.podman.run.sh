@@ -24,10 +24,10 @@ args=(
   --security-opt no-new-privileges  # no set-uid/set-gid or file-capability program was run (executables: none recorded); uid changes, if any, were setuid()/setgid() calls, which it allows
   # assumes the app writes nowhere but the tmpfs directories (anything else fails with EROFS); tmpfs contents are lost at restart, count against the container's memory, and are noexec unless marked exec
   --read-only  # all writes are below /var/lib/app (files the app created itself); tmpfs also on /run, /tmp, /var/tmp (temp directories and home, where apps write under load): the rest read-only
-  --tmpfs /run:U  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user
-  --tmpfs /tmp:U  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user
-  --tmpfs /var/lib/app:U  # the app created files here; writable by the app's non-root user
-  --tmpfs /var/tmp:U  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user
+  --tmpfs /run:U,notmpcopyup  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /tmp:U,notmpcopyup  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /var/lib/app:U,notmpcopyup  # the app created files here; writable by the app's non-root user; empty, as Docker's (Podman would copy the image's files in)
+  --tmpfs /var/tmp:U,notmpcopyup  # not written in training: a temp directory or home, where apps write under load; writable by the app's non-root user; empty, as Docker's (Podman would copy the image's files in)
   # assumes the workload drove at least 1/4 of production's peak concurrency (threads count as tasks)
   --pids-limit 64  # an estimate: peak 4 tasks (processes and threads) seen; limit max(64, 4 x peak)
   # assumes the app never needs root later: binding a port below 1024 without NET_BIND_SERVICE, writing root-owned files of the image, a root-only code path
