@@ -182,3 +182,15 @@ def test_run_sh_as_a_user_needs_the_profile_loaded(tmp_path):
     assert not (tmp_path / "parser.log").exists()
     proc = _run_sh(tmp_path, _apparmor_host(tmp_path, uid=1000, loaded="profiler-sample-nginx"))
     assert proc.returncode == 0 and b"apparmor=profiler-sample-nginx" in proc.stdout
+
+
+def test_podman_run_sh_is_read_back_like_dockers():
+    """verify and diff read a Podman recording's run.sh (`exec podman run`) as they read
+    Docker's."""
+    from profiler import diff, policy_dir
+    text = run.render(reduce([made_with_podman(nonroot())]))
+    script = policy_dir.run_script(text)
+    assert script.has_docker_run and script.has_args_block
+    assert ("--tmpfs", "/var/lib/app:U,notmpcopyup") in script.flags(args_only=True)
+    lacks, _ = diff.run_items(text)
+    assert "--read-only" not in lacks and "--user" not in lacks
