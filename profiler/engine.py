@@ -227,6 +227,19 @@ def _tmpfs(tmpfs: list[str]) -> dict:
     return out
 
 
+def tmpfs_hint(engine: str, tmpfs: list[str], why: str) -> str | None:
+    """A hint when Podman refused Docker's tmpfs owner options. emit chooses them by the
+    recording's engine (hardening._tmpfs_owner: uid=/gid= for Docker, U for Podman), so a
+    policy emitted from a Docker recording and run under Podman carries the wrong ones. Seen
+    with Podman 4.3: `unknown mount option "uid=100": invalid mount option`."""
+    opts = {o.split("=", 1)[0] for t in tmpfs for o in t.partition(":")[2].split(",")}
+    if engine == "podman" and "unknown mount option" in why and opts & {"uid", "gid"}:
+        return ("the policy was emitted from a Docker recording (tmpfs uid=/gid=), which Podman "
+                "does not take: emit it from a recording made with Podman, or write U (the "
+                "container user's uid and gid) instead of uid=N,gid=N")
+    return None
+
+
 class Engine:
     def __init__(self):
         import docker  # the SDK; imported here so pure modules never need it
@@ -286,12 +299,8 @@ class Engine:
             raise EngineError(f"image {spec.image!r} not found", hint="build or pull it first") from None
         except self._docker.errors.APIError as e:
             why = _short(e)
-            hint = None
-            if self.engine_info().name == "podman" and "unknown mount option" in why:
-                # Seen with Podman 4.3: its compat API refuses tmpfs uid=/gid= (Docker takes them)
-                hint = ("Podman 4.3 takes no uid=/gid= tmpfs options: edit run.sh's --tmpfs to "
-                        "mode=1777, or drop --read-only and its --tmpfs lines")
-            raise EngineError(f"cannot create the container: {why}", hint=hint) from None
+            raise EngineError(f"cannot create the container: {why}",
+                              hint=tmpfs_hint(self.engine_info().name, spec.tmpfs, why)) from None
 
     def start(self, container) -> None:
         try:

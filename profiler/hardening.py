@@ -106,6 +106,9 @@ class Evidence:
     # observed execs' credentials at all (False: judge set-id programs by their name).
     privileged_execs: tuple[PrivilegedExec, ...] = ()
     exec_credentials_seen: bool = False
+    # The engine the run line is for ("docker" or "podman", metadata.engine): the two take
+    # different tmpfs options (_tmpfs_owner).
+    engine: str = "docker"
 
 
 @dataclass(frozen=True)
@@ -221,8 +224,9 @@ def read_only(ev: Evidence, *, strict: bool = False
             return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
                                        f"on {d} would hide the image's copy"), (), ()
     extra = [] if strict else _spare_dirs(ev, kinds, tops)
-    owner = _tmpfs_owner(ev.uids, ev.gids)
-    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else [])))
+    owner = _tmpfs_owner(ev.uids, ev.gids, ev.engine)
+    empty = list(PODMAN_EMPTY_TMPFS) if ev.engine == "podman" else []
+    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else []) + empty))
                   for d in sorted(tops + extra))
     evidence = ("all writes are below " + ", ".join(tops) + " (files the app created itself)"
                 if tops else "no write outside /proc, /sys, /dev and mounted volumes")
@@ -394,12 +398,35 @@ def _anchor(path: str) -> str:
     return posixpath.dirname(path)
 
 
-def _tmpfs_owner(uids, gids) -> list[str]:
+# Podman copies the image's files below a tmpfs directory into the tmpfs by default
+# (`tmpcopyup`, podman v4.3.1 pkg/util/mountOpts.go; "notmpcopyup: Disable copying files from
+# the image to the tmpfs", podman run --mount docs), Docker does not: the decisions above assume
+# Docker's empty tmpfs (the app creates what it uses there). Copied files also break apps: crun
+# 1.8.1 mounts the tmpfs with mode 1777 and copies the image's files in with their owners, and
+# the kernel's fs.protected_regular (1 under systemd) then refuses even root an O_CREAT open of
+# a file another user owns in a sticky world-writable directory. Seen on Debian 12 with Podman
+# 4.3: nginx `open() "/var/log/nginx/error.log" failed (13: Permission denied)` (the image's
+# www-data file). So a Podman tmpfs starts empty, as Docker's does.
+PODMAN_EMPTY_TMPFS = ("notmpcopyup",)
+
+
+def _tmpfs_owner(uids, gids, engine: str = "docker") -> list[str]:
     """tmpfs mount options that let the app's user write there. A tmpfs is owned by root (Docker
-    keeps only the mode of the image's directory): a non-root app needs it as its own."""
+    keeps only the mode of the image's directory): a non-root app needs it as its own.
+
+    Docker passes uid=/gid= to the kernel's tmpfs. Podman (4.3, Debian 12) refuses them
+    ("unknown mount option": its pkg/util/mountOpts.go ProcessOptions accepts only rw/ro,
+    [no]exec, [no]suid, [no]dev, propagation, size, mode, [no]tmpcopyup and U) and takes `U`
+    instead, which it turns into uid=/gid= of the container's user when it creates the
+    container (libpod/container_internal_common.go, `case "U"`, podman v4.3.1; Podman's
+    docs/source/markdown/options/mount.md: "Set the uid and gid options for the tmpfs
+    filesystem based on the UID and GID of the container"). The run line's --user is that
+    user, so `U` does what Docker's uid=,gid= do. mode= works on both."""
     if not uids or 0 in uids:
         return []
     if len(uids) == 1:
+        if engine == "podman":
+            return ["U"]
         return [f"uid={uids[0]}"] + ([f"gid={gids[0]}"] if len(gids) == 1 else [])
     return ["mode=1777"]
 

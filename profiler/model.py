@@ -284,6 +284,15 @@ class Metadata:
             return self.runtime
         return self.runtime or "runc"
 
+    @property
+    def engine_name(self) -> str:
+        """The engine of a container recording without its version: "docker" or "podman"
+        ("docker" for recordings older than 1.6), "" for exec mode."""
+        name = self.engine.split()[0].lower() if self.engine.strip() else ""
+        if self.mode == "exec":
+            return name
+        return name or "docker"
+
 
 TIMELINE_KINDS: tuple[str, ...] = ("syscalls", "capabilities", "files", "sockets", "executables")
 

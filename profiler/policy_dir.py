@@ -364,7 +364,9 @@ def run_script(text: str) -> RunScript:
             lines.append(RunLine(n, in_args, tuple(_words(line))))
         except PolicyFormatError as e:
             lines.append(RunLine(n, in_args, error=e.reason))
-    return RunScript(tuple(lines), bool(re.search(r"(?m)^[^#]*\bdocker\s+run\b", text)), closed)
+    # (`podman run`: the run.sh of a Podman recording, render/run.py)
+    return RunScript(tuple(lines), bool(re.search(r"(?m)^[^#]*\b(docker|podman)\s+run\b", text)),
+                     closed)
 
 
 # --- the directory --------------------------------------------------------------------------

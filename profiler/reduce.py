@@ -96,6 +96,10 @@ class Policy:
     # Compat architectures the app made calls in, each with the names it used there
     # (libseccomp names for that architecture), sorted; empty for most apps.
     compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # The engine the run line is for: the first recording's (metadata.engine; "docker" for
+    # older recordings). Podman's CLI and tmpfs options differ from Docker's (render/run.py,
+    # hardening._tmpfs_owner).
+    engine: str = "docker"
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,6 +341,11 @@ def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], a
         warnings.append(f"syscall number(s) {', '.join(map(str, unnamed))} have no libseccomp "
                         f"name on {arch}: a profile cannot allow them by name (update libseccomp)")
     images = sorted({_image(r) for r in recs})
+    engines = [_engine(r) for r in recs]
+    if any(e != engines[0] for e in engines):
+        warnings.append(f"the recordings were made with different engines "
+                        f"({', '.join(sorted(set(engines)))}); the run line is for the first "
+                        f"recording's, {engines[0]}")
     if len(images) > 1:
         warnings.append(f"the recordings are of different images ({', '.join(images)}); the "
                         f"policy covers them all and is named after the first")
@@ -400,7 +409,12 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),
+        engine=_engine(first),
     )
+
+
+def _engine(rec: Recording) -> str:
+    return rec.metadata.engine_name or "docker"
 
 
 def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Merged,
@@ -434,4 +448,5 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         compat_syscalls=merged.compat_syscalls,
         resolved_executables=_resolved_executables(recs),
         caps_unknown=tuple(s for r, s in zip(recs, sources) if not r.metadata.capabilities_known),
+        engine=_engine(first),
     )

@@ -34,11 +34,12 @@ def syscalls(arch: str, *names: str) -> tuple[Syscall, ...]:
 
 def recording(*, arch="x86_64", names=("read", "write", "exit_group"), files=(), caps=(),
               sockets=(), listening=(), uids=(0,), gids=(0,), peak=2, executables=(),
-              user="", run_options=(), arguments=(), image="example/app:1.0") -> Recording:
+              user="", run_options=(), arguments=(), image="example/app:1.0",
+              engine="") -> Recording:
     """A small recording built in code (only what a test sets matters)."""
     return Recording(
         metadata=Metadata(tool_version="0.1.0", kernel="6.1.0", arch=arch, mode="container",
-                          image=image,
+                          image=image, engine=engine,
                           container=ContainerConfig(user=user, run_options=tuple(run_options))),
         syscalls=syscalls(arch, *names),
         arguments=tuple(arguments),
@@ -49,6 +50,11 @@ def recording(*, arch="x86_64", names=("read", "write", "exit_group"), files=(),
         processes=Processes(executables=tuple(Executable(e, 1) for e in executables),
                             peak_tasks=peak, uids=tuple(uids), gids=tuple(gids)),
     ).canonical()
+
+
+def made_with_podman(rec: Recording) -> Recording:
+    """rec as if recorded through Podman's compat API (Debian 12: podman 4.3.1, crun)."""
+    return replace(rec, metadata=replace(rec.metadata, engine="podman 4.3.1", runtime="crun"))
 
 
 def arg(syscall: str, name: str, index: int, *values: int, overflow: int = 0) -> ArgValues:
@@ -66,5 +72,5 @@ def check_golden(name: str, text: str, update: bool) -> None:
         f"{name} differs from its golden file (if intended: pytest --update-golden)"
 
 
-__all__ = ["nginx", "shell", "recording", "arg", "check_golden", "replace", "NGINX", "SHELL", "LEGACY",
+__all__ = ["nginx", "shell", "recording", "made_with_podman", "arg", "check_golden", "replace", "NGINX", "SHELL", "LEGACY",
            "GOLDEN", "FIXTURES"]

@@ -9,8 +9,9 @@ from dataclasses import replace
 
 from profiler import recording_io
 from profiler.engine import (ContainerInfo, EngineInfo, _security_opts, container_runtime,
-                             engine_info)
+                             engine_info, tmpfs_hint)
 from profiler.model import Metadata, Recording
+from profiler.reduce import reduce
 
 # Shapes of the two engines' /version and /info answers (the keys engine_info reads).
 DOCKER_VERSION = {"Version": "20.10.24+dfsg1", "ApiVersion": "1.41",
@@ -94,3 +95,31 @@ def test_bounding_set_starts_from_the_engines_own_defaults():
     assert has(docker, "CAP_MKNOD") and has(docker, "CAP_AUDIT_WRITE")
     assert not has(podman, "CAP_MKNOD") and not has(podman, "CAP_AUDIT_WRITE")
     assert has(podman, "CAP_NET_RAW") and has(podman, "CAP_CHOWN")
+
+
+def test_engine_name_without_version_and_docker_for_older_recordings():
+    assert _rec(engine="podman 4.3.1").metadata.engine_name == "podman"
+    assert _rec(engine="docker 20.10.24").metadata.engine_name == "docker"
+    assert _rec().metadata.engine_name == "docker"  # made before 1.6: Docker
+    assert replace(_rec().metadata, mode="exec").engine_name == ""
+
+
+def test_policy_is_for_the_first_recordings_engine_and_says_when_they_differ():
+    from emitcases import made_with_podman, recording
+    rec = recording()
+    assert reduce([rec]).engine == "docker"
+    assert reduce([made_with_podman(rec)]).engine == "podman"
+    mixed = reduce([made_with_podman(rec), rec])
+    assert mixed.engine == "podman"
+    assert any("different engines (docker, podman); the run line is for the first recording's, "
+               "podman" in w for w in mixed.warnings)
+    assert not any("engines" in w for w in reduce([rec, rec]).warnings)
+
+
+def test_podman_refusing_dockers_tmpfs_owner_options_gets_a_hint():
+    why = 'container create: unknown mount option "uid=100": invalid mount option'
+    hint = tmpfs_hint("podman", ["/var/lib/redis:uid=100,gid=101"], why)
+    assert hint and "emitted from a Docker recording" in hint and "write U" in hint
+    assert tmpfs_hint("podman", ["/var/lib/redis:U"], why) is None
+    assert tmpfs_hint("podman", ["/tmp:uid=1"], "no such image") is None
+    assert tmpfs_hint("docker", ["/tmp:uid=1"], why) is None

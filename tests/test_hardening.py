@@ -343,6 +343,32 @@ def test_tmpfs_owner(uids, gids, options):
     assert ro(ev)[1] == (("/tmp", options),)
 
 
+# Podman: U is the container user's uid and gid (it refuses uid=/gid=); notmpcopyup keeps the
+# tmpfs empty as Docker's is (Podman copies the image's files in by default).
+@pytest.mark.parametrize("uids,gids,options", [
+    ((100,), (101,), "U,notmpcopyup"),
+    ((100,), (100, 101), "U,notmpcopyup"),
+    ((100, 101), (101,), "mode=1777,notmpcopyup"),
+    ((0, 33), (0,), "notmpcopyup"),
+])
+def test_tmpfs_options_under_podman(uids, gids, options):
+    ev = Evidence(uids=uids, gids=gids, files=files(("/tmp/f", "create")), engine="podman")
+    assert ro(ev)[1] == (("/tmp", options),)
+
+
+def test_a_podman_recording_gets_podmans_tmpfs_options():
+    from emitcases import made_with_podman
+    rec = recording(uids=[100], gids=[101], files=[("/var/lib/app/db", ["create", "write"])])
+    assert reduce([made_with_podman(rec)], strict=True).hardening.tmpfs == \
+        (("/var/lib/app", "U,notmpcopyup"),)
+    assert reduce([made_with_podman(nginx())], strict=True).hardening.tmpfs == \
+        (("/run", "notmpcopyup"), ("/var/lib/nginx", "notmpcopyup"),
+         ("/var/log/nginx", "notmpcopyup"))
+    exec_ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute")),
+                       engine="podman")
+    assert ro(exec_ev)[1] == (("/tmp", "U,exec,notmpcopyup"),)
+
+
 def test_tmpfs_exec_only_where_something_was_executed():
     ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute"),
                                                     ("/run/app.pid", "create write")))

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from emitcases import check_golden, nginx, recording, shell
+from emitcases import check_golden, made_with_podman, nginx, recording, shell
 from profiler.errors import PolicyError
 from profiler.reduce import reduce
 from profiler.render import run
@@ -33,6 +33,51 @@ def run_script(text: str, tmp_path, *extra: str) -> list[str]:
 def test_golden(which, update_golden):
     rec = nginx() if which == "nginx" else shell()
     check_golden(f"{which}.run.sh", run.render(reduce([rec])), update_golden)
+
+
+def nonroot(engine: str = ""):
+    """A service running as uid 100/gid 101 that made its own files in /var/lib/app (as the
+    redis sample does): its tmpfs needs an owner option, which Docker and Podman spell apart."""
+    return recording(image="example/db:1", uids=[100], gids=[101], user="100:101", peak=4,
+                     engine=engine, files=[("/var/lib/app/db", ["create", "write"]),
+                                           ("/var/lib/app", ["read"])],
+                     sockets=[("AF_INET", "SOCK_STREAM")],
+                     listening=[("AF_INET", "0.0.0.0", 6379)],
+                     run_options=[("publish", "127.0.0.1:16379:6379")])
+
+
+@pytest.mark.parametrize("which", ["nginx.podman", "nonroot", "nonroot.podman"])
+def test_golden_engines(which, update_golden):
+    """The run.sh of a Podman recording runs podman, with Podman's tmpfs owner option U."""
+    rec = nginx() if which.startswith("nginx") else nonroot()
+    if which.endswith(".podman"):
+        rec = made_with_podman(rec)
+    check_golden(f"{which}.run.sh", run.render(reduce([rec])), update_golden)
+
+
+def test_podman_recording_runs_podman_with_the_profiles_path(tmp_path):
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "podman"
+    fake.write_text('#!/bin/sh\necho podman >&2\nfor a in "$@"; do printf "%s\\0" "$a"; done\n')
+    fake.chmod(0o755)
+    policy = reduce([made_with_podman(nonroot())])
+    (tmp_path / "run.sh").write_text(run.render(policy))
+    env = dict(os.environ, PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(tmp_path / "run.sh"), "-d"], capture_output=True, env=env,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(b"podman")  # no docker: its CLI would send the content
+    argv = proc.stdout.decode().split("\0")[:-1]
+    assert argv[0] == "run" and argv[-2:] == ["-d", "example/db:1"]
+    assert f"seccomp={tmp_path}/seccomp.json" in argv
+    assert argv[argv.index("--user") + 1] == "100:101"
+    assert "/var/lib/app:U,notmpcopyup" in argv and not any("uid=" in a for a in argv)
+
+
+def test_docker_recording_keeps_docker_and_uid_gid():
+    text = run.render(reduce([nonroot()]))
+    assert "exec docker run" in text and "--tmpfs /var/lib/app:uid=100,gid=101" in text
+    assert "podman" not in text
 
 
 def test_script_runs_the_hardened_command(tmp_path):
@@ -137,3 +182,15 @@ def test_run_sh_as_a_user_needs_the_profile_loaded(tmp_path):
     assert not (tmp_path / "parser.log").exists()
     proc = _run_sh(tmp_path, _apparmor_host(tmp_path, uid=1000, loaded="profiler-sample-nginx"))
     assert proc.returncode == 0 and b"apparmor=profiler-sample-nginx" in proc.stdout
+
+
+def test_podman_run_sh_is_read_back_like_dockers():
+    """verify and diff read a Podman recording's run.sh (`exec podman run`) as they read
+    Docker's."""
+    from profiler import diff, policy_dir
+    text = run.render(reduce([made_with_podman(nonroot())]))
+    script = policy_dir.run_script(text)
+    assert script.has_docker_run and script.has_args_block
+    assert ("--tmpfs", "/var/lib/app:U,notmpcopyup") in script.flags(args_only=True)
+    lacks, _ = diff.run_items(text)
+    assert "--read-only" not in lacks and "--user" not in lacks

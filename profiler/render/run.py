@@ -1,6 +1,12 @@
 """Policy -> a hardened `docker run` (templates/run.sh.j2): a bash script whose options each carry
 the evidence for them as a comment, plus the options the evidence did not support and why.
 
+A policy from recordings made with Podman (metadata.engine) runs `podman run` instead: Podman's
+CLI reads the seccomp profile by path, whereas the docker CLI sends the profile's content and
+Podman 4.3's Docker-compatible API takes only a path ("opening seccomp profile failed: ... file
+name too long", seen on Debian 12). The options are the same words for both CLIs except the
+tmpfs owner (hardening._tmpfs_owner).
+
 `flags()` and `docker_args()` give the same options as data, for verify and the tests.
 """
 
@@ -68,8 +74,10 @@ def flags(policy: Policy) -> list[Flag]:
                    "load" if d in h.tmpfs_spare else "the app created files here")
             if "exec" in opts.split(","):
                 why += " and executed them"
-            if "uid=" in opts or "mode=" in opts:
+            if "uid=" in opts or "mode=" in opts or "U" in opts.split(","):
                 why += "; writable by the app's non-root user"
+            if "notmpcopyup" in opts.split(","):
+                why += "; empty, as Docker's (Podman would copy the image's files in)"
             out.append(Flag(("--tmpfs", value), why))
     if h.pids_limit.apply:
         out.append(_flag(("--pids-limit", h.pids_limit.value), h.pids_limit))
@@ -93,6 +101,11 @@ def not_applied(policy: Policy) -> list[tuple[str, str]]:
         if not d.apply]
 
 
+def cli(policy: Policy) -> str:
+    """The command run.sh runs the container with: the recordings' engine's own CLI."""
+    return "podman" if policy.engine == "podman" else "docker"
+
+
 def docker_args(policy: Policy, seccomp_file: str | None = None,
                 apparmor_profile: str | None = None) -> list[str]:
     """`docker run` options (no image, no command) as a list of words."""
@@ -110,6 +123,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
     allowed = seccomp_render.allowed_names(prof)
     return templating.render(
         "run.sh.j2",
+        cli=cli(policy),
         name=policy.name,
         runs=policy.runs,
         image=image,

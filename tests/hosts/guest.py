@@ -192,9 +192,11 @@ def wait_port(port: int, seconds: int) -> bool:
 
 
 def cli_env() -> dict:
-    """On a Podman host the docker command must be Podman's own CLI for what passes a seccomp
-    profile by file: the docker CLI inlines the profile's content, and Podman 4.3's compat API
-    opens the value as a path ("file name too long"). Debian's podman-docker package makes
+    """On a Podman host the negative controls' docker command must be Podman's own CLI, since
+    they pass a seccomp profile by file: the docker CLI inlines the profile's content, and Podman
+    4.3's compat API opens the value as a path ("file name too long"). (The emitted run.sh of a
+    Podman recording runs podman itself, so the run-line step gets no shim.) Debian's
+    podman-docker package makes
     `docker` a wrapper that execs podman; its equivalent here (podman-docker conflicts with
     the docker.io set-up installs) is a directory first in PATH holding that wrapper."""
     if os.environ.get("DOCKER_HOST") != PODMAN_SOCKET:
@@ -250,7 +252,7 @@ def run_sample(g: Guest, name: str) -> None:
         + "echo run-line: workload passed"
     )
     cli = cli_env()
-    run_ok = g.step(name, "run-line", ["bash", "-c", script], env={**env, **cli})
+    run_ok = g.step(name, "run-line", ["bash", "-c", script], env=env)
     if not run_ok:
         with (g.logs / f"{name}-run-line.log").open("a") as f:
             subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
