@@ -1063,30 +1063,39 @@ int on_sys_exit(struct sys_exit_args *args) {
 #endif
 
 #ifdef CONTAINERS
+// `path + off`, the offset masked behind a compiler barrier so that the verifier sees it bounded:
+// LLVM 19 (Debian 13's bcc) compares a zero-extended copy of an offset and adds the unchecked
+// original, which the verifier refuses ("value 4294934461 makes ctx pointer be out of bounds").
+// A data_loc string is shorter than 64 KiB, so the mask changes no offset.
+static __always_inline const char *path_at(const char *path, int off) {
+    asm volatile("" : "+r"(off));
+    return path + (off & 0xFFFF);
+}
+
 // The offset of the container id named by the path component that ends at `end` (exclusive), or
 // -1; as profiler/cgroups.py's `container_id_in_name` (its unit tests are this function's
 // specification): the whole component (`/docker/<id>`: cgroupfs driver), or the 64 characters
 // between a `-` and a `.scope` suffix (`docker-<id>.scope`, `libpod-<id>.scope`: systemd
-// driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's (with
-// the offsets computed here the verifier need not bound them); mkdir is rare.
+// driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's, at an
+// offset path_at bounds for the verifier; mkdir is rare.
 static __always_inline int component_id(const char *path, int end) {
     if (end < CONTAINER_ID_LEN + 1)
         return -1;
     char sep = 0;
-    bpf_probe_read_kernel(&sep, 1, path + end - CONTAINER_ID_LEN - 1);
+    bpf_probe_read_kernel(&sep, 1, path_at(path, end - CONTAINER_ID_LEN - 1));
     if (sep == '/')
         return end - CONTAINER_ID_LEN;
     if (end < CONTAINER_ID_LEN + 8)   // "/x-" + id + ".scope"
         return -1;
     u64 tail = 0, before = 0;
-    bpf_probe_read_kernel(&tail, 6, path + end - 6);
+    bpf_probe_read_kernel(&tail, 6, path_at(path, end - 6));
     if (tail != 0x65706f63732eULL)   // ".scope", little-endian
         return -1;
     int id = end - 6 - CONTAINER_ID_LEN;
-    bpf_probe_read_kernel(&before, 1, path + id - 1);
+    bpf_probe_read_kernel(&before, 1, path_at(path, id - 1));
     if (before != '-')
         return -1;
-    bpf_probe_read_kernel(&before, 8, path + id - 8);
+    bpf_probe_read_kernel(&before, 8, path_at(path, id - 8));
     if (before == 0x2d6e6f6d6e6f632dULL)   // "-conmon-"
         return -1;
     return id;
@@ -1097,7 +1106,7 @@ static __always_inline u32 *expected_at(const char *path, int end) {
     if (at < 0)
         return 0;
     struct container_key key = {};
-    bpf_probe_read_kernel(key.id, CONTAINER_ID_LEN, path + at);
+    bpf_probe_read_kernel(key.id, CONTAINER_ID_LEN, path_at(path, at));
     return expected.lookup(&key);
 }
 
