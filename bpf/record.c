@@ -249,6 +249,9 @@ static __always_inline u32 *task_state_of(struct task_struct *t) {
     st = tstate.task_storage_get(t, &init, BPF_LOCAL_STORAGE_GET_F_CREATE);
     if (!st)
         return h;   // storage refused (nested context): the hash entry still answers
+    // Else LLVM 19+ may return both pointers as one `h | st` (one of them is null on each path),
+    // and the verifier refuses bitwise operations on pointers (cap_return on Debian 13, forky).
+    asm volatile("" : "+r"(st));
     if (h)
         tracked.delete(&tid);
 #ifdef ATTACH
