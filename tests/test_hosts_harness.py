@@ -51,3 +51,23 @@ def test_image_key_depends_on_the_release_and_wheels_on_the_project():
     reqs = harness.requirements()
     assert any(r.startswith("typer") for r in reqs) and any(r.startswith("pytest") for r in reqs)
     assert any(r.startswith("setuptools") for r in reqs)  # the editable install's backend, offline
+
+
+def test_bpf_check_rows_are_bpf_loads_lines_and_the_verifier_log_stays_out():
+    out = ("ok   new-container, capabilities tracepoint\n"
+           "63: (4f) r8 |= r0\nR8 bitwise operator |= on pointer prohibited\n"
+           "FAIL attach, capabilities kprobe: Failed to load BPF program b'cap_return': "
+           "Permission denied\n")
+    rows = harness.bpf_results(out)
+    assert [(r["step"], r["status"]) for r in rows] == [
+        ("new-container, capabilities tracepoint", "passed"),
+        ("attach, capabilities kprobe", "failed")]
+    assert rows[1]["error"] == "Failed to load BPF program b'cap_return': Permission denied"
+    assert harness.failures([_run()] + [{**_run(), "results": rows}]) == 1
+
+
+def test_bpf_check_runs_once_per_release_and_its_chroot_key_follows_its_recipe():
+    assert harness.one_per_release(["debian12-podman", "debian13", "debian12", "forky"]) == [
+        "debian12-podman", "debian13", "forky"]
+    assert {p.name for p in harness.BPF_RECIPE} >= {"build-bpf-root.sh", "rootfs.sh"}
+    assert all(p.exists() for p in harness.BPF_RECIPE + harness.RECIPE)

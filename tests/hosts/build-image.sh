@@ -17,6 +17,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 source "$HERE/../../scripts/lib.sh"
+source "$HERE/rootfs.sh"
 
 suite="${1:?usage: $0 SUITE OUTDIR}"
 out="${2:?usage: $0 SUITE OUTDIR}"
@@ -26,46 +27,14 @@ need_root
 for tool in debootstrap mkfs.ext4 qemu-img; do
     command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap e2fsprogs qemu-utils)"
 done
-mirror="$("$PROFILER_ROOT/scripts/apt-mirror.sh" "$suite")" || die "no Debian mirror in the apt sources"
 
 mkdir -p "$out"
 root="$out/rootfs"
 log="$out/build.log"
 : >"$log"
-mounted=()
-cleanup() {
-    local m
-    for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-step() { say "[$suite] $*"; echo "== $*" >>"$log"; }
-in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-                DEBIAN_FRONTEND=noninteractive LC_ALL=C "$@" >>"$log" 2>&1 </dev/null; }
-fail() { tail -n 20 "$log" >&2; die "[$suite] $* (log: $log)"; }
 
 t0=$SECONDS
-step "debootstrap $suite from the apt mirror"
-# This host's debootstrap may be older than the suite (bookworm's knows no forky): testing and
-# unstable releases all bootstrap with the sid script.
-script=()
-[ -e "/usr/share/debootstrap/scripts/$suite" ] || script=(/usr/share/debootstrap/scripts/sid)
-debootstrap --include=ca-certificates "$suite" "$root" "$mirror" "${script[@]}" >>"$log" 2>&1 \
-    || fail "debootstrap failed"
-
-step "chroot set-up"
-for m in proc sys dev dev/pts; do
-    mount --bind "/$m" "$root/$m" && mounted=("$root/$m" "${mounted[@]}")
-done
-printf 'deb %s %s main\n' "$mirror" "$suite" >"$root/etc/apt/sources.list"
-rm -f "$root/etc/apt/sources.list.d/"*
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# No service starts inside the chroot (docker, apparmor ...): they start when the VM boots.
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod +x "$root/usr/sbin/policy-rc.d"
-# The machine's mirror may be a snapshot whose testing suite's Release file has passed its
-# Valid-Until (seen with forky): the guest has no network, so freshness means nothing there.
-echo 'Acquire::Check-Valid-Until "false";' >"$root/etc/apt/apt.conf.d/99profiler-hosts"
-in_root apt-get -q update || fail "apt-get update in the chroot failed"
+rootfs_bootstrap   # debootstrap's default variant: what a Debian install has
 
 # The package list is setup.sh's own for this release (lib.sh), so a wrong name fails here.
 mapfile -t pkgs < <(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
@@ -109,10 +78,7 @@ EOF
 in_root systemctl enable profiler-hosts.service || fail "cannot enable profiler-hosts.service"
 in_root systemctl enable serial-getty@ttyS0.service || true
 python="$(chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
-rm -f "$root/usr/sbin/policy-rc.d" "$root/var/cache/apt/archives/"*.deb
-echo "" >"$root/etc/resolv.conf"
-for m in "${mounted[@]}"; do umount -l "$m"; done
-mounted=()
+rootfs_finish
 
 step "root filesystem image"
 cp "$root/boot/vmlinuz-$kernel" "$out/vmlinuz"

@@ -1,7 +1,7 @@
 """The host matrix: boot stock Debian hosts as VMs and run profiler in each as a user would.
 
     make test-hosts [HOSTS="debian12 debian13 forky"]
-    python3 tests/hosts/harness.py [HOST...] [--json FILE] [--rebuild] [--keep]
+    python3 tests/hosts/harness.py [HOST...] [--json FILE] [--rebuild] [--keep] [--bpf-only]
 
 For each host: build its VM image once (tests/hosts/build-image.sh: a stock install of the
 release plus what set-up installs) and cache it under /var/cache/profiler-hosts/, keyed by a hash
@@ -16,6 +16,14 @@ error line) and a JSON file (default out/hosts/results.json); each run's share, 
 guest's full logs, stays in /var/cache/profiler-hosts/runs/HOST/ until the next run of that host.
 Exit 0 only when every step of every host passed.
 
+`--bpf-only` is the quick check (about a minute a host instead of a VM run): the recorder of the
+working tree compiled by each host's own bcc and LLVM in a chroot of its release
+(build-bpf-root.sh, cached like the images) and loaded on this machine's kernel in every
+configuration record and verify use (bpf_load.py). What the verifier accepts depends on the
+compiler's code: Debian 13's LLVM 19 and forky's LLVM 21 produced two programs the verifier
+refused that bookworm's LLVM 14 did not. The verifier is this machine's, so it does not replace
+the VM run; it finds compiler-dependent refusals before one.
+
 Needs root on the host (debootstrap, chroot, Docker); installs qemu and qemu-utils when missing.
 Runs one VM at a time: TCG is CPU-bound and the machines have 2 cores.
 """
@@ -26,6 +34,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +83,7 @@ HOSTS = {h.name: h for h in (
 DEFAULT_HOSTS = ("debian12", "debian13", "forky")
 
 # What the image is built from: a change to any of these rebuilds it.
-RECIPE = [HERE / "build-image.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
+RECIPE = [HERE / "build-image.sh", HERE / "rootfs.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
 
 
 def say(msg: str) -> None:
@@ -319,6 +328,108 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> d
             "facts": facts, "results": results}
 
 
+# --- the quick check: the recorder through each release's compiler, on this kernel -----------
+
+BPF_RECIPE = [HERE / "build-bpf-root.sh", HERE / "rootfs.sh", REPO / "scripts" / "lib.sh",
+              REPO / "scripts" / "apt-mirror.sh"]
+BPF_LINE = re.compile(r"^(ok|FAIL) +([^:]+)(?:: (.*))?$")
+
+
+def bpf_root(suite: str, rebuild: bool) -> Path:
+    """The release's bpf check chroot (build-bpf-root.sh), built when absent or its recipe changed."""
+    h = hashlib.sha256(suite.encode())
+    for p in BPF_RECIPE:
+        h.update(p.read_bytes())
+    final = CACHE / "bpfroots" / f"{suite}-{h.hexdigest()[:16]}"
+    if final.joinpath("info.env").exists() and not rebuild:
+        return final
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    say(f"{suite}: building the bpf check chroot (debootstrap, bcc, headers; a few minutes)")
+    run(["bash", str(HERE / "build-bpf-root.sh"), suite, str(tmp)])
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    for old in final.parent.glob(f"{suite}-*"):  # chroots of older recipes
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def one_per_release(names: list[str]) -> list[str]:
+    """The first host of each release: a variant of a host (debian12-podman) has its compiler."""
+    seen, out = set(), []
+    for n in names:
+        if HOSTS[n].suite not in seen:
+            seen.add(HOSTS[n].suite)
+            out.append(n)
+    return out
+
+
+def bpf_results(output: str) -> list[dict]:
+    """bpf_load.py's "ok MODE" / "FAIL MODE: why" lines as result rows (the verifier's log, which
+    comes before a FAIL line, stays in the log file)."""
+    rows = []
+    for line in output.splitlines():
+        m = BPF_LINE.match(line)
+        if m:
+            rows.append({"sample": "bpf", "step": m.group(2).strip(),
+                         "status": "passed" if m.group(1) == "ok" else "failed",
+                         "seconds": 0.0, "error": m.group(3) or "", "log": ""})
+    return rows
+
+
+def bpf_check(host: Host, rebuild: bool) -> dict:
+    """Compile and load the working tree's recorder with the host release's bcc on this kernel."""
+    t0 = time.monotonic()
+    base = {"host": host.name, "suite": host.suite, "what": host.what, "commit": "working tree",
+            "mode": "bpf-only", "facts": {"kernel": os.uname().release}}
+    try:
+        d = bpf_root(host.suite, rebuild)
+    except subprocess.CalledProcessError:
+        return {**base, "image_kernel": "?", "total_seconds": round(time.monotonic() - t0, 1),
+                "share": str(CACHE / "bpfroots"),
+                "results": [{"sample": "bpf", "step": "chroot", "status": "failed", "seconds": 0.0,
+                             "log": "build.log", "error": "building the bpf check chroot failed"}]}
+    info = image_info(d)
+    root = d / "rootfs"
+    log = d / "load.log"
+    mounts = []
+    try:
+        for src, dest, opts in (("/proc", "proc", ["--bind"]), ("/dev", "dev", ["--bind"]),
+                                ("/sys", "sys", ["--rbind", "--make-rslave"]),
+                                (str(REPO), "src", ["--bind"])):
+            (root / dest).mkdir(exist_ok=True)
+            run(["mount", *opts, src, str(root / dest)])
+            mounts.append(root / dest)
+        run(["mount", "-o", "remount,bind,ro", str(root / "src")])
+        # bcc wants the running kernel's build tree: the release's generic headers stand in, as
+        # set-up links them on a host whose kernel has none (README, "Set-up").
+        modules = root / "lib" / "modules" / os.uname().release
+        modules.mkdir(parents=True, exist_ok=True)
+        for name, suffix in (("build", "-amd64"), ("source", "-common")):
+            tree = sorted((root / "usr" / "src").glob(f"linux-headers-*{suffix}"))[-1]
+            (modules / name).unlink(missing_ok=True)
+            (modules / name).symlink_to(Path("/usr/src") / tree.name)
+        with log.open("w") as out:
+            proc = subprocess.run(
+                ["chroot", str(root), "/usr/bin/env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+                 "PYTHONPATH=/src", "PYTHONDONTWRITEBYTECODE=1", "python3",
+                 "/src/tests/hosts/bpf_load.py"], stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, timeout=1800)
+    finally:
+        for m in reversed(mounts):
+            subprocess.run(["umount", "-l", str(m)], check=False)
+    results = bpf_results(log.read_text(errors="replace"))
+    if proc.returncode != 0 and all(r["status"] == "passed" for r in results):
+        results.append({"sample": "bpf", "step": "load", "status": "failed", "seconds": 0.0,
+                        "log": str(log), "error": f"bpf_load.py exited {proc.returncode} (see {log})"})
+    for r in results:
+        r["log"] = r["log"] or str(log)
+    return {**base, "image_kernel": f"bcc {info['BCC']}, LLVM {info['LLVM']}",
+            "total_seconds": round(time.monotonic() - t0, 1), "share": str(log),
+            "results": results}
+
+
 # --- report ----------------------------------------------------------------------------------
 
 def table(runs: list[dict]) -> str:
@@ -331,6 +442,11 @@ def table(runs: list[dict]) -> str:
     out = []
     for r in runs:
         f = r["facts"]
+        if r.get("mode") == "bpf-only":
+            out.append(f"{r['host']}: the recorder built by {r['suite']}'s {r['image_kernel']}, "
+                       f"loaded on this machine's kernel {f.get('kernel', '?')}; "
+                       f"{r['total_seconds']:.0f} s; log {r['share']}")
+            continue
         out.append(f"{r['host']}: {f.get('os', '?')}, kernel {f.get('kernel', r['image_kernel'])}, "
                    f"cgroup {f.get('cgroup', '?')}, docker {f.get('docker_version', '?')} "
                    f"({f.get('docker_cgroup_driver', '?')} driver), AppArmor "
@@ -353,10 +469,14 @@ def failures(runs: list[dict]) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("hosts", nargs="*", help=f"hosts to run (default {' '.join(DEFAULT_HOSTS)}; known: {' '.join(HOSTS)})")
-    ap.add_argument("--json", type=Path, default=REPO / "out" / "hosts" / "results.json")
+    ap.add_argument("--json", type=Path, help="default out/hosts/results.json "
+                    "(--bpf-only: out/hosts/bpf-results.json)")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the images even if cached")
     ap.add_argument("--keep", action="store_true", help="keep the VM's overlay disk")
     ap.add_argument("--build-only", action="store_true", help="only build (cache) the images")
+    ap.add_argument("--bpf-only", action="store_true",
+                    help="no VM: compile and load the working tree's recorder with each host "
+                         "release's bcc/LLVM (a cached chroot) on this machine's kernel")
     ap.add_argument("--docker-cgroupfs", action="store_true",
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
@@ -367,6 +487,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown host {' '.join(unknown)} (known: {' '.join(HOSTS)})")
     if os.geteuid() != 0:
         ap.error("must run as root (debootstrap, chroot, Docker)")
+    a.json = a.json or REPO / "out" / "hosts" / ("bpf-results.json" if a.bpf_only else "results.json")
     ensure_tools()
     if a.build_only:
         try:
@@ -376,8 +497,13 @@ def main(argv=None) -> int:
             return 1  # build-image.sh said why
         return 0
     runs = []
+    if a.bpf_only:
+        names = one_per_release(names)
     for n in names:  # one VM at a time
-        runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs))
+        if a.bpf_only:
+            runs.append(bpf_check(HOSTS[n], a.rebuild))
+        else:
+            runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
