@@ -17,11 +17,15 @@ import sys
 from profiler import capsource
 from profiler.tracer import Tracer, _tracefs
 
-# What record IMAGE, record --container, verify and record --exec build (tracer.Tracer's flags).
+# What record IMAGE, record --container, verify, record --match (with running containers:
+# attach too), verify --compose and record --exec build (tracer.Tracer's flags).
 MODES = {
     "new-container": dict(containers=True),
     "attach": dict(containers=True, attach=True),
     "verify": dict(containers=True, verify=True),
+    "match": dict(containers=True, match=True),
+    "match-attach": dict(containers=True, match=True, attach=True),
+    "match-verify": dict(containers=True, match=True, verify=True),
     "exec": dict(),
 }
 
