@@ -6,7 +6,12 @@ in memory: the header and the `peer=` rules that name the profile itself), so th
 never replaces a profile the host already has loaded under the emitted name, and two runs never
 share one. It is loaded with `apparmor_parser --replace` from a temp file, and removed with
 `apparmor_parser --remove` when the run ends, whatever ends it (an error, Ctrl-C: the
-`finally` of the context manager). The audit cursor is taken right after the load, so only the
+`finally` of the context manager). verify --compose loads under the override's own names
+instead (the override is applied as it is on disk); a name that was already loaded then (the
+user ran the emitted apparmor-load.sh, a running project may be confined by it) is not removed
+afterwards: it stays loaded with the emitted text, which is what apparmor-load.sh loads, since
+removing it would leave the project's next `up` refused ("unable to apply apparmor profile")
+and its running containers unconfined. The audit cursor is taken right after the load, so only the
 run's own denials are read (profiler/apparmor_audit.py).
 """
 
@@ -63,6 +68,16 @@ def unique_name() -> str:
     return f"profiler-verify-{uuid.uuid4().hex[:12]}"
 
 
+def is_loaded(name: str, securityfs: Path = SECURITYFS) -> bool:
+    """Whether the kernel has a profile of that name (securityfs `profiles`: one
+    `NAME (MODE)` line each)."""
+    try:
+        lines = (securityfs / "profiles").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return any(line.rsplit(" (", 1)[0] == name for line in lines)
+
+
 def _parser(*args: str) -> subprocess.CompletedProcess:
     exe = shutil.which("apparmor_parser") or "/usr/sbin/apparmor_parser"
     if not os.path.exists(exe):
@@ -94,10 +109,12 @@ class Loaded:
 
 
 @contextlib.contextmanager
-def loaded(text: str, name: str | None = None):
-    """Load `text` under `name` (default: a unique one) for the `with` block, then remove it."""
+def loaded(text: str, name: str | None = None, securityfs: Path = SECURITYFS):
+    """Load `text` under `name` (default: a unique one) for the `with` block, then remove it,
+    unless a profile of that name was loaded before: then it stays, as `text`."""
     name = name or unique_name()
     body = renamed(text, name)
+    keep = is_loaded(name, securityfs)
     with tempfile.TemporaryDirectory(prefix="profiler-apparmor-") as tmp:
         path = Path(tmp) / name
         path.write_text(body, encoding="utf-8")
@@ -110,9 +127,12 @@ def loaded(text: str, name: str | None = None):
             yield Loaded(name, cursor)
         except BaseException:  # an error or Ctrl-C: unload all the same, and let it through
             cursor.close()
-            _parser("--remove", "-K", str(path))
+            if not keep:
+                _parser("--remove", "-K", str(path))
             raise
         cursor.close()
+        if keep:
+            return
         p = _parser("--remove", "-K", str(path))
         if p.returncode != 0:  # say so: the host would keep a stray profile until reboot
             raise AppArmorError(f"could not unload AppArmor profile {name}: {_first_line(p)}",

@@ -11,7 +11,8 @@ in a call that then failed, a write --read-only refused, per service). The overr
 as it is on disk; each service's denials are named against its own policy directory
 OUT/<service>/ (verify.analyze, as `verify IMAGE --policy` names them). Where the kernel
 enforces AppArmor, each service's profile is loaded under the name the override gives it for
-the run and removed afterwards (re-run apparmor-load.sh if it was loaded before), and its audit
+the run and removed afterwards (one loaded before, by apparmor-load.sh, stays loaded as
+emitted: apparmor_kernel.loaded), and its audit
 denials are reported; elsewhere the report says AppArmor was not enforced.
 
 Exit 0 only when the project came up, the workload passed, every service of the override ran
@@ -210,7 +211,7 @@ def _apparmor_loads(policies: dict[str, verify.RunPolicy], stack: contextlib.Exi
         profile = apparmor_kernel.profile_name(text) or name
         loads[name] = stack.enter_context(apparmor_kernel.loaded(text, profile))
     return loads, (f"enforced: {len(loads)} profile(s) loaded under the override's names for "
-                   f"this run, removed afterwards")
+                   f"this run, removed afterwards unless loaded before")
 
 
 def run(compose_file: Path, out: Path, opts, *, project: str | None = None,

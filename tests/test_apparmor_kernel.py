@@ -94,3 +94,22 @@ def test_a_failed_unload_is_said(parser):
     with pytest.raises(AppArmorError, match="could not unload"):
         with ak.loaded(GOLDEN_PROFILE.read_text()):
             pass
+
+
+def test_a_name_loaded_before_stays_loaded_after_the_run(parser, tmp_path):
+    """verify --compose loads under the override's names: one apparmor-load.sh loaded before
+    is left loaded (as emitted), not removed from under the project; another name is removed."""
+    fs = tmp_path / "securityfs"
+    fs.mkdir()
+    (fs / "profiles").write_text("shop-web (enforce)\ndocker-default (enforce)\n")
+    assert ak.is_loaded("shop-web", fs) and not ak.is_loaded("shop", fs)
+    with ak.loaded(GOLDEN_PROFILE.read_text(), "shop-web", fs):
+        pass
+    with pytest.raises(KeyboardInterrupt):
+        with ak.loaded(GOLDEN_PROFILE.read_text(), "shop-web", fs):
+            raise KeyboardInterrupt()
+    with ak.loaded(GOLDEN_PROFILE.read_text(), "shop-app", fs):
+        pass
+    assert [c.split()[:3] for c in parser.calls()] == [
+        ["--replace", "profile", "shop-web"], ["--replace", "profile", "shop-web"],
+        ["--replace", "profile", "shop-app"], ["--remove", "profile", "shop-app"]]
