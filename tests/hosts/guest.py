@@ -11,7 +11,10 @@ the host, a fresh clone, the README's set-up (`make setup`, offline), then for e
 samples/*/sample.yaml: record -> emit --format all -> verify -> the emitted run.sh serving the
 workload -> negative controls that must be refused (a syscall training never made, under the
 emitted seccomp profile; where AppArmor is enforced, a write training never made, under the
-emitted AppArmor profile). Each result is one JSON line appended to SHARE/results.jsonl as soon
+emitted AppArmor profile). A `kind: compose` sample (samples/shop) goes the whole-application
+way instead (run_compose_sample): record --match -> emit --format all -> apparmor-load.sh ->
+verify --compose -> the project up under the override with its workload -> per service a
+syscall training never made refused -> project down. Each result is one JSON line appended to SHARE/results.jsonl as soon
 as it is known (sample, step, status passed/failed/skipped, seconds, first error line, log);
 each step's full output is SHARE/logs/<sample>-<step>.log. A failing step never stops the
 matrix: later steps that need its output are reported as skipped, naming it.
@@ -49,6 +52,10 @@ TIMEOUTS = {
     "negative-apparmor": 300,
     "engine": 600,
     "podman-socket": 600,
+    # a compose sample (run_compose_sample): three containers per record/verify/up
+    "apparmor-load": 300,
+    "up": 900,
+    "down": 600,
 }
 
 # The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
@@ -191,6 +198,17 @@ def wait_port(port: int, seconds: int) -> bool:
     return False
 
 
+def refused(needle: str):
+    """A step check: the command failed, and its output has `needle` (the policy's refusal)."""
+    def check(rc, output):
+        if rc == 0:
+            return "not refused: the command succeeded under the policy"
+        if needle not in output:
+            return f"refused, but not by the policy (exit {rc}): {first_error(output)}"
+        return ""
+    return check
+
+
 def cli_env() -> dict:
     """On a Podman host the negative controls' docker command must be Podman's own CLI, since
     they pass a seccomp profile by file: the docker CLI inlines the profile's content, and Podman
@@ -259,14 +277,6 @@ def run_sample(g: Guest, name: str) -> None:
     subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
 
     # Negative control: a syscall training never made is refused under the emitted profile.
-    def refused(needle):
-        def check(rc, output):
-            if rc == 0:
-                return "not refused: the command succeeded under the policy"
-            if needle not in output:
-                return f"refused, but not by the policy (exit {rc}): {first_error(output)}"
-            return ""
-        return check
     g.step(name, "negative-seccomp",
            ["docker", "run", "--rm", "--security-opt", f"seccomp={policy}/seccomp.json",
             "--entrypoint", "/usr/bin/unshare", image, "-U", "true"],
@@ -298,6 +308,110 @@ def run_sample(g: Guest, name: str) -> None:
             return "refused, but the kernel logged no AppArmor denial of it"
         return error
     g.step(name, "negative-apparmor", ["bash", "-c", script], check=audited, env=cli)
+
+
+def compose_argv() -> list[str]:
+    """The compose command profiler itself picks here (compose_cli.find: the v2 plugin when it
+    answers, else v1 `docker-compose`; offline, Debian 12 has only 1.29)."""
+    out = subprocess.run(
+        [str(CLONE / ".venv/bin/python"), "-c",
+         "import json; from profiler import compose_cli; print(json.dumps(compose_cli.find().argv))"],
+        capture_output=True, text=True, timeout=120, check=True)
+    return json.loads(out.stdout)
+
+
+def run_compose_sample(g: Guest, name: str) -> None:
+    """A `kind: compose` sample, as docs/compose.md's user: record --match every container of
+    the project while COMMAND (`compose up -d`) starts it and the workload runs -> emit --format
+    all -> apparmor-load.sh -> verify --compose -> the project up under the override, workload
+    passing -> per service a syscall training never made (unshare) refused -> project down."""
+    profiler = str(CLONE / ".venv/bin/profiler")
+    spec = sample_spec(name)
+    sdir = CLONE / "samples" / name
+    compose_file = sdir / spec["compose"]
+    project = spec.get("project") or name
+    services = sorted(spec["images"])
+    port = spec.get("ready_port")
+    env = {spec["port_env"]: str(port)} if spec.get("port_env") and port else {}
+    workload = str(sdir / spec["workload"]) if spec.get("workload") else None
+    out = CLONE / "out"
+    out.mkdir(exist_ok=True)
+    rec, policy = out / f"{name}.rec", out / f"{name}-policy"
+    compose = compose_argv()
+    label = f"com.docker.compose.project={project}"
+    down = [*compose, "-f", str(compose_file), "-p", project, "down", "-t", "5"]
+    later = ["emit", "apparmor-load", "verify", "up", *(f"negative-seccomp:{s}" for s in services)]
+
+    def skip_rest(steps, why):
+        for s in steps:
+            svc = s.split(":", 1)
+            g.skip(name if len(svc) == 1 else f"{name}:{svc[1]}", svc[0], why)
+
+    with (g.logs / f"{name}-compose.log").open("w") as f:
+        f.write(f"compose: {' '.join(compose)}\n")
+    up = [*compose, "-f", str(compose_file), "-p", project, "up", "-d"]
+    wl = ["--workload", workload] if workload else []
+    g.step(name, "record", [profiler, "record", "--match", label, *wl, "-o", str(rec), "--", *up],
+           env=env)
+    # record stopped the containers COMMAND started; remove them before the override's run.
+    subprocess.run(down, capture_output=True, timeout=TIMEOUTS["down"], cwd=CLONE)
+    if not (rec / "index.yaml").exists():
+        skip_rest(later, "no recording (record failed)")
+    else:
+        run_compose_policy(g, name, spec, rec, policy, compose, project, services, env, workload)
+    # Last, whatever failed before: nothing of the project is left (the override's run, or a
+    # failed record's containers).
+    override = policy / "compose.security.yaml"
+    files = ["-f", str(compose_file)] + (["-f", str(override)] if override.exists() else [])
+    script = (f"{' '.join(compose)} {' '.join(files)} -p {project} down -t 5 && "
+              f"left=$(docker ps -aq --filter label={label}) && "
+              f"if [ -n \"$left\" ]; then echo \"containers left: $left\"; exit 1; fi; "
+              f"echo project down")
+    g.step(name, "down", ["bash", "-c", script], env=env)
+
+
+def run_compose_policy(g: Guest, name, spec, rec, policy, compose, project, services, env,
+                       workload) -> None:
+    profiler = str(CLONE / ".venv/bin/profiler")
+    compose_file = CLONE / "samples" / name / spec["compose"]
+    g.step(name, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
+    override = policy / "compose.security.yaml"
+    if not override.exists():
+        g.skip(name, "apparmor-load", "no policy (emit failed)")
+        g.skip(name, "verify", "no policy (emit failed)")
+        g.skip(name, "up", "no policy (emit failed)")
+        for s in services:
+            g.skip(f"{name}:{s}", "negative-seccomp", "no policy (emit failed)")
+        return
+    # As the user does before `up` (docs/compose.md); a no-op where AppArmor is not enforced.
+    g.step(name, "apparmor-load", ["bash", str(policy / "apparmor-load.sh")])
+    wl = ["--workload", workload] if workload else []
+    g.step(name, "verify", [profiler, "verify", "--compose", str(compose_file), "--policy",
+                            str(policy), *wl], env=env)
+
+    # As a user would: the project up under the override, its workload passing.
+    up = [*compose, "-f", str(compose_file), "-f", str(override), "-p", project, "up", "-d"]
+    script = f"set -e; {' '.join(up)}; " + (f"{workload}; " if workload else "") + \
+        "echo up: workload passed under the override"
+    up_ok = g.step(name, "up", ["bash", "-c", script], env=env)
+    if not up_ok:
+        with (g.logs / f"{name}-up.log").open("a") as f:
+            subprocess.run([*compose, "-f", str(compose_file), "-f", str(override), "-p", project,
+                            "logs", "--tail", "20"], stdout=f, stderr=f, timeout=300, cwd=CLONE)
+
+    # Negative control per service: a syscall no service made in training (unshare), inside
+    # the running container, is refused by its seccomp profile.
+    for s in services:
+        cid = subprocess.run(
+            ["docker", "ps", "-q", "--filter", f"label=com.docker.compose.project={project}",
+             "--filter", f"label=com.docker.compose.service={s}"],
+            capture_output=True, text=True, timeout=120).stdout.split()
+        if not cid:
+            g.skip(f"{name}:{s}", "negative-seccomp", "the service is not running (up failed)")
+            continue
+        g.step(f"{name}:{s}", "negative-seccomp",
+               ["docker", "exec", cid[0], "unshare", "-U", "true"],
+               check=refused("Operation not permitted"))
 
 
 def main() -> int:
@@ -339,11 +453,14 @@ def main() -> int:
     # Every call a recording makes, against the real engine, without eBPF.
     g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
                               str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
-    names = sorted(p.parent.name for p in (CLONE / "samples").glob("*/sample.yaml")
-                   if "\nkind: compose" not in p.read_text())  # samples/shop: not yet here
-    for name in names:
+    specs = sorted((CLONE / "samples").glob("*/sample.yaml"))
+    for spec in specs:
+        name = spec.parent.name
         try:
-            run_sample(g, name)
+            if "\nkind: compose" in spec.read_text():
+                run_compose_sample(g, name)
+            else:
+                run_sample(g, name)
         except Exception as e:  # one broken sample must not hide the others
             g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
     return 1 if g.failed else 0
