@@ -60,8 +60,14 @@
 // `expected` does not list gets a fresh slot, claimed in `slot_claims` (user space claims its
 // slots there too, for running containers, from the top down), is put in `expected` (a restart
 // makes the cgroup again and finds the same slot), becomes a target at once and is announced
-// once (EV_SLOT). A slot user space drops (`dropped`) stops at once: its tasks' state is refused
-// (one array load per syscall) and its cgroups stop being targets.
+// once (EV_SLOT). A slot user space drops (`dropped`) stops at once: its cgroups stop being
+// targets and its generation (`slot_gen`) moves on, so its tasks' states are stale: refused (one
+// array load per syscall) and deleted. User space later reuses the slot (many unrelated
+// containers may come and go during one recording): it zeroes the slot's rows, deletes its keys
+// and releases its claim.
+//
+// Nothing happens before user space sets `armed` (bcc attaches the programs while it loads
+// them, before user space has filled the maps): no task gets a state, no cgroup a slot.
 //
 // Bounded sets (syscalls, errnos, capabilities, argument values, uids) are counted in maps and
 // read once at the end. Unbounded, new things (a path, an address) are also kept in maps (the
@@ -154,6 +160,8 @@ struct compat_err_key {
 #define SLOT_OF(st) ((st) >> ST_SLOT_SHIFT)
 #define SLOT_BITS(slot) ((u32)(slot) << ST_SLOT_SHIFT)
 #define ST_SLOT_MASK SLOT_BITS(0xff)
+#define GEN_OF(st) (((st) >> ST_GEN_SHIFT) & ST_GEN_MASK)
+#define ST_ID_MASK (ST_SLOT_MASK | ((u32)ST_GEN_MASK << ST_GEN_SHIFT))   // which slot instance
 BPF_TASK_STORAGE(tstate, u32);
 BPF_HASH(tracked, u32, u32, 65536);
 BPF_ARRAY(sysclass, u8, MAX_NR);
@@ -186,6 +194,10 @@ BPF_HASH(denied_caps, struct denial_key, u64, 4096 * HASH_SCALE);   // refused c
 #define TASKS_ROW 3
 BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
+// Armed: [0] is set by user space last, once every map it fills is filled (tracer.py arm()).
+// bcc attaches each program as it loads it, so the programs run before user space is ready;
+// until then no task gets a state and no cgroup becomes a target (or takes a slot).
+BPF_ARRAY(armed, u32, 1);
 #ifdef CONTAINERS
 struct container_key {
     char id[CONTAINER_ID_LEN];   // the engine's container id, 64 lower-case hex digits
@@ -199,6 +211,10 @@ BPF_PERCPU_ARRAY(cgpath, struct event, 1);                      // a new cgroup'
 BPF_ARRAY(dropped, u32, NSLOTS);              // slot -> 1: user space does not want it
 BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it: CLAIM_KERNEL or user space
 BPF_ARRAY(slot_hint, u32, 1);                 // where the kernel's next claim begins
+// slot -> its generation. A dropped slot is reused for another container (tracer.py recycles
+// it: user space zeroes its rows, purges its keys and releases its claim); a task state carries
+// the generation it was given, and one of an older generation is stale: refused and deleted.
+BPF_ARRAY(slot_gen, u32, NSLOTS);
 #define CLAIM_KERNEL 1
 #endif
 #ifdef ATTACH
@@ -224,15 +240,33 @@ static __always_inline int target_slot(void) {
 #endif
 }
 
-// Whether a task of this state still counts for its slot (MATCH: user space may drop a slot).
+static __always_inline int is_armed(void) {
+    int z = 0;
+    u32 *a = armed.lookup(&z);
+    return a && *a;
+}
+
+// Whether a task of this state still counts for its slot (MATCH: user space may drop a slot,
+// and reuse it: the state's generation must be the slot's).
 static __always_inline int slot_live(u32 st) {
 #ifdef MATCH
     u32 s = SLOT_OF(st);
-    u32 *d = dropped.lookup(&s);
-    return !(d && *d);
+    u32 *g = slot_gen.lookup(&s);
+    return g && (*g & ST_GEN_MASK) == GEN_OF(st);
 #else
     return 1;
 #endif
+}
+
+// The state bits naming a slot (and, MATCH, its current generation) for a new task state.
+static __always_inline u32 slot_bits(u32 slot) {
+    u32 bits = SLOT_BITS(slot);
+#ifdef MATCH
+    u32 *g = slot_gen.lookup(&slot);
+    if (g)
+        bits |= (*g & ST_GEN_MASK) << ST_GEN_SHIFT;
+#endif
+    return bits;
 }
 
 #ifdef ATTACH
@@ -277,8 +311,16 @@ static __always_inline void task_born(u32 slot) {
 // syscall of the app. A task of a dropped slot (MATCH) has no state.
 static __always_inline u32 *task_state_of(struct task_struct *t) {
     u32 *st = tstate.task_storage_get(t, 0, 0);
-    if (st)
-        return slot_live(*st) ? st : 0;
+    if (st) {
+        if (slot_live(*st))
+            return st;
+#ifdef MATCH
+        tstate.task_storage_delete(t);   // stale: its slot was dropped (and may serve another)
+#endif
+        return 0;
+    }
+    if (!is_armed())
+        return 0;   // user space is not ready (see `armed`)
     int slot = target_slot();
     if (slot < 0)
         return 0;
@@ -291,7 +333,13 @@ static __always_inline u32 *task_state_of(struct task_struct *t) {
     if (!h)
         return 0;
 #endif
-    u32 init = h ? *h : SLOT_BITS(slot);   // a fork's child has its parent's slot
+#ifdef MATCH
+    if (h && !slot_live(*h)) {   // forked by a task of a slot dropped since
+        tracked.delete(&tid);
+        return 0;
+    }
+#endif
+    u32 init = h ? *h : slot_bits(slot);   // a fork's child has its parent's slot
 #ifdef ATTACH
     if (!h)
         init |= attach_first_sight();
@@ -1236,10 +1284,11 @@ static __always_inline u32 claim_slot(struct container_key *key, const char *pat
     int z = 0;
     u32 *hint = slot_hint.lookup(&z);
     u32 from = hint ? *hint : 0, slot = SLOT_NONE, who = CLAIM_KERNEL;
+    // From the hint up, then around: slots user space recycled are below it.
     for (u32 i = 0; i < NSLOTS; i++) {
         u32 s = from + i;
         if (s >= NSLOTS)
-            break;
+            s -= NSLOTS;
         if (slot_claims.insert(&s, &who) == 0) {
             slot = s;
             break;
@@ -1252,7 +1301,7 @@ static __always_inline u32 claim_slot(struct container_key *key, const char *pat
         return SLOT_NONE;
     }
     if (hint)
-        *hint = slot + 1;
+        *hint = slot + 1 < NSLOTS ? slot + 1 : 1;
     if (expected.insert(key, &slot) < 0) {   // named meanwhile (the slot stays unused), or full
         events.ringbuf_discard(e, 0);
         u32 *known = expected.lookup(key);
@@ -1275,7 +1324,7 @@ static __always_inline u32 claim_slot(struct container_key *key, const char *pat
 // Every new cgroup, on every hierarchy (the v1 ones too on hybrid hosts: `root` says which). A
 // container's own cgroup appears here before any of its tasks runs, whoever creates it.
 TRACEPOINT_PROBE(cgroup, cgroup_mkdir) {
-    if (args->root != 0)   // hierarchy id 0 is the v2 (default) hierarchy
+    if (args->root != 0 || !is_armed())   // hierarchy id 0 is the v2 (default) hierarchy
         return 0;
     const char *path = (const char *)args + (args->data_loc_path & 0xFFFF);
     int len = (args->data_loc_path >> 16) - 1;   // the recorded string's size, NUL included
@@ -1325,7 +1374,7 @@ TRACEPOINT_PROBE(sched, sched_process_fork) {
         return 0;
     u32 child = args->child_pid;
     u32 slot = SLOT_OF(*st);
-    u32 v = ST_ACTIVE | SLOT_BITS(slot);
+    u32 v = ST_ACTIVE | (*st & ST_ID_MASK);   // the parent's slot (and its generation)
     if (tracked.update(&child, &v) < 0) {
         lose(slot, L_MAP_FULL);
         return 0;
@@ -1369,7 +1418,7 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         if (bpf_get_ns_current_pid_tgid(HOST_PIDNS_DEV, HOST_PIDNS_INO, &ns, sizeof(ns)) == 0)
             return 0;
 #endif
-        *st = ST_ACTIVE | SLOT_BITS(slot);
+        *st = ST_ACTIVE | (*st & ST_ID_MASK);
         task_born(slot);
         count_nr(slot, NR_EXECVE);
     }
@@ -1425,7 +1474,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
         st = tracked.lookup(&tid);
     if (!st)
         return 0;
-    if (*st & ST_ACTIVE) {
+    if ((*st & ST_ACTIVE) && slot_live(*st)) {   // a stale task's slot may count another's
         u32 k0 = SLOT_OF(*st) * TASKS_ROW;
         u64 *live = tasks.lookup(&k0);
         if (live)

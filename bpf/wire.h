@@ -12,6 +12,8 @@
 #define CONTAINER_ID_LEN 64     // hex digits of a container id, as cgroup names carry it
 #define MAX_SLOTS 64            // containers one tracer tells apart (MATCH)
 #define ST_SLOT_SHIFT 24        // state bits 24-31 hold the task's slot
+#define ST_GEN_SHIFT 4          // MATCH: state bits 4-15 hold the slot's generation
+#define ST_GEN_MASK 0xfff       // generations wrap at 4096
 #define LOSS_ROW 8              // entries of `loss` per slot
 
 // What a ring-buffer record announces (`Event.type`).

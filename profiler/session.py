@@ -586,11 +586,13 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                          capabilities=caps)
     try:
         # Its cgroup and the ones below it, and any made from now on; its tasks count from now
-        # (tasks older than that at once, record.c's attach_first_sight).
+        # (tasks older than that at once, record.c's attach_first_sight). The session's start
+        # first: a task seen before it is set would count at once, whatever its age (a
+        # `docker exec` in that moment would have its runtime set-up recorded).
+        tracer.begin()
         for cgroup_id in cgroups.subtree_ids(path):
             tracer.add_target(cgroup_id)
         tracer.expect_container(info.id)
-        tracer.begin()
         image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()

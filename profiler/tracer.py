@@ -31,7 +31,8 @@ from . import btf, capsource, cgroups, syscalls
 from .errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, TRACER_LOSS,
+    KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, ST_GEN_MASK, SYSCALL_CLASSES,
+    TRACER_LOSS,
     URING_OPS, Access, ArgIndex, CompatArch, Event, EventType, Loss, PrivExecEvent, PrivExecFlag,
     RawTrace, SysClass, TaskState, UringSlot,
 )
@@ -243,9 +244,19 @@ class Tracer:
         self._new: list[tuple[int, str, bytes]] = []  # EV_SLOT not yet given to on_container
         self._t0: float | None = None
         self._stop_ms = 0
+        self._dropped_at: dict[int, float] = {}  # dropped slot -> when (recycled later)
+        self.stray_events = 0  # events naming a slot not handed out (ignored, counted)
+        self.recycled = 0  # dropped slots reused for other containers
         if match:  # slot 0 is never a container's here: its loss row counts for the tracer
             self._claim(0)
         self.bpf["events"].open_ring_buffer(self._on_event)
+        self.arm()
+
+    def arm(self) -> None:
+        """Let the programs act: the last thing user space does once every map it fills is
+        filled. bcc attaches each program as it loads it, so they ran during BPF() and the
+        steps above; until now record.c gave no task a state and no cgroup a slot (`armed`)."""
+        self.bpf["armed"][ct.c_int(0)] = ct.c_uint32(1)
 
     # --- setup ------------------------------------------------------------------------------
     def _fill_classes(self) -> None:
@@ -345,8 +356,11 @@ class Tracer:
         snapshot_slots leaves it out."""
         if not self.match or not 0 < slot < self.nslots:
             raise ValueError(f"not a match-mode slot: {slot}")
+        if slot in self._dropped:
+            return
         self.bpf["dropped"][ct.c_int(slot)] = ct.c_uint32(1)
         self._dropped.add(slot)
+        self._dropped_at[slot] = time.monotonic()
         targets = self.bpf["targets"]
         for k, v in list(targets.items()):
             if v.value == slot:
@@ -354,6 +368,84 @@ class Tracer:
                     del targets[k]
                 except KeyError:  # the cgroup went meanwhile
                     pass
+        self._bump_gen(slot)  # its tasks' states are stale from now: refused, then deleted
+
+    def _bump_gen(self, slot: int) -> None:
+        gen = self.bpf["slot_gen"]
+        gen[ct.c_int(slot)] = ct.c_uint32((gen[ct.c_int(slot)].value + 1) & ST_GEN_MASK)
+
+    # A dropped slot is reused once no BPF program can still be writing to it (a program that
+    # passed the generation test just before the drop ends within microseconds) and enough of
+    # them wait, so that one pass over the hash maps purges several.
+    RECYCLE_AFTER_S = 0.5
+    RECYCLE_BATCH = 8
+
+    def _recycle(self, force: bool = False) -> None:
+        """Give dropped slots back to the kernel's claims: so many unrelated containers may
+        start and end during a match recording (a busy host, a CI runner) that MAX_SLOTS would
+        run out. A slot's old data goes first (its array rows zeroed, its hash keys deleted,
+        its `expected` entries removed so that a restart of the dropped container is claimed
+        and judged again); its claim is released last."""
+        if not self.match or not self._dropped_at:
+            return
+        now = time.monotonic()
+        ready = [s for s, t in self._dropped_at.items() if now - t >= self.RECYCLE_AFTER_S]
+        free = self.nslots - 1 - len(self._slots)
+        if not ready or not (force or len(ready) >= self.RECYCLE_BATCH
+                             or free < self.RECYCLE_BATCH):
+            return
+        self.bpf.ring_buffer_consume()  # their last events: before their rows are reused
+        gone = set(ready)
+        for slot in ready:
+            self._bump_gen(slot)  # a state made in the moment of the drop is stale too
+        self._purge(gone)
+        for slot in ready:
+            self._seen.pop(slot, None)
+            self._slots.discard(slot)
+            self._dropped.discard(slot)
+            self._kept.discard(slot)
+            del self._dropped_at[slot]
+            self.bpf["dropped"][ct.c_int(slot)] = ct.c_uint32(0)
+            try:
+                del self.bpf["slot_claims"][ct.c_uint32(slot)]
+            except KeyError:
+                pass
+        self.cgroups = [(s, p) for s, p in self.cgroups if s not in gone]
+        self.recycled += len(ready)
+
+    def _purge(self, slots: set[int]) -> None:
+        """Zero the slots' rows of the per-slot arrays and delete their keys from the hash
+        maps (each key names its slot)."""
+        b = self.bpf
+        rows = [("counts", MAX_NR), ("caps_ok", 64), ("caps_denied", 64), ("caps_override", 64),
+                ("caps_probe", 64), ("loss", LOSS_ROW), ("tasks", TASKS_ROW),
+                ("uring_ops", URING_OPS), ("uring", URING_ROW)]
+        for name, length in rows:
+            table = b[name]
+            zero = table.Leaf()
+            for slot in slots:
+                for i in range(slot * length, (slot + 1) * length):
+                    table[ct.c_int(i)] = zero
+        by_field = ["errnos", "compat_counts", "compat_errnos", "argvals", "files", "addrs",
+                    "expected"] + (["aliases"] if self.kernel_paths else []) + \
+            (["denied_calls", "denied_caps"] if self.verify else [])
+        for name in by_field:
+            table = b[name]
+            for k, v in list(table.items()):
+                slot = v.value if name == "expected" else k.slot
+                if slot in slots:
+                    try:
+                        del table[k]
+                    except KeyError:
+                        pass
+        for name, shift in (("counts_high", 32), ("argdistinct", 40), ("uids", 32), ("gids", 32)):
+            table = b[name]
+            for k in list(table.keys()):
+                if k.value >> shift in slots:
+                    try:
+                        del table[k]
+                    except KeyError:
+                        pass
 
     def keep(self, slot: int) -> None:
         """Wanted: nothing to change in the kernel (a new slot counts from its start)."""
@@ -385,6 +477,9 @@ class Tracer:
             p = ct.cast(data, ct.POINTER(PrivExecEvent)).contents
             self._privexec_pending[p.tid] = (p.slot, _privexec_key(p))
             return
+        if e.slot >= self.nslots:
+            self.stray_events += 1  # no slot of ours: ignored, counted
+            return
         seen = self._seen_in(e.slot)
         if e.type == EventType.FORK:  # the child's tid travels in `dirfd`
             self.paths.fork(e.tgid, e.tid, e.dirfd)
@@ -411,6 +506,9 @@ class Tracer:
         elif e.type == EventType.CGROUP:
             self.cgroups.append((e.dirfd, e.path))
         elif e.type == EventType.SLOT:  # record.c claim_slot: the kernel's new slot
+            if not self.match or not 0 < e.slot < self.nslots or e.slot in self._slots:
+                self.stray_events += 1  # no slot the kernel could have handed out: ignored
+                return
             self._slots.add(e.slot)
             cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
             self._new.append((e.slot, cid, e.path))
@@ -430,10 +528,12 @@ class Tracer:
     def poll(self, timeout_ms: int = 100) -> None:
         self.bpf.ring_buffer_poll(timeout_ms)
         self._announce()
+        self._recycle()
 
     def drain(self) -> None:
         self.bpf.ring_buffer_consume()
         self._announce()
+        self._recycle()
 
     # --- reading per-slot arrays -----------------------------------------------------------
     def _row(self, name: str, slot: int, length: int) -> list[int]:
@@ -617,6 +717,9 @@ class Tracer:
                 "resolved from the events seen (a directory fd made by dup, fcntl or inherited "
                 "may not resolve) and symlinks were not resolved for AppArmor")
         raw.creds_readable = self.sees_exec_creds
+        if self.stray_events:
+            raw.notes.append(f"{self.stray_events} event(s) named no container slot of this "
+                             f"recorder and were ignored")
         for op, n in enumerate(self._row("uring_ops", slot, URING_OPS)):
             if n:
                 raw.uring_ops[op] = n

@@ -39,6 +39,8 @@ KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path t
 CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgroup names carry it
 MAX_SLOTS = 64  # containers one tracer tells apart (match mode); a slot is a task state's top byte
 ST_SLOT_SHIFT = 24  # state bits 24-31 hold the task's slot (its container; 0 in single mode)
+ST_GEN_SHIFT = 4  # MATCH: state bits 4-15 hold the generation of the slot the task was given
+ST_GEN_MASK = 0xFFF  # generations wrap at 4096 (a slot is reused once its container is dropped)
 LOSS_ROW = 8  # entries of `loss` per slot (room for Loss to grow without moving the rows)
 
 
@@ -174,7 +176,8 @@ URING_OPS = 256  # opcodes are a u8 in the io_uring tracepoints
 class TaskState(IntFlag):
     """Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet)."""
 
-    # Above these: VERIFY's last refused capability (ST_CAP_SHIFT), the slot (ST_SLOT_SHIFT).
+    # Above these: the slot's generation (ST_GEN_SHIFT, MATCH), VERIFY's last refused
+    # capability (ST_CAP_SHIFT), the slot (ST_SLOT_SHIFT).
 
     __new__ = _with_doc
     PENDING = 1, "exec mode: registered, waiting for its first exec"
@@ -387,6 +390,8 @@ def c_header() -> str:
                 "hex digits of a container id, as cgroup names carry it"),
         _define("MAX_SLOTS", str(MAX_SLOTS), "containers one tracer tells apart (MATCH)"),
         _define("ST_SLOT_SHIFT", str(ST_SLOT_SHIFT), "state bits 24-31 hold the task's slot"),
+        _define("ST_GEN_SHIFT", str(ST_GEN_SHIFT), "MATCH: state bits 4-15 hold the slot's generation"),
+        _define("ST_GEN_MASK", hex(ST_GEN_MASK), "generations wrap at 4096"),
         _define("LOSS_ROW", str(LOSS_ROW), "entries of `loss` per slot"),
     ]
     for enum, prefix in _HEADER_ENUMS:

@@ -44,7 +44,8 @@ def test_header_defines_every_member_with_its_value():
                  "ST_CAP_SHIFT": wire.ST_CAP_SHIFT, "KP_COMPOSED": wire.KP_COMPOSED,
                  "URING_OPS": wire.URING_OPS,
                  "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN, "MAX_SLOTS": wire.MAX_SLOTS,
-                 "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW}
+                 "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW,
+                 "ST_GEN_SHIFT": wire.ST_GEN_SHIFT, "ST_GEN_MASK": wire.ST_GEN_MASK}
     assert defines == expected
     assert expected["EV_FORK"] == 4 and expected["ARG_VIA_POINTER"] == 0xFF  # spot checks
 
@@ -80,3 +81,14 @@ def test_syscall_table_uses_only_known_classes_and_bits():
             assert bits & ~sum(wire.Access) == 0, name
     assert wire.NO_EXIT_CLASSES <= set(wire.SysClass)
     assert wire.SysClass.SETID not in wire.NO_EXIT_CLASSES  # its result samples uid/gid
+
+
+def test_task_state_fields_do_not_overlap():
+    """Flags, the slot's generation (MATCH), VERIFY's refused capability and the slot share
+    one u32: each in bits of its own."""
+    flags = sum(int(m) for m in wire.TaskState)
+    gen = wire.ST_GEN_MASK << wire.ST_GEN_SHIFT
+    cap = 0xFF << wire.ST_CAP_SHIFT
+    slot = 0xFF << wire.ST_SLOT_SHIFT
+    assert flags & gen == gen & cap == cap & slot == 0 and flags < 1 << wire.ST_GEN_SHIFT
+    assert (wire.MAX_SLOTS - 1) << wire.ST_SLOT_SHIFT <= 0xFFFFFFFF
