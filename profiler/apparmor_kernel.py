@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .apparmor_audit import AuditCursor, Denial, denials_of
+from . import leftovers
 from .errors import AppArmorError
 
 ENABLED = Path("/sys/module/apparmor/parameters/enabled")
@@ -115,26 +116,43 @@ def loaded(text: str, name: str | None = None, securityfs: Path = SECURITYFS):
     name = name or unique_name()
     body = renamed(text, name)
     keep = is_loaded(name, securityfs)
+    reg = leftovers.registry()
     with tempfile.TemporaryDirectory(prefix="profiler-apparmor-") as tmp:
-        path = Path(tmp) / name
-        path.write_text(body, encoding="utf-8")
-        # -K: neither read nor write the cache (a one-off profile)
-        p = _parser("--replace", "-K", str(path))
-        if p.returncode != 0:
-            raise AppArmorError(_first_line(p))
-        cursor = AuditCursor()
+        reg.add("path", tmp)  # a killed run's are removed by the next run (leftovers.sweep)
+        if not keep:
+            reg.add("apparmor", name)
         try:
-            yield Loaded(name, cursor)
-        except BaseException:  # an error or Ctrl-C: unload all the same, and let it through
-            cursor.close()
-            if not keep:
-                _parser("--remove", "-K", str(path))
-            raise
+            yield from _loaded_in(tmp, name, body, keep)
+        finally:
+            reg.discard("path", tmp)
+
+
+def _loaded_in(tmp: str, name: str, body: str, keep: bool):
+    """loaded's body: load, yield, remove (the registry entry goes once it is removed)."""
+    reg = leftovers.registry()
+    path = Path(tmp) / name
+    path.write_text(body, encoding="utf-8")
+    # -K: neither read nor write the cache (a one-off profile)
+    p = _parser("--replace", "-K", str(path))
+    if p.returncode != 0:
+        reg.discard("apparmor", name)
+        raise AppArmorError(_first_line(p))
+    cursor = AuditCursor()
+    try:
+        yield Loaded(name, cursor)
+    except BaseException:  # an error or Ctrl-C: unload all the same, and let it through
         cursor.close()
-        if keep:
-            return
-        p = _parser("--remove", "-K", str(path))
-        if p.returncode != 0:  # say so: the host would keep a stray profile until reboot
-            raise AppArmorError(f"could not unload AppArmor profile {name}: {_first_line(p)}",
-                                hint=f"apparmor_parser -R {path.name} (or echo -n {name} > "
-                                     f"{SECURITYFS}/.remove)")
+        if not keep:
+            if _parser("--remove", "-K", str(path)).returncode == 0:
+                reg.discard("apparmor", name)
+        raise
+    cursor.close()
+    if keep:
+        return
+    p = _parser("--remove", "-K", str(path))
+    if p.returncode == 0:
+        reg.discard("apparmor", name)
+    if p.returncode != 0:  # say so: the host would keep a stray profile until reboot
+        raise AppArmorError(f"could not unload AppArmor profile {name}: {_first_line(p)}",
+                            hint=f"apparmor_parser -R {path.name} (or echo -n {name} > "
+                                 f"{SECURITYFS}/.remove)")

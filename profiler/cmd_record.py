@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from . import capsource, coverage, recording_io
+from . import capsource, coverage, leftovers, recording_io
 from .engine import RunSpec
 from .errors import LossError, UsageError, WorkloadError
 
@@ -194,12 +194,15 @@ def write_project(out: Path, outcome) -> None:
 
     parent = out.parent if str(out.parent) else Path(".")
     new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=parent))
+    reg = leftovers.registry()
+    reg.add("path", str(new.resolve()))  # a killed run's is removed by the next run
     old = None
     try:
         new.chmod(0o755)  # mkdtemp makes it private; a directory the user made would not be
         project.write(new, outcome.project, outcome.recordings())
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            reg.add("path", str(old.resolve()))
             os.replace(out, old / "dir")
         os.replace(new, out)
     except BaseException:
@@ -210,6 +213,8 @@ def write_project(out: Path, outcome) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+            reg.discard("path", str(old.resolve()))
+        reg.discard("path", str(new.resolve()))
 
 
 def _match_summary(outcome, out: Path) -> None:

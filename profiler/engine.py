@@ -20,7 +20,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .errors import EngineError, UsageError
+from .errors import ContainerGone, EngineError, UsageError
 from .model import PATH_ENV_NAMES
 from .run_options import FIELD_OPTION
 
@@ -104,7 +104,8 @@ def container_runtime(c: ContainerInfo, e: EngineInfo) -> str:
 class ContainerState:
     running: bool
     pid: int = 0
-    exit_code: int = 0
+    exit_code: int | None = 0
+    gone: bool = False  # removed (by someone else: `docker rm -f`) while we looked at it
 
 
 class ContainerEngine(Protocol):
@@ -240,26 +241,68 @@ def tmpfs_hint(engine: str, tmpfs: list[str], why: str) -> str | None:
     return None
 
 
+# How long a read of a container's state waits for an engine that stopped answering (a dockerd
+# restart takes seconds) before the session fails; PROFILER_ENGINE_GRACE overrides it (s).
+ENGINE_GRACE_S = 20.0
+ENGINE_HINT = ("start it (`make setup` starts dockerd; for Podman: systemctl start podman.socket "
+               "and DOCKER_HOST=unix:///run/podman/podman.sock)")
+# Every container profiler creates carries its owner (profiler/leftovers.py): a run killed before
+# it could remove its container leaves it to the next run to remove.
+OWNER_LABEL = "io.profiler.owner"
+
+
 class Engine:
     def __init__(self):
         import docker  # the SDK; imported here so pure modules never need it
+        import requests
 
         self._docker = docker
+        # The engine's socket gone (engine stopped or restarting), or the connection cut.
+        self._unreachable = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                             ConnectionError, FileNotFoundError)
+        try:
+            self.grace = float(os.environ.get("PROFILER_ENGINE_GRACE", ENGINE_GRACE_S))
+        except ValueError:
+            self.grace = ENGINE_GRACE_S
+        self.outages: list[float] = []  # seconds the engine did not answer, each time it came back
         try:
             self.client = docker.from_env(timeout=60)
             self.client.ping()
         except Exception as e:  # DockerException, requests errors, FileNotFoundError, ...
             raise EngineError(f"the container engine is not reachable ({_short(e)})",
-                              hint="start it (`make setup` starts dockerd; for Podman: "
-                                   "systemctl start podman.socket and DOCKER_HOST="
-                                   "unix:///run/podman/podman.sock)") from None
+                              hint=ENGINE_HINT) from None
 
         self._info: EngineInfo | None = None
+
+    def _call(self, what: str, fn, retry: bool = False):
+        """fn() with the engine's failures as EngineErrors (its answers, APIError and NotFound,
+        pass through for the caller to word). `retry`: an engine that stops answering is asked
+        again for `grace` seconds (a restart) before the session fails."""
+        began = None
+        while True:
+            try:
+                out = fn()
+            except self._docker.errors.APIError:
+                raise
+            except self._unreachable as e:
+                now = time.monotonic()
+                began = began if began is not None else now
+                if retry and now - began < self.grace:
+                    time.sleep(0.5)
+                    continue
+                raise EngineError(f"the container engine stopped answering ({what}: {_short(e)})",
+                                  hint=ENGINE_HINT) from None
+            except self._docker.errors.DockerException as e:
+                raise EngineError(f"{what}: {_short(e)}") from None
+            if began is not None:
+                self.outages.append(time.monotonic() - began)
+            return out
 
     def engine_info(self) -> EngineInfo:
         if self._info is None:
             try:
-                self._info = engine_info(self.client.version(), self.client.info())
+                self._info = self._call("describe the engine", lambda: engine_info(
+                    self.client.version(), self.client.info()))
             except self._docker.errors.APIError as e:
                 raise EngineError(f"the engine did not describe itself: {_short(e)}") from None
         return self._info
@@ -269,7 +312,7 @@ class Engine:
 
     def image(self, ref: str) -> ImageInfo:
         try:
-            image = self.client.images.get(ref)
+            image = self._call("inspect an image", lambda: self.client.images.get(ref))
         except self._docker.errors.ImageNotFound:
             raise EngineError(f"image {ref!r} not found in the local engine",
                               hint="build it (`docker build -t NAME DIR`) or pull it first") from None
@@ -294,7 +337,8 @@ class Engine:
         if spec.entrypoint is not None:
             kwargs["entrypoint"] = spec.entrypoint
         try:
-            return self.client.containers.create(**{k: v for k, v in kwargs.items() if v is not None})
+            return self._call("create", lambda: self.client.containers.create(
+                **{k: v for k, v in kwargs.items() if v is not None}))
         except self._docker.errors.ImageNotFound:
             raise EngineError(f"image {spec.image!r} not found", hint="build or pull it first") from None
         except self._docker.errors.APIError as e:
@@ -304,16 +348,18 @@ class Engine:
 
     def start(self, container) -> None:
         try:
-            container.start()
+            self._call("start", container.start)
         except self._docker.errors.APIError as e:
             logs = self.last_logs(container)
             raise EngineError(f"the container failed to start: {_short(e)}{logs}") from None
 
     def container(self, ref: str):
         try:
-            return self.client.containers.get(ref)
+            return self._call("inspect", lambda: self.client.containers.get(ref))
         except self._docker.errors.NotFound:
-            raise EngineError(f"no container named {ref!r}", hint="see `docker ps`") from None
+            raise ContainerGone(f"no container named {ref!r}", hint="see `docker ps`") from None
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"container {ref!r}: {_short(e)}") from None
 
     def describe(self, container) -> ContainerInfo:
         from .linux import DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS
@@ -341,15 +387,29 @@ class Engine:
     def list_running(self, labels: dict[str, str]) -> list:
         """The running containers that carry every one of these labels (the engine filters)."""
         try:
-            return self.client.containers.list(
+            return self._call("list containers", lambda: self.client.containers.list(
                 filters={"status": "running", "label": [f"{k}={v}" for k, v in labels.items()]},
-                ignore_removed=True)  # one gone between the list and its inspect: not running
+                ignore_removed=True))  # one gone between the list and its inspect: not running
         except self._docker.errors.APIError as e:
             raise EngineError(f"cannot list the running containers: {_short(e)}") from None
 
-    @staticmethod
-    def state(container) -> ContainerState:
-        container.reload()
+    def list_owned(self) -> list:
+        """Every container (running or not) that carries profiler's owner label."""
+        try:
+            return self._call("list containers", lambda: self.client.containers.list(
+                all=True, filters={"label": [OWNER_LABEL]}, ignore_removed=True))
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot list profiler's containers: {_short(e)}") from None
+
+    def state(self, container) -> ContainerState:
+        """Running or not; `gone` when someone removed it. An engine that stops answering is
+        waited for (a restart) up to `grace` seconds, then EngineError."""
+        try:
+            self._call("inspect", container.reload, retry=True)
+        except self._docker.errors.NotFound:
+            return ContainerState(running=False, exit_code=None, gone=True)
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot read the container's state: {_short(e)}") from None
         state = container.attrs["State"]
         return ContainerState(running=bool(state.get("Running", False)),
                               pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0))
@@ -358,9 +418,7 @@ class Engine:
         """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""
         try:
             container.stop(timeout=timeout)
-        except self._docker.errors.NotFound:
-            pass
-        except self._docker.errors.APIError:
+        except Exception:  # gone already, or the engine is not answering: the caller goes on
             pass
 
     def wait(self, container, timeout: float) -> int | None:
@@ -370,8 +428,10 @@ class Engine:
             return None
 
     def remove(self, container) -> None:
+        """Remove it with its anonymous volumes (an image's `VOLUME`s; `docker rm -v`): they
+        are this run's. Named volumes the user passed with -v NAME:/dir are never removed."""
         try:
-            container.remove(force=True)
+            container.remove(force=True, v=True)
         except Exception:  # already gone (auto-removed or removed by the user)
             pass
 

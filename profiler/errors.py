@@ -33,6 +33,10 @@ class EngineError(ProfilerError):
     """The Docker engine is unreachable, or an image or container is missing or failed."""
 
 
+class ContainerGone(EngineError):
+    """The engine does not know the container (never existed, or removed meanwhile)."""
+
+
 class WorkloadError(ProfilerError):
     """The workload command was not found or failed."""
 

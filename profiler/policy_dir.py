@@ -65,6 +65,10 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
         tmp = Path(tempfile.mkdtemp(prefix=".profiler-emit-", dir=base))
     except OSError as e:
         raise UsageError(f"{directory}: cannot write ({e.strerror})") from None
+    from . import leftovers
+
+    reg = leftovers.registry()
+    reg.add("path", str(tmp))  # a killed run's is removed by the next run (leftovers.sweep)
     try:
         for name, text in texts.items():
             p = tmp / name  # may be NAME/FILE (a project's per-service directories)
@@ -82,6 +86,7 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
         raise UsageError(f"{directory}: cannot write ({e.strerror})") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        reg.discard("path", str(tmp))
     return [directory / n for n in texts]
 
 

@@ -219,15 +219,23 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
     """Write text to path atomically; raise UsageError when the path cannot be written."""
     p = Path(path)
     directory = p.parent if str(p.parent) else Path(".")
+    from . import leftovers
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=directory)
     except (FileNotFoundError, NotADirectoryError):
         raise UsageError(f"{p}: directory {directory} does not exist") from None
     except PermissionError:
         raise UsageError(f"{p}: cannot write in {directory} (permission denied)") from None
+    except OSError as e:  # a read-only file system, a full disk, ...
+        raise UsageError(f"{p}: cannot write in {directory} ({e.strerror})") from None
+    reg = leftovers.registry()
+    reg.add("path", os.path.abspath(tmp))  # a killed run's is removed by the next run
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk says so here, not after the rename
         os.chmod(tmp, 0o644)
         os.replace(tmp, p)
     except BaseException as e:
@@ -235,9 +243,13 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        if isinstance(e, (IsADirectoryError, PermissionError)):
-            raise UsageError(f"{p}: cannot write ({e.strerror})") from None
+        if isinstance(e, OSError):  # a full disk (ENOSPC), a quota, EROFS, a directory, EACCES
+            raise UsageError(f"{p}: cannot write ({e.strerror}); nothing was written",
+                             hint="free space (or choose another place with -o) and run again"
+                             if e.errno in (28, 122) else None) from None
         raise
+    finally:
+        reg.discard("path", os.path.abspath(tmp))
 
 
 def check_writable(path: str | os.PathLike) -> None:

@@ -32,11 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import __version__, aggregate, btf, capsource, cgroups, project, syscalls
+from . import __version__, aggregate, btf, capsource, cgroups, leftovers, project, syscalls
 from .aggregate import Denials, build_denials, build_recording
-from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
-                     RunSpec, container_runtime, wait_port)
-from .errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
+from .engine import (OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
+                     ImageInfo, RunSpec, container_runtime, wait_port)
+from .errors import (ContainerGone, EngineError, EnvironmentProblem, ProfilerError, UsageError,
+                     WorkloadError)
 from .model import ContainerConfig, Metadata, Recording, Workload
 from .project import Instance, Project, Selector, Service
 from .wire import RawTrace
@@ -428,6 +429,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
     engine = engine or Engine()
+    sweep_leftovers(engine)
     load_tracer = load_tracer or _load_tracer
     image = engine.image(spec.image)
     session = f"profiler-{uuid.uuid4().hex[:12]}"
@@ -447,7 +449,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         t = threading.Thread(target=load, daemon=True)
         t.start()
         try:
-            container = engine.create(spec, labels={"io.profiler.session": session})
+            container = engine.create(spec, labels={"io.profiler.session": session,
+                                                    OWNER_LABEL: leftovers.owner_token()})
         finally:  # a tracer loaded for a container that failed is closed below all the same
             t.join()
             tracer = box.get("tracer")
@@ -467,6 +470,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                 env_extra={"PROFILER_CONTAINER_ID": info.id,
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
+        end_notes = _engine_notes(engine, container)
         metadata = _metadata(
             "container", raw.arch, started_at,
             _container_config(info, image.entrypoint, spec.options()),
@@ -474,7 +478,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
             engine=engine, info=info)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
-        out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
+        out = _finish(rec, _caps_note(caps_why) + notes + end_notes, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
         out.denials = build_denials(raw)
         out.logs = engine.last_logs(container)
@@ -497,6 +501,9 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
     _wait_ready(engine, container, opts, intr, alive, tick)
     state = engine.state(container)
+    if state.gone:
+        raise EngineError("the container was removed (by someone else?) before it was ready; "
+                          "nothing was written")
     if not state.running and state.exit_code != 0 and not opts.verify:
         # (verify goes on: an early exit under a policy is a finding, with its denials)
         raise EngineError(f"the container exited at once with code {state.exit_code}"
@@ -514,6 +521,34 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
     exit_code = engine.wait(container, timeout=5)
     tick()
     return exit_code, wl_status
+
+
+def sweep_leftovers(engine: ContainerEngine | None) -> None:
+    """Before a run that makes containers or profiles: remove what killed runs left behind
+    (profiler/leftovers.py), and say so on stderr."""
+    if engine is not None and not hasattr(engine, "list_owned"):
+        engine = None  # a test's fake engine: files only
+    try:
+        done = leftovers.sweep(engine)
+    except EngineError:
+        return  # the run itself will say what is wrong with the engine
+    for what in done:
+        print(f"profiler: removed what a killed run left behind: {what}", file=sys.stderr)
+
+
+def _engine_notes(engine: ContainerEngine, container) -> list[str]:
+    """What the engine did to the recording behind its back: the container removed by someone
+    else (what it did until then is recorded; its end was not graceful), the engine not
+    answering for a while (a restart: without live-restore it kills its containers)."""
+    notes = []
+    if container is not None and engine.state(container).gone:
+        notes.append("the container was removed by someone else during the recording: what it "
+                     "did until then is recorded, its shutdown is not")
+    outages = getattr(engine, "outages", ())
+    if outages:
+        notes.append(f"the container engine did not answer for {sum(outages):.0f} s during the "
+                     f"recording (restarted?); the recording covers what the container did")
+    return notes
 
 
 def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:
@@ -616,6 +651,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                              engine=engine, info=info)
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
+        notes += _engine_notes(engine, container)
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
@@ -751,14 +787,20 @@ class _Matcher:
         # service name): those COMMAND started, when there is one
         self.new: dict[str, object] = {}
         self.error: ProfilerError | None = None
+        self.unidentified = 0  # containers gone before their labels could be read
 
     def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
         self.seen.add(container_id)
         try:
             handle = self.engine.container(container_id)
             info = self.engine.describe(handle)
-        except EngineError:  # gone already (a one-shot container, or removed)
+        except ContainerGone:  # gone already (a one-shot container, or removed): its labels
+            self.tracer.drop(slot)  # cannot be read any more
+            self.unidentified += 1
+            return
+        except EngineError as e:  # the engine stopped answering: the session fails
             self.tracer.drop(slot)
+            self.error = self.error or e
             return
         if not project.matches(dict(info.labels), self.selectors):
             self.tracer.drop(slot)
@@ -832,6 +874,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
     if command:
         check_command(command)
     engine = engine or Engine()
+    sweep_leftovers(engine)
     load_tracer = load_tracer or _load_tracer
     warn = warn or (lambda _text: None)
     # Listed before loading: with containers to attach, their tasks count at first sight
@@ -914,6 +957,11 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                               hint="see the labels with `docker inspect -f '{{json .Config.Labels}}' "
                                    "NAME`; compose sets com.docker.compose.project and "
                                    "com.docker.compose.service")
+        if matcher.unidentified:
+            notes.append(f"{matcher.unidentified} other container(s) started and were removed "
+                         f"before their labels could be read (not recorded; if one of them was "
+                         f"the application's, record again)")
+        notes += _engine_notes(engine, None)
         services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
                              notes)
         if not services:

@@ -255,6 +255,10 @@ def _down(compose: compose_cli.Compose, files: list[Path], name: str, timeout: i
     """Remove the run's containers and network (record_match stopped them); what went wrong,
     or ""."""
     try:
+        # The containers with their anonymous volumes (an image's VOLUMEs: this run's), then
+        # the rest; `down -v` would also remove the project's named volumes (the user's data
+        # when the project is theirs).
+        compose_cli.run(compose, files, name, "rm", "-f", "-s", "-v")
         compose_cli.run(compose, files, name, "down", "-t", str(timeout))
     except ProfilerError as e:
         return f"bringing the project {name} down failed: {e.message}"

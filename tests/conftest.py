@@ -361,12 +361,12 @@ class FakeFleet(FakeEngine):
         return ImageInfo(id=ref, tags=(ref,))
 
     def container(self, ref: str):
-        from profiler.errors import EngineError
+        from profiler.errors import ContainerGone
 
         for c in self.containers.values():
             if ref in (c.id, c.name) and c.id not in self.gone:
                 return c.id
-        raise EngineError(f"no container named {ref!r}")
+        raise ContainerGone(f"no container named {ref!r}")
 
     def describe(self, container):
         return self.containers[container]

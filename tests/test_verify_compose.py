@@ -114,12 +114,14 @@ def test_run_brings_the_project_up_under_the_override_and_down(policy, monkeypat
                            session.Options(workload="true"),
                            project="shopcheck", compose=comp, record_match=record_match)
     assert r.passed, verify_compose.report_text(r)
-    (match, down) = calls.log
+    (match, rm, down) = calls.log
     assert match[1] == ["com.docker.compose.project=shopcheck"] and match[2] is True
     assert match[3] == ["docker-compose", "-f", str(policy.parent / "compose.yaml"),
                         "-f", str(policy / "compose.security.yaml"), "-p", "shopcheck",
                         "up", "-d"]
     assert down[0] == "compose" and down[3][0] == "down"
+    # the containers go with their anonymous volumes; `down -v` would take named ones too
+    assert rm[3] == ("rm", "-f", "-s", "-v") and "-v" not in down[3]
 
 
 def test_run_when_compose_up_fails_reports_it_and_still_brings_down(policy, monkeypatch):
@@ -134,7 +136,7 @@ def test_run_when_compose_up_fails_reports_it_and_still_brings_down(policy, monk
                            session.Options(workload="true"),
                            compose=comp, record_match=record_match)
     assert not r.passed and not r.started and "up -d failed" in r.start_error
-    assert downs and downs[0][0] == "down"
+    assert downs and downs[0][0] == "rm" and downs[-1][0] == "down"
     assert "did not come up under the override" in verify_compose.report_text(r)
 
 
