@@ -108,7 +108,10 @@ struct inflight {
     u32 retry;     // the path was not readable at entry (page not faulted in): read at exit
     u32 dirfd_open;  // an open with O_DIRECTORY or O_PATH: its fd may be used as a dirfd
     u32 fd_result;   // an open: a result >= 0 is an fd for the file (KPATH: its resolved path)
+    u32 addr_kind;   // bind/connect whose address was not readable at entry: read at exit
+    u32 how_retry;   // openat2 whose open_how was not readable at entry: read at exit
     u64 uptr;
+    u64 uptr2;       // the address (addr_kind) or the open_how (how_retry)
     struct file_key key;
 };
 
@@ -658,7 +661,8 @@ static __always_inline int finish_path(struct inflight *f, long ret) {
     if (f->retry) {
         int n = bpf_probe_read_user_str(f->key.path, PATH_LEN, (void *)f->uptr);
         if (n < 0) {
-            lose(f->key.slot, L_USER_READ_FAILED);
+            if (ret != -14)   // EFAULT: a bad pointer, no path was used (nothing lost)
+                lose(f->key.slot, L_USER_READ_FAILED);
             return -1;
         }
         if (n >= PATH_LEN)
@@ -745,8 +749,10 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     case C_OPENAT2: {
         f->fd_result = 1;
         u64 how_flags = 0;
-        if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0)
-            lose(slot, L_USER_READ_FAILED);
+        if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)sysarg(regs, 2)) < 0) {
+            f->how_retry = 1;   // not faulted in yet: the syscall copies it in, read at exit
+            f->uptr2 = sysarg(regs, 2);
+        }
         bits = open_bits(how_flags);
         rc = read_path(f, p1, (s32)p0, tgid);
         break;
@@ -810,17 +816,15 @@ static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32
     *st |= ST_INFLIGHT;
 }
 
-static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 slot) {
-    struct addr_key k = {.slot = slot};
-    u32 *sb = sysbits.lookup(&nr);
-    k.kind = sb ? *sb : 0;
+// Count the address of a bind/connect in `addrs`; -1 when it could not be read (BPF cannot
+// fault a page in: an address in a page not touched yet is read again at the syscall's exit,
+// after the kernel's own copy faulted it in).
+static __always_inline int count_addr(u32 slot, u32 kind, void *uaddr) {
+    struct addr_key k = {.slot = slot, .kind = kind};
     // Fixed-size reads by family: no garbage past the address, so equal addresses share a key.
-    void *uaddr = (void *)sysarg(regs, 1);
     u16 fam = 0;
-    if (bpf_probe_read_user(&fam, sizeof(fam), uaddr) < 0) {
-        lose(slot, L_USER_READ_FAILED);
-        return;
-    }
+    if (bpf_probe_read_user(&fam, sizeof(fam), uaddr) < 0)
+        return -1;
     int rc = 0;
     if (fam == 2) {            // AF_INET: family, port, address
         rc = bpf_probe_read_user(k.addr, 8, uaddr);
@@ -843,20 +847,44 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 slot) {
         __builtin_memcpy(k.addr, &fam, 2);
         k.len = 2;
     }
-    if (rc < 0) {
-        lose(slot, L_USER_READ_FAILED);
-        return;
-    }
+    if (rc < 0)
+        return -1;
     // The map is the truth and user space reads it at the end: addresses are not streamed (a
     // full ring buffer would count them as lost when nothing was).
     u64 *seen = addrs.lookup(&k);
     if (seen) {
         __sync_fetch_and_add(seen, 1);
-        return;
+        return 0;
     }
     u64 one = 1;
     if (addrs.update(&k, &one) < 0)
         lose(slot, L_MAP_FULL);
+    return 0;
+}
+
+static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 *st) {
+    u32 slot = SLOT_OF(*st);
+    u32 *sb = sysbits.lookup(&nr);
+    u32 kind = sb ? *sb : 0;
+    void *uaddr = (void *)sysarg(regs, 1);
+    if (count_addr(slot, kind, uaddr) == 0)
+        return;
+    struct inflight *f = begin(slot, 0);   // read it again at the exit
+    if (!f) {
+        lose(slot, L_USER_READ_FAILED);
+        return;
+    }
+    f->nr = nr;
+    f->addr_kind = kind + 1;   // AddrKind may be 0
+    f->uptr2 = (u64)uaddr;
+    *st |= ST_INFLIGHT;
+}
+
+// At exit: an address not readable at entry. The kernel copied it in (faulting its page in)
+// unless the pointer was bad: then the call failed with EFAULT and no address was used.
+static __always_inline void exit_addr(struct inflight *f, long ret) {
+    if (count_addr(f->key.slot, f->addr_kind - 1, (void *)f->uptr2) < 0 && ret != -14)
+        lose(f->key.slot, L_USER_READ_FAILED);
 }
 
 // ---- privilege-changing execs: set-uid, set-gid, file capabilities -------------------------
@@ -990,7 +1018,7 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
         record_arg(slot, nr, ARG_SOCKET_TRIPLE, (sysarg(regs, 0) << 48) |
                    ((sysarg(regs, 1) & 0xffffffff) << 16) | (sysarg(regs, 2) & 0xffff));
     } else if (c == C_ADDR) {
-        enter_addr(regs, nr, slot);
+        enter_addr(regs, nr, st);
     } else if (c == C_ARG0) {
         record_arg(slot, nr, 0, sysarg(regs, 0));
     } else if (c == C_ARG1) {
@@ -1029,6 +1057,17 @@ static __always_inline void stream_path(u32 type, struct inflight *f, u32 tid, s
 }
 
 static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, u32 tid) {
+    if (f->addr_kind) {
+        exit_addr(f, ret);
+        return;
+    }
+    if (f->how_retry) {   // openat2's flags, now that the kernel copied open_how in
+        u64 how_flags = 0;
+        if (bpf_probe_read_user(&how_flags, sizeof(how_flags), (void *)f->uptr2) == 0)
+            f->bits = open_bits(how_flags);
+        else if (ret != -14)
+            lose(f->key.slot, L_USER_READ_FAILED);
+    }
     if (f->retry && ret == 0 && (f->bits & A_EXECUTE))
         return;   // a successful exec replaced the memory; the exec event carries the path
     if (finish_path(f, ret) < 0)
