@@ -54,6 +54,7 @@ def record(
     cap_add: Annotated[Optional[list[str]], typer.Option("--cap-add")] = None,
     cap_drop: Annotated[Optional[list[str]], typer.Option("--cap-drop")] = None,
     security_opt: Annotated[Optional[list[str]], typer.Option("--security-opt")] = None,
+    memory: Annotated[Optional[str], typer.Option("--memory", "-m", help="Memory limit (docker run --memory, e.g. 256m).")] = None,
 ):
     """Trace what a container really does (from its entrypoint's first instruction) and write a
     recording for emit, verify and diff; with --match, every container of an application."""
@@ -73,7 +74,7 @@ def record(
                                     ("--entrypoint", entrypoint), ("--network", network),
                                     ("--tmpfs", tmpfs), ("--read-only", read_only),
                                     ("--cap-add", cap_add), ("--cap-drop", cap_drop),
-                                    ("--security-opt", security_opt)) if v]
+                                    ("--security-opt", security_opt), ("--memory", memory)) if v]
         if given:
             raise UsageError(f"{', '.join(given)}: docker run options, not for --match (the "
                              f"containers are started by COMMAND, as it says)",
@@ -107,7 +108,7 @@ def record(
                            publish=publish or [], env=env or [], volumes=volume or [], user=user,
                            entrypoint=entrypoint, network=network, tmpfs=tmpfs or [],
                            read_only=read_only, cap_add=cap_add or [], cap_drop=cap_drop or [],
-                           security_opt=security_opt or [])
+                           security_opt=security_opt or [], memory=memory)
             outcome = rec_mod.record_container(spec, opts, progress if console.is_terminal else None)
 
     rec = outcome.recording

@@ -106,6 +106,7 @@ class ContainerState:
     pid: int = 0
     exit_code: int | None = 0
     gone: bool = False  # removed (by someone else: `docker rm -f`) while we looked at it
+    oom_killed: bool = False  # the kernel's OOM killer ended it (its --memory limit)
 
 
 class ContainerEngine(Protocol):
@@ -147,6 +148,7 @@ class RunSpec:
     cap_drop: list[str] = field(default_factory=list)
     security_opt: list[str] = field(default_factory=list)
     pids_limit: int | None = None
+    memory: str | None = None  # docker run --memory (e.g. 64m)
 
     def options(self) -> tuple[tuple[str, str], ...]:
         """The options as (name, value) pairs, for the recording's metadata."""
@@ -155,7 +157,7 @@ class RunSpec:
         for key in ("publish", "volumes", "tmpfs", "cap_add", "cap_drop", "security_opt"):
             out += [(name[key], v) for v in getattr(self, key)]
         out += [(name["env"], e.split("=", 1)[0]) for e in self.env]  # names only
-        for key in ("user", "entrypoint", "network", "name"):
+        for key in ("user", "entrypoint", "network", "name", "memory"):
             if getattr(self, key):
                 out.append((name[key], str(getattr(self, key))))
         if self.read_only:
@@ -332,7 +334,7 @@ class Engine:
             cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
             security_opt=_security_opts(spec.security_opt, self.engine_info().name) or None,
             cgroup_parent=cgroup_parent,
-            labels=labels or {}, pids_limit=spec.pids_limit,
+            labels=labels or {}, pids_limit=spec.pids_limit, mem_limit=spec.memory,
         )
         if spec.entrypoint is not None:
             kwargs["entrypoint"] = spec.entrypoint
@@ -412,7 +414,8 @@ class Engine:
             raise EngineError(f"cannot read the container's state: {_short(e)}") from None
         state = container.attrs["State"]
         return ContainerState(running=bool(state.get("Running", False)),
-                              pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0))
+                              pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0),
+                              oom_killed=bool(state.get("OOMKilled")))
 
     def stop(self, container, timeout: int) -> None:
         """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""

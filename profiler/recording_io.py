@@ -264,7 +264,13 @@ def check_writable(path: str | os.PathLike) -> None:
     except PermissionError:
         raise UsageError(f"{p}: cannot write there (permission denied)") from None
     if not os.access(directory, os.W_OK):
-        raise UsageError(f"{p}: cannot write in {directory} (permission denied)")
+        why = "permission denied"
+        try:
+            if os.statvfs(directory).f_flag & os.ST_RDONLY:
+                why = "read-only file system"
+        except OSError:
+            pass
+        raise UsageError(f"{p}: cannot write in {directory} ({why})")
 
 
 def save(rec: Recording, path: str | os.PathLike) -> None:

@@ -30,6 +30,7 @@ FIELD_OPTION: dict[str, str] = {
     "name": "name",
     "read_only": "read-only",
     "pids_limit": "pids-limit",
+    "memory": "memory",
 }
 
 # Other spellings of the same options: docker's short options and aliases (`docker run

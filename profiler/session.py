@@ -506,7 +506,8 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
                           "nothing was written")
     if not state.running and state.exit_code != 0 and not opts.verify:
         # (verify goes on: an early exit under a policy is a finding, with its denials)
-        raise EngineError(f"the container exited at once with code {state.exit_code}"
+        oom = " (killed by the OOM killer: its --memory limit)" if state.oom_killed else ""
+        raise EngineError(f"the container exited at once with code {state.exit_code}{oom}"
                           f"{engine.last_logs(container)}")
 
     wl_status = None
@@ -541,9 +542,13 @@ def _engine_notes(engine: ContainerEngine, container) -> list[str]:
     else (what it did until then is recorded; its end was not graceful), the engine not
     answering for a while (a restart: without live-restore it kills its containers)."""
     notes = []
-    if container is not None and engine.state(container).gone:
+    end = engine.state(container) if container is not None else None
+    if end is not None and end.gone:
         notes.append("the container was removed by someone else during the recording: what it "
                      "did until then is recorded, its shutdown is not")
+    if end is not None and end.oom_killed:
+        notes.append("the kernel's OOM killer ended the container (its --memory limit): what it "
+                     "did until then is recorded")
     outages = getattr(engine, "outages", ())
     if outages:
         notes.append(f"the container engine did not answer for {sum(outages):.0f} s during the "

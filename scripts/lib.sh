@@ -47,7 +47,8 @@ setup_packages() {
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
-    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench;
+    # bpftrace: another tracer on the same tracepoints at once (tests/test_reliability_stress.py).
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \
@@ -55,6 +56,7 @@ setup_packages() {
         debootstrap \
         strace \
         wrk \
+        bpftrace \
         python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps \
         docker.io; do
         printf '%s\n' "$p"
