@@ -48,7 +48,7 @@ setup_packages() {
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
     # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench;
-    # bpftrace: another tracer on the same tracepoints at once (tests/test_reliability_stress.py).
+    # bpftrace: another tracer on the same tracepoints at once (tests/integration/test_reliability_stress.py).
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \
@@ -65,7 +65,7 @@ setup_packages() {
     if apt-cache policy docker-cli 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
         printf '%s\n' docker-cli
     fi
-    # docker-compose (1.29 in bookworm, 2.x later): tests/test_production_integration.py starts
+    # docker-compose (1.29 in bookworm, 2.x later): tests/integration/test_production_integration.py starts
     # the emitted compose.yaml with it; the tests skip (and so fail under CI) without it.
     if apt-cache policy docker-compose 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
         printf '%s\n' docker-compose
