@@ -59,7 +59,7 @@ def cpu_s(pid: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=600)
+    ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--sample", type=float, default=20)
     ap.add_argument("--churn-workers", type=int, default=2)
     ap.add_argument("--mode", choices=("match", "single"), default="match")
