@@ -355,7 +355,7 @@ class Engine:
 
     def container(self, ref: str):
         try:
-            return self._call("inspect", lambda: self.client.containers.get(ref))
+            return self._call("inspect", lambda: self.client.containers.get(ref), retry=True)
         except self._docker.errors.NotFound:
             raise ContainerGone(f"no container named {ref!r}", hint="see `docker ps`") from None
         except self._docker.errors.APIError as e:
@@ -389,7 +389,7 @@ class Engine:
         try:
             return self._call("list containers", lambda: self.client.containers.list(
                 filters={"status": "running", "label": [f"{k}={v}" for k, v in labels.items()]},
-                ignore_removed=True))  # one gone between the list and its inspect: not running
+                ignore_removed=True), retry=True)  # one gone meanwhile: not running
         except self._docker.errors.APIError as e:
             raise EngineError(f"cannot list the running containers: {_short(e)}") from None
 
