@@ -375,10 +375,10 @@ class Tracer:
         gen[ct.c_int(slot)] = ct.c_uint32((gen[ct.c_int(slot)].value + 1) & ST_GEN_MASK)
 
     # A dropped slot is reused once no BPF program can still be writing to it (a program that
-    # passed the generation test just before the drop ends within microseconds) and enough of
-    # them wait, so that one pass over the hash maps purges several.
+    # passed the generation test just before the drop ends within microseconds), when fewer
+    # than RECYCLE_LOW slots are free: one pass over the hash maps then purges many.
     RECYCLE_AFTER_S = 0.5
-    RECYCLE_BATCH = 8
+    RECYCLE_LOW = 16
 
     def _recycle(self, force: bool = False) -> None:
         """Give dropped slots back to the kernel's claims: so many unrelated containers may
@@ -391,8 +391,7 @@ class Tracer:
         now = time.monotonic()
         ready = [s for s, t in self._dropped_at.items() if now - t >= self.RECYCLE_AFTER_S]
         free = self.nslots - 1 - len(self._slots)
-        if not ready or not (force or len(ready) >= self.RECYCLE_BATCH
-                             or free < self.RECYCLE_BATCH):
+        if not ready or not (force or free < self.RECYCLE_LOW):
             return
         self.bpf.ring_buffer_consume()  # their last events: before their rows are reused
         gone = set(ready)
@@ -431,19 +430,19 @@ class Tracer:
             (["denied_calls", "denied_caps"] if self.verify else [])
         for name in by_field:
             table = b[name]
-            for k, v in list(table.items()):
-                slot = v.value if name == "expected" else k.slot
+            for k, v in _hash_items(table):
+                slot = getattr(v, "value", v) if name == "expected" else k.slot
                 if slot in slots:
                     try:
-                        del table[k]
+                        del table[table.Key(k) if isinstance(k, int) else k]
                     except KeyError:
                         pass
         for name, shift in (("counts_high", 32), ("argdistinct", 40), ("uids", 32), ("gids", 32)):
             table = b[name]
-            for k in list(table.keys()):
-                if k.value >> shift in slots:
+            for k, _ in _hash_items(table):
+                if getattr(k, "value", k) >> shift in slots:
                     try:
-                        del table[k]
+                        del table[table.Key(k) if isinstance(k, int) else k]
                     except KeyError:
                         pass
 
@@ -761,6 +760,15 @@ class Tracer:
             self.bpf.cleanup()
         except Exception:  # cleanup is best effort at exit
             pass
+
+
+def _hash_items(table) -> list:
+    """A hash map's (key, value) pairs: in a few bpf(2) calls (BPF_MAP_LOOKUP_BATCH, 5.6+), else
+    two calls per key."""
+    try:
+        return list(table.items_lookup_batch())
+    except Exception:  # bcc raises bare Exception when the kernel refuses the batch
+        return list(table.items())
 
 
 def _saw_anything(raw: RawTrace) -> bool:
