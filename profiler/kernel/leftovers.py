@@ -44,14 +44,29 @@ def _start_time(pid: int) -> str | None:
     return stat.rpartition(")")[2].split()[19]
 
 
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
 def owner_token(pid: int | None = None) -> str:
-    """`<pid>:<start time>`: names a process uniquely on this boot (pids are reused)."""
+    """`<pid>:<start time>:<pid namespace>`: names a process uniquely on this boot (pids are
+    reused); the namespace tells a run in another PID namespace (profiler in a container with
+    the engine's socket), whose pid means nothing here."""
     pid = os.getpid() if pid is None else pid
-    return f"{pid}:{_start_time(pid)}"
+    return f"{pid}:{_start_time(pid)}:{_pid_namespace()}"
 
 
 def alive(token: str) -> bool:
-    pid, _, start = token.partition(":")
+    """False only for an owner known to be gone: a pid of our namespace that is not running,
+    or runs a process that started at another time. Another namespace's owner counts as alive
+    (it cannot be judged from here, so its things are never removed)."""
+    pid, _, rest = token.partition(":")
+    start, _, ns = rest.partition(":")
+    if ns and ns != _pid_namespace():
+        return True
     try:
         return _start_time(int(pid)) == start
     except ValueError:
@@ -68,7 +83,7 @@ class Registry:
 
     @property
     def file(self) -> Path:
-        return self.dir / (self.token.replace(":", "-") + ".json")
+        return self.dir / (self.token.split(":")[0] + "-" + self.token.split(":")[1] + ".json")
 
     def add(self, kind: str, value: str) -> None:
         """Register before making it: a kill in between leaves a name that is not there, which

@@ -22,18 +22,20 @@ def _dead_token() -> str:
 def test_owner_token_names_a_live_process_and_not_a_reused_pid():
     me = leftovers.owner_token()
     assert leftovers.alive(me)
-    pid, _, start = me.partition(":")
-    assert not leftovers.alive(f"{pid}:{int(start) + 1}")  # same pid, another start: reused
+    pid, start, ns = me.split(":")
+    assert not leftovers.alive(f"{pid}:{int(start) + 1}:{ns}")  # same pid, another start: reused
     assert not leftovers.alive(_dead_token())
     assert not leftovers.alive("garbage") and not leftovers.alive("")
+    # a run in another PID namespace cannot be judged from here: never taken for dead
+    assert leftovers.alive(f"{pid}:{int(start) + 1}:{int(ns) + 1}")
 
 
 def test_registry_file_lists_what_exists_and_goes_when_empty(tmp_path):
-    reg = leftovers.Registry(tmp_path, token="123:456")
+    reg = leftovers.Registry(tmp_path, token="123:456:789")
     reg.add("path", "/tmp/.x.new")
     reg.add("apparmor", "profiler-verify-abc")
     data = json.loads(reg.file.read_text())
-    assert data == {"owner": "123:456", "apparmor": ["profiler-verify-abc"],
+    assert data == {"owner": "123:456:789", "apparmor": ["profiler-verify-abc"],
                     "path": ["/tmp/.x.new"]}
     reg.discard("path", "/tmp/.x.new")
     reg.discard("apparmor", "profiler-verify-abc")
