@@ -127,11 +127,12 @@ def main() -> int:
     from profiler.recording import recording_io
 
     rec_file = out / f"{name}.recording.yaml" if a.mode == "match" else out
-    syscalls, loss, dur = 0, None, elapsed
+    syscalls, loss, dur, kinds = 0, None, elapsed, {}
     if rec_file.exists():
         r = recording_io.load(rec_file)
         syscalls = sum(s.count for s in r.syscalls)
         loss = r.total_loss
+        kinds = {k: v for k, v in r.loss if v}
         dur = (r.timeline.duration_ms or elapsed * 1000) / 1000 if r.timeline else elapsed
     q = max(1, len(rows) // 4)
     first, last = rows[:q], rows[-q:]
@@ -152,10 +153,13 @@ def main() -> int:
     print(f"containers churned: {churned} ({churned * 60 / elapsed:.0f}/min), "
           f"failed starts {churn.failed}")
     print(f"traced app: {syscalls} syscalls, {syscalls / dur if dur else 0:.0f}/s; "
-          f"events lost: {loss}")
+          f"events lost: {loss}" + (f" {kinds}" if kinds else ""))
     for what, code, tail in results:
         print(f"{what}: exit {code} {tail[0]}")
-    shutil.rmtree(work, ignore_errors=True)
+    if loss:
+        print(f"kept for a look: {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

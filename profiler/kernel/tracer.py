@@ -375,10 +375,13 @@ class Tracer:
         gen[ct.c_int(slot)] = ct.c_uint32((gen[ct.c_int(slot)].value + 1) & ST_GEN_MASK)
 
     # A dropped slot is reused once no BPF program can still be writing to it (a program that
-    # passed the generation test just before the drop ends within microseconds), when fewer
-    # than RECYCLE_LOW slots are free: one pass over the hash maps then purges many.
-    RECYCLE_AFTER_S = 0.5
-    RECYCLE_LOW = 16
+    # passed the generation test just before the drop ends within microseconds). Dropped slots
+    # are taken back RECYCLE_BATCH at a time (one pass over the hash maps purges them all), or
+    # all that are ready when fewer than RECYCLE_LOW are free: a burst of container starts (a
+    # node scaling up, a test suite) must not find every slot waiting.
+    RECYCLE_AFTER_S = 0.1
+    RECYCLE_BATCH = 8
+    RECYCLE_LOW = 32
 
     def _recycle(self, force: bool = False) -> None:
         """Give dropped slots back to the kernel's claims: so many unrelated containers may
@@ -391,7 +394,8 @@ class Tracer:
         now = time.monotonic()
         ready = [s for s, t in self._dropped_at.items() if now - t >= self.RECYCLE_AFTER_S]
         free = self.nslots - 1 - len(self._slots)
-        if not ready or not (force or free < self.RECYCLE_LOW):
+        if not ready or not (force or free < self.RECYCLE_LOW
+                             or len(ready) >= self.RECYCLE_BATCH):
             return
         self.bpf.ring_buffer_consume()  # their last events: before their rows are reused
         gone = set(ready)

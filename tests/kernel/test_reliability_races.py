@@ -104,7 +104,7 @@ def test_slots_of_dropped_containers_are_reused(fake_cgroups):
 
         t.on_container = judge
         t.RECYCLE_AFTER_S = 0.0
-        n = 3 * MAX_SLOTS
+        n = 2 * MAX_SLOTS  # (a flood of container cgroups: other recorders on the host see it)
         for _ in range(n):
             fake_cgroups()
             t.drain()
