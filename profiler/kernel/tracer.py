@@ -418,7 +418,8 @@ class Tracer:
 
     def _purge(self, slots: set[int]) -> None:
         """Zero the slots' rows of the per-slot arrays and delete their keys from the hash
-        maps (each key names its slot)."""
+        maps (each key names its slot). Keys only, one bpf(2) call each: a batch lookup would
+        allocate the map's whole capacity (tens of MiB for `files`) at every pass."""
         b = self.bpf
         rows = [("counts", MAX_NR), ("caps_ok", 64), ("caps_denied", 64), ("caps_override", 64),
                 ("caps_probe", 64), ("loss", LOSS_ROW), ("tasks", TASKS_ROW),
@@ -434,19 +435,20 @@ class Tracer:
             (["denied_calls", "denied_caps"] if self.verify else [])
         for name in by_field:
             table = b[name]
-            for k, v in _hash_items(table):
-                slot = getattr(v, "value", v) if name == "expected" else k.slot
+            pairs = table.items() if name == "expected" else ((k, None) for k in table.keys())
+            for k, v in list(pairs):
+                slot = v.value if name == "expected" else k.slot
                 if slot in slots:
                     try:
-                        del table[table.Key(k) if isinstance(k, int) else k]
+                        del table[k]
                     except KeyError:
                         pass
         for name, shift in (("counts_high", 32), ("argdistinct", 40), ("uids", 32), ("gids", 32)):
             table = b[name]
-            for k, _ in _hash_items(table):
-                if getattr(k, "value", k) >> shift in slots:
+            for k in list(table.keys()):
+                if k.value >> shift in slots:
                     try:
-                        del table[table.Key(k) if isinstance(k, int) else k]
+                        del table[k]
                     except KeyError:
                         pass
 
@@ -764,15 +766,6 @@ class Tracer:
             self.bpf.cleanup()
         except Exception:  # cleanup is best effort at exit
             pass
-
-
-def _hash_items(table) -> list:
-    """A hash map's (key, value) pairs: in a few bpf(2) calls (BPF_MAP_LOOKUP_BATCH, 5.6+), else
-    two calls per key."""
-    try:
-        return list(table.items_lookup_batch())
-    except Exception:  # bcc raises bare Exception when the kernel refuses the batch
-        return list(table.items())
 
 
 def _saw_anything(raw: RawTrace) -> bool:
