@@ -31,6 +31,7 @@ from typing import Callable
 import yaml
 
 from . import apparmor_kernel, verify
+from ..kernel import apparmor_syntax
 from ..session import compose_cli
 from ..errors import EngineError, ProfilerError, UsageError, WorkloadError
 from ..output.policy_dir import APPARMOR
@@ -209,7 +210,7 @@ def _apparmor_loads(policies: dict[str, verify.RunPolicy], stack: contextlib.Exi
         if pol.apparmor_path is None:
             continue
         text = Path(pol.apparmor_path).read_text(encoding="utf-8")
-        profile = apparmor_kernel.profile_name(text) or name
+        profile = apparmor_syntax.profile_name(text) or name
         loads[name] = stack.enter_context(apparmor_kernel.loaded(text, profile))
     return loads, (f"enforced: {len(loads)} profile(s) loaded under the override's names for "
                    f"this run, removed afterwards unless loaded before")
