@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..recording import coverage, project, recording_io
-from ..output import policy_dir, project_policy
+from ..output import policy_dir, project_policy, project_tree
 from ..policy.behalf_syscalls import behalf_names
 from ..errors import UsageError
 from ..policy.reduce import Policy, reduce
@@ -210,6 +210,7 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
                                        allow_io_uring=allow_io_uring, formats=formats,
                                        caps_unknown=caps_unknown)
     out = output.resolve()
+    project_tree.check_replaceable(out)  # before the work: emit replaces OUT whole
     texts = project_policy.files(services, formats, out, project=index,
                                  source=str(directory), options=options)
     for sp in services:
@@ -222,12 +223,12 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
                       f"from the AppArmor profile (control characters or undecodable bytes); "
                       f"see --explain")
-    written = policy_dir.write_dir(out, texts)
+    written = project_tree.write(out, texts)
     err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
-    if project_policy.override.OVERRIDE_FILE in texts:
+    if project_tree.OVERRIDE_FILE in texts:
         err.print(f"apply: docker-compose -f compose.yaml -f "
-                  f"{escape(str(out / project_policy.override.OVERRIDE_FILE))} up -d "
-                  f"(AppArmor hosts: {escape(str(out / project_policy.override.LOAD_SCRIPT))} "
+                  f"{escape(str(out / project_tree.OVERRIDE_FILE))} up -d "
+                  f"(AppArmor hosts: {escape(str(out / project_tree.LOAD_SCRIPT))} "
                   f"first)")
 
 

@@ -46,7 +46,8 @@ POLICY_FILES = (SECCOMP, CAPS, APPARMOR, RUN)
 # writing
 # --------------------------------------------------------------------------------------------
 
-def _mode(name: str) -> int:
+def mode(name: str) -> int:
+    """A policy file's permissions: scripts are executable."""
     return 0o755 if name.endswith(".sh") else 0o644
 
 
@@ -70,7 +71,7 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
             p = tmp / name  # may be NAME/FILE (a project's per-service directories)
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text, encoding="utf-8")
-            os.chmod(p, _mode(name))
+            os.chmod(p, mode(name))
         if base == parent:  # the directory is new: one rename makes it appear whole
             os.chmod(tmp, 0o755)
             os.replace(tmp, directory)
@@ -91,7 +92,7 @@ def write_one(output: Path, fmt: str, text: str) -> Path:
     target = output / FILE_NAMES[fmt] if output.is_dir() else output
     atomic_write(target, text)
     if fmt == "run":
-        os.chmod(target, _mode(RUN))
+        os.chmod(target, mode(RUN))
     return target
 
 

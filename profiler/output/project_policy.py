@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from ..recording import project as project_dir
 from ..errors import UsageError
+from . import project_tree
 from .policy_dir import FILE_NAMES
 from ..policy.reduce import Policy, reduce, sanitize_name
 from ..render import caps as caps_render
@@ -27,7 +28,6 @@ from ..render import override
 from ..render.override import ServicePolicy
 from .registry import FORMATS, RenderOptions, render
 
-PROJECT_FILES = (override.OVERRIDE_FILE, override.LOAD_SCRIPT)
 # What the override needs beside it, per service: the files it names.
 OVERRIDE_NEEDS = ("seccomp", "apparmor")
 
@@ -84,8 +84,9 @@ def files(services: list[ServicePolicy], formats: list[str], out: Path, *,
             texts[f"{sp.service}/{FILE_NAMES[fmt]}"] = text
     if "compose" in formats:
         label = project.compose_project or "(no compose project label)"
-        texts[override.OVERRIDE_FILE] = override.render(
+        texts[project_tree.OVERRIDE_FILE] = override.render(
             services, project=label, source=source, policy_root=PurePosixPath(out),
-            seccomp_file=FILE_NAMES["seccomp"], complain=options.complain)
-        texts[override.LOAD_SCRIPT] = override.load_script(services, project=label)
+            seccomp_file=FILE_NAMES["seccomp"], override_file=project_tree.OVERRIDE_FILE,
+            load_script=project_tree.LOAD_SCRIPT, complain=options.complain)
+        texts[project_tree.LOAD_SCRIPT] = override.load_script(services, project=label)
     return texts
