@@ -2,28 +2,26 @@
 service, and the files `profiler emit DIR -o OUT` writes for it:
 
     OUT/<service>/<file>          each chosen format of the service's policy, under its usual
-                                  name (policy_dir.FILE_NAMES); `--format all`: all of them
+                                  name (registry.FILE_NAMES); `--format all`: all of them
     OUT/compose.security.yaml     with `--format compose` or `all`: the override that applies
                                   every service's policy to the project (render/override.py),
                                   next to each service's seccomp.json and apparmor.profile
     OUT/apparmor-load.sh          loads the services' AppArmor profiles before `up`
 
-Each service's policy is the single-recording policy (reduce, render/registry): the decisions
+Each service's policy is the single-recording policy (output/pipeline.py): the decisions
 are the same as for `profiler emit RECORDING`; only its name changes, to one per service (the
 AppArmor profile, the Kubernetes objects): `<compose project>-<service>`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from ..recording import project as project_dir
 from ..errors import UsageError
-from . import project_tree
-from .policy_dir import FILE_NAMES
-from ..policy.reduce import Policy, reduce, sanitize_name
-from ..render import caps as caps_render
+from . import pipeline, project_tree
+from .registry import FILE_NAMES
+from ..policy.reduce import Policy, sanitize_name
 from ..render import override
 from ..render.override import ServicePolicy
 from .registry import FORMATS, RenderOptions, render
@@ -53,9 +51,9 @@ def policies(directory: Path, project: project_dir.Project, *, strict: bool = Fa
                              hint="rename one of the services (names differ only in case or "
                                   "'_' versus '-')")
         names[name] = s.name
-        policy = reduce([recordings[s.name]], [str(Path(directory) / s.recording)],
-                        allow_io_uring=allow_io_uring, strict=strict)
-        policy = caps_render.resolve_unknown(replace(policy, name=name), formats, caps_unknown)
+        policy = pipeline.policy([recordings[s.name]], [str(Path(directory) / s.recording)],
+                                 formats, strict=strict, allow_io_uring=allow_io_uring,
+                                 caps_unknown=caps_unknown, name=name)
         out.append(ServicePolicy(s.name, policy))
     return out
 

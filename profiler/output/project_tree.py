@@ -24,7 +24,8 @@ import yaml
 from ..errors import UsageError
 from ..recording.project import check_service_name
 from ..recording.recording_io import replace_dir
-from .policy_dir import FILE_NAMES, POLICY_FILES, mode
+from .policy_dir import POLICY_FILES, mode
+from .registry import FILE_NAMES
 
 OVERRIDE_FILE = "compose.security.yaml"
 LOAD_SCRIPT = "apparmor-load.sh"
@@ -94,7 +95,7 @@ def write(out: Path, texts: dict[str, str]) -> list[Path]:
             p = new / name
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text, encoding="utf-8")
-            os.chmod(p, mode(name))
+            os.chmod(p, 0o755 if name == LOAD_SCRIPT else mode(name))
 
     try:
         replace_dir(out, fill)

@@ -536,16 +536,13 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
 
 def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
     """`--recording`: emit every format into a scratch directory, then read it like --policy."""
-    from ..recording import recording_io
-    from ..policy.reduce import reduce
-    from ..output.registry import render_dir
+    from ..output import pipeline
 
-    recs = [recording_io.load(p) for p in paths]
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
-    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths]), ["caps"],
-                                         "keep-default")
-    policy_dir.write_dir(directory, render_dir(policy))
+    policy = pipeline.policy(pipeline.load(paths), [str(p) for p in paths], ["caps"],
+                             caps_unknown="keep-default")
+    pipeline.write_policy_dir(directory, policy)
     return load_policy_dir(directory)
 
 
