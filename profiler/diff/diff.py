@@ -155,10 +155,6 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     return out
 
 
-def _local(e: Endpoint) -> bool:
-    return e.family == "AF_UNIX" or e.address.startswith("127.") or e.address == "::1"
-
-
 def _endpoint(e: Endpoint) -> str:
     if e.family == "AF_UNIX":
         return f"AF_UNIX {e.address}"

@@ -189,7 +189,6 @@ class Tracer:
         real_cred = btf.running_kernel_offset("task_struct", "real_cred")
         if real_cred is not None:  # without BTF: capability grants are taken as they come
             cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
-        self.tells_overridden_creds = real_cred is not None
         kpath, self.kpath_missing = kpath_defines()
         cflags += kpath
         self.kernel_paths = bool(kpath)  # else: relative paths resolved from streamed events
@@ -214,7 +213,6 @@ class Tracer:
             if self.arch == "x86_64" else None
         if ti_status is not None:
             cflags.append(f"-DTASK_TI_STATUS_OFF={ti_status}")
-        self.tells_compat = ti_status is not None  # else i386 calls count as native (as before)
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
