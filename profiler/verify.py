@@ -532,8 +532,10 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
     return report
 
 
-def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
-    """`--recording`: emit every format into a scratch directory, then read it like --policy."""
+def policy_from_recordings(paths: list[str], directory: Path, *,
+                           strict: bool = False) -> RunPolicy:
+    """`--recording`: emit every format into a scratch directory, then read it like --policy
+    (strict: as `emit --strict`, else generalised by kind and risk as `emit`)."""
     from . import recording_io
     from .reduce import reduce
     from .render.registry import render_dir
@@ -541,8 +543,8 @@ def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
     recs = [recording_io.load(p) for p in paths]
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
-    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths]), ["caps"],
-                                         "keep-default")
+    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths], strict=strict),
+                                         ["caps"], "keep-default")
     policy_dir.write_dir(directory, render_dir(policy))
     return load_policy_dir(directory)
 

@@ -320,3 +320,52 @@ def test_rules_keep_their_file_kinds_and_order():
     # rename needs r and w on the source; w covers a (AppArmor refuses both in one rule)
     assert [RULE.match(x).groups() for x in file_section(apparmor.render(policy))] == \
         [("/tmp/**", "rw")]
+
+
+def test_verify_emits_the_same_policy_as_emit(tmp_path):
+    """verify --recording emits in memory: generalised by default, as emit --strict with
+    --strict (the option is threaded through every path that emits)."""
+    import json
+
+    from emitcases import NGINX
+    from profiler import verify
+
+    verify.policy_from_recordings([str(NGINX)], tmp_path / "general")
+    verify.policy_from_recordings([str(NGINX)], tmp_path / "strict", strict=True)
+    general = json.loads((tmp_path / "general" / "seccomp.json").read_text())
+    strict = json.loads((tmp_path / "strict" / "seccomp.json").read_text())
+    assert general == seccomp.profile(reduce([nginx()]))
+    assert strict == seccomp.profile(reduce([nginx()], strict=True))
+    assert "getpeername" in seccomp.allowed_names(general) - seccomp.allowed_names(strict)
+
+
+def test_emit_explain_lists_each_generalisation_deterministically(tmp_path):
+    import subprocess
+    import sys
+
+    from emitcases import NGINX
+
+    def explain(*extra):
+        return subprocess.run([sys.executable, "-m", "profiler.cli", "emit", str(NGINX),
+                               "--explain", "-o", str(tmp_path / "s.json"), *extra],
+                              capture_output=True, text=True, timeout=120,
+                              env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    first, second = explain(), explain()
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == second.stderr
+    assert "generalised beyond the recording" in first.stderr
+    assert "family directory-entries" in first.stderr and "rmdir" in first.stderr
+    assert "data tree" in first.stderr and "/var/lib/nginx/**" in first.stderr
+    strict = explain("--strict")
+    assert "generalised beyond the recording: nothing" in strict.stderr
+
+
+def test_verify_strict_needs_recordings(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "profiler.cli", "verify", "img", "--policy",
+                           str(tmp_path), "--strict"], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--strict applies to a policy verify emits" in proc.stderr
