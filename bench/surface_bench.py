@@ -6,7 +6,7 @@ For each recording (a file, or a project directory from `record --match`: one ro
 service), the names the emitted seccomp profile allows on the recorded architecture under
 `emit --strict`, under the default before generalisation (siblings only,
 reduce(generalise=False)) and under the default, and how many of risk.yaml's high-risk names
-(known on that architecture) each still refuses. With `--docker-default FILE` (moby's
+and medium-risk names (known on that architecture) each still refuses. With `--docker-default FILE` (moby's
 profiles/seccomp/default.json, not shipped here), also Docker's main allow block on that
 architecture, and how many of its names the generalised profile still refuses. Counts, no
 timing; no assertion: this script reports.
@@ -55,7 +55,8 @@ def main() -> None:
     if args.docker_default:
         prof = json.loads(args.docker_default.read_text())
         docker = set(prof["syscalls"][0]["names"])  # the main, unconditional allow block
-    header = ["sample", "app used", "strict", "before", "generalised", "high refused (of N)"]
+    header = ["sample", "app used", "strict", "before", "generalised", "high refused (of N)",
+              "medium refused (of N)"]
     if docker is not None:
         header += ["Docker default", "Docker's names refused"]
     print("| " + " | ".join(header) + " |")
@@ -63,11 +64,13 @@ def main() -> None:
     for name, rec in _recordings(args.inputs):
         known = set(sctab.table(rec.metadata.arch))
         high = {n for n in known if risk.syscall(n).level == "high"}
+        medium = {n for n in known if risk.syscall(n).level == "medium"}
         strict, before, general = (_allowed(rec, strict=True), _allowed(rec, generalise=False),
                                    _allowed(rec))
         used = {s.name for s in rec.syscalls if s.name and not s.arch}
         row = [name, len(used), len(strict), len(before), len(general),
-               f"{len(high - general)} of {len(high)} (strict {len(high - strict)})"]
+               f"{len(high - general)} of {len(high)} (strict {len(high - strict)})",
+               f"{len(medium - general)} of {len(medium)} (strict {len(medium - strict)})"]
         if docker is not None:
             d = docker & known
             row += [len(d), f"{len(d - general)} (strict {len(d - strict)})"]
