@@ -142,7 +142,8 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     "--read-only", "--network none", "--user", "--security-opt no-new-privileges" are listed
     when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs.
     """
-    h = reduce([rec], [source]).hardening
+    # (the hardening decisions do not depend on generalisation; skipping it saves its work)
+    h = reduce([rec], [source], generalise=False).hardening
     out: dict[str, str] = {}
     for flag, decision in (("--read-only", h.read_only), ("--network none", h.network_none),
                            ("--user", h.user),

@@ -20,6 +20,7 @@ Pure: Policy in, Policy out, plus one `Generalisation` row per decision for `emi
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -174,13 +175,16 @@ _NAMING = frozenset({"create", "delete", "rename", "link", "mkdir"})
 _CREATING = frozenset({"create", "mkdir"})
 _NUMBERS = re.compile(r"[0-9a-f]*[0-9][0-9a-f]*")
 _STARS = re.compile(r"\*+")
+_DIGIT = re.compile(r"[0-9]")
 
 
 @dataclass(frozen=True)
 class Shape:
     kind: str
+    prefixes: tuple[str, ...]
     match: re.Pattern
-    to: str
+    suffix: str  # the generalised pattern is group 1 + suffix ("numbered": see _numbered)
+    numbered: bool
     when: str
     keep_execute: bool
     why: str
@@ -190,10 +194,16 @@ class Shape:
 @lru_cache(maxsize=1)
 def shapes() -> tuple[Shape, ...]:
     data = yaml.safe_load(resources.files("profiler").joinpath(SHAPES_FILE).read_text())
-    return tuple(Shape(r["kind"], re.compile(r["match"]), r["to"], r["when"],
-                       r.get("execute") == "keep", " ".join(str(r["why"]).split()),
-                       " ".join(str(r["source"]).split()))
-                 for r in data["rules"])
+    out = []
+    for r in data["rules"]:
+        numbered = r["to"] == "numbered"
+        if not numbered and not r["to"].startswith("\\1"):
+            raise ValueError(f"{SHAPES_FILE}: `to` must start with \\1: {r['to']!r}")
+        out.append(Shape(r["kind"], tuple(r["prefixes"]), re.compile(r["match"]),
+                         "" if numbered else r["to"][2:], numbered, r["when"],
+                         r.get("execute") == "keep", " ".join(str(r["why"]).split()),
+                         " ".join(str(r["source"]).split())))
+    return tuple(out)
 
 
 def _numbered(directory: str, name: str) -> str:
@@ -201,68 +211,94 @@ def _numbered(directory: str, name: str) -> str:
     return directory + _STARS.sub("*", _NUMBERS.sub("*", name))
 
 
+def _shape_of(path: str, access, table) -> tuple[Shape, str] | None:
+    """The first shape that applies to a rule, and the pattern it generalises to."""
+    for shape in table:
+        if not path.startswith(shape.prefixes):
+            continue
+        if shape.numbered and (not _CREATING.intersection(access) or
+                               _DIGIT.search(path) is None):
+            continue
+        m = shape.match.match(path)
+        if m is None:
+            continue
+        if shape.numbered:
+            target = _numbered(m.group(1), m.group(2))
+            if target == path:
+                continue
+            return shape, target
+        return shape, m.group(1) + shape.suffix
+    return None
+
+
 def files(rules) -> tuple[tuple, list[Generalisation]]:
     """FileRules (reduce.FileRule) with paths replaced by the tree or shape they stand for:
     rules that meet in one pattern are merged (access kinds unioned). Sorted by pattern.
-    The rules come back as their own type (reduce.FileRule; reduce imports this module)."""
+    The rules come back as their own type (reduce.FileRule; reduce imports this module); a rule
+    no shape applies to is returned as it is."""
     if not rules:
         return tuple(rules), []
+    table = shapes()
+    # The fast filter (100,000s of rules, most of them read-only files under /usr): a rule can
+    # only have a shape below a tree prefix, or when it created a name with a digit in it.
+    trees = tuple(p for shape in table if not shape.numbered for p in shape.prefixes)
+    creating = {}  # access tuple -> created something (a handful of distinct tuples)
     template = rules[0]
-
+    plain = []
     matched: list[tuple[object, Shape, str, str]] = []  # (rule, shape, target, path)
     changed_roots: set[str] = set()
-    plain = []
     for f in rules:
         path = f.resolved or f.pattern
-        for shape in shapes():
-            m = shape.match.match(path)
-            if m is None:
+        if not path.startswith(trees):
+            made_names = creating.get(f.access)
+            if made_names is None:
+                made_names = creating[f.access] = bool(_CREATING.intersection(f.access))
+            if not made_names or _DIGIT.search(path) is None:
+                plain.append(f)
                 continue
-            if shape.to == "numbered":
-                if not _CREATING.intersection(f.access):
-                    continue
-                target = _numbered(m.group(1), m.group(2))
-                if target == path:
-                    continue
-            else:
-                target = m.expand(shape.to)
-            matched.append((f, shape, target, path))
-            if shape.when == "changed" and _NAMING.intersection(f.access):
-                changed_roots.add(target)
-            break
-        else:
+        found = _shape_of(path, f.access, table)
+        if found is None:
             plain.append(f)
-    out: dict[str, set[str]] = {}
-    real: dict[str, str] = {}
+            continue
+        shape, target = found
+        matched.append((f, shape, target, path))
+        if shape.when == "changed" and _NAMING.intersection(f.access):
+            changed_roots.add(target)
+    made: dict[str, set[str]] = {}  # new or merged patterns -> access kinds
     seen: dict[tuple[str, str], list[str]] = {}  # (shape kind, target) -> paths
     why: dict[tuple[str, str], Shape] = {}
-    for f in plain:
-        out.setdefault(f.pattern, set()).update(f.access)
-        if f.resolved:
-            real.setdefault(f.pattern, f.resolved)
     for f, shape, target, path in matched:
         if shape.when == "changed" and target not in changed_roots:
-            out.setdefault(f.pattern, set()).update(f.access)
-            if f.resolved:
-                real.setdefault(f.pattern, f.resolved)
+            plain.append(f)  # a tree the app did not manage: its rules stay as they are
             continue
         kinds = set(f.access)
         if shape.keep_execute and "execute" in kinds:
-            out.setdefault(path, set()).add("execute")
+            made.setdefault(path, set()).add("execute")
             kinds.discard("execute")
         if kinds:
-            out.setdefault(target, set()).update(kinds)
+            made.setdefault(target, set()).update(kinds)
         seen.setdefault((shape.kind, target), []).append(path)
         why[(shape.kind, target)] = shape
-    result = tuple(replace(template, pattern=p, resolved=real.get(p, ""),
-                           access=tuple(k for k in ACCESS_KINDS if k in kinds))
-                   for p, kinds in sorted(out.items()))
+    if not made:
+        return tuple(rules), []
+    # a pattern made here may also be one left plain (an instance kept for its execute access,
+    # the same path read elsewhere): merge them
+    out = {}
+    for f in plain:
+        if f.pattern in made:
+            made[f.pattern].update(f.access)
+        else:
+            out[f.pattern] = f
+    for p, kinds in made.items():
+        out[p] = replace(template, pattern=p, resolved="",
+                         access=tuple(k for k in ACCESS_KINDS if k in kinds))
+    result = tuple(out[p] for p in sorted(out))
     rows = []
     for (kind, target), paths in sorted(seen.items()):
         if paths == [target]:
             continue
-        shown = ", ".join(sorted(paths)[:3]) + (f" and {len(paths) - 3} more"
-                                                if len(paths) > 3 else "")
+        first = heapq.nsmallest(3, paths)
+        shown = ", ".join(first) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         shape = why[(kind, target)]
         rows.append(Generalisation("file", target, shown, f"{kind}: {shape.why}",
                                    f"profiler/{SHAPES_FILE} ({shape.source})"))

@@ -249,3 +249,16 @@ def test_verify_strict_needs_recordings(tmp_path):
                           timeout=120, stdin=subprocess.DEVNULL)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "--strict applies to a policy verify emits" in proc.stderr
+
+
+def test_path_shape_prefixes_agree_with_their_patterns():
+    """The prefixes are a fast filter: a path a shape's pattern matches starts with one."""
+    roots = ["/tmp", "/var/tmp", "/dev/shm", "/var/lib", "/var/cache", "/var/log", "/var/spool",
+             "/srv", "/data", "/home", "/run", "/var/run", "/usr/lib", "/etc", "/opt", "/proc"]
+    paths = [f"{r}{tail}" for r in roots
+             for tail in ("/x", "/a/b", "/a/b.so", "/lib1.so", "/a/1.db", "/sem.q")]
+    for shape in generalise.shapes():
+        assert shape.prefixes
+        for p in paths:
+            if shape.match.match(p):
+                assert p.startswith(shape.prefixes), (shape.kind, p)
