@@ -175,6 +175,7 @@ _NAMING = frozenset({"create", "delete", "rename", "link", "mkdir"})
 _CREATING = frozenset({"create", "mkdir"})
 _NUMBERS = re.compile(r"[0-9a-f]*[0-9][0-9a-f]*")
 _STARS = re.compile(r"\*+")
+ROWS_PER_SHAPE = 40  # explanation rows per shape (a big recording can have 10,000s)
 _DIGIT = re.compile(r"[0-9]")
 
 
@@ -271,14 +272,23 @@ def files(rules) -> tuple[tuple, list[Generalisation]]:
         if shape.when == "changed" and target not in changed_roots:
             plain.append(f)  # a tree the app did not manage: its rules stay as they are
             continue
-        kinds = set(f.access)
-        if shape.keep_execute and "execute" in kinds:
+        access = f.access
+        if shape.keep_execute and "execute" in access:
             made.setdefault(path, set()).add("execute")
-            kinds.discard("execute")
-        if kinds:
-            made.setdefault(target, set()).update(kinds)
-        seen.setdefault((shape.kind, target), []).append(path)
-        why[(shape.kind, target)] = shape
+            access = tuple(k for k in access if k != "execute")
+        if access:
+            kinds = made.get(target)
+            if kinds is None:
+                made[target] = set(access)
+            else:
+                kinds.update(access)
+        key = (shape.kind, target)
+        paths = seen.get(key)
+        if paths is None:
+            seen[key] = [path]
+            why[key] = shape
+        else:
+            paths.append(path)
     if not made:
         return tuple(rules), []
     # a pattern made here may also be one left plain (an instance kept for its execute access,
@@ -289,19 +299,36 @@ def files(rules) -> tuple[tuple, list[Generalisation]]:
             made[f.pattern].update(f.access)
         else:
             out[f.pattern] = f
+    rule = type(template)  # FileRule(pattern, access, resolved)
+    ordered: dict[frozenset, tuple[str, ...]] = {}  # a handful of distinct kind sets
     for p, kinds in made.items():
-        out[p] = replace(template, pattern=p, resolved="",
-                         access=tuple(k for k in ACCESS_KINDS if k in kinds))
+        key = frozenset(kinds)
+        access = ordered.get(key)
+        if access is None:
+            access = ordered[key] = tuple(k for k in ACCESS_KINDS if k in key)
+        out[p] = rule(p, access, "")
     result = tuple(out[p] for p in sorted(out))
     rows = []
-    for (kind, target), paths in sorted(seen.items()):
+    per_kind: dict[str, int] = {}
+    for key in sorted(seen):
+        kind, target = key
+        paths = seen[key]
         if paths == [target]:
+            continue
+        n = per_kind[kind] = per_kind.get(kind, 0) + 1
+        if n > ROWS_PER_SHAPE:
             continue
         first = heapq.nsmallest(3, paths)
         shown = ", ".join(first) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
-        shape = why[(kind, target)]
+        shape = why[key]
         rows.append(Generalisation("file", target, shown, f"{kind}: {shape.why}",
                                    f"profiler/{SHAPES_FILE} ({shape.source})"))
+    for kind, n in sorted(per_kind.items()):
+        if n > ROWS_PER_SHAPE:
+            shape = next(why[k] for k in why if k[0] == kind)
+            rows.append(Generalisation("file", f"... and {n - ROWS_PER_SHAPE} more patterns",
+                                       "", f"{kind}: {shape.why}",
+                                       f"profiler/{SHAPES_FILE} ({shape.source})"))
     return result, rows
 
 

@@ -262,3 +262,13 @@ def test_path_shape_prefixes_agree_with_their_patterns():
         for p in paths:
             if shape.match.match(p):
                 assert p.startswith(shape.prefixes), (shape.kind, p)
+
+
+def test_explanation_rows_are_capped_per_shape():
+    files = [(f"/app/out/part_{i}.bin", ["create", "write"]) for i in range(60)]
+    files += [(f"/app/out{i}/x_{i}.log", ["create", "write"]) for i in range(60)]
+    policy = reduce([recording(files=files)])
+    rows = [g for g in policy.generalised if g.kind == "file"]
+    assert len(rows) == generalise.ROWS_PER_SHAPE + 1
+    assert rows[-1].allowed.startswith("... and ") and "numbered name" in rows[-1].why
+    assert "/app/out/part_*.bin" in {f.pattern for f in policy.files}
