@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import PolicyError
+from ..kernel.linux import cap_short
 from ..policy.reduce import Policy
 
 # What emit may be told to do with capabilities nobody recorded (`--caps-unknown`).
@@ -37,7 +38,7 @@ def resolve_unknown(policy: Policy, formats, choice: str | None) -> Policy:
 
 def cap_names(policy: Policy) -> list[str]:
     """Docker's spelling (no CAP_ prefix), sorted."""
-    return sorted(c.removeprefix("CAP_") for c in policy.capabilities)
+    return sorted(cap_short(c) for c in policy.capabilities)
 
 
 def cap_args(policy: Policy) -> list[str]:

@@ -5,35 +5,15 @@ import json
 import re
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from emitcases import GOLDEN, NGINX, SHELL, nginx, recording
+from emitcases import GOLDEN, NGINX, SHELL, assert_one_line_error, emit, nginx, recording
 from profiler.recording import recording_io
 from profiler.output.policy_dir import FILE_NAMES
-
-PROFILER = [sys.executable, "-m", "profiler.cli"]
-
-
-def emit(*args, cwd=None):
-    proc = subprocess.run([*PROFILER, "emit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
-    return proc
-
-
-def assert_one_line_error(proc, *words):
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    errors = [x for x in lines if x.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    for w in words:
-        assert w in errors[0], (w, proc.stderr)
 
 
 def test_caps_to_stdout_is_one_line():
