@@ -272,3 +272,23 @@ def test_explanation_rows_are_capped_per_shape():
     assert len(rows) == generalise.ROWS_PER_SHAPE + 1
     assert rows[-1].allowed.startswith("... and ") and "numbered name" in rows[-1].why
     assert "/app/out/part_*.bin" in {f.pattern for f in policy.files}
+
+
+def test_diff_of_a_generalised_profile_against_a_strict_one(tmp_path):
+    """docs/emit.md: a generalised policy diffed against a strict one shows the generalised
+    syscalls as additions, every one low risk; nothing high or medium appears."""
+    import json
+    import subprocess
+    import sys
+
+    strict, general = tmp_path / "strict.json", tmp_path / "general.json"
+    strict.write_text(seccomp.render(reduce([nginx()], strict=True)))
+    general.write_text(seccomp.render(reduce([nginx()])))
+    proc = subprocess.run([sys.executable, "-m", "profiler.cli", "diff", str(strict),
+                           str(general), "--format", "json"], capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stderr  # additions are an escalation: compare like with like
+    data = json.loads(proc.stdout)
+    added = {(a["section"], a["item"]): a["risk"] for a in data["added"]}
+    assert ("syscalls", "getpeername") in added and ("syscalls", "rmdir") in added
+    assert set(added.values()) == {"low"}, {k: v for k, v in added.items() if v != "low"}
