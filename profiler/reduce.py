@@ -15,12 +15,12 @@ import re
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
-from . import iouring
+from . import filecaps, iouring
 from . import syscalls as sctab
 from .siblings import siblings
 from .errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
-from .model import ACCESS_KINDS, Recording
+from .model import ACCESS_KINDS, ExecFile, Recording
 from .normalize import normalize_recording
 from .run_options import MANAGED, PUBLISH, canonical_options
 
@@ -100,6 +100,13 @@ class Policy:
     # older recordings). Podman's CLI and tmpfs options differ from Docker's (render/run.py,
     # hardening._tmpfs_owner).
     engine: str = "docker"
+    # Executables the app ran whose file carries a capability or a set-id bit (the runs'
+    # processes.exec_files): their capabilities are in `capabilities` (the bounding set).
+    exec_files: tuple[ExecFile, ...] = ()
+
+    def file_capability_of(self, cap: str) -> tuple[str, ...]:
+        """The executables whose file capability `cap` ("CAP_X") is, sorted."""
+        return tuple(f.path for f in self.exec_files if cap in filecaps.bounding_needs_of(f))
 
 
 # --------------------------------------------------------------------------------------------
@@ -195,19 +202,35 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
     merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
     warnings += _compat_warnings(merged)
+    # A file capability of a program the app exec'd stays in the bounding set: without it the
+    # kernel refuses the exec (filecaps.py), whether or not the run saw the capability used.
+    files = _exec_files(recordings)
+    file_caps = {c for f in files for c in filecaps.bounding_needs_of(f)}
+    merged = replace(merged, capabilities=tuple(sorted(set(merged.capabilities) | file_caps)),
+                     denied_capabilities=tuple(c for c in merged.denied_capabilities
+                                               if c not in file_caps))
     hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    policy = replace(policy, io_uring=uring, refused_enosys=refused)
+    policy = replace(policy, io_uring=uring, refused_enosys=refused, exec_files=files)
     if strict:
         return policy
     return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
+
+def _exec_files(recordings: list[Recording]) -> tuple[ExecFile, ...]:
+    """Every run's executables with a file capability or a set-id bit (one entry per path)."""
+    by_path: dict[str, ExecFile] = {}
+    for r in recordings:
+        for f in r.processes.exec_files or ():
+            by_path.setdefault(f.path, f)
+    return tuple(by_path[p] for p in sorted(by_path))
+
 
 def _check(recordings: list[Recording], sources: list[str]) -> str:
     """The recordings' one architecture; PolicyError for mixed ones or unknown syscall names."""
@@ -406,6 +429,7 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         image_user=first.metadata.container.user,
         privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
         exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
+        exec_files=_exec_files(raw),
         tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),

@@ -40,6 +40,16 @@ def cap_names(policy: Policy) -> list[str]:
     return sorted(c.removeprefix("CAP_") for c in policy.capabilities)
 
 
+def reason(policy: Policy, name: str) -> str:
+    """Why a capability is in the set (Docker's spelling in, one line out)."""
+    cap = "CAP_" + name
+    files = policy.file_capability_of(cap)
+    if not files:
+        return f"{cap} was granted during the recording"
+    return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
+            f"(EPERM) unless {cap} is in the bounding set")
+
+
 def cap_args(policy: Policy) -> list[str]:
     if policy.keep_default_caps:
         return []

@@ -89,6 +89,8 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
                        for a in seccomp_render.arches(policy, complain=complain)],
         rules=rules.rstrip("\n").splitlines(),
         caps=caps_render.cap_names(policy),
+        cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
+                   if policy.file_capability_of("CAP_" + n)],
         keep_default_caps=policy.keep_default_caps,
         h=h,
         uid=uid,

@@ -63,7 +63,7 @@ def flags(policy: Policy) -> list[Flag]:
     if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
         out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
         for name in caps_render.cap_names(policy):
-            out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
+            out.append(Flag(("--cap-add", name), caps_render.reason(policy, name)))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     if h.read_only.apply:
