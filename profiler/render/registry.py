@@ -49,6 +49,10 @@ def render(policy: Policy, formats: list[str], options: RenderOptions = RenderOp
     if "seccomp" in formats or "k8s" in formats:
         # Self-check: the profile must compile with libseccomp for every listed architecture.
         seccomp.build_filters(seccomp.profile(policy, **_filters(options)))
+    if "apparmor" in formats:
+        # Self-check: the profile must compile with apparmor_parser (where it is installed;
+        # emit says when it is not).
+        apparmor.validate(out["apparmor"])
     return out
 
 
