@@ -18,6 +18,7 @@ from itertools import chain
 from ..kernel import iouring
 from ..kernel import syscalls as sctab
 from ..recording import filecaps
+from .docker_defaults import ICMP_DATAGRAM
 from .siblings import siblings
 from ..errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
@@ -104,6 +105,9 @@ class Policy:
     # Executables the app ran whose file carries a capability or a set-id bit (the runs'
     # processes.exec_files): their capabilities are in `capabilities` (the bounding set).
     exec_files: tuple[ExecFile, ...] = ()
+    # Families of the ICMP datagram ("ping") sockets the app opened (docker_defaults.py:
+    # Docker's ping_group_range lets any gid open them).
+    icmp_sockets: tuple[str, ...] = ()
 
     def file_capability_of(self, cap: str) -> tuple[str, ...]:
         """The executables whose file capability `cap` ("CAP_X") is, sorted."""
@@ -216,7 +220,10 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    policy = replace(policy, io_uring=uring, refused_enosys=refused, exec_files=files)
+    icmp = tuple(sorted({s.family for r in recs for s in r.network.sockets
+                         if s.type == "SOCK_DGRAM" and (s.family, s.protocol) in ICMP_DATAGRAM}))
+    policy = replace(policy, io_uring=uring, refused_enosys=refused, exec_files=files,
+                     icmp_sockets=icmp)
     if strict:
         return policy
     return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
