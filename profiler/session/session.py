@@ -994,6 +994,11 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
         for m in group:
             bounding |= bounding_from_config(m.info.capabilities)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        # (from the first container, while the engine still has it: file_info says nothing
+        # about one already removed)
+        rec, more = _with_exec_files(rec, lambda p: engine.file_info(group[0].handle, p),
+                                     (first.entrypoint + first.cmd)[:1])
+        notes += more
         if attached:
             notes.insert(0, ATTACH_NOTE)
         images = sorted({m.info.image for m in group})
