@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..kernel import capsource
+from ..kernel.linux import cap_short
 from ..recording import coverage, recording_io
 from ..session.engine import RunSpec
 from ..errors import LossError, UsageError, WorkloadError
@@ -221,7 +222,7 @@ def _match_summary(outcome, out: Path) -> None:
     by_name = {s.name: s for s in outcome.project.services}
     for s in outcome.services:
         rec = s.recording
-        caps = ([c.name.removeprefix("CAP_") for c in rec.capabilities if c.granted]
+        caps = ([cap_short(c.name) for c in rec.capabilities if c.granted]
                 if rec.metadata.capabilities_known else None)
         containers = by_name[s.name].containers
         attached = sum(c.attached for c in containers)

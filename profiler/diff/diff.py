@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from ..output import policy_dir
 from . import risk
-from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, family_name,
-                            sock_type_name)
+from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, cap_full,
+                            family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording
 from ..policy.normalize import normalize_recording
 from ..output.policy_dir import POLICY_FILES, PolicyFormatError
@@ -348,7 +348,7 @@ def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str,
         m = _AA_CAP.match(line)
         if m:
             for n in m.group("names").split() or ["(all)"]:
-                caps["CAP_" + n.upper()] = ""
+                caps[cap_full(n)] = ""
     return ({p: ", ".join(sorted(v)) for p, v in files.items()}, execs, net, caps)
 
 

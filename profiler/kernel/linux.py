@@ -91,6 +91,20 @@ def capability_name(n: int) -> str:
     return CAPABILITIES.get(n, f"CAP_{n}")
 
 
+# A capability has two spellings: the kernel's (`CAP_CHOWN`: recordings, denials, the
+# capability tables) and Docker's (`CHOWN`: --cap-add, caps.txt, compose and Kubernetes, which
+# also take lower case). Every conversion between them goes through these two.
+def cap_full(name: str) -> str:
+    """The kernel's spelling: "chown", "CHOWN" or "CAP_CHOWN" -> "CAP_CHOWN"."""
+    name = name.upper()
+    return name if name.startswith("CAP_") else "CAP_" + name
+
+
+def cap_short(name: str) -> str:
+    """Docker's spelling: "CAP_CHOWN", "cap_chown" or "chown" -> "CHOWN"."""
+    return name.upper().removeprefix("CAP_")
+
+
 def errno_name(n: int) -> str:
     return _errno.errorcode.get(n, f"E{n}")
 

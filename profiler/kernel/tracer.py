@@ -31,9 +31,10 @@ from . import btf, capsource, cgroups, syscalls
 from ..errors import EnvironmentProblem
 from .pathres import PathResolver, proc_base
 from .wire import (
-    KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES, TRACER_LOSS,
-    URING_OPS, Access, ArgIndex, CompatArch, Event, EventType, Loss, PrivExecEvent, PrivExecFlag,
-    RawTrace, SysClass, TaskState, UringSlot,
+    CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES,
+    TASKS_ROW, TRACER_LOSS, URING_OPS, URING_ROW, Access, ArgIndex, Claim, CompatArch, Event,
+    EventType, Loss, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, TasksSlot,
+    UringSlot,
 )
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
@@ -46,9 +47,6 @@ RINGBUF_PAGES = 1024  # 4 MiB
 # Match mode: the containers share the aggregation hash maps, which are this many times larger
 # (record.c HASH_SCALE); the per-slot arrays have a row per slot instead.
 MATCH_HASH_SCALE = 4
-TASKS_ROW = 3  # record.c `tasks` per slot: live tasks, peak, distinct file keys
-URING_ROW = 4  # record.c `uring` per slot: UringSlot
-_CLAIM_USER = 2  # record.c `slot_claims`: a slot user space took (the kernel's are CLAIM_KERNEL)
 _BPF_NOEXIST = 1  # bpf(2) update flag: fail when the key exists (an atomic claim)
 
 
@@ -291,8 +289,8 @@ class Tracer:
         state = TaskState.PENDING if pending else TaskState.ACTIVE
         self.bpf["tracked"][ct.c_uint32(pid)] = ct.c_uint32(int(state))
         if not pending:
-            live = self.bpf["tasks"]
-            live[ct.c_int(0)] = ct.c_uint64(live[ct.c_int(0)].value + 1)
+            live, key = self.bpf["tasks"], ct.c_int(TasksSlot.LIVE)  # slot 0's row
+            live[key] = ct.c_uint64(live[key].value + 1)
 
     def expect_container(self, container_id: str, slot: int = 0) -> None:
         """The container's cgroup, which its start will create, becomes a target (slot) as soon
@@ -323,7 +321,7 @@ class Tracer:
         insert fails when the key exists, so the kernel and user space never share a slot."""
         from bcc.libbcc import lib  # noqa: bcc's bpf(2) wrappers (bcc is imported by now)
 
-        key, who = ct.c_uint32(slot), ct.c_uint32(_CLAIM_USER)
+        key, who = ct.c_uint32(slot), ct.c_uint32(Claim.USER)
         return lib.bpf_update_elem(self.bpf["slot_claims"].map_fd, ct.byref(key), ct.byref(who),
                                    _BPF_NOEXIST) == 0
 
@@ -459,7 +457,7 @@ class Tracer:
         slots = self._live_slots()
         seen = [self._seen_in(s) for s in slots]
         lost = sum(sum(self._row("loss", s, LOSS_ROW)) for s in sorted(set(slots) | {0}))
-        paths = sum(self._row("tasks", s, TASKS_ROW)[2] for s in slots)
+        paths = sum(self._row("tasks", s, TASKS_ROW)[TasksSlot.FILE_KEYS] for s in slots)
         return {"syscalls": len(set().union(*(x.first["syscalls"] for x in seen))),
                 "paths": paths, "execs": sum(sum(x.execs.values()) for x in seen), "lost": lost}
 
@@ -483,7 +481,7 @@ class Tracer:
             for nr, n in enumerate(self._row("counts", slot, MAX_NR)):
                 if n and nr not in first["syscalls"]:
                     first["syscalls"][nr] = ms
-            for cap, n in enumerate(self._row("caps_ok", slot, 64)):
+            for cap, n in enumerate(self._row("caps_ok", slot, CAP_ROW)):
                 if n and cap not in first["caps"]:
                     first["caps"][cap] = ms
         for k, _ in b["counts_high"].items():
@@ -602,7 +600,7 @@ class Tracer:
             if n:
                 raw.counts[nr] = n
         raw.cap_source = self.cap_source
-        rows = [self._row(name, slot, 64)
+        rows = [self._row(name, slot, CAP_ROW)
                 for name in ("caps_ok", "caps_denied", "caps_override", "caps_probe")]
         for cap, (ok, denied, over, probe) in enumerate(zip(*rows)):
             if ok or denied:
@@ -623,7 +621,7 @@ class Tracer:
         uring = self._row("uring", slot, URING_ROW)
         raw.uring = {s.name.lower(): uring[int(s)] for s in UringSlot}
         raw.uring_tracepoints = self.uring_tracepoints
-        raw.peak_tasks = self._row("tasks", slot, TASKS_ROW)[1]
+        raw.peak_tasks = self._row("tasks", slot, TASKS_ROW)[TasksSlot.PEAK]
         loss = self._row("loss", slot, LOSS_ROW)
         raw.loss = {name: loss[i] for i, name in enumerate(LOSS_SLOTS)
                     if Loss(i) not in TRACER_LOSS or self.match}

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
-from ..kernel.linux import CAPABILITY_NUMBERS, EPERM
+from ..kernel.linux import CAPABILITY_NUMBERS, EPERM, cap_full
 from ..recording.recording_io import atomic_write
 
 # format -> file name, in the order `--format all` writes them (and `emit --help` lists them).
@@ -249,8 +249,7 @@ def cap_names(text: str) -> tuple[str, ...]:
     for tok in re.split(r"[\s,]+", text):
         if not tok:
             continue
-        name = tok.upper()
-        name = name if name.startswith("CAP_") else "CAP_" + name
+        name = cap_full(tok)
         if name not in CAPABILITY_NUMBERS:
             raise PolicyFormatError(f"unknown capability {tok!r}")
         out.append(name)

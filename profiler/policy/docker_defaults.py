@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..kernel.linux import DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS
+from ..kernel.linux import DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS, cap_short
 
 UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 PING_GROUP_SYSCTL = "net.ipv4.ping_group_range"
@@ -114,4 +114,4 @@ def relied_on(policy) -> tuple[Reliance, ...]:
 def default_caps(policy) -> tuple[str, ...]:
     """The recording engine's default set, Docker's spelling (for --caps-unknown keep-default)."""
     caps = PODMAN_DEFAULT_CAPS if policy.engine == "podman" else DOCKER_DEFAULT_CAPS
-    return tuple(sorted(c.removeprefix("CAP_") for c in caps))
+    return tuple(sorted(cap_short(c) for c in caps))

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
+from ..kernel.linux import cap_short
+
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
 # 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
 # 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
@@ -223,7 +225,7 @@ class ExecFile:
         if self.mode & 0o2000:
             bits.append("set-gid")
         if self.capabilities:
-            bits.append("file capabilities " + ",".join(c.removeprefix("CAP_").lower()
+            bits.append("file capabilities " + ",".join(cap_short(c).lower()
                                                           for c in self.capabilities)
                         + ("=ep" if self.effective else "=p"))
         return f"{self.path} ({'; '.join(bits) or 'nothing'})"

@@ -23,7 +23,7 @@ import subprocess
 from collections import defaultdict
 
 from ..errors import PolicyError
-from ..kernel.linux import CAPABILITIES
+from ..kernel.linux import CAPABILITIES, cap_short
 from ..policy.normalize import PID, TID, escape
 from ..policy.reduce import Policy
 from . import templating
@@ -334,7 +334,7 @@ def _network_rules(policy: Policy) -> list[str]:
 
 def _capabilities(policy: Policy) -> list[str]:
     known = set(CAPABILITIES.values())
-    return sorted(c.removeprefix("CAP_").lower() for c in policy.capabilities if c in known)
+    return sorted(cap_short(c).lower() for c in policy.capabilities if c in known)
 
 
 def render(policy: Policy, *, complain: bool = False,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import PolicyError
+from ..kernel.linux import cap_full
+from ..kernel.linux import cap_short
 from ..policy.reduce import Policy
 
 # What emit may be told to do with capabilities nobody recorded (`--caps-unknown`).
@@ -37,12 +39,12 @@ def resolve_unknown(policy: Policy, formats, choice: str | None) -> Policy:
 
 def cap_names(policy: Policy) -> list[str]:
     """Docker's spelling (no CAP_ prefix), sorted."""
-    return sorted(c.removeprefix("CAP_") for c in policy.capabilities)
+    return sorted(cap_short(c) for c in policy.capabilities)
 
 
 def reason(policy: Policy, name: str) -> str:
     """Why a capability is in the set (Docker's spelling in, one line out)."""
-    cap = "CAP_" + name
+    cap = cap_full(name)
     files = policy.file_capability_of(cap)
     if not files:
         return f"{cap} was granted during the recording"

@@ -17,6 +17,7 @@ import re
 
 import yaml
 
+from ..kernel.linux import cap_full
 from ..policy import docker_defaults, pss
 from ..policy.reduce import Policy
 from . import caps as caps_render
@@ -92,7 +93,7 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         caps=(docker_defaults.default_caps(policy) if policy.keep_default_caps
               else caps_render.cap_names(policy)),
         cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
-                   if policy.file_capability_of("CAP_" + n)],
+                   if policy.file_capability_of(cap_full(n))],
         keep_default_caps=policy.keep_default_caps,
         h=h,
         uid=uid,

@@ -221,7 +221,7 @@ def bounding_from_config(caps: CapabilityConfig) -> int:
     """The container's capability bounding set, from its configuration (the engine's default set,
     plus --cap-add, minus --cap-drop; all for --privileged). Known before the container runs,
     unlike /proc/PID/status, which a short-lived container may not live long enough to show."""
-    from ..kernel.linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS
+    from ..kernel.linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS, cap_full
 
     every = {n for n in CAPABILITIES}
     if caps.privileged:
@@ -234,7 +234,7 @@ def bounding_from_config(caps: CapabilityConfig) -> int:
             if name == "ALL":
                 out |= every
             else:
-                n = CAPABILITY_NUMBERS.get(name if name.startswith("CAP_") else "CAP_" + name)
+                n = CAPABILITY_NUMBERS.get(cap_full(name))
                 if n is not None:
                     out.add(n)
         return out

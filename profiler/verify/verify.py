@@ -30,7 +30,7 @@ from ..recording.aggregate import Denials
 from .apparmor_audit import Denial as AuditDenial
 from ..session.engine import RunSpec
 from ..errors import AppArmorError, EngineError, UsageError
-from ..kernel.linux import ENOSYS, EPERM
+from ..kernel.linux import ENOSYS, EPERM, cap_full, cap_short
 from ..output.policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 from ..render import caps as caps_render
 
@@ -74,10 +74,10 @@ def _caps(caps: policy_dir.CapsFile, source: str) -> tuple[str, ...]:
         raise UsageError(f"{source}: unexpected {word!r}",
                          hint="expected one line: --cap-drop ALL --cap-add NAME ...")
     for value in caps.dropped:
-        value = value.upper().removeprefix("CAP_")
+        value = cap_short(value)
         if value != "ALL":
             raise UsageError(f"{source}: only `--cap-drop ALL` is supported, not {value}")
-    return tuple(sorted({c.removeprefix("CAP_") for c in caps.added}))
+    return tuple(sorted({cap_short(c) for c in caps.added}))
 
 
 def parse_run_args(text: str, source: str = RUN) -> list[str]:
@@ -168,7 +168,7 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
         elif flag == "--publish":
             publish.append(value)
         elif flag == "--cap-add" and take_caps:
-            caps.append(value.upper().removeprefix("CAP_"))
+            caps.append(cap_short(value))
     return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))),
                    publish=tuple(publish))
 
@@ -313,7 +313,7 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
             f"re-record with a workload that exercises this path"))
     caps = []
     for d in denials.capabilities:
-        short = d.capability.removeprefix("CAP_")
+        short = cap_short(d.capability)
         caps.append(CapabilityDenial(
             d.capability, d.syscall, d.count, d.executables,
             f"{d.capability} refused {d.count}x ({d.syscall} in {', '.join(d.executables)} "
@@ -357,9 +357,9 @@ def file_cap_causes(exec_files, pol: RunPolicy) -> tuple[str, ...]:
         if not f.capabilities:
             continue
         names = ", ".join(f.capabilities)
-        missing = [c for c in f.capabilities if c.removeprefix("CAP_") not in pol.cap_add]
+        missing = [c for c in f.capabilities if cap_short(c) not in pol.cap_add]
         if pol.caps_checked and missing:
-            adds = " ".join(f"--cap-add {c.removeprefix('CAP_')}" for c in missing)
+            adds = " ".join(f"--cap-add {cap_short(c)}" for c in missing)
             refused = ("the kernel refuses its exec with EPERM" if f.effective
                        else "it runs without them")
             out.append(f"file capability: {f.path} has {names} (file capabilities), and "
@@ -615,7 +615,7 @@ def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progres
     for cap in list(pol.cap_add):
         trial = replace(pol, cap_add=tuple(c for c in pol.cap_add if c != cap))
         ok = passes(trial)
-        log(f"without CAP_{cap}: {'passes, dropped' if ok else 'fails, kept'}")
+        log(f"without {cap_full(cap)}: {'passes, dropped' if ok else 'fails, kept'}")
         if ok:
             pol, removed = trial, removed + [cap]
     flags = []  # (what the report calls it, the policy change)

@@ -5,35 +5,15 @@ import json
 import re
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from emitcases import GOLDEN, NGINX, SHELL, nginx, recording
+from emitcases import GOLDEN, NGINX, SHELL, assert_one_line_error, emit, nginx, recording
 from profiler.recording import recording_io
 from profiler.output.policy_dir import FILE_NAMES
-
-PROFILER = [sys.executable, "-m", "profiler.cli"]
-
-
-def emit(*args, cwd=None):
-    proc = subprocess.run([*PROFILER, "emit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
-    return proc
-
-
-def assert_one_line_error(proc, *words):
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = [x for x in proc.stderr.splitlines() if x.strip()]
-    errors = [x for x in lines if x.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    for w in words:
-        assert w in errors[0], (w, proc.stderr)
 
 
 def test_caps_to_stdout_is_one_line():
@@ -225,14 +205,11 @@ def test_a_profile_apparmor_parser_refuses_is_never_written(tmp_path):
     (fake / "apparmor_parser").chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
     out = tmp_path / "policy"
-    proc = subprocess.run([*PROFILER, "emit", "-f", "all", "-o", str(out), str(NGINX)],
-                          capture_output=True, text=True, timeout=120, env=env,
-                          stdin=subprocess.DEVNULL)
+    proc = emit("-f", "all", "-o", out, NGINX, env=env)
     assert proc.returncode == 2
     assert_one_line_error(proc, "apparmor.profile does not compile",
                           "AppArmor parser error at line 2: Lexer found unexpected character")
     assert "Cache read/write" not in proc.stderr
     assert not out.exists()
     # the formats that hold no AppArmor profile are not checked by it
-    assert subprocess.run([*PROFILER, "emit", "-f", "seccomp", str(NGINX)], capture_output=True,
-                          env=env, timeout=120).returncode == 0
+    assert emit("-f", "seccomp", NGINX, env=env).returncode == 0
