@@ -195,17 +195,29 @@ class Result:
     control_failure: str = ""
     surface: dict = field(default_factory=dict)
     run_options: list = field(default_factory=list)
+    apparmor_ok: bool | None = None  # apparmor_parser compiles the emitted profile
+    apparmor_error: str = ""
 
 
 def _fail_line(text: str) -> tuple[str, str]:
-    """(step, reason) from a workload's output: its `APP: FAIL in step 'S': REASON` line."""
-    for line in reversed(text.splitlines()):
+    """(step, reason) from a workload's output: its first `APP: FAIL in step 'S': REASON` line
+    (a check inside $(...) reports first, the caller's summary after it)."""
+    for line in text.splitlines():
         m = re.search(r"FAIL in step '([^']*)': (.*)", line)
         if m:
             return m.group(1), m.group(2)
     steps = re.findall(r"^== [^:]+: (.*)$", text, re.M)
     last = next((ln for ln in reversed(text.splitlines()) if ln.strip()), "")
     return (steps[-1] if steps else "?"), last[-300:]
+
+
+def _refine(res: "Result") -> None:
+    """A container that exited while production waited for it: say so, with its last log line
+    (the workload only saw "no answer")."""
+    if res.container_state.startswith("exited") and not res.failure.startswith("container"):
+        last = next((ln.strip() for ln in reversed(res.log_tail.splitlines()) if ln.strip()), "")
+        res.failure = (f"container {res.container_state.split(' oom')[0]}: {last[-200:]} "
+                       f"(workload: {res.failure})")
 
 
 def _state(name: str) -> str:
@@ -243,6 +255,17 @@ def _run_options(run_sh: Path) -> list[str]:
         if inside and s and not s.startswith("#"):
             opts.append(re.sub(r"\s+#.*$", "", s))
     return opts
+
+
+def _apparmor_check(profile: Path) -> tuple[bool | None, str]:
+    """Does apparmor_parser compile the emitted profile (without loading it)? Where the kernel
+    enforces AppArmor, run.sh loads it and stops when it does not compile."""
+    parser = shutil.which("apparmor_parser") or shutil.which("apparmor_parser", path="/usr/sbin:/sbin")
+    if not parser or not profile.is_file():
+        return None, "apparmor_parser not found" if not parser else "no apparmor.profile"
+    p = sh([parser, "-Q", "-K", "-T", str(profile)], timeout=120)
+    errors = [ln for ln in p.stderr.splitlines() if "error" in ln.lower()]
+    return p.returncode == 0, (errors[-1] if errors else p.stderr.strip()[-300:]) if p.returncode else ""
 
 
 def _verify(app: App, policy: Path, port: int, work: Path) -> tuple[list, str]:
@@ -325,6 +348,7 @@ def run_app(app: App, work: Path, port: int | None = None, control: bool | str =
     res.emit_ok = True
     res.surface = attack_surface(policy)
     res.run_options = _run_options(policy / "run.sh")
+    res.apparmor_ok, res.apparmor_error = _apparmor_check(policy / "apparmor.profile")
 
     say(f"{app.name}: production under run.sh")
     name = f"profiler-corpus-run-{app.name}-{tag}"
@@ -345,6 +369,7 @@ def run_app(app: App, work: Path, port: int | None = None, control: bool | str =
         if not res.production_ok:
             res.container_state = _state(name)
             res.log_tail = _logs(name)
+            _refine(res)
     finally:
         res.production_s = round(time.monotonic() - t, 1)
         _rm(name)
@@ -381,6 +406,10 @@ def _mark(ok: bool | None) -> str:
     return "-" if ok is None else ("pass" if ok else "FAIL")
 
 
+def _yes(ok: bool | None) -> str:
+    return "-" if ok is None else ("yes" if ok else "NO")
+
+
 def totals(results: list[Result]) -> dict:
     ran = [r for r in results if r.production_ok is not None]
     surf = [r.surface for r in results if r.surface]
@@ -391,6 +420,7 @@ def totals(results: list[Result]) -> dict:
         "production_ran": len(ran),
         "control_pass": sum(bool(r.control_ok) for r in results),
         "control_ran": sum(r.control_ok is not None for r in results),
+        "apparmor_ok": sum(bool(r.apparmor_ok) for r in results),
         "refused_vs_docker_mean": round(sum(s["refused_vs_docker"] for s in surf) / len(surf), 1)
         if surf else None,
         "caps_refused_mean": round(sum(s["caps_refused_of_docker_14"] for s in surf) / len(surf), 1)
@@ -409,6 +439,7 @@ def print_table(results: list[Result], tot: dict, wall_s: float) -> None:
 
     t = Table(title="corpus: the emitted run.sh under each app's production workload")
     for col in ("app", "runtime", "training", "production (run.sh)", "control (Docker defaults)",
+                "AppArmor compiles",
                 "first failure", "syscalls refused vs Docker", "caps refused of 14",
                 "high-risk refused", "record s", "prod s"):
         t.add_column(col, overflow="fold")
@@ -416,7 +447,7 @@ def print_table(results: list[Result], tot: dict, wall_s: float) -> None:
         s = r.surface
         t.add_row(
             r.app, r.runtime, _mark(r.training_ok if r.build_ok else None), _mark(r.production_ok),
-            _mark(r.control_ok),
+            _mark(r.control_ok), _yes(r.apparmor_ok),
             (f"{r.failure_step}: {r.failure}"[:160] if r.failure else ""),
             str(s["refused_vs_docker"]) if s else "-",
             str(s["caps_refused_of_docker_14"]) if s else "-",
@@ -426,7 +457,7 @@ def print_table(results: list[Result], tot: dict, wall_s: float) -> None:
     t.add_section()
     t.add_row("total", "", f"{tot['training_pass']}/{tot['apps']}",
               f"{tot['production_pass']}/{tot['apps']}",
-              f"{tot['control_pass']}/{tot['control_ran']}", "",
+              f"{tot['control_pass']}/{tot['control_ran']}", f"{tot['apparmor_ok']}/{tot['apps']}", "",
               f"mean {tot['refused_vs_docker_mean']}", f"mean {tot['caps_refused_mean']}",
               f"min {tot['high_risk_refused_min']}/{tot['high_risk_total']}",
               f"{tot['record_s']:.0f}", f"{tot['production_s']:.0f}")
@@ -438,15 +469,15 @@ def print_table(results: list[Result], tot: dict, wall_s: float) -> None:
 def markdown(results: list[Result], tot: dict) -> str:
     """The per-app table in Markdown (for docs and notes), totals last."""
     rows = ["| app | runtime | training | production under run.sh | control (Docker's defaults) "
-            "| first failure (step: reason) | syscalls refused that Docker allows | caps refused "
+            "| AppArmor compiles | first failure (step: reason) | syscalls refused that Docker allows | caps refused "
             "of Docker's 14 | high-risk syscalls refused (Docker's default) | record s | production s |",
-            "| --- | --- | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: |"]
+            "| --- | --- | --- | --- | --- | --- | --- | ---: | ---: | --- | ---: | ---: |"]
     for r in results:
         s = r.surface
         fail = f"{r.failure_step}: {r.failure}".replace("|", "\\|")[:200] if r.failure else ""
         rows.append(
             f"| {r.app} | {r.runtime} | {_mark(r.training_ok if r.build_ok else None)} "
-            f"| {_mark(r.production_ok)} | {_mark(r.control_ok)} | {fail} "
+            f"| {_mark(r.production_ok)} | {_mark(r.control_ok)} | {_yes(r.apparmor_ok)} | {fail} "
             f"| {s['refused_vs_docker'] if s else '-'} of {s['docker_default_allowed'] if s else '-'} "
             f"| {s['caps_refused_of_docker_14'] if s else '-'} "
             f"| {str(s['high_risk_refused']) + '/' + str(s['high_risk_total']) if s else '-'}"
@@ -454,7 +485,8 @@ def markdown(results: list[Result], tot: dict) -> str:
             f"| {r.record_s:.0f} | {r.production_s:.0f} |")
     rows.append(
         f"| **total** | | {tot['training_pass']}/{tot['apps']} | **{tot['production_pass']}/"
-        f"{tot['apps']}** | {tot['control_pass']}/{tot['control_ran']} | "
+        f"{tot['apps']}** | {tot['control_pass']}/{tot['control_ran']} "
+        f"| {tot['apparmor_ok']}/{tot['apps']} | "
         f"| mean {tot['refused_vs_docker_mean']} | mean {tot['caps_refused_mean']} "
         f"| min {tot['high_risk_refused_min']}/{tot['high_risk_total']} "
         f"| {tot['record_s']:.0f} | {tot['production_s']:.0f} |")
@@ -480,6 +512,13 @@ def main() -> None:
         data = json.loads(a.from_json.read_text())
         known = set(Result.__dataclass_fields__)
         results = [Result(**{k: v for k, v in r.items() if k in known}) for r in data["results"]]
+        for r in results:  # fields an older run did not fill, from its kept files
+            policy = Path(data.get("work", "")) / f"{r.app}-policy"
+            if r.apparmor_ok is None and policy.is_dir():
+                r.apparmor_ok, r.apparmor_error = _apparmor_check(policy / "apparmor.profile")
+            if r.workload_tail and "FAIL in step" in r.workload_tail:
+                r.failure_step, r.failure = _fail_line(r.workload_tail)
+            _refine(r)
         tot = totals(results)
         print_table(results, tot, data.get("wall_s", 0))
         if a.markdown:

@@ -26,8 +26,17 @@ corpus = importlib.util.module_from_spec(_spec)
 sys.modules["corpus_bench"] = corpus
 _spec.loader.exec_module(corpus)
 
-# The apps CI runs (each about 1-2 minutes here: record, emit, production with a restart).
-CI_APPS = ("redis", "haproxy", "nodejs")
+# The apps CI runs (each under a minute here when it passes: record ~15 s, production 20-30 s;
+# bench/corpus.py runs all of them).
+CI_APPS = ("memcached", "apache2-php", "redis", "nodejs")
+
+# Apps the policy of today's code breaks, each with the kind (guide: corpus-before.md). Strict:
+# when a fix makes one pass, the test fails until its entry is removed here.
+KNOWN_FAILING = {
+    "apache2-php": "emit writes an AppArmor profile apparmor_parser rejects (`\"\" w,`)",
+    "redis": "BGSAVE: sync_file_range and unlink refused (seccomp: family members never seen)",
+    "nodejs": "socket() allowed for AF_INET only: connecting to localhost (::1) refused",
+}
 
 
 def _free_port() -> int:
@@ -62,10 +71,14 @@ def test_attack_surface_counts_against_dockers_default(tmp_path):
     assert s["high_risk_refused"] == s["high_risk_total"] - 2
 
 
-@pytest.mark.parametrize("name", CI_APPS)
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_FAILING[n]))
+    if n in KNOWN_FAILING else n for n in CI_APPS])
 def test_production_holds_under_run_sh(name, require_root, docker_client, tmp_path):
     app = corpus.load_apps()[name]
-    res = corpus.run_app(app, tmp_path, port=_free_port(), control="on_failure")
+    known = name in KNOWN_FAILING  # no verify/control runs for an expected failure (CI time)
+    res = corpus.run_app(app, tmp_path, port=_free_port(),
+                         control=False if known else "on_failure", verify=not known)
     assert res.build_ok, res.failure
     assert res.training_ok, f"training: {res.failure} {res.record_note}"
     assert res.emit_ok, res.failure
@@ -74,5 +87,7 @@ def test_production_holds_under_run_sh(name, require_root, docker_client, tmp_pa
         f"control (Docker's defaults): {corpus._mark(res.control_ok)} {res.control_failure}\n"
         f"denials (profiler verify): {json.dumps(res.denials)[:1500]}\n"
         f"container: {res.container_state}\nlog tail:\n{res.log_tail[-1500:]}")
+    # where AppArmor is enforced, run.sh loads the profile and stops if it does not compile
+    assert res.apparmor_ok is not False, f"apparmor_parser rejects the profile: {res.apparmor_error}"
     # the policy still removes something real against Docker's default
     assert res.surface["refused_vs_docker"] > 0
