@@ -40,8 +40,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from profiler import risk, syscalls  # noqa: E402
-from profiler.linux import DOCKER_DEFAULT_CAPS  # noqa: E402
+from profiler.diff import risk  # noqa: E402
+from profiler.kernel import syscalls  # noqa: E402
+from profiler.kernel.linux import DOCKER_DEFAULT_CAPS, cap_full  # noqa: E402
 
 CORPUS = REPO / "samples" / "corpus"
 DOCKER_DEFAULT = Path(__file__).resolve().parent / "docker_default_seccomp.yaml"
@@ -141,9 +142,7 @@ def run_caps(run_sh: Path) -> list[str]:
     """Capabilities the emitted run line adds back after --cap-drop ALL."""
     caps = set()
     for m in re.finditer(r"--cap-add[ =]\"?([A-Za-z_,]+)", run_sh.read_text()):
-        for c in m.group(1).split(","):
-            c = c.upper()
-            caps.add(c if c.startswith("CAP_") else f"CAP_{c}")
+        caps |= {cap_full(c) for c in m.group(1).split(",") if c}
     return sorted(caps)
 
 
