@@ -414,7 +414,9 @@ class Engine:
         state = container.attrs["State"]
         return ContainerState(running=bool(state.get("Running", False)),
                               pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0),
-                              oom_killed=bool(state.get("OOMKilled")))
+                              oom_killed=bool(state.get("OOMKilled")),
+                              # `docker rm -f` under way: it goes, as if already gone
+                              gone=state.get("Status") in ("removing", "dead"))
 
     def stop(self, container, timeout: int) -> None:
         """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""

@@ -544,6 +544,9 @@ def _engine_notes(engine: ContainerEngine, container) -> list[str]:
     answering for a while (a restart: without live-restore it kills its containers)."""
     notes = []
     end = engine.state(container) if container is not None else None
+    if end is not None and not end.running and not end.gone and end.exit_code == 137:
+        time.sleep(0.5)  # killed: by `docker rm -f` (its removal follows the kill at once)?
+        end = engine.state(container)
     if end is not None and end.gone:
         notes.append("the container was removed by someone else during the recording: what it "
                      "did until then is recorded, its shutdown is not")
