@@ -296,5 +296,5 @@ def test_diff_of_a_generalised_profile_against_a_strict_one(tmp_path):
 
 def test_numbered_names_keep_escaped_characters():
     assert generalise._numbered("/a/", "part_12_34.bin") == "/a/part_*_*.bin"
-    assert generalise._numbered("/a/", r"x\*12") == r"x\**".join(["/a/", ""])  # literal * kept
+    assert generalise._numbered("/a/", r"x\*12") == "/a/" + r"x\**"  # the literal * is kept
     assert generalise._numbered("/a/", "backup1.tar") == "/a/backup*.tar"
