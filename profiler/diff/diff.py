@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..output import policy_dir
-from ..policy import risk
 from ..kernel import apparmor_syntax as aa
+from ..policy import risk
 from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, cap_full,
                             family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording

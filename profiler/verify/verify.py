@@ -515,7 +515,7 @@ def policy_from_recordings(paths: list[str], directory: Path, *,
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
     policy = pipeline.policy(pipeline.load(paths), [str(p) for p in paths], ["caps"],
-                             caps_unknown="keep-default", strict=strict)
+                             strict=strict, caps_unknown="keep-default")
     pipeline.write_policy_dir(directory, policy)
     return load_policy_dir(directory)
 
