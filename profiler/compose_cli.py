@@ -24,7 +24,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EngineError, EnvironmentProblem
+from . import safe_input
+from .errors import EngineError, EnvironmentProblem, UsageError
 
 # How long one compose command may take: `up` pulls nothing (local images) but creates networks
 # and starts containers one by one; on a slow VM that is tens of seconds.
@@ -114,3 +115,23 @@ def run(compose: Compose, files: list[Path], project: str, *args: str,
                           f"({compose}): {lines[-1].strip() if lines else 'no output'}",
                           hint=f"the command was: {shlex.join(argv)}")
     return proc
+
+
+def read_file(path: Path, hint: str) -> dict:
+    """A compose file (the project's own, or an override emit wrote) as a mapping whose
+    `services` maps each service name (a string) to a mapping; UsageError (one line, `hint`)
+    for anything else. Read within profiler/safe_input.py's bounds: YAML anchors and merge keys
+    work (compose files use them), a YAML bomb does not."""
+    try:
+        data = safe_input.load_yaml(safe_input.read_text(path, str(path), hint=hint))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file", hint=hint) from None
+    except safe_input.InputError as e:
+        raise UsageError(f"{path}: {e.reason}", hint=hint) from None
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise UsageError(f"{path}: no `services:` mapping", hint=hint)
+    for name, service in data["services"].items():
+        if not isinstance(name, str) or not isinstance(service, (dict, type(None))):
+            shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+            raise UsageError(f"{path}: service {shown} is not a name with a mapping", hint=hint)
+    return data

@@ -16,9 +16,7 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
-from . import diff_render, project
+from . import compose_cli, diff_render, project
 from .diff import KINDS_PLURAL, DiffReport, Facts, compare, facts_from_recording
 from .diff_load import policy_dir_facts
 from .errors import UsageError
@@ -96,12 +94,8 @@ def _sides(path: str) -> tuple[str, dict[str, tuple[Facts, str]]]:
         raise UsageError(f"{path}: neither a project directory ({project.INDEX_FILE}) nor an "
                          f"emitted one ({OVERRIDE_FILE})", hint=HINT)
     # The services are the override's (a directory left over from an earlier emit is not one).
-    try:
-        services = yaml.safe_load((p / OVERRIDE_FILE).read_text(encoding="utf-8"))["services"]
-        names = sorted(services)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
-        raise UsageError(f"{path}/{OVERRIDE_FILE}: not an override profiler wrote (no "
-                         f"services)", hint="emit it again") from None
+    names = sorted(compose_cli.read_file(p / OVERRIDE_FILE, "not an override profiler wrote? "
+                                                            "emit it again")["services"])
     out = {}
     for name in names:
         d = p / project.check_service_name(str(name), f"{path}: service")
