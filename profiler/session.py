@@ -37,6 +37,7 @@ from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, container_runtime, wait_port)
 from .errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
+from .tool_errors import error_line
 from .model import ContainerConfig, Metadata, Recording, Workload
 from .project import Instance, Project, Selector, Service
 from .wire import RawTrace
@@ -180,8 +181,8 @@ def check_workload(cmd: str | None) -> None:
         return
     syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
     if syntax.returncode != 0:
-        why = syntax.stderr.strip().splitlines()[-1:] or ["syntax error"]
-        raise UsageError(f"--workload {cmd!r}: not a shell command ({why[0]})")
+        why = error_line(syntax.stderr, default="syntax error")
+        raise UsageError(f"--workload {cmd!r}: not a shell command ({why})")
     first = _first_word(cmd)
     if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
         return
