@@ -198,3 +198,34 @@ def load_json(text: str):
     except ValueError as e:  # "Exceeds the limit (4300 digits) for integer string conversion"
         why = (str(e).splitlines() or ["a value"])[0][:120]
         raise InputError(f"a value cannot be read ({why})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# compose files
+# --------------------------------------------------------------------------------------------
+
+def compose_file(path: Path, hint: str, label: str | None = None, what: str = "") -> dict:
+    """A compose file (the project's own, or the override emit wrote) as a mapping whose
+    `services` maps each service name (a string) to a mapping (or nothing); a UsageError
+    "{label}: {what}{why}" (label: default the path) for anything else. YAML anchors and merge
+    keys work (compose files use them); a YAML bomb does not."""
+    label = label or str(path)
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"{label}: {what}{why}", hint=hint)
+
+    try:
+        data = load_yaml(read_text(path, label, hint=hint))
+    except FileNotFoundError:
+        raise bad("no such file") from None
+    except InputError as e:
+        raise bad(e.reason) from None
+    except UsageError as e:  # not a regular file, too big, not UTF-8
+        raise bad(e.message.removeprefix(f"{label}: ")) from None
+    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
+        raise bad("no `services:` mapping")
+    for name, service in data["services"].items():
+        if not isinstance(name, str) or not isinstance(service, (dict, type(None))):
+            shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+            raise bad(f"service {shown} is not a name with a mapping")
+    return data

@@ -26,7 +26,8 @@ from emitcases import GOLDEN, NGINX
 from fuzzing import (HOSTILE_DOCUMENTS, NOT_UTF8, corrupted, count, dump_json, dump_yaml,
                      examples, mutated, place, special_paths)
 from projectcases import make_project
-from profiler import cli, verify, verify_compose
+from profiler import cli
+from profiler.verify import verify, verify_compose
 from profiler.errors import ProfilerError
 from test_fuzz_readers import (COMPOSE, COMPOSE_TEXT, INDEX, POLICY_TEXTS, RECORDING,
                                RECORDING_TEXT, SECCOMP_PROFILE, like_record, policy_texts)

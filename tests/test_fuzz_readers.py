@@ -22,13 +22,17 @@ from emitcases import GOLDEN, NGINX
 from fuzzing import (HOSTILE_DOCUMENTS, NOT_UTF8, corrupted, dump_json, dump_yaml, examples,
                      mutated, place, returns_or_refuses, special_paths)
 from projectcases import make_project
-from profiler import (compose_cli, diff, diff_load, policy_dir, project, project_diff,
-                      recording_io, safe_input, verify, verify_compose)
-from profiler.diff import Facts
+from profiler import safe_input
+from profiler.diff import diff, diff_load, project_diff
+from profiler.diff.diff import Facts
 from profiler.errors import ProfilerError
-from profiler.model import Recording
-from profiler.policy_dir import APPARMOR, CAPS, RUN, SECCOMP, PolicyFiles, PolicyFormatError
-from profiler.render.override import OVERRIDE_FILE
+from profiler.output import policy_dir
+from profiler.output.policy_dir import (APPARMOR, CAPS, RUN, SECCOMP, PolicyFiles,
+                                        PolicyFormatError)
+from profiler.output.project_tree import OVERRIDE_FILE
+from profiler.recording import project, recording_io
+from profiler.recording.model import Recording
+from profiler.verify import verify, verify_compose
 
 PROFILER = [sys.executable, "-m", "profiler.cli"]
 RECORDING_TEXT = recording_io.dumps(recording_io.load(NGINX))
@@ -115,7 +119,7 @@ def _readers(base: Path) -> dict:
         "policy-dir-caps": (pol / CAPS, lambda: diff_load.policy_dir_facts(pol, "pol")),
         "seccomp": (seccomp, lambda: diff_load.load(str(seccomp))),
         "diff-side": (rec, lambda: diff_load.load(str(rec))),
-        "compose": (compose, lambda: compose_cli.read_file(compose, "hint")),
+        "compose": (compose, lambda: safe_input.compose_file(compose, "hint")),
     }
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from profiler import apparmor_kernel, compose_cli, engine, verify
+from profiler.session import compose_cli, engine
+from profiler.verify import apparmor_kernel, verify
 from profiler.errors import AppArmorError, EngineError
 from profiler.tool_errors import MAX_LINE, error_line
 

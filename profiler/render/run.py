@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import pss
-from ..errors import PolicyError
-from ..reduce import Policy
+from ..policy.reduce import Policy
 from . import caps as caps_render
+from . import k8s
 from . import seccomp as seccomp_render
 from . import templating
+from .container import not_applied, require_image
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -30,13 +30,6 @@ class Flag:
     words: tuple[str, ...]
     comment: str  # the evidence
     assumption: str = ""  # what it takes for granted beyond the training run
-
-
-def require_image(policy: Policy) -> str:
-    if not policy.image:
-        raise PolicyError("the recording names no image, so there is no container to run",
-                          hint="for a plain process use --format seccomp, apparmor or caps")
-    return policy.image
 
 
 def _option_word(key: str) -> str:
@@ -63,7 +56,7 @@ def flags(policy: Policy) -> list[Flag]:
     if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
         out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
         for name in caps_render.cap_names(policy):
-            out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
+            out.append(Flag(("--cap-add", name), caps_render.reason(policy, name)))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     if h.read_only.apply:
@@ -93,14 +86,6 @@ def _flag(words: tuple[str, ...], d) -> Flag:
     return Flag(words, d.evidence, d.assumption)
 
 
-def not_applied(policy: Policy) -> list[tuple[str, str]]:
-    h = policy.hardening
-    return [(label, d.evidence) for label, d in (
-        ("--security-opt no-new-privileges", h.no_new_privileges), ("--read-only", h.read_only),
-        ("--pids-limit", h.pids_limit), ("--user", h.user), ("--network none", h.network_none))
-        if not d.apply]
-
-
 def cli(policy: Policy) -> str:
     """The command run.sh runs the container with: the recordings' engine's own CLI."""
     return "podman" if policy.engine == "podman" else "docker"
@@ -117,6 +102,13 @@ def docker_args(policy: Policy, seccomp_file: str | None = None,
     return words
 
 
+def _generalised_text(policy: Policy, allowed) -> str:
+    """The generalised syscalls' share of the count (nothing without generalisation: emit
+    --strict keeps its line as it was)."""
+    n = len(set(policy.generalised_syscalls) & set(allowed) - set(policy.syscalls))
+    return f"{n} of the same kinds at low risk (emit --explain), " if n else ""
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
     prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
@@ -131,10 +123,10 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         flags=flags(policy),
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
-        pss=pss.check_policy(policy).lines(),
+        pss=k8s.pss_verdict(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
-                         f"used, the rest the container runtime's and the kernel's on "
-                         f"its behalf)"
+                         f"used, {_generalised_text(policy, allowed)}the rest the container "
+                         f"runtime's and the kernel's on its behalf)"
                          + ("; complain mode: logs, refuses nothing" if complain else "")),
         complain=complain,
     )

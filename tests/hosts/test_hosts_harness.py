@@ -1,0 +1,114 @@
+"""The host matrix's pure parts (tests/hosts/): how a step's error line is chosen, how results
+are counted and shown, what the image cache key and the wheelhouse depend on. The matrix itself
+boots VMs for an hour and runs as `make test-hosts`, not here."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tests" / "hosts"))
+import guest  # noqa: E402
+import harness  # noqa: E402
+
+
+def test_first_error_is_the_line_that_says_what_went_wrong():
+    out = "$ profiler record x\nsetup: compiling\nerror: failed to load the eBPF recorder: X\nhint: y\n"
+    assert guest.first_error(out) == "error: failed to load the eBPF recorder: X"
+    assert guest.first_error("$ cmd\nsome output\nlast words\n") == "last words"
+    assert guest.first_error("$ cmd\n") == "(no output)"
+
+
+def _run(*results, facts=None):
+    return {"host": "debian12", "image_kernel": "6.1.0-1-amd64", "total_seconds": 12.0,
+            "share": "/x", "facts": facts or {},
+            "results": [dict(zip(("sample", "step", "status", "error"), r), seconds=1.0)
+                        for r in results]}
+
+
+def test_failures_count_every_step_not_passed_except_apparmor_not_enforced():
+    runs = [_run(("nginx", "record", "passed", ""),
+                 ("nginx", "negative-apparmor", "skipped", "AppArmor is not enforced by this kernel")),
+            _run(("redis", "emit", "skipped", "no recording (record failed)"),
+                 ("redis", "record", "failed", "exit 1: error: boom"))]
+    assert harness.failures(runs) == 2
+    assert harness.failures(runs[:1]) == 0
+
+
+def test_table_shows_facts_and_each_step_with_its_error():
+    text = harness.table([_run(("nginx", "record", "failed", "exit 1: error: boom"),
+                               facts={"kernel": "6.1.0-9-amd64", "docker_cgroup_driver": "systemd"})])
+    assert "kernel 6.1.0-9-amd64" in text and "(systemd driver)" in text
+    row = [ln for ln in text.splitlines() if " record " in ln][0]
+    assert row.split()[:4] == ["debian12", "nginx", "record", "failed"]
+    assert row.endswith("exit 1: error: boom")
+
+
+def test_image_key_depends_on_the_release_and_wheels_on_the_project():
+    keys = {harness.recipe_key(h) for h in harness.HOSTS.values()}
+    assert len(keys) == len(harness.HOSTS)
+    reqs = harness.requirements()
+    assert any(r.startswith("typer") for r in reqs) and any(r.startswith("pytest") for r in reqs)
+    assert any(r.startswith("setuptools") for r in reqs)  # the editable install's backend, offline
+
+
+def test_bpf_check_rows_are_bpf_loads_lines_and_the_verifier_log_stays_out():
+    out = ("ok   new-container, capabilities tracepoint\n"
+           "63: (4f) r8 |= r0\nR8 bitwise operator |= on pointer prohibited\n"
+           "FAIL attach, capabilities kprobe: Failed to load BPF program b'cap_return': "
+           "Permission denied\n")
+    rows = harness.bpf_results(out)
+    assert [(r["step"], r["status"]) for r in rows] == [
+        ("new-container, capabilities tracepoint", "passed"),
+        ("attach, capabilities kprobe", "failed")]
+    assert rows[1]["error"] == "Failed to load BPF program b'cap_return': Permission denied"
+    assert harness.failures([_run()] + [{**_run(), "results": rows}]) == 1
+
+
+def test_bpf_check_runs_once_per_release_and_its_chroot_key_follows_its_recipe():
+    assert harness.one_per_release(["debian12-podman", "debian13", "debian12", "forky"]) == [
+        "debian12-podman", "debian13", "forky"]
+    assert {p.name for p in harness.BPF_RECIPE} >= {"build-bpf-root.sh", "rootfs.sh"}
+    assert all(p.exists() for p in harness.BPF_RECIPE + harness.RECIPE)
+
+
+def test_cross_runs_each_hosts_recordings_on_the_next_and_back():
+    assert harness.cross_plan(["forky", "debian12"]) == [
+        ("forky", None, False), ("debian12", "forky", False), ("forky", "debian12", True)]
+    assert harness.cross_plan(["a", "b", "c"]) == [
+        ("a", None, False), ("b", "a", False), ("c", "b", False), ("a", "c", True)]
+    with pytest.raises(ValueError):
+        harness.cross_plan(["debian12"])
+    text = harness.table([{**_run(("nginx-from-forky", "cross-verify", "passed", "")),
+                           "cross": {"from": "forky", "only": True}}])
+    assert "debian12 (only verifying forky's recordings)" in text
+    row = [ln for ln in text.splitlines() if " cross-verify " in ln][0]
+    assert row.split()[:4] == ["debian12", "nginx-from-forky", "cross-verify", "passed"]
+
+
+def test_the_guest_verifies_another_hosts_recordings_and_limits_its_samples(tmp_path, monkeypatch):
+    clone = tmp_path / "clone"
+    for name, body in (("nginx", "image: x\n"), ("shop", "kind: compose\n")):
+        (clone / "samples" / name).mkdir(parents=True)
+        (clone / "samples" / name / "sample.yaml").write_text("name: " + name + "\n" + body)
+    monkeypatch.setattr(guest, "CLONE", clone)
+    share = tmp_path / "share"
+    (share / "foreign" / "forky").mkdir(parents=True)
+    for name in ("nginx", "shop", "gone"):
+        (share / "foreign" / "forky" / f"{name}.recording.yaml").write_text("x")
+    found = guest.foreign_recordings(share)
+    assert [(o, n) for o, n, _ in found] == [("forky", "nginx")]  # no compose, no unknown sample
+    specs = sorted((clone / "samples").glob("*/sample.yaml"))
+    assert guest.chosen_samples(share, specs) == specs
+    (share / "samples").write_text("nginx\n")
+    assert [s.parent.name for s in guest.chosen_samples(share, specs)] == ["nginx"]
+    (share / "cross-only").touch()
+    assert guest.chosen_samples(share, specs) == []
+    rec = clone / "out" / "nginx.recording.yaml"
+    rec.parent.mkdir()
+    rec.write_text("r")
+    guest.keep_recording(share, rec)
+    assert (share / "recordings" / "nginx.recording.yaml").read_text() == "r"
