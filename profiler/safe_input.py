@@ -220,8 +220,9 @@ def compose_file(path: Path, hint: str, label: str | None = None, what: str = ""
         raise bad("no such file") from None
     except InputError as e:
         raise bad(e.reason) from None
-    except UsageError as e:  # not a regular file, too big, not UTF-8
-        raise bad(e.message.removeprefix(f"{label}: ")) from None
+    except UsageError as e:  # not a regular file, too big, not UTF-8: its own hint
+        raise UsageError(f"{label}: {what}{e.message.removeprefix(f'{label}: ')}",
+                         hint=e.hint) from None
     if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
         raise bad("no `services:` mapping")
     for name, service in data["services"].items():

@@ -143,7 +143,7 @@ def test_special_files_do_not_block_or_hang():
     """A FIFO with no writer: the read is refused before open(), in a child with a timeout
     (a regression would hang there, not here)."""
     code = ("import os, sys, tempfile\n"
-            "from profiler import recording_io\n"
+            "from profiler.recording import recording_io\n"
             "d = tempfile.mkdtemp(); p = os.path.join(d, 'x.recording.yaml'); os.mkfifo(p)\n"
             "try:\n    recording_io.load(p)\nexcept Exception as e:\n    print(e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -421,7 +421,7 @@ def test_the_depth_limit(depth, ok):
 
 def test_deep_yaml_does_not_crash_the_interpreter():
     """libyaml's composer recursed in C: 100,000 `[` killed the process (SIGSEGV)."""
-    code = ("from profiler import recording_io\n"
+    code = ("from profiler.recording import recording_io\n"
             "try:\n    recording_io.loads('[' * 100000)\nexcept Exception as e:\n    print(e)\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
