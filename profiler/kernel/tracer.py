@@ -29,6 +29,7 @@ from typing import Callable
 from . import btf, capsource, syscalls
 from ..errors import EnvironmentProblem
 from .correlate import Correlator, Seen
+from ..tool_errors import error_line
 from .pathres import PathResolver, proc_base
 from .wire import (
     CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES,
@@ -621,6 +622,6 @@ def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:
     if "Operation not permitted" in text or "EPERM" in text:
         return EnvironmentProblem("the kernel refused to load the eBPF recorder (EPERM)",
                                   hint="check lockdown, seccomp or container restrictions on bpf()")
-    first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+    first = error_line(text, default=e.__class__.__name__)
     return EnvironmentProblem(f"failed to load the eBPF recorder: {first}",
                               hint="run `make setup`; see README, Troubleshooting")
