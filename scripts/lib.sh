@@ -47,14 +47,15 @@ setup_packages() {
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
-    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench;
+    # bpftrace: a peer recorder whose cost bench/record_bench.py prints beside ours.
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \
         apparmor \
         debootstrap \
         strace \
-        wrk \
+        wrk bpftrace \
         python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps \
         docker.io; do
         printf '%s\n' "$p"
