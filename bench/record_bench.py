@@ -99,7 +99,7 @@ def _wait_file(path: Path, proc: subprocess.Popen | None = None, timeout: float 
 
 def _cgroup_v2_of(pid: int) -> Path:
     sys.path.insert(0, str(REPO))
-    from profiler.session import v2_root
+    from profiler.session.session import v2_root
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         if line.startswith("0::"):
             return v2_root() / line[3:].lstrip("/")
@@ -266,7 +266,7 @@ def many_paths(work: Path, n: int) -> tuple[int, int, float]:
     if r.returncode != 0:
         sys.exit(f"paths run failed: {r.stderr.strip()}")
     sys.path.insert(0, str(REPO))
-    from profiler import recording_io
+    from profiler.recording import recording_io
     rec = recording_io.load(out)
     recorded = sum(1 for f in rec.files if f.path.startswith("/tmp/p/f"))
     return recorded, rec.total_loss, took

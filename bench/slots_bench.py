@@ -73,7 +73,7 @@ def stop(ids: list[str]) -> None:
 def traced(calls: int, others: int) -> tuple[float, int]:
     """The loop's ns/call under a match-mode tracer, with `others` traced containers busy;
     and how many slots the tracer handed out (every container it saw start)."""
-    from profiler.tracer import Tracer
+    from profiler.kernel.tracer import Tracer
 
     tracer = Tracer(containers=True, match=True)
     slots: list[int] = []
@@ -102,7 +102,7 @@ def untraced(calls: int, others: int) -> float:
 
 def map_memory(**kw) -> int:
     """Bytes the tracer's maps lock (memlock in /proc/self/fdinfo of each map it made)."""
-    from profiler.tracer import Tracer
+    from profiler.kernel.tracer import Tracer
 
     def maps() -> dict[int, int]:
         out = {}
@@ -142,7 +142,7 @@ def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench/slots_bench.py needs root (make bench)")
     counts = [int(x) for x in a.containers.split(",")]
-    from profiler.wire import MAX_SLOTS
+    from profiler.kernel.wire import MAX_SLOTS
     if max(counts) >= MAX_SLOTS:
         sys.exit(f"at most {MAX_SLOTS - 1} containers (slot 0 is the tracer's own)")
     with tempfile.TemporaryDirectory(prefix="profiler-bench-") as tmp:

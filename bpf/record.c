@@ -1,13 +1,13 @@
 // profiler's recorder: what the traced tasks do, aggregated in the kernel.
 //
-// Compiled by bcc (profiler/tracer.py is its only loader). Tracepoints and raw tracepoints, plus
+// Compiled by bcc (profiler/kernel/tracer.py is its only loader). Tracepoints and raw tracepoints, plus
 // one optional kprobe (capability checks on kernels without their tracepoint): kprobes, fentry
 // and BPF-LSM are absent on many hosts. No kernel struct is read through header offsets: only
 // tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register frame, whose
 // layout is fixed by the architecture's ptrace ABI, and the kprobe's argument registers).
 //
 // The one exception is the in-kernel path walk (KPATH, below): it reads the fd table, fs_struct,
-// dentries and mounts at offsets taken from the running kernel's BTF (profiler/btf.py), never
+// dentries and mounts at offsets taken from the running kernel's BTF (profiler/kernel/btf.py), never
 // from headers.
 //
 // Options arrive as -D defines from tracer.py:
@@ -23,16 +23,16 @@
 //   NR_EXECVE, NR_CHDIR        the execve and chdir numbers of this architecture
 //   MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
 // The numbers shared with Python (and PATH_LEN, struct event) come from wire.h, generated from
-// profiler/wire.py; tracer.py passes bpf/ as an include directory.
+// profiler/kernel/wire.py; tracer.py passes bpf/ as an include directory.
 //   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
 //   KPATH, KP_*                relative paths and symlinks resolved in the kernel (offsets
 //                              from BTF); absent: relative paths are streamed to user space
-//   CAP_TRACEPOINT / CAP_KPROBE  where capability checks come from (profiler/capsource.py): the
+//   CAP_TRACEPOINT / CAP_KPROBE  where capability checks come from (profiler/kernel/capsource.py): the
 //                              capability:cap_capable tracepoint (6.14+), or a kprobe and
 //                              kretprobe on cap_capable that tracer.py attaches; neither: none
 //   NOAUDIT_SITE(a)            CAP_TRACEPOINT: true for a return address inside a kernel
 //                              function that only makes noaudit checks (capsource.py)
-//   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/btf.py)
+//   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/kernel/btf.py)
 //   TASK_TI_STATUS_OFF         offset of task_struct.thread_info.status (x86_64, from the
 //                              running kernel's BTF): tells i386 syscalls (see "compat" below)
 //
@@ -69,7 +69,7 @@
 // forks, execs, cwds) is streamed once when first seen. Every loss is counted in `loss`.
 
 #include <uapi/linux/ptrace.h>
-#include "wire.h"   // generated from profiler/wire.py: event types, classes, bits, struct event
+#include "wire.h"   // generated from profiler/kernel/wire.py: event types, classes, bits, struct event
 
 #define CLONE_NS_MASK 0x7e020080ULL
 #define ADDR_LEN 128   // >= sizeof(struct sockaddr_un) (110)
@@ -318,7 +318,7 @@ static __always_inline u32 *task_state(void) {
 // The architecture of the current syscall: 0 native, or COMPAT_*. On the native path this is
 // one load from the task (already at hand) and two compares. The load is a direct read through
 // the BTF-typed task pointer, which the verifier checks against the running kernel's BTF (the
-// offset comes from the same BTF, via profiler/btf.py): no helper call.
+// offset comes from the same BTF, via profiler/kernel/btf.py): no helper call.
 static __always_inline u32 compat_arch(struct task_struct *t, u32 nr) {
 #if defined(ARCH_X86_64) && defined(TASK_TI_STATUS_OFF)
     u32 status = *(u32 *)((u8 *)t + TASK_TI_STATUS_OFF);
@@ -815,7 +815,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 slot) {
 // The credentials at an execve's entry are kept in task storage; at sched_process_exec the
 // task's new credentials and its executable's mode are compared with them, and an exec that
 // changed them, or ran a set-id file, is streamed (struct privexec_event). Every struct member
-// offset is the running kernel's, from BTF (profiler/btf.py CRED_MEMBERS): without them this
+// offset is the running kernel's, from BTF (profiler/kernel/btf.py CRED_MEMBERS): without them this
 // section is not compiled and the recording says privilege changes were not seen.
 #ifdef TASK_CRED_OFF
 struct cred_stash {
@@ -1125,7 +1125,7 @@ static __always_inline const char *path_at(const char *path, int off) {
 }
 
 // The offset of the container id named by the path component that ends at `end` (exclusive), or
-// -1; as profiler/cgroups.py's `container_id_in_name` (its unit tests are this function's
+// -1; as profiler/kernel/cgroups.py's `container_id_in_name` (its unit tests are this function's
 // specification): the whole component (`/docker/<id>`: cgroupfs driver), or the 64 characters
 // between a `-` and a `.scope` suffix (`docker-<id>.scope`, `libpod-<id>.scope`: systemd
 // driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's, at an
@@ -1446,7 +1446,7 @@ static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int 
 #ifdef TASK_REAL_CRED_OFF
     // A check made with credentials other than the task's own (overlayfs acting with its
     // mounter's credentials, access(2) with the real uid's) is not the app exercising its
-    // capabilities. The offset comes from the running kernel's BTF (profiler/btf.py).
+    // capabilities. The offset comes from the running kernel's BTF (profiler/kernel/btf.py).
     u64 task = bpf_get_current_task();
     u64 real = 0;
     bpf_probe_read_kernel(&real, sizeof(real), (void *)(task + TASK_REAL_CRED_OFF));

@@ -1,6 +1,6 @@
-// Generated from profiler/wire.py by `python -m profiler.wire > bpf/wire.h`: do not edit.
+// Generated from profiler/kernel/wire.py by `python -m profiler.kernel.wire > bpf/wire.h`: do not edit.
 // The numbers and layouts bpf/record.c shares with profiler's Python; their meaning is
-// documented there. tests/test_wire.py fails when this file and wire.py disagree.
+// documented there. tests/kernel/test_wire.py fails when this file and wire.py disagree.
 #ifndef PROFILER_WIRE_H
 #define PROFILER_WIRE_H
 

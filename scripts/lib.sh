@@ -64,7 +64,7 @@ setup_packages() {
     if apt-cache policy docker-cli 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
         printf '%s\n' docker-cli
     fi
-    # docker-compose (1.29 in bookworm, 2.x later): tests/test_production_integration.py starts
+    # docker-compose (1.29 in bookworm, 2.x later): tests/integration/test_production_integration.py starts
     # the emitted compose.yaml with it; the tests skip (and so fail under CI) without it.
     if apt-cache policy docker-compose 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
         printf '%s\n' docker-compose

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from profiler import recording_io
-from profiler.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
-                            FileAccess, Metadata, Network, Processes, Recording, SocketUse,
-                            Syscall)
-from profiler.syscalls import number_of
+from profiler.recording import recording_io
+from profiler.recording.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
+                                      FileAccess, Metadata, Network, Processes, Recording,
+                                      SocketUse, Syscall)
+from profiler.kernel.syscalls import number_of
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"

@@ -1,7 +1,7 @@
 """Policy -> the capability part of a `docker run` line: one line, pasteable.
 
 Also the one place that decides what to do when a recording has no capability data (made where
-the kernel had no capability source, profiler/capsource.py): never a silent `--cap-drop ALL`.
+the kernel had no capability source, profiler/kernel/capsource.py): never a silent `--cap-drop ALL`.
 Every renderer that writes capabilities (caps, run, compose, k8s, apparmor) asks here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import PolicyError
-from ..reduce import Policy
+from ..policy.reduce import Policy
 
 # What emit may be told to do with capabilities nobody recorded (`--caps-unknown`).
 UNKNOWN_CHOICES = ("keep-default", "drop-all")

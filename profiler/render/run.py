@@ -15,12 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import pss
-from ..errors import PolicyError
-from ..reduce import Policy
+from ..policy.reduce import Policy
 from . import caps as caps_render
+from . import k8s
 from . import seccomp as seccomp_render
 from . import templating
+from .container import not_applied, require_image
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -30,13 +30,6 @@ class Flag:
     words: tuple[str, ...]
     comment: str  # the evidence
     assumption: str = ""  # what it takes for granted beyond the training run
-
-
-def require_image(policy: Policy) -> str:
-    if not policy.image:
-        raise PolicyError("the recording names no image, so there is no container to run",
-                          hint="for a plain process use --format seccomp, apparmor or caps")
-    return policy.image
 
 
 def _option_word(key: str) -> str:
@@ -93,14 +86,6 @@ def _flag(words: tuple[str, ...], d) -> Flag:
     return Flag(words, d.evidence, d.assumption)
 
 
-def not_applied(policy: Policy) -> list[tuple[str, str]]:
-    h = policy.hardening
-    return [(label, d.evidence) for label, d in (
-        ("--security-opt no-new-privileges", h.no_new_privileges), ("--read-only", h.read_only),
-        ("--pids-limit", h.pids_limit), ("--user", h.user), ("--network none", h.network_none))
-        if not d.apply]
-
-
 def cli(policy: Policy) -> str:
     """The command run.sh runs the container with: the recordings' engine's own CLI."""
     return "podman" if policy.engine == "podman" else "docker"
@@ -131,7 +116,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         flags=flags(policy),
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
-        pss=pss.check_policy(policy).lines(),
+        pss=k8s.pss_verdict(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
                          f"used, the rest the container runtime's and the kernel's on "
                          f"its behalf)"
