@@ -135,8 +135,12 @@ def gated_loop(work: Path, calls: int, peer: str | None = None) -> float:
         return int((vol / "t").read_text()) / calls
     finally:
         if tracer is not None:
-            tracer.send_signal(signal.SIGINT)
-            tracer.communicate(timeout=60)
+            tracer.send_signal(signal.SIGINT)  # it detaches, prints its map and exits
+            try:
+                tracer.communicate(timeout=120)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                tracer.communicate()
         if bpf is not None:
             bpf.cleanup()
         sh(["docker", "rm", "-f", cid])
@@ -362,6 +366,7 @@ def main() -> None:
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/record_bench.py needs root (make bench)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # cleanups still run
     only = set(a.only.split(",")) if a.only else None
     want = lambda k: only is None or k in only  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="profiler-bench-") as tmp:

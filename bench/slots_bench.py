@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -141,6 +142,7 @@ def main() -> None:
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/slots_bench.py needs root (make bench)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # stop() still runs
     counts = [int(x) for x in a.containers.split(",")]
     from profiler.kernel.wire import MAX_SLOTS
     if max(counts) >= MAX_SLOTS:
