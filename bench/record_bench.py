@@ -26,6 +26,7 @@ script reports; the numbers go into the README and the issue notes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import re
 import shutil
@@ -39,7 +40,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILER = [str(REPO / ".venv" / "bin" / "profiler")]
-IMAGE = "profiler-bench-loadgen"
+# Tagged with its source's digest: benches of other checkouts on one engine build their own.
+IMAGE = "profiler-bench-loadgen:" + hashlib.sha256(
+    (REPO / "bench" / "loadgen.c").read_bytes()).hexdigest()[:12]
+# How the getppid loops are timed: "getppid-cpu" (the loop's CPU time, the default: what the
+# tracer adds to each call, even when the machine is oversubscribed) or "getppid" (wall time,
+# the issue's figure; the same on a quiet machine). --clock chooses.
+LOOP = "getppid-cpu"
 
 
 def sh(args, **kw) -> subprocess.CompletedProcess:
@@ -115,7 +122,7 @@ def gated_loop(work: Path, calls: int, peer: str | None = None) -> float:
     vol.mkdir()
     cid = sh(["docker", "run", "-d", "--rm", "-v", f"{vol}:/out", IMAGE, "sh", "-c",
               "touch /out/up; while [ ! -e /out/go ]; do sleep 0.02; done; "
-              f"loadgen getppid {calls} > /out/t.tmp; mv /out/t.tmp /out/t"],
+              f"loadgen {LOOP} {calls} > /out/t.tmp; mv /out/t.tmp /out/t"],
              check=True).stdout.strip()
     bpf, tracer = None, None
     try:
@@ -151,7 +158,7 @@ def recorded_loop(work: Path, calls: int) -> float:
     vol = work / "vol"
     vol.mkdir(exist_ok=True)
     r = record([IMAGE, "-v", f"{vol}:/out", "--", "sh", "-c",
-                f"loadgen getppid {calls} > /out/t"], work / "loop.yaml")
+                f"loadgen {LOOP} {calls} > /out/t"], work / "loop.yaml")
     if r.returncode != 0:
         sys.exit(f"traced loop failed: {r.stderr.strip()}")
     return int((vol / "t").read_text()) / calls
@@ -179,7 +186,7 @@ def exec_figures(binary: Path, work: Path, calls: int, rounds: int) -> dict[str,
     """ns/call of the loop as a host command: untraced, under the empty program, and under
     `profiler record --exec`."""
     res: dict[str, list[float]] = {"untraced": [], "empty": [], "profiler": []}
-    loop = [str(binary), "getppid", str(calls)]
+    loop = [str(binary), LOOP, str(calls)]
     for _ in range(rounds):
         res["untraced"].append(int(sh(loop, check=True).stdout) / calls)
         bpf = load_peer("empty")
@@ -216,8 +223,8 @@ def strace_ratio(binary: Path, calls: int, rounds: int) -> float | None:
         return None
     traced, plain = [], []
     for _ in range(rounds):
-        plain.append(int(sh([str(binary), "getppid", str(calls)], check=True).stdout))
-        out = sh(["strace", "-f", "-o", "/dev/null", str(binary), "getppid", str(calls)], check=True)
+        plain.append(int(sh([str(binary), LOOP, str(calls)], check=True).stdout))
+        out = sh(["strace", "-f", "-o", "/dev/null", str(binary), LOOP, str(calls)], check=True)
         traced.append(int(out.stdout))
     return statistics.median(traced) / statistics.median(plain)
 
@@ -318,7 +325,7 @@ def duration_figures(work: Path, seconds: int, calls: int) -> dict[str, float]:
     shutil.rmtree(vol, ignore_errors=True)
     vol.mkdir()
     script = (f"end=$(( $(date +%s) + {seconds} )); while [ $(date +%s) -lt $end ]; do "
-              f"loadgen getppid {calls} >> /out/chunks; done")
+              f"loadgen {LOOP} {calls} >> /out/chunks; done")
     proc = subprocess.Popen(PROFILER + ["record", "-o", str(work / "long.yaml"), IMAGE, "-v",
                                         f"{vol}:/out", "--", "sh", "-c", script],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -361,12 +368,16 @@ def main() -> None:
     ap.add_argument("--port", type=int, default=18090, help="host port of the nginx sample")
     ap.add_argument("--duration", type=int, default=60,
                     help="seconds of the long recording (the issue asks for an hour: 3600)")
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="time the getppid loops by their CPU time (default) or wall time")
     ap.add_argument("--only", help="comma-separated: loop,exec,strace,relopen,nginx,paths,"
                                    "start,duration (default: all)")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/record_bench.py needs root (make bench)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # cleanups still run
+    global LOOP
+    LOOP = "getppid-cpu" if a.clock == "cpu" else "getppid"
     only = set(a.only.split(",")) if a.only else None
     want = lambda k: only is None or k in only  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="profiler-bench-") as tmp:
@@ -382,28 +393,33 @@ def main() -> None:
         start = startup_figures(work, a.rounds) if want("start") else None
         dur = duration_figures(work, a.duration, a.calls // 3) if want("duration") else None
     load = os.getloadavg()[0]
-    print(f"{a.rounds} rounds, medians; variants alternate within each round. Load average "
-          f"{load:.1f} on {os.cpu_count()} CPUs: a shared machine is noisy, compare ratios of "
-          "one run only.")
+    print(f"{a.rounds} rounds, medians; variants alternate within each round; loops timed by "
+          f"their {a.clock} time. Load average {load:.1f} on {os.cpu_count()} CPUs: a shared "
+          "machine is noisy, compare ratios of one run only.")
     _row("measure", "result", "target", "peers (same run)")
     if loop:
         base = _med(loop["untraced"])
         r = {k: _med(v) / base for k, v in loop.items() if v}
+        best = {k: min(v) / min(loop["untraced"]) for k, v in loop.items() if v}
         peers = f"empty raw tp {r['empty']:.2f}x, bpftrace {r.get('bpftrace', 0):.2f}x"
         if st is not None:
             peers += f", strace -f {st:.0f}x"
         _row("getppid loop in a container, traced/untraced", f"{r['profiler']:.2f}x", "<= 1.35x",
              peers)
+        _row("  same, best runs' ratio (least disturbed)", f"{best['profiler']:.2f}x", "",
+             f"empty raw tp {best['empty']:.2f}x, bpftrace {best.get('bpftrace', 0):.2f}x")
         _row("  (median ns/call: profiler, untraced)",
              f"{_med(loop['profiler']):.0f} / {base:.0f}")
         _row("  prototype: per-syscall tp armed / disarmed", f"{r['armed']:.2f}x / "
-             f"{r['disarmed']:.2f}x", "", "issue 21's design, see docs/architecture.md")
+             f"{r['disarmed']:.2f}x", "", f"best runs {best['armed']:.2f}x / "
+             f"{best['disarmed']:.2f}x; issue 21's design, docs/architecture.md")
     if st is not None and not loop:
         _row("getppid loop on the host under strace -f", f"{st:.0f}x", "", "(a peer)")
     if ex:
-        base = _med(ex["untraced"])
+        base, low = _med(ex["untraced"]), min(ex["untraced"])
         _row("same loop, record --exec, traced/untraced", f"{_med(ex['profiler']) / base:.2f}x",
-             "<= 1.35x", f"empty raw tp {_med(ex['empty']) / base:.2f}x")
+             "<= 1.35x", f"empty raw tp {_med(ex['empty']) / base:.2f}x; best runs "
+             f"{min(ex['profiler']) / low:.2f}x, empty {min(ex['empty']) / low:.2f}x")
     if rel:
         _row("openat(dirfd, rel) + close loop, traced/untraced", f"{rel[0]:.2f}x", "",
              f"ns/call {_med(rel[1]):.0f} / {_med(rel[2]):.0f}")
