@@ -39,9 +39,10 @@ import json
 import os
 import platform
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import ownfiles
 
 CACHE_DIR = Path("/var/cache/profiler/bpf")
 FORMAT = 1  # the entry layout; part of the key
@@ -192,22 +193,10 @@ def decode(data: bytes, key: str) -> Entry:
     return entry
 
 
-def _trusted_dir(d: Path) -> bool:
-    """Only a directory of ours that nobody else may write to: its programs run in the kernel."""
-    try:
-        st = d.stat()
-    except OSError:
-        return False
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
-
-
 def load_entry(key: str, cache_dir: Path = CACHE_DIR) -> Entry | None:
-    """The entry for `key`, or None (absent, untrusted directory, corrupt: then compile)."""
-    if not _trusted_dir(cache_dir):
-        return None
-    try:
-        data = (cache_dir / f"{key}.bpfobj").read_bytes()
-    except OSError:
+    """The entry for `key`, or None (absent, untrusted, corrupt: then compile)."""
+    data = ownfiles.read(cache_dir / f"{key}.bpfobj")
+    if data is None:
         return None
     try:
         return decode(data, key)
@@ -216,31 +205,17 @@ def load_entry(key: str, cache_dir: Path = CACHE_DIR) -> Entry | None:
 
 
 def store_entry(entry: Entry, key: str, cache_dir: Path = CACHE_DIR) -> bool:
-    """Write the entry atomically (temporary file, fsync, rename); prune the oldest beyond
+    """Write the entry (ownfiles.write: atomic, 0700 directory); prune the oldest beyond
     KEEP. Best effort: False when it could not be written (the recording goes on)."""
+    if not ownfiles.write(cache_dir / f"{key}.bpfobj", encode(entry, key)):
+        return False
     try:
-        cache_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not _trusted_dir(cache_dir):
-            return False
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".bpfobj")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(encode(entry, key))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, cache_dir / f"{key}.bpfobj")
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
         entries = sorted(cache_dir.glob("*.bpfobj"), key=lambda p: p.stat().st_mtime_ns)
         for old in entries[:-KEEP]:
             old.unlink(missing_ok=True)
-        return True
     except OSError:
-        return False
+        pass
+    return True
 
 
 # --- instructions --------------------------------------------------------------------------

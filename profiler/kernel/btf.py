@@ -21,9 +21,10 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from functools import lru_cache
 from pathlib import Path
+
+from . import ownfiles
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
@@ -207,37 +208,22 @@ def _loaded_facts() -> dict:
     if _facts is None:
         _facts = {"identity": _identity(), "facts": {}}
         try:
-            for f in (FACTS_CACHE.parent, FACTS_CACHE):
-                st = f.stat()
-                if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-                    raise OSError("not ours alone")
-            doc = json.loads(FACTS_CACHE.read_text())
+            doc = json.loads(ownfiles.read(FACTS_CACHE) or b"{}")
             if _facts["identity"] and doc.get("identity") == _facts["identity"] and \
                     isinstance(doc.get("facts"), dict):
                 _facts["facts"] = doc["facts"]
-        except (OSError, ValueError):
+        except (ValueError, AttributeError):
             pass
     return _facts
 
 
 def _remember(key: str, value) -> None:
-    """Add an answer and rewrite the file atomically (best effort). Answers from an unreadable
-    BTF, or from another BTF than the one the file is for, stay in this process."""
+    """Add an answer and rewrite the file (best effort). Answers from an unreadable BTF, or
+    from another BTF than the one the file is for, stay in this process."""
     facts = _loaded_facts()
     facts["facts"][key] = value
-    if not facts["identity"] or _vmlinux() is None or _identity() != facts["identity"]:
-        return
-    try:
-        FACTS_CACHE.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=FACTS_CACHE.parent, prefix=".tmp-")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(facts, f, sort_keys=True)
-        os.replace(tmp, FACTS_CACHE)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    if facts["identity"] and _vmlinux() is not None and _identity() == facts["identity"]:
+        ownfiles.write(FACTS_CACHE, json.dumps(facts, sort_keys=True).encode())
 
 
 def _is_offset(v) -> bool:

@@ -26,11 +26,10 @@ from __future__ import annotations
 import bisect
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import btf
+from . import btf, ownfiles
 from ..errors import EnvironmentProblem, UsageError
 
 TRACEPOINT, KPROBE, NONE = "tracepoint", "kprobe", "none"
@@ -178,11 +177,8 @@ def running_noaudit_define() -> str | None:
 
 def _boot_cached(boot: str) -> str | None:
     try:
-        st_dir, st = BOOT_CACHE.parent.stat(), BOOT_CACHE.stat()
-        if any(x.st_uid != os.geteuid() or x.st_mode & 0o022 for x in (st_dir, st)):
-            return None
-        cached_boot, release, define = BOOT_CACHE.read_text().split("\t")
-    except (OSError, ValueError):
+        cached_boot, release, define = (ownfiles.read(BOOT_CACHE) or b"").decode().split("\t")
+    except (UnicodeDecodeError, ValueError):
         return None
     if cached_boot != boot or release != os.uname().release or \
             not _DEFINE_SHAPE.fullmatch(define):
@@ -191,15 +187,4 @@ def _boot_cached(boot: str) -> str | None:
 
 
 def _boot_remember(boot: str, define: str) -> None:
-    """Atomically (a temporary file renamed into place); best effort."""
-    try:
-        BOOT_CACHE.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=BOOT_CACHE.parent, prefix=".tmp-")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{boot}\t{os.uname().release}\t{define}")
-        os.replace(tmp, BOOT_CACHE)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    ownfiles.write(BOOT_CACHE, f"{boot}\t{os.uname().release}\t{define}".encode())
