@@ -42,20 +42,25 @@ take_lock() {
 #   package docker-cli (docker.io only recommends it, and set-up installs no recommends).
 # Needs current apt lists (apt-get update) for the checks. Self-contained on purpose: the VM
 # image builder (tests/hosts/build-image.sh) runs it inside the guest's chroot.
+# Installed by `make setup` on this host only (not in the host matrix's VM images, which take
+# setup_packages): bpftrace, a peer recorder whose cost bench/record_bench.py prints beside ours.
+bench_packages() {
+    printf '%s\n' bpftrace
+}
+
 setup_packages() {
     local p
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
-    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench;
-    # bpftrace: a peer recorder whose cost bench/record_bench.py prints beside ours.
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \
         apparmor \
         debootstrap \
         strace \
-        wrk bpftrace \
+        wrk \
         python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps \
         docker.io; do
         printf '%s\n' "$p"
