@@ -163,10 +163,10 @@ BPF_HASH(counts_high, u64, u64, 1024 * HASH_SCALE);   // slot << 32 | nr
 BPF_HASH(errnos, struct err_key, u64, 8192 * HASH_SCALE);
 BPF_HASH(compat_counts, struct compat_key, u64, 2048 * HASH_SCALE);
 BPF_HASH(compat_errnos, struct compat_err_key, u64, 1024 * HASH_SCALE);
-BPF_ARRAY(caps_ok, u64, NSLOTS * 64);
-BPF_ARRAY(caps_denied, u64, NSLOTS * 64);
-BPF_ARRAY(caps_override, u64, NSLOTS * 64);   // checked under credentials the kernel substituted
-BPF_ARRAY(caps_probe, u64, NSLOTS * 64);      // noaudit checks: the kernel choosing a code path
+BPF_ARRAY(caps_ok, u64, NSLOTS * CAP_ROW);
+BPF_ARRAY(caps_denied, u64, NSLOTS * CAP_ROW);
+BPF_ARRAY(caps_override, u64, NSLOTS * CAP_ROW);   // checked under credentials the kernel substituted
+BPF_ARRAY(caps_probe, u64, NSLOTS * CAP_ROW);    // noaudit checks: the kernel choosing a code path
 BPF_HASH(argvals, struct arg_key, u64, 16384 * HASH_SCALE);
 BPF_HASH(argdistinct, u64, u64, 1024 * HASH_SCALE);   // slot << 40 | nr << 8 | idx
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
@@ -183,8 +183,7 @@ BPF_ARRAY(loss, u64, NSLOTS * LOSS_ROW);   // Loss; MATCH: slot 0's row counts f
 BPF_HASH(denied_calls, struct denial_key, u64, 8192 * HASH_SCALE);  // refused by seccomp: never entered
 BPF_HASH(denied_caps, struct denial_key, u64, 4096 * HASH_SCALE);   // refused capability, and the call failed
 #endif
-#define TASKS_ROW 3
-BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
+BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // (slot, TasksSlot)
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
 #ifdef CONTAINERS
 struct container_key {
@@ -197,9 +196,8 @@ BPF_PERCPU_ARRAY(cgpath, struct event, 1);                      // a new cgroup'
 #endif
 #ifdef MATCH
 BPF_ARRAY(dropped, u32, NSLOTS);              // slot -> 1: user space does not want it
-BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it: CLAIM_KERNEL or user space
+BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it (CLAIM_KERNEL, CLAIM_USER)
 BPF_ARRAY(slot_hint, u32, 1);                 // where the kernel's next claim begins
-#define CLAIM_KERNEL 1
 #endif
 #ifdef ATTACH
 BPF_ARRAY(session, u64, 1);   // [0] CLOCK_MONOTONIC ns when the session began; 0: not yet
@@ -256,7 +254,7 @@ static __always_inline u32 attach_first_sight(void) {
 #endif
 
 static __always_inline void task_born(u32 slot) {
-    u32 k0 = slot * TASKS_ROW, k1 = k0 + 1;
+    u32 k0 = slot * TASKS_ROW + TASKS_LIVE, k1 = slot * TASKS_ROW + TASKS_PEAK;
     u64 *live = tasks.lookup(&k0);
     u64 *peak = tasks.lookup(&k1);
     if (!live || !peak)
@@ -1006,7 +1004,7 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         if (!v)
             return;
         is_new = 1;
-        u32 k2 = f->key.slot * TASKS_ROW + 2;
+        u32 k2 = f->key.slot * TASKS_ROW + TASKS_FILE_KEYS;
         u64 *nfiles = tasks.lookup(&k2);
         if (nfiles)
             __sync_fetch_and_add(nfiles, 1);
@@ -1426,7 +1424,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!st)
         return 0;
     if (*st & ST_ACTIVE) {
-        u32 k0 = SLOT_OF(*st) * TASKS_ROW;
+        u32 k0 = SLOT_OF(*st) * TASKS_ROW + TASKS_LIVE;
         u64 *live = tasks.lookup(&k0);
         if (live)
             __sync_fetch_and_add(live, -1);
@@ -1440,9 +1438,9 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 // the app's), as a noaudit probe (the kernel choosing a code path: never a need), or as granted
 // or refused.
 static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int probe) {
-    if (cap < 0 || cap >= 64)
+    if (cap < 0 || cap >= CAP_ROW)
         return;
-    u32 i = SLOT_OF(*st) * 64 + cap;   // the capability in its slot's row
+    u32 i = SLOT_OF(*st) * CAP_ROW + cap;   // the capability in its slot's row
 #ifdef TASK_REAL_CRED_OFF
     // A check made with credentials other than the task's own (overlayfs acting with its
     // mounter's credentials, access(2) with the real uid's) is not the app exercising its
@@ -1543,7 +1541,6 @@ int cap_return(struct pt_regs *ctx) {
 // URING_SUBMIT_REQ / URING_SUBMIT_SQE (with URING_SQ_THREAD_FIELD when the event has
 // sq_thread), URING_CREATE and URING_FILE_GET for those present. Only opcodes, ring set-up
 // flags and counts are visible there: not the paths or addresses the requests carry.
-#define URING_ROW 4
 BPF_ARRAY(uring_ops, u64, NSLOTS * URING_OPS);   // (slot, opcode) -> requests submitted
 BPF_ARRAY(uring, u64, NSLOTS * URING_ROW);       // (slot, UringSlot)
 

@@ -64,7 +64,6 @@ SOCK_TYPES: dict[int, str] = {
     1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
     6: "SOCK_DCCP", 10: "SOCK_PACKET",
 }
-SOCK_TYPE_NUMBERS = {v: k for k, v in SOCK_TYPES.items()}
 SOCK_TYPE_MASK = 0xF  # type & 0xf; SOCK_NONBLOCK (0o4000) and SOCK_CLOEXEC (0o2000000) are flags
 SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
@@ -91,12 +90,19 @@ def capability_name(n: int) -> str:
     return CAPABILITIES.get(n, f"CAP_{n}")
 
 
+# A capability has two spellings: the kernel's (`CAP_CHOWN`: recordings, denials, the
+# capability tables) and Docker's (`CHOWN`: --cap-add, caps.txt, compose and Kubernetes, which
+# also take lower case). Every conversion between them goes through these two.
+def cap_full(name: str) -> str:
+    """The kernel's spelling: "chown", "CHOWN" or "CAP_CHOWN" -> "CAP_CHOWN"."""
+    name = name.upper()
+    return name if name.startswith("CAP_") else "CAP_" + name
+
+
+def cap_short(name: str) -> str:
+    """Docker's spelling: "CAP_CHOWN", "cap_chown" or "chown" -> "CHOWN"."""
+    return name.upper().removeprefix("CAP_")
+
+
 def errno_name(n: int) -> str:
     return _errno.errorcode.get(n, f"E{n}")
-
-
-def errno_number(name: str) -> int:
-    value = getattr(_errno, name, None)
-    if value is None:
-        raise KeyError(name)
-    return value

@@ -1,13 +1,15 @@
 """The wire format between bpf/record.c and Python: every number both sides must agree on.
 
 This module is the one source. bpf/wire.h, which record.c includes, is generated from it
-(`python -m profiler.kernel.wire > bpf/wire.h`) and a unit test fails when the committed header differs
-from the generated one. The header is committed rather than written at load time so record.c
+(`python -m profiler.kernel.wire > bpf/wire.h`) and a unit test fails when the committed
+header differs from the generated one, or when record.c defines a name the header defines or
+sizes a per-slot array with a bare number. The header is committed rather than written at load time so record.c
 reads whole beside it, the generated C is reviewed in diffs, and recording writes no file.
 
 What crosses the boundary:
 - enums and constants the kernel program and Python both use (event types, address kinds,
-  argument-index sentinels, syscall classes, access bits, loss slots, task states);
+  argument-index sentinels, syscall classes, access bits, loss slots, task states, the row
+  width and slots of every per-container array, who claimed a slot);
 - `Event`, the layout of a ring-buffer record (the ctypes struct Python decodes; the header's
   `struct event` is generated from it). The in-kernel maps' key and value layouts need no copy
   here: bcc builds their ctypes types from the compiled program;
@@ -40,6 +42,9 @@ CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgrou
 MAX_SLOTS = 64  # containers one tracer tells apart (match mode); a slot is a task state's top byte
 ST_SLOT_SHIFT = 24  # state bits 24-31 hold the task's slot (its container; 0 in single mode)
 LOSS_ROW = 8  # entries of `loss` per slot (room for Loss to grow without moving the rows)
+# entries of caps_ok/caps_denied/caps_override/caps_probe per slot: one per capability number a
+# kernel_cap_t can hold (64 bits, include/linux/capability.h); record.c ignores a larger number
+CAP_ROW = 64
 
 
 class EventType(IntEnum):
@@ -169,6 +174,27 @@ class UringSlot(IntEnum):
 
 
 URING_OPS = 256  # opcodes are a u8 in the io_uring tracepoints
+URING_ROW = len(UringSlot)  # entries of `uring` per slot
+
+
+class TasksSlot(IntEnum):
+    """Slots of record.c's `tasks` array, per container slot."""
+
+    __new__ = _with_doc
+    LIVE = 0, "tracked tasks alive now"
+    PEAK = 1, "the most tracked tasks alive at once"
+    FILE_KEYS = 2, "distinct file keys inserted into `files`"
+
+
+TASKS_ROW = len(TasksSlot)  # entries of `tasks` per slot
+
+
+class Claim(IntEnum):
+    """Who took a slot in record.c's `slot_claims` (MATCH): claims are atomic inserts."""
+
+    __new__ = _with_doc
+    KERNEL = 1, "the kernel, for a new container's cgroup nobody named"
+    USER = 2, "user space, for a container it expects (expect_container)"
 
 
 class TaskState(IntFlag):
@@ -342,7 +368,7 @@ class RawTrace:
 _HEADER_ENUMS = (  # (enum, C prefix); the enum's docstring heads its block
     (EventType, "EV_"), (AddrKind, "ADDR_"), (ArgIndex, "ARG_"), (SysClass, "C_"),
     (Access, "A_"), (Loss, "L_"), (TaskState, "ST_"), (PrivExecFlag, "PX_"), (UringSlot, "URING_"),
-    (CompatArch, "COMPAT_"),
+    (TasksSlot, "TASKS_"), (Claim, "CLAIM_"), (CompatArch, "COMPAT_"),
 )
 _C_TYPES = {ct.c_uint32: "u32", ct.c_int32: "s32", ct.c_uint8: "u8", ct.c_uint64: "u64",
             Creds: "struct creds"}
@@ -370,7 +396,8 @@ def _struct(name: str, struct: type[ct.Structure], docs: dict[str, str]) -> list
 def c_header() -> str:
     """bpf/wire.h as generated from this module."""
     out = [
-        "// Generated from profiler/kernel/wire.py by `python -m profiler.kernel.wire > bpf/wire.h`: do not edit.",
+        "// Generated from profiler/kernel/wire.py (`python -m profiler.kernel.wire > bpf/wire.h`):"
+        " do not edit.",
         "// The numbers and layouts bpf/record.c shares with profiler's Python; their meaning is",
         "// documented there. tests/kernel/test_wire.py fails when this file and wire.py disagree.",
         "#ifndef PROFILER_WIRE_H",
@@ -388,6 +415,9 @@ def c_header() -> str:
         _define("MAX_SLOTS", str(MAX_SLOTS), "containers one tracer tells apart (MATCH)"),
         _define("ST_SLOT_SHIFT", str(ST_SLOT_SHIFT), "state bits 24-31 hold the task's slot"),
         _define("LOSS_ROW", str(LOSS_ROW), "entries of `loss` per slot"),
+        _define("CAP_ROW", str(CAP_ROW), "entries of each caps_* array per slot"),
+        _define("URING_ROW", str(URING_ROW), "entries of `uring` per slot (UringSlot)"),
+        _define("TASKS_ROW", str(TASKS_ROW), "entries of `tasks` per slot (TasksSlot)"),
     ]
     for enum, prefix in _HEADER_ENUMS:
         out += ["", f"// {enum.__doc__}"]

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from projectcases import cache_recording, default_recordings, make_project
-from test_emit_cli import assert_one_line_error
+from emitcases import assert_one_line_error
 
 PROFILER = [sys.executable, "-m", "profiler.cli"]
 

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import docker
 import pytest
 
 from profiler.recording import recording_io
@@ -289,11 +290,22 @@ def test_not_root_is_refused(require_root, tmp_path):
 
 def test_ctrl_c_still_writes_a_whole_recording(require_root, docker_client, tmp_path):
     out = tmp_path / "x.yaml"
-    p = subprocess.Popen(profiler_cmd() + ["record", BASE_IMAGE, "-o", str(out), "--stop-timeout",
-                                           "2", "--", "sleep", "60"],
+    name = f"profiler-test-ctrlc-{os.getpid()}"
+    p = subprocess.Popen(profiler_cmd() + ["record", BASE_IMAGE, "--name", name, "-o", str(out),
+                                           "--stop-timeout", "2", "--", "sleep", "60"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          stdin=subprocess.DEVNULL)
-    time.sleep(6)
+    # Ctrl-C once the traced container runs (a fixed sleep raced the start on a busy host, and a
+    # Ctrl-C before the container exists rightly aborts with 130).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            if docker_client.containers.get(name).status == "running":
+                break
+        except docker.errors.NotFound:
+            pass
+        time.sleep(0.2)
+    time.sleep(1)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 0, err

@@ -28,6 +28,18 @@ def test_record_c_includes_the_header_and_defines_none_of_its_names():
     assert "struct event {" not in source
 
 
+def test_record_c_sizes_every_per_slot_array_by_a_shared_name():
+    # `NSLOTS * 64` would be a second spelling of a row width wire.py owns (CAP_ROW): every
+    # per-slot array's row is a name, and that name comes from the header or a -D flag
+    source = RECORD_C.read_text()
+    rows = re.findall(r"^BPF_\w+\(\w+, [\w ]+, NSLOTS \* (\w+)\)", source, re.M)
+    assert len(rows) >= 8
+    generated = set(re.findall(r"^#define (\w+)", wire.c_header(), re.M))
+    passed_by_tracer = {"MAX_NR"}  # -D flags, from tracer.py's one definition
+    assert [r for r in rows if r not in generated | passed_by_tracer] == []
+    assert wire.URING_ROW == len(wire.UringSlot) and wire.TASKS_ROW == len(wire.TasksSlot)
+
+
 def _c_value(text: str) -> int:
     text = text.strip("()")
     if "<<" in text:
@@ -45,7 +57,8 @@ def test_header_defines_every_member_with_its_value():
                  "ST_CAP_SHIFT": wire.ST_CAP_SHIFT, "KP_COMPOSED": wire.KP_COMPOSED,
                  "URING_OPS": wire.URING_OPS,
                  "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN, "MAX_SLOTS": wire.MAX_SLOTS,
-                 "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW}
+                 "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW,
+                 "CAP_ROW": wire.CAP_ROW, "URING_ROW": wire.URING_ROW, "TASKS_ROW": wire.TASKS_ROW}
     assert defines == expected
     assert expected["EV_FORK"] == 4 and expected["ARG_VIA_POINTER"] == 0xFF  # spot checks
 

@@ -17,10 +17,10 @@ from projectcases import cache_recording, default_recordings, make_project
 from profiler.recording import project
 from profiler.output import project_policy
 from profiler.errors import UsageError
-from profiler.output.policy_dir import FILE_NAMES
+from profiler.output.registry import FILE_NAMES
 from profiler.policy.reduce import reduce
 from profiler.output.registry import render
-from test_emit_cli import assert_one_line_error, emit
+from emitcases import assert_one_line_error, emit
 
 ROOT = Path("/policy")  # the golden files' output directory (the override names files in it)
 

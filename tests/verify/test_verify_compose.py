@@ -21,7 +21,7 @@ from profiler.verify import verify_compose
 from profiler.recording.aggregate import DeniedSyscall, Denials
 from profiler.errors import UsageError, WorkloadError
 from profiler.session.session import MatchOutcome, ServiceOutcome
-from test_emit_cli import assert_one_line_error
+from emitcases import assert_one_line_error
 
 PROFILER = [sys.executable, "-m", "profiler.cli"]
 
