@@ -57,8 +57,7 @@ setup_packages() {
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);
-    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench;
-    # bpftrace: another tracer on the same tracepoints at once (tests/integration/test_reliability_stress.py).
+    # strace: accuracy oracle in tests, cost comparison in bench; wrk: HTTP load for bench.
     for p in \
         bpfcc-tools python3-bpfcc libbpfcc \
         python3-seccomp \
@@ -66,7 +65,6 @@ setup_packages() {
         debootstrap \
         strace \
         wrk \
-        bpftrace \
         python3-venv curl iproute2 make gcc libc6-dev ca-certificates util-linux procps \
         docker.io; do
         printf '%s\n' "$p"
@@ -83,7 +81,8 @@ setup_packages() {
 }
 
 # Installed by `make setup` on this host only (not in the host matrix's VM images, which take
-# setup_packages): bpftrace, a peer recorder whose cost bench/record_bench.py prints beside ours.
+# setup_packages): bpftrace, a peer recorder whose cost bench/record_bench.py prints beside ours,
+# and another tracer on the same tracepoints at once (tests/integration/test_reliability_stress.py).
 bench_packages() {
     printf '%s\n' bpftrace
 }
