@@ -1,9 +1,10 @@
 """`profiler emit`: recordings -> seccomp, AppArmor, capabilities, run line, compose, k8s.
 
-Loads the recordings, reduces them to a Policy (profiler/policy/reduce.py), renders the chosen formats
-(profiler/output/registry.py) and writes them only when every one of them succeeded: one format
-to stdout or a file, `--format all` to a directory (profiler/output/policy_dir.py: all files appear
-together or none does). This module parses the options and prints.
+Runs the emit pipeline (profiler/output/pipeline.py: load, reduce, resolve unknown
+capabilities, render with each format's self-check) and writes the texts only when every one
+of them succeeded: one format to stdout or a file, `--format all` to a directory
+(profiler/output/policy_dir.py: all files appear together or none does), a project's tree to
+its directory (profiler/output/project_tree.py). This module parses the options and prints.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..recording import coverage, project, recording_io
-from ..output import policy_dir, project_policy
+from ..output import pipeline, policy_dir, project_policy, project_tree
 from ..policy.behalf_syscalls import behalf_names
 from ..errors import UsageError
-from ..policy.reduce import Policy, reduce
+from ..policy.reduce import Policy
 from ..render import apparmor, k8s
-from ..render import caps as caps_render
 from ..output.registry import FORMATS, RenderOptions, render
 from ..render.seccomp import COMPAT_LABELS
 
@@ -165,12 +165,11 @@ def emit(
         chosen = recording_io.newest(Path.cwd())
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
-    recs = [recording_io.load(p) for p in recordings]
-    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring,
-                    strict=strict)
+    recs = pipeline.load(recordings)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
-    policy = caps_render.resolve_unknown(policy, formats, caps_unknown)
+    policy = pipeline.policy(recs, [p.name for p in recordings], formats, strict=strict,
+                             allow_io_uring=allow_io_uring, caps_unknown=caps_unknown)
     if fmt == "all" and output is None:
         raise UsageError("--format all writes several files", hint="give a directory: -o DIR")
     texts = render(policy, formats, RenderOptions(complain=complain, arg_filters=not no_arg_filters,
@@ -218,6 +217,7 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
                                        allow_io_uring=allow_io_uring, formats=formats,
                                        caps_unknown=caps_unknown)
     out = output.resolve()
+    project_tree.check_replaceable(out)  # before the work: emit replaces OUT whole
     _warn_unchecked(formats)
     texts = project_policy.files(services, formats, out, project=index,
                                  source=str(directory), options=options)
@@ -231,12 +231,12 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
                       f"from the AppArmor profile (control characters or undecodable bytes); "
                       f"see --explain")
-    written = policy_dir.write_dir(out, texts)
+    written = project_tree.write(out, texts)
     err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
-    if project_policy.override.OVERRIDE_FILE in texts:
+    if project_tree.OVERRIDE_FILE in texts:
         err.print(f"apply: docker-compose -f compose.yaml -f "
-                  f"{escape(str(out / project_policy.override.OVERRIDE_FILE))} up -d "
-                  f"(AppArmor hosts: {escape(str(out / project_policy.override.LOAD_SCRIPT))} "
+                  f"{escape(str(out / project_tree.OVERRIDE_FILE))} up -d "
+                  f"(AppArmor hosts: {escape(str(out / project_tree.LOAD_SCRIPT))} "
                   f"first)")
 
 

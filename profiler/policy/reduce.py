@@ -90,7 +90,7 @@ class Policy:
     refused_enosys: tuple[str, ...] = ()  # names the app used that the profile refuses (ENOSYS)
     # Recordings made without a capability source (metadata.capability_source "none"): the
     # capabilities above do not cover them. Renderers refuse to decide capabilities until
-    # render/caps.resolve_unknown has been told what to do (keep_default_caps or drop all).
+    # output/pipeline.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
     # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if strict)

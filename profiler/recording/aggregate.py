@@ -384,6 +384,7 @@ class DeniedSyscall:
     errno: str  # "EPERM", "ENOSYS", ...
     count: int
     executables: tuple[str, ...]
+    fix: str = ""  # what would allow it: verify's report fills it in (verify.analyze)
 
 
 @dataclass(frozen=True)
@@ -394,6 +395,7 @@ class DeniedCapability:
     syscall: str
     count: int
     executables: tuple[str, ...]
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -402,6 +404,7 @@ class DeniedWrite:
 
     path: str
     access: tuple[str, ...]  # access kinds, in ACCESS_KINDS order
+    fix: str = ""
 
 
 @dataclass(frozen=True)

@@ -23,39 +23,22 @@ import subprocess
 from collections import defaultdict
 
 from ..errors import PolicyError
+from ..kernel.apparmor_syntax import (FAMILIES, PID, SAFE_PATTERN, SOCKET_TYPES, SPECIAL,
+                                      VARIABLES, octal, ordered_permissions)
 from ..kernel.linux import CAPABILITIES, cap_short
-from ..policy.normalize import PID, TID, escape
 from ..policy.reduce import Policy
 from . import templating
 
 GLOB_THRESHOLD = 8
-
-_SPECIAL = frozenset('\\*?[]{}^,"@')
-_VARIABLES = (PID, TID)
-
-# AppArmor network family and type keywords (apparmor.d(5) "Network Rules"; the parser's
-# af_names come from the kernel's include/linux/socket.h, the same list as profiler.kernel.linux).
-_AA_FAMILIES = frozenset({
-    "unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge", "atmpvc", "x25", "inet6",
-    "rose", "netbeui", "security", "key", "netlink", "packet", "ash", "econet", "atmsvc", "rds",
-    "sna", "irda", "pppox", "wanpipe", "llc", "ib", "mpls", "can", "tipc", "bluetooth", "iucv",
-    "rxrpc", "isdn", "phonet", "ieee802154", "caif", "alg", "nfc", "vsock", "kcm", "qipcrtr",
-    "smc", "xdp", "mctp"})
-_AA_TYPES = frozenset({"stream", "dgram", "seqpacket", "rdm", "raw", "packet"})
 
 # Access kinds -> permission letters (apparmor.d(5) "Access Modes"). AppArmor mediates
 # creating, deleting, renaming, truncating, chmod and chown of a file as write.
 _LETTER = {"read": "r", "write": "w", "truncate": "w", "create": "w", "delete": "w",
            "rename": "w", "chmod": "w", "chown": "w", "append": "a", "link": "l",
            "execute": "ix"}
-_ORDER = ("r", "w", "a", "l", "k", "m", "ix")
 # Shared objects are mapped executable by the dynamic loader: that needs `m`.
 _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)")
 
-
-# Exactly the patterns normalize_path produces: "/" then literal characters, backslash-escaped
-# specials, the glob "*" and the variables @{pid}/@{tid}.
-_SAFE = re.compile(r'/(?:[^\\*?\[\]{}^,"@]|\\[\\*?\[\]{}^,"@]|\*|@\{pid\}|@\{tid\})*')
 
 
 def unsafe_reason(pattern: str) -> str | None:
@@ -66,26 +49,26 @@ def unsafe_reason(pattern: str) -> str | None:
         return "bytes that are not UTF-8"
     if not pattern.isprintable():
         return "control or non-printing characters"
-    if _SAFE.fullmatch(pattern):
+    if SAFE_PATTERN.fullmatch(pattern):
         return None
     return _syntax_error(pattern) or "not a pattern profiler produces"
 
 
 def _syntax_error(pattern: str) -> str | None:
-    """The same check as _SAFE, character by character, saying what is wrong (used for
+    """The same check as SAFE_PATTERN, character by character, saying what is wrong (used for
     rejected patterns only; the tests check that both agree)."""
     i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            if i + 1 >= len(pattern) or pattern[i + 1] not in _SPECIAL:
+            if i + 1 >= len(pattern) or pattern[i + 1] not in SPECIAL:
                 return "a backslash that escapes nothing"
             i += 2
         elif c == "@":
-            if not any(pattern.startswith(v, i) for v in _VARIABLES):
+            if not any(pattern.startswith(v, i) for v in VARIABLES):
                 return "an AppArmor variable that profiler did not insert"
             i += len(PID)  # @{pid} and @{tid} have the same length
-        elif c in _SPECIAL and c != "*":
+        elif c in SPECIAL and c != "*":
             return f"an unescaped {c!r}"
         else:
             i += 1
@@ -108,13 +91,6 @@ def _letters(access: tuple[str, ...], lock: bool, shared: bool) -> tuple[str, ..
 
 def _parent(pattern: str) -> str:
     return pattern.rpartition("/")[0]
-
-
-def ordered_permissions(letters) -> tuple[str, ...]:
-    letters = set(letters)
-    if "w" in letters:
-        letters.discard("a")  # w includes append; AppArmor refuses both in one rule
-    return tuple(p for p in _ORDER if p in letters)
 
 
 def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
@@ -295,26 +271,7 @@ def _rule_path(pattern: str, is_dir: bool, perms: tuple[str, ...]) -> str:
     if pattern.startswith("/proc/"):
         pattern = "@{PROC}/" + pattern[len("/proc/"):]
     suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") else ""
-    return _octal(pattern) + suffix
-
-
-_ESCAPE = re.compile(r"\\(.)")
-
-
-def _octal(pattern: str) -> str:
-    """Write every escaped character as a 3-digit octal escape (`\\,` -> `\\054`).
-
-    apparmor_parser's lexer ends a quoted string at the first `"` not preceded by a backslash,
-    even when that backslash is itself escaped: a name ending in `\\` would swallow the rule
-    after it (found by the hypothesis tests). Octal escapes leave no backslash before a quote
-    or a special character, and the parser reads them as literal characters."""
-    return _ESCAPE.sub(lambda m: "\\%03o" % ord(m.group(1)), pattern)
-
-
-def quoted_path(path: str) -> str:
-    """A literal path (as the kernel names it) as the quoted name of a file rule, the way the
-    profile writes it: globbing characters escaped, then as octal escapes."""
-    return '"' + _octal(escape(path)) + '"'
+    return octal(pattern) + suffix
 
 
 def dropped(policy: Policy) -> list[tuple[str, str]]:
@@ -327,7 +284,7 @@ def _network_rules(policy: Policy) -> list[str]:
     for family, stype in policy.sockets:
         fam = family.removeprefix("AF_").lower()
         typ = stype.removeprefix("SOCK_").lower()
-        if fam in _AA_FAMILIES and typ in _AA_TYPES:
+        if fam in FAMILIES and typ in SOCKET_TYPES:
             out.add(f"{fam} {typ}")
     return sorted(out)
 

@@ -168,11 +168,6 @@ def preflight(capabilities: str = "auto") -> tuple[str, str | None]:
     return capsource.choose(capabilities, capsource.detect(TRACEFS_DIRS))
 
 
-def cap_tracepoint_available() -> bool:
-    return any(Path(p).exists() for p in ("/sys/kernel/tracing/events/capability/cap_capable",
-                                         "/sys/kernel/debug/tracing/events/capability/cap_capable"))
-
-
 def check_workload(cmd: str | None) -> None:
     """A workload is any shell command (run with /bin/sh -c: assignments, pipes, `&&`,
     subshells). It is refused early only where it would certainly fail: a syntax error

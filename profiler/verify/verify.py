@@ -26,7 +26,7 @@ from pathlib import Path
 from . import apparmor_kernel
 from ..kernel import iouring, linux
 from ..output import policy_dir
-from ..recording.aggregate import Denials
+from ..recording.aggregate import DeniedCapability, DeniedSyscall, DeniedWrite, Denials
 from .apparmor_audit import Denial as AuditDenial
 from ..session.engine import RunSpec
 from ..errors import AppArmorError, EngineError, UsageError
@@ -219,31 +219,6 @@ def apparmor_status(pol: RunPolicy) -> str:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SyscallDenial:
-    syscall: str
-    errno: str
-    count: int
-    executables: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
-class CapabilityDenial:
-    capability: str
-    syscall: str
-    count: int
-    executables: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
-class WriteDenial:
-    path: str
-    access: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
 class AppArmorDenial:
     operation: str  # "open", "mknod", "exec", "capable", ...
     path: str  # the path, or what else was refused ("signal=term peer=runc", a capability)
@@ -263,10 +238,10 @@ class VerifyReport:
     workload: str | None
     workload_status: int | None
     start_error: str = ""
-    syscalls: tuple[SyscallDenial, ...] = ()
-    capabilities: tuple[CapabilityDenial, ...] = ()
-    writes: tuple[WriteDenial, ...] = ()
-    fallbacks: tuple[SyscallDenial, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
+    syscalls: tuple[DeniedSyscall, ...] = ()  # aggregate's denials, each with its fix
+    capabilities: tuple[DeniedCapability, ...] = ()
+    writes: tuple[DeniedWrite, ...] = ()
+    fallbacks: tuple[DeniedSyscall, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
     # What made the run fail when a policy option explains it (no-new-privileges stopping a
     # set-id exec); the denials that follow from it are listed as usual.
     causes: tuple[str, ...] = ()
@@ -305,26 +280,23 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
             why = ("expected: io_uring refused on purpose, the app falls back to plain syscalls "
                    "(emit --allow-io-uring allows it)" if d.syscall in iouring.SYSCALLS
                    else "expected: libc falls back to an older call")
-            fallbacks.append(SyscallDenial(d.syscall, d.errno, d.count, d.executables, why))
+            fallbacks.append(replace(d, fix=why))
             continue
-        calls.append(SyscallDenial(
-            d.syscall, d.errno, d.count, d.executables,
+        calls.append(replace(d, fix=(
             f"{d.syscall} denied {d.count}x in {where}: add it to the profile (seccomp.json), or "
-            f"re-record with a workload that exercises this path"))
+            f"re-record with a workload that exercises this path")))
     caps = []
     for d in denials.capabilities:
         short = cap_short(d.capability)
-        caps.append(CapabilityDenial(
-            d.capability, d.syscall, d.count, d.executables,
+        caps.append(replace(d, fix=(
             f"{d.capability} refused {d.count}x ({d.syscall} in {', '.join(d.executables)} "
             f"failed): add `--cap-add {short}` to caps.txt and run.sh, or re-record with a "
-            f"workload that exercises this path"))
+            f"workload that exercises this path")))
     writes = []
     for d in denials.writes:
         parent = d.path.rsplit("/", 1)[0] or "/"
-        writes.append(WriteDenial(d.path, d.access, f"{d.path}: read-only root file system: add "
-                                                    f"`--tmpfs {parent}` (or a volume), or drop "
-                                                    f"--read-only"))
+        writes.append(replace(d, fix=f"{d.path}: read-only root file system: add `--tmpfs "
+                                     f"{parent}` (or a volume), or drop --read-only"))
     report = VerifyReport(image=image, started=True, exit_code=exit_code,
                           expected_exit=expected_exit, workload=workload,
                           workload_status=workload_status, syscalls=tuple(calls),
@@ -567,16 +539,13 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
 
 def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
     """`--recording`: emit every format into a scratch directory, then read it like --policy."""
-    from ..recording import recording_io
-    from ..policy.reduce import reduce
-    from ..output.registry import render_dir
+    from ..output import pipeline
 
-    recs = [recording_io.load(p) for p in paths]
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
-    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths]), ["caps"],
-                                         "keep-default")
-    policy_dir.write_dir(directory, render_dir(policy))
+    policy = pipeline.policy(pipeline.load(paths), [str(p) for p in paths], ["caps"],
+                             caps_unknown="keep-default")
+    pipeline.write_policy_dir(directory, policy)
     return load_policy_dir(directory)
 
 

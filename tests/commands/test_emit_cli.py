@@ -13,7 +13,7 @@ import yaml
 
 from emitcases import GOLDEN, NGINX, SHELL, assert_one_line_error, emit, nginx, recording
 from profiler.recording import recording_io
-from profiler.output.policy_dir import FILE_NAMES
+from profiler.output.registry import FILE_NAMES
 
 
 def test_caps_to_stdout_is_one_line():

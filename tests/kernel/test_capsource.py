@@ -19,7 +19,8 @@ from profiler.errors import EnvironmentProblem, PolicyError, UsageError
 from profiler.recording.model import SCHEMA_VERSION
 from profiler.policy.reduce import reduce
 from profiler.render import caps as caps_render
-from profiler.output.registry import render
+from profiler.output.pipeline import resolve_unknown
+from profiler.output.registry import STATES_CAPS, render
 
 # --- kallsyms: the tracepoint's noaudit call sites ----------------------------------------------
 
@@ -171,18 +172,18 @@ def test_reduce_names_the_recordings_without_capabilities():
     assert reduce([nginx()]).caps_unknown == ()
 
 
-@pytest.mark.parametrize("fmt", sorted(caps_render.CAP_FORMATS))
+@pytest.mark.parametrize("fmt", sorted(STATES_CAPS))
 def test_emit_refuses_capability_formats_without_a_choice(fmt):
     policy = reduce([without_caps(nginx())], ["n.yaml"])
     with pytest.raises(PolicyError, match="n.yaml: capabilities were not recorded") as e:
-        caps_render.resolve_unknown(policy, [fmt], None)
+        resolve_unknown(policy, [fmt], None)
     assert "--caps-unknown keep-default" in e.value.hint
     # seccomp states no capability: nothing to refuse
-    assert caps_render.resolve_unknown(policy, ["seccomp"], None) is policy
+    assert resolve_unknown(policy, ["seccomp"], None) is policy
 
 
 def test_keep_default_states_no_capability_flag_anywhere():
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
                                          "keep-default")
     texts = render(policy, ["caps", "run", "compose", "k8s", "apparmor"])
     assert texts["caps"].startswith("# capabilities were not recorded")
@@ -197,10 +198,10 @@ def test_keep_default_states_no_capability_flag_anywhere():
 
 
 def test_drop_all_is_asked_for_explicitly():
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "drop-all")
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "drop-all")
     assert caps_render.render(policy) == "--cap-drop ALL\n"
     with pytest.raises(PolicyError, match="not one of"):
-        caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "maybe")
+        resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "maybe")
 
 
 def test_emit_cli_refuses_in_one_line(tmp_path):
@@ -225,7 +226,7 @@ def test_verify_reads_keep_default_as_not_checked(tmp_path):
     from profiler.session.engine import RunSpec
     from profiler.output.registry import render_dir
 
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
                                          "keep-default")
     policy_dir.write_dir(tmp_path / "p", render_dir(policy))
     pol = verify.load_policy_dir(tmp_path / "p")

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from emitcases import check_golden, nginx, recording, shell
+from profiler.kernel import apparmor_syntax as aa_syntax
 from profiler.policy.normalize import normalize_path
 from profiler.policy.reduce import reduce
 from profiler.render import apparmor
@@ -267,7 +268,7 @@ def test_dropped_paths_are_reported_not_written():
                 max_size=8).map(lambda x: "/" + "".join(x)))
 def test_fast_and_slow_checks_agree(pattern):
     if pattern.isprintable() and "\ufffd" not in pattern:
-        fast = apparmor._SAFE.fullmatch(pattern) is not None
+        fast = aa_syntax.SAFE_PATTERN.fullmatch(pattern) is not None
         assert fast == (apparmor._syntax_error(pattern) is None), pattern
 
 
@@ -329,16 +330,16 @@ def _reference_collapse(rules, threshold):
             strip = cover[d] if key[1] else cover[d] | star.get(d, set())
             left = set(rules[key]) - strip
             if left:
-                out[key] = apparmor.ordered_permissions(left)
+                out[key] = aa_syntax.ordered_permissions(left)
     for d in dirs:
         if starstar.get(d) and starstar[d] - cover[parent(d)]:
-            out[(d + "/**", False)] = apparmor.ordered_permissions(starstar[d] - cover[parent(d)])
+            out[(d + "/**", False)] = aa_syntax.ordered_permissions(starstar[d] - cover[parent(d)])
         if star.get(d) and star[d] - cover[d]:
-            out[(d + "/*", False)] = apparmor.ordered_permissions(star[d] - cover[d])
+            out[(d + "/*", False)] = aa_syntax.ordered_permissions(star[d] - cover[d])
     return out
 
 
-_PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(apparmor.ordered_permissions)
+_PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(aa_syntax.ordered_permissions)
 
 
 @settings(max_examples=300)
