@@ -25,15 +25,9 @@ def _filters(o: RenderOptions) -> dict:
     return dict(complain=o.complain, arg_filters=o.arg_filters)
 
 
-def _seccomp_compiles(policy: Policy, o: RenderOptions, text: str) -> None:
+def _seccomp_compiles(policy: Policy, o: RenderOptions) -> None:
     """The profile must compile with libseccomp for every listed architecture."""
     seccomp.build_filters(seccomp.profile(policy, **_filters(o)))
-
-
-def _apparmor_compiles(policy: Policy, o: RenderOptions, text: str) -> None:
-    """The profile must compile with apparmor_parser (where it is installed: emit says when it
-    is not); PolicyError with the parser's error line otherwise."""
-    apparmor.validate(text)
 
 
 @dataclass(frozen=True)
@@ -43,8 +37,7 @@ class Format:
     render: Callable[[Policy, RenderOptions], str]
     states_caps: bool = False  # its text says which capabilities the container gets
     mode: int = 0o644  # of its file
-    # raises when the format's text fails it: (policy, options, the rendered text)
-    self_check: Callable[[Policy, RenderOptions, str], None] | None = None
+    self_check: Callable[[Policy, RenderOptions], None] | None = None  # raises when it fails
 
 
 # In the order `--format all` writes them (and `emit --help` lists them).
@@ -53,7 +46,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            self_check=_seccomp_compiles),
     Format("apparmor", "apparmor.profile",
            lambda p, o: apparmor.render(p, complain=o.complain, glob_threshold=o.glob_threshold),
-           states_caps=True, self_check=_apparmor_compiles),
+           states_caps=True),
     Format("caps", "caps.txt", lambda p, o: caps.render(p), states_caps=True),
     Format("run", "run.sh", lambda p, o: run.render(p, **_filters(o)), states_caps=True,
            mode=0o755),
@@ -74,12 +67,12 @@ def render(policy: Policy, formats: list[str], options: RenderOptions = RenderOp
     """format -> text, for every requested format (pure: nothing written), after each distinct
     self-check of the formats has passed."""
     out = {f: FORMATS[f].render(policy, options) for f in formats}
-    done = set()  # a check two formats share (seccomp's, k8s's) runs once
-    for f in formats:
-        check = FORMATS[f].self_check
-        if check and check not in done:
-            done.add(check)
-            check(policy, options, out[f])
+    for check in dict.fromkeys(FORMATS[f].self_check for f in formats if FORMATS[f].self_check):
+        check(policy, options)
+    if "apparmor" in formats:
+        # Self-check: the profile must compile with apparmor_parser (where it is installed;
+        # emit says when it is not). On the rendered text, so not a Format.self_check.
+        apparmor.validate(out["apparmor"])
     return out
 
 

@@ -250,11 +250,14 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
             if "mkdir" in access and "w" not in perms:
                 perms = ordered_permissions(set(perms) | {"w"})
             perms_of[(access, so)] = perms
-    # (comprehensions: this runs for every path). A key never ends in "/" (the suffix below
-    # says directory) and is never empty: the root directory ("/", "//" as the app named it)
-    # is "/" itself, a directory; so is any path the app named with a trailing "/".
+    # (comprehensions: this runs for every path)
+    # A tree (`dir/**`, profiler/policy/generalise.py) names files and directories alike.
+    # A key never ends in "/" (the suffix below says directory) and is never empty: the root
+    # directory ("/", "//" as the app named it) is "/" itself, a directory; so is any path the
+    # app named with a trailing "/".
     rules: dict[tuple[str, bool], tuple[str, ...]] = {
-        (p.rstrip("/") or "/", p in parents or "mkdir" in access or p.endswith("/")): perms
+        (p.rstrip("/") or "/",
+         (p in parents or "mkdir" in access or p.endswith("/")) and not p.endswith("**")): perms
         for p, access in merged if (perms := perms_of[(access, p in shared)])}
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
