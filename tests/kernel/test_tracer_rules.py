@@ -20,7 +20,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def cgroup(require_root):
-    from profiler.session.session import v2_root
+    from profiler.session.preflight import v2_root
 
     path = v2_root() / f"profiler-test-{uuid.uuid4().hex[:8]}"
     path.mkdir()
