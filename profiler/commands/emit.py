@@ -106,8 +106,33 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
         err.print(p)
     elif policy.runs > 1:
         err.print(f"every item was seen in all {policy.runs} runs")
+    _explain_generalised(policy)
     for path, reason in dropped:
         err.print(f"dropped from AppArmor: {escape(ascii(path))} ({reason})")
+
+
+def _explain_generalised(policy: Policy) -> None:
+    """Every generalisation beyond the recording (profiler/policy/generalise.py): a table of what was
+    allowed and because of what, then each rule's reason and source once. Deterministic: rows
+    in the order generalise made them (family order, then patterns sorted)."""
+    if not policy.generalised:
+        err.print("generalised beyond the recording: nothing (emit --strict, or nothing of a "
+                  "kind to add)")
+        return
+    g = Table(title="generalised beyond the recording, by kind and risk (none with --strict)")
+    g.add_column("kind")
+    g.add_column("allowed")
+    g.add_column("because the app used")
+    g.add_column("rule")
+    rules: dict[str, tuple[str, str]] = {}
+    for row in policy.generalised:
+        rule, _, why = row.why.partition(": ")
+        rules.setdefault(rule, (why, row.source))
+        g.add_row(row.kind, escape(ascii(row.allowed)[1:-1]), escape(ascii(row.because)[1:-1]),
+                  escape(rule))
+    err.print(g)
+    for rule, (why, source) in rules.items():
+        err.print(f"  {escape(rule)}: {escape(why)} (source: {escape(source)})")
 
 
 def emit(
@@ -122,7 +147,8 @@ def emit(
                                "project). Default: stdout.")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Print on stderr what the policy holds, the evidence for each "
-                          "hardening option, and what only some runs did.")] = False,
+                          "hardening option, what only some runs did, and each "
+                          "generalisation beyond the recording with its reason.")] = False,
     complain: Annotated[bool, typer.Option(
         "--complain", help="Log instead of refusing (seccomp SCMP_ACT_LOG, AppArmor complain "
                            "mode): for a first rollout.")] = False,
@@ -133,10 +159,11 @@ def emit(
                                  "ENOSYS by default: operations through a ring bypass seccomp "
                                  "and the recording).")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Hardening exactly as the training run behaved: tmpfs only where it "
-                         "wrote, pids limit 2 x its peak, --network none whenever it opened no "
-                         "IP socket. Default: headroom for what production does that training "
-                         "did not (docs/emit.md).")] = False,
+        "--strict", help="Exactly what the training run did: its syscalls, socket families and "
+                         "file paths only (no generalisation by kind and risk, no sibling "
+                         "syscalls); tmpfs only where it wrote, pids limit 2 x its peak, "
+                         "--network none whenever it opened no IP socket. Default: headroom for "
+                         "what production does that training did not (docs/emit.md).")] = False,
     glob_threshold: Annotated[int, typer.Option(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "

@@ -13,7 +13,7 @@ that the comparison itself does not care where the items came from:
 
 An item in a section is a *privilege*: in the run section that includes the lack of a
 hardening flag ("--read-only" listed means the container cannot run read-only), so that in
-every section "added" means more privilege. Each addition gets a risk class (profiler/diff/risk.py).
+every section "added" means more privilege. Each addition gets a risk class (profiler/policy/risk.py).
 The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
 """
 
@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..output import policy_dir
-from . import risk
 from ..kernel import apparmor_syntax as aa
+from ..policy import risk
 from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, cap_full,
                             family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording
@@ -143,7 +143,8 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     "--read-only", "--network none", "--user", "--security-opt no-new-privileges" are listed
     when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs.
     """
-    h = reduce([rec], [source]).hardening
+    # (the hardening decisions do not depend on generalisation; skipping it saves its work)
+    h = reduce([rec], [source], generalise=False).hardening
     out: dict[str, str] = {}
     for flag, decision in (("--read-only", h.read_only), ("--network none", h.network_none),
                            ("--user", h.user),

@@ -18,6 +18,7 @@ from itertools import chain
 from ..kernel import iouring
 from ..kernel import syscalls as sctab
 from .siblings import siblings
+from .generalise import apply as generalise_policy
 from ..errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
 from ..recording.model import ACCESS_KINDS, Recording
@@ -44,6 +45,9 @@ class ArgFilter:
     arg: str
     index: int
     values: tuple[int, ...]
+    # values allowed beyond those seen, by kind and risk (profiler/policy/generalise.py: AF_INET6 for
+    # an app that used AF_INET); empty with emit --strict
+    added: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class Policy:
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
     # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if strict)
     siblings: tuple[str, ...] = ()
+    # Generalisation by kind and risk (profiler/policy/generalise.py; none with emit --strict): the
+    # low-risk syscalls of the families the app used, and every generalisation with its reason
+    # (syscall families, socket families, AppArmor trees and name shapes) for emit --explain.
+    generalised_syscalls: tuple[str, ...] = ()
+    generalised: tuple = ()  # generalise.Generalisation rows
     # Compat architectures the app made calls in, each with the names it used there
     # (libseccomp names for that architecture), sorted; empty for most apps.
     compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -174,10 +183,14 @@ def _partial(kind: str, per_run: list[set[str]]) -> list[Partial]:
 
 
 def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
-           allow_io_uring: bool = False, strict: bool = False) -> Policy:
+           allow_io_uring: bool = False, strict: bool = False,
+           generalise: bool = True) -> Policy:
     """Merge recordings (union) into a Policy. sources name them in messages; allow_io_uring
     allows the io_uring syscalls the app used (refused with ENOSYS otherwise); strict makes the
-    hardening decisions exactly what the runs did (hardening.py: no headroom)."""
+    policy exactly what the runs did (hardening.py: no headroom; no sibling syscalls, no
+    generalisation). generalise=False keeps the sibling syscalls and the hardening headroom but
+    not the generalisation by kind and risk (profiler/policy/generalise.py): the default output of
+    profiler before it existed."""
     if not recordings:
         raise PolicyError("no recording to emit from")
     sources = list(sources or [f"recording {i}" for i in range(1, len(recordings) + 1)])
@@ -204,7 +217,10 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     policy = replace(policy, io_uring=uring, refused_enosys=refused)
     if strict:
         return policy
-    return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
+    policy = replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
+    if not generalise:
+        return policy
+    return generalise_policy(policy, sctab.table(arch))
 
 
 # --- the steps of reduce() -------------------------------------------------------------------

@@ -247,8 +247,9 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
                 perms = ordered_permissions(set(perms) | {"w"})
             perms_of[(access, so)] = perms
     # (comprehensions: this runs for every path)
+    # A tree (`dir/**`, profiler/policy/generalise.py) names files and directories alike.
     rules: dict[tuple[str, bool], tuple[str, ...]] = {
-        (p.rstrip("/"), p in parents or "mkdir" in access): perms
+        (p.rstrip("/"), (p in parents or "mkdir" in access) and not p.endswith("**")): perms
         for p, access in merged if (perms := perms_of[(access, p in shared)])}
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():

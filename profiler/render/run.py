@@ -112,6 +112,13 @@ def docker_args(policy: Policy, seccomp_file: str | None = None,
     return words
 
 
+def _generalised_text(policy: Policy, allowed) -> str:
+    """The generalised syscalls' share of the count (nothing without generalisation: emit
+    --strict keeps its line as it was)."""
+    n = len(set(policy.generalised_syscalls) & set(allowed) - set(policy.syscalls))
+    return f"{n} of the same kinds at low risk (emit --explain), " if n else ""
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
     prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
@@ -128,8 +135,8 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         not_applied=not_applied(policy),
         pss=k8s.pss_verdict(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
-                         f"used, the rest the container runtime's and the kernel's on "
-                         f"its behalf)"
+                         f"used, {_generalised_text(policy, allowed)}the rest the container "
+                         f"runtime's and the kernel's on its behalf)"
                          + ("; complain mode: logs, refuses nothing" if complain else "")),
         complain=complain,
     )

@@ -507,14 +507,16 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
     return report
 
 
-def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
-    """`--recording`: emit every format into a scratch directory, then read it like --policy."""
+def policy_from_recordings(paths: list[str], directory: Path, *,
+                           strict: bool = False) -> RunPolicy:
+    """`--recording`: emit every format into a scratch directory, then read it like --policy
+    (strict: as `emit --strict`, else generalised by kind and risk as `emit`)."""
     from ..output import pipeline
 
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
     policy = pipeline.policy(pipeline.load(paths), [str(p) for p in paths], ["caps"],
-                             caps_unknown="keep-default")
+                             strict=strict, caps_unknown="keep-default")
     pipeline.write_policy_dir(directory, policy)
     return load_policy_dir(directory)
 

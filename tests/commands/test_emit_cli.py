@@ -26,7 +26,7 @@ def test_caps_to_stdout_is_one_line():
 def test_default_is_seccomp_and_matches_golden():
     proc = emit(NGINX)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == (GOLDEN / "nginx.seccomp.json").read_text()
+    assert proc.stdout == (GOLDEN / "general" / "nginx.seccomp.json").read_text()
 
 
 def test_all_writes_every_file(tmp_path):
@@ -35,7 +35,8 @@ def test_all_writes_every_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(FILE_NAMES.values())
     for name in FILE_NAMES.values():
-        assert (out / name).read_text() == (GOLDEN / f"nginx.{name}").read_text(), name
+        assert (out / name).read_text() == (GOLDEN / "general" / f"nginx.{name}").read_text(), \
+            name
     assert os.access(out / "run.sh", os.X_OK)
     # into an existing directory too, leaving other files alone
     (tmp_path / "existing").mkdir()
@@ -55,7 +56,8 @@ def test_all_output_equals_single_formats(tmp_path):
 
 def test_output_file_and_directory(tmp_path):
     assert emit("-f", "apparmor", "-o", tmp_path / "x.profile", NGINX).returncode == 0
-    assert (tmp_path / "x.profile").read_text() == (GOLDEN / "nginx.apparmor.profile").read_text()
+    assert (tmp_path / "x.profile").read_text() == \
+        (GOLDEN / "general" / "nginx.apparmor.profile").read_text()
     assert emit("-f", "k8s", "-o", tmp_path, NGINX).returncode == 0  # a dir: default file name
     assert (tmp_path / "k8s.yaml").is_file()
 

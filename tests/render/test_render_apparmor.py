@@ -74,7 +74,10 @@ def octal_literal(text: str) -> str:
 # --- fixtures and formats ----------------------------------------------------------------------
 
 def test_golden_nginx(update_golden):
-    check_golden("nginx.apparmor.profile", apparmor.render(reduce([nginx()])), update_golden)
+    # today's default before generalisation by kind and risk (the default's own
+    # golden files: test_emit_general_golden.py)
+    check_golden("nginx.apparmor.profile", apparmor.render(reduce([nginx()], generalise=False)),
+                 update_golden)
 
 
 @needs_parser
@@ -89,7 +92,8 @@ def test_fixture_profiles_parse(which, complain, tmp_path):
 
 
 def test_nginx_rules():
-    rules = dict(RULE.match(x).groups() for x in file_section(apparmor.render(reduce([nginx()]))))
+    rules = dict(RULE.match(x).groups() for x in file_section(
+        apparmor.render(reduce([nginx()], generalise=False))))
     assert rules["/usr/lib/x86_64-linux-gnu/libc.so.6"] == "rm"  # mapped executable by ld.so
     assert rules["/usr/sbin/nginx"] == "ix"
     assert rules["/var/log/nginx/access.log"] == "w"  # w covers append (AppArmor forbids wa)
@@ -119,7 +123,7 @@ def test_append_only_and_lock():
 def test_unknown_socket_family_or_type_gives_no_rule(tmp_path):
     rec = recording(sockets=[("AF_99", "SOCK_STREAM"), ("AF_INET", "SOCK_9"),
                              ("AF_NETLINK", "SOCK_RAW")])
-    text = apparmor.render(reduce([rec]))
+    text = apparmor.render(reduce([rec], generalise=False))
     assert [x.strip() for x in text.splitlines() if x.strip().startswith("network ")] == \
         ["network netlink raw,"]
     assert_parses(text, tmp_path)
@@ -275,7 +279,7 @@ def test_fast_and_slow_checks_agree(pattern):
 def test_directories_get_a_trailing_slash():
     rec = recording(files=[("/etc/app", ["read"]), ("/etc/app/a.conf", ["read"]),
                            ("/var/lib/app/cache", ["mkdir", "chown"]), ("/etc/empty.d", ["read"])])
-    rules = file_section(apparmor.render(reduce([rec])))
+    rules = file_section(apparmor.render(reduce([rec], generalise=False)))
     # a parent of a recorded path, and a path made with mkdir, are directories; an empty
     # directory that was only listed cannot be told from a file (the recording has no type),
     # so a path only read gets a rule for both names
@@ -355,5 +359,5 @@ def test_collapse_matches_the_reference(rules, threshold):
 def test_a_renamed_file_needs_read_and_write():
     rec = recording(files=[("/tmp/app/file.tmp", ["create", "write", "rename"]),
                            ("/tmp/app/file", ["create"])])
-    rules = file_section(apparmor.render(reduce([rec])))
+    rules = file_section(apparmor.render(reduce([rec], generalise=False)))
     assert rules == ['  "/tmp/app/file" w,', '  "/tmp/app/file.tmp" rw,']
