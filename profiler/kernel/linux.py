@@ -58,6 +58,7 @@ FAMILIES: dict[int, str] = {
     39: "AF_NFC", 40: "AF_VSOCK", 41: "AF_KCM", 42: "AF_QIPCRTR", 43: "AF_SMC", 44: "AF_XDP",
     45: "AF_MCTP",
 }
+FAMILY_NUMBERS = {v: k for k, v in FAMILIES.items()}
 
 SOCK_TYPES: dict[int, str] = {
     1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
