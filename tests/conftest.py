@@ -7,7 +7,8 @@
   stays a skip there, since no set-up step could provide it.
 - `docker_client`, `sample_image`, `require_root`: the real parts the root tests use; each skips
   with the reason when its part is unavailable (and so fails in CI).
-- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session/session.py) runs
+- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session/session.py)
+runs
   on, without root: a host made of directories, an engine and a tracer in memory.
 """
 

@@ -1,9 +1,9 @@
 """Compare two privilege sets: what NEW needs that OLD did not (escalation), and what it dropped.
 
 Pure: inputs are already-parsed recordings or policy texts (profiler/diff/diff_load.py reads files,
-profiler/output/policy_dir.py parses seccomp.json, caps.txt and run.sh), the output is a `DiffReport`.
-Every input kind is first reduced to `Facts`, a flat set of privilege items per section, so
-that the comparison itself does not care where the items came from:
+profiler/output/policy_dir.py parses seccomp.json, caps.txt and run.sh), the output is a
+`DiffReport`. Every input kind is first reduced to `Facts`, a flat set of privilege items per
+section, so that the comparison itself does not care where the items came from:
 
 - recording: the recording after normalize.normalize_recording (noise removed), with the run
   line's hardening derived from the evidence (run_privileges);
@@ -13,8 +13,8 @@ that the comparison itself does not care where the items came from:
 
 An item in a section is a *privilege*: in the run section that includes the lack of a
 hardening flag ("--read-only" listed means the container cannot run read-only), so that in
-every section "added" means more privilege. Each addition gets a risk class (profiler/policy/risk.py).
-The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
+every section "added" means more privilege. Each addition gets a risk class
+(profiler/policy/risk.py). The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
 """
 
 from __future__ import annotations

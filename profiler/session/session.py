@@ -5,8 +5,8 @@ Four modes: a new container from an image (the container's whole life from its e
 exec), attach to a running container (startup not observed), a plain command tree on the host
 (exec mode, the accuracy oracle against strace), and match mode (`record_match`: every
 container that starts carrying given labels, each in its own tracer slot, those running
-attached, merged per service into one recording each; profiler/recording/project.py names the services
-and writes the directory). The session drives the tracer and the
+attached, merged per service into one recording each; profiler/recording/project.py names the
+services and writes the directory). The session drives the tracer and the
 engine; turning the result into the model is aggregate.build_recording's job (and
 aggregate.build_denials's, for what a policy refused).
 
@@ -35,7 +35,8 @@ from ..recording import aggregate, project
 from ..kernel import cgroups, syscalls
 from ..recording.aggregate import Denials, build_denials, build_recording
 from .preflight import check_command, check_workload, preflight, v2_root
-from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ticking, workload_until)
+from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ticking,
+                       workload_until)
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, container_runtime, wait_port)
 from ..errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
@@ -186,7 +187,8 @@ def _check_cgroup_matched(tracer: TraceSource, engine: ContainerEngine, containe
     where = f"cgroup {rel}" if rel else "cgroup (never announced)"
     raise EnvironmentProblem(
         f"the container's {where} does not carry its id: this cgroup layout is not supported",
-        hint="supported: Docker's cgroupfs and systemd drivers, Podman (profiler/kernel/cgroups.py)")
+        hint="supported: Docker's cgroupfs and systemd drivers, Podman "
+             "(profiler/kernel/cgroups.py)")
 
 
 def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,

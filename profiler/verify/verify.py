@@ -8,8 +8,8 @@ but did reach sys_exit, so it is a denial by construction; a refused capability 
 in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
 the call); EROFS on a path is a write `--read-only` stopped. Where the kernel enforces AppArmor,
 apparmor.profile is loaded for the run under a unique name (profiler/verify/apparmor_kernel.py) and
-its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py); elsewhere
-it is only compiled, and the report says so.
+its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py);
+elsewhere it is only compiled, and the report says so.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
 `minimize` drive the engine through session.record_container.
