@@ -203,6 +203,7 @@ def emit(
     texts = render(policy, formats, RenderOptions(complain=complain, arg_filters=not no_arg_filters,
                                                   glob_threshold=glob_threshold))
     dropped = apparmor.dropped(policy) if "apparmor" in formats else []
+    _warn_unchecked(formats)
 
     for w in policy.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
@@ -222,6 +223,13 @@ def emit(
         err.print(f"wrote {escape(str(target))}")
 
 
+def _warn_unchecked(formats) -> None:
+    """Where apparmor_parser is missing the profile is written unchecked: say so."""
+    if "apparmor" in formats and apparmor.parser() is None:
+        err.print("[yellow]warning:[/] apparmor_parser is not installed: the AppArmor profile "
+                  "was not compiled before writing (Debian/Ubuntu: apt-get install apparmor)")
+
+
 def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain: bool,
                   options: RenderOptions, strict: bool, allow_io_uring: bool,
                   caps_unknown: Optional[str]) -> None:
@@ -238,6 +246,7 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
                                        caps_unknown=caps_unknown)
     out = output.resolve()
     project_tree.check_replaceable(out)  # before the work: emit replaces OUT whole
+    _warn_unchecked(formats)
     texts = project_policy.files(services, formats, out, project=index,
                                  source=str(directory), options=options)
     for sp in services:

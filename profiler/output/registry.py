@@ -69,6 +69,10 @@ def render(policy: Policy, formats: list[str], options: RenderOptions = RenderOp
     out = {f: FORMATS[f].render(policy, options) for f in formats}
     for check in dict.fromkeys(FORMATS[f].self_check for f in formats if FORMATS[f].self_check):
         check(policy, options)
+    if "apparmor" in formats:
+        # Self-check: the profile must compile with apparmor_parser (where it is installed;
+        # emit says when it is not). On the rendered text, so not a Format.self_check.
+        apparmor.validate(out["apparmor"])
     return out
 
 

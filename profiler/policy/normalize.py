@@ -309,6 +309,7 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
             gids=rec.processes.gids,
             privileged_execs=rec.processes.privileged_execs,  # evidence, kept as recorded
             exec_credentials_seen=rec.processes.exec_credentials_seen,
+            exec_files=rec.processes.exec_files,  # evidence, kept as recorded
         ),
     )
     return out.canonical()

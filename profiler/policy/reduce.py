@@ -17,11 +17,13 @@ from itertools import chain
 
 from ..kernel import iouring
 from ..kernel import syscalls as sctab
+from ..recording import filecaps
+from .docker_defaults import ICMP_DATAGRAM
 from .siblings import siblings
 from .generalise import apply as generalise_policy
 from ..errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
-from ..recording.model import ACCESS_KINDS, Recording
+from ..recording.model import ACCESS_KINDS, ExecFile, Recording
 from .normalize import normalize_recording
 from ..recording.run_options import MANAGED, PUBLISH, canonical_options
 
@@ -110,6 +112,16 @@ class Policy:
     # older recordings). Podman's CLI and tmpfs options differ from Docker's (render/run.py,
     # hardening._tmpfs_owner).
     engine: str = "docker"
+    # Executables the app ran whose file carries a capability or a set-id bit (the runs'
+    # processes.exec_files): their capabilities are in `capabilities` (the bounding set).
+    exec_files: tuple[ExecFile, ...] = ()
+    # Families of the ICMP datagram ("ping") sockets the app opened (docker_defaults.py:
+    # Docker's ping_group_range lets any gid open them).
+    icmp_sockets: tuple[str, ...] = ()
+
+    def file_capability_of(self, cap: str) -> tuple[str, ...]:
+        """The executables whose file capability `cap` ("CAP_X") is, sorted."""
+        return tuple(f.path for f in self.exec_files if cap in filecaps.bounding_needs_of(f))
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,13 +221,23 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
     merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
     warnings += _compat_warnings(merged)
+    # A file capability of a program the app exec'd stays in the bounding set: without it the
+    # kernel refuses the exec (filecaps.py), whether or not the run saw the capability used.
+    files = _exec_files(recordings)
+    file_caps = {c for f in files for c in filecaps.bounding_needs_of(f)}
+    merged = replace(merged, capabilities=tuple(sorted(set(merged.capabilities) | file_caps)),
+                     denied_capabilities=tuple(c for c in merged.denied_capabilities
+                                               if c not in file_caps))
     hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    policy = replace(policy, io_uring=uring, refused_enosys=refused)
+    icmp = tuple(sorted({s.family for r in recs for s in r.network.sockets
+                         if s.type == "SOCK_DGRAM" and (s.family, s.protocol) in ICMP_DATAGRAM}))
+    policy = replace(policy, io_uring=uring, refused_enosys=refused, exec_files=files,
+                     icmp_sockets=icmp)
     if strict:
         return policy
     policy = replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
@@ -225,6 +247,15 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
+
+def _exec_files(recordings: list[Recording]) -> tuple[ExecFile, ...]:
+    """Every run's executables with a file capability or a set-id bit (one entry per path)."""
+    by_path: dict[str, ExecFile] = {}
+    for r in recordings:
+        for f in r.processes.exec_files or ():
+            by_path.setdefault(f.path, f)
+    return tuple(by_path[p] for p in sorted(by_path))
+
 
 def _check(recordings: list[Recording], sources: list[str]) -> str:
     """The recordings' one architecture; PolicyError for mixed ones or unknown syscall names."""
@@ -423,6 +454,7 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         image_user=first.metadata.container.user,
         privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
         exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
+        exec_files=_exec_files(raw),
         tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),

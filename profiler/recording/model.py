@@ -13,11 +13,14 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
+from ..kernel.linux import cap_short
+
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
 # 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
 # 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
 # 1.6: metadata.engine, metadata.runtime (additive)
-SCHEMA_VERSION = "1.6"
+# 1.7: processes.exec_files (file capabilities and set-id bits of executables; additive)
+SCHEMA_VERSION = "1.7"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -202,6 +205,33 @@ class PrivilegedExec:
 
 
 @dataclass(frozen=True)
+class ExecFile:
+    """An executable the run exec'd whose file carries a file capability or a set-id bit, as
+    record read it from the container's file system (profiler/recording/filecaps.py). The
+    kernel keeps the file's permitted capabilities in the bounding set or refuses the exec
+    (with the effective bit), and no-new-privileges runs it without them."""
+
+    path: str
+    mode: int = 0  # permission bits (S_ISUID 0o4000, S_ISGID 0o2000, ...)
+    capabilities: tuple[str, ...] = ()  # the file's permitted set, CAP_* names
+    inheritable: tuple[str, ...] = ()
+    effective: bool = False  # raised into the effective set at exec (the "e" of =+ep)
+
+    def summary(self) -> str:
+        """One line: the file and what it carries."""
+        bits = []
+        if self.mode & 0o4000:
+            bits.append("set-uid")
+        if self.mode & 0o2000:
+            bits.append("set-gid")
+        if self.capabilities:
+            bits.append("file capabilities " + ",".join(cap_short(c).lower()
+                                                          for c in self.capabilities)
+                        + ("=ep" if self.effective else "=p"))
+        return f"{self.path} ({'; '.join(bits) or 'nothing'})"
+
+
+@dataclass(frozen=True)
 class Processes:
     executables: tuple[Executable, ...] = ()
     peak_tasks: int = 0
@@ -211,6 +241,9 @@ class Processes:
     # Were execs' credentials observed (the kernel's BTF gave the offsets)? None: not known (a
     # recording made before schema 1.1).
     exec_credentials_seen: bool | None = None
+    # 1.7: executables with a file capability or a set-id bit (read from the file system at
+    # record time); None: not looked up (an older recording, or a file system out of reach).
+    exec_files: tuple[ExecFile, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -364,6 +397,8 @@ class Recording:
                 uids=tuple(sorted(set(self.processes.uids))),
                 gids=tuple(sorted(set(self.processes.gids))),
                 privileged_execs=_sorted(self.processes.privileged_execs, key=_privexec_key),
+                exec_files=(None if self.processes.exec_files is None
+                            else _sorted(set(self.processes.exec_files), key=_PATH)),
             ),
             loss=tuple(sorted(dict(self.loss).items())),
             timeline=None if self.timeline is None else Timeline(
@@ -425,6 +460,9 @@ def to_dict(rec: Recording) -> dict:
         del procs["privileged_execs"]
     if procs["exec_credentials_seen"] is None:
         del procs["exec_credentials_seen"]
+    # Added in 1.7, written only when looked up.
+    if procs["exec_files"] is None:
+        del procs["exec_files"]
     # Added in 1.4, written only when there is something to say.
     cont = d["metadata"]["container"]
     if cont["env_paths"]:
@@ -534,6 +572,10 @@ def from_dict(d: dict) -> Recording:
                                p.get("gained", False), p.get("not_honoured", False))
                 for p in procs.get("privileged_execs") or ()),
             exec_credentials_seen=procs.get("exec_credentials_seen"),
+            exec_files=None if procs.get("exec_files") is None else tuple(
+                ExecFile(f["path"], f.get("mode", 0), tuple(f.get("capabilities") or ()),
+                         tuple(f.get("inheritable") or ()), f.get("effective", False))
+                for f in procs["exec_files"]),
         ),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
         io_uring=_io_uring(d.get("io_uring")),

@@ -16,9 +16,13 @@ with many such subdirectories to `dir/**` (threshold: GLOB_THRESHOLD, `--glob-th
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections import defaultdict
 
+from ..errors import PolicyError
 from ..kernel.apparmor_syntax import (FAMILIES, PID, SAFE_PATTERN, SOCKET_TYPES, SPECIAL,
                                       VARIABLES, octal, ordered_permissions)
 from ..kernel.linux import CAPABILITIES, cap_short
@@ -248,17 +252,29 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
             perms_of[(access, so)] = perms
     # (comprehensions: this runs for every path)
     # A tree (`dir/**`, profiler/policy/generalise.py) names files and directories alike.
+    # A key never ends in "/" (the suffix below says directory) and is never empty: the root
+    # directory ("/", "//" as the app named it) is "/" itself, a directory; so is any path the
+    # app named with a trailing "/".
     rules: dict[tuple[str, bool], tuple[str, ...]] = {
-        (p.rstrip("/"), (p in parents or "mkdir" in access) and not p.endswith("**")): perms
+        (p.rstrip("/") or "/",
+         (p in parents or "mkdir" in access or p.endswith("/")) and not p.endswith("**")): perms
         for p, access in merged if (perms := perms_of[(access, p in shared)])}
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
-        if pattern.startswith("/proc/"):
-            pattern = "@{PROC}/" + pattern[len("/proc/"):]
-        suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") \
-            else ""
-        out.append((octal(pattern) + suffix, "".join(perms)))
+        out.append((_rule_path(pattern, is_dir, perms), "".join(perms)))
     return sorted(out), dropped
+
+
+def _rule_path(pattern: str, is_dir: bool, perms: tuple[str, ...]) -> str:
+    """The quoted name of a file rule: a directory ends in "/", a path only read may be either
+    (`{,/}`), /proc is @{PROC}. Never empty and never a bare `{,/}` (apparmor_parser rejects
+    both): the root is "/"."""
+    if pattern == "/":
+        return "/"
+    if pattern.startswith("/proc/"):
+        pattern = "@{PROC}/" + pattern[len("/proc/"):]
+    suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") else ""
+    return octal(pattern) + suffix
 
 
 def dropped(policy: Policy) -> list[tuple[str, str]]:
@@ -295,3 +311,56 @@ def render(policy: Policy, *, complain: bool = False,
         files=files,
         dropped=len(bad),
     )
+
+
+# --- self-check: apparmor_parser compiles every profile before emit writes anything -----------
+
+# Parse and compile, never load (-Q), no cache read or write (-K, -T): what verify does where
+# the kernel does not enforce AppArmor. Its timeout: slow hosts (TCG VMs) need tens of seconds.
+PARSER_ARGS = ("-Q", "-K", "-T")
+PARSER_TIMEOUT = 120
+# apparmor_parser's notes that are not the error: where the kernel has no AppArmor it first
+# says "Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4
+# compatibility patch.)", whatever the profile holds.
+_NOISE = ("Cache read/write disabled", "Warning")
+
+
+def parser() -> str | None:
+    """apparmor_parser's path, or None where it is not installed."""
+    exe = shutil.which("apparmor_parser") or "/usr/sbin/apparmor_parser"
+    return exe if os.path.exists(exe) else None
+
+
+def error_line(stderr: str, profile: str = "") -> str:
+    """apparmor_parser's error, one line (its harmless notes skipped), with the profile's line
+    it names when it names one."""
+    lines = [x.strip() for x in stderr.splitlines() if x.strip()]
+    real = [x for x in lines if not x.startswith(_NOISE)]
+    line = next((x for x in real if "error" in x.lower()), real[0] if real else "")
+    m = re.search(r"\bline (\d+)\b", line)
+    rows = profile.splitlines()
+    if m and 0 < int(m.group(1)) <= len(rows):
+        line += f" (the line: {rows[int(m.group(1)) - 1].strip()!r})"
+    return line
+
+
+def validate(text: str, name: str = "apparmor.profile") -> bool:
+    """Compile a rendered profile with apparmor_parser, as the seccomp profile is compiled with
+    libseccomp. PolicyError with the parser's own error line when it refuses; False (not
+    checked) where apparmor_parser is not installed, True when it compiled."""
+    exe = parser()
+    if exe is None:
+        return False
+    try:
+        p = subprocess.run([exe, *PARSER_ARGS], input=text, capture_output=True, text=True,
+                           timeout=PARSER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise PolicyError(f"{name}: apparmor_parser did not compile it within {PARSER_TIMEOUT} s",
+                          hint="emit the other formats alone (--format seccomp, run, ...)") from None
+    if p.returncode != 0:
+        raise PolicyError(
+            f"{name} does not compile (apparmor_parser {' '.join(PARSER_ARGS)}): "
+            f"{error_line(p.stderr or p.stdout, text) or f'exit {p.returncode}'}",
+            hint="nothing was written; this is a profiler bug, please report it with the "
+                 "recording; the other formats can be emitted alone (--format seccomp, run, ...)")
+    return True

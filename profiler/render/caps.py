@@ -5,13 +5,23 @@ What to do when a recording has no capability data is decided before rendering
 
 from __future__ import annotations
 
-from ..kernel.linux import cap_short
+from ..kernel.linux import cap_full, cap_short
 from ..policy.reduce import Policy
 
 
 def cap_names(policy: Policy) -> list[str]:
     """Docker's spelling (no CAP_ prefix), sorted."""
     return sorted(cap_short(c) for c in policy.capabilities)
+
+
+def reason(policy: Policy, name: str) -> str:
+    """Why a capability is in the set (Docker's spelling in, one line out)."""
+    cap = cap_full(name)
+    files = policy.file_capability_of(cap)
+    if not files:
+        return f"{cap} was granted during the recording"
+    return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
+            f"(EPERM) unless {cap} is in the bounding set")
 
 
 def cap_args(policy: Policy) -> list[str]:

@@ -17,7 +17,6 @@ import shlex
 from dataclasses import dataclass
 
 from ..policy.reduce import Policy
-from ..kernel.linux import cap_full
 from . import caps as caps_render
 from . import k8s
 from . import seccomp as seccomp_render
@@ -58,8 +57,7 @@ def flags(policy: Policy) -> list[Flag]:
     if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
         out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
         for name in caps_render.cap_names(policy):
-            out.append(Flag(("--cap-add", name),
-                            f"{cap_full(name)} was granted during the recording"))
+            out.append(Flag(("--cap-add", name), caps_render.reason(policy, name)))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     if h.read_only.apply:

@@ -271,7 +271,7 @@ class VerifyReport:
 
 
 def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload,
-            workload_status, expected_exit=None, apparmor="") -> VerifyReport:
+            workload_status, expected_exit=None, apparmor="", exec_files=()) -> VerifyReport:
     """The denials of a verify run (aggregate.build_denials) + the policy -> VerifyReport
     (pure)."""
     calls, fallbacks = [], []
@@ -305,7 +305,7 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
                           fallbacks=tuple(fallbacks), apparmor=apparmor,
                           policy=policy_summary(pol))
     if not report.passed:
-        report = replace(report, causes=_causes(denials, pol))
+        report = replace(report, causes=file_cap_causes(exec_files, pol) + _causes(denials, pol))
     return report
 
 
@@ -318,6 +318,31 @@ def _causes(denials: Denials, pol: RunPolicy) -> tuple[str, ...]:
     return (f"no-new-privileges: {'; '.join(denials.unhonoured_setid)}. Remove `--security-opt "
             f"no-new-privileges` from run.sh (the app relies on this set-id program); the "
             f"denials below follow from it",)
+
+
+def file_cap_causes(exec_files, pol: RunPolicy) -> tuple[str, ...]:
+    """A failed run with a program whose file capability the policy leaves out (model.ExecFile
+    entries of the run, the entrypoint included: profiler/recording/filecaps.py): the kernel
+    refuses its exec with EPERM when the capability is not in the bounding set (a seccomp or runtime
+    problem to the eye), and no-new-privileges runs it without the capability."""
+    out = []
+    for f in exec_files:
+        if not f.capabilities:
+            continue
+        names = ", ".join(f.capabilities)
+        missing = [c for c in f.capabilities if cap_short(c) not in pol.cap_add]
+        if pol.caps_checked and missing:
+            adds = " ".join(f"--cap-add {cap_short(c)}" for c in missing)
+            refused = ("the kernel refuses its exec with EPERM" if f.effective
+                       else "it runs without them")
+            out.append(f"file capability: {f.path} has {names} (file capabilities), and "
+                       f"{', '.join(missing)} is not in the bounding set: {refused}. Add "
+                       f"`{adds}` to caps.txt and run.sh")
+        elif pol.no_new_privileges:
+            out.append(f"no-new-privileges: {f.path} has {names} (file capabilities), which "
+                       f"no-new-privileges drops at exec for a non-root user. Remove "
+                       f"`--security-opt no-new-privileges` from run.sh")
+    return tuple(out)
 
 
 def analyze_apparmor(denials: list[AuditDenial],
@@ -497,13 +522,19 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
     report = analyze(out.denials, pol, image=base.image, exit_code=md.exit_code,
                      workload=opts.workload,
                      workload_status=md.workload.exit_status if md.workload else None,
-                     expected_exit=expected_exit, apparmor=status)
+                     expected_exit=expected_exit, apparmor=status,
+                     exec_files=out.recording.processes.exec_files or ())
     report = replace(report, apparmor_denials=denied)
     if not out.recording.processes.executables:
-        # The runtime loads the filter and then execs the entrypoint: no exec, no start.
+        # The runtime loads the filter and then execs the entrypoint: no exec, no start. The
+        # kernel also refuses that exec itself when a file capability of the entrypoint is
+        # not in the bounding set: then that is the cause, not the profile.
+        refused = [c for c in report.causes if c.startswith("file capability:")]
+        why = (f"; {refused[0]}" if refused else
+               "; the profile must allow what the runtime needs after loading it")
         report = replace(report, started=False, start_error=(
             f"the entrypoint never ran (the container exited with {md.exit_code})"
-            f"{out.logs}; the profile must allow what the runtime needs after loading it"))
+            f"{out.logs}{why}"))
     return report
 
 

@@ -189,3 +189,29 @@ def test_deterministic_across_runs(tmp_path):
     assert emit("-f", "all", "-o", b, NGINX).returncode == 0
     for name in FILE_NAMES.values():
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_a_profile_apparmor_parser_refuses_is_never_written(tmp_path):
+    """emit compiles apparmor.profile before writing anything; on a refusal: apparmor_parser's
+    real error line (not its "Cache read/write disabled" note), exit 2, no file. The parser is
+    a stand-in here (the renderer no longer makes invalid rules): it answers as the real one
+    does for a bare `{,/}` rule."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apparmor_parser").write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        "echo 'Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4 "
+        "compatibility patch.)' >&2\n"
+        "echo \"AppArmor parser error at line 2: Lexer found unexpected character: '\\\"' "
+        "(0x22) in state: INITIAL\" >&2\nexit 1\n")
+    (fake / "apparmor_parser").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    out = tmp_path / "policy"
+    proc = emit("-f", "all", "-o", out, NGINX, env=env)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "apparmor.profile does not compile",
+                          "AppArmor parser error at line 2: Lexer found unexpected character")
+    assert "Cache read/write" not in proc.stderr
+    assert not out.exists()
+    # the formats that hold no AppArmor profile are not checked by it
+    assert emit("-f", "seccomp", NGINX, env=env).returncode == 0

@@ -9,9 +9,11 @@ import sys
 from dataclasses import replace
 
 import pytest
+import yaml
 
 from emitcases import LEGACY, nginx
 from profiler.kernel import btf, capsource
+from profiler.kernel.linux import DOCKER_DEFAULT_CAPS
 from profiler.recording import recording_io
 from profiler.errors import EnvironmentProblem, PolicyError, UsageError
 from profiler.recording.model import SCHEMA_VERSION
@@ -189,6 +191,10 @@ def test_keep_default_states_no_capability_flag_anywhere():
         assert "cap-drop" not in texts[fmt] and "cap_drop" not in texts[fmt], fmt
         assert 'drop: ["ALL"]' not in texts[fmt], fmt
     assert "\n  capability,\n" in texts["apparmor"]
+    # the pod adds Docker's set explicitly: a node's runtime may default to less (CRI-O)
+    pod = next(d for d in yaml.safe_load_all(texts["k8s"]) if d and d.get("kind") == "Pod")
+    caps = pod["spec"]["containers"][0]["securityContext"]["capabilities"]
+    assert caps == {"add": sorted(c.removeprefix("CAP_") for c in DOCKER_DEFAULT_CAPS)}
 
 
 def test_drop_all_is_asked_for_explicitly():

@@ -361,3 +361,72 @@ def test_a_renamed_file_needs_read_and_write():
                            ("/tmp/app/file", ["create"])])
     rules = file_section(apparmor.render(reduce([rec], generalise=False)))
     assert rules == ['  "/tmp/app/file" w,', '  "/tmp/app/file.tmp" rw,']
+
+
+# --- paths at the root, and emit's self-check with apparmor_parser (issue 18) ------------------
+
+@needs_parser
+@pytest.mark.parametrize("files", [
+    [("/", ["read"])],  # a listing of the root: was the bare rule `"{,/}" r,`
+    [("/", ["write"])],  # was the empty path `"" w,`
+    [("//", ["read"]), ("/etc", ["read"])],
+    [("/", ["mkdir"]), ("/tmp/", ["write"])],
+    [("/proc/", ["read"]), ("/", ["read", "write", "chmod"])],
+])
+def test_root_paths_give_valid_rules(files, tmp_path):
+    text = apparmor.render(reduce([recording(files=files)]))
+    rules = file_section(text)
+    assert all(RULE.match(x) for x in rules), rules
+    assert not any(x.startswith(('  "" ', '  "{,/}"')) for x in rules), rules
+    if any(p in ("/", "//") for p, _ in files):  # the root is the directory "/"
+        assert any(x.startswith('  "/" ') for x in rules), rules
+    assert_parses(text, tmp_path)
+    assert apparmor.validate(text)
+
+
+# Components anywhere in the tree, the root and its neighbours included: empty ones (a "//"),
+# ".", "..", trailing slashes, /proc, and the hostile characters above.
+_COMPONENT = st.one_of(st.sampled_from(["", ".", "..", "proc", "tmp", "self", "1", "x"]),
+                       hostile_name)
+_ANY_PATH = st.tuples(st.lists(_COMPONENT, max_size=4), st.booleans()).map(
+    lambda t: "/" + "/".join(t[0]) + ("/" if t[1] else ""))
+_ACCESS = st.lists(st.sampled_from(["read", "write", "append", "create", "delete", "mkdir",
+                                    "rename", "link", "chmod", "execute"]),
+                   min_size=1, max_size=3, unique=True)
+
+
+@needs_parser
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_ANY_PATH, _ACCESS), min_size=1, max_size=8),
+       st.integers(min_value=2, max_value=10**6))
+@example([("/", ["read"])], 10**6)
+@example([("//", ["write"]), ("/a", ["read"])], 2)
+def test_every_rendered_profile_parses(files, threshold):
+    """Whatever paths a recording holds, the profile emit writes compiles (validate raises
+    PolicyError with apparmor_parser's error otherwise)."""
+    executables = [p for p, access in files if "execute" in access]
+    rec = recording(files=files, executables=executables)
+    text = apparmor.render(reduce([rec]), glob_threshold=threshold)
+    assert apparmor.validate(text), text
+
+
+def test_the_parsers_real_error_line_is_reported():
+    stderr = ("Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4 "
+              "compatibility patch.)\nAppArmor parser error at line 3: Lexer found unexpected "
+              "character: '\"' (0x22) in state: INITIAL\n")
+    line = apparmor.error_line(stderr, 'profile x {\n  #include <abstractions/base>\n  "{,/}" r,\n}')
+    assert line.startswith("AppArmor parser error at line 3: Lexer found")
+    assert "Cache read/write" not in line and "'\"{,/}\" r,'" in line
+
+
+@needs_parser
+def test_validate_refuses_what_the_parser_refuses():
+    from profiler.errors import PolicyError
+
+    good = apparmor.render(reduce([nginx()]))
+    assert apparmor.validate(good)
+    bad = good.replace("  # Files the app used.\n", '  # Files the app used.\n  "" w,\n')
+    with pytest.raises(PolicyError) as e:
+        apparmor.validate(bad)
+    assert "does not compile" in e.value.message and "parser error" in e.value.message
+    assert "Cache read/write" not in e.value.message and e.value.exit_code == 2
