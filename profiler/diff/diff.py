@@ -30,7 +30,7 @@ from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, 
                             family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording
 from ..policy.normalize import normalize_recording
-from ..output.policy_dir import POLICY_FILES, PolicyFormatError
+from ..output.policy_dir import POLICY_FILES, PolicyFormatError  # noqa: F401 (diff.POLICY_FILES)
 from ..policy.reduce import reduce
 
 SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")

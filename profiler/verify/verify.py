@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import apparmor_kernel
-from ..kernel import iouring, linux
+from ..kernel import iouring
 from ..output import policy_dir
 from ..recording.aggregate import DeniedCapability, DeniedSyscall, DeniedWrite, Denials
 from .apparmor_audit import Denial as AuditDenial
