@@ -40,7 +40,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from profiler.diff import risk  # noqa: E402
+from profiler.policy import risk  # noqa: E402
 from profiler.kernel import syscalls  # noqa: E402
 from profiler.kernel.linux import DOCKER_DEFAULT_CAPS, cap_full  # noqa: E402
 

@@ -74,7 +74,8 @@ def test_shared_memory_resolver_and_hostname_are_said_where_the_app_used_them():
     assert any("/dev/shm" in w for w in whats) and any("resolver" in w for w in whats)
     assert any("/etc/hosts" in w for w in whats) and any("hostname" in w for w in whats)
     _, text = _pod(rec)
-    assert "used /dev/shm/app.1" in text and "dnsPolicy ClusterFirst" in text
+    # the path as the policy names it: generalised by shape (/dev/shm/**) unless --strict
+    assert "used /dev/shm/" in text and "dnsPolicy ClusterFirst" in text
     # nothing used: nothing said (nsswitch.conf alone is user lookup, not name resolution)
     plain = recording(files=[("/etc/nsswitch.conf", ["read"])])
     assert docker_defaults.relied_on(reduce([plain])) == ()
