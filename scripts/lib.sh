@@ -79,3 +79,9 @@ setup_packages() {
         printf '%s\n' docker-compose
     fi
 }
+
+# Installed by `make setup` on this host only (not in the host matrix's VM images, which take
+# setup_packages): bpftrace, a peer recorder whose cost bench/record_bench.py prints beside ours.
+bench_packages() {
+    printf '%s\n' bpftrace
+}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..errors import EnvironmentProblem, UsageError, WorkloadError
 from ..kernel import btf, capsource
+from ..tool_errors import error_line
 
 MOUNTS = Path("/proc/self/mounts")
 TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
@@ -80,8 +81,8 @@ def check_workload(cmd: str | None) -> None:
         return
     syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
     if syntax.returncode != 0:
-        why = syntax.stderr.strip().splitlines()[-1:] or ["syntax error"]
-        raise UsageError(f"--workload {cmd!r}: not a shell command ({why[0]})")
+        why = error_line(syntax.stderr, default="syntax error")
+        raise UsageError(f"--workload {cmd!r}: not a shell command ({why})")
     first = _first_word(cmd)
     if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
         return
