@@ -1,12 +1,12 @@
 """The eBPF tracer: the only module that imports bcc.
 
-It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.kernel.wire) with options as
--D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
-attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels without
-their tracepoint, a kprobe on cap_capable: profiler/kernel/capsource.py decides), feeds what is
-streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver (where
-the kernel did not complete a relative path itself: record.c KPATH), and at the end reads the
-in-kernel aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns
+It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.kernel.wire) with
+options as -D defines, fills the syscall class tables from libseccomp's numbers for this
+architecture, attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels
+without their tracepoint, a kprobe on cap_capable: profiler/kernel/capsource.py decides), feeds
+what is streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver
+(where the kernel did not complete a relative path itself: record.c KPATH), and at the end reads
+the in-kernel aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns
 into the typed model.
 
 Every aggregate is kept per container slot (record.c, "Slots"): `snapshot()` is slot 0's (exec

@@ -2,13 +2,14 @@
 read back.
 
 Its file names and modes are the formats' (output/registry.py). One home for writing it (all
-files appear together or none does), and for reading it: `read_texts` reads the files, `parse` turns seccomp.json, caps.txt and run.sh into a
-typed, complete description (`PolicyFiles`). Parsing is lenient where a hand edit is harmless
-and fails only on text it cannot understand (PolicyFormatError, naming the file); each reader
-then checks what it needs: `verify` runs the policy and wants exactly what emit writes (caps.txt
-as `--cap-drop ALL --cap-add ...`, run.sh's `args=( ... )` block), `diff` compares privileges
-and takes any spelling docker takes. apparmor.profile is only parsed by diff (verify passes the
-file to apparmor_parser as it is), so its rules are read in profiler/diff/diff.py.
+files appear together or none does), and for reading it: `read_texts` reads the files, `parse`
+turns seccomp.json, caps.txt and run.sh into a typed, complete description (`PolicyFiles`). Parsing
+is lenient where a hand edit is harmless and fails only on text it cannot understand
+(PolicyFormatError, naming the file); each reader then checks what it needs: `verify` runs the
+policy and wants exactly what emit writes (caps.txt as `--cap-drop ALL --cap-add ...`, run.sh's
+`args=( ... )` block), `diff` compares privileges and takes any spelling docker takes.
+apparmor.profile is only parsed by diff (verify passes the file to apparmor_parser as it is), so
+its rules are read in profiler/diff/diff.py.
 """
 
 from __future__ import annotations

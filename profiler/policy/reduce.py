@@ -97,7 +97,8 @@ class Policy:
     # output/pipeline.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
-    # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if strict)
+    # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if
+    # strict)
     siblings: tuple[str, ...] = ()
     # Generalisation by kind and risk (profiler/policy/generalise.py; none with emit --strict): the
     # low-risk syscalls of the families the app used, and every generalisation with its reason

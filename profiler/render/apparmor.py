@@ -1,7 +1,7 @@
 """Policy -> AppArmor profile (templates/apparmor.profile.j2).
 
-File patterns come from profiler.policy.normalize (AppArmor glob syntax, specials escaped). Every path
-came from the container and is untrusted, so this module checks each pattern again before it
+File patterns come from profiler.policy.normalize (AppArmor glob syntax, specials escaped). Every
+path came from the container and is untrusted, so this module checks each pattern again before it
 reaches the template: a pattern is used only if it is exactly what normalize_path can produce
 (starts with "/", every backslash escapes a special character, the only live globs are `*` and
 the variables `@{pid}`/`@{tid}`, no control character and no U+FFFD for undecodable bytes).

@@ -9,8 +9,8 @@ compose.security.yaml up` merges it into. Each key is spelled as in a single pol
 fragment (templates/compose_security.j2, shared with render/compose.py).
 
 seccomp profiles are named by absolute path, because the compose versions resolve a relative
-one from different places (profiler/session/compose_cli.py); the policies' directory (`policy_root`)
-is therefore part of the text.
+one from different places (profiler/session/compose_cli.py); the policies' directory
+(`policy_root`) is therefore part of the text.
 """
 
 from __future__ import annotations

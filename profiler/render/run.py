@@ -13,6 +13,7 @@ tmpfs owner (hardening._tmpfs_owner).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from ..policy.reduce import Policy
@@ -80,6 +81,13 @@ def flags(policy: Policy) -> list[Flag]:
         out.append(_flag(("--network", "none"), h.network_none))
     out += passthrough(policy)[0]
     return out
+
+
+def flag_line(words, comment: str) -> str:
+    """One option of run.sh's `args=( ... )` block, as templates/run.sh.j2 writes a Flag (verify
+    --minimize adds the options it proved with it)."""
+    return "  " + " ".join(shlex.quote(str(w)) for w in words) + "  # " + \
+        templating.comment(comment)
 
 
 def _flag(words: tuple[str, ...], d) -> Flag:

@@ -25,7 +25,7 @@ def _yq(value) -> str:
     return json.dumps(str(value), ensure_ascii=True)
 
 
-def _comment(value) -> str:
+def comment(value) -> str:
     """Text for a `#` comment: one line, printable ASCII only."""
     text = str(value).encode("ascii", "backslashreplace").decode("ascii")
     return "".join(c if c.isprintable() else "?" for c in text)
@@ -43,7 +43,7 @@ def environment() -> jinja2.Environment:
     )
     e.filters["sh"] = lambda v: shlex.quote(str(v))
     e.filters["yq"] = _yq
-    e.filters["comment"] = _comment
+    e.filters["comment"] = comment
     return e
 
 

@@ -151,7 +151,8 @@ class RunSpec:
 
     def options(self) -> tuple[tuple[str, str], ...]:
         """The options as (name, value) pairs, for the recording's metadata."""
-        name = FIELD_OPTION  # one spelling, shared with the readers (profiler/recording/run_options.py)
+        # one spelling, shared with the readers (profiler/recording/run_options.py)
+        name = FIELD_OPTION
         out: list[tuple[str, str]] = []
         for key in ("publish", "volumes", "tmpfs", "cap_add", "cap_drop", "security_opt"):
             out += [(name[key], v) for v in getattr(self, key)]

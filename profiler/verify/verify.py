@@ -8,8 +8,8 @@ but did reach sys_exit, so it is a denial by construction; a refused capability 
 in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
 the call); EROFS on a path is a write `--read-only` stopped. Where the kernel enforces AppArmor,
 apparmor.profile is loaded for the run under a unique name (profiler/verify/apparmor_kernel.py) and
-its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py); elsewhere
-it is only compiled, and the report says so.
+its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py);
+elsewhere it is only compiled, and the report says so.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
 `minimize` drive the engine through session.record_container.
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import apparmor_kernel
-from ..kernel import iouring, linux
+from ..kernel import iouring
 from ..output import policy_dir
 from ..recording.aggregate import DeniedCapability, DeniedSyscall, DeniedWrite, Denials
 from .apparmor_audit import Denial as AuditDenial
@@ -33,6 +33,7 @@ from ..errors import AppArmorError, EngineError, UsageError
 from ..kernel.linux import ENOSYS, EPERM, cap_full, cap_short
 from ..output.policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 from ..render import caps as caps_render
+from ..render import run as run_render
 from ..tool_errors import error_line
 
 
@@ -608,7 +609,8 @@ def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progres
 
 def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Path]:
     """The policy directory again, with caps.txt and run.sh reduced (seccomp and AppArmor are
-    copied as they are)."""
+    copied as they are): caps.txt as the caps renderer writes it, run.sh's added options as
+    the run renderer writes a flag."""
     srcdir = Path(src.directory)
     pol = result.policy
     texts = {}
@@ -616,7 +618,7 @@ def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Pat
         if (srcdir / name).is_file() and name not in (CAPS, RUN):
             texts[name] = (srcdir / name).read_text(encoding="utf-8")
     if pol.caps_checked:
-        texts[CAPS] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+        texts[CAPS] = caps_render.line(pol.cap_add)
     elif (srcdir / CAPS).is_file():  # not recorded: said so, not turned into --cap-drop ALL
         texts[CAPS] = (srcdir / CAPS).read_text(encoding="utf-8")
     if (srcdir / RUN).is_file():
@@ -632,11 +634,10 @@ def _reduce_run_sh(text: str, result: MinimizeResult) -> str:
             inside = True
         elif inside and s.startswith(")"):
             for flag in result.added_flags:
-                if flag == "no-new-privileges":
-                    out.append("  --security-opt no-new-privileges  # profiler verify --minimize: "
-                               "the workload passed with it")
-                else:
-                    out.append(f"  {flag}  # profiler verify --minimize: the workload passed with it")
+                words = (["--security-opt", "no-new-privileges"] if flag == "no-new-privileges"
+                         else flag.split())
+                out.append(run_render.flag_line(words, "profiler verify --minimize: the workload "
+                                                       "passed with it"))
             inside = False
         elif inside and any(s.startswith(f"--cap-add {c}") for c in result.removed_caps):
             continue

@@ -1,5 +1,6 @@
-"""The policy directory reader (profiler/output/policy_dir.py) on what emit writes and on hand edits;
-verify's strict and diff's lenient checks on top of it are tested in test_verify/test_diff."""
+"""The policy directory reader (profiler/output/policy_dir.py) on what emit writes and on hand
+edits; verify's strict and diff's lenient checks on top of it are tested in
+test_verify/test_diff."""
 
 from __future__ import annotations
 

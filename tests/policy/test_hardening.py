@@ -1,5 +1,5 @@
-"""The run line's hardening decisions (profiler/policy/hardening.py): through reduce() on recordings,
-and each decision function on hand-made Evidence, one test per rule and its edges."""
+"""The run line's hardening decisions (profiler/policy/hardening.py): through reduce() on
+recordings, and each decision function on hand-made Evidence, one test per rule and its edges."""
 
 from dataclasses import replace
 

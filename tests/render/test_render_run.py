@@ -195,3 +195,14 @@ def test_podman_run_sh_is_read_back_like_dockers():
     assert ("--tmpfs", "/var/lib/app:U,notmpcopyup") in script.flags(args_only=True)
     lacks, _ = diff.run_items(text)
     assert "--read-only" not in lacks and "--user" not in lacks
+
+
+def test_flag_line_is_how_run_sh_writes_each_flag():
+    # verify --minimize writes the options it adds with flag_line: they must read as the
+    # renderer's own lines
+    policy = reduce([nginx()])
+    text = run.render(policy)
+    flags = run.flags(policy)
+    assert flags
+    for f in flags:
+        assert run.flag_line(f.words, f.comment) + "\n" in text, f
