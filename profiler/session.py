@@ -27,7 +27,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Protocol
@@ -37,7 +37,7 @@ from .aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, container_runtime, wait_port)
 from .errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
-from .model import ContainerConfig, Metadata, Recording, Workload
+from .model import ContainerConfig, ImageFacts, Metadata, Recording, Workload
 from .project import Instance, Project, Selector, Service
 from .wire import RawTrace
 
@@ -398,8 +398,8 @@ def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig,
               image_ref: str = "", image: ImageInfo | None = None, command=(),
               workload: str | None = None, workload_status: int | None = None,
               startup_observed: bool = True, exit_code: int | None = None,
-              engine: ContainerEngine | None = None, info: ContainerInfo | None = None
-              ) -> Metadata:
+              engine: ContainerEngine | None = None, info: ContainerInfo | None = None,
+              image_facts: ImageFacts | None = None) -> Metadata:
     """The recording's metadata, ended now; with the engine and the container, which engine
     and OCI runtime it ran under (emit's runtime block, docs/emit.md)."""
     einfo = engine.engine_info() if engine is not None else None
@@ -411,15 +411,44 @@ def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig,
         workload=Workload(workload, workload_status) if workload else None,
         startup_observed=startup_observed, exit_code=exit_code,
         engine=einfo.label if einfo else "",
-        runtime=container_runtime(info, einfo) if einfo and info else "")
+        runtime=container_runtime(info, einfo) if einfo and info else "",
+        image_facts=image_facts)
 
 
 def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
-                      run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
+                      run_options: tuple[tuple[str, str], ...] = (),
+                      empty: dict[str, bool] | None = None) -> ContainerConfig:
+    """The container as the engine describes it; `empty`: mount target -> nothing below it
+    before the app started (record_container looks, attach cannot)."""
+    empty = empty or {}
     return ContainerConfig(user=c.user, working_dir=c.working_dir,
                            entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
                            env_names=c.env_names, run_options=run_options,
-                           env_paths=c.env_paths)
+                           env_paths=c.env_paths, name=c.name.lstrip("/"),
+                           mounts=tuple(replace(m, empty_at_start=empty.get(m.target))
+                                        for m in c.mounts),
+                           network_mode=c.network_mode, networks=c.networks, dns=c.dns,
+                           dns_search=c.dns_search, dns_options=c.dns_options)
+
+
+def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
+    """What the image holds where the run line may mount (hardening.py reads it); None, said
+    in the summary's notes by the caller, when the engine could not show it."""
+    facts = getattr(engine, "image_facts", None)
+    return facts(image.id, image.volumes) if facts else None
+
+
+def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
+    """Volume and bind targets of a created container -> whether nothing lies below them (the
+    app's first boot for a data directory). Read before the start."""
+    look = getattr(engine, "mount_entries", None)
+    out = {}
+    for m in info.mounts:
+        if look and m.type in ("volume", "bind"):
+            n = look(container, m.target)
+            if n is not None:
+                out[m.target] = n == 0
+    return out
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -454,6 +483,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         if "error" in box:
             raise box["error"]
         info = engine.describe(container)
+        empty = _empty_mounts(engine, container, info)
+        facts = _image_facts(engine, image)
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
@@ -469,10 +500,10 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             raw = tracer.snapshot()
         metadata = _metadata(
             "container", raw.arch, started_at,
-            _container_config(info, image.entrypoint, spec.options()),
+            _container_config(info, image.entrypoint, spec.options(), empty),
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
-            engine=engine, info=info)
+            engine=engine, info=info, image_facts=facts)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
         out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
@@ -611,7 +642,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
                              workload_status=wl_status, startup_observed=False,
-                             engine=engine, info=info)
+                             engine=engine, info=info, image_facts=_image_facts(engine, image))
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
@@ -973,7 +1004,8 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
             "attach" if attached else "container", raw.arch, started_at,
             _container_config(first, image.entrypoint if image else ()),
             image_ref=first.image, image=image, workload=opts.workload,
-            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first)
+            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first,
+            image_facts=_image_facts(engine, image) if image else None)
         bounding = 0
         for m in group:
             bounding |= bounding_from_config(m.info.capabilities)

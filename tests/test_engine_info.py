@@ -10,7 +10,7 @@ from dataclasses import replace
 from profiler import recording_io
 from profiler.engine import (ContainerInfo, EngineInfo, _security_opts, container_runtime,
                              engine_info, tmpfs_hint)
-from profiler.model import Metadata, Recording
+from profiler.model import SCHEMA_VERSION, Metadata, Recording
 from profiler.reduce import reduce
 
 # Shapes of the two engines' /version and /info answers (the keys engine_info reads).
@@ -74,7 +74,7 @@ def test_recording_says_engine_and_runtime_only_when_known():
 
 
 def test_a_recording_older_than_1_6_was_made_with_runc():
-    text = recording_io.dumps(_rec()).replace("schema_version: '1.6'", "schema_version: '1.5'")
+    text = recording_io.dumps(_rec()).replace(f"schema_version: '{SCHEMA_VERSION}'", "schema_version: '1.5'")
     old = recording_io.loads(text)
     assert old.schema_version == "1.5"
     assert old.metadata.container_runtime == "runc"
