@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from record_bench import PROFILER, REPO, _wait_port, nginx_ratio, sh, wrk_rps  # noqa: E402
 
-from profiler import compose_cli  # noqa: E402
+from profiler.session import compose_cli  # noqa: E402
 
 SHOP = REPO / "samples" / "shop"
 PATH = "/api/health"  # web -> app -> cache PING -> back

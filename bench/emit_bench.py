@@ -28,13 +28,13 @@ REPO = Path(__file__).resolve().parent.parent
 PROFILER = REPO / ".venv" / "bin" / "profiler"
 sys.path.insert(0, str(REPO))
 
-from profiler import recording_io  # noqa: E402
-from profiler.policy_dir import write_dir  # noqa: E402
-from profiler.model import (Capability, ContainerConfig, Executable, FileAccess,  # noqa: E402
-                            Metadata, Network, Processes, Recording, SocketUse, Syscall)
-from profiler.reduce import reduce  # noqa: E402
-from profiler.render.registry import FORMATS, render  # noqa: E402
-from profiler.syscalls import number_of  # noqa: E402
+from profiler.recording import recording_io  # noqa: E402
+from profiler.output.policy_dir import write_dir  # noqa: E402
+from profiler.recording.model import (Capability, ContainerConfig, Executable, FileAccess,
+                                      Metadata, Network, Processes, Recording, SocketUse, Syscall)
+from profiler.policy.reduce import reduce  # noqa: E402
+from profiler.output.registry import FORMATS, render  # noqa: E402
+from profiler.kernel.syscalls import number_of  # noqa: E402
 
 TARGET_S = 2.0
 REFERENCE = "x = 0\nfor i in range(10_000_000):\n    x += i\n"  # 0.8-1.9 s seen on our VMs

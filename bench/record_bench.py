@@ -137,7 +137,7 @@ def many_paths(work: Path, n: int) -> tuple[int, int, float]:
     if r.returncode != 0:
         sys.exit(f"paths run failed: {r.stderr.strip()}")
     sys.path.insert(0, str(REPO))
-    from profiler import recording_io
+    from profiler.recording import recording_io
     rec = recording_io.load(out)
     recorded = sum(1 for f in rec.files if f.path.startswith("/tmp/p/f"))
     return recorded, rec.total_loss, took

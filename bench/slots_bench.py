@@ -72,7 +72,7 @@ def stop(ids: list[str]) -> None:
 def traced(calls: int, others: int) -> tuple[float, int]:
     """The loop's ns/call under a match-mode tracer, with `others` traced containers busy;
     and how many slots the tracer handed out (every container it saw start)."""
-    from profiler.tracer import Tracer
+    from profiler.kernel.tracer import Tracer
 
     tracer = Tracer(containers=True, match=True)
     slots: list[int] = []
@@ -101,7 +101,7 @@ def untraced(calls: int, others: int) -> float:
 
 def map_memory(**kw) -> int:
     """Bytes the tracer's maps lock (memlock in /proc/self/fdinfo of each map it made)."""
-    from profiler.tracer import Tracer
+    from profiler.kernel.tracer import Tracer
 
     def maps() -> dict[int, int]:
         out = {}
@@ -152,7 +152,7 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in res.items()}
     one, many = med["traced1"] / med["plain1"], med["tracedN"] / med["plainN"]
     single, match = map_memory(containers=True), map_memory(containers=True, match=True)
-    from profiler.wire import MAX_SLOTS
+    from profiler.kernel.wire import MAX_SLOTS
 
     n = a.others + 1
     print(f"{'measure':56} {'result':>10}")

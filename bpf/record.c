@@ -1,13 +1,13 @@
 // profiler's recorder: what the traced tasks do, aggregated in the kernel.
 //
-// Compiled by bcc (profiler/tracer.py is its only loader). Tracepoints and raw tracepoints, plus
+// Compiled by bcc (profiler/kernel/tracer.py is its only loader). Tracepoints and raw tracepoints, plus
 // one optional kprobe (capability checks on kernels without their tracepoint): kprobes, fentry
 // and BPF-LSM are absent on many hosts. No kernel struct is read through header offsets: only
 // tracepoint arguments, helpers, and struct pt_regs (the syscall ABI register frame, whose
 // layout is fixed by the architecture's ptrace ABI, and the kprobe's argument registers).
 //
 // The one exception is the in-kernel path walk (KPATH, below): it reads the fd table, fs_struct,
-// dentries and mounts at offsets taken from the running kernel's BTF (profiler/btf.py), never
+// dentries and mounts at offsets taken from the running kernel's BTF (profiler/kernel/btf.py), never
 // from headers.
 //
 // Options arrive as -D defines from tracer.py:
@@ -23,16 +23,16 @@
 //   NR_EXECVE, NR_CHDIR        the execve and chdir numbers of this architecture
 //   MAX_FILES, MAX_ARG_VALUES, MAX_NR, RINGBUF_PAGES
 // The numbers shared with Python (and PATH_LEN, struct event) come from wire.h, generated from
-// profiler/wire.py; tracer.py passes bpf/ as an include directory.
+// profiler/kernel/wire.py; tracer.py passes bpf/ as an include directory.
 //   ARCH_X86_64 / ARCH_ARM64   how to read syscall arguments from pt_regs
 //   KPATH, KP_*                relative paths and symlinks resolved in the kernel (offsets
 //                              from BTF); absent: relative paths are streamed to user space
-//   CAP_TRACEPOINT / CAP_KPROBE  where capability checks come from (profiler/capsource.py): the
+//   CAP_TRACEPOINT / CAP_KPROBE  where capability checks come from (profiler/kernel/capsource.py): the
 //                              capability:cap_capable tracepoint (6.14+), or a kprobe and
 //                              kretprobe on cap_capable that tracer.py attaches; neither: none
 //   NOAUDIT_SITE(a)            CAP_TRACEPOINT: true for a return address inside a kernel
 //                              function that only makes noaudit checks (capsource.py)
-//   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/btf.py)
+//   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/kernel/btf.py)
 //   TASK_TI_STATUS_OFF         offset of task_struct.thread_info.status (x86_64, from the
 //                              running kernel's BTF): tells i386 syscalls (see "compat" below)
 //
@@ -69,7 +69,7 @@
 // forks, execs, cwds) is streamed once when first seen. Every loss is counted in `loss`.
 
 #include <uapi/linux/ptrace.h>
-#include "wire.h"   // generated from profiler/wire.py: event types, classes, bits, struct event
+#include "wire.h"   // generated from profiler/kernel/wire.py: event types, classes, bits, struct event
 
 #define CLONE_NS_MASK 0x7e020080ULL
 #define PROT_EXEC_ 0x4   // include/uapi/asm-generic/mman-common.h
@@ -169,10 +169,10 @@ BPF_HASH(counts_high, u64, u64, 1024 * HASH_SCALE);   // slot << 32 | nr
 BPF_HASH(errnos, struct err_key, u64, 8192 * HASH_SCALE);
 BPF_HASH(compat_counts, struct compat_key, u64, 2048 * HASH_SCALE);
 BPF_HASH(compat_errnos, struct compat_err_key, u64, 1024 * HASH_SCALE);
-BPF_ARRAY(caps_ok, u64, NSLOTS * 64);
-BPF_ARRAY(caps_denied, u64, NSLOTS * 64);
-BPF_ARRAY(caps_override, u64, NSLOTS * 64);   // checked under credentials the kernel substituted
-BPF_ARRAY(caps_probe, u64, NSLOTS * 64);      // noaudit checks: the kernel choosing a code path
+BPF_ARRAY(caps_ok, u64, NSLOTS * CAP_ROW);
+BPF_ARRAY(caps_denied, u64, NSLOTS * CAP_ROW);
+BPF_ARRAY(caps_override, u64, NSLOTS * CAP_ROW);   // checked under credentials the kernel substituted
+BPF_ARRAY(caps_probe, u64, NSLOTS * CAP_ROW);    // noaudit checks: the kernel choosing a code path
 BPF_HASH(argvals, struct arg_key, u64, 16384 * HASH_SCALE);
 BPF_HASH(argdistinct, u64, u64, 1024 * HASH_SCALE);   // slot << 40 | nr << 8 | idx
 BPF_F_TABLE("hash", struct file_key, struct file_val, files, MAX_FILES, BPF_F_NO_PREALLOC);
@@ -189,8 +189,7 @@ BPF_ARRAY(loss, u64, NSLOTS * LOSS_ROW);   // Loss; MATCH: slot 0's row counts f
 BPF_HASH(denied_calls, struct denial_key, u64, 8192 * HASH_SCALE);  // refused by seccomp: never entered
 BPF_HASH(denied_caps, struct denial_key, u64, 4096 * HASH_SCALE);   // refused capability, and the call failed
 #endif
-#define TASKS_ROW 3
-BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // [0] live tracked tasks, [1] peak, [2] distinct file keys
+BPF_ARRAY(tasks, u64, NSLOTS * TASKS_ROW);   // (slot, TasksSlot)
 BPF_PERCPU_ARRAY(scratch, struct inflight, 1);   // a zeroed template (never written)
 #ifdef CONTAINERS
 struct container_key {
@@ -203,9 +202,8 @@ BPF_PERCPU_ARRAY(cgpath, struct event, 1);                      // a new cgroup'
 #endif
 #ifdef MATCH
 BPF_ARRAY(dropped, u32, NSLOTS);              // slot -> 1: user space does not want it
-BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it: CLAIM_KERNEL or user space
+BPF_HASH(slot_claims, u32, u32, NSLOTS);      // slot -> who took it (CLAIM_KERNEL, CLAIM_USER)
 BPF_ARRAY(slot_hint, u32, 1);                 // where the kernel's next claim begins
-#define CLAIM_KERNEL 1
 #endif
 #ifdef ATTACH
 BPF_ARRAY(session, u64, 1);   // [0] CLOCK_MONOTONIC ns when the session began; 0: not yet
@@ -262,7 +260,7 @@ static __always_inline u32 attach_first_sight(void) {
 #endif
 
 static __always_inline void task_born(u32 slot) {
-    u32 k0 = slot * TASKS_ROW, k1 = k0 + 1;
+    u32 k0 = slot * TASKS_ROW + TASKS_LIVE, k1 = slot * TASKS_ROW + TASKS_PEAK;
     u64 *live = tasks.lookup(&k0);
     u64 *peak = tasks.lookup(&k1);
     if (!live || !peak)
@@ -324,7 +322,7 @@ static __always_inline u32 *task_state(void) {
 // The architecture of the current syscall: 0 native, or COMPAT_*. On the native path this is
 // one load from the task (already at hand) and two compares. The load is a direct read through
 // the BTF-typed task pointer, which the verifier checks against the running kernel's BTF (the
-// offset comes from the same BTF, via profiler/btf.py): no helper call.
+// offset comes from the same BTF, via profiler/kernel/btf.py): no helper call.
 static __always_inline u32 compat_arch(struct task_struct *t, u32 nr) {
 #if defined(ARCH_X86_64) && defined(TASK_TI_STATUS_OFF)
     u32 status = *(u32 *)((u8 *)t + TASK_TI_STATUS_OFF);
@@ -822,7 +820,7 @@ static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 slot) {
 // The credentials at an execve's entry are kept in task storage; at sched_process_exec the
 // task's new credentials and its executable's mode are compared with them, and an exec that
 // changed them, or ran a set-id file, is streamed (struct privexec_event). Every struct member
-// offset is the running kernel's, from BTF (profiler/btf.py CRED_MEMBERS): without them this
+// offset is the running kernel's, from BTF (profiler/kernel/btf.py CRED_MEMBERS): without them this
 // section is not compiled and the recording says privilege changes were not seen.
 #ifdef TASK_CRED_OFF
 struct cred_stash {
@@ -1056,7 +1054,7 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         if (!v)
             return;
         is_new = 1;
-        u32 k2 = f->key.slot * TASKS_ROW + 2;
+        u32 k2 = f->key.slot * TASKS_ROW + TASKS_FILE_KEYS;
         u64 *nfiles = tasks.lookup(&k2);
         if (nfiles)
             __sync_fetch_and_add(nfiles, 1);
@@ -1180,7 +1178,7 @@ static __always_inline const char *path_at(const char *path, int off) {
 }
 
 // The offset of the container id named by the path component that ends at `end` (exclusive), or
-// -1; as profiler/cgroups.py's `container_id_in_name` (its unit tests are this function's
+// -1; as profiler/kernel/cgroups.py's `container_id_in_name` (its unit tests are this function's
 // specification): the whole component (`/docker/<id>`: cgroupfs driver), or the 64 characters
 // between a `-` and a `.scope` suffix (`docker-<id>.scope`, `libpod-<id>.scope`: systemd
 // driver), except podman's monitor `libpod-conmon-<id>.scope`. Every read is a helper's, at an
@@ -1481,7 +1479,7 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
     if (!st)
         return 0;
     if (*st & ST_ACTIVE) {
-        u32 k0 = SLOT_OF(*st) * TASKS_ROW;
+        u32 k0 = SLOT_OF(*st) * TASKS_ROW + TASKS_LIVE;
         u64 *live = tasks.lookup(&k0);
         if (live)
             __sync_fetch_and_add(live, -1);
@@ -1495,13 +1493,13 @@ TRACEPOINT_PROBE(sched, sched_process_exit) {
 // the app's), as a noaudit probe (the kernel choosing a code path: never a need), or as granted
 // or refused.
 static __always_inline void count_cap(u32 *st, int cap, u64 cred, long ret, int probe) {
-    if (cap < 0 || cap >= 64)
+    if (cap < 0 || cap >= CAP_ROW)
         return;
-    u32 i = SLOT_OF(*st) * 64 + cap;   // the capability in its slot's row
+    u32 i = SLOT_OF(*st) * CAP_ROW + cap;   // the capability in its slot's row
 #ifdef TASK_REAL_CRED_OFF
     // A check made with credentials other than the task's own (overlayfs acting with its
     // mounter's credentials, access(2) with the real uid's) is not the app exercising its
-    // capabilities. The offset comes from the running kernel's BTF (profiler/btf.py).
+    // capabilities. The offset comes from the running kernel's BTF (profiler/kernel/btf.py).
     u64 task = bpf_get_current_task();
     u64 real = 0;
     bpf_probe_read_kernel(&real, sizeof(real), (void *)(task + TASK_REAL_CRED_OFF));
@@ -1598,7 +1596,6 @@ int cap_return(struct pt_regs *ctx) {
 // URING_SUBMIT_REQ / URING_SUBMIT_SQE (with URING_SQ_THREAD_FIELD when the event has
 // sq_thread), URING_CREATE and URING_FILE_GET for those present. Only opcodes, ring set-up
 // flags and counts are visible there: not the paths or addresses the requests carry.
-#define URING_ROW 4
 BPF_ARRAY(uring_ops, u64, NSLOTS * URING_OPS);   // (slot, opcode) -> requests submitted
 BPF_ARRAY(uring, u64, NSLOTS * URING_ROW);       // (slot, UringSlot)
 

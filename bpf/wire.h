@@ -1,6 +1,6 @@
-// Generated from profiler/wire.py by `python -m profiler.wire > bpf/wire.h`: do not edit.
+// Generated from profiler/kernel/wire.py (`python -m profiler.kernel.wire > bpf/wire.h`): do not edit.
 // The numbers and layouts bpf/record.c shares with profiler's Python; their meaning is
-// documented there. tests/test_wire.py fails when this file and wire.py disagree.
+// documented there. tests/kernel/test_wire.py fails when this file and wire.py disagree.
 #ifndef PROFILER_WIRE_H
 #define PROFILER_WIRE_H
 
@@ -13,6 +13,9 @@
 #define MAX_SLOTS 64            // containers one tracer tells apart (MATCH)
 #define ST_SLOT_SHIFT 24        // state bits 24-31 hold the task's slot
 #define LOSS_ROW 8              // entries of `loss` per slot
+#define CAP_ROW 64              // entries of each caps_* array per slot
+#define URING_ROW 4             // entries of `uring` per slot (UringSlot)
+#define TASKS_ROW 3             // entries of `tasks` per slot (TasksSlot)
 
 // What a ring-buffer record announces (`Event.type`).
 #define EV_FILE 1               // a new relative file key: user space resolves it while the process lives
@@ -96,6 +99,15 @@
 #define URING_SETUP_FLAGS 1     // the IORING_SETUP_* flags of every ring, OR-ed
 #define URING_SQ_THREAD 2       // requests submitted by a kernel SQPOLL thread, not by an io_uring_enter
 #define URING_FILES 3           // files looked up for requests (io_uring:io_uring_file_get)
+
+// Slots of record.c's `tasks` array, per container slot.
+#define TASKS_LIVE 0            // tracked tasks alive now
+#define TASKS_PEAK 1            // the most tracked tasks alive at once
+#define TASKS_FILE_KEYS 2       // distinct file keys inserted into `files`
+
+// Who took a slot in record.c's `slot_claims` (MATCH): claims are atomic inserts.
+#define CLAIM_KERNEL 1          // the kernel, for a new container's cgroup nobody named
+#define CLAIM_USER 2            // user space, for a container it expects (expect_container)
 
 // Compat architectures of x86_64 syscalls (compat_key.arch, denial_key.arch; 0 native).
 #define COMPAT_X86 1            // i386 (int $0x80, 32-bit code): the kernel sets TS_COMPAT in thread_info.status

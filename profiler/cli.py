@@ -1,5 +1,6 @@
-"""Command-line entry point. Each command lives in its own `cmd_*` module; this module only
-registers them and turns a ProfilerError (or Ctrl-C) into one line, a hint and an exit code."""
+"""Command-line entry point. Each command lives in its own module of `profiler.commands`; this
+module only registers them and turns a ProfilerError (or Ctrl-C) into one line, a hint and an
+exit code."""
 
 from __future__ import annotations
 
@@ -40,20 +41,19 @@ def _root(
     """profiler: record what a container does, and turn it into least-privilege policy."""
 
 
-_COMMANDS = {"record": "cmd_record", "emit": "cmd_emit", "verify": "cmd_verify",
-             "diff": "cmd_diff"}
+_COMMANDS = ("record", "emit", "verify", "diff")  # modules of profiler.commands
 
 
 def _register(command: str = "") -> None:
     """Add the command's module to the app; all of them for help or an unknown command (a lazy
     group, as click's docs describe: `profiler emit` does not import docker or diff)."""
     # Imported here so that `profiler --help` works even when an optional part is broken.
-    names = [_COMMANDS[command]] if command in _COMMANDS else list(_COMMANDS.values())
+    names = [command] if command in _COMMANDS else list(_COMMANDS)
     for name in names:
         try:
-            module = __import__(f"profiler.{name}", fromlist=["register"])
+            module = __import__(f"profiler.commands.{name}", fromlist=["register"])
         except ModuleNotFoundError as e:
-            if e.name != f"profiler.{name}" or name == "cmd_record":
+            if e.name != f"profiler.commands.{name}" or name == "record":
                 raise
             continue
         module.register(app)

@@ -42,6 +42,16 @@ take_lock() {
 #   package docker-cli (docker.io only recommends it, and set-up installs no recommends).
 # Needs current apt lists (apt-get update) for the checks. Self-contained on purpose: the VM
 # image builder (tests/hosts/build-image.sh) runs it inside the guest's chroot.
+# Whether apt offers an installable version of package $1. The policy is read whole into a
+# variable first: `apt-cache policy | grep -q` under `set -o pipefail` (setup.sh's) fails
+# whenever grep exits before apt-cache has written everything (SIGPIPE), which silently left
+# docker-compose out of the set-up on some runs.
+has_candidate() {
+    local policy
+    policy="$(apt-cache policy "$1" 2>/dev/null || true)"
+    [[ "$policy" =~ (^|$'\n')\ *Candidate:\ [0-9] ]]
+}
+
 setup_packages() {
     local p
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
@@ -60,12 +70,12 @@ setup_packages() {
         printf '%s\n' "$p"
     done
     # A real package (not only a name others provide) with an installable version.
-    if apt-cache policy docker-cli 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
+    if has_candidate docker-cli; then
         printf '%s\n' docker-cli
     fi
-    # docker-compose (1.29 in bookworm, 2.x later): tests/test_production_integration.py starts
+    # docker-compose (1.29 in bookworm, 2.x later): tests/integration/test_production_integration.py starts
     # the emitted compose.yaml with it; the tests skip (and so fail under CI) without it.
-    if apt-cache policy docker-compose 2>/dev/null | grep -q '^ *Candidate: [0-9]'; then
+    if has_candidate docker-compose; then
         printf '%s\n' docker-compose
     fi
 }

@@ -7,7 +7,7 @@
   stays a skip there, since no set-up step could provide it.
 - `docker_client`, `sample_image`, `require_root`: the real parts the root tests use; each skips
   with the reason when its part is unavailable (and so fails in CI).
-- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session.py) runs
+- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session/session.py) runs
   on, without root: a host made of directories, an engine and a tracer in memory.
 """
 
@@ -191,7 +191,7 @@ def _bpf_unusable_reason() -> str | None:
     else:
         try:  # the recorder's own pre-flight names the missing part best
             from profiler.errors import ProfilerError
-            from profiler.session import preflight
+            from profiler.session.session import preflight
             preflight()
         except ProfilerError as e:
             reason = f"eBPF not usable here: {e.message}"
@@ -225,7 +225,7 @@ def fake_host(tmp_path, monkeypatch):
     """A host where everything pre-flight checks is present, made of directories under
     tmp_path: tracefs with syscall tracepoints, kernel headers, a cgroup v2 mount (a test can
     see that a session leaves nothing there) and a /proc for a container's cgroup."""
-    from profiler import session
+    from profiler.session import session
 
     tracing = tmp_path / "tracing"
     (tracing / "events" / "raw_syscalls").mkdir(parents=True)
@@ -259,7 +259,7 @@ class FakeEngine:
     def __init__(self, image=None, container=None, exit_at_start: int | None = None,
                  running: bool = False, pid: int = 0, create_error: Exception | None = None,
                  engine=None):
-        from profiler.engine import ContainerInfo, EngineInfo, ImageInfo
+        from profiler.session.engine import ContainerInfo, EngineInfo, ImageInfo
 
         self.engine = engine or EngineInfo("docker", "20.10.24", "runc", "cgroupfs")
 
@@ -312,7 +312,7 @@ class FakeEngine:
         self.exit_code = self.exit_at_start or 0
 
     def state(self, container):
-        from profiler.engine import ContainerState
+        from profiler.session.engine import ContainerState
 
         return ContainerState(running=self.running, pid=self.pid, exit_code=self.exit_code)
 
@@ -356,7 +356,7 @@ class FakeFleet(FakeEngine):
             tracer.start(container_id)
 
     def image(self, ref: str):
-        from profiler.engine import ImageInfo
+        from profiler.session.engine import ImageInfo
 
         return ImageInfo(id=ref, tags=(ref,))
 
@@ -372,7 +372,7 @@ class FakeFleet(FakeEngine):
         return self.containers[container]
 
     def state(self, container):
-        from profiler.engine import ContainerState
+        from profiler.session.engine import ContainerState
 
         return ContainerState(running=container in self.up, pid=self.pids.get(container, 0))
 
@@ -402,7 +402,7 @@ class FakeTracer:
 
     def __init__(self, raw=None, on_poll: Callable[[int], None] | None = None,
                  announces: bool = True, starts=(), containers=None):
-        from profiler.wire import RawTrace
+        from profiler.kernel.wire import RawTrace
 
         self.raw = raw or RawTrace(arch="x86_64", counts={0: 3, 59: 1},
                                    execs={b"/usr/bin/app": 1})
@@ -481,7 +481,7 @@ class FakeTracer:
             self.start(cid, path)
 
     def new_slot(self) -> int:
-        from profiler.wire import MAX_SLOTS
+        from profiler.kernel.wire import MAX_SLOTS
 
         if self._next_user_slot is None:
             self._next_user_slot = MAX_SLOTS - 1

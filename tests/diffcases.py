@@ -7,10 +7,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from profiler import recording_io
-from profiler.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
-                            FileAccess, Metadata, Network, Processes, Recording, SocketUse,
-                            Syscall, Workload)
+from profiler.recording import recording_io
+from profiler.recording.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
+                                      FileAccess, Metadata, Network, Processes, Recording,
+                                      SocketUse, Syscall, Workload)
 
 CID_A = "3f" * 32
 CID_B = "9c" * 32

@@ -1,16 +1,19 @@
-"""Shared inputs of the emit tests: the fixture recordings, small synthetic recordings, and the
-golden-file comparison (rewritten with pytest --update-golden)."""
+"""Shared inputs of the emit tests: the fixture recordings, small synthetic recordings, the
+golden-file comparison (rewritten with pytest --update-golden), and running `profiler emit`
+through the real entry point with its one-line error check."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
-from profiler import recording_io
-from profiler.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
-                            FileAccess, Metadata, Network, Processes, Recording, SocketUse,
-                            Syscall)
-from profiler.syscalls import number_of
+from profiler.recording import recording_io
+from profiler.recording.model import (ArgValues, Capability, ContainerConfig, Endpoint, Executable,
+                                      FileAccess, Metadata, Network, Processes, Recording,
+                                      SocketUse, Syscall)
+from profiler.kernel.syscalls import number_of
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"
@@ -18,6 +21,23 @@ GOLDEN = TESTS / "golden" / "emit"
 NGINX = FIXTURES / "nginx.recording.yaml"
 SHELL = FIXTURES / "shell.recording.yaml"
 LEGACY = FIXTURES / "legacy-1.0.recording.yaml"  # hand-kept: a schema 1.0 file
+PROFILER = [sys.executable, "-m", "profiler.cli"]
+
+
+def emit(*args, cwd=None):
+    proc = subprocess.run([*PROFILER, "emit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
+    return proc
+
+
+def assert_one_line_error(proc, *words):
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    errors = [x for x in lines if x.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    for w in words:
+        assert w in errors[0], (w, proc.stderr)
 
 
 def nginx() -> Recording:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from emitcases import nginx, recording, shell
-from profiler import project
-from profiler.project import Instance, Project, Selector, Service
+from profiler.recording import project
+from profiler.recording.project import Instance, Project, Selector, Service
 
 IDS = {"web": "a" * 64, "app": "b" * 64, "cache": "c" * 64, "worker": "d" * 64}
 

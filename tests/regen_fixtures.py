@@ -33,9 +33,8 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 sys.path.insert(0, str(REPO))
 
-from profiler import recording_io  # noqa: E402
-from profiler.model import (Capability, Executable, Network, Recording, SocketUse,  # noqa: E402
-                            Syscall)
+from profiler.recording import recording_io  # noqa: E402
+from profiler.recording.model import Capability, Executable, Network, Recording, SocketUse, Syscall
 
 # fixture file -> the sample it is recorded from
 FIXTURES = {"nginx": "nginx"}

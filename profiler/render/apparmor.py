@@ -1,6 +1,6 @@
 """Policy -> AppArmor profile (templates/apparmor.profile.j2).
 
-File patterns come from profiler.normalize (AppArmor glob syntax, specials escaped). Every path
+File patterns come from profiler.policy.normalize (AppArmor glob syntax, specials escaped). Every path
 came from the container and is untrusted, so this module checks each pattern again before it
 reaches the template: a pattern is used only if it is exactly what normalize_path can produce
 (starts with "/", every backslash escapes a special character, the only live globs are `*` and
@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from ..linux import CAPABILITIES
-from ..normalize import PID, TID, escape
-from ..reduce import Policy
+from ..kernel.linux import CAPABILITIES, cap_short
+from ..policy.normalize import PID, TID, escape
+from ..policy.reduce import Policy
 from . import templating
 
 GLOB_THRESHOLD = 8
@@ -30,7 +30,7 @@ _SPECIAL = frozenset('\\*?[]{}^,"@')
 _VARIABLES = (PID, TID)
 
 # AppArmor network family and type keywords (apparmor.d(5) "Network Rules"; the parser's
-# af_names come from the kernel's include/linux/socket.h, the same list as profiler.linux).
+# af_names come from the kernel's include/linux/socket.h, the same list as profiler.kernel.linux).
 _AA_FAMILIES = frozenset({
     "unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge", "atmpvc", "x25", "inet6",
     "rose", "netbeui", "security", "key", "netlink", "packet", "ash", "econet", "atmsvc", "rds",
@@ -320,7 +320,7 @@ def _network_rules(policy: Policy) -> list[str]:
 
 def _capabilities(policy: Policy) -> list[str]:
     known = set(CAPABILITIES.values())
-    return sorted(c.removeprefix("CAP_").lower() for c in policy.capabilities if c in known)
+    return sorted(cap_short(c).lower() for c in policy.capabilities if c in known)
 
 
 def render(policy: Policy, *, complain: bool = False,

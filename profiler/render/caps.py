@@ -1,7 +1,7 @@
 """Policy -> the capability part of a `docker run` line: one line, pasteable.
 
 Also the one place that decides what to do when a recording has no capability data (made where
-the kernel had no capability source, profiler/capsource.py): never a silent `--cap-drop ALL`.
+the kernel had no capability source, profiler/kernel/capsource.py): never a silent `--cap-drop ALL`.
 Every renderer that writes capabilities (caps, run, compose, k8s, apparmor) asks here.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..errors import PolicyError
-from ..reduce import Policy
+from ..kernel.linux import cap_short
+from ..policy.reduce import Policy
 
 # What emit may be told to do with capabilities nobody recorded (`--caps-unknown`).
 UNKNOWN_CHOICES = ("keep-default", "drop-all")
@@ -37,7 +38,7 @@ def resolve_unknown(policy: Policy, formats, choice: str | None) -> Policy:
 
 def cap_names(policy: Policy) -> list[str]:
     """Docker's spelling (no CAP_ prefix), sorted."""
-    return sorted(c.removeprefix("CAP_") for c in policy.capabilities)
+    return sorted(cap_short(c) for c in policy.capabilities)
 
 
 def cap_args(policy: Policy) -> list[str]:

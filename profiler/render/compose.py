@@ -5,13 +5,13 @@ spelled once, in templates/compose_security.j2, which the project override share
 
 from __future__ import annotations
 
-from .. import pss
-from ..reduce import Policy
+from ..policy.reduce import Policy
 from . import caps as caps_render
+from . import k8s
 from . import templating
-from .run import not_applied, require_image
+from .container import not_applied, require_image
 
-# docker run option (its one spelling, profiler/run_options.py) -> compose service key
+# docker run option (its one spelling, profiler/recording/run_options.py) -> compose service key
 # (compose-spec "services" reference), for the recording's own options that compose can express.
 _LIST_KEYS = {"publish": "ports", "volume": "volumes", "env": "environment", "tmpfs": "tmpfs",
               "expose": "expose", "add-host": "extra_hosts", "label": "labels", "dns": "dns"}
@@ -103,6 +103,6 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         container_name=h.name,
         boot=h.boot,
         not_applied=not_applied(policy),
-        pss=pss.check_policy(policy).lines(),
+        pss=k8s.pss_verdict(policy).lines(),
         complain=complain,
     )

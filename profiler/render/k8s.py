@@ -2,7 +2,7 @@
 with the same syscalls as seccomp.json, and a Pod whose container securityContext carries the
 capabilities, the seccomp profile and what else the evidence supports, plus what replaces the
 things Docker gives a container and a Kubernetes node's runtime does not (docs/k8s.md), and
-the Pod Security Standards verdict on the pod (profiler/pss.py).
+the Pod Security Standards verdict on the pod (profiler/policy/pss.py).
 
 SPO's SeccompProfile v1 (its CRD: deploy/base-crds/crds/seccompprofile.yaml, vendored in
 tests/schemas/) is cluster-scoped, has no `comment` per syscall rule and lists
@@ -17,11 +17,12 @@ import re
 
 import yaml
 
-from ..reduce import Policy
+from ..policy import pss
+from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import seccomp as seccomp_render
 from . import templating
-from .run import not_applied, require_image
+from .container import not_applied, require_image
 
 SPO_API = "security-profiles-operator.x-k8s.io/v1"
 NAMESPACE = "default"  # the Pod's; the SeccompProfile (v1) is cluster-scoped
@@ -61,11 +62,14 @@ def pod(policy: Policy) -> dict:
     return next(d for d in docs if d and d.get("kind") == "Pod")
 
 
-def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
-    from .. import pss
+def pss_verdict(policy: Policy) -> pss.Verdict:
+    """The Pod Security Standards verdict on the pod emit renders for this Policy (k8s.yaml's
+    Pod); run.sh and compose.yaml state it too, for the same container on a cluster."""
+    return pss.check_pod(pod(policy), pss.policy_evidence(policy))
 
-    verdict = pss.check_pod(pod(policy), pss.policy_evidence(policy))
-    return _render(policy, complain, arg_filters, verdict.lines())
+
+def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    return _render(policy, complain, arg_filters, pss_verdict(policy).lines())
 
 
 def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[str]) -> str:

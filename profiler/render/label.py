@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from ..reduce import Policy
+from ..policy.reduce import Policy
 from . import seccomp as seccomp_render
 
 LABEL = "io.containers.seccomp.profile"

@@ -9,7 +9,7 @@ compose.security.yaml up` merges it into. Each key is spelled as in a single pol
 fragment (templates/compose_security.j2, shared with render/compose.py).
 
 seccomp profiles are named by absolute path, because the compose versions resolve a relative
-one from different places (profiler/compose_cli.py); the policies' directory (`policy_root`)
+one from different places (profiler/session/compose_cli.py); the policies' directory (`policy_root`)
 is therefore part of the text.
 """
 
@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from ..reduce import Policy
+from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import templating
 from .compose import hardening_tmpfs
-from .run import not_applied
+from .container import not_applied
 
 OVERRIDE_FILE = "compose.security.yaml"
 LOAD_SCRIPT = "apparmor-load.sh"

@@ -15,12 +15,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .. import pss
-from ..errors import PolicyError
-from ..reduce import Policy
+from ..policy.reduce import Policy
+from ..kernel.linux import cap_full
 from . import caps as caps_render
+from . import k8s
 from . import seccomp as seccomp_render
 from . import templating
+from .container import not_applied, require_image
 from .templating import NAME
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
@@ -31,13 +32,6 @@ class Flag:
     words: tuple[str, ...]
     comment: str  # the evidence
     assumption: str = ""  # what it takes for granted beyond the training run
-
-
-def require_image(policy: Policy) -> str:
-    if not policy.image:
-        raise PolicyError("the recording names no image, so there is no container to run",
-                          hint="for a plain process use --format seccomp, apparmor or caps")
-    return policy.image
 
 
 def _option_word(key: str) -> str:
@@ -64,7 +58,8 @@ def flags(policy: Policy) -> list[Flag]:
     if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
         out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
         for name in caps_render.cap_names(policy):
-            out.append(Flag(("--cap-add", name), f"CAP_{name} was granted during the recording"))
+            out.append(Flag(("--cap-add", name),
+                            f"{cap_full(name)} was granted during the recording"))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     owner_why = dict(h.tmpfs_why)
@@ -119,14 +114,6 @@ def _flag(words: tuple[str, ...], d) -> Flag:
     return Flag(words, d.evidence, d.assumption)
 
 
-def not_applied(policy: Policy) -> list[tuple[str, str]]:
-    h = policy.hardening
-    return [(label, d.evidence) for label, d in (
-        ("--security-opt no-new-privileges", h.no_new_privileges), ("--read-only", h.read_only),
-        ("--pids-limit", h.pids_limit), ("--user", h.user), ("--network none", h.network_none))
-        if not d.apply]
-
-
 def cli(policy: Policy) -> str:
     """The command run.sh runs the container with: the recordings' engine's own CLI."""
     return "podman" if policy.engine == "podman" else "docker"
@@ -165,7 +152,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         flags=flags(policy),
         skipped=passthrough(policy)[1],
         not_applied=not_applied(policy),
-        pss=pss.check_policy(policy).lines(),
+        pss=k8s.pss_verdict(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
                          f"used, the rest the container runtime's and the kernel's on "
                          f"its behalf)"

@@ -12,7 +12,7 @@ Layout of the profile (Docker's format, moby profiles/seccomp; runc and containe
   one ALLOW block for the container runtime (data/runtime_syscalls.yaml), then one ALLOW block
   for the syscalls the kernel or libc make on the app's behalf (data/behalf_syscalls.yaml), then
   ENOSYS (errnoRet 38) for io_uring when the app used it and emit refuses it
-  (profiler/iouring.py), and for syscalls whose callers fall back to an older call only on
+  (profiler/kernel/iouring.py), and for syscalls whose callers fall back to an older call only on
   ENOSYS. Every block has a comment.
 
 A rule cannot be limited to one architecture: the OCI runtime spec's LinuxSyscall (names,
@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import json
 
-from .. import syscalls as sctab
-from ..behalf_syscalls import behalf_names
+from ..kernel import syscalls as sctab
+from ..policy.behalf_syscalls import behalf_names
 from ..errors import PolicyError
-from ..linux import CLONE_NAMESPACE_FLAGS, CLONE_NAMESPACE_MASK, ENOSYS, EPERM, family_name
-from ..reduce import ArgFilter, Policy
-from ..runtime_syscalls import tables
+from ..kernel.linux import CLONE_NAMESPACE_FLAGS, CLONE_NAMESPACE_MASK, ENOSYS, EPERM, family_name
+from ..policy.reduce import ArgFilter, Policy
+from ..policy.runtime_syscalls import tables
 
 
 # What a compat architecture is called in comments and --explain.

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import sys
 
-from profiler import capsource
-from profiler.tracer import Tracer, _tracefs
+from profiler.kernel import capsource
+from profiler.kernel.tracer import Tracer, _tracefs
 
 # What record IMAGE, record --container, verify, record --match (with running containers:
 # attach too), verify --compose and record --exec build (tracer.Tracer's flags).

@@ -1,4 +1,4 @@
-"""The host matrix's "engine" step: profiler.engine.Engine against the host's real engine.
+"""The host matrix's "engine" step: profiler.session.engine.Engine against the host's real engine.
 
     .venv/bin/python tests/hosts/engine_check.py IMAGE
 
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from profiler.engine import Engine, RunSpec, container_runtime
+from profiler.session.engine import Engine, RunSpec, container_runtime
 
 # A shell that says hello, answers SIGTERM with "bye" and exit 0, and shows that the seccomp
 # profile given as a file reached the runtime (unshare is refused by it).

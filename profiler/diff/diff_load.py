@@ -1,0 +1,59 @@
+"""Read one side of `profiler diff` and tell its kind by content: a recording (YAML), an emitted
+policy directory, or a seccomp JSON profile. Every problem becomes a UsageError/RecordingError
+(exit 2) with one line and a hint; profiler/diff/diff.py does the (pure) comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..recording import recording_io
+from .diff import KINDS, Facts, facts_from_policy, facts_from_recording, facts_from_seccomp
+from ..errors import UsageError
+from ..output.policy_dir import POLICY_FILES, PolicyFormatError, read_text, read_texts
+
+HINT = ("give two recordings (*.yaml), two policy directories (`profiler emit --format all "
+        "-o DIR`) or two seccomp JSON files")
+
+
+def policy_dir_facts(p: Path, label: str) -> Facts:
+    """The Facts of a policy directory (also one service's, in an emitted project)."""
+    texts = read_texts(p, label, HINT)
+    if all(t is None for t in texts.values()):
+        raise UsageError(f"{label}: a directory without any of {', '.join(POLICY_FILES)}",
+                         hint="write one with `profiler emit --format all -o DIR`")
+    try:
+        return facts_from_policy(texts)
+    except PolicyFormatError as e:
+        raise UsageError(f"{label}/{e}", hint="was it edited by hand? emit it again") from None
+
+
+def load(path: str) -> Facts:
+    """The Facts of one diff input, its kind told by content."""
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file or directory", hint=HINT)
+    if p.is_dir():
+        return policy_dir_facts(p, path)
+    text = read_text(p, path, hint=HINT)
+    if text.lstrip().startswith(("{", "[")):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})",
+                             hint="was the file truncated or edited by hand?") from None
+        if isinstance(data, dict) and "metadata" in data and "schema_version" in data:
+            return facts_from_recording(recording_io.loads(text, path), path)  # JSON is YAML
+        try:
+            return facts_from_seccomp(data)
+        except PolicyFormatError as e:
+            raise UsageError(f"{path}: {e}", hint=HINT) from None
+    return facts_from_recording(recording_io.loads(text, path), path)
+
+
+def load_pair(old: str, new: str) -> tuple[Facts, Facts]:
+    a, b = load(old), load(new)
+    if a.kind != b.kind:
+        raise UsageError(f"cannot compare a {KINDS[a.kind]} ({old}) with a {KINDS[b.kind]} "
+                         f"({new})", hint="give two of the same kind: " + HINT.split("give ")[1])
+    return a, b

@@ -1,0 +1,693 @@
+"""The eBPF tracer: the only module that imports bcc.
+
+It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.kernel.wire) with options as
+-D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
+attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels without
+their tracepoint, a kprobe on cap_capable: profiler/kernel/capsource.py decides), feeds what is
+streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver (where
+the kernel did not complete a relative path itself: record.c KPATH), and at the end reads the
+in-kernel aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns
+into the typed model.
+
+Every aggregate is kept per container slot (record.c, "Slots"): `snapshot()` is slot 0's (exec
+mode, one container); in match mode (`match=True`) the kernel gives each new container a slot,
+`on_container` hears of it, user space keeps or drops it, and `snapshot_slots()` returns one
+RawTrace per kept slot. What the events tell (executables, privilege changes, first sightings)
+is kept per slot here too, from the slot each event carries.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import errno
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import btf, capsource, cgroups, syscalls
+from ..errors import EnvironmentProblem
+from .pathres import PathResolver, proc_base
+from .wire import (
+    CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES,
+    TASKS_ROW, TRACER_LOSS, URING_OPS, URING_ROW, Access, ArgIndex, Claim, CompatArch, Event,
+    EventType, Loss, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, TasksSlot,
+    UringSlot,
+)
+
+BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
+BPF_SOURCE = BPF_DIR / "record.c"  # includes wire.h from the same directory
+
+MAX_NR = 1024
+MAX_FILES = 262144
+MAX_ARG_VALUES = 64
+RINGBUF_PAGES = 1024  # 4 MiB
+# Match mode: the containers share the aggregation hash maps, which are this many times larger
+# (record.c HASH_SCALE); the per-slot arrays have a row per slot instead.
+MATCH_HASH_SCALE = 4
+_BPF_NOEXIST = 1  # bpf(2) update flag: fail when the key exists (an atomic claim)
+
+
+def _tracefs() -> Path:
+    for p in (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing")):
+        if (p / "events").is_dir():
+            return p
+    raise EnvironmentProblem("tracefs is not mounted",
+                             hint="mount -t tracefs tracefs /sys/kernel/tracing")
+
+
+_ARCH_DEFINE = {"x86_64": "ARCH_X86_64", "aarch64": "ARCH_ARM64"}
+
+# The kernel struct members record.c's in-kernel path walk (KPATH) reads, as its -D defines:
+# define -> (struct, member), offsets from the running kernel's BTF. Missing any of them, the
+# recorder falls back to resolving relative paths in user space from the events it streams.
+KPATH_FIELDS = {
+    "KP_TASK_FILES": ("task_struct", "files"), "KP_TASK_FS": ("task_struct", "fs"),
+    "KP_TASK_MM": ("task_struct", "mm"), "KP_FILES_FDT": ("files_struct", "fdt"),
+    "KP_FDT_MAX": ("fdtable", "max_fds"), "KP_FDT_FD": ("fdtable", "fd"),
+    "KP_FILE_PATH": ("file", "f_path"), "KP_PATH_MNT": ("path", "mnt"),
+    "KP_PATH_DENTRY": ("path", "dentry"), "KP_FS_ROOT": ("fs_struct", "root"),
+    "KP_FS_PWD": ("fs_struct", "pwd"), "KP_D_PARENT": ("dentry", "d_parent"),
+    "KP_D_NAME_LEN": ("dentry", "d_name.len"), "KP_D_NAME_NAME": ("dentry", "d_name.name"),
+    "KP_MOUNT_MNT": ("mount", "mnt"), "KP_MOUNT_PARENT": ("mount", "mnt_parent"),
+    "KP_MOUNT_MOUNTPOINT": ("mount", "mnt_mountpoint"), "KP_VFSMNT_ROOT": ("vfsmount", "mnt_root"),
+    "KP_MM_EXE": ("mm_struct", "exe_file"),
+}
+
+
+def kpath_defines(offset=btf.running_kernel_offset) -> tuple[list[str], list[str]]:
+    """(-D flags enabling the in-kernel path walk, or [] when BTF lacks a member; the members
+    BTF lacks, as "struct.member")."""
+    found = {d: offset(s, m) for d, (s, m) in KPATH_FIELDS.items()}
+    missing = [".".join(KPATH_FIELDS[d]) for d, off in found.items() if off is None]
+    if missing:
+        return [], missing
+    return ["-DKPATH"] + [f"-D{d}={off}" for d, off in found.items()], []
+# io_uring tracepoints record.c can use, by the define that compiles its probe, in order of
+# preference (the submit event was io_uring_submit_sqe before kernel 6.2): (define, event,
+# fields the probe reads).
+_URING_EVENTS = (
+    ("URING_SUBMIT_REQ", "io_uring_submit_req", ("opcode",)),
+    ("URING_SUBMIT_SQE", "io_uring_submit_sqe", ("opcode",)),
+    ("URING_CREATE", "io_uring_create", ("flags",)),
+    ("URING_FILE_GET", "io_uring_file_get", ()),
+)
+
+
+def _tracepoint_fields(category: str, event: str) -> set[str] | None:
+    """The field names of a tracepoint from its tracefs format file, None when it is absent."""
+    try:
+        fmt = (_tracefs() / "events" / category / event / "format").read_text()
+    except (OSError, EnvironmentProblem):
+        return None
+    names = set()
+    for line in fmt.splitlines():
+        decl = line.strip().partition("field:")[2].partition(";")[0]
+        if decl:
+            names.add(decl.split()[-1].split("[")[0])
+    return names
+
+
+def uring_defines() -> tuple[list[str], tuple[str, ...]]:
+    """-D flags for the io_uring tracepoints this kernel has (detected in tracefs, never
+    assumed), and their names ("io_uring:io_uring_submit_req", ...)."""
+    flags, attached = [], []
+    for define, event, needs in _URING_EVENTS:
+        if define == "URING_SUBMIT_SQE" and "-DURING_SUBMIT_REQ" in flags:
+            continue
+        fields = _tracepoint_fields("io_uring", event)
+        if fields is None or not set(needs) <= fields:
+            continue
+        flags.append(f"-D{define}")
+        attached.append(f"io_uring:{event}")
+        if define.startswith("URING_SUBMIT") and "sq_thread" in fields:
+            flags.append("-DURING_SQ_THREAD_FIELD")
+    return flags, tuple(attached)
+
+
+@dataclass
+class _Seen:
+    """What the events told about one slot's tasks."""
+
+    execs: dict[bytes, int] = field(default_factory=dict)
+    exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> what it runs (exec, fork)
+    exe_resolved: dict[bytes, bytes] = field(default_factory=dict)  # exec path -> symlinks resolved
+    privexecs: dict[tuple, int] = field(default_factory=dict)
+    # first sightings (note_first_seen): kind -> key -> ms since the tracer's start
+    first: dict[str, dict] = field(default_factory=lambda: {
+        "syscalls": {}, "caps": {}, "sockets": {}, "execs": {}})
+
+
+class Tracer:
+    """Load the recorder. `containers`: only tasks in the cgroups of the containers named with
+    `expect_container` (before they start) or `add_target` (running ones; `attach` says tasks
+    older than `begin()` count at once); otherwise only tasks registered with `track` (exec
+    mode). `match` (with `containers`): every container that starts also gets a slot of its
+    own, announced to `on_container(slot, container_id, cgroup_v2_path)` from poll()/drain();
+    `drop(slot)` the ones not wanted."""
+
+    def __init__(self, containers: bool = False, attach: bool = False, arch: str | None = None,
+                 initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
+                 own_pid_namespace: bool = True, capabilities: str | None = None,
+                 match: bool = False):
+        if match and not containers:
+            raise ValueError("match mode traces containers: containers=True")
+        self.match = match
+        self.nslots = MAX_SLOTS if match else 1  # rows of the per-slot aggregates
+        self.arch = arch or syscalls.host_arch()
+        try:
+            from bcc import BPF  # noqa: the one import of bcc in the project
+        except ImportError:
+            raise EnvironmentProblem(
+                "bcc's Python bindings are not importable",
+                hint="run `make setup` (installs python3-bpfcc) and use .venv/bin/profiler") from None
+        if self.arch not in _ARCH_DEFINE:
+            raise EnvironmentProblem(f"recording on {platform.machine()} is not supported yet",
+                                     hint="supported: x86_64, aarch64")
+        nr_execve = syscalls.number_of(self.arch, "execve")
+        cflags = [
+            f"-I{BPF_DIR}", f"-DMAX_NR={MAX_NR}", f"-DMAX_FILES={MAX_FILES}",
+            f"-DMAX_ARG_VALUES={MAX_ARG_VALUES}", f"-DRINGBUF_PAGES={RINGBUF_PAGES}",
+            f"-DNR_EXECVE={nr_execve}", f"-DNR_CHDIR={syscalls.number_of(self.arch, 'chdir')}",
+            f"-DNR_MMAP={syscalls.number_of(self.arch, 'mmap')}",
+            f"-D{_ARCH_DEFINE[self.arch]}", f"-DNSLOTS={self.nslots}",
+            f"-DHASH_SCALE={MATCH_HASH_SCALE if match else 1}", "-Wno-unreachable-code",
+        ]
+        if containers:
+            cflags.append("-DCONTAINERS")
+            if match:
+                cflags.append("-DMATCH")
+            if attach:
+                cflags.append("-DATTACH")
+                start_time = btf.running_kernel_offset("task_struct", "start_time")
+                if start_time is not None:  # without it every task of the container counts
+                    cflags.append(f"-DTASK_START_TIME_OFF={start_time}")
+            if own_pid_namespace:  # the container has its own PID namespace (not --pid host)
+                ns = os.stat("/proc/self/ns/pid")
+                cflags += [f"-DHOST_PIDNS_DEV={ns.st_dev}ULL", f"-DHOST_PIDNS_INO={ns.st_ino}ULL"]
+        real_cred = btf.running_kernel_offset("task_struct", "real_cred")
+        if real_cred is not None:  # without BTF: capability grants are taken as they come
+            cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
+        self.tells_overridden_creds = real_cred is not None
+        kpath, self.kpath_missing = kpath_defines()
+        cflags += kpath
+        self.kernel_paths = bool(kpath)  # else: relative paths resolved from streamed events
+        cred_flags = btf.cred_defines()
+        self.sees_exec_creds = cred_flags is not None
+        cflags += cred_flags or []
+        uring_flags, self.uring_tracepoints = uring_defines()
+        cflags += uring_flags
+        if capabilities is None:  # the caller did not choose (pre-flight does): detect
+            capabilities = capsource.choose("auto", capsource.detect((_tracefs(),)))[0]
+        self.cap_source = capabilities  # capsource.SOURCES
+        if capabilities == capsource.TRACEPOINT:
+            cflags.append("-DCAP_TRACEPOINT")
+            noaudit = capsource.running_noaudit_define()
+            if noaudit:
+                cflags.append(noaudit)
+        elif capabilities == capsource.KPROBE:
+            cflags.append("-DCAP_KPROBE")
+        # i386 syscalls are told by TS_COMPAT in thread_info.status, whose offset only the
+        # running kernel's BTF may give. Without it they would be counted as native calls.
+        ti_status = btf.running_kernel_offset("task_struct", "thread_info.status") \
+            if self.arch == "x86_64" else None
+        if ti_status is not None:
+            cflags.append(f"-DTASK_TI_STATUS_OFF={ti_status}")
+        self.tells_compat = ti_status is not None  # else i386 calls count as native (as before)
+        self.verify = verify
+        if all_exits or verify:
+            cflags.append("-DEXIT_ALL")
+            all_exits = True
+        if verify:
+            cflags.append("-DVERIFY")
+        try:
+            self.bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
+        except Exception as e:  # bcc raises bare Exception on compile/load failure
+            raise _explain_bpf_failure(e) from None
+        self._fill_classes()
+        if capabilities == capsource.KPROBE:
+            self._attach_cap_kprobe()
+        if not all_exits:
+            self._attach_exits()
+        self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
+        self._seen: dict[int, _Seen] = {}  # slot -> what its events told
+        self._privexec_pending: dict[int, tuple] = {}  # tid -> (slot, a PRIVEXEC before its EXEC)
+        self.cgroups: list[tuple[int, bytes]] = []  # (slot, v2 path) of each cgroup matched
+        self.on_container: Callable[[int, str, bytes], None] | None = None
+        self._slots: set[int] = {0} if not match else set()  # slots in use
+        self._dropped: set[int] = set()
+        self._kept: set[int] = set()
+        self._new: list[tuple[int, str, bytes]] = []  # EV_SLOT not yet given to on_container
+        self._t0: float | None = None
+        self._stop_ms = 0
+        if match:  # slot 0 is never a container's here: its loss row counts for the tracer
+            self._claim(0)
+        self.bpf["events"].open_ring_buffer(self._on_event)
+
+    # --- setup ------------------------------------------------------------------------------
+    def _fill_classes(self) -> None:
+        cls, bits = self.bpf["sysclass"], self.bpf["sysbits"]
+        for name, (c, b) in self._classes():
+            nr = syscalls.number_of(self.arch, name)
+            if nr is None or nr >= MAX_NR:
+                continue  # this architecture does not have it (e.g. open on aarch64)
+            cls[ct.c_int(nr)] = ct.c_uint8(int(c))
+            bits[ct.c_int(nr)] = ct.c_uint32(int(b))
+
+    def _classes(self):
+        """The syscall classes to trace: without chdir when the kernel's own cwd completes
+        relative paths (KPATH), as nothing else needs it."""
+        return [(name, cb) for name, cb in SYSCALL_CLASSES.items()
+                if not (self.kernel_paths and cb[0] == SysClass.CHDIR)]
+
+    def _attach_exits(self) -> None:
+        """The result of the syscalls that need one (paths, chdir, set*id, sockets) comes from
+        their own exit tracepoints: for every other syscall the kernel tests one bit, where a
+        raw sys_exit program would cost a second BPF dispatch on every syscall."""
+        events = _tracefs() / "events" / "syscalls"
+        for name, (cls, _bits) in self._classes():
+            if cls in NO_EXIT_CLASSES or not (events / f"sys_exit_{name}").is_dir():
+                continue
+            try:
+                self.bpf.attach_tracepoint(tp=f"syscalls:sys_exit_{name}", fn_name=b"on_sys_exit")
+            except Exception as e:  # bcc raises bare Exception
+                raise EnvironmentProblem(f"cannot attach to syscalls:sys_exit_{name}: {e}") from None
+
+    def _attach_cap_kprobe(self) -> None:
+        try:
+            self.bpf.attach_kprobe(event=b"cap_capable", fn_name=b"cap_enter")
+            self.bpf.attach_kretprobe(event=b"cap_capable", fn_name=b"cap_return")
+        except Exception as e:  # bcc raises bare Exception
+            raise EnvironmentProblem(f"cannot attach a kprobe to cap_capable: {e}",
+                                     hint="record with --capabilities off, or on a kernel with "
+                                          "kprobes or the capability:cap_capable tracepoint"
+                                     ) from None
+
+    def track(self, pid: int, pending: bool = False) -> None:
+        """Register a task: pending (counts from its next exec) or active (counts now)."""
+        state = TaskState.PENDING if pending else TaskState.ACTIVE
+        self.bpf["tracked"][ct.c_uint32(pid)] = ct.c_uint32(int(state))
+        if not pending:
+            live, key = self.bpf["tasks"], ct.c_int(TasksSlot.LIVE)  # slot 0's row
+            live[key] = ct.c_uint64(live[key].value + 1)
+
+    def expect_container(self, container_id: str, slot: int = 0) -> None:
+        """The container's cgroup, which its start will create, becomes a target (slot) as soon
+        as the kernel announces it (record.c's cgroup_mkdir); so do its restarts'."""
+        self._use(slot)
+        table = self.bpf["expected"]
+        key = table.Key()
+        raw = container_id.encode()
+        if len(raw) != ct.sizeof(key):
+            raise ValueError(f"not a full container id: {container_id!r}")
+        ct.memmove(ct.addressof(key), raw, len(raw))
+        table[key] = ct.c_uint32(slot)
+
+    def add_target(self, cgroup_id: int, slot: int = 0) -> None:
+        """An existing cgroup v2 (by id) whose tasks belong to container `slot`."""
+        self._use(slot)
+        self.bpf["targets"][ct.c_uint64(cgroup_id)] = ct.c_uint32(slot)
+
+    def _use(self, slot: int) -> None:
+        if not 0 <= slot < self.nslots:
+            raise ValueError(f"slot {slot} out of range: this tracer has {self.nslots} "
+                             f"(match mode has {MAX_SLOTS}, from new_slot())")
+        self._slots.add(slot)
+
+    # --- match mode: one slot per container ------------------------------------------------
+    def _claim(self, slot: int) -> bool:
+        """Take a slot in record.c's `slot_claims` unless the kernel (or we) took it: the
+        insert fails when the key exists, so the kernel and user space never share a slot."""
+        from bcc.libbcc import lib  # noqa: bcc's bpf(2) wrappers (bcc is imported by now)
+
+        key, who = ct.c_uint32(slot), ct.c_uint32(Claim.USER)
+        return lib.bpf_update_elem(self.bpf["slot_claims"].map_fd, ct.byref(key), ct.byref(who),
+                                   _BPF_NOEXIST) == 0
+
+    def new_slot(self) -> int:
+        """A slot for a container named by user space (a running one: expect_container and
+        add_target with it), from the top down; the kernel hands out slots from the bottom up."""
+        if not self.match:
+            raise ValueError("new_slot is for match mode (Tracer(match=True))")
+        for slot in range(self.nslots - 1, 0, -1):
+            if slot not in self._slots and self._claim(slot):
+                self._slots.add(slot)
+                return slot
+        raise EnvironmentProblem(f"all {MAX_SLOTS - 1} container slots of the recorder are taken",
+                                 hint="record fewer containers at once")
+
+    def drop(self, slot: int) -> None:
+        """Not wanted: its tasks stop counting at once (record.c checks `dropped` on every
+        event), its cgroups stop being targets (a restart finds its slot dropped), and
+        snapshot_slots leaves it out."""
+        if not self.match or not 0 < slot < self.nslots:
+            raise ValueError(f"not a match-mode slot: {slot}")
+        self.bpf["dropped"][ct.c_int(slot)] = ct.c_uint32(1)
+        self._dropped.add(slot)
+        targets = self.bpf["targets"]
+        for k, v in list(targets.items()):
+            if v.value == slot:
+                try:
+                    del targets[k]
+                except KeyError:  # the cgroup went meanwhile
+                    pass
+
+    def keep(self, slot: int) -> None:
+        """Wanted: nothing to change in the kernel (a new slot counts from its start)."""
+        self._kept.add(slot)
+
+    def _live_slots(self) -> list[int]:
+        return sorted(self._slots - self._dropped)
+
+    def is_target(self, cgroup_id: int) -> bool:
+        return ct.c_uint64(cgroup_id) in self.bpf["targets"]
+
+    def begin(self) -> None:
+        """Attach mode: tasks started before now count at first sight (the running app); younger
+        ones from their exec inside the container (a `docker exec`) or their fork by a counting
+        task. CLOCK_MONOTONIC is the clock of task_struct.start_time and bpf_ktime_get_ns."""
+        self.bpf["session"][ct.c_int(0)] = ct.c_uint64(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
+
+    # --- streaming --------------------------------------------------------------------------
+    def _seen_in(self, slot: int) -> _Seen:
+        seen = self._seen.get(slot)
+        if seen is None:
+            seen = self._seen[slot] = _Seen()
+        return seen
+
+    def _on_event(self, ctx, data, size) -> None:
+        """Feed each streamed event to the path resolver (the events arrive in order)."""
+        e = ct.cast(data, ct.POINTER(Event)).contents
+        if e.type == EventType.PRIVEXEC:  # a record of its own layout, just before its EXEC
+            p = ct.cast(data, ct.POINTER(PrivExecEvent)).contents
+            self._privexec_pending[p.tid] = (p.slot, _privexec_key(p))
+            return
+        seen = self._seen_in(e.slot)
+        if e.type == EventType.FORK:  # the child's tid travels in `dirfd`
+            self.paths.fork(e.tgid, e.tid, e.dirfd)
+            if e.tgid in seen.exe_of:
+                seen.exe_of.setdefault(e.dirfd, seen.exe_of[e.tgid])
+        elif e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
+            full = self.paths.exec(e.tgid, e.tid, e.path)
+            seen.execs[full] = seen.execs.get(full, 0) + 1
+            seen.first["execs"].setdefault(full, self._ms())
+            seen.exe_of[e.tgid] = full
+            pending = self._privexec_pending.pop(e.tid, None)
+            if pending is not None:  # the path as resolved for the exec
+                self._count_privexec(e.slot, (full,) + pending[1][1:])
+        elif e.type == EventType.EXE_RESOLVED:  # follows its EXEC: same tgid
+            used, real = seen.exe_of.get(e.tgid), e.path
+            if used is not None and real.startswith(b"/") and real != used:
+                seen.exe_resolved[used] = real
+        elif e.type == EventType.FILE:
+            self.paths.file_seen(e.tgid, e.tid, e.dirfd, e.path)
+        elif e.type == EventType.CHDIR:
+            self.paths.chdir(e.tgid, e.tid, e.dirfd, e.path)
+        elif e.type == EventType.DIRFD:
+            self.paths.dirfd_opened(e.tgid, e.tid, e.dirfd, e.path, e.aux)
+        elif e.type == EventType.CGROUP:
+            self.cgroups.append((e.dirfd, e.path))
+        elif e.type == EventType.SLOT:  # record.c claim_slot: the kernel's new slot
+            self._slots.add(e.slot)
+            cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
+            self._new.append((e.slot, cid, e.path))
+
+    def _count_privexec(self, slot: int, key: tuple) -> None:
+        privexecs = self._seen_in(slot).privexecs
+        privexecs[key] = privexecs.get(key, 0) + 1
+
+    def _announce(self) -> None:
+        """New slots to on_container, outside bcc's ring-buffer callback (whose exceptions
+        ctypes would swallow): the callee may raise, or call drop/keep."""
+        while self._new:
+            slot, cid, path = self._new.pop(0)
+            if self.on_container is not None:
+                self.on_container(slot, cid, path)
+
+    def poll(self, timeout_ms: int = 100) -> None:
+        self.bpf.ring_buffer_poll(timeout_ms)
+        self._announce()
+
+    def drain(self) -> None:
+        self.bpf.ring_buffer_consume()
+        self._announce()
+
+    # --- reading per-slot arrays -----------------------------------------------------------
+    def _row(self, name: str, slot: int, length: int) -> list[int]:
+        """Entries [slot * length, (slot + 1) * length) of a u64 array map, in one bpf(2) call
+        (BPF_MAP_LOOKUP_BATCH, kernel 5.6+; the batch starts after the key it is given); per
+        entry where the kernel refuses. A per-CPU array's entries are summed over the CPUs."""
+        from bcc.libbcc import lib  # noqa: bcc's bpf(2) wrappers (bcc is imported by now)
+
+        table = self.bpf[name]
+        start = slot * length
+        keys, values = (ct.c_uint32 * length)(), (table.Leaf * length)()
+        before, after, count = ct.c_uint32(start - 1), ct.c_uint32(0), ct.c_uint32(length)
+        res = lib.bpf_lookup_batch(table.map_fd, ct.byref(before) if start else None,
+                                   ct.byref(after), keys, values, ct.byref(count))
+        if not ((res == 0 or ct.get_errno() == errno.ENOENT) and count.value == length):
+            values = [table[ct.c_int(start + i)] for i in range(length)]
+        return [sum(v) if isinstance(v, ct.Array) else getattr(v, "value", v) for v in values]
+
+    # --- live numbers for the progress line -------------------------------------------------
+    def live_stats(self) -> dict[str, int]:
+        """For the progress line, right after note_first_seen: the syscalls seen are those it
+        timed, so the per-CPU count slots are not read a second time."""
+        slots = self._live_slots()
+        seen = [self._seen_in(s) for s in slots]
+        lost = sum(sum(self._row("loss", s, LOSS_ROW)) for s in sorted(set(slots) | {0}))
+        paths = sum(self._row("tasks", s, TASKS_ROW)[TasksSlot.FILE_KEYS] for s in slots)
+        return {"syscalls": len(set().union(*(x.first["syscalls"] for x in seen))),
+                "paths": paths, "execs": sum(sum(x.execs.values()) for x in seen), "lost": lost}
+
+    # --- first sightings (Recording.timeline) ----------------------------------------------
+    def _ms(self) -> int:
+        return 0 if self._t0 is None else int((time.monotonic() - self._t0) * 1000)
+
+    def note_first_seen(self, elapsed: float) -> None:
+        """Time the syscalls, capabilities and socket kinds first seen since the last call
+        (`elapsed` s after the start), per slot. The session calls it four times a second,
+        outside the hot path: it reads each live slot's row of per-syscall counts and of
+        capabilities (one bpf(2) call each) and the argument map, all small and bounded; the
+        file map (up to 100,000s of paths) is not read, so files have no first-seen time.
+        Executables are timed as their exec event arrives."""
+        if self._t0 is None:
+            self._t0 = time.monotonic() - elapsed
+        ms, b = int(elapsed * 1000), self.bpf
+        slots = self._live_slots()
+        for slot in slots:
+            first = self._seen_in(slot).first
+            for nr, n in enumerate(self._row("counts", slot, MAX_NR)):
+                if n and nr not in first["syscalls"]:
+                    first["syscalls"][nr] = ms
+            for cap, n in enumerate(self._row("caps_ok", slot, CAP_ROW)):
+                if n and cap not in first["caps"]:
+                    first["caps"][cap] = ms
+        for k, _ in b["counts_high"].items():
+            if k.value >> 32 in slots:
+                self._seen_in(k.value >> 32).first["syscalls"].setdefault(k.value & 0xFFFFFFFF, ms)
+        for k, _ in b["argvals"].items():
+            if k.idx == ArgIndex.SOCKET_TRIPLE and k.slot in slots:
+                self._seen_in(k.slot).first["sockets"].setdefault(k.val, ms)
+
+    def mark_stop(self, elapsed: float) -> None:
+        """The container is being stopped `elapsed` s after the start: what comes after is
+        shutdown, not the workload (coverage.py judges the run up to here)."""
+        self.note_first_seen(elapsed)
+        self._stop_ms = int(elapsed * 1000)
+
+    # --- the end ----------------------------------------------------------------------------
+    def snapshot(self) -> RawTrace:
+        """Slot 0's aggregates: exec mode's, or the one container's."""
+        return self._snapshot([0])[0]
+
+    def snapshot_slots(self) -> dict[int, RawTrace]:
+        """One RawTrace per slot that was not dropped and saw anything. In match mode each
+        also carries the tracer's own losses (slot 0's row: a container that found no slot, a
+        full ring buffer when one appeared), which every recording should know of."""
+        self.drain()  # the last containers announced (on_container may drop them) first
+        slots = [s for s in self._live_slots() if s or not self.match]
+        raws = self._snapshot(slots)
+        if self.match:
+            tracer_loss = self._row("loss", 0, LOSS_ROW)
+            for raw in raws.values():
+                for i, name in enumerate(LOSS_SLOTS):
+                    raw.loss[name] = raw.loss.get(name, 0) + tracer_loss[i]
+        return {s: raw for s, raw in raws.items() if _saw_anything(raw)}
+
+    def _snapshot(self, slots: list[int]) -> dict[int, RawTrace]:
+        self.drain()
+        if self._t0 is not None:  # what appeared since the last sample: at the end, at the latest
+            self.note_first_seen(time.monotonic() - self._t0)
+        b = self.bpf
+        raws = {slot: self._raw_of_slot(slot) for slot in slots}
+        for k, v in b["counts_high"].items():
+            raw = raws.get(k.value >> 32)
+            if raw is not None:
+                nr = k.value & 0xFFFFFFFF
+                raw.counts[nr] = raw.counts.get(nr, 0) + v.value
+        for k, v in b["errnos"].items():
+            if k.slot in raws:
+                raws[k.slot].errnos[(k.nr, k.err)] = v.value
+        for k, v in b["compat_counts"].items():
+            if k.slot in raws:
+                raws[k.slot].compat_counts[(CompatArch(k.arch).name.lower(), k.nr)] = v.value
+        for k, v in b["compat_errnos"].items():
+            if k.slot in raws:
+                raws[k.slot].compat_errnos[(CompatArch(k.arch).name.lower(), k.nr, k.err)] = v.value
+        for k, v in b["argvals"].items():
+            if k.slot in raws:
+                raws[k.slot].args.setdefault((k.nr, k.idx), {})[k.val] = v.value
+        unresolved = dict.fromkeys(raws, 0)
+        for k, v in b["files"].items():
+            raw = raws.get(k.slot)
+            if raw is None:
+                continue
+            path = self._used_path(k)
+            if path is None:  # relative, and its directory is not known
+                unresolved[k.slot] += 1
+                continue
+            o, f = raw.files.get(path, (0, 0))
+            raw.files[path] = (o | v.ok, f | v.failed)
+            if v.erofs:
+                raw.erofs[path] = raw.erofs.get(path, 0) | v.erofs
+            if v.writer >> 63:  # a non-root task wrote there: (uid, gid)
+                raw.writers[path] = (v.writer & 0xFFFFFFFF, (v.writer >> 32) & 0x7FFFFFFF)
+        for k, v in b["addrs"].items():
+            if k.slot in raws:
+                raws[k.slot].addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value
+        aliases = self._aliases(raws.keys())
+        if self.verify:
+            for k, v in b["denied_calls"].items():
+                raw = raws.get(k.slot)
+                if raw is None:
+                    continue
+                if k.arch:
+                    raw.denied_compat[(CompatArch(k.arch).name.lower(), k.nr, k.err, k.tgid)] = v.value
+                else:
+                    raw.denied_calls[(k.nr, k.err, k.tgid)] = v.value
+            for k, v in b["denied_caps"].items():
+                if k.slot in raws:
+                    raws[k.slot].denied_caps[(k.nr, k.err, k.tgid)] = v.value
+        for table, attr in (("uids", "uids"), ("gids", "gids")):
+            for k in b[table].keys():
+                raw = raws.get(k.value >> 32)
+                if raw is not None:
+                    getattr(raw, attr).add(k.value & 0xFFFFFFFF)
+        for tid, (slot, key) in list(self._privexec_pending.items()):  # their EXEC was lost:
+            if slot in raws:                                          # the path as given
+                self._count_privexec(slot, key)
+                del self._privexec_pending[tid]
+        for slot, raw in raws.items():
+            seen = self._seen_in(slot)
+            raw.resolved = aliases.get(slot, {}) | seen.exe_resolved
+            raw.execs = dict(seen.execs)
+            raw.privexecs = dict(seen.privexecs)
+            raw.exe_of = dict(seen.exe_of)
+            for path in seen.execs:  # the exec event is the authority on what was executed
+                o, f = raw.files.get(path, (0, 0))
+                raw.files[path] = (o | int(Access.EXECUTE), f)
+            raw.loss["unresolved_relative"] = unresolved[slot]
+        return raws
+
+    def _raw_of_slot(self, slot: int) -> RawTrace:
+        """A slot's RawTrace from its rows of the per-slot arrays (the hash maps come after)."""
+        raw = RawTrace(arch=self.arch)
+        first = self._seen_in(slot).first
+        raw.first_seen = {k: dict(v) for k, v in first.items()} if self._t0 else {}
+        raw.duration_ms = self._ms()
+        raw.stop_ms = self._stop_ms
+        for nr, n in enumerate(self._row("counts", slot, MAX_NR)):
+            if n:
+                raw.counts[nr] = n
+        raw.cap_source = self.cap_source
+        rows = [self._row(name, slot, CAP_ROW)
+                for name in ("caps_ok", "caps_denied", "caps_override", "caps_probe")]
+        for cap, (ok, denied, over, probe) in enumerate(zip(*rows)):
+            if ok or denied:
+                raw.caps[cap] = (ok, denied)
+            if over:
+                raw.caps_overridden[cap] = over
+            if probe:
+                raw.caps_probed[cap] = probe
+        if self.kpath_missing:
+            raw.notes.append(
+                f"this kernel's BTF lacks {', '.join(self.kpath_missing)}: relative paths were "
+                "resolved from the events seen (a directory fd made by dup, fcntl or inherited "
+                "may not resolve) and symlinks were not resolved for AppArmor")
+        raw.creds_readable = self.sees_exec_creds
+        for op, n in enumerate(self._row("uring_ops", slot, URING_OPS)):
+            if n:
+                raw.uring_ops[op] = n
+        uring = self._row("uring", slot, URING_ROW)
+        raw.uring = {s.name.lower(): uring[int(s)] for s in UringSlot}
+        raw.uring_tracepoints = self.uring_tracepoints
+        raw.peak_tasks = self._row("tasks", slot, TASKS_ROW)[TasksSlot.PEAK]
+        loss = self._row("loss", slot, LOSS_ROW)
+        raw.loss = {name: loss[i] for i, name in enumerate(LOSS_SLOTS)
+                    if Loss(i) not in TRACER_LOSS or self.match}
+        return raw
+
+    def _used_path(self, k) -> bytes | None:
+        """A file key's path as the app used it, absolute; None when relative and unresolved."""
+        path = bytes(k.path).split(b"\0", 1)[0]
+        if k.tgid:
+            return self.paths.file_key(k.tgid, k.dirfd, path)  # the process's view if lost
+        if k.dirfd == KP_COMPOSED:
+            return os.path.normpath(path)  # "/dir/" + the relative path as the app wrote it
+        return path
+
+    def _aliases(self, slots) -> dict[int, dict[bytes, bytes]]:
+        """Per slot: opened paths as used -> as resolved in the kernel (KPATH), where they
+        differ."""
+        out: dict[int, dict[bytes, bytes]] = {}
+        if not self.kernel_paths:
+            return out
+        for k, v in self.bpf["aliases"].items():
+            if k.slot not in slots:
+                continue
+            used = self._used_path(k) or b""
+            real = bytes(v.path).split(b"\0", 1)[0]
+            if used.startswith(b"/") and real.startswith(b"/") and real != used:
+                out.setdefault(k.slot, {})[used] = real
+        return out
+
+    def close(self) -> None:
+        try:
+            self.bpf.cleanup()
+        except Exception:  # cleanup is best effort at exit
+            pass
+
+
+def _saw_anything(raw: RawTrace) -> bool:
+    """A slot whose container ran (an exec counts a syscall) or was attached to."""
+    return bool(raw.counts or raw.compat_counts or raw.errnos or raw.execs or raw.caps)
+
+
+def _creds(c) -> tuple[int, int, int, int, int, int]:
+    return (c.uid, c.euid, c.gid, c.egid, c.cap_effective, c.cap_permitted)
+
+
+def _privexec_key(p: PrivExecEvent) -> tuple:
+    """RawTrace.privexecs key: (path, before or None, after, flags, mode, file uid, file gid)."""
+    before = _creds(p.before) if p.flags & PrivExecFlag.BEFORE_KNOWN else None
+    return (p.path, before, _creds(p.after), int(p.flags), p.file_mode, p.file_uid, p.file_gid)
+
+
+def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:
+    text = str(e)
+    if os.geteuid() != 0:
+        return EnvironmentProblem("recording needs root (loading eBPF programs)",
+                                  hint="run with sudo")
+    if "kernel headers" in text.lower() or "chdir(" in text or "/lib/modules" in text:
+        return EnvironmentProblem(
+            f"bcc cannot find kernel headers for {platform.release()}",
+            hint="run `make setup` (installs headers, with a fallback for unpackaged kernels)")
+    if "Operation not permitted" in text or "EPERM" in text:
+        return EnvironmentProblem("the kernel refused to load the eBPF recorder (EPERM)",
+                                  hint="check lockdown, seccomp or container restrictions on bpf()")
+    first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+    return EnvironmentProblem(f"failed to load the eBPF recorder: {first}",
+                              hint="run `make setup`; see README, Troubleshooting")

@@ -1,0 +1,591 @@
+"""The small interface to the container engine (docker SDK, never the docker CLI).
+
+Everything the recorder and verifier need from the engine goes through `Engine`, which
+satisfies the `ContainerEngine` protocol, so tests can swap in a fake (tests/conftest.py); errors
+become one-line EngineErrors here. The engine's attribute dicts stay in this module: callers get
+the frozen descriptions below (`EngineInfo`, `ImageInfo`, `ContainerInfo`, `ContainerState`). A
+container itself is an opaque handle that only the engine that made it looks into.
+
+The engine is Docker's dockerd or Podman's Docker-compatible API service (`podman system
+service`, `systemctl start podman.socket`, DOCKER_HOST=unix:///run/podman/podman.sock); the SDK
+speaks to both. Where Podman's compat API differs, this module adapts (see `engine_info` and
+`_security_opts`) or says in one line what it lacks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import EngineError, UsageError
+from ..recording.model import PATH_ENV_NAMES, ImageEntry, ImageFacts, Mount, NetworkAttachment
+from ..recording.run_options import FIELD_OPTION
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Which engine answers, and the OCI runtime its containers get by default."""
+
+    name: str  # "docker" or "podman"
+    version: str = ""
+    runtime: str = ""  # "runc", "crun", ... ("" when the engine does not say)
+    cgroup_driver: str = ""  # "cgroupfs" or "systemd"
+
+    @property
+    def label(self) -> str:
+        """For messages and the recording's metadata: "podman 4.3.1"."""
+        return f"{self.name} {self.version}".strip()
+
+
+def engine_info(version: dict, info: dict) -> EngineInfo:
+    """The engine's /version and /info answers -> EngineInfo. Podman's compat API names itself
+    in /version's Components ("Podman Engine"; dockerd says "Engine") and reports its default
+    runtime (crun on Debian and Fedora) in DefaultRuntime, as dockerd does (runc)."""
+    components = [c for c in version.get("Components") or () if isinstance(c, dict)]
+    podman = any("podman" in str(c.get("Name", "")).lower() for c in components)
+    return EngineInfo(name="podman" if podman else "docker",
+                      version=str(version.get("Version") or ""),
+                      runtime=str(info.get("DefaultRuntime") or ""),
+                      cgroup_driver=str(info.get("CgroupDriver") or ""))
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What a recording says about an image."""
+
+    id: str
+    tags: tuple[str, ...] = ()
+    working_dir: str = ""  # "" when the image sets none
+    entrypoint: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()  # its VOLUME directories, sorted
+
+
+@dataclass(frozen=True)
+class CapabilityConfig:
+    """The container's capability options (its bounding set follows from them)."""
+
+    privileged: bool = False
+    add: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    # The engine's default set that add and drop apply to ("" names: Docker's).
+    defaults: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerInfo:
+    """A container's configuration, as created (it does not change while it runs)."""
+
+    id: str
+    name: str
+    image: str  # the reference it was created from
+    image_id: str
+    user: str = ""
+    working_dir: str = ""
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    env_names: tuple[str, ...] = ()  # sorted, values never leave the engine
+    # ... except those of model.PATH_ENV_NAMES (HOME, TMPDIR: directories, not secrets)
+    env_paths: tuple[tuple[str, str], ...] = ()
+    capabilities: CapabilityConfig = CapabilityConfig()
+    pid_mode: str = ""  # "host" when it shares the host's pid namespace
+    runtime: str = ""  # HostConfig.Runtime: "runc", "crun"; Podman's compat API says "oci"
+    labels: tuple[tuple[str, str], ...] = ()  # sorted (key, value): what --match selects on
+    mounts: tuple[Mount, ...] = ()  # as inspect says (volumes, binds, tmpfs), by target
+    network_mode: str = ""  # HostConfig.NetworkMode: "default", "bridge", "host", a network
+    networks: tuple[NetworkAttachment, ...] = ()  # its networks and its aliases there
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
+
+
+def container_runtime(c: ContainerInfo, e: EngineInfo) -> str:
+    """The OCI runtime a container runs under: its own setting when it names one, else the
+    engine's default (Podman's compat inspect says only "oci")."""
+    return c.runtime if c.runtime not in ("", "oci") else e.runtime
+
+
+@dataclass(frozen=True)
+class ContainerState:
+    running: bool
+    pid: int = 0
+    exit_code: int = 0
+
+
+class ContainerEngine(Protocol):
+    """What a recording session needs from a container engine (`Engine`, or a test's fake).
+    `Any` is the engine's own container handle."""
+
+    def cgroup_driver(self) -> str: ...
+    def engine_info(self) -> EngineInfo: ...
+    def image(self, ref: str) -> ImageInfo: ...
+    def create(self, spec: RunSpec, cgroup_parent: str | None = None,
+               labels: dict | None = None) -> Any: ...
+    def container(self, ref: str) -> Any: ...
+    def list_running(self, labels: dict[str, str]) -> list[Any]: ...
+    def describe(self, container: Any) -> ContainerInfo: ...
+    def start(self, container: Any) -> None: ...
+    def state(self, container: Any) -> ContainerState: ...
+    def stop(self, container: Any, timeout: int) -> None: ...
+    def wait(self, container: Any, timeout: float) -> int | None: ...
+    def remove(self, container: Any) -> None: ...
+    def last_logs(self, container: Any, lines: int = 8) -> str: ...
+    def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None: ...
+    def mount_entries(self, container: Any, target: str) -> int | None: ...
+
+
+@dataclass
+class RunSpec:
+    """What `docker run` options the user gave (the subset the recorder supports)."""
+
+    image: str
+    command: list[str] | None = None
+    name: str | None = None
+    publish: list[str] = field(default_factory=list)
+    env: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    user: str | None = None
+    entrypoint: str | None = None
+    network: str | None = None
+    tmpfs: list[str] = field(default_factory=list)
+    read_only: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    security_opt: list[str] = field(default_factory=list)
+    pids_limit: int | None = None
+    mounts: list[str] = field(default_factory=list)  # docker --mount values
+
+    def options(self) -> tuple[tuple[str, str], ...]:
+        """The options as (name, value) pairs, for the recording's metadata."""
+        name = FIELD_OPTION  # one spelling, shared with the readers (profiler/recording/run_options.py)
+        out: list[tuple[str, str]] = []
+        for key in ("publish", "volumes", "tmpfs", "mounts", "cap_add", "cap_drop",
+                    "security_opt"):
+            out += [(name[key], v) for v in getattr(self, key)]
+        out += [(name["env"], e.split("=", 1)[0]) for e in self.env]  # names only
+        for key in ("user", "entrypoint", "network", "name"):
+            if getattr(self, key):
+                out.append((name[key], str(getattr(self, key))))
+        if self.read_only:
+            out.append((name["read_only"], "true"))
+        if self.pids_limit:
+            out.append((name["pids_limit"], str(self.pids_limit)))
+        return tuple(out)
+
+
+def _ports(publish: list[str]) -> dict:
+    """docker run -p syntax -> SDK ports mapping. Accepts [IP:]HOST:CONTAINER[/proto]."""
+    ports: dict = {}
+    for spec in publish:
+        proto = "tcp"
+        if "/" in spec:
+            spec, proto = spec.rsplit("/", 1)
+        parts = spec.split(":")
+        try:
+            if len(parts) == 3:
+                binding = (parts[0], int(parts[1]) if parts[1] else None)
+            elif len(parts) == 2:
+                binding = int(parts[0])
+            elif len(parts) == 1:
+                binding = None
+            else:
+                raise ValueError
+            key = f"{int(parts[-1])}/{proto}"
+        except ValueError:
+            raise UsageError(f"-p {spec}: not a port mapping",
+                             hint="use [IP:]HOST:CONTAINER, e.g. 127.0.0.1:8080:80") from None
+        ports[key] = binding
+    return ports
+
+
+def _env(env: list[str]) -> dict:
+    out = {}
+    for e in env:
+        if "=" in e:
+            k, v = e.split("=", 1)
+        else:  # -e NAME passes the host's value, as docker run does
+            k, v = e, os.environ.get(e, "")
+        out[k] = v
+    return out
+
+
+def _security_opts(opts: list[str], engine: str = "docker") -> list[str]:
+    """`seccomp=FILE` as the docker CLI takes it -> what the engine's API expects: dockerd wants
+    the profile's content (the docker CLI reads the file itself), Podman's compat API (4.x)
+    opens the value as a path and fails on content ("opening seccomp profile failed: ... file
+    name too long"), so Podman gets the file's absolute path; the service runs on this host."""
+    out = []
+    for o in opts:
+        key, sep, value = o.partition("=")
+        if key == "seccomp" and sep and value not in ("unconfined", "builtin"):
+            path = Path(value)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as e:
+                raise UsageError(f"--security-opt seccomp={value}: cannot read ({e.strerror})") from None
+            o = f"seccomp={path.resolve() if engine == 'podman' else text}"
+        out.append(o)
+    return out
+
+
+def _mounts(values: list[str], docker_types) -> list:
+    """docker --mount values (type=volume|bind,source=,target=[,readonly]) -> the SDK's Mount.
+    A value the SDK cannot take is a UsageError."""
+    out = []
+    for value in values:
+        kv = {}
+        for part in value.split(","):
+            k, eq, v = part.partition("=")
+            kv[k] = v if eq else "true"
+        target = kv.get("target") or kv.get("destination") or kv.get("dst")
+        if not target:
+            raise UsageError(f"--mount {value}: no target", hint="type=volume,target=DIR")
+        out.append(docker_types.Mount(target, kv.get("source") or kv.get("src") or None,
+                                      type=kv.get("type", "volume"),
+                                      read_only=kv.get("readonly", kv.get("ro")) in ("true", "1")))
+    return out
+
+
+def _tmpfs(tmpfs: list[str]) -> dict:
+    out = {}
+    for t in tmpfs:
+        path, _, opts = t.partition(":")
+        out[path] = opts
+    return out
+
+
+def tmpfs_hint(engine: str, tmpfs: list[str], why: str) -> str | None:
+    """A hint when Podman refused Docker's tmpfs owner options. emit chooses them by the
+    recording's engine (hardening._tmpfs_owner: uid=/gid= for Docker, U for Podman), so a
+    policy emitted from a Docker recording and run under Podman carries the wrong ones. Seen
+    with Podman 4.3: `unknown mount option "uid=100": invalid mount option`."""
+    opts = {o.split("=", 1)[0] for t in tmpfs for o in t.partition(":")[2].split(",")}
+    if engine == "podman" and "unknown mount option" in why and opts & {"uid", "gid"}:
+        return ("the policy was emitted from a Docker recording (tmpfs uid=/gid=), which Podman "
+                "does not take: emit it from a recording made with Podman, or write U (the "
+                "container user's uid and gid) instead of uid=N,gid=N")
+    return None
+
+
+class Engine:
+    def __init__(self):
+        import docker  # the SDK; imported here so pure modules never need it
+
+        self._docker = docker
+        try:
+            self.client = docker.from_env(timeout=60)
+            self.client.ping()
+        except Exception as e:  # DockerException, requests errors, FileNotFoundError, ...
+            raise EngineError(f"the container engine is not reachable ({_short(e)})",
+                              hint="start it (`make setup` starts dockerd; for Podman: "
+                                   "systemctl start podman.socket and DOCKER_HOST="
+                                   "unix:///run/podman/podman.sock)") from None
+
+        self._info: EngineInfo | None = None
+
+    def engine_info(self) -> EngineInfo:
+        if self._info is None:
+            try:
+                self._info = engine_info(self.client.version(), self.client.info())
+            except self._docker.errors.APIError as e:
+                raise EngineError(f"the engine did not describe itself: {_short(e)}") from None
+        return self._info
+
+    def cgroup_driver(self) -> str:
+        return self.engine_info().cgroup_driver
+
+    def image(self, ref: str) -> ImageInfo:
+        try:
+            image = self.client.images.get(ref)
+        except self._docker.errors.ImageNotFound:
+            raise EngineError(f"image {ref!r} not found in the local engine",
+                              hint="build it (`docker build -t NAME DIR`) or pull it first") from None
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"image {ref!r}: {_short(e)}") from None
+        cfg = image.attrs.get("Config") or {}
+        return ImageInfo(id=image.id, tags=tuple(sorted(image.tags)),
+                         working_dir=cfg.get("WorkingDir") or "",
+                         entrypoint=tuple(cfg.get("Entrypoint") or ()),
+                         volumes=tuple(sorted(cfg.get("Volumes") or ())))
+
+    def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None:
+        """The image's content below IMAGE_ROOTS and its VOLUMEs (what a tmpfs or a volume
+        there would hide or be seeded with), read from a container created from it and never
+        started (`docker cp` of each directory: a tar stream whose headers are kept), then
+        removed with its anonymous volumes. None when the engine refused (said by the caller)."""
+        try:
+            c = self.client.containers.create(image_id, entrypoint=["/profiler-never-started"],
+                                              network_disabled=True,
+                                              labels={"io.profiler.inspect": "1"})
+        except self._docker.errors.APIError:
+            return None
+        try:
+            inspected, entries = [], []
+            for root in sorted(set(IMAGE_ROOTS) | set(volumes)):
+                try:
+                    stream, _ = c.get_archive(root)
+                except self._docker.errors.APIError:  # not in the image
+                    continue
+                inspected.append(root)
+                entries += tar_entries(_ChunkReader(stream), root)
+            return ImageFacts(tuple(sorted(volumes)), tuple(inspected), tuple(entries))
+        except self._docker.errors.APIError:
+            return None
+        finally:
+            try:
+                c.remove(force=True, v=True)
+            except Exception:
+                pass
+
+    def mount_entries(self, container, target: str) -> int | None:
+        """How many entries lie below a mount of a created (not yet started) container, or
+        None when the engine cannot say."""
+        try:
+            stream, _ = container.get_archive(target.rstrip("/") + "/.")
+            return sum(1 for e in tar_entries(_ChunkReader(stream), target, depth=0)
+                       if e.path != target)
+        except Exception:  # APIError, a broken stream
+            return None
+
+    def create(self, spec: RunSpec, cgroup_parent: str | None = None, labels: dict | None = None):
+        kwargs = dict(
+            image=spec.image, command=spec.command, name=spec.name, detach=True,
+            ports=_ports(spec.publish) or None, environment=_env(spec.env) or None,
+            volumes=spec.volumes or None, user=spec.user or "", network=spec.network,
+            tmpfs=_tmpfs(spec.tmpfs) or None, read_only=spec.read_only,
+            cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
+            security_opt=_security_opts(spec.security_opt, self.engine_info().name) or None,
+            cgroup_parent=cgroup_parent,
+            labels=labels or {}, pids_limit=spec.pids_limit,
+            mounts=_mounts(spec.mounts, self._docker.types) or None,
+        )
+        if spec.entrypoint is not None:
+            kwargs["entrypoint"] = spec.entrypoint
+        try:
+            return self.client.containers.create(**{k: v for k, v in kwargs.items() if v is not None})
+        except self._docker.errors.ImageNotFound:
+            raise EngineError(f"image {spec.image!r} not found", hint="build or pull it first") from None
+        except self._docker.errors.APIError as e:
+            why = _short(e)
+            raise EngineError(f"cannot create the container: {why}",
+                              hint=tmpfs_hint(self.engine_info().name, spec.tmpfs, why)) from None
+
+    def start(self, container) -> None:
+        try:
+            container.start()
+        except self._docker.errors.APIError as e:
+            logs = self.last_logs(container)
+            raise EngineError(f"the container failed to start: {_short(e)}{logs}") from None
+
+    def container(self, ref: str):
+        try:
+            return self.client.containers.get(ref)
+        except self._docker.errors.NotFound:
+            raise EngineError(f"no container named {ref!r}", hint="see `docker ps`") from None
+
+    def describe(self, container) -> ContainerInfo:
+        from ..kernel.linux import DOCKER_DEFAULT_CAPS, PODMAN_DEFAULT_CAPS
+
+        defaults = PODMAN_DEFAULT_CAPS if self.engine_info().name == "podman" else DOCKER_DEFAULT_CAPS
+        attrs = container.attrs
+        cfg = attrs.get("Config") or {}
+        host = attrs.get("HostConfig") or {}
+        return ContainerInfo(
+            id=container.id, name=container.name, image=cfg.get("Image", ""),
+            image_id=attrs.get("Image", ""), user=cfg.get("User") or "",
+            working_dir=cfg.get("WorkingDir") or "",
+            entrypoint=tuple(cfg.get("Entrypoint") or ()), cmd=tuple(cfg.get("Cmd") or ()),
+            env_names=tuple(sorted({e.split("=", 1)[0] for e in cfg.get("Env") or ()})),
+            env_paths=tuple(sorted((k, v) for k, _, v in (e.partition("=") for e in
+                                                          cfg.get("Env") or ())
+                                   if k in PATH_ENV_NAMES and v.startswith("/"))),
+            capabilities=CapabilityConfig(privileged=bool(host.get("Privileged")),
+                                          add=tuple(host.get("CapAdd") or ()),
+                                          drop=tuple(host.get("CapDrop") or ()),
+                                          defaults=defaults),
+            pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "",
+            labels=tuple(sorted((cfg.get("Labels") or {}).items())),
+            mounts=mounts_of(attrs), network_mode=host.get("NetworkMode") or "",
+            networks=networks_of(attrs, container.id, container.name),
+            dns=tuple(host.get("Dns") or ()), dns_search=tuple(host.get("DnsSearch") or ()),
+            dns_options=tuple(host.get("DnsOptions") or ()))
+
+    def list_running(self, labels: dict[str, str]) -> list:
+        """The running containers that carry every one of these labels (the engine filters)."""
+        try:
+            return self.client.containers.list(
+                filters={"status": "running", "label": [f"{k}={v}" for k, v in labels.items()]},
+                ignore_removed=True)  # one gone between the list and its inspect: not running
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot list the running containers: {_short(e)}") from None
+
+    @staticmethod
+    def state(container) -> ContainerState:
+        container.reload()
+        state = container.attrs["State"]
+        return ContainerState(running=bool(state.get("Running", False)),
+                              pid=state.get("Pid") or 0, exit_code=state.get("ExitCode", 0))
+
+    def stop(self, container, timeout: int) -> None:
+        """SIGTERM, then SIGKILL after timeout: the shutdown path is part of the recording."""
+        try:
+            container.stop(timeout=timeout)
+        except self._docker.errors.NotFound:
+            pass
+        except self._docker.errors.APIError:
+            pass
+
+    def wait(self, container, timeout: float) -> int | None:
+        try:
+            return container.wait(timeout=timeout).get("StatusCode")
+        except Exception:  # requests' ReadTimeout and friends
+            return None
+
+    def remove(self, container) -> None:
+        try:  # v: with its anonymous volumes (an image's VOLUMEs); named volumes stay
+            container.remove(force=True, v=True)
+        except Exception:  # already gone (auto-removed or removed by the user)
+            pass
+
+    @staticmethod
+    def last_logs(container, lines: int = 8) -> str:
+        try:
+            text = container.logs(tail=lines).decode(errors="replace").strip()
+        except Exception:
+            return ""
+        if not text:
+            return ""
+        return "; last log lines: " + " | ".join(text.splitlines()[-lines:])
+
+
+# Where a hardened run line may mount a tmpfs or a volume (hardening.TMPFS_ROOTS, /var/run is
+# /run's symlink): what the image holds there is read at record time (Engine.image_facts).
+IMAGE_ROOTS = ("/tmp", "/var/tmp", "/run", "/var/log", "/var/cache", "/var/lib", "/var/spool",
+               "/home", "/root", "/srv")
+# Entries listed below a root: all of them down to this depth, then up to _PER_DIR per directory
+# (/var/lib/dpkg/info holds thousands); every listed directory counts all entries below it.
+_FULL_DEPTH = 2
+_PER_DIR = 16
+
+
+class _ChunkReader:
+    """A file-like reader over the SDK's iterator of byte chunks (tarfile's stream mode)."""
+
+    def __init__(self, chunks):
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._it)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def tar_entries(fileobj, root: str, depth: int = _FULL_DEPTH) -> list[ImageEntry]:
+    """The entries of a `docker cp` tar of root (its members are named after root's last
+    component), as ImageEntries with container paths: all down to `depth` levels below root,
+    up to _PER_DIR more per directory, every directory with the count of entries below it."""
+    import posixpath
+    import tarfile
+
+    root = root.rstrip("/") or "/"
+    base = posixpath.basename(root)
+    counts: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    out: list[ImageEntry] = []
+    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        for m in tar:
+            name = m.name.rstrip("/")
+            rel = name[len(base):].lstrip("/") if name == base or name.startswith(base + "/") \
+                else name.lstrip("./")
+            path = posixpath.join(root, rel) if rel else root
+            level = rel.count("/") + 1 if rel else 0
+            parent = posixpath.dirname(path)
+            d = parent
+            while rel and _under(d, root):
+                counts[d] = counts.get(d, 0) + 1
+                if d == root:
+                    break
+                d = posixpath.dirname(d)
+            if level > depth:
+                if level > depth + 1 or listed.get(parent, 0) >= _PER_DIR:
+                    continue
+            listed[parent] = listed.get(parent, 0) + 1
+            kind = ("dir" if m.isdir() else "symlink" if m.issym() else
+                    "file" if m.isfile() or m.islnk() else "other")
+            out.append(ImageEntry(path, kind, m.uid, m.gid, m.mode & 0o7777,
+                                  m.linkname if m.issym() else ""))
+    return [ImageEntry(e.path, e.type, e.uid, e.gid, e.mode, e.target, counts.get(e.path, 0))
+            if e.type == "dir" else e for e in out]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def mounts_of(attrs: dict) -> tuple[Mount, ...]:
+    """inspect's Mounts -> Mount (sorted by target); a volume Docker named with 64 hex digits
+    for a VOLUME or `-v DIR` is anonymous (source "")."""
+    out = []
+    for m in attrs.get("Mounts") or ():
+        kind = m.get("Type") or ""
+        source = m.get("Name") if kind == "volume" else m.get("Source")
+        anonymous = kind == "volume" and len(source or "") == 64 and \
+            all(c in "0123456789abcdef" for c in source)
+        out.append(Mount(m.get("Destination") or "", kind, "" if anonymous else source or "",
+                         not m.get("RW", True)))
+    return tuple(sorted(out, key=lambda m: m.target))
+
+
+def networks_of(attrs: dict, cid: str, name: str) -> tuple[NetworkAttachment, ...]:
+    """NetworkSettings.Networks -> NetworkAttachment, without the aliases Docker adds itself
+    (the container's short id and name)."""
+    nets = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    own = {cid[:12], cid, name.lstrip("/")}
+    return tuple(NetworkAttachment(n, tuple(sorted({a for a in (v or {}).get("Aliases") or ()
+                                                    if a not in own})))
+                 for n, v in sorted(nets.items()))
+
+
+def port_ready(port: int, hold: float = 0.3) -> bool:
+    """Does something in the container answer on 127.0.0.1:port? Docker's userland proxy
+    accepts a connection even when nothing listens behind it, and then closes it at once; an
+    app keeps the connection open (waiting for a request) or speaks first (a banner)."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+            s.settimeout(hold)
+            try:
+                return s.recv(1) != b""  # data: a banner; b"": the proxy hung up
+            except socket.timeout:
+                return True  # still open: the app waits for us to speak
+            except OSError:
+                return False  # reset by the proxy
+    except OSError:
+        return False
+
+
+def wait_port(port: int, deadline: float, alive) -> bool:
+    """Wait until the app answers on 127.0.0.1:port; False if `alive()` turns False first."""
+    while time.monotonic() < deadline:
+        if port_ready(port):
+            return True
+        if not alive():
+            return False
+        time.sleep(0.1)
+    return False
+
+
+def _short(e: Exception) -> str:
+    text = getattr(e, "explanation", None) or str(e)
+    return text.strip().splitlines()[0][:300] if text.strip() else e.__class__.__name__

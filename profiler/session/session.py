@@ -1,0 +1,1033 @@
+"""A recording session: pre-flight checks, the traced run, the workload, a graceful stop.
+
+Four modes: a new container from an image (the container's whole life from its entrypoint's
+exec), attach to a running container (startup not observed), a plain command tree on the host
+(exec mode, the accuracy oracle against strace), and match mode (`record_match`: every
+container that starts carrying given labels, each in its own tracer slot, those running
+attached, merged per service into one recording each; profiler/recording/project.py names the services
+and writes the directory). The session drives the tracer and the
+engine; turning the result into the model is aggregate.build_recording's job (and
+aggregate.build_denials's, for what a policy refused).
+
+The engine and the tracer come in behind small interfaces (engine.ContainerEngine, and
+TraceSource/TracerLoader below), so tests drive a session with fakes (tests/conftest.py); the
+host facts pre-flight and the cgroups read are module constants that tests point elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Protocol
+
+from .. import __version__
+from ..recording import aggregate, project
+from ..kernel import btf, capsource, cgroups, syscalls
+from ..recording.aggregate import Denials, build_denials, build_recording
+from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
+                     RunSpec, container_runtime, wait_port)
+from ..errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
+from ..recording.model import ContainerConfig, ImageFacts, Metadata, Recording, Workload
+from ..recording.project import Instance, Project, Selector, Service
+from ..kernel.wire import RawTrace
+
+# Where pre-flight looks (module constants so that tests can point them elsewhere).
+MOUNTS = Path("/proc/self/mounts")
+PROC = Path("/proc")  # a container's cgroup and bounding set (attach mode)
+TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
+MODULES_DIR = Path("/lib/modules")
+
+
+@dataclass
+class Options:
+    workload: str | None = None
+    ready_port: int | None = None
+    duration: float | None = None
+    settle: float = 1.0
+    stop_timeout: int = 10
+    ready_timeout: float = 60.0
+    allow_workload_failure: bool = False
+    all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
+    verify: bool = False  # also count seccomp and capability denials (profiler verify)
+    capabilities: str = "auto"  # capsource.CHOICES: where capability checks come from
+
+
+@dataclass
+class Outcome:
+    recording: Recording
+    notes: list[str] = field(default_factory=list)
+    workload_failed: bool = False
+    interrupted: bool = False
+    elapsed: float = 0.0
+    denials: Denials = field(default_factory=Denials)  # what a policy refused (verify runs)
+    logs: str = ""  # the container's last log lines ("; last log lines: ..."), if any
+
+
+Progress = Callable[[dict], None]
+
+
+class TraceSource(Protocol):
+    """What a session needs from the tracer (tracer.Tracer, or a test's fake)."""
+
+    cgroups: list[tuple[int, bytes]]  # (slot, v2 path) of each cgroup the kernel matched
+    # match mode: called from poll()/drain() with (slot, container id, cgroup v2 path) for each
+    # container the kernel gave a new slot; the callee then calls keep(slot) or drop(slot)
+    on_container: Callable[[int, str, bytes], None] | None
+
+    def track(self, pid: int, pending: bool = False) -> None: ...
+    def expect_container(self, container_id: str, slot: int = 0) -> None: ...
+    def add_target(self, cgroup_id: int, slot: int = 0) -> None: ...
+    def is_target(self, cgroup_id: int) -> bool: ...
+    def begin(self) -> None: ...
+    def drain(self) -> None: ...
+    def poll(self, timeout_ms: int = 100) -> None: ...
+    def live_stats(self) -> dict[str, int]: ...
+    def note_first_seen(self, elapsed: float) -> None: ...
+    def mark_stop(self, elapsed: float) -> None: ...
+    def snapshot(self) -> RawTrace: ...
+    def close(self) -> None: ...
+    # match mode (issue 13): one slot per container
+    def new_slot(self) -> int: ...  # a slot for expect_container/add_target (a running one)
+    def drop(self, slot: int) -> None: ...  # not wanted: stops counting, left out of snapshots
+    def keep(self, slot: int) -> None: ...
+    def snapshot_slots(self) -> dict[int, RawTrace]: ...  # slot -> its RawTrace (kept slots)
+
+
+class TracerLoader(Protocol):
+    """Compiles and attaches a tracer: `containers` for the tasks of the containers it is then
+    told about (`attach`: running ones), or not, for only the tasks given to `track`."""
+
+    def __call__(self, containers: bool, initial_cwd: str = "/", all_exits: bool = False,
+                 verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
+                 capabilities: str | None = None, match: bool = False) -> TraceSource: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# pre-flight: every reason we cannot trace, found before anything starts
+# ---------------------------------------------------------------------------------------------
+
+def v2_root() -> Path:
+    """Where the cgroup v2 hierarchy is mounted (pure v2, or the 'unified' mount of hybrid)."""
+    with open(MOUNTS) as f:
+        mounts = [line.split() for line in f]
+    for m in mounts:
+        if m[2] == "cgroup2":
+            return Path(m[1])
+    raise EnvironmentProblem("no cgroup v2 hierarchy is mounted (needed to tell a container's "
+                             "tasks apart)", hint="mount -t cgroup2 none /sys/fs/cgroup/unified")
+
+
+# What the recorder needs of the kernel's BPF: (what, BTF enum, the member that says it is there).
+BPF_FEATURES = (
+    ("the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)", "bpf_map_type",
+     "BPF_MAP_TYPE_RINGBUF"),
+    ("BPF task storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+)", "bpf_map_type",
+     "BPF_MAP_TYPE_TASK_STORAGE"),
+    ("raw tracepoints (BPF_PROG_TYPE_RAW_TRACEPOINT, kernel 4.17+)", "bpf_prog_type",
+     "BPF_PROG_TYPE_RAW_TRACEPOINT"),
+)
+
+
+def preflight(capabilities: str = "auto") -> tuple[str, str | None]:
+    """Every kernel feature the recorder needs, each missing one named in one line. Returns the
+    capability source (capsource.SOURCES) and, when it is "none", why."""
+    if os.geteuid() != 0:
+        raise EnvironmentProblem("recording needs root (eBPF programs and cgroups)",
+                                 hint="run with sudo")
+    events = [d / "events" for d in TRACEFS_DIRS]
+    if not any(p.is_dir() for p in events):
+        raise EnvironmentProblem("tracefs is not mounted",
+                                 hint="mount -t tracefs tracefs /sys/kernel/tracing")
+    if not any((p / "raw_syscalls").is_dir() for p in events):
+        raise EnvironmentProblem("the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)")
+    build = MODULES_DIR / platform.release() / "build"
+    if not build.exists():
+        raise EnvironmentProblem(f"no kernel headers for {platform.release()} ({build})",
+                                 hint="run `make setup` (installs them, with a fallback)")
+    if not btf.VMLINUX.exists():
+        raise EnvironmentProblem(f"the kernel has no BTF type information ({btf.VMLINUX})",
+                                 hint="a kernel built with CONFIG_DEBUG_INFO_BTF (Debian 11+, "
+                                      "Ubuntu 20.10+, RHEL 8.2+)")
+    for what, enum, member in BPF_FEATURES:
+        if member not in btf.running_kernel_enum(enum):
+            raise EnvironmentProblem(f"the kernel lacks {what}",
+                                     hint="record on a newer kernel (see README, Supported hosts)")
+    v2_root()
+    return capsource.choose(capabilities, capsource.detect(TRACEFS_DIRS))
+
+
+def cap_tracepoint_available() -> bool:
+    return any(Path(p).exists() for p in ("/sys/kernel/tracing/events/capability/cap_capable",
+                                         "/sys/kernel/debug/tracing/events/capability/cap_capable"))
+
+
+def check_workload(cmd: str | None) -> None:
+    """A workload is any shell command (run with /bin/sh -c: assignments, pipes, `&&`,
+    subshells). It is refused early only where it would certainly fail: a syntax error
+    (`sh -n`), or a first word that is a missing or non-executable path, or a command that
+    neither the shell nor PATH knows."""
+    if not cmd:
+        return
+    syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
+    if syntax.returncode != 0:
+        why = syntax.stderr.strip().splitlines()[-1:] or ["syntax error"]
+        raise UsageError(f"--workload {cmd!r}: not a shell command ({why[0]})")
+    first = _first_word(cmd)
+    if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
+        return
+    if "/" in first:
+        if not Path(first).exists():
+            raise WorkloadError(f"workload {first}: no such file", exit_code=2)
+        if not os.access(first, os.X_OK):
+            raise WorkloadError(f"workload {first}: not executable",
+                                hint=f"chmod +x {first}, or run it with bash", exit_code=2)
+    elif shutil.which(first) is None and subprocess.run(
+            ["/bin/sh", "-c", 'command -v -- "$1"', "sh", first],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+        # `command -v` knows the shell's own builtins and keywords as well as PATH.
+        raise WorkloadError(f"workload command {first!r} not found", exit_code=2)
+
+
+def _first_word(cmd: str) -> str | None:
+    """The command's first word when it is a plain literal (so that checking it is certain),
+    else None: `PORT=8080 ./load.sh`, `$TOOL`, `(cd x && y)`, `>log cmd` are the shell's to run."""
+    lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
+    lex.whitespace_split = True
+    try:
+        word, after = lex.get_token(), lex.get_token()
+    except ValueError:
+        return None
+    if after and after.startswith("("):  # `name() { ...; }` defines a function
+        return None
+    if not word or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", word) or \
+            set(word) & set("$`*?[~\\();<>|&{}!"):
+        return None
+    return word
+
+
+def bounding_from_config(caps: CapabilityConfig) -> int:
+    """The container's capability bounding set, from its configuration (the engine's default set,
+    plus --cap-add, minus --cap-drop; all for --privileged). Known before the container runs,
+    unlike /proc/PID/status, which a short-lived container may not live long enough to show."""
+    from ..kernel.linux import CAPABILITIES, CAPABILITY_NUMBERS, DOCKER_DEFAULT_CAPS, cap_full
+
+    every = {n for n in CAPABILITIES}
+    if caps.privileged:
+        return sum(1 << n for n in every)
+
+    def numbers(names) -> set[int]:
+        out: set[int] = set()
+        for name in names or ():
+            name = name.upper()
+            if name == "ALL":
+                out |= every
+            else:
+                n = CAPABILITY_NUMBERS.get(cap_full(name))
+                if n is not None:
+                    out.add(n)
+        return out
+
+    bounding = {CAPABILITY_NUMBERS[c] for c in caps.defaults or DOCKER_DEFAULT_CAPS}
+    bounding -= numbers(caps.drop)
+    bounding |= numbers(caps.add)
+    return sum(1 << n for n in bounding)
+
+
+def _cap_bounding(pid: int) -> int | None:
+    try:
+        for line in (PROC / str(pid) / "status").read_text().splitlines():
+            if line.startswith("CapBnd:"):
+                return int(line.split()[1], 16)
+    except OSError:
+        return None
+    return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Interrupt:
+    """First Ctrl-C (or SIGTERM): stop gracefully and still write. Second: abort, write nothing."""
+
+    def __init__(self):
+        self.hit = False
+        self._old = {}
+
+    def __enter__(self):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+class _Live:
+    """Four times a second: times what the tracer saw first since the last call (the
+    recording's timeline), and reports progress where there is a display. Not on every poll:
+    both read maps from the kernel, which the 20 polls a second need not pay."""
+
+    def __init__(self, progress: Progress | None, tracer, t0: float):
+        self.progress, self.tracer, self.t0, self.last = progress, tracer, t0, 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.25:
+            return
+        self.last = now
+        self.tracer.note_first_seen(now - self.t0)
+        if self.progress is not None:
+            self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
+
+
+class _Ticker:
+    """One step of a session's wait loops: poll the tracer's events, then `_Live`."""
+
+    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50):
+        self.tracer, self.poll_ms = tracer, poll_ms
+        self.live = _Live(progress, tracer, t0)
+
+    def __call__(self) -> None:
+        self.tracer.poll(self.poll_ms)
+        self.live()
+
+
+def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
+                 verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
+                 capabilities: str | None = None, match: bool = False):
+    from ..kernel.tracer import Tracer  # the bcc import happens only when we really trace
+    return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
+                  all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
+                  capabilities=capabilities, match=match)
+
+
+def _caps_note(why: str | None) -> list[str]:
+    return [f"capabilities were not recorded: {why}; emit will not print a capability line "
+            f"from this recording unless told (--caps-unknown)"] if why else []
+
+
+# ---------------------------------------------------------------------------------------------
+# container mode
+# ---------------------------------------------------------------------------------------------
+
+def _check_cgroup_matched(tracer: TraceSource, engine: ContainerEngine, container) -> None:
+    """After the start: the container's cgroup must have been recognised (cgroups.py), or the
+    recording would be silently empty. Says which cgroup the container got when it was not."""
+    tracer.drain()
+    if tracer.cgroups:
+        return
+    rel = None
+    try:
+        rel = cgroups.v2_path((PROC / str(engine.state(container).pid) / "cgroup").read_text())
+    except OSError:  # exited already: its cgroup is gone, and it was never announced
+        pass
+    if rel and tracer.is_target((v2_root() / rel.lstrip("/")).stat().st_ino):
+        return  # matched, only its announcement was lost
+    where = f"cgroup {rel}" if rel else "cgroup (never announced)"
+    raise EnvironmentProblem(
+        f"the container's {where} does not carry its id: this cgroup layout is not supported",
+        hint="supported: Docker's cgroupfs and systemd drivers, Podman (profiler/kernel/cgroups.py)")
+
+
+def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
+    env = {**os.environ, **env_extra}
+    try:
+        # Its output goes to stderr: stdout is kept for data (verify --json).
+        return subprocess.Popen(["/bin/sh", "-c", cmd], env=env, stdin=subprocess.DEVNULL,
+                                stdout=sys.stderr.fileno())
+    except OSError as e:
+        raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
+
+
+def _until_exit(proc: subprocess.Popen, intr, deadline: float, tick,
+                alive: Callable[[], bool] | None = None) -> int | None:
+    """Tick while a child process runs; end it (SIGTERM, SIGKILL 5 s later) on Ctrl-C, at the
+    deadline, or when `alive()` turns False. Its exit status, None after a Ctrl-C."""
+    while proc.poll() is None:
+        if intr.hit or time.monotonic() > deadline or (alive is not None and not alive()):
+            proc.terminate()
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            break
+        tick()
+    return proc.poll() if not intr.hit else None
+
+
+def _workload_until(cmd: str, env_extra: dict, intr, deadline: float, tick,
+                    alive: Callable[[], bool] | None = None) -> int | None:
+    """Run the workload to its end (or Ctrl-C, the deadline, `alive()` False): its status."""
+    return _until_exit(_run_workload(cmd, env_extra), intr, deadline, tick, alive)
+
+
+def _until(intr, deadline: float, tick, alive: Callable[[], bool]) -> None:
+    """Tick until Ctrl-C, the deadline, or `alive()` turns False (no workload: the app's end)."""
+    while alive() and not intr.hit and time.monotonic() < deadline:
+        tick()
+
+
+def _while_ticking(work: Callable[[], object], tick) -> None:
+    """Do slow engine work (a graceful stop) in a thread while the tracer keeps draining."""
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        tick()
+
+
+def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
+              image_ref: str = "", image: ImageInfo | None = None, command=(),
+              workload: str | None = None, workload_status: int | None = None,
+              startup_observed: bool = True, exit_code: int | None = None,
+              engine: ContainerEngine | None = None, info: ContainerInfo | None = None,
+              image_facts: ImageFacts | None = None) -> Metadata:
+    """The recording's metadata, ended now; with the engine and the container, which engine
+    and OCI runtime it ran under (emit's runtime block, docs/emit.md)."""
+    einfo = engine.engine_info() if engine is not None else None
+    return Metadata(
+        tool_version=__version__, kernel=platform.release(), arch=arch, mode=mode,
+        started_at=started_at, ended_at=_now(), image=image_ref,
+        image_id=image.id if image else "", image_tags=image.tags if image else (),
+        container=container, command=tuple(command),
+        workload=Workload(workload, workload_status) if workload else None,
+        startup_observed=startup_observed, exit_code=exit_code,
+        engine=einfo.label if einfo else "",
+        runtime=container_runtime(info, einfo) if einfo and info else "",
+        image_facts=image_facts)
+
+
+def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
+                      run_options: tuple[tuple[str, str], ...] = (),
+                      empty: dict[str, bool] | None = None) -> ContainerConfig:
+    """The container as the engine describes it; `empty`: mount target -> nothing below it
+    before the app started (record_container looks, attach cannot)."""
+    empty = empty or {}
+    return ContainerConfig(user=c.user, working_dir=c.working_dir,
+                           entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
+                           env_names=c.env_names, run_options=run_options,
+                           env_paths=c.env_paths, name=c.name.lstrip("/"),
+                           mounts=tuple(replace(m, empty_at_start=empty.get(m.target))
+                                        for m in c.mounts),
+                           network_mode=c.network_mode, networks=c.networks, dns=c.dns,
+                           dns_search=c.dns_search, dns_options=c.dns_options)
+
+
+def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
+    """What the image holds where the run line may mount (hardening.py reads it); None, said
+    in the summary's notes by the caller, when the engine could not show it."""
+    facts = getattr(engine, "image_facts", None)
+    return facts(image.id, image.volumes) if facts else None
+
+
+def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
+    """Volume and bind targets of a created container -> whether nothing lies below them (the
+    app's first boot for a data directory). Read before the start."""
+    look = getattr(engine, "mount_entries", None)
+    out = {}
+    for m in info.mounts:
+        if look and m.type in ("volume", "bind"):
+            n = look(container, m.target)
+            if n is not None:
+                out[m.target] = n == 0
+    return out
+
+
+def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
+                     engine: ContainerEngine | None = None,
+                     load_tracer: TracerLoader | None = None) -> Outcome:
+    caps, caps_why = preflight(opts.capabilities)
+    check_workload(opts.workload)
+    engine = engine or Engine()
+    load_tracer = load_tracer or _load_tracer
+    image = engine.image(spec.image)
+    session = f"profiler-{uuid.uuid4().hex[:12]}"
+    container = None
+    tracer = None
+    try:
+        # Compile the BPF program while the engine creates the container (both take ~1 s).
+        box: dict = {}
+
+        def load():
+            try:
+                box["tracer"] = load_tracer(True, image.working_dir or "/", opts.all_errnos,
+                                            opts.verify, capabilities=caps)
+            except BaseException as e:  # re-raised in the main thread
+                box["error"] = e
+
+        t = threading.Thread(target=load, daemon=True)
+        t.start()
+        try:
+            container = engine.create(spec, labels={"io.profiler.session": session})
+        finally:  # a tracer loaded for a container that failed is closed below all the same
+            t.join()
+            tracer = box.get("tracer")
+        if "error" in box:
+            raise box["error"]
+        info = engine.describe(container)
+        empty = _empty_mounts(engine, container, info)
+        facts = _image_facts(engine, image)
+        # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
+        tracer.expect_container(info.id)
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            engine.start(container)
+            _check_cgroup_matched(tracer, engine, container)
+            bounding = bounding_from_config(info.capabilities)
+            exit_code, wl_status = _drive(
+                engine, container, tracer, opts, intr, progress, t0,
+                env_extra={"PROFILER_CONTAINER_ID": info.id,
+                           "PROFILER_CONTAINER_NAME": info.name})
+            raw = tracer.snapshot()
+        metadata = _metadata(
+            "container", raw.arch, started_at,
+            _container_config(info, image.entrypoint, spec.options(), empty),
+            image_ref=spec.image, image=image, command=spec.command or (),
+            workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
+            engine=engine, info=info, image_facts=facts)
+        rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
+                      time.monotonic() - t0)
+        out.denials = build_denials(raw)
+        out.logs = engine.last_logs(container)
+        return out
+    finally:
+        if container is not None:
+            engine.remove(container)
+        if tracer is not None:
+            tracer.close()
+
+
+def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
+           progress, t0, env_extra) -> tuple[int | None, int | None]:
+    """Wait for readiness, run the workload, stop gracefully. Returns (exit code, workload's)."""
+
+    def alive() -> bool:
+        return engine.state(container).running
+
+    tick = _Ticker(tracer, progress, t0)
+    deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
+    _wait_ready(engine, container, opts, intr, alive, tick)
+    state = engine.state(container)
+    if not state.running and state.exit_code != 0 and not opts.verify:
+        # (verify goes on: an early exit under a policy is a finding, with its denials)
+        raise EngineError(f"the container exited at once with code {state.exit_code}"
+                          f"{engine.last_logs(container)}")
+
+    wl_status = None
+    if opts.workload and not intr.hit:
+        wl_status = _workload_until(opts.workload, env_extra, intr, deadline, tick)
+    else:
+        _until(intr, deadline, tick, alive)
+
+    # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
+    tracer.mark_stop(time.monotonic() - t0)
+    _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
+    exit_code = engine.wait(container, timeout=5)
+    tick()
+    return exit_code, wl_status
+
+
+def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:
+    """Ready: a port that accepts, or a short settle time."""
+    if _await_ready(opts, intr, alive, tick) or intr.hit or opts.verify:
+        return
+    state = engine.state(container)
+    if not state.running:
+        raise EngineError(f"the container exited with code {state.exit_code} before "
+                          f"127.0.0.1:{opts.ready_port} accepted"
+                          f"{engine.last_logs(container)}")
+    raise _not_ready(opts)
+
+
+def _await_ready(opts: Options, intr, alive, tick) -> bool:
+    """Tick until 127.0.0.1:--ready-port accepts (False: not within --ready-timeout, or
+    `alive()` turned False), or, without a port, for the settle time."""
+    if not opts.ready_port:
+        settle_until = time.monotonic() + opts.settle
+        while time.monotonic() < settle_until and not intr.hit and alive():
+            tick()
+        return True
+    ready_by = time.monotonic() + opts.ready_timeout
+    while time.monotonic() < ready_by and not intr.hit:
+        ok = wait_port(opts.ready_port, min(time.monotonic() + 0.3, ready_by), alive)
+        tick()
+        if ok or not alive():
+            return ok
+    return False
+
+
+def _not_ready(opts: Options) -> EngineError:
+    return EngineError(f"127.0.0.1:{opts.ready_port} did not accept connections within "
+                       f"{opts.ready_timeout:.0f} s",
+                       hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
+
+
+def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapsed) -> Outcome:
+    failed = bool(opts.workload) and wl_status not in (0, None)
+    return Outcome(rec, notes, workload_failed=failed, interrupted=interrupted, elapsed=elapsed)
+
+
+# ---------------------------------------------------------------------------------------------
+# attach mode
+# ---------------------------------------------------------------------------------------------
+
+def attach_warning(name: str) -> str:
+    """What the user is told, before anything else, of a container recorded from the middle."""
+    return f"attaching to {name}: its startup is not observed"
+
+
+ATTACH_NOTE = "attached to a running container: its startup was not observed"
+
+
+def record_attach(ref: str, opts: Options, progress: Progress | None = None,
+                  engine: ContainerEngine | None = None,
+                  load_tracer: TracerLoader | None = None) -> Outcome:
+    caps, caps_why = preflight(opts.capabilities)
+    check_workload(opts.workload)
+    engine = engine or Engine()
+    load_tracer = load_tracer or _load_tracer
+    container = engine.container(ref)
+    state = engine.state(container)
+    if not state.running:
+        raise EngineError(f"container {ref!r} is not running")
+    info = engine.describe(container)
+    path = _container_cgroup(ref, state.pid)
+    tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
+                         own_pid_namespace=info.pid_mode != "host", attach=True,
+                         capabilities=caps)
+    try:
+        # Its cgroup and the ones below it, and any made from now on; its tasks count from now
+        # (tasks older than that at once, record.c's attach_first_sight).
+        for cgroup_id in cgroups.subtree_ids(path):
+            tracer.add_target(cgroup_id)
+        tracer.expect_container(info.id)
+        tracer.begin()
+        image = engine.image(info.image_id)
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            tick = _Ticker(tracer, progress, t0, poll_ms=100)
+
+            def alive() -> bool:
+                return engine.state(container).running
+
+            wl_status = None
+            if opts.workload:
+                wl_status = _workload_until(opts.workload, env, intr, deadline, tick, alive)
+            else:
+                _until(intr, deadline, tick, alive)
+            raw = tracer.snapshot()
+        metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
+                             image_ref=info.image, image=image, workload=opts.workload,
+                             workload_status=wl_status, startup_observed=False,
+                             engine=engine, info=info, image_facts=_image_facts(engine, image))
+        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
+        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
+        return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
+    finally:
+        tracer.close()
+
+
+def _container_cgroup(ref: str, pid: int) -> Path:
+    """The cgroup v2 directory of a running container's main process."""
+    try:
+        rel = cgroups.v2_path((PROC / str(pid) / "cgroup").read_text())
+    except OSError:
+        raise EngineError(f"container {ref!r} stopped while we looked at it") from None
+    if not rel:
+        raise EnvironmentProblem(f"container {ref!r} is not in the cgroup v2 hierarchy")
+    return v2_root() / rel.lstrip("/")
+
+
+# ---------------------------------------------------------------------------------------------
+# exec mode
+# ---------------------------------------------------------------------------------------------
+
+def record_exec(argv: list[str], opts: Options, progress: Progress | None = None,
+                load_tracer: TracerLoader | None = None) -> Outcome:
+    """Trace a host command and its descendants from the command's first instruction: the child
+    is forked and held before exec, registered as pending, then released; it counts from its
+    exec on (the tracer counts that execve itself)."""
+    caps, caps_why = preflight(opts.capabilities)
+    if not argv:
+        raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
+    check_command(argv)
+    tracer = (load_tracer or _load_tracer)(False, os.getcwd(), opts.all_errnos, capabilities=caps)
+    try:
+        go_r, go_w = os.pipe()
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        started_at = _now()
+        pid = os.fork()
+        if pid == 0:  # child: wait for the go, then exec (the errno goes back on failure)
+            try:
+                os.close(go_w)
+                os.close(err_r)
+                os.read(go_r, 1)
+                os.close(go_r)
+                os.execvp(argv[0], argv)
+            except OSError as e:
+                os.write(err_w, str(e.errno).encode())
+            finally:
+                os._exit(127)
+        os.close(go_r)
+        os.close(err_w)
+        tracer.track(pid, pending=True)
+        t0 = time.monotonic()
+        os.write(go_w, b"x")
+        os.close(go_w)
+        failure = os.read(err_r, 16)
+        os.close(err_r)
+        if failure:
+            os.waitpid(pid, 0)
+            raise UsageError(f"cannot run {argv[0]!r}: {os.strerror(int(failure))}")
+        with _Interrupt() as intr:
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            status = None
+            tick = _Ticker(tracer, progress, t0, poll_ms=20)
+            while status is None:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = os.waitstatus_to_exitcode(st)
+                    break
+                if intr.hit or time.monotonic() > deadline:
+                    os.kill(pid, signal.SIGTERM)
+                    _, st = os.waitpid(pid, 0)
+                    status = os.waitstatus_to_exitcode(st)
+                    break
+                tick()
+            raw = tracer.snapshot()
+        metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
+                             command=argv, exit_code=status)
+        rec, notes = build_recording(raw, metadata, cap_bounding=None)
+        return _finish(rec, _caps_note(caps_why) + notes, opts, None, intr.hit,
+                       time.monotonic() - t0)
+    finally:
+        tracer.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# match mode: every container that starts carrying the labels, one recording per service
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServiceOutcome:
+    """One service of a match session: its containers' merged recording and denials."""
+
+    name: str
+    recording: Recording
+    notes: tuple[str, ...] = ()
+    denials: Denials = field(default_factory=Denials)  # what a policy refused (verify runs)
+
+
+@dataclass
+class MatchOutcome:
+    project: Project  # what project.write puts in the index
+    services: tuple[ServiceOutcome, ...]  # sorted by name, as project.services
+    notes: list[str] = field(default_factory=list)  # about the session, not one service
+    workload_failed: bool = False
+    workload_status: int | None = None
+    interrupted: bool = False
+    elapsed: float = 0.0
+
+    def recordings(self) -> dict[str, Recording]:
+        return {s.name: s.recording for s in self.services}
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A container kept for the recording: its slot in the tracer and its service."""
+
+    slot: int
+    handle: object  # the engine's
+    info: ContainerInfo
+    service: str
+    attached: bool
+
+
+class _Matcher:
+    """Decides, for each container the kernel announces (tracer.on_container, called from poll
+    and drain), whether it is kept: it must still exist and carry every selector's label. Its
+    service name is checked then; a bad one fails the session at the next tick (`check`), not
+    inside the tracer's callback."""
+
+    def __init__(self, engine: ContainerEngine, tracer, selectors: tuple[Selector, ...]):
+        self.engine, self.tracer, self.selectors = engine, tracer, selectors
+        self.members: dict[int, _Member] = {}
+        self.seen: set[str] = set()  # container ids the kernel announced (kept or not)
+        # matching containers first seen since the tracer was armed (kept, or with a bad
+        # service name): those COMMAND started, when there is one
+        self.new: dict[str, object] = {}
+        self.error: ProfilerError | None = None
+
+    def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
+        self.seen.add(container_id)
+        try:
+            handle = self.engine.container(container_id)
+            info = self.engine.describe(handle)
+        except EngineError:  # gone already (a one-shot container, or removed)
+            self.tracer.drop(slot)
+            return
+        if not project.matches(dict(info.labels), self.selectors):
+            self.tracer.drop(slot)
+            return
+        self.new[info.id] = handle
+        self._keep(slot, handle, info, attached=False)
+
+    def attach(self, handle, note: Callable[[str], None]) -> None:
+        """A matching container that ran before the tracer was armed: its cgroups become a new
+        slot's targets (attach semantics: its tasks count at first sight)."""
+        info = self.engine.describe(handle)
+        if info.id in self.seen:  # started while the tracer loaded, and announced: traced whole
+            return
+        try:
+            path = _container_cgroup(info.name, self.engine.state(handle).pid)
+        except EngineError:  # stopped while we looked
+            return
+        slot = self.tracer.new_slot()
+        for cgroup_id in cgroups.subtree_ids(path):
+            self.tracer.add_target(cgroup_id, slot)
+        self.tracer.expect_container(info.id, slot)  # a restart makes its cgroup again
+        self.seen.add(info.id)
+        if self._keep(slot, handle, info, attached=True):
+            note(attach_warning(info.name))
+
+    def _keep(self, slot: int, handle, info: ContainerInfo, attached: bool) -> bool:
+        try:
+            service = project.service_of(dict(info.labels), info.name)
+        except UsageError as e:
+            self.tracer.drop(slot)
+            self.error = self.error or e
+            return False
+        self.tracer.keep(slot)
+        self.members[slot] = _Member(slot, handle, info, service, attached)
+        return True
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def running(self) -> bool:
+        """Any kept container still running (no workload: the recording ends with the app)."""
+        return any(self.engine.state(m.handle).running for m in self.members.values())
+
+
+def check_command(argv: list[str], what: str = "command") -> None:
+    if "/" not in argv[0] and shutil.which(argv[0]) is None:
+        raise UsageError(f"{what} {argv[0]!r} not found")
+
+
+def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[str] | None = None,
+                 progress: Progress | None = None, warn: Callable[[str], None] | None = None,
+                 engine: ContainerEngine | None = None,
+                 load_tracer: TracerLoader | None = None) -> MatchOutcome:
+    """Trace every container that starts carrying all the selectors' labels, from its
+    entrypoint's first instruction, whoever starts it (COMMAND, a restart policy, a script);
+    those already running are attached. COMMAND runs once the tracer is armed, the workload
+    when COMMAND has exited; the end comes with the workload, --duration, Ctrl-C, or (no
+    workload) when no kept container runs any more. Containers COMMAND started are then
+    stopped gracefully. One recording per service: its containers' slots merged (replicas,
+    restarts). Nothing is written here: cmd_record writes `MatchOutcome.project`."""
+    if not selectors:
+        raise UsageError("record --match needs at least one LABEL=VALUE",
+                         hint="e.g. --match com.docker.compose.project=shop")
+    labels = {s.label: s.value for s in selectors}
+    if len(labels) != len(selectors):
+        raise UsageError("--match gives one label two values: no container can match",
+                         hint="give each LABEL once")
+    caps, caps_why = preflight(opts.capabilities)
+    check_workload(opts.workload)
+    if command:
+        check_command(command)
+    engine = engine or Engine()
+    load_tracer = load_tracer or _load_tracer
+    warn = warn or (lambda _text: None)
+    # Listed before loading: with containers to attach, their tasks count at first sight
+    # (attach mode), while those of containers started from now on count from their exec.
+    attach = bool(engine.list_running(labels))
+    tracer = load_tracer(True, "/", opts.all_errnos, opts.verify, attach=attach,
+                         capabilities=caps, match=True)
+    matcher = _Matcher(engine, tracer, selectors)
+    notes: list[str] = _caps_note(caps_why)
+    stops: dict[str, threading.Thread] = {}  # container id -> its stop
+
+    def stop_started() -> list[threading.Thread]:
+        """Begin to stop COMMAND's containers, gracefully, in parallel (each may take the stop
+        timeout), also after an error or a second Ctrl-C; those begun already are not stopped
+        twice. Returns every stop begun, for the caller to wait on."""
+        for cid, handle in (matcher.new.items() if command else ()):
+            if cid not in stops:
+                stops[cid] = threading.Thread(target=engine.stop,
+                                              args=(handle, opts.stop_timeout), daemon=True)
+                stops[cid].start()
+        return list(stops.values())
+
+    try:
+        tracer.on_container = matcher.announced
+        if attach:
+            tracer.begin()
+        tracer.drain()  # containers started while the tracer loaded are announced now
+        for handle in engine.list_running(labels):
+            if attach:
+                matcher.attach(handle, warn)
+            else:  # started while the tracer loaded, before it was armed: its start is lost
+                info = engine.describe(handle)
+                if info.id not in matcher.seen:
+                    notes.append(f"{info.name} started while the recorder loaded: not recorded "
+                                 f"(restart it, or record again)")
+        matcher.check()
+        started_at = _now()
+        t0 = time.monotonic()
+        with _Interrupt() as intr:
+            tick = _Ticker(tracer, progress, t0)
+
+            def step() -> None:
+                tick()
+                matcher.check()
+
+            deadline = time.monotonic() + (opts.duration or 10**9)
+            if command:
+                status = _run_command(command, intr, deadline, step)
+                if status not in (0, None):
+                    raise WorkloadError(f"{shlex.join(command)} failed (exit {status}); "
+                                        f"nothing was written",
+                                        hint="run it by hand to see why")
+            if not _await_ready(opts, intr, lambda: True, step) and not intr.hit \
+                    and not opts.verify:
+                raise _not_ready(opts)
+            wl_status = None
+            if opts.workload and not intr.hit:
+                wl_status = _workload_until(opts.workload, {}, intr, deadline, step)
+            else:
+                last_look = [0.0, True]
+
+                def alive() -> bool:  # asks the engine once a second, not on every tick
+                    if not matcher.members:
+                        return True  # nothing started yet: wait for it (or Ctrl-C, --duration)
+                    if time.monotonic() - last_look[0] >= 1.0:
+                        last_look[:] = [time.monotonic(), matcher.running()]
+                    return last_look[1]
+
+                _until(intr, deadline, step, alive)
+            tracer.mark_stop(time.monotonic() - t0)
+            for stop in stop_started():  # while the tracer keeps draining
+                while stop.is_alive():
+                    step()
+            tracer.drain()
+            raws = tracer.snapshot_slots()  # (which hears the last announcements first)
+            matcher.check()
+        if not matcher.members:
+            raise EngineError("no container matched " + " ".join(f"--match {s}" for s in selectors)
+                              + "; nothing was written",
+                              hint="see the labels with `docker inspect -f '{{json .Config.Labels}}' "
+                                   "NAME`; compose sets com.docker.compose.project and "
+                                   "com.docker.compose.service")
+        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
+                             notes)
+        if not services:
+            raise EngineError("the matched containers made no traced call; nothing was written",
+                              hint="were they started after the recorder was armed?")
+        failed = bool(opts.workload) and wl_status not in (0, None)
+        return MatchOutcome(
+            project=Project(selectors, tuple(p for p, _ in services),
+                            _compose_project(matcher.members.values()), started_at, _now()),
+            services=tuple(o for _, o in services), notes=notes, workload_failed=failed,
+            workload_status=wl_status, interrupted=intr.hit, elapsed=time.monotonic() - t0)
+    finally:
+        try:
+            for stop in stop_started():
+                stop.join()
+        finally:
+            tracer.close()
+
+
+def _run_command(argv: list[str], intr, deadline: float, tick) -> int | None:
+    """COMMAND (`docker compose up -d`), once the tracer is armed: its exit status."""
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
+    except OSError as e:
+        raise UsageError(f"cannot run {argv[0]!r}: {e.strerror}") from None
+    return _until_exit(proc, intr, deadline, tick)
+
+
+def _compose_project(members) -> str | None:
+    values = {dict(m.info.labels).get(project.PROJECT_LABEL) for m in members}
+    return values.pop() if len(values) == 1 and None not in values else None
+
+
+def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int | None,
+              started_at: str, engine: ContainerEngine, session_notes: list[str]
+              ) -> list[tuple[Service, ServiceOutcome]]:
+    """Group the kept slots by service and merge each service's (replicas, restarts: a
+    restarted container keeps its slot) into one recording. A service none of whose slots saw
+    anything is left out, with a note."""
+    by_service: dict[str, list[_Member]] = {}
+    for m in sorted(members, key=lambda m: m.slot):
+        by_service.setdefault(m.service, []).append(m)
+    out = []
+    for name in sorted(by_service):
+        group = by_service[name]
+        traced = [raws[m.slot] for m in group if m.slot in raws]
+        if not traced:
+            session_notes.append(f"service {name}: its containers made no traced call; it has "
+                                 f"no recording")
+            continue
+        raw = aggregate.merge_raw(traced)
+        first = group[0].info
+        attached = any(m.attached for m in group)
+        try:
+            image = engine.image(first.image_id)
+        except EngineError:  # removed since: the recording names the reference only
+            image = None
+        metadata = _metadata(
+            "attach" if attached else "container", raw.arch, started_at,
+            _container_config(first, image.entrypoint if image else ()),
+            image_ref=first.image, image=image, workload=opts.workload,
+            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first,
+            image_facts=_image_facts(engine, image) if image else None)
+        bounding = 0
+        for m in group:
+            bounding |= bounding_from_config(m.info.capabilities)
+        rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        if attached:
+            notes.insert(0, ATTACH_NOTE)
+        images = sorted({m.info.image for m in group})
+        if len(images) > 1:
+            notes.append(f"its containers ran different images ({', '.join(images)}); the "
+                         f"recording names {first.image}")
+        instances = tuple(Instance(m.info.id, m.info.name, m.attached) for m in group)
+        out.append((Service(name, first.image, instances),
+                    ServiceOutcome(name, rec, tuple(notes), build_denials(raw))))
+    return out
+
+
+def default_output(image: str) -> str:
+    base = image.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0] or "recording"
+    return f"{base}.recording.yaml"
+
+
+__all__ = ["Options", "Outcome", "RunSpec", "record_container", "record_attach", "record_exec",
+           "record_match", "MatchOutcome", "ServiceOutcome", "default_output", "syscalls"]
