@@ -127,8 +127,10 @@ class Evidence:
     image_facts: ImageFacts | None = None
     # The container's mounts as the engine reported them (the first recording's).
     mounts: tuple[Mount, ...] = ()
-    # Per run: (mount target, empty when the app started) of its volume and bind mounts.
+    # Per run: (mount target, empty when the app started) of its volume and bind mounts, and
+    # per run whether the recorder restarted the container (a later boot seen in that run).
     boots: tuple[tuple[tuple[str, bool], ...], ...] = ()
+    restarted: tuple[bool, ...] = ()
     # The recorded container's name (the user's --name; "" when Docker chose it), network
     # mode, networks with aliases, and DNS settings.
     name: str = ""
@@ -441,16 +443,18 @@ def _owner_for(ev: Evidence, d: str, kinds: dict[str, frozenset[str]]) -> tuple[
     below = _under_any((d,))
     writers = sorted({f.writer for f in ev.files if f.writer and below(f.path)
                       and not WRITE_KINDS.isdisjoint(f.ok)})
+    entry = _image_dir(ev.image_facts, d)
     if writers:
         if len(writers) == 1:
             uid, _, gid = writers[0].partition(":")
             if ev.engine == "podman":  # no uid=/gid= (see _tmpfs_owner); U is the run's user
                 return ["mode=1777"], f"written by uid {uid}; mode 1777 (Podman takes no uid=)"
-            return [f"uid={uid}", f"gid={gid}", "mode=0755"], \
-                f"owned by uid {uid}, gid {gid}: the user that wrote there in training"
+            mode = f"{entry.mode & 0o7777:04o}" if entry is not None else "0755"
+            return [f"uid={uid}", f"gid={gid}", f"mode={mode}"], \
+                (f"owned by uid {uid}, gid {gid}, the user that wrote there in training, mode "
+                 f"{mode}" + (" as the image's directory" if entry is not None else ""))
         return ["mode=1777"], (f"several users wrote there in training "
                                f"({', '.join(writers)}): writable by all, sticky")
-    entry = _image_dir(ev.image_facts, d)
     if entry is not None and (entry.uid or entry.gid):
         if ev.engine == "podman":
             return ["mode=1777"], (f"the image's {d} is owned by uid {entry.uid}; mode 1777 "
@@ -753,21 +757,24 @@ def boot(ev: Evidence) -> Decision:
     runs = [r for r in ev.boots if r]
     if not runs:
         return Decision(False, "", "")
+    restarted = dict(enumerate(ev.restarted, 1))
     first = [i for i, r in enumerate(ev.boots, 1) if r and any(e for _, e in r)]
-    later = [i for i, r in enumerate(ev.boots, 1) if r and not any(e for _, e in r)]
+    later = [i for i, r in enumerate(ev.boots, 1)
+             if r and (not any(e for _, e in r) or restarted.get(i))]
     empty = sorted({t for r in ev.boots for t, e in r if e})
     held = sorted({t for r in ev.boots for t, e in r if not e})
     if first and later:
         return Decision(True, "both", f"first boot seen in run(s) {_runs(first)} ("
                                       f"{', '.join(empty)} started empty), a later boot in "
-                                      f"run(s) {_runs(later)}: the policy covers both")
+                                      f"run(s) {_runs(later)}" + (" (record --restart)" if any(ev.restarted) else "")
+            + ": the policy covers both")
     if first:
         return Decision(False, "first", (
             f"only a first boot was recorded ({', '.join(empty)} started empty: the app "
             f"initialised it); a later boot (`docker restart`, or a new container on the kept "
-            f"volume: recovery, upgrades) runs code the recording did not see: record once more "
-            f"on the same data (-v NAME:DIR) and emit from both recordings, or check it with "
-            f"`profiler verify` and a restart"))
+            f"volume: recovery, upgrades) runs code the recording did not see: record with "
+            f"--restart (a later boot in the same run), or once more on the same data "
+            f"(-v NAME:DIR) and emit from both recordings"))
     return Decision(False, "later", (
         f"only a later boot was recorded ({', '.join(held)} held data at the start); the first "
         f"boot's initialisation (e.g. initdb into an empty volume: a new instance) runs code "

@@ -419,6 +419,7 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         boots=tuple(tuple((m.target, m.empty_at_start) for m in r.metadata.container.mounts
                           if m.type in ("volume", "bind") and not m.read_only
                           and m.empty_at_start is not None) for r in raw),
+        restarted=tuple(r.metadata.restarts > 0 for r in raw),
         name=_recorded_name(first, run_options),
         network_mode=first.metadata.container.network_mode,
         networks=first.metadata.container.networks,

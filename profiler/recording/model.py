@@ -337,6 +337,8 @@ class Metadata:
     runtime: str = ""
     # 1.7: the image's VOLUMEs and content where a run line may mount; None: not read.
     image_facts: ImageFacts | None = None
+    # 1.7: restarts the recorder made (record --restart): the run saw a later boot too.
+    restarts: int = 0
 
     @property
     def container_runtime(self) -> str:
@@ -485,6 +487,8 @@ def to_dict(rec: Recording) -> dict:
             del entry["writer"]
     if d["metadata"]["image_facts"] is None:
         del d["metadata"]["image_facts"]
+    if not d["metadata"]["restarts"]:
+        del d["metadata"]["restarts"]
     if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
         d["metadata"].pop("capability_source")
     for key in ("engine", "runtime"):  # schema 1.6, written only when known
@@ -592,6 +596,7 @@ def from_dict(d: dict) -> Recording:
         engine=md.get("engine", ""),
         runtime=md.get("runtime", ""),
         image_facts=_image_facts(md.get("image_facts")),
+        restarts=md.get("restarts", 0),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}

@@ -69,9 +69,9 @@ def flags(policy: Policy) -> list[Flag]:
             value = f"{d}:{opts}" if opts else d
             why = ("not written in training: a temp directory or home, where apps write under "
                    "load" if d in h.tmpfs_spare else "the app created files here")
-            why += "; nothing of the image is there" if policy.image_facts_known else ""
             if "exec" in opts.split(","):
                 why += " and executed or mapped executable files there (exec)"
+            why += "; nothing of the image is there" if policy.image_facts_known else ""
             if d in owner_why:
                 why += "; " + owner_why[d]
             elif "uid=" in opts or "mode=" in opts or "U" in opts.split(","):

@@ -62,6 +62,9 @@ class Options:
     all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
     verify: bool = False  # also count seccomp and capability denials (profiler verify)
     capabilities: str = "auto"  # capsource.CHOICES: where capability checks come from
+    # Restart the container once after the workload and run the workload again: the recording
+    # then holds a later boot too (on the data the first boot left in its volumes).
+    restart: bool = False
 
 
 @dataclass
@@ -495,7 +498,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             engine.start(container)
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
-            exit_code, wl_status = _drive(
+            exit_code, wl_status, restarts = _drive(
                 engine, container, tracer, opts, intr, progress, t0,
                 env_extra={"PROFILER_CONTAINER_ID": info.id,
                            "PROFILER_CONTAINER_NAME": info.name})
@@ -506,6 +509,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
             engine=engine, info=info, image_facts=facts)
+        metadata = replace(metadata, restarts=restarts)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
         out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
@@ -520,8 +524,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
 
 def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
-           progress, t0, env_extra) -> tuple[int | None, int | None]:
-    """Wait for readiness, run the workload, stop gracefully. Returns (exit code, workload's)."""
+           progress, t0, env_extra) -> tuple[int | None, int | None, int]:
+    """Wait for readiness, run the workload (with opts.restart: restart the container and run
+    it again), stop gracefully. Returns (exit code, workload's, restarts made)."""
 
     def alive() -> bool:
         return engine.state(container).running
@@ -540,13 +545,25 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
         wl_status = _workload_until(opts.workload, env_extra, intr, deadline, tick)
     else:
         _until(intr, deadline, tick, alive)
+    restarts = 0
+    if opts.restart and not intr.hit and alive():
+        # A later boot of the same container: its volumes hold what the first boot left, as
+        # after a `docker restart` in production (recovery, "already initialised" paths).
+        _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
+        engine.wait(container, timeout=5)
+        engine.start(container)
+        restarts = 1
+        _wait_ready(engine, container, opts, intr, alive, tick)
+        if opts.workload and not intr.hit:
+            second = _workload_until(opts.workload, env_extra, intr, deadline, tick)
+            wl_status = second if wl_status in (None, 0) else wl_status
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
     tracer.mark_stop(time.monotonic() - t0)
     _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
     exit_code = engine.wait(container, timeout=5)
     tick()
-    return exit_code, wl_status
+    return exit_code, wl_status, restarts
 
 
 def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:

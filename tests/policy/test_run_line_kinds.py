@@ -223,6 +223,14 @@ def test_first_and_later_boots_together_are_covered():
     assert not any("boot was recorded" in w for w in p.warnings)
 
 
+def test_a_restart_in_the_recording_covers_the_later_boot():
+    rec = _boot(True)
+    rec = replace(rec, metadata=replace(rec.metadata, restarts=1))
+    p = reduce([rec])
+    assert p.hardening.boot.apply and "(record --restart)" in p.hardening.boot.evidence
+    assert recording_io.loads(recording_io.dumps(rec)).metadata.restarts == 1
+
+
 def test_a_17_recording_round_trips():
     rec = _on_network(mounts=(Mount("/data", "volume", "", empty_at_start=True),), facts=POSTGRES)
     assert recording_io.loads(recording_io.dumps(rec)) == rec.canonical()
