@@ -197,3 +197,21 @@ def test_podman_run_sh_is_read_back_like_dockers():
     assert ("--tmpfs", "/tmp:U,notmpcopyup") in script.flags(args_only=True)
     lacks, _ = diff.run_items(text)
     assert "--read-only" not in lacks and "--user" not in lacks
+
+
+def test_the_name_is_a_parameter_and_names_the_volumes(tmp_path, monkeypatch):
+    """The recorded --name is only a default: PROFILER_NAME or a --name argument replace it
+    (a second instance does not conflict), and its named volumes follow the name."""
+    rec = recording(files=[("/var/lib/app/db", ["create", "write"])],
+                    run_options=[("name", "web")])
+    text = run.render(reduce([rec]))
+    argv = run_script(text, tmp_path, "-d")
+    assert argv[argv.index("--name") + 1] == "web"
+    assert "type=volume,source=web-var-lib-app,target=/var/lib/app" in argv
+    argv = run_script(text, tmp_path, "--name", "web2", "-d")
+    assert argv.count("--name") == 1 and argv[argv.index("--name") + 1] == "web2"
+    assert "type=volume,source=web2-var-lib-app,target=/var/lib/app" in argv
+    monkeypatch.setenv("PROFILER_NAME", "web3")
+    argv = run_script(text, tmp_path, "-d")
+    assert argv[argv.index("--name") + 1] == "web3"
+    assert "type=volume,source=web3-var-lib-app,target=/var/lib/app" in argv

@@ -4,8 +4,8 @@
 # `profiler emit --format all` writes next to this script. Extra podman options can be given
 # as arguments (for example: ./run.sh --rm -d).
 #
-# The container's name: PROFILER_NAME (a second instance: PROFILER_NAME=other ./run.sh; empty:
-# none, podman chooses one).
+# The container's name: --name NAME among the arguments, else PROFILER_NAME (a second
+# instance: PROFILER_NAME=other ./run.sh; empty: none, podman chooses one).
 # Named volumes keep the app's data across restarts and new containers; they are named after
 # the container ("$PROFILER_NAME-<directory>", default profiler-sample-nginx-...), so each
 # instance has its own. `podman rm` leaves them (and anonymous volumes, unless -v): remove
@@ -28,6 +28,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 name="${PROFILER_NAME-}"
+given_name=""  # a --name among this script's arguments names the container (and its volumes)
+for ((i = 1; i <= $#; i++)); do
+  case "${!i}" in
+    --name=*) given_name="${!i#--name=}" ;;
+    --name) j=$((i + 1)); given_name="${!j-}" ;;
+  esac
+done
+name="${given_name:-$name}"
 volume_prefix="${name:-profiler-sample-nginx}"
 
 args=(
@@ -51,7 +59,7 @@ args=(
   --publish 127.0.0.1:18080:80  # as the recording ran
   --security-opt "seccomp=$here/seccomp.json"  # 122 syscalls allowed (61 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
-if [ -n "$name" ]; then
+if [ -n "$name" ] && [ -z "$given_name" ]; then
   args+=(--name "$name")  # the recording did not name the container (Docker chose a name); PROFILER_NAME=NAME ./run.sh names it
 fi
 

@@ -4,8 +4,8 @@
 # `profiler emit --format all` writes next to this script. Extra docker options can be given
 # as arguments (for example: ./run.sh --rm -d).
 #
-# The container's name: PROFILER_NAME (a second instance: PROFILER_NAME=other ./run.sh; empty:
-# none, docker chooses one).
+# The container's name: --name NAME among the arguments, else PROFILER_NAME (a second
+# instance: PROFILER_NAME=other ./run.sh; empty: none, docker chooses one).
 #
 # Not applied, and why:
 #   --user: processes ran as root (uids seen: 0)
@@ -16,6 +16,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 name="${PROFILER_NAME-}"
+given_name=""  # a --name among this script's arguments names the container (and its volumes)
+for ((i = 1; i <= $#; i++)); do
+  case "${!i}" in
+    --name=*) given_name="${!i#--name=}" ;;
+    --name) j=$((i + 1)); given_name="${!j-}" ;;
+  esac
+done
+name="${given_name:-$name}"
 volume_prefix="${name:-profiler-base}"
 
 args=(
@@ -34,7 +42,7 @@ args=(
   --network none  # opened no network socket
   --security-opt "seccomp=$here/seccomp.json"  # 97 syscalls allowed (42 the app used, the rest the container runtime's and the kernel's on its behalf)
 )
-if [ -n "$name" ]; then
+if [ -n "$name" ] && [ -z "$given_name" ]; then
   args+=(--name "$name")  # the recording did not name the container (Docker chose a name); PROFILER_NAME=NAME ./run.sh names it
 fi
 
