@@ -489,7 +489,13 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             raise box["error"]
         info = engine.describe(container)
         empty = _empty_mounts(engine, container, info)
-        facts = _image_facts(engine, image)
+        # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
+        # its own while the app runs; verify needs none.
+        facts_box: dict = {}
+        facts_thread = threading.Thread(
+            target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
+        if not opts.verify:
+            facts_thread.start()
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
@@ -503,6 +509,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                 env_extra={"PROFILER_CONTAINER_ID": info.id,
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
+        if facts_thread.is_alive() or facts_thread.ident is not None:
+            facts_thread.join()
+        facts = facts_box.get("facts")
         metadata = _metadata(
             "container", raw.arch, started_at,
             _container_config(info, image.entrypoint, spec.options(), empty),
@@ -511,6 +520,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             engine=engine, info=info, image_facts=facts)
         metadata = replace(metadata, restarts=restarts)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        if facts is None and not opts.verify:
+            notes.append("the image's content could not be read (docker cp): emit keeps the "
+                         "root writable where a tmpfs might hide a file the app used")
         out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
         out.denials = build_denials(raw)
