@@ -234,3 +234,9 @@ def test_a_restart_in_the_recording_covers_the_later_boot():
 def test_a_17_recording_round_trips():
     rec = _on_network(mounts=(Mount("/data", "volume", "", empty_at_start=True),), facts=POSTGRES)
     assert recording_io.loads(recording_io.dumps(rec)) == rec.canonical()
+
+
+def test_diff_lists_the_run_lines_volumes():
+    from profiler.diff import diff
+    items = diff.run_privileges(recording(files=[("/var/lib/redis/dump.rdb", ["create", "write"])]))
+    assert "/var/lib/redis" in items["--mount named volume /var/lib/redis"]
