@@ -4,7 +4,8 @@
 #
 #   make demo      set up, record the nginx sample under its workload, emit its policy
 #   make test      set up, run the test suite (PYTEST_ARGS="-k foo -x" passes options through)
-#   make bench     set up, run every bench/*.py
+#   make bench     set up, run every bench/*_bench.py (the corpus has its own target)
+#   make corpus    set up, run the real-app corpus (bench/corpus.py; APPS=redis,nodejs selects)
 #   make samples   (re)build the sample images that are absent or changed
 #   make fixtures  regenerate the fixtures that stand for live recordings (tests/regen_fixtures.py)
 #   make test-hosts  set up, then run profiler in VMs of stock Debian hosts as a user would
@@ -17,7 +18,9 @@ PROFILER := .venv/bin/profiler
 PYTEST_ARGS ?=
 HOSTS ?=
 
-.PHONY: setup demo test bench samples test-hosts fixtures
+APPS ?=
+
+.PHONY: setup demo test bench samples test-hosts fixtures corpus
 
 setup:
 	@bash scripts/setup.sh
@@ -39,9 +42,12 @@ test: setup
 	exit $$rc
 
 bench: setup
-	@shopt -s nullglob; files=(bench/*.py); \
-	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no bench/*.py yet" >&2; exit 1; fi; \
+	@shopt -s nullglob; files=(bench/*_bench.py); \
+	if [ $${#files[@]} -eq 0 ]; then echo "make bench: no bench/*_bench.py yet" >&2; exit 1; fi; \
 	rc=0; for f in "$${files[@]}"; do echo "== $$f"; $(PYTHON) "$$f" || rc=1; done; exit $$rc
+
+corpus: setup
+	$(PYTHON) bench/corpus.py $(if $(APPS),--apps $(APPS)) --markdown out/corpus-results.md
 
 fixtures: setup
 	$(PYTHON) tests/regen_fixtures.py

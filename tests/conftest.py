@@ -258,8 +258,10 @@ class FakeEngine:
 
     def __init__(self, image=None, container=None, exit_at_start: int | None = None,
                  running: bool = False, pid: int = 0, create_error: Exception | None = None,
-                 engine=None):
+                 engine=None, files=None):
         from profiler.session.engine import ContainerInfo, EngineInfo, ImageInfo
+
+        self.files = files or {}  # path -> filecaps.FileInfo (the container's file system)
 
         self.engine = engine or EngineInfo("docker", "20.10.24", "runc", "cgroupfs")
 
@@ -331,6 +333,9 @@ class FakeEngine:
 
     def last_logs(self, container, lines: int = 8) -> str:
         return "; last log lines: fake"
+
+    def file_info(self, container, path: str):
+        return self.files.get(path)
 
     def list_running(self, labels: dict) -> list:
         ok = self.running and all(dict(self.info.labels).get(k) == v for k, v in labels.items())

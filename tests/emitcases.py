@@ -24,9 +24,9 @@ LEGACY = FIXTURES / "legacy-1.0.recording.yaml"  # hand-kept: a schema 1.0 file
 PROFILER = [sys.executable, "-m", "profiler.cli"]
 
 
-def emit(*args, cwd=None):
+def emit(*args, cwd=None, env=None):
     proc = subprocess.run([*PROFILER, "emit", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120, stdin=subprocess.DEVNULL)
+                          cwd=cwd, timeout=120, stdin=subprocess.DEVNULL, env=env)
     return proc
 
 

@@ -1,9 +1,10 @@
 """`profiler emit`: recordings -> seccomp, AppArmor, capabilities, run line, compose, k8s.
 
-Loads the recordings, reduces them to a Policy (profiler/policy/reduce.py), renders the chosen formats
-(profiler/output/registry.py) and writes them only when every one of them succeeded: one format
-to stdout or a file, `--format all` to a directory (profiler/output/policy_dir.py: all files appear
-together or none does). This module parses the options and prints.
+Runs the emit pipeline (profiler/output/pipeline.py: load, reduce, resolve unknown
+capabilities, render with each format's self-check) and writes the texts only when every one
+of them succeeded: one format to stdout or a file, `--format all` to a directory
+(profiler/output/policy_dir.py: all files appear together or none does), a project's tree to
+its directory (profiler/output/project_tree.py). This module parses the options and prints.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..recording import coverage, project, recording_io
-from ..output import policy_dir, project_policy
+from ..output import pipeline, policy_dir, project_policy, project_tree
 from ..policy.behalf_syscalls import behalf_names
 from ..errors import UsageError
-from ..policy.reduce import Policy, reduce
+from ..policy.reduce import Policy
 from ..render import apparmor, k8s
-from ..render import caps as caps_render
 from ..output.registry import FORMATS, RenderOptions, render
 from ..render.seccomp import COMPAT_LABELS
 
@@ -106,8 +106,33 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
         err.print(p)
     elif policy.runs > 1:
         err.print(f"every item was seen in all {policy.runs} runs")
+    _explain_generalised(policy)
     for path, reason in dropped:
         err.print(f"dropped from AppArmor: {escape(ascii(path))} ({reason})")
+
+
+def _explain_generalised(policy: Policy) -> None:
+    """Every generalisation beyond the recording (profiler/policy/generalise.py): a table of what was
+    allowed and because of what, then each rule's reason and source once. Deterministic: rows
+    in the order generalise made them (family order, then patterns sorted)."""
+    if not policy.generalised:
+        err.print("generalised beyond the recording: nothing (emit --strict, or nothing of a "
+                  "kind to add)")
+        return
+    g = Table(title="generalised beyond the recording, by kind and risk (none with --strict)")
+    g.add_column("kind")
+    g.add_column("allowed")
+    g.add_column("because the app used")
+    g.add_column("rule")
+    rules: dict[str, tuple[str, str]] = {}
+    for row in policy.generalised:
+        rule, _, why = row.why.partition(": ")
+        rules.setdefault(rule, (why, row.source))
+        g.add_row(row.kind, escape(ascii(row.allowed)[1:-1]), escape(ascii(row.because)[1:-1]),
+                  escape(rule))
+    err.print(g)
+    for rule, (why, source) in rules.items():
+        err.print(f"  {escape(rule)}: {escape(why)} (source: {escape(source)})")
 
 
 def emit(
@@ -122,7 +147,8 @@ def emit(
                                "project). Default: stdout.")] = None,
     explain: Annotated[bool, typer.Option(
         "--explain", help="Print on stderr what the policy holds, the evidence for each "
-                          "hardening option, and what only some runs did.")] = False,
+                          "hardening option, what only some runs did, and each "
+                          "generalisation beyond the recording with its reason.")] = False,
     complain: Annotated[bool, typer.Option(
         "--complain", help="Log instead of refusing (seccomp SCMP_ACT_LOG, AppArmor complain "
                            "mode): for a first rollout.")] = False,
@@ -133,10 +159,11 @@ def emit(
                                  "ENOSYS by default: operations through a ring bypass seccomp "
                                  "and the recording).")] = False,
     strict: Annotated[bool, typer.Option(
-        "--strict", help="Hardening exactly as the training run behaved: tmpfs only where it "
-                         "wrote, pids limit 2 x its peak, --network none whenever it opened no "
-                         "IP socket. Default: headroom for what production does that training "
-                         "did not (docs/emit.md).")] = False,
+        "--strict", help="Exactly what the training run did: its syscalls, socket families and "
+                         "file paths only (no generalisation by kind and risk, no sibling "
+                         "syscalls); tmpfs only where it wrote, pids limit 2 x its peak, "
+                         "--network none whenever it opened no IP socket. Default: headroom for "
+                         "what production does that training did not (docs/emit.md).")] = False,
     glob_threshold: Annotated[int, typer.Option(
         "--glob-threshold", min=2,
         help="AppArmor: a directory with at least this many files of the same access becomes "
@@ -165,17 +192,17 @@ def emit(
         chosen = recording_io.newest(Path.cwd())
         err.print(f"using {escape(str(chosen.name))} (the newest recording in this directory)")
         recordings = [chosen]
-    recs = [recording_io.load(p) for p in recordings]
-    policy = reduce(recs, [p.name for p in recordings], allow_io_uring=allow_io_uring,
-                    strict=strict)
+    recs = pipeline.load(recordings)
     fmt = format.value
     formats = list(FORMATS) if fmt == "all" else [fmt]
-    policy = caps_render.resolve_unknown(policy, formats, caps_unknown)
+    policy = pipeline.policy(recs, [p.name for p in recordings], formats, strict=strict,
+                             allow_io_uring=allow_io_uring, caps_unknown=caps_unknown)
     if fmt == "all" and output is None:
         raise UsageError("--format all writes several files", hint="give a directory: -o DIR")
     texts = render(policy, formats, RenderOptions(complain=complain, arg_filters=not no_arg_filters,
                                                   glob_threshold=glob_threshold))
     dropped = apparmor.dropped(policy) if "apparmor" in formats else []
+    _warn_unchecked(formats)
 
     for w in policy.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}")
@@ -195,6 +222,13 @@ def emit(
         err.print(f"wrote {escape(str(target))}")
 
 
+def _warn_unchecked(formats) -> None:
+    """Where apparmor_parser is missing the profile is written unchecked: say so."""
+    if "apparmor" in formats and apparmor.parser() is None:
+        err.print("[yellow]warning:[/] apparmor_parser is not installed: the AppArmor profile "
+                  "was not compiled before writing (Debian/Ubuntu: apt-get install apparmor)")
+
+
 def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain: bool,
                   options: RenderOptions, strict: bool, allow_io_uring: bool,
                   caps_unknown: Optional[str]) -> None:
@@ -210,6 +244,8 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
                                        allow_io_uring=allow_io_uring, formats=formats,
                                        caps_unknown=caps_unknown)
     out = output.resolve()
+    project_tree.check_replaceable(out)  # before the work: emit replaces OUT whole
+    _warn_unchecked(formats)
     texts = project_policy.files(services, formats, out, project=index,
                                  source=str(directory), options=options)
     for sp in services:
@@ -222,12 +258,12 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
                       f"from the AppArmor profile (control characters or undecodable bytes); "
                       f"see --explain")
-    written = policy_dir.write_dir(out, texts)
+    written = project_tree.write(out, texts)
     err.print(f"wrote {len(written)} files for {len(services)} service(s) to {escape(str(output))}")
-    if project_policy.override.OVERRIDE_FILE in texts:
+    if project_tree.OVERRIDE_FILE in texts:
         err.print(f"apply: docker-compose -f compose.yaml -f "
-                  f"{escape(str(out / project_policy.override.OVERRIDE_FILE))} up -d "
-                  f"(AppArmor hosts: {escape(str(out / project_policy.override.LOAD_SCRIPT))} "
+                  f"{escape(str(out / project_tree.OVERRIDE_FILE))} up -d "
+                  f"(AppArmor hosts: {escape(str(out / project_tree.LOAD_SCRIPT))} "
                   f"first)")
 
 

@@ -5,10 +5,7 @@ service, profiler/recording/project.py)."""
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Annotated, Callable, Optional
 
@@ -190,29 +187,13 @@ def check_project_dir(out: Path) -> None:
 
 
 def write_project(out: Path, outcome) -> None:
-    """The project directory, whole or not at all: written beside DIR, then put in its place
-    (a previous recording's directory goes, with the files of services it had and this one has
-    not). A failure leaves DIR as it was."""
+    """The project directory, whole or not at all (recording_io.replace_dir): a previous
+    recording's directory goes, with the files of services it had and this one has not. A
+    failure leaves DIR as it was."""
     from ..recording import project
 
-    parent = out.parent if str(out.parent) else Path(".")
-    new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=parent))
-    old = None
-    try:
-        new.chmod(0o755)  # mkdtemp makes it private; a directory the user made would not be
-        project.write(new, outcome.project, outcome.recordings())
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
-            os.replace(out, old / "dir")
-        os.replace(new, out)
-    except BaseException:
-        shutil.rmtree(new, ignore_errors=True)
-        if old is not None and (old / "dir").exists() and not out.exists():
-            os.replace(old / "dir", out)  # put the previous one back
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+    recording_io.replace_dir(out, lambda new: project.write(new, outcome.project,
+                                                            outcome.recordings()))
 
 
 def _match_summary(outcome, out: Path) -> None:

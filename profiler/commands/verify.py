@@ -37,6 +37,7 @@ def verify(
     image: Annotated[Optional[str], typer.Argument(help="Image to run under the policy (not with --compose).", show_default=False)] = None,
     cmd: Annotated[Optional[list[str]], typer.Argument(help="After --: replaces the image's CMD.")] = None,
     recording: Annotated[Optional[list[Path]], typer.Option("--recording", "-r", help="Emit the policy from these recordings (in memory).")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="With --recording: the policy of `emit --strict` (exactly what the training run did, no generalisation by kind and risk).")] = False,
     policy: Annotated[Optional[Path], typer.Option("--policy", help="A directory written by `profiler emit --format all -o DIR` (used as it is).")] = None,
     workload: Annotated[Optional[str], typer.Option("--workload", "-w", help="Host shell command that exercises the app (default: the recording's).")] = None,
     ready_port: Annotated[Optional[int], typer.Option("--ready-port")] = None,
@@ -69,6 +70,10 @@ def verify(
                          hint="profiler verify IMAGE --policy DIR, or a compose project: "
                               "profiler verify --compose compose.yaml --policy OUT")
 
+    if strict and not recording:
+        raise UsageError("--strict applies to a policy verify emits (--recording)",
+                         hint="a --policy DIR is used as it is: emit it with `profiler emit "
+                              "--strict`")
     if bool(recording) == bool(policy):
         raise UsageError("give exactly one of --recording FILE... or --policy DIR",
                          hint="profiler verify IMAGE --policy out/policy --workload ./exercise.sh")
@@ -78,7 +83,8 @@ def verify(
         if recording:
             recs = [recording_io.load(p) for p in recording]
             scratch = v.scratch_dir()
-            pol = v.policy_from_recordings([str(p) for p in recording], scratch / "policy")
+            pol = v.policy_from_recordings([str(p) for p in recording], scratch / "policy",
+                                           strict=strict)
             first = recs[0].metadata
             expected_exit = first.exit_code
             if wl is None and first.workload:

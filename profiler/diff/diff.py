@@ -13,7 +13,7 @@ that the comparison itself does not care where the items came from:
 
 An item in a section is a *privilege*: in the run section that includes the lack of a
 hardening flag ("--read-only" listed means the container cannot run read-only), so that in
-every section "added" means more privilege. Each addition gets a risk class (profiler/diff/risk.py).
+every section "added" means more privilege. Each addition gets a risk class (profiler/policy/risk.py).
 The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
 """
 
@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 
 from ..output import policy_dir
-from . import risk
+from ..kernel import apparmor_syntax as aa
+from ..policy import risk
 from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, cap_full,
                             family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording
@@ -143,7 +144,8 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs,
     "--mount named volume DIR" (anonymous, volume, bind) for each volume the run line mounts.
     """
-    h = reduce([rec], [source]).hardening
+    # (the hardening decisions do not depend on generalisation; skipping it saves its work)
+    h = reduce([rec], [source], generalise=False).hardening
     out: dict[str, str] = {}
     for flag, decision in (("--read-only", h.read_only), ("--network none", h.network_none),
                            ("--user", h.user),
@@ -156,10 +158,6 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
         out[f"--mount {v.kind} volume {v.target}" if v.kind in ("named", "anonymous")
             else f"--mount {v.kind} {v.target}"] = v.evidence
     return out
-
-
-def _local(e: Endpoint) -> bool:
-    return e.family == "AF_UNIX" or e.address.startswith("127.") or e.address == "::1"
 
 
 def _endpoint(e: Endpoint) -> str:
@@ -283,29 +281,11 @@ def caps_items(text: str) -> dict[str, str]:
     return dict.fromkeys(policy_dir.caps_file(text).added, "")
 
 
-_AA_QUAL = r"(?:(?:audit|deny|owner|allow)\s+)*"
-_AA_PATH = r'(?P<path>"(?:[^"\\]|\\.)*"|/\S*|@\{\w+\}\S*)'
-_AA_PERMS = r"(?P<perms>[rwaklmixpcuUPCD]+)"
-_AA_FILE = [re.compile(rf"^{_AA_QUAL}(?:file\s+)?{_AA_PATH}\s+{_AA_PERMS}(?:\s*->\s*\S+)?\s*,$"),
-            re.compile(rf"^{_AA_QUAL}(?:file\s+)?{_AA_PERMS}\s+{_AA_PATH}(?:\s*->\s*\S+)?\s*,$")]
-_AA_NET = re.compile(rf"^{_AA_QUAL}network(?:\s+(?P<fam>\w+))?(?:\s+(?P<type>\w+))?\s*,$")
-_AA_CAP = re.compile(rf"^{_AA_QUAL}capability(?P<names>(?:\s+\w+)*)\s*,$")
-_AA_EXEC = re.compile(r"[iuUpPcC]*x")
-
-
-_OCTAL = re.compile(r"\\([0-7]{3})")
-_GLOB_SPECIALS = set('\\*?[]{}^,"@')
-
-
 def _aa_path_key(path: str) -> str:
     """An AppArmor rule's path as normalize_path spells patterns: emit writes characters it
     must protect as octal escapes (\\054) where normalize uses a backslash (\\,), and names a
     directory with a trailing slash. Both forms must key the same item."""
-    def unescape(m):
-        c = chr(int(m.group(1), 8))
-        return "\\" + c if c in _GLOB_SPECIALS else c
-
-    path = _OCTAL.sub(unescape, path)
+    path = aa.unoctal(path)
     if len(path) > 1 and path.endswith("/") and not path.endswith("\\/"):
         path = path[:-1]
     return path
@@ -313,8 +293,8 @@ def _aa_path_key(path: str) -> str:
 
 def _aa_perms(perms: str) -> list[str]:
     """"rwix" -> ["ix", "r", "w"]: exec modes stay whole, other letters split."""
-    execs = _AA_EXEC.findall(perms)
-    rest = _AA_EXEC.sub("", perms)
+    execs = aa.EXEC_MODE.findall(perms)
+    rest = aa.EXEC_MODE.sub("", perms)
     return sorted(set(execs) | set(rest))
 
 
@@ -322,7 +302,7 @@ def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str,
                                        dict[str, str]]:
     """File rules (pattern -> perms), executables (x rules), network and capability rules of
     an AppArmor profile. Deny rules narrow and are skipped; other rule kinds are ignored."""
-    if not re.search(r"(?m)^\s*(profile\s+\S+|/\S+|\S+)\s*(flags=\([^)]*\)\s*)?\{", text):
+    if not aa.has_profile_block(text):
         raise PolicyFormatError("no profile block found")
     files: dict[str, set] = {}
     execs, net, caps = {}, {}, {}
@@ -332,7 +312,7 @@ def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str,
             continue
         if re.match(r"^deny\b", line) or re.match(r"^audit\s+deny\b", line):
             continue
-        m = next((r.match(line) for r in _AA_FILE if r.match(line)), None)
+        m = next((r.match(line) for r in aa.FILE_RULES if r.match(line)), None)
         if m:
             path = m.group("path")
             if path.startswith('"'):
@@ -343,13 +323,13 @@ def apparmor_items(text: str) -> tuple[dict[str, str], dict[str, str], dict[str,
             if any(p.endswith("x") for p in perms):
                 execs[path] = ""
             continue
-        m = _AA_NET.match(line)
+        m = aa.NETWORK_RULE.match(line)
         if m:
             fam = f"AF_{m.group('fam').upper()}" if m.group("fam") else "any"
             typ = f"SOCK_{m.group('type').upper()}" if m.group("type") else "any"
             net[f"socket {fam}/{typ}"] = ""
             continue
-        m = _AA_CAP.match(line)
+        m = aa.CAPABILITY_RULE.match(line)
         if m:
             for n in m.group("names").split() or ["(all)"]:
                 caps[cap_full(n)] = ""

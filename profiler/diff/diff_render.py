@@ -16,7 +16,7 @@ from functools import lru_cache
 import jinja2
 from rich.text import Text
 
-from . import risk
+from ..policy import risk
 from ..render import templating
 from .diff import KINDS_PLURAL, DiffReport
 

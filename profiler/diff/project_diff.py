@@ -16,15 +16,13 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
 from . import diff_render
 from ..recording import project
 from .diff import KINDS_PLURAL, DiffReport, Facts, compare, facts_from_recording
 from .diff_load import policy_dir_facts
 from ..errors import UsageError
-from ..output.policy_dir import POLICY_FILES
-from ..render.override import OVERRIDE_FILE
+from ..output import project_tree
+from ..output.project_tree import OVERRIDE_FILE
 
 HINT = ("give two project directories (`profiler record --match ... -o DIR`) or two emitted "
         "ones (`profiler emit DIR --format all -o OUT`)")
@@ -34,7 +32,7 @@ STATUS = ("unchanged", "changed", "appeared", "disappeared")
 def is_project(path: str) -> bool:
     """A project directory, or a directory emit wrote for one (its override is there)."""
     p = Path(path)
-    return project.is_project_dir(p) or (p / OVERRIDE_FILE).is_file()
+    return project.is_project_dir(p) or project_tree.is_tree(p)
 
 
 @dataclass(frozen=True)
@@ -93,24 +91,11 @@ def _sides(path: str) -> tuple[str, dict[str, tuple[Facts, str]]]:
         recs = project.load_recordings(p, index)
         return "recording", {s.name: (facts_from_recording(recs[s.name], f"{path}/{s.recording}"),
                                       f"{path}/{s.recording}") for s in index.services}
-    if not (p / OVERRIDE_FILE).is_file():
+    if not project_tree.is_tree(p):
         raise UsageError(f"{path}: neither a project directory ({project.INDEX_FILE}) nor an "
                          f"emitted one ({OVERRIDE_FILE})", hint=HINT)
-    # The services are the override's (a directory left over from an earlier emit is not one).
-    try:
-        services = yaml.safe_load((p / OVERRIDE_FILE).read_text(encoding="utf-8"))["services"]
-        names = sorted(services)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError):
-        raise UsageError(f"{path}/{OVERRIDE_FILE}: not an override profiler wrote (no "
-                         f"services)", hint="emit it again") from None
-    out = {}
-    for name in names:
-        d = p / project.check_service_name(str(name), f"{path}: service")
-        if not any((d / f).is_file() for f in POLICY_FILES):
-            raise UsageError(f"{d}: service {name} of the override has no policy files",
-                             hint="emit the project with --format all")
-        out[name] = (policy_dir_facts(d, f"{path}/{name}"), f"{path}/{name}")
-    return "policy", out
+    return "policy", {name: (policy_dir_facts(d, f"{path}/{name}"), f"{path}/{name}")
+                      for name, d in project_tree.read_services(p, path).items()}
 
 
 def _nothing(like: Facts) -> Facts:

@@ -64,7 +64,6 @@ SOCK_TYPES: dict[int, str] = {
     1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET",
     6: "SOCK_DCCP", 10: "SOCK_PACKET",
 }
-SOCK_TYPE_NUMBERS = {v: k for k, v in SOCK_TYPES.items()}
 SOCK_TYPE_MASK = 0xF  # type & 0xf; SOCK_NONBLOCK (0o4000) and SOCK_CLOEXEC (0o2000000) are flags
 SOCK_NONBLOCK = 0o4000
 SOCK_CLOEXEC = 0o2000000
@@ -107,10 +106,3 @@ def cap_short(name: str) -> str:
 
 def errno_name(n: int) -> str:
     return _errno.errorcode.get(n, f"E{n}")
-
-
-def errno_number(name: str) -> int:
-    value = getattr(_errno, name, None)
-    if value is None:
-        raise KeyError(name)
-    return value

@@ -23,18 +23,17 @@ import errno
 import os
 import platform
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from . import btf, capsource, cgroups, syscalls
+from . import btf, capsource, syscalls
 from ..errors import EnvironmentProblem
+from .correlate import Correlator, Seen
 from .pathres import PathResolver, proc_base
 from .wire import (
     CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES,
     TASKS_ROW, TRACER_LOSS, URING_OPS, URING_ROW, Access, ArgIndex, Claim, CompatArch, Event,
-    EventType, Loss, PrivExecEvent, PrivExecFlag, RawTrace, SysClass, TaskState, TasksSlot,
-    UringSlot,
+    EventType, Loss, PrivExecEvent, RawTrace, SysClass, TaskState, TasksSlot, UringSlot,
 )
 
 BPF_DIR = Path(__file__).resolve().parents[2] / "bpf"
@@ -127,19 +126,6 @@ def uring_defines() -> tuple[list[str], tuple[str, ...]]:
     return flags, tuple(attached)
 
 
-@dataclass
-class _Seen:
-    """What the events told about one slot's tasks."""
-
-    execs: dict[bytes, int] = field(default_factory=dict)
-    exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> what it runs (exec, fork)
-    exe_resolved: dict[bytes, bytes] = field(default_factory=dict)  # exec path -> symlinks resolved
-    privexecs: dict[tuple, int] = field(default_factory=dict)
-    # first sightings (note_first_seen): kind -> key -> ms since the tracer's start
-    first: dict[str, dict] = field(default_factory=lambda: {
-        "syscalls": {}, "caps": {}, "sockets": {}, "execs": {}})
-
-
 class Tracer:
     """Load the recorder. `containers`: only tasks in the cgroups of the containers named with
     `expect_container` (before they start) or `add_target` (running ones; `attach` says tasks
@@ -190,7 +176,6 @@ class Tracer:
         real_cred = btf.running_kernel_offset("task_struct", "real_cred")
         if real_cred is not None:  # without BTF: capability grants are taken as they come
             cflags.append(f"-DTASK_REAL_CRED_OFF={real_cred}")
-        self.tells_overridden_creds = real_cred is not None
         kpath, self.kpath_missing = kpath_defines()
         cflags += kpath
         self.kernel_paths = bool(kpath)  # else: relative paths resolved from streamed events
@@ -215,7 +200,6 @@ class Tracer:
             if self.arch == "x86_64" else None
         if ti_status is not None:
             cflags.append(f"-DTASK_TI_STATUS_OFF={ti_status}")
-        self.tells_compat = ti_status is not None  # else i386 calls count as native (as before)
         self.verify = verify
         if all_exits or verify:
             cflags.append("-DEXIT_ALL")
@@ -232,14 +216,12 @@ class Tracer:
         if not all_exits:
             self._attach_exits()
         self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
-        self._seen: dict[int, _Seen] = {}  # slot -> what its events told
-        self._privexec_pending: dict[int, tuple] = {}  # tid -> (slot, a PRIVEXEC before its EXEC)
-        self.cgroups: list[tuple[int, bytes]] = []  # (slot, v2 path) of each cgroup matched
+        self.events = Correlator(self.paths, self._ms)  # what the streamed events say
+        self.cgroups = self.events.cgroups  # (slot, v2 path) of each cgroup matched
         self.on_container: Callable[[int, str, bytes], None] | None = None
         self._slots: set[int] = {0} if not match else set()  # slots in use
         self._dropped: set[int] = set()
         self._kept: set[int] = set()
-        self._new: list[tuple[int, str, bytes]] = []  # EV_SLOT not yet given to on_container
         self._t0: float | None = None
         self._stop_ms = 0
         if match:  # slot 0 is never a container's here: its loss row counts for the tracer
@@ -371,58 +353,25 @@ class Tracer:
         self.bpf["session"][ct.c_int(0)] = ct.c_uint64(time.clock_gettime_ns(time.CLOCK_MONOTONIC))
 
     # --- streaming --------------------------------------------------------------------------
-    def _seen_in(self, slot: int) -> _Seen:
-        seen = self._seen.get(slot)
-        if seen is None:
-            seen = self._seen[slot] = _Seen()
-        return seen
+    def _seen_in(self, slot: int) -> Seen:
+        return self.events.seen_in(slot)
 
     def _on_event(self, ctx, data, size) -> None:
-        """Feed each streamed event to the path resolver (the events arrive in order)."""
+        """Decode each streamed record and hand it to the correlator (the events arrive in
+        order); only the slot bookkeeping the tracer needs at once stays here."""
         e = ct.cast(data, ct.POINTER(Event)).contents
         if e.type == EventType.PRIVEXEC:  # a record of its own layout, just before its EXEC
-            p = ct.cast(data, ct.POINTER(PrivExecEvent)).contents
-            self._privexec_pending[p.tid] = (p.slot, _privexec_key(p))
+            self.events.privexec(ct.cast(data, ct.POINTER(PrivExecEvent)).contents)
             return
-        seen = self._seen_in(e.slot)
-        if e.type == EventType.FORK:  # the child's tid travels in `dirfd`
-            self.paths.fork(e.tgid, e.tid, e.dirfd)
-            if e.tgid in seen.exe_of:
-                seen.exe_of.setdefault(e.dirfd, seen.exe_of[e.tgid])
-        elif e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
-            full = self.paths.exec(e.tgid, e.tid, e.path)
-            seen.execs[full] = seen.execs.get(full, 0) + 1
-            seen.first["execs"].setdefault(full, self._ms())
-            seen.exe_of[e.tgid] = full
-            pending = self._privexec_pending.pop(e.tid, None)
-            if pending is not None:  # the path as resolved for the exec
-                self._count_privexec(e.slot, (full,) + pending[1][1:])
-        elif e.type == EventType.EXE_RESOLVED:  # follows its EXEC: same tgid
-            used, real = seen.exe_of.get(e.tgid), e.path
-            if used is not None and real.startswith(b"/") and real != used:
-                seen.exe_resolved[used] = real
-        elif e.type == EventType.FILE:
-            self.paths.file_seen(e.tgid, e.tid, e.dirfd, e.path)
-        elif e.type == EventType.CHDIR:
-            self.paths.chdir(e.tgid, e.tid, e.dirfd, e.path)
-        elif e.type == EventType.DIRFD:
-            self.paths.dirfd_opened(e.tgid, e.tid, e.dirfd, e.path, e.aux)
-        elif e.type == EventType.CGROUP:
-            self.cgroups.append((e.dirfd, e.path))
-        elif e.type == EventType.SLOT:  # record.c claim_slot: the kernel's new slot
+        self.events.event(e)
+        if e.type == EventType.SLOT:  # record.c claim_slot: the kernel's new slot
             self._slots.add(e.slot)
-            cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
-            self._new.append((e.slot, cid, e.path))
-
-    def _count_privexec(self, slot: int, key: tuple) -> None:
-        privexecs = self._seen_in(slot).privexecs
-        privexecs[key] = privexecs.get(key, 0) + 1
 
     def _announce(self) -> None:
         """New slots to on_container, outside bcc's ring-buffer callback (whose exceptions
         ctypes would swallow): the callee may raise, or call drop/keep."""
-        while self._new:
-            slot, cid, path = self._new.pop(0)
+        while self.events.new_slots:
+            slot, cid, path = self.events.new_slots.pop(0)
             if self.on_container is not None:
                 self.on_container(slot, cid, path)
 
@@ -576,10 +525,7 @@ class Tracer:
                 raw = raws.get(k.value >> 32)
                 if raw is not None:
                     getattr(raw, attr).add(k.value & 0xFFFFFFFF)
-        for tid, (slot, key) in list(self._privexec_pending.items()):  # their EXEC was lost:
-            if slot in raws:                                          # the path as given
-                self._count_privexec(slot, key)
-                del self._privexec_pending[tid]
+        self.events.flush_privexecs(raws)  # their EXEC was lost: the path as given
         for slot, raw in raws.items():
             seen = self._seen_in(slot)
             raw.resolved = aliases.get(slot, {}) | seen.exe_resolved
@@ -664,16 +610,6 @@ class Tracer:
 def _saw_anything(raw: RawTrace) -> bool:
     """A slot whose container ran (an exec counts a syscall) or was attached to."""
     return bool(raw.counts or raw.compat_counts or raw.errnos or raw.execs or raw.caps)
-
-
-def _creds(c) -> tuple[int, int, int, int, int, int]:
-    return (c.uid, c.euid, c.gid, c.egid, c.cap_effective, c.cap_permitted)
-
-
-def _privexec_key(p: PrivExecEvent) -> tuple:
-    """RawTrace.privexecs key: (path, before or None, after, flags, mode, file uid, file gid)."""
-    before = _creds(p.before) if p.flags & PrivExecFlag.BEFORE_KNOWN else None
-    return (p.path, before, _creds(p.after), int(p.flags), p.file_mode, p.file_uid, p.file_gid)
 
 
 def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:

@@ -1,8 +1,8 @@
 """The policy directory: what `profiler emit --format all -o DIR` writes, and `verify` and `diff`
 read back.
 
-One home for its file names, for writing it (all files appear together or none does), and for
-reading it: `read_texts` reads the files, `parse` turns seccomp.json, caps.txt and run.sh into a
+Its file names and modes are the formats' (output/registry.py). One home for writing it (all
+files appear together or none does), and for reading it: `read_texts` reads the files, `parse` turns seccomp.json, caps.txt and run.sh into a
 typed, complete description (`PolicyFiles`). Parsing is lenient where a hand edit is harmless
 and fails only on text it cannot understand (PolicyFormatError, naming the file); each reader
 then checks what it needs: `verify` runs the policy and wants exactly what emit writes (caps.txt
@@ -25,17 +25,8 @@ from pathlib import Path
 from ..errors import UsageError
 from ..kernel.linux import CAPABILITY_NUMBERS, EPERM, cap_full
 from ..recording.recording_io import atomic_write
+from .registry import FILE_MODES, FILE_NAMES
 
-# format -> file name, in the order `--format all` writes them (and `emit --help` lists them).
-FILE_NAMES = {
-    "seccomp": "seccomp.json",
-    "apparmor": "apparmor.profile",
-    "caps": "caps.txt",
-    "run": "run.sh",
-    "compose": "compose.yaml",
-    "k8s": "k8s.yaml",
-    "label": "seccomp.Dockerfile",  # the seccomp profile as a Podman image label
-}
 SECCOMP, APPARMOR, CAPS, RUN = (FILE_NAMES[f] for f in ("seccomp", "apparmor", "caps", "run"))
 # The files that describe the privileges (compose.yaml and k8s.yaml repeat them): what verify
 # applies and diff compares, in the order their problems are reported.
@@ -46,8 +37,9 @@ POLICY_FILES = (SECCOMP, CAPS, APPARMOR, RUN)
 # writing
 # --------------------------------------------------------------------------------------------
 
-def _mode(name: str) -> int:
-    return 0o755 if name.endswith(".sh") else 0o644
+def mode(name: str) -> int:
+    """A policy file's permissions (its format's; name may be SERVICE/FILE)."""
+    return FILE_MODES.get(Path(name).name, 0o644)
 
 
 def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
@@ -70,7 +62,7 @@ def write_dir(directory: Path, texts: dict[str, str]) -> list[Path]:
             p = tmp / name  # may be NAME/FILE (a project's per-service directories)
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text, encoding="utf-8")
-            os.chmod(p, _mode(name))
+            os.chmod(p, mode(name))
         if base == parent:  # the directory is new: one rename makes it appear whole
             os.chmod(tmp, 0o755)
             os.replace(tmp, directory)
@@ -90,8 +82,8 @@ def write_one(output: Path, fmt: str, text: str) -> Path:
     a directory."""
     target = output / FILE_NAMES[fmt] if output.is_dir() else output
     atomic_write(target, text)
-    if fmt == "run":
-        os.chmod(target, _mode(RUN))
+    if mode(FILE_NAMES[fmt]) != 0o644:  # atomic_write's
+        os.chmod(target, mode(FILE_NAMES[fmt]))
     return target
 
 

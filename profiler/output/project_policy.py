@@ -2,32 +2,30 @@
 service, and the files `profiler emit DIR -o OUT` writes for it:
 
     OUT/<service>/<file>          each chosen format of the service's policy, under its usual
-                                  name (policy_dir.FILE_NAMES); `--format all`: all of them
+                                  name (registry.FILE_NAMES); `--format all`: all of them
     OUT/compose.security.yaml     with `--format compose` or `all`: the override that applies
                                   every service's policy to the project (render/override.py),
                                   next to each service's seccomp.json and apparmor.profile
     OUT/apparmor-load.sh          loads the services' AppArmor profiles before `up`
 
-Each service's policy is the single-recording policy (reduce, render/registry): the decisions
+Each service's policy is the single-recording policy (output/pipeline.py): the decisions
 are the same as for `profiler emit RECORDING`; only its name changes, to one per service (the
 AppArmor profile, the Kubernetes objects): `<compose project>-<service>`.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from ..recording import project as project_dir
 from ..errors import UsageError
-from .policy_dir import FILE_NAMES
-from ..policy.reduce import Policy, reduce, sanitize_name
-from ..render import caps as caps_render
+from . import pipeline, project_tree
+from .registry import FILE_NAMES
+from ..policy.reduce import Policy, sanitize_name
 from ..render import override
 from ..render.override import ServicePolicy
 from .registry import FORMATS, RenderOptions, render
 
-PROJECT_FILES = (override.OVERRIDE_FILE, override.LOAD_SCRIPT)
 # What the override needs beside it, per service: the files it names.
 OVERRIDE_NEEDS = ("seccomp", "apparmor")
 
@@ -53,9 +51,9 @@ def policies(directory: Path, project: project_dir.Project, *, strict: bool = Fa
                              hint="rename one of the services (names differ only in case or "
                                   "'_' versus '-')")
         names[name] = s.name
-        policy = reduce([recordings[s.name]], [str(Path(directory) / s.recording)],
-                        allow_io_uring=allow_io_uring, strict=strict)
-        policy = caps_render.resolve_unknown(replace(policy, name=name), formats, caps_unknown)
+        policy = pipeline.policy([recordings[s.name]], [str(Path(directory) / s.recording)],
+                                 formats, strict=strict, allow_io_uring=allow_io_uring,
+                                 caps_unknown=caps_unknown, name=name)
         out.append(ServicePolicy(s.name, policy))
     return out
 
@@ -84,8 +82,9 @@ def files(services: list[ServicePolicy], formats: list[str], out: Path, *,
             texts[f"{sp.service}/{FILE_NAMES[fmt]}"] = text
     if "compose" in formats:
         label = project.compose_project or "(no compose project label)"
-        texts[override.OVERRIDE_FILE] = override.render(
+        texts[project_tree.OVERRIDE_FILE] = override.render(
             services, project=label, source=source, policy_root=PurePosixPath(out),
-            seccomp_file=FILE_NAMES["seccomp"], complain=options.complain)
-        texts[override.LOAD_SCRIPT] = override.load_script(services, project=label)
+            seccomp_file=FILE_NAMES["seccomp"], override_file=project_tree.OVERRIDE_FILE,
+            load_script=project_tree.LOAD_SCRIPT, complain=options.complain)
+        texts[project_tree.LOAD_SCRIPT] = override.load_script(services, project=label)
     return texts

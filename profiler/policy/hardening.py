@@ -23,8 +23,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from ..recording.model import (FileAccess, ImageEntry, ImageFacts, Mount, NetworkAttachment,
-                               PrivilegedExec)
+from ..recording.model import (ExecFile, FileAccess, ImageEntry, ImageFacts, Mount,
+                               NetworkAttachment, PrivilegedExec)
 from ..recording.run_options import PUBLISH as PUBLISH_OPTIONS
 
 # Access kinds that run code from a file: an exec, or a mapping with PROT_EXEC (a native
@@ -119,10 +119,14 @@ class Evidence:
     # observed execs' credentials at all (False: judge set-id programs by their name).
     privileged_execs: tuple[PrivilegedExec, ...] = ()
     exec_credentials_seen: bool = False
+    # Executables whose file carries a capability or a set-id bit, read from the file system
+    # at record time (model.ExecFile; every run): the first exec (the entrypoint) included,
+    # whose caller's credentials the recorder cannot see.
+    exec_files: tuple[ExecFile, ...] = ()
     # The engine the run line is for ("docker" or "podman", metadata.engine): the two take
     # different tmpfs options (_tmpfs_owner).
     engine: str = "docker"
-    # What the image holds where the run line may mount (schema 1.7; None: not recorded, then
+    # What the image holds where the run line may mount (schema 1.8; None: not recorded, then
     # a tmpfs that would hide a file the app used is refused, as before 1.7).
     image_facts: ImageFacts | None = None
     # The container's mounts as the engine reported them (the first recording's).
@@ -251,11 +255,24 @@ def privilege_gains(ev: Evidence) -> list[str]:
 
 
 def no_new_privileges(ev: Evidence) -> Decision:
+    nonroot = [u for u in ev.uids if u != 0]
+    fcaps = [f for f in ev.exec_files if f.capabilities]
+    if fcaps and nonroot:
+        shown = "; ".join(f.summary() for f in fcaps[:3]) + (
+            f" (+{len(fcaps) - 3} more)" if len(fcaps) > 3 else "")
+        return Decision(False, "", f"a non-root user (uid {nonroot[0]}) ran programs with file "
+                                   f"capabilities, which no-new-privileges strips at exec (they "
+                                   f"would run without them): {shown}")
     gains = privilege_gains(ev)
     if gains:
         return Decision(False, "", "the app relied on a privilege-gaining exec, which "
                                    "no-new-privileges blocks: " + "; ".join(gains[:3])
                         + (f" (+{len(gains) - 3} more)" if len(gains) > 3 else ""))
+    setid_files = [f.summary() for f in ev.exec_files if f.mode & 0o4000 and nonroot]
+    if setid_files and not ev.exec_credentials_seen:  # the file says so, whatever its name
+        return Decision(False, "", "a non-root user ran set-uid programs, which gain "
+                                   "privilege at exec; no-new-privileges blocks that: "
+                                   + "; ".join(setid_files[:3]))
     setid = sorted(e for e in ev.executables if posixpath.basename(e) in SETID_PROGRAMS)
     if setid and not ev.exec_credentials_seen:  # credentials not observed: judge by name
         return Decision(False, "", f"ran {', '.join(setid)}: set-uid/set-gid or file-capability "
@@ -268,6 +285,10 @@ def no_new_privileges(ev: Evidence) -> Decision:
     shown = ", ".join(sorted(ev.executables)[:4]) + (" ..." if len(ev.executables) > 4 else "")
     seen = ("no exec gained privilege (every exec's credentials were observed)"
             if ev.exec_credentials_seen else "no set-uid/set-gid or file-capability program was run")
+    if fcaps:  # run as root: it keeps what --cap-add gives it, no-new-privileges or not
+        seen += ("; programs with file capabilities ran as root only (" +
+                 ", ".join(f.path for f in fcaps[:3]) + "): their capabilities stay in the "
+                 "bounding set (--cap-add)")
     return Decision(True, "", f"{seen} (executables: {shown or 'none recorded'}); uid changes, "
                               f"if any, were setuid()/setgid() calls, which it allows")
 

@@ -16,20 +16,14 @@ import re
 from functools import lru_cache
 from dataclasses import replace
 
+from ..kernel.apparmor_syntax import PID, SPECIAL_RE, TID, escape
 from ..recording.model import (ACCESS_KINDS, Capability, Endpoint, Executable, FileAccess, Network,
                                Processes, Recording, SocketUse)
-
-# Characters special in AppArmor globs (apparmor.d(5), "Globbing (AARE)"; `@` starts a variable,
-# `,` separates alternatives and ends a rule, `"` quotes). A literal one is escaped with `\`.
-_SPECIAL = frozenset('\\*?[]{}^,"@')
 
 # Directories where programs create temporary files (FHS 3.0: /tmp, /var/tmp; POSIX shm
 # objects live in /dev/shm). Looser temp-name rules apply below these only.
 TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 _TEMP_PREFIXES = tuple(d + "/" for d in TEMP_DIRS)
-
-PID = "@{pid}"  # AppArmor tunables/kernelvars variables (included via tunables/global)
-TID = "@{tid}"
 
 _DIGITS = re.compile(r"[0-9]+")
 _HEX64 = re.compile(r"(?<![0-9a-f])[0-9a-f]{64}(?![0-9a-f])")
@@ -45,14 +39,6 @@ _TAIL_TEMP = re.compile(r"^(.+?)([A-Za-z0-9]{6})$")
 
 
 _RANDOMISH = re.compile(r"[0-9A-Z_]")
-_SPECIAL_RE = re.compile(r'[\\*?\[\]{}^,"@]')
-
-
-def escape(text: str) -> str:
-    """Backslash-escape every character AppArmor globbing treats specially."""
-    if not _SPECIAL_RE.search(text):  # the common case, and the fast one
-        return text
-    return "".join("\\" + c if c in _SPECIAL else c for c in text)
 
 
 def _looks_random(s: str) -> bool:
@@ -105,7 +91,7 @@ def _may_be_temp(name: str) -> bool:
 def _may_change(name: str) -> bool:
     """Could _name(name, False) differ from name? Temp names, special characters, 64-character
     ids, the empty name."""
-    return _may_be_temp(name) or len(name) >= 64 or _SPECIAL_RE.search(name) is not None \
+    return _may_be_temp(name) or len(name) >= 64 or SPECIAL_RE.search(name) is not None \
         or not name
 
 
@@ -323,9 +309,10 @@ def normalize_recording(rec: Recording, *, keep_counts: bool = False) -> Recordi
             gids=rec.processes.gids,
             privileged_execs=rec.processes.privileged_execs,  # evidence, kept as recorded
             exec_credentials_seen=rec.processes.exec_credentials_seen,
+            exec_files=rec.processes.exec_files,  # evidence, kept as recorded
         ),
     )
     return out.canonical()
 
 
-__all__ = ["normalize_path", "normalize_recording", "escape", "TEMP_DIRS", "PID", "TID"]
+__all__ = ["normalize_path", "normalize_recording", "TEMP_DIRS"]

@@ -20,7 +20,12 @@ from dataclasses import dataclass
 BASELINE_CAPS = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
                            "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
                            "SYS_CHROOT"})
-# baseline: "Sysctls": the safe set.
+# baseline: "Sysctls": the safe set. Sources: the Pod Security Standards page (above) and
+# kubelet's own list, pkg/kubelet/sysctl/safe_sysctls.go (kubernetes/kubernetes; a sysctl
+# outside it needs the node's --allowed-unsafe-sysctls, or kubelet refuses the pod). The first
+# five are safe in every version (pod-security-admission policy/check_sysctls.go, "1.0+";
+# ping_group_range since 1.18, ip_unprivileged_port_start since 1.22);
+# ip_local_reserved_ports came in 1.27 and the tcp_keepalive_*/tcp_fin_timeout ones in 1.29.
 SAFE_SYSCTLS = frozenset({"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range",
                           "net.ipv4.ip_unprivileged_port_start", "net.ipv4.tcp_syncookies",
                           "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
@@ -44,12 +49,14 @@ class Verdict:
     baseline: bool
     restricted: bool
     findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()  # what the pod sets that the levels allow, and why it is set
 
     def lines(self) -> list[str]:
         """Plain lines for a comment block or a terminal."""
         out = [f"baseline: {'meets' if self.baseline else 'fails'}; "
                f"restricted: {'meets' if self.restricted else 'fails'}"]
         out += [f"{f.level} / {f.control}: {f.reason}; fix: {f.fix}" for f in self.findings]
+        out += list(self.notes)
         return out
 
 
@@ -102,9 +109,17 @@ def check_pod(pod: dict, evidence: dict[str, str] | None = None) -> Verdict:
         if aa and aa.get("type") == "Unconfined":
             fail("baseline", "AppArmor", "appArmorProfile is Unconfined",
                  "Localhost or RuntimeDefault, or leave it unset")
+    notes = []
     for s in psc.get("sysctls") or ():
         if s.get("name") not in SAFE_SYSCTLS:
-            fail("baseline", "Sysctls", f"sets {s.get('name')}", "only the safe sysctls")
+            fail("baseline", "Sysctls", f"sets {s.get('name')}, not a safe sysctl (kubelet "
+                 f"refuses the pod unless the node allows it: --allowed-unsafe-sysctls)",
+                 "only the safe sysctls")
+        else:
+            seen = evidence.get(f"Sysctls:{s.get('name')}")
+            notes.append(f"Sysctls: {s.get('name')}" + (f", as Docker sets it ({seen})"
+                                                       if seen else "")
+                         + ": a safe sysctl, baseline and restricted allow it")
     for v in spec.get("volumes") or ():
         kinds = [k for k in v if k != "name"]
         if any(k not in RESTRICTED_VOLUMES for k in kinds):
@@ -112,7 +127,7 @@ def check_pod(pod: dict, evidence: dict[str, str] | None = None) -> Verdict:
                  "emptyDir, configMap, secret, projected or a persistentVolumeClaim")
     levels = {f.level for f in found}
     return Verdict(baseline="baseline" not in levels, restricted=not levels,
-                   findings=tuple(found))
+                   findings=tuple(found), notes=tuple(notes))
 
 
 def policy_evidence(policy) -> dict[str, str]:
@@ -124,4 +139,9 @@ def policy_evidence(policy) -> dict[str, str]:
         ev["Running as Non-root"] = "uid 0 seen in the recording"
     if not policy.hardening.no_new_privileges.apply:
         ev["Privilege Escalation"] = policy.hardening.no_new_privileges.evidence
+    from .docker_defaults import relied_on
+
+    for r in relied_on(policy):  # Docker's defaults the pod sets (evidence per sysctl)
+        if r.sysctl:
+            ev[f"Sysctls:{r.sysctl[0]}"] = "the app " + r.evidence
     return ev

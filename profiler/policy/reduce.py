@@ -17,10 +17,13 @@ from itertools import chain
 
 from ..kernel import iouring
 from ..kernel import syscalls as sctab
+from ..recording import filecaps
+from .docker_defaults import ICMP_DATAGRAM
 from .siblings import siblings
+from .generalise import apply as generalise_policy
 from ..errors import PolicyError
 from .hardening import Decision, Evidence, Hardening, decide
-from ..recording.model import ACCESS_KINDS, Recording
+from ..recording.model import ACCESS_KINDS, ExecFile, Recording
 from .normalize import normalize_recording
 from ..recording.run_options import MANAGED, PUBLISH, canonical_options
 
@@ -44,6 +47,9 @@ class ArgFilter:
     arg: str
     index: int
     values: tuple[int, ...]
+    # values allowed beyond those seen, by kind and risk (profiler/policy/generalise.py: AF_INET6 for
+    # an app that used AF_INET); empty with emit --strict
+    added: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,11 +94,16 @@ class Policy:
     refused_enosys: tuple[str, ...] = ()  # names the app used that the profile refuses (ENOSYS)
     # Recordings made without a capability source (metadata.capability_source "none"): the
     # capabilities above do not cover them. Renderers refuse to decide capabilities until
-    # render/caps.resolve_unknown has been told what to do (keep_default_caps or drop all).
+    # output/pipeline.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
     # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if strict)
     siblings: tuple[str, ...] = ()
+    # Generalisation by kind and risk (profiler/policy/generalise.py; none with emit --strict): the
+    # low-risk syscalls of the families the app used, and every generalisation with its reason
+    # (syscall families, socket families, AppArmor trees and name shapes) for emit --explain.
+    generalised_syscalls: tuple[str, ...] = ()
+    generalised: tuple = ()  # generalise.Generalisation rows
     # Compat architectures the app made calls in, each with the names it used there
     # (libseccomp names for that architecture), sorted; empty for most apps.
     compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -102,6 +113,16 @@ class Policy:
     engine: str = "docker"
     # The first recording says what the image holds where the run line mounts (schema 1.7).
     image_facts_known: bool = False
+    # Executables the app ran whose file carries a capability or a set-id bit (the runs'
+    # processes.exec_files): their capabilities are in `capabilities` (the bounding set).
+    exec_files: tuple[ExecFile, ...] = ()
+    # Families of the ICMP datagram ("ping") sockets the app opened (docker_defaults.py:
+    # Docker's ping_group_range lets any gid open them).
+    icmp_sockets: tuple[str, ...] = ()
+
+    def file_capability_of(self, cap: str) -> tuple[str, ...]:
+        """The executables whose file capability `cap` ("CAP_X") is, sorted."""
+        return tuple(f.path for f in self.exec_files if cap in filecaps.bounding_needs_of(f))
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,10 +197,14 @@ def _partial(kind: str, per_run: list[set[str]]) -> list[Partial]:
 
 
 def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
-           allow_io_uring: bool = False, strict: bool = False) -> Policy:
+           allow_io_uring: bool = False, strict: bool = False,
+           generalise: bool = True) -> Policy:
     """Merge recordings (union) into a Policy. sources name them in messages; allow_io_uring
     allows the io_uring syscalls the app used (refused with ENOSYS otherwise); strict makes the
-    hardening decisions exactly what the runs did (hardening.py: no headroom)."""
+    policy exactly what the runs did (hardening.py: no headroom; no sibling syscalls, no
+    generalisation). generalise=False keeps the sibling syscalls and the hardening headroom but
+    not the generalisation by kind and risk (profiler/policy/generalise.py): the default output of
+    profiler before it existed."""
     if not recordings:
         raise PolicyError("no recording to emit from")
     sources = list(sources or [f"recording {i}" for i in range(1, len(recordings) + 1)])
@@ -197,6 +222,13 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     refused = () if uring.apply else tuple(n for n in merged.syscalls if n in iouring.SYSCALLS)
     merged = replace(merged, syscalls=tuple(n for n in merged.syscalls if n not in refused))
     warnings += _compat_warnings(merged)
+    # A file capability of a program the app exec'd stays in the bounding set: without it the
+    # kernel refuses the exec (filecaps.py), whether or not the run saw the capability used.
+    files = _exec_files(recordings)
+    file_caps = {c for f in files for c in filecaps.bounding_needs_of(f)}
+    merged = replace(merged, capabilities=tuple(sorted(set(merged.capabilities) | file_caps)),
+                     denied_capabilities=tuple(c for c in merged.denied_capabilities
+                                               if c not in file_caps))
     hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
     if hardening.boot.value in ("first", "later"):
         warnings.append(hardening.boot.evidence)
@@ -205,13 +237,28 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
         # docker refuses to publish ports of a container without a network.
         run_options = tuple((k, v) for k, v in run_options if k not in PUBLISH)
     policy = _assemble(recs, sources, arch, merged, run_options, hardening, warnings)
-    policy = replace(policy, io_uring=uring, refused_enosys=refused)
+    icmp = tuple(sorted({s.family for r in recs for s in r.network.sockets
+                         if s.type == "SOCK_DGRAM" and (s.family, s.protocol) in ICMP_DATAGRAM}))
+    policy = replace(policy, io_uring=uring, refused_enosys=refused, exec_files=files,
+                     icmp_sockets=icmp)
     if strict:
         return policy
-    return replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
+    policy = replace(policy, siblings=siblings(merged.syscalls, sctab.table(arch)))
+    if not generalise:
+        return policy
+    return generalise_policy(policy, sctab.table(arch))
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
+
+def _exec_files(recordings: list[Recording]) -> tuple[ExecFile, ...]:
+    """Every run's executables with a file capability or a set-id bit (one entry per path)."""
+    by_path: dict[str, ExecFile] = {}
+    for r in recordings:
+        for f in r.processes.exec_files or ():
+            by_path.setdefault(f.path, f)
+    return tuple(by_path[p] for p in sorted(by_path))
+
 
 def _check(recordings: list[Recording], sources: list[str]) -> str:
     """The recordings' one architecture; PolicyError for mixed ones or unknown syscall names."""
@@ -410,6 +457,7 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         image_user=first.metadata.container.user,
         privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
         exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
+        exec_files=_exec_files(raw),
         tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),

@@ -39,11 +39,3 @@ def tables() -> RuntimeTables:
         excluded=dict(sorted(data["excluded"].items())),
         enosys=dict(sorted(data["enosys"].items())),
     )
-
-
-def runtime_names() -> tuple[str, ...]:
-    return tuple(tables().runtime)
-
-
-def enosys_names() -> tuple[str, ...]:
-    return tuple(tables().enosys)

@@ -387,6 +387,7 @@ class DeniedSyscall:
     errno: str  # "EPERM", "ENOSYS", ...
     count: int
     executables: tuple[str, ...]
+    fix: str = ""  # what would allow it: verify's report fills it in (verify.analyze)
 
 
 @dataclass(frozen=True)
@@ -397,6 +398,7 @@ class DeniedCapability:
     syscall: str
     count: int
     executables: tuple[str, ...]
+    fix: str = ""
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,7 @@ class DeniedWrite:
 
     path: str
     access: tuple[str, ...]  # access kinds, in ACCESS_KINDS order
+    fix: str = ""
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,17 @@ from dataclasses import dataclass, field, fields, replace
 from operator import attrgetter
 from typing import Any
 
+from ..kernel.linux import cap_short
+
 # 1.1: files[].resolved, executables[].resolved; 1.2: processes.privileged_execs, io_uring;
 # 1.3: metadata.capability_source; 1.4: timeline, container.env_paths (all additive)
 # 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
 # 1.6: metadata.engine, metadata.runtime (additive)
-# 1.7: metadata.image_facts (VOLUMEs, content below the tmpfs roots), container.name, mounts,
-#      networks, dns; files[].writer; the access kind map_exec (all additive)
-SCHEMA_VERSION = "1.7"
+# 1.7: processes.exec_files (file capabilities and set-id bits of executables; additive)
+# 1.8: metadata.image_facts (VOLUMEs, content below the tmpfs roots), metadata.restarts,
+#      container.name, mounts, networks, dns; files[].writer; the access kind map_exec
+#      (all additive)
+SCHEMA_VERSION = "1.8"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -120,7 +124,7 @@ class FileAccess:
     # the path the app used; "" when they are the same or it is not known (older recordings,
     # kernels without BTF, and accesses that return no fd: stat, unlink, ...).
     resolved: str = ""
-    # "UID:GID" of a non-root task that wrote or created the file (the last one seen; 1.7),
+    # "UID:GID" of a non-root task that wrote or created the file (the last one seen; 1.8),
     # "" when only root did or it is not known: who must own a tmpfs there (hardening.py).
     writer: str = ""
 
@@ -208,6 +212,33 @@ class PrivilegedExec:
 
 
 @dataclass(frozen=True)
+class ExecFile:
+    """An executable the run exec'd whose file carries a file capability or a set-id bit, as
+    record read it from the container's file system (profiler/recording/filecaps.py). The
+    kernel keeps the file's permitted capabilities in the bounding set or refuses the exec
+    (with the effective bit), and no-new-privileges runs it without them."""
+
+    path: str
+    mode: int = 0  # permission bits (S_ISUID 0o4000, S_ISGID 0o2000, ...)
+    capabilities: tuple[str, ...] = ()  # the file's permitted set, CAP_* names
+    inheritable: tuple[str, ...] = ()
+    effective: bool = False  # raised into the effective set at exec (the "e" of =+ep)
+
+    def summary(self) -> str:
+        """One line: the file and what it carries."""
+        bits = []
+        if self.mode & 0o4000:
+            bits.append("set-uid")
+        if self.mode & 0o2000:
+            bits.append("set-gid")
+        if self.capabilities:
+            bits.append("file capabilities " + ",".join(cap_short(c).lower()
+                                                          for c in self.capabilities)
+                        + ("=ep" if self.effective else "=p"))
+        return f"{self.path} ({'; '.join(bits) or 'nothing'})"
+
+
+@dataclass(frozen=True)
 class Processes:
     executables: tuple[Executable, ...] = ()
     peak_tasks: int = 0
@@ -217,6 +248,9 @@ class Processes:
     # Were execs' credentials observed (the kernel's BTF gave the offsets)? None: not known (a
     # recording made before schema 1.1).
     exec_credentials_seen: bool | None = None
+    # 1.7: executables with a file capability or a set-id bit (read from the file system at
+    # record time); None: not looked up (an older recording, or a file system out of reach).
+    exec_files: tuple[ExecFile, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -235,7 +269,7 @@ class IoUring:
 
 @dataclass(frozen=True)
 class Mount:
-    """A mount of the container as the engine reported it (1.7): a volume, bind or tmpfs."""
+    """A mount of the container as the engine reported it (1.8): a volume, bind or tmpfs."""
 
     target: str
     type: str  # "volume", "bind", "tmpfs", ...
@@ -248,7 +282,7 @@ class Mount:
 
 @dataclass(frozen=True)
 class NetworkAttachment:
-    """A network the container was connected to, with its aliases there (1.7)."""
+    """A network the container was connected to, with its aliases there (1.8)."""
 
     name: str
     aliases: tuple[str, ...] = ()
@@ -256,7 +290,7 @@ class NetworkAttachment:
 
 @dataclass(frozen=True)
 class ImageEntry:
-    """A file system entry of the image below a directory the run line may mount over (1.7)."""
+    """A file system entry of the image below a directory the run line may mount over (1.8)."""
 
     path: str
     type: str  # "dir", "file", "symlink", "other" (socket, fifo, device)
@@ -269,7 +303,7 @@ class ImageEntry:
 
 @dataclass(frozen=True)
 class ImageFacts:
-    """What the image holds where a run line might put a tmpfs or a volume (1.7), read from the
+    """What the image holds where a run line might put a tmpfs or a volume (1.8), read from the
     image at record time (engine.Engine.image_facts): its VOLUMEs and, below each directory of
     `inspected`, its entries (every entry two levels down, fewer below that)."""
 
@@ -289,7 +323,7 @@ class ContainerConfig:
     # verify can start the container the same way. Values are the user's own CLI input.
     run_options: tuple[tuple[str, str], ...] = ()
     env_paths: tuple[tuple[str, str], ...] = ()  # (name, value) for PATH_ENV_NAMES that are set
-    # 1.7, as the engine reported the container: its name, mounts, network mode and networks,
+    # 1.8, as the engine reported the container: its name, mounts, network mode and networks,
     # DNS settings (run.sh and compose carry them: hardening.network_options).
     name: str = ""
     mounts: tuple[Mount, ...] = ()
@@ -335,9 +369,9 @@ class Metadata:
     # only when known (schema 1.6). Older recordings were all made with Docker and runc.
     engine: str = ""
     runtime: str = ""
-    # 1.7: the image's VOLUMEs and content where a run line may mount; None: not read.
+    # 1.8: the image's VOLUMEs and content where a run line may mount; None: not read.
     image_facts: ImageFacts | None = None
-    # 1.7: restarts the recorder made (record --restart): the run saw a later boot too.
+    # 1.8: restarts the recorder made (record --restart): the run saw a later boot too.
     restarts: int = 0
 
     @property
@@ -435,6 +469,8 @@ class Recording:
                 uids=tuple(sorted(set(self.processes.uids))),
                 gids=tuple(sorted(set(self.processes.gids))),
                 privileged_execs=_sorted(self.processes.privileged_execs, key=_privexec_key),
+                exec_files=(None if self.processes.exec_files is None
+                            else _sorted(set(self.processes.exec_files), key=_PATH)),
             ),
             loss=tuple(sorted(dict(self.loss).items())),
             timeline=None if self.timeline is None else Timeline(
@@ -482,7 +518,7 @@ def to_dict(rec: Recording) -> dict:
     for entry in (*d["files"], *d["processes"]["executables"]):
         if not entry["resolved"]:
             del entry["resolved"]
-    for entry in d["files"]:  # 1.7, only where a non-root task wrote
+    for entry in d["files"]:  # 1.8, only where a non-root task wrote
         if not entry["writer"]:
             del entry["writer"]
     if d["metadata"]["image_facts"] is None:
@@ -503,13 +539,16 @@ def to_dict(rec: Recording) -> dict:
         del procs["privileged_execs"]
     if procs["exec_credentials_seen"] is None:
         del procs["exec_credentials_seen"]
+    # Added in 1.7, written only when looked up.
+    if procs["exec_files"] is None:
+        del procs["exec_files"]
     # Added in 1.4, written only when there is something to say.
     cont = d["metadata"]["container"]
     if cont["env_paths"]:
         cont["env_paths"] = {k: v for k, v in cont["env_paths"]}
     else:
         del cont["env_paths"]
-    for key in _CONTAINER_17:  # 1.7, written only when there is something to say
+    for key in _CONTAINER_18:  # 1.8, written only when there is something to say
         if not cont[key]:
             del cont[key]
     for m in cont.get("mounts", ()):
@@ -530,7 +569,7 @@ def to_dict(rec: Recording) -> dict:
     return out
 
 
-_CONTAINER_17 = ("name", "mounts", "network_mode", "networks", "dns", "dns_search", "dns_options")
+_CONTAINER_18 = ("name", "mounts", "network_mode", "networks", "dns", "dns_search", "dns_options")
 
 
 def _image_facts(f: dict | None) -> ImageFacts | None:
@@ -638,6 +677,10 @@ def from_dict(d: dict) -> Recording:
                                p.get("gained", False), p.get("not_honoured", False))
                 for p in procs.get("privileged_execs") or ()),
             exec_credentials_seen=procs.get("exec_credentials_seen"),
+            exec_files=None if procs.get("exec_files") is None else tuple(
+                ExecFile(f["path"], f.get("mode", 0), tuple(f.get("capabilities") or ()),
+                         tuple(f.get("inheritable") or ()), f.get("effective", False))
+                for f in procs["exec_files"]),
         ),
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
         io_uring=_io_uring(d.get("io_uring")),

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Callable
 
 import fastjsonschema
 import yaml
@@ -238,6 +240,41 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
         if isinstance(e, (IsADirectoryError, PermissionError)):
             raise UsageError(f"{p}: cannot write ({e.strerror})") from None
         raise
+
+
+def replace_dir(directory: str | os.PathLike, fill: Callable[[Path], object]) -> object:
+    """Make `directory` whole or not at all: `fill` writes into a new directory beside it, which
+    then takes its place (a previous one goes, with files this one does not have). A failure,
+    in `fill` or after, leaves the previous directory as it was, and is raised as it is (`fill`
+    says what went wrong in its own words). Returns what `fill` returns.
+    The one writer of whole directories (record --match's project, emit's project tree)."""
+    out = Path(directory)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a directory")
+    try:
+        new = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".new", dir=parent))
+    except FileNotFoundError:
+        raise UsageError(f"{out}: parent directory {parent} does not exist") from None
+    except OSError as e:
+        raise UsageError(f"{out}: cannot write in {parent} ({e.strerror})") from None
+    old = None
+    try:
+        new.chmod(0o755)  # mkdtemp makes it private; a directory the user made would not be
+        result = fill(new)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=parent))
+            os.replace(out, old / "dir")
+        os.replace(new, out)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        if old is not None and (old / "dir").exists() and not out.exists():
+            os.replace(old / "dir", out)  # put the previous one back
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    return result
 
 
 def check_writable(path: str | os.PathLike) -> None:

@@ -16,42 +16,29 @@ with many such subdirectories to `dir/**` (threshold: GLOB_THRESHOLD, `--glob-th
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 from collections import defaultdict
 
+from ..errors import PolicyError
+from ..kernel.apparmor_syntax import (FAMILIES, PID, SAFE_PATTERN, SOCKET_TYPES, SPECIAL,
+                                      VARIABLES, octal, ordered_permissions)
 from ..kernel.linux import CAPABILITIES, cap_short
-from ..policy.normalize import PID, TID, escape
 from ..policy.reduce import Policy
 from . import templating
 
 GLOB_THRESHOLD = 8
-
-_SPECIAL = frozenset('\\*?[]{}^,"@')
-_VARIABLES = (PID, TID)
-
-# AppArmor network family and type keywords (apparmor.d(5) "Network Rules"; the parser's
-# af_names come from the kernel's include/linux/socket.h, the same list as profiler.kernel.linux).
-_AA_FAMILIES = frozenset({
-    "unix", "inet", "ax25", "ipx", "appletalk", "netrom", "bridge", "atmpvc", "x25", "inet6",
-    "rose", "netbeui", "security", "key", "netlink", "packet", "ash", "econet", "atmsvc", "rds",
-    "sna", "irda", "pppox", "wanpipe", "llc", "ib", "mpls", "can", "tipc", "bluetooth", "iucv",
-    "rxrpc", "isdn", "phonet", "ieee802154", "caif", "alg", "nfc", "vsock", "kcm", "qipcrtr",
-    "smc", "xdp", "mctp"})
-_AA_TYPES = frozenset({"stream", "dgram", "seqpacket", "rdm", "raw", "packet"})
 
 # Access kinds -> permission letters (apparmor.d(5) "Access Modes"). AppArmor mediates
 # creating, deleting, renaming, truncating, chmod and chown of a file as write.
 _LETTER = {"read": "r", "write": "w", "truncate": "w", "create": "w", "delete": "w",
            "rename": "w", "chmod": "w", "chown": "w", "append": "a", "link": "l",
            "execute": "ix", "map_exec": "m"}
-_ORDER = ("r", "w", "a", "l", "k", "m", "ix")
 # Shared objects are mapped executable by the dynamic loader: that needs `m`.
 _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)")
 
-
-# Exactly the patterns normalize_path produces: "/" then literal characters, backslash-escaped
-# specials, the glob "*" and the variables @{pid}/@{tid}.
-_SAFE = re.compile(r'/(?:[^\\*?\[\]{}^,"@]|\\[\\*?\[\]{}^,"@]|\*|@\{pid\}|@\{tid\})*')
 
 
 def unsafe_reason(pattern: str) -> str | None:
@@ -62,26 +49,26 @@ def unsafe_reason(pattern: str) -> str | None:
         return "bytes that are not UTF-8"
     if not pattern.isprintable():
         return "control or non-printing characters"
-    if _SAFE.fullmatch(pattern):
+    if SAFE_PATTERN.fullmatch(pattern):
         return None
     return _syntax_error(pattern) or "not a pattern profiler produces"
 
 
 def _syntax_error(pattern: str) -> str | None:
-    """The same check as _SAFE, character by character, saying what is wrong (used for
+    """The same check as SAFE_PATTERN, character by character, saying what is wrong (used for
     rejected patterns only; the tests check that both agree)."""
     i = 0
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            if i + 1 >= len(pattern) or pattern[i + 1] not in _SPECIAL:
+            if i + 1 >= len(pattern) or pattern[i + 1] not in SPECIAL:
                 return "a backslash that escapes nothing"
             i += 2
         elif c == "@":
-            if not any(pattern.startswith(v, i) for v in _VARIABLES):
+            if not any(pattern.startswith(v, i) for v in VARIABLES):
                 return "an AppArmor variable that profiler did not insert"
             i += len(PID)  # @{pid} and @{tid} have the same length
-        elif c in _SPECIAL and c != "*":
+        elif c in SPECIAL and c != "*":
             return f"an unescaped {c!r}"
         else:
             i += 1
@@ -104,13 +91,6 @@ def _letters(access: tuple[str, ...], lock: bool, shared: bool) -> tuple[str, ..
 
 def _parent(pattern: str) -> str:
     return pattern.rpartition("/")[0]
-
-
-def ordered_permissions(letters) -> tuple[str, ...]:
-    letters = set(letters)
-    if "w" in letters:
-        letters.discard("a")  # w includes append; AppArmor refuses both in one rule
-    return tuple(p for p in _ORDER if p in letters)
 
 
 def collapse(rules: dict[tuple[str, bool], tuple[str, ...]], threshold: int):
@@ -271,36 +251,30 @@ def _file_rules(policy: Policy, threshold: int) -> tuple[list[tuple[str, str]], 
                 perms = ordered_permissions(set(perms) | {"w"})
             perms_of[(access, so)] = perms
     # (comprehensions: this runs for every path)
+    # A tree (`dir/**`, profiler/policy/generalise.py) names files and directories alike.
+    # A key never ends in "/" (the suffix below says directory) and is never empty: the root
+    # directory ("/", "//" as the app named it) is "/" itself, a directory; so is any path the
+    # app named with a trailing "/".
     rules: dict[tuple[str, bool], tuple[str, ...]] = {
-        (p.rstrip("/"), p in parents or "mkdir" in access): perms
+        (p.rstrip("/") or "/",
+         (p in parents or "mkdir" in access or p.endswith("/")) and not p.endswith("**")): perms
         for p, access in merged if (perms := perms_of[(access, p in shared)])}
     out = []
     for (pattern, is_dir), perms in collapse(rules, threshold).items():
-        if pattern.startswith("/proc/"):
-            pattern = "@{PROC}/" + pattern[len("/proc/"):]
-        suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") \
-            else ""
-        out.append((_octal(pattern) + suffix, "".join(perms)))
+        out.append((_rule_path(pattern, is_dir, perms), "".join(perms)))
     return sorted(out), dropped
 
 
-_ESCAPE = re.compile(r"\\(.)")
-
-
-def _octal(pattern: str) -> str:
-    """Write every escaped character as a 3-digit octal escape (`\\,` -> `\\054`).
-
-    apparmor_parser's lexer ends a quoted string at the first `"` not preceded by a backslash,
-    even when that backslash is itself escaped: a name ending in `\\` would swallow the rule
-    after it (found by the hypothesis tests). Octal escapes leave no backslash before a quote
-    or a special character, and the parser reads them as literal characters."""
-    return _ESCAPE.sub(lambda m: "\\%03o" % ord(m.group(1)), pattern)
-
-
-def quoted_path(path: str) -> str:
-    """A literal path (as the kernel names it) as the quoted name of a file rule, the way the
-    profile writes it: globbing characters escaped, then as octal escapes."""
-    return '"' + _octal(escape(path)) + '"'
+def _rule_path(pattern: str, is_dir: bool, perms: tuple[str, ...]) -> str:
+    """The quoted name of a file rule: a directory ends in "/", a path only read may be either
+    (`{,/}`), /proc is @{PROC}. Never empty and never a bare `{,/}` (apparmor_parser rejects
+    both): the root is "/"."""
+    if pattern == "/":
+        return "/"
+    if pattern.startswith("/proc/"):
+        pattern = "@{PROC}/" + pattern[len("/proc/"):]
+    suffix = "/" if is_dir else "{,/}" if perms == ("r",) and not pattern.endswith("**") else ""
+    return octal(pattern) + suffix
 
 
 def dropped(policy: Policy) -> list[tuple[str, str]]:
@@ -313,7 +287,7 @@ def _network_rules(policy: Policy) -> list[str]:
     for family, stype in policy.sockets:
         fam = family.removeprefix("AF_").lower()
         typ = stype.removeprefix("SOCK_").lower()
-        if fam in _AA_FAMILIES and typ in _AA_TYPES:
+        if fam in FAMILIES and typ in SOCKET_TYPES:
             out.add(f"{fam} {typ}")
     return sorted(out)
 
@@ -337,3 +311,56 @@ def render(policy: Policy, *, complain: bool = False,
         files=files,
         dropped=len(bad),
     )
+
+
+# --- self-check: apparmor_parser compiles every profile before emit writes anything -----------
+
+# Parse and compile, never load (-Q), no cache read or write (-K, -T): what verify does where
+# the kernel does not enforce AppArmor. Its timeout: slow hosts (TCG VMs) need tens of seconds.
+PARSER_ARGS = ("-Q", "-K", "-T")
+PARSER_TIMEOUT = 120
+# apparmor_parser's notes that are not the error: where the kernel has no AppArmor it first
+# says "Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4
+# compatibility patch.)", whatever the profile holds.
+_NOISE = ("Cache read/write disabled", "Warning")
+
+
+def parser() -> str | None:
+    """apparmor_parser's path, or None where it is not installed."""
+    exe = shutil.which("apparmor_parser") or "/usr/sbin/apparmor_parser"
+    return exe if os.path.exists(exe) else None
+
+
+def error_line(stderr: str, profile: str = "") -> str:
+    """apparmor_parser's error, one line (its harmless notes skipped), with the profile's line
+    it names when it names one."""
+    lines = [x.strip() for x in stderr.splitlines() if x.strip()]
+    real = [x for x in lines if not x.startswith(_NOISE)]
+    line = next((x for x in real if "error" in x.lower()), real[0] if real else "")
+    m = re.search(r"\bline (\d+)\b", line)
+    rows = profile.splitlines()
+    if m and 0 < int(m.group(1)) <= len(rows):
+        line += f" (the line: {rows[int(m.group(1)) - 1].strip()!r})"
+    return line
+
+
+def validate(text: str, name: str = "apparmor.profile") -> bool:
+    """Compile a rendered profile with apparmor_parser, as the seccomp profile is compiled with
+    libseccomp. PolicyError with the parser's own error line when it refuses; False (not
+    checked) where apparmor_parser is not installed, True when it compiled."""
+    exe = parser()
+    if exe is None:
+        return False
+    try:
+        p = subprocess.run([exe, *PARSER_ARGS], input=text, capture_output=True, text=True,
+                           timeout=PARSER_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise PolicyError(f"{name}: apparmor_parser did not compile it within {PARSER_TIMEOUT} s",
+                          hint="emit the other formats alone (--format seccomp, run, ...)") from None
+    if p.returncode != 0:
+        raise PolicyError(
+            f"{name} does not compile (apparmor_parser {' '.join(PARSER_ARGS)}): "
+            f"{error_line(p.stderr or p.stdout, text) or f'exit {p.returncode}'}",
+            hint="nothing was written; this is a profiler bug, please report it with the "
+                 "recording; the other formats can be emitted alone (--format seccomp, run, ...)")
+    return True

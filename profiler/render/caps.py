@@ -1,44 +1,27 @@
-"""Policy -> the capability part of a `docker run` line: one line, pasteable.
-
-Also the one place that decides what to do when a recording has no capability data (made where
-the kernel had no capability source, profiler/kernel/capsource.py): never a silent `--cap-drop ALL`.
-Every renderer that writes capabilities (caps, run, compose, k8s, apparmor) asks here.
-"""
+"""Policy -> the capability part of a `docker run` line: one line, pasteable; and the
+capability names every renderer that states capabilities writes (Docker's spelling).
+What to do when a recording has no capability data is decided before rendering
+(output/pipeline.py resolve_unknown)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from ..errors import PolicyError
-from ..kernel.linux import cap_short
+from ..kernel.linux import cap_full, cap_short
 from ..policy.reduce import Policy
-
-# What emit may be told to do with capabilities nobody recorded (`--caps-unknown`).
-UNKNOWN_CHOICES = ("keep-default", "drop-all")
-# The formats that state capabilities.
-CAP_FORMATS = frozenset({"caps", "run", "compose", "k8s", "apparmor"})
-
-
-def resolve_unknown(policy: Policy, formats, choice: str | None) -> Policy:
-    """The policy to render: unchanged when every recording had capability data or no chosen
-    format states capabilities; otherwise the user's choice, and an error without one."""
-    if not policy.caps_unknown or not CAP_FORMATS & set(formats):
-        return policy
-    if choice is None:
-        raise PolicyError(
-            f"{', '.join(policy.caps_unknown)}: capabilities were not recorded (no capability "
-            f"source), so emit cannot say which the app needs",
-            hint="re-record where the kernel has one (record's pre-flight names it), or choose: "
-                 "--caps-unknown keep-default (Docker's default set) or --caps-unknown drop-all "
-                 "(only what other recordings saw; the app may fail)")
-    if choice not in UNKNOWN_CHOICES:
-        raise PolicyError(f"--caps-unknown {choice}: not one of {', '.join(UNKNOWN_CHOICES)}")
-    return replace(policy, keep_default_caps=choice == "keep-default")
 
 
 def cap_names(policy: Policy) -> list[str]:
     """Docker's spelling (no CAP_ prefix), sorted."""
     return sorted(cap_short(c) for c in policy.capabilities)
+
+
+def reason(policy: Policy, name: str) -> str:
+    """Why a capability is in the set (Docker's spelling in, one line out)."""
+    cap = cap_full(name)
+    files = policy.file_capability_of(cap)
+    if not files:
+        return f"{cap} was granted during the recording"
+    return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
+            f"(EPERM) unless {cap} is in the bounding set")
 
 
 def cap_args(policy: Policy) -> list[str]:

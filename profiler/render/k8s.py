@@ -17,7 +17,8 @@ import re
 
 import yaml
 
-from ..policy import pss
+from ..kernel.linux import cap_full
+from ..policy import docker_defaults, pss
 from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import seccomp as seccomp_render
@@ -26,11 +27,8 @@ from .container import not_applied, require_image
 
 SPO_API = "security-profiles-operator.x-k8s.io/v1"
 NAMESPACE = "default"  # the Pod's; the SeccompProfile (v1) is cluster-scoped
-# Docker sets net.ipv4.ip_unprivileged_port_start=0 in every container with its own network
-# namespace (moby daemon/oci_linux.go, since 20.10), so a root app binds ports below 1024
-# without CAP_NET_BIND_SERVICE; containerd's and CRI-O's CRI plugins do not. The pod gets the
-# same sysctl (a "safe" sysctl since Kubernetes 1.22: allowed by baseline and restricted).
-UNPRIVILEGED_PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
+# What Docker gives a container that the pod must set itself: policy/docker_defaults.py.
+UNPRIVILEGED_PORT_SYSCTL = docker_defaults.UNPRIVILEGED_PORT_SYSCTL
 
 
 def _spo_rules(policy: Policy, arg_filters: bool) -> str:
@@ -77,7 +75,7 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
     h = policy.hardening
     uid, gid = _uid_gid(policy)
     ports = sorted({(p, "TCP") for f, _, p in policy.listening if f in ("AF_INET", "AF_INET6")})
-    low = sorted({p for p, _ in ports if 0 < p < 1024})
+    relied = docker_defaults.relied_on(policy)
     # The run line's volumes are writable directories too (emptyDir here: a PersistentVolumeClaim
     # is the cluster's choice for data that must outlive the pod).
     tmpfs = sorted([d for d, _ in h.tmpfs] + [v.target for v in h.volumes
@@ -96,7 +94,10 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         architectures=[seccomp_render.sctab.OCI_ARCH[a]
                        for a in seccomp_render.arches(policy, complain=complain)],
         rules=rules.rstrip("\n").splitlines(),
-        caps=caps_render.cap_names(policy),
+        caps=(docker_defaults.default_caps(policy) if policy.keep_default_caps
+              else caps_render.cap_names(policy)),
+        cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
+                   if policy.file_capability_of(cap_full(n))],
         keep_default_caps=policy.keep_default_caps,
         h=h,
         uid=uid,
@@ -105,8 +106,8 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         tmpfs=tmpfs,
         # emptyDir volumes are group-owned by fsGroup: a non-root app can then write there
         fs_group=gid if tmpfs and gid is not None else (uid if tmpfs and uid else None),
-        low_ports=low,
-        sysctl=UNPRIVILEGED_PORT_SYSCTL,
+        relied=relied,
+        sysctls=[r for r in relied if r.sysctl],
         pss=pss_lines,
         not_applied=not_applied(policy),
     )

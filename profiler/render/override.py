@@ -24,10 +24,6 @@ from . import templating
 from .compose import hardening_tmpfs
 from .container import not_applied
 
-OVERRIDE_FILE = "compose.security.yaml"
-LOAD_SCRIPT = "apparmor-load.sh"
-
-
 @dataclass(frozen=True)
 class ServicePolicy:
     """One service of the override: its compose key and its policy (policy.name is the
@@ -57,19 +53,21 @@ def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -
 
 
 def render(services: list[ServicePolicy], *, project: str, source: str,
-           policy_root: PurePosixPath, seccomp_file: str, complain: bool = False) -> str:
+           policy_root: PurePosixPath, seccomp_file: str, override_file: str, load_script: str,
+           complain: bool = False) -> str:
     """The override text. policy_root: the absolute directory holding `<service>/seccomp_file`
-    and `<service>/apparmor.profile`."""
+    and `<service>/apparmor.profile`, and the override and load script under the names given
+    (output/project_tree.py names the files)."""
     contexts = [_context(s, policy_root, seccomp_file)
                 for s in sorted(services, key=lambda s: s.service)]
     return templating.render(
-        OVERRIDE_FILE + ".j2",
+        "compose.security.yaml.j2",
         project=project,
         top_volumes=sorted({v.split(":", 1)[0] for c in contexts for v, _ in c["volumes"]
                             if ":" in v}),
         source=source,
-        override=str(policy_root / OVERRIDE_FILE),
-        load_script=str(policy_root / LOAD_SCRIPT),
+        override=str(policy_root / override_file),
+        load_script=str(policy_root / load_script),
         services=contexts,
         complain=complain,
     )
@@ -77,6 +75,6 @@ def render(services: list[ServicePolicy], *, project: str, source: str,
 
 def load_script(services: list[ServicePolicy], *, project: str) -> str:
     return templating.render(
-        LOAD_SCRIPT + ".j2", project=project,
+        "apparmor-load.sh.j2", project=project,
         services=[{"service": s.service, "name": s.policy.name}
                   for s in sorted(services, key=lambda s: s.service)])

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 
 from ..policy.reduce import Policy
-from ..kernel.linux import cap_full
 from . import caps as caps_render
 from . import k8s
 from . import seccomp as seccomp_render
@@ -58,8 +57,7 @@ def flags(policy: Policy) -> list[Flag]:
     if not policy.keep_default_caps:  # else: not recorded, Docker's default set (render/caps.py)
         out.append(Flag(("--cap-drop", "ALL"), "start from no capabilities"))
         for name in caps_render.cap_names(policy):
-            out.append(Flag(("--cap-add", name),
-                            f"{cap_full(name)} was granted during the recording"))
+            out.append(Flag(("--cap-add", name), caps_render.reason(policy, name)))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
     owner_why = dict(h.tmpfs_why)
@@ -132,6 +130,13 @@ def docker_args(policy: Policy, seccomp_file: str | None = None,
     return words
 
 
+def _generalised_text(policy: Policy, allowed) -> str:
+    """The generalised syscalls' share of the count (nothing without generalisation: emit
+    --strict keeps its line as it was)."""
+    n = len(set(policy.generalised_syscalls) & set(allowed) - set(policy.syscalls))
+    return f"{n} of the same kinds at low risk (emit --explain), " if n else ""
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
     prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
@@ -154,8 +159,8 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         not_applied=not_applied(policy),
         pss=k8s.pss_verdict(policy).lines(),
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
-                         f"used, the rest the container runtime's and the kernel's on "
-                         f"its behalf)"
+                         f"used, {_generalised_text(policy, allowed)}the rest the container "
+                         f"runtime's and the kernel's on its behalf)"
                          + ("; complain mode: logs, refuses nothing" if complain else "")),
         complain=complain,
     )

@@ -89,7 +89,12 @@ def _filter_rules(f: ArgFilter) -> list[dict]:
     return [{"names": [f.syscall], "action": "SCMP_ACT_ALLOW",
              "args": [_arg(f.index, v, "SCMP_CMP_EQ")],
              "comment": f"{f.syscall} with {f.arg} {what(v)} (seen)"}
-            for v in f.values]
+            for v in f.values] + \
+        [{"names": [f.syscall], "action": "SCMP_ACT_ALLOW",
+          "args": [_arg(f.index, v, "SCMP_CMP_EQ")],
+          "comment": f"{f.syscall} with {f.arg} {what(v)} (not seen: the same kind as one "
+                     f"seen, low risk; profiler/policy/generalise.py, not with emit --strict)"}
+         for v in f.added]
 
 
 def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
@@ -157,7 +162,18 @@ def syscall_rules(policy: Policy, *, arg_filters: bool = True) -> list[dict]:
                                  "write, wait4 for clone, ...): production takes these paths "
                                  "where training did not; see profiler/siblings.py (not with "
                                  "emit --strict)"})
-    allowed = app | runtime | behalf | set(refused) | set(sibling_rest) | compat_names
+    taken = app | runtime | behalf | set(refused) | set(sibling_rest) | compat_names
+    general_rest = sorted(n for n in policy.generalised_syscalls
+                          if n not in taken | enosys_extra and _known_somewhere(n, archs))
+    if general_rest:
+        rules.append({"names": general_rest, "action": "SCMP_ACT_ALLOW",
+                      "comment": "low-risk members of the syscall families the app used "
+                                 "(mkdir with unlink, getpeername with accept, io_setup when "
+                                 "io_uring is refused, ...); high-risk ones (namespaces, mount, "
+                                 "bpf, ptrace, keyrings, perf, io_uring, ...) only as recorded; "
+                                 "see profiler/data/syscall_classes.yaml and emit --explain (not "
+                                 "with emit --strict)"})
+    allowed = taken | set(general_rest)
     enosys = sorted(n for n in set(rt.enosys) | enosys_extra
                     if (n not in allowed or n in enosys_extra) and _known_somewhere(n, archs))
     if enosys:

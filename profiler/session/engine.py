@@ -132,6 +132,7 @@ class ContainerEngine(Protocol):
     def wait(self, container: Any, timeout: float) -> int | None: ...
     def remove(self, container: Any) -> None: ...
     def last_logs(self, container: Any, lines: int = 8) -> str: ...
+    def file_info(self, container: Any, path: str) -> Any: ...  # filecaps.FileInfo | None
     def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None: ...
     def mount_entries(self, container: Any, target: str) -> int | None: ...
 
@@ -448,6 +449,32 @@ class Engine:
             container.remove(force=True, v=True)
         except Exception:  # already gone (auto-removed or removed by the user)
             pass
+
+    @staticmethod
+    def file_info(container, path: str):
+        """A file of the container's file system (running or stopped) -> filecaps.FileInfo
+        (mode, file capabilities, symlink target), None when it is not there. Docker's archive
+        of one path carries security.capability as a PAX record; only its first blocks are
+        read (the headers), not the file."""
+        from ..recording import filecaps
+
+        try:
+            stream, _stat = container.get_archive(path, chunk_size=16384)
+        except Exception:  # not found, container gone, engine error: nothing to say
+            return None
+        head = b""
+        try:
+            for chunk in stream:
+                head += chunk
+                if len(head) >= 65536:
+                    break
+        except Exception:
+            return None
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
+        return filecaps.from_archive(head)
 
     @staticmethod
     def last_logs(container, lines: int = 8) -> str:

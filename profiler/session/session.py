@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from .. import __version__
-from ..recording import aggregate, project
+from ..recording import aggregate, filecaps, project
 from ..kernel import btf, capsource, cgroups, syscalls
 from ..recording.aggregate import Denials, build_denials, build_recording
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
@@ -169,11 +169,6 @@ def preflight(capabilities: str = "auto") -> tuple[str, str | None]:
                                      hint="record on a newer kernel (see README, Supported hosts)")
     v2_root()
     return capsource.choose(capabilities, capsource.detect(TRACEFS_DIRS))
-
-
-def cap_tracepoint_available() -> bool:
-    return any(Path(p).exists() for p in ("/sys/kernel/tracing/events/capability/cap_capable",
-                                         "/sys/kernel/debug/tracing/events/capability/cap_capable"))
 
 
 def check_workload(cmd: str | None) -> None:
@@ -523,7 +518,10 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         if facts is None and not opts.verify:
             notes.append("the image's content could not be read (docker cp): emit keeps the "
                          "root writable where a tmpfs might hide a file the app used")
-        out = _finish(rec, _caps_note(caps_why) + notes, opts, wl_status, intr.hit,
+        # The entrypoint too: a start the kernel refused (EPERM at exec) ran no executable.
+        program = (info.entrypoint + info.cmd)[:1]
+        rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p), program)
+        out = _finish(rec, _caps_note(caps_why) + notes + more, opts, wl_status, intr.hit,
                       time.monotonic() - t0)
         out.denials = build_denials(raw)
         out.logs = engine.last_logs(container)
@@ -613,6 +611,14 @@ def _not_ready(opts: Options) -> EngineError:
                        hint="publish the port with -p 127.0.0.1:PORT:CONTAINERPORT")
 
 
+def _with_exec_files(rec: Recording, lookup, programs=()) -> tuple[Recording, list[str]]:
+    """rec with processes.exec_files: the file capabilities and set-id bits of what it exec'd
+    (profiler/recording/filecaps.py), read from the file system the run used; and a note for each."""
+    found = filecaps.exec_files(lookup, rec.processes.executables, programs)
+    rec = replace(rec, processes=replace(rec.processes, exec_files=found))
+    return rec, [f"exec'd {f.summary()}" for f in found if f.capabilities]
+
+
 def _finish(rec: Recording, notes, opts: Options, wl_status, interrupted, elapsed) -> Outcome:
     failed = bool(opts.workload) and wl_status not in (0, None)
     return Outcome(rec, notes, workload_failed=failed, interrupted=interrupted, elapsed=elapsed)
@@ -675,7 +681,9 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                              workload_status=wl_status, startup_observed=False,
                              engine=engine, info=info, image_facts=_image_facts(engine, image))
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
+        rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p))
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
+        notes += more
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
@@ -752,7 +760,8 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
                              command=argv, exit_code=status)
         rec, notes = build_recording(raw, metadata, cap_bounding=None)
-        return _finish(rec, _caps_note(caps_why) + notes, opts, None, intr.hit,
+        rec, more = _with_exec_files(rec, filecaps.from_host)
+        return _finish(rec, _caps_note(caps_why) + notes + more, opts, None, intr.hit,
                        time.monotonic() - t0)
     finally:
         tracer.close()
@@ -1041,6 +1050,11 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
         for m in group:
             bounding |= bounding_from_config(m.info.capabilities)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        # (from the first container, while the engine still has it: file_info says nothing
+        # about one already removed)
+        rec, more = _with_exec_files(rec, lambda p: engine.file_info(group[0].handle, p),
+                                     (first.entrypoint + first.cmd)[:1])
+        notes += more
         if attached:
             notes.insert(0, ATTACH_NOTE)
         images = sorted({m.info.image for m in group})

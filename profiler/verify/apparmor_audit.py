@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..render.apparmor import ordered_permissions, quoted_path
+from ..kernel.apparmor_syntax import ordered_permissions, quoted_path
 
 KMSG = Path("/dev/kmsg")
 AUDIT_LOG = Path("/var/log/audit/audit.log")

@@ -28,14 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .apparmor_audit import AuditCursor, Denial, denials_of
+from ..kernel.apparmor_syntax import HEADER, profile_name
 from ..errors import AppArmorError
 
 ENABLED = Path("/sys/module/apparmor/parameters/enabled")
 SECURITYFS = Path("/sys/kernel/security/apparmor")
 PARSER_TIMEOUT = 120  # apparmor_parser compiles the profile; slow hosts (TCG VMs) need tens of s
-
-_HEADER = re.compile(r"^(\s*profile\s+)(\"[^\"]+\"|[^\s{]+)", re.M)
-
 
 def enforced(enabled: Path = ENABLED, securityfs: Path = SECURITYFS) -> bool:
     """Whether the kernel enforces AppArmor: the module is enabled and its securityfs
@@ -47,19 +45,13 @@ def enforced(enabled: Path = ENABLED, securityfs: Path = SECURITYFS) -> bool:
     return on and securityfs.is_dir()
 
 
-def profile_name(text: str) -> str | None:
-    """The name of the first `profile NAME` block, or None."""
-    m = _HEADER.search(text)
-    return m.group(2).strip('"') if m else None
-
-
 def renamed(text: str, new: str) -> str:
     """The profile text with its first profile renamed to `new`, and every `peer=OLD` (rules
     about the container's own tasks) with it."""
     old = profile_name(text)
     if old is None:
         raise AppArmorError("no `profile NAME` block in apparmor.profile")
-    text = _HEADER.sub(lambda m: m.group(1) + new, text, count=1)
+    text = HEADER.sub(lambda m: m.group(1) + new, text, count=1)
     return re.sub(r"(\bpeer=)" + re.escape(old) + r"(?=[\s,)]|$)", lambda m: m.group(1) + new,
                   text)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from . import apparmor_kernel
 from ..kernel import iouring, linux
 from ..output import policy_dir
-from ..recording.aggregate import Denials
+from ..recording.aggregate import DeniedCapability, DeniedSyscall, DeniedWrite, Denials
 from .apparmor_audit import Denial as AuditDenial
 from ..session.engine import RunSpec
 from ..errors import AppArmorError, EngineError, UsageError
@@ -235,31 +235,6 @@ def apparmor_status(pol: RunPolicy) -> str:
 # --------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SyscallDenial:
-    syscall: str
-    errno: str
-    count: int
-    executables: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
-class CapabilityDenial:
-    capability: str
-    syscall: str
-    count: int
-    executables: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
-class WriteDenial:
-    path: str
-    access: tuple[str, ...]
-    fix: str
-
-
-@dataclass(frozen=True)
 class AppArmorDenial:
     operation: str  # "open", "mknod", "exec", "capable", ...
     path: str  # the path, or what else was refused ("signal=term peer=runc", a capability)
@@ -279,10 +254,10 @@ class VerifyReport:
     workload: str | None
     workload_status: int | None
     start_error: str = ""
-    syscalls: tuple[SyscallDenial, ...] = ()
-    capabilities: tuple[CapabilityDenial, ...] = ()
-    writes: tuple[WriteDenial, ...] = ()
-    fallbacks: tuple[SyscallDenial, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
+    syscalls: tuple[DeniedSyscall, ...] = ()  # aggregate's denials, each with its fix
+    capabilities: tuple[DeniedCapability, ...] = ()
+    writes: tuple[DeniedWrite, ...] = ()
+    fallbacks: tuple[DeniedSyscall, ...] = ()  # ENOSYS on purpose (libc falls back): not failures
     # What made the run fail when a policy option explains it (no-new-privileges stopping a
     # set-id exec); the denials that follow from it are listed as usual.
     causes: tuple[str, ...] = ()
@@ -311,7 +286,7 @@ class VerifyReport:
 
 
 def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload,
-            workload_status, expected_exit=None, apparmor="") -> VerifyReport:
+            workload_status, expected_exit=None, apparmor="", exec_files=()) -> VerifyReport:
     """The denials of a verify run (aggregate.build_denials) + the policy -> VerifyReport
     (pure)."""
     calls, fallbacks = [], []
@@ -321,26 +296,23 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
             why = ("expected: io_uring refused on purpose, the app falls back to plain syscalls "
                    "(emit --allow-io-uring allows it)" if d.syscall in iouring.SYSCALLS
                    else "expected: libc falls back to an older call")
-            fallbacks.append(SyscallDenial(d.syscall, d.errno, d.count, d.executables, why))
+            fallbacks.append(replace(d, fix=why))
             continue
-        calls.append(SyscallDenial(
-            d.syscall, d.errno, d.count, d.executables,
+        calls.append(replace(d, fix=(
             f"{d.syscall} denied {d.count}x in {where}: add it to the profile (seccomp.json), or "
-            f"re-record with a workload that exercises this path"))
+            f"re-record with a workload that exercises this path")))
     caps = []
     for d in denials.capabilities:
         short = cap_short(d.capability)
-        caps.append(CapabilityDenial(
-            d.capability, d.syscall, d.count, d.executables,
+        caps.append(replace(d, fix=(
             f"{d.capability} refused {d.count}x ({d.syscall} in {', '.join(d.executables)} "
             f"failed): add `--cap-add {short}` to caps.txt and run.sh, or re-record with a "
-            f"workload that exercises this path"))
+            f"workload that exercises this path")))
     writes = []
     for d in denials.writes:
         parent = d.path.rsplit("/", 1)[0] or "/"
-        writes.append(WriteDenial(d.path, d.access, f"{d.path}: read-only root file system: add "
-                                                    f"`--tmpfs {parent}` (or a volume), or drop "
-                                                    f"--read-only"))
+        writes.append(replace(d, fix=f"{d.path}: read-only root file system: add `--tmpfs "
+                                     f"{parent}` (or a volume), or drop --read-only"))
     report = VerifyReport(image=image, started=True, exit_code=exit_code,
                           expected_exit=expected_exit, workload=workload,
                           workload_status=workload_status, syscalls=tuple(calls),
@@ -348,7 +320,7 @@ def analyze(denials: Denials, pol: RunPolicy, *, image: str, exit_code, workload
                           fallbacks=tuple(fallbacks), apparmor=apparmor,
                           policy=policy_summary(pol))
     if not report.passed:
-        report = replace(report, causes=_causes(denials, pol))
+        report = replace(report, causes=file_cap_causes(exec_files, pol) + _causes(denials, pol))
     return report
 
 
@@ -361,6 +333,31 @@ def _causes(denials: Denials, pol: RunPolicy) -> tuple[str, ...]:
     return (f"no-new-privileges: {'; '.join(denials.unhonoured_setid)}. Remove `--security-opt "
             f"no-new-privileges` from run.sh (the app relies on this set-id program); the "
             f"denials below follow from it",)
+
+
+def file_cap_causes(exec_files, pol: RunPolicy) -> tuple[str, ...]:
+    """A failed run with a program whose file capability the policy leaves out (model.ExecFile
+    entries of the run, the entrypoint included: profiler/recording/filecaps.py): the kernel
+    refuses its exec with EPERM when the capability is not in the bounding set (a seccomp or runtime
+    problem to the eye), and no-new-privileges runs it without the capability."""
+    out = []
+    for f in exec_files:
+        if not f.capabilities:
+            continue
+        names = ", ".join(f.capabilities)
+        missing = [c for c in f.capabilities if cap_short(c) not in pol.cap_add]
+        if pol.caps_checked and missing:
+            adds = " ".join(f"--cap-add {cap_short(c)}" for c in missing)
+            refused = ("the kernel refuses its exec with EPERM" if f.effective
+                       else "it runs without them")
+            out.append(f"file capability: {f.path} has {names} (file capabilities), and "
+                       f"{', '.join(missing)} is not in the bounding set: {refused}. Add "
+                       f"`{adds}` to caps.txt and run.sh")
+        elif pol.no_new_privileges:
+            out.append(f"no-new-privileges: {f.path} has {names} (file capabilities), which "
+                       f"no-new-privileges drops at exec for a non-root user. Remove "
+                       f"`--security-opt no-new-privileges` from run.sh")
+    return tuple(out)
 
 
 def analyze_apparmor(denials: list[AuditDenial],
@@ -540,28 +537,33 @@ def _run(pol: RunPolicy, base: RunSpec, opts, aa, apparmor: str, *, expected_exi
     report = analyze(out.denials, pol, image=base.image, exit_code=md.exit_code,
                      workload=opts.workload,
                      workload_status=md.workload.exit_status if md.workload else None,
-                     expected_exit=expected_exit, apparmor=status)
+                     expected_exit=expected_exit, apparmor=status,
+                     exec_files=out.recording.processes.exec_files or ())
     report = replace(report, apparmor_denials=denied)
     if not out.recording.processes.executables:
-        # The runtime loads the filter and then execs the entrypoint: no exec, no start.
+        # The runtime loads the filter and then execs the entrypoint: no exec, no start. The
+        # kernel also refuses that exec itself when a file capability of the entrypoint is
+        # not in the bounding set: then that is the cause, not the profile.
+        refused = [c for c in report.causes if c.startswith("file capability:")]
+        why = (f"; {refused[0]}" if refused else
+               "; the profile must allow what the runtime needs after loading it")
         report = replace(report, started=False, start_error=(
             f"the entrypoint never ran (the container exited with {md.exit_code})"
-            f"{out.logs}; the profile must allow what the runtime needs after loading it"))
+            f"{out.logs}{why}"))
     return report
 
 
-def policy_from_recordings(paths: list[str], directory: Path) -> RunPolicy:
-    """`--recording`: emit every format into a scratch directory, then read it like --policy."""
-    from ..recording import recording_io
-    from ..policy.reduce import reduce
-    from ..output.registry import render_dir
+def policy_from_recordings(paths: list[str], directory: Path, *,
+                           strict: bool = False) -> RunPolicy:
+    """`--recording`: emit every format into a scratch directory, then read it like --policy
+    (strict: as `emit --strict`, else generalised by kind and risk as `emit`)."""
+    from ..output import pipeline
 
-    recs = [recording_io.load(p) for p in paths]
     # A recording without capabilities is verified with Docker's default set; the report says
     # capabilities were not checked.
-    policy = caps_render.resolve_unknown(reduce(recs, [str(p) for p in paths]), ["caps"],
-                                         "keep-default")
-    policy_dir.write_dir(directory, render_dir(policy))
+    policy = pipeline.policy(pipeline.load(paths), [str(p) for p in paths], ["caps"],
+                             strict=strict, caps_unknown="keep-default")
+    pipeline.write_policy_dir(directory, policy)
     return load_policy_dir(directory)
 
 

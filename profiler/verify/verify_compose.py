@@ -31,11 +31,13 @@ from typing import Callable
 import yaml
 
 from . import apparmor_kernel, verify
+from ..kernel import apparmor_syntax
 from ..session import compose_cli
 from ..errors import EngineError, ProfilerError, UsageError, WorkloadError
 from ..output.policy_dir import APPARMOR
-from ..recording.project import PROJECT_LABEL, Selector, check_service_name
-from ..render.override import OVERRIDE_FILE
+from ..recording.project import PROJECT_LABEL, Selector
+from ..output import project_tree
+from ..output.project_tree import OVERRIDE_FILE
 
 
 @dataclass(frozen=True)
@@ -116,16 +118,15 @@ def read_policies(out: Path, compose_file: Path) -> tuple[dict[str, verify.RunPo
                                                           list[str]]:
     """service -> its RunPolicy (OUT/<service>/), for every service of OUT's override (each
     must be a service of compose_file), and notes on what compose_file grants beyond them."""
-    override = _yaml(out / OVERRIDE_FILE, "write it with `profiler emit DIR --format compose -o "
-                                          "OUT` (or --format all)")
+    dirs = project_tree.read_services(out)
     compose = _yaml(compose_file, "the project's own compose file, the one the override was "
                                   "made for")
-    services = sorted(override["services"])
+    services = sorted(dirs)
     unknown = [s for s in services if s not in compose["services"]]
     if unknown:
         raise UsageError(f"{out / OVERRIDE_FILE}: service(s) {', '.join(unknown)} not in "
                          f"{compose_file}", hint="was the policy made from another project?")
-    return ({s: verify.load_policy_dir(out / check_service_name(s)) for s in services},
+    return ({s: verify.load_policy_dir(d) for s, d in dirs.items()},
             widened(compose, services))
 
 
@@ -209,7 +210,7 @@ def _apparmor_loads(policies: dict[str, verify.RunPolicy], stack: contextlib.Exi
         if pol.apparmor_path is None:
             continue
         text = Path(pol.apparmor_path).read_text(encoding="utf-8")
-        profile = apparmor_kernel.profile_name(text) or name
+        profile = apparmor_syntax.profile_name(text) or name
         loads[name] = stack.enter_context(apparmor_kernel.loaded(text, profile))
     return loads, (f"enforced: {len(loads)} profile(s) loaded under the override's names for "
                    f"this run, removed afterwards unless loaded before")

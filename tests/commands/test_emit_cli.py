@@ -13,7 +13,7 @@ import yaml
 
 from emitcases import GOLDEN, NGINX, SHELL, assert_one_line_error, emit, nginx, recording
 from profiler.recording import recording_io
-from profiler.output.policy_dir import FILE_NAMES
+from profiler.output.registry import FILE_NAMES
 
 
 def test_caps_to_stdout_is_one_line():
@@ -26,7 +26,7 @@ def test_caps_to_stdout_is_one_line():
 def test_default_is_seccomp_and_matches_golden():
     proc = emit(NGINX)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == (GOLDEN / "nginx.seccomp.json").read_text()
+    assert proc.stdout == (GOLDEN / "general" / "nginx.seccomp.json").read_text()
 
 
 def test_all_writes_every_file(tmp_path):
@@ -35,7 +35,8 @@ def test_all_writes_every_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(FILE_NAMES.values())
     for name in FILE_NAMES.values():
-        assert (out / name).read_text() == (GOLDEN / f"nginx.{name}").read_text(), name
+        assert (out / name).read_text() == (GOLDEN / "general" / f"nginx.{name}").read_text(), \
+            name
     assert os.access(out / "run.sh", os.X_OK)
     # into an existing directory too, leaving other files alone
     (tmp_path / "existing").mkdir()
@@ -55,7 +56,8 @@ def test_all_output_equals_single_formats(tmp_path):
 
 def test_output_file_and_directory(tmp_path):
     assert emit("-f", "apparmor", "-o", tmp_path / "x.profile", NGINX).returncode == 0
-    assert (tmp_path / "x.profile").read_text() == (GOLDEN / "nginx.apparmor.profile").read_text()
+    assert (tmp_path / "x.profile").read_text() == \
+        (GOLDEN / "general" / "nginx.apparmor.profile").read_text()
     assert emit("-f", "k8s", "-o", tmp_path, NGINX).returncode == 0  # a dir: default file name
     assert (tmp_path / "k8s.yaml").is_file()
 
@@ -187,3 +189,29 @@ def test_deterministic_across_runs(tmp_path):
     assert emit("-f", "all", "-o", b, NGINX).returncode == 0
     for name in FILE_NAMES.values():
         assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_a_profile_apparmor_parser_refuses_is_never_written(tmp_path):
+    """emit compiles apparmor.profile before writing anything; on a refusal: apparmor_parser's
+    real error line (not its "Cache read/write disabled" note), exit 2, no file. The parser is
+    a stand-in here (the renderer no longer makes invalid rules): it answers as the real one
+    does for a bare `{,/}` rule."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "apparmor_parser").write_text(
+        "#!/bin/sh\ncat >/dev/null\n"
+        "echo 'Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4 "
+        "compatibility patch.)' >&2\n"
+        "echo \"AppArmor parser error at line 2: Lexer found unexpected character: '\\\"' "
+        "(0x22) in state: INITIAL\" >&2\nexit 1\n")
+    (fake / "apparmor_parser").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    out = tmp_path / "policy"
+    proc = emit("-f", "all", "-o", out, NGINX, env=env)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "apparmor.profile does not compile",
+                          "AppArmor parser error at line 2: Lexer found unexpected character")
+    assert "Cache read/write" not in proc.stderr
+    assert not out.exists()
+    # the formats that hold no AppArmor profile are not checked by it
+    assert emit("-f", "seccomp", NGINX, env=env).returncode == 0

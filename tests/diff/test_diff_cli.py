@@ -209,5 +209,8 @@ def test_directories_written_by_emit(tmp_path):
     assert got[("capabilities", "CAP_SYS_ADMIN")] == "high"
     assert got[("capabilities", "CAP_CHOWN")] == "low"
     assert got[("executables", "/bin/sh")] == "medium"
-    assert got[("files", "/var/lib/web/cache")] == "medium"
+    # the directory it made is generalised to its data tree (profiler/policy/generalise.py), and the
+    # syscalls generalised with mkdir are low-risk additions
+    assert got[("files", "/var/lib/web/**")] == "medium"
+    assert got[("syscalls", "rmdir")] == "low"
     assert ("run", "--read-only") in got and ("run", "--user") in got

@@ -14,7 +14,16 @@ emitted seccomp profile; where AppArmor is enforced, a write training never made
 emitted AppArmor profile). A `kind: compose` sample (samples/shop) goes the whole-application
 way instead (run_compose_sample): record --match -> emit --format all -> apparmor-load.sh ->
 verify --compose -> the project up under the override with its workload -> per service a
-syscall training never made refused -> project down. Each result is one JSON line appended to SHARE/results.jsonl as soon
+syscall training never made refused -> project down.
+
+Across hosts (harness --cross): every recording made here is also copied to
+SHARE/recordings/; when the harness put another host's recordings in SHARE/foreign/ORIGIN/,
+each is emitted and verified here as production would see a policy recorded elsewhere: a kernel
+and runtime newer or older than the recording host's (SPO#3130, SPO PR#3041: newer runc needs
+openat2 and statx). Steps cross-emit -> cross-verify -> cross-run-line, sample "NAME-from-ORIGIN".
+SHARE/cross-only skips this host's own samples; SHARE/samples (one name a line) limits them.
+
+Each result is one JSON line appended to SHARE/results.jsonl as soon
 as it is known (sample, step, status passed/failed/skipped, seconds, first error line, log);
 each step's full output is SHARE/logs/<sample>-<step>.log. A failing step never stops the
 matrix: later steps that need its output are reported as skipped, naming it.
@@ -56,6 +65,10 @@ TIMEOUTS = {
     "apparmor-load": 300,
     "up": 900,
     "down": 600,
+    # a policy recorded on another host (harness --cross)
+    "cross-emit": 600,
+    "cross-verify": 1200,
+    "cross-run-line": 600,
 }
 
 # The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
@@ -248,33 +261,14 @@ def run_sample(g: Guest, name: str) -> None:
         for s in ("emit", "verify", "run-line", "negative-seccomp", "negative-apparmor"):
             g.skip(name, s, "no recording (record failed)")
         return
+    keep_recording(g.share, rec)
     g.step(name, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
     if not (policy / "seccomp.json").exists():
         for s in ("verify", "run-line", "negative-seccomp", "negative-apparmor"):
             g.skip(name, s, "no policy (emit failed)")
         return
-
-    vargs = ["--ready-port", str(port)] if port else []
-    vargs += ["--workload", workload] if workload else []
-    g.step(name, "verify", [profiler, "verify", image, "--policy", str(policy), *vargs], env=env)
-
-    # As a user would: the emitted run.sh starts the app, the workload exercises it.
-    cname = f"hosts-{name}"
-    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
-    script = (
-        f"set -e; bash {policy}/run.sh -d --name {cname}; "
-        + (f"for i in $(seq 120); do curl -s -o /dev/null 127.0.0.1:{port} && break; sleep 1; done; "
-           if port else "")
-        + (f"PROFILER_CONTAINER_ID={cname} PROFILER_CONTAINER_NAME={cname} {workload}; "
-           if workload else "")
-        + "echo run-line: workload passed"
-    )
+    verify_and_run(g, name, name, policy, "")
     cli = cli_env()
-    run_ok = g.step(name, "run-line", ["bash", "-c", script], env=env)
-    if not run_ok:
-        with (g.logs / f"{name}-run-line.log").open("a") as f:
-            subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
-    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
 
     # Negative control: a syscall training never made is refused under the emitted profile.
     g.step(name, "negative-seccomp",
@@ -414,6 +408,84 @@ def run_compose_policy(g: Guest, name, spec, rec, policy, compose, project, serv
                check=refused("Operation not permitted"))
 
 
+def verify_and_run(g: Guest, name: str, label: str, policy: Path, prefix: str) -> None:
+    """verify the sample's policy here, then the emitted run.sh under the workload, as a user
+    would (steps PREFIXverify, PREFIXrun-line, reported as sample `label`)."""
+    profiler = str(CLONE / ".venv/bin/profiler")
+    spec = sample_spec(name)
+    image = spec["image"]
+    port = spec.get("ready_port")
+    env = {spec["port_env"]: str(port)} if spec.get("port_env") and port else {}
+    workload = str(CLONE / "samples" / name / spec["workload"]) if spec.get("workload") else None
+    vargs = ["--ready-port", str(port)] if port else []
+    vargs += ["--workload", workload] if workload else []
+    g.step(label, prefix + "verify", [profiler, "verify", image, "--policy", str(policy), *vargs],
+           env=env)
+
+    # As a user would: the emitted run.sh starts the app, the workload exercises it.
+    cname = f"hosts-{name}"
+    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
+    script = (
+        f"set -e; bash {policy}/run.sh -d --name {cname}; "
+        + (f"for i in $(seq 120); do curl -s -o /dev/null 127.0.0.1:{port} && break; sleep 1; done; "
+           if port else "")
+        + (f"PROFILER_CONTAINER_ID={cname} PROFILER_CONTAINER_NAME={cname} {workload}; "
+           if workload else "")
+        + "echo run-line: workload passed"
+    )
+    step = prefix + "run-line"
+    run_ok = g.step(label, step, ["bash", "-c", script], env=env)
+    if not run_ok:
+        with (g.logs / f"{label}-{step}.log").open("a") as f:
+            subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
+    subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
+
+
+def keep_recording(share: Path, rec: Path) -> None:
+    """A copy of a recording for the harness to carry to another host (--cross)."""
+    out = share / "recordings"
+    out.mkdir(exist_ok=True)
+    shutil.copy2(rec, out / rec.name)
+
+
+def foreign_recordings(share: Path) -> list[tuple[str, str, Path]]:
+    """(origin host, sample, recording) of every recording another host made (--cross), sorted;
+    only samples this clone has as a single container (a compose project is left out)."""
+    out = []
+    for rec in sorted((share / "foreign").glob("*/*.recording.yaml")):
+        name = rec.name.removesuffix(".recording.yaml")
+        spec = CLONE / "samples" / name / "sample.yaml"
+        if spec.exists() and "\nkind: compose" not in spec.read_text():
+            out.append((rec.parent.name, name, rec))
+    return out
+
+
+def run_foreign(g: Guest, origin: str, name: str, rec: Path) -> None:
+    """A policy recorded on `origin`, emitted and verified on this host: cross-emit ->
+    cross-verify -> cross-run-line, as sample NAME-from-ORIGIN."""
+    profiler = str(CLONE / ".venv/bin/profiler")
+    label = f"{name}-from-{origin}"
+    (CLONE / "out").mkdir(exist_ok=True)
+    policy = CLONE / "out" / f"{label}-policy"
+    if not g.step(label, "cross-emit", [profiler, "emit", str(rec), "--format", "all",
+                                        "-o", str(policy)]):
+        for s in ("cross-verify", "cross-run-line"):
+            g.skip(label, s, "no policy (cross-emit failed)")
+        return
+    verify_and_run(g, name, label, policy, "cross-")
+
+
+def chosen_samples(share: Path, specs: list[Path]) -> list[Path]:
+    """The samples this run does: none with SHARE/cross-only, those SHARE/samples names, or all."""
+    if (share / "cross-only").exists():
+        return []
+    wanted = share / "samples"
+    if not wanted.exists():
+        return specs
+    names = set(wanted.read_text().split())
+    return [s for s in specs if s.parent.name in names]
+
+
 def main() -> int:
     share = Path(sys.argv[1])
     g = Guest(share)
@@ -453,7 +525,7 @@ def main() -> int:
     # Every call a recording makes, against the real engine, without eBPF.
     g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
                               str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
-    specs = sorted((CLONE / "samples").glob("*/sample.yaml"))
+    specs = chosen_samples(share, sorted((CLONE / "samples").glob("*/sample.yaml")))
     for spec in specs:
         name = spec.parent.name
         try:
@@ -463,6 +535,11 @@ def main() -> int:
                 run_sample(g, name)
         except Exception as e:  # one broken sample must not hide the others
             g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    for origin, name, rec in foreign_recordings(share):
+        try:
+            run_foreign(g, origin, name, rec)
+        except Exception as e:
+            g.report(f"{name}-from-{origin}", "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
     return 1 if g.failed else 0
 
 

@@ -2,6 +2,7 @@
 
     make test-hosts [HOSTS="debian12 debian13 forky"]
     python3 tests/hosts/harness.py [HOST...] [--json FILE] [--rebuild] [--keep] [--bpf-only]
+    python3 tests/hosts/harness.py forky debian12 --cross [--samples "probe nginx"]
 
 For each host: build its VM image once (tests/hosts/build-image.sh: a stock install of the
 release plus what set-up installs) and cache it under /var/cache/profiler-hosts/, keyed by a hash
@@ -15,6 +16,14 @@ powers off. Results: a table per host, sample and step (passed/failed/skipped, s
 error line) and a JSON file (default out/hosts/results.json); each run's share, with the
 guest's full logs, stays in /var/cache/profiler-hosts/runs/HOST/ until the next run of that host.
 Exit 0 only when every step of every host passed.
+
+`--cross` proves a policy recorded on one host on another (production's kernel and runtime newer
+or older than the recording host's: SPO#3130, SPO PR#3041): the hosts run in order, each
+carrying the recordings of the one before it (guest.py copies each to SHARE/recordings/) and
+emitting and verifying them too (steps cross-emit, cross-verify, cross-run-line, sample
+NAME-from-HOST); then the first host runs once more, cross-only, with the last one's. For two
+hosts: A, B with A's recordings, A with B's: both directions. `--samples` limits the samples a
+run records (each VM run costs 15-20 minutes of TCG; fewer samples, fewer minutes).
 
 `--bpf-only` is the quick check (about a minute a host instead of a VM run): the recorder of the
 working tree compiled by each host's own bcc and LLVM in a chroot of its release
@@ -282,7 +291,25 @@ def boot(host: Host, img: Path, share: Path, keep: bool) -> str:
     return why
 
 
-def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> dict:
+def cross_plan(names: list[str]) -> list[tuple[str, str | None, bool]]:
+    """--cross: (host, the host whose recordings it gets or None, cross-only) in run order. Each
+    host records and verifies its own samples and the previous host's recordings; the first
+    runs once more, cross-only, with the last one's, so two hosts are proven both ways."""
+    if len(names) < 2:
+        raise ValueError("--cross needs two hosts or more (the recording host and the other)")
+    plan: list[tuple[str, str | None, bool]] = [(names[0], None, False)]
+    plan += [(names[i], names[i - 1], False) for i in range(1, len(names))]
+    return plan + [(names[0], names[-1], True)]
+
+
+def recordings_of(host_name: str) -> Path:
+    """Where a host's recordings are kept after its run, for the next host (--cross)."""
+    return CACHE / "runs" / f"{host_name}.recordings"
+
+
+def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
+             origin: str | None = None, cross_only: bool = False,
+             samples: tuple[str, ...] = ()) -> dict:
     t0 = time.monotonic()
     try:
         img = image_dir(host, rebuild)
@@ -294,7 +321,8 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> d
                              "seconds": round(time.monotonic() - t0, 1), "log": "build.log",
                              "error": "building the VM image failed (its log is named above)"}]}
     info = image_info(img)
-    share = CACHE / "runs" / host.name
+    # (a cross-only run keeps its own share: the host's first run's logs stay)
+    share = CACHE / "runs" / (host.name + (".cross" if cross_only else ""))
     shutil.rmtree(share, ignore_errors=True)
     share.mkdir(parents=True)
     commit = bundle(share / "repo.bundle")
@@ -303,6 +331,17 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> d
     shutil.copy2(HERE / "guest.py", share / "guest.py")
     if cgroupfs:
         (share / "docker-cgroupfs").touch()
+    missing = ""
+    if origin is not None:  # --cross: the recordings another host made, to verify here
+        (share / "foreign").mkdir()
+        if recordings_of(origin).is_dir():
+            link(recordings_of(origin), share / "foreign" / origin)
+        else:
+            missing = f"{origin} made no recording to carry here (its record steps failed)"
+    if cross_only:
+        (share / "cross-only").touch()
+    if samples:
+        (share / "samples").write_text("\n".join(samples) + "\n")
     (share / "engine").write_text(host.engine + "\n")
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
@@ -320,8 +359,16 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False) -> d
     if why:
         results.append({"sample": "host", "step": "vm", "status": "failed", "seconds": 0.0,
                         "error": why, "log": "console.log"})
+    if missing:
+        results.append({"sample": f"from-{origin}", "step": "cross-recordings",
+                        "status": "failed", "seconds": 0.0, "error": missing, "log": ""})
     facts = json.loads((share / "facts.json").read_text()) if (share / "facts.json").exists() else {}
+    if (share / "recordings").is_dir() and not cross_only:  # for the next host (--cross)
+        kept = recordings_of(host.name)
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(share / "recordings", kept)
     return {"host": host.name, "suite": host.suite, "what": host.what, "commit": commit,
+            "cross": {"from": origin, "only": cross_only} if origin or cross_only else None,
             "image_kernel": info["KERNEL"], "image_build_seconds": int(info["BUILD_SECONDS"]),
             "prepare_seconds": round(prepared, 1), "docker_cgroupfs_workaround": cgroupfs,
             "total_seconds": round(time.monotonic() - t0, 1), "share": str(share),
@@ -447,7 +494,10 @@ def table(runs: list[dict]) -> str:
                        f"loaded on this machine's kernel {f.get('kernel', '?')}; "
                        f"{r['total_seconds']:.0f} s; log {r['share']}")
             continue
-        out.append(f"{r['host']}: {f.get('os', '?')}, kernel {f.get('kernel', r['image_kernel'])}, "
+        cross = r.get("cross") or {}
+        what = (f" ({'only ' if cross.get('only') else ''}verifying {cross['from']}'s "
+                f"recordings)" if cross.get("from") else "")
+        out.append(f"{r['host']}{what}: {f.get('os', '?')}, kernel {f.get('kernel', r['image_kernel'])}, "
                    f"cgroup {f.get('cgroup', '?')}, docker {f.get('docker_version', '?')} "
                    f"({f.get('docker_cgroup_driver', '?')} driver), AppArmor "
                    f"{f.get('apparmor_enabled', '?')}, cap_capable tracepoint "
@@ -477,6 +527,11 @@ def main(argv=None) -> int:
     ap.add_argument("--bpf-only", action="store_true",
                     help="no VM: compile and load the working tree's recorder with each host "
                          "release's bcc/LLVM (a cached chroot) on this machine's kernel")
+    ap.add_argument("--cross", action="store_true",
+                    help="also verify each host's recordings on the next host, and the last "
+                         "host's on the first (a policy recorded on one host, used on another)")
+    ap.add_argument("--samples", default="",
+                    help="only these samples (space-separated names under samples/)")
     ap.add_argument("--docker-cgroupfs", action="store_true",
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
@@ -499,11 +554,24 @@ def main(argv=None) -> int:
     runs = []
     if a.bpf_only:
         names = one_per_release(names)
-    for n in names:  # one VM at a time
+    samples = tuple(a.samples.split())
+    unknown = [s for s in samples if not (REPO / "samples" / s / "sample.yaml").exists()]
+    if unknown:
+        ap.error(f"unknown sample {' '.join(unknown)}")
+    if a.cross and a.bpf_only:
+        ap.error("--cross runs VMs: it does not go with --bpf-only")
+    try:
+        plan = cross_plan(names) if a.cross else [(n, None, False) for n in names]
+    except ValueError as e:
+        ap.error(str(e))
+    for n, origin, only in plan:  # one VM at a time
         if a.bpf_only:
             runs.append(bpf_check(HOSTS[n], a.rebuild))
         else:
-            runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs))
+            if origin:
+                say(f"{n}: verifying {origin}'s recordings here" + (" (only)" if only else ""))
+            runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs, origin=origin,
+                                 cross_only=only, samples=samples))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")

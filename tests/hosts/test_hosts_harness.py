@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tests" / "hosts"))
@@ -71,3 +73,42 @@ def test_bpf_check_runs_once_per_release_and_its_chroot_key_follows_its_recipe()
         "debian12-podman", "debian13", "forky"]
     assert {p.name for p in harness.BPF_RECIPE} >= {"build-bpf-root.sh", "rootfs.sh"}
     assert all(p.exists() for p in harness.BPF_RECIPE + harness.RECIPE)
+
+
+def test_cross_runs_each_hosts_recordings_on_the_next_and_back():
+    assert harness.cross_plan(["forky", "debian12"]) == [
+        ("forky", None, False), ("debian12", "forky", False), ("forky", "debian12", True)]
+    assert harness.cross_plan(["a", "b", "c"]) == [
+        ("a", None, False), ("b", "a", False), ("c", "b", False), ("a", "c", True)]
+    with pytest.raises(ValueError):
+        harness.cross_plan(["debian12"])
+    text = harness.table([{**_run(("nginx-from-forky", "cross-verify", "passed", "")),
+                           "cross": {"from": "forky", "only": True}}])
+    assert "debian12 (only verifying forky's recordings)" in text
+    row = [ln for ln in text.splitlines() if " cross-verify " in ln][0]
+    assert row.split()[:4] == ["debian12", "nginx-from-forky", "cross-verify", "passed"]
+
+
+def test_the_guest_verifies_another_hosts_recordings_and_limits_its_samples(tmp_path, monkeypatch):
+    clone = tmp_path / "clone"
+    for name, body in (("nginx", "image: x\n"), ("shop", "kind: compose\n")):
+        (clone / "samples" / name).mkdir(parents=True)
+        (clone / "samples" / name / "sample.yaml").write_text("name: " + name + "\n" + body)
+    monkeypatch.setattr(guest, "CLONE", clone)
+    share = tmp_path / "share"
+    (share / "foreign" / "forky").mkdir(parents=True)
+    for name in ("nginx", "shop", "gone"):
+        (share / "foreign" / "forky" / f"{name}.recording.yaml").write_text("x")
+    found = guest.foreign_recordings(share)
+    assert [(o, n) for o, n, _ in found] == [("forky", "nginx")]  # no compose, no unknown sample
+    specs = sorted((clone / "samples").glob("*/sample.yaml"))
+    assert guest.chosen_samples(share, specs) == specs
+    (share / "samples").write_text("nginx\n")
+    assert [s.parent.name for s in guest.chosen_samples(share, specs)] == ["nginx"]
+    (share / "cross-only").touch()
+    assert guest.chosen_samples(share, specs) == []
+    rec = clone / "out" / "nginx.recording.yaml"
+    rec.parent.mkdir()
+    rec.write_text("r")
+    guest.keep_recording(share, rec)
+    assert (share / "recordings" / "nginx.recording.yaml").read_text() == "r"

@@ -9,15 +9,18 @@ import sys
 from dataclasses import replace
 
 import pytest
+import yaml
 
 from emitcases import LEGACY, nginx
 from profiler.kernel import btf, capsource
+from profiler.kernel.linux import DOCKER_DEFAULT_CAPS
 from profiler.recording import recording_io
 from profiler.errors import EnvironmentProblem, PolicyError, UsageError
 from profiler.recording.model import SCHEMA_VERSION
 from profiler.policy.reduce import reduce
 from profiler.render import caps as caps_render
-from profiler.output.registry import render
+from profiler.output.pipeline import resolve_unknown
+from profiler.output.registry import STATES_CAPS, render
 
 # --- kallsyms: the tracepoint's noaudit call sites ----------------------------------------------
 
@@ -169,18 +172,18 @@ def test_reduce_names_the_recordings_without_capabilities():
     assert reduce([nginx()]).caps_unknown == ()
 
 
-@pytest.mark.parametrize("fmt", sorted(caps_render.CAP_FORMATS))
+@pytest.mark.parametrize("fmt", sorted(STATES_CAPS))
 def test_emit_refuses_capability_formats_without_a_choice(fmt):
     policy = reduce([without_caps(nginx())], ["n.yaml"])
     with pytest.raises(PolicyError, match="n.yaml: capabilities were not recorded") as e:
-        caps_render.resolve_unknown(policy, [fmt], None)
+        resolve_unknown(policy, [fmt], None)
     assert "--caps-unknown keep-default" in e.value.hint
     # seccomp states no capability: nothing to refuse
-    assert caps_render.resolve_unknown(policy, ["seccomp"], None) is policy
+    assert resolve_unknown(policy, ["seccomp"], None) is policy
 
 
 def test_keep_default_states_no_capability_flag_anywhere():
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
                                          "keep-default")
     texts = render(policy, ["caps", "run", "compose", "k8s", "apparmor"])
     assert texts["caps"].startswith("# capabilities were not recorded")
@@ -188,13 +191,17 @@ def test_keep_default_states_no_capability_flag_anywhere():
         assert "cap-drop" not in texts[fmt] and "cap_drop" not in texts[fmt], fmt
         assert 'drop: ["ALL"]' not in texts[fmt], fmt
     assert "\n  capability,\n" in texts["apparmor"]
+    # the pod adds Docker's set explicitly: a node's runtime may default to less (CRI-O)
+    pod = next(d for d in yaml.safe_load_all(texts["k8s"]) if d and d.get("kind") == "Pod")
+    caps = pod["spec"]["containers"][0]["securityContext"]["capabilities"]
+    assert caps == {"add": sorted(c.removeprefix("CAP_") for c in DOCKER_DEFAULT_CAPS)}
 
 
 def test_drop_all_is_asked_for_explicitly():
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "drop-all")
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "drop-all")
     assert caps_render.render(policy) == "--cap-drop ALL\n"
     with pytest.raises(PolicyError, match="not one of"):
-        caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "maybe")
+        resolve_unknown(reduce([without_caps(nginx())]), ["caps"], "maybe")
 
 
 def test_emit_cli_refuses_in_one_line(tmp_path):
@@ -219,7 +226,7 @@ def test_verify_reads_keep_default_as_not_checked(tmp_path):
     from profiler.session.engine import RunSpec
     from profiler.output.registry import render_dir
 
-    policy = caps_render.resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
+    policy = resolve_unknown(reduce([without_caps(nginx())]), ["caps"],
                                          "keep-default")
     policy_dir.write_dir(tmp_path / "p", render_dir(policy))
     pol = verify.load_policy_dir(tmp_path / "p")

@@ -17,7 +17,7 @@ from projectcases import cache_recording, default_recordings, make_project
 from profiler.recording import project
 from profiler.output import project_policy
 from profiler.errors import UsageError
-from profiler.output.policy_dir import FILE_NAMES
+from profiler.output.registry import FILE_NAMES
 from profiler.policy.reduce import reduce
 from profiler.output.registry import render
 from emitcases import assert_one_line_error, emit

@@ -8,7 +8,8 @@ from hypothesis import example, given, strategies as st
 from profiler.recording.model import (Capability, Executable, FileAccess, Metadata, Processes,
                                       Recording, Syscall)
 from profiler.policy import normalize
-from profiler.policy.normalize import escape, normalize_path, normalize_recording
+from profiler.kernel.apparmor_syntax import escape
+from profiler.policy.normalize import normalize_path, normalize_recording
 
 HEX = "0123456789abcdef" * 4
 

@@ -17,10 +17,14 @@ def test_fixture_policy():
     # granted > 0 counts (the kernel's path-choosing probes are not recorded as needs)
     assert p.capabilities == ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SETGID", "CAP_SETUID")
     assert p.denied_capabilities == ()
-    patterns = [f.pattern for f in p.files]
+    patterns = [f.pattern for f in reduce([nginx()], generalise=False).files]
     assert "/etc/nginx/mime.types" in patterns and "/var/lib/nginx/body" in patterns
     # a path that only failed gives no rule
     assert "/usr/lib/ssl/openssl.cnf" not in patterns
+    # generalised (the default): the directory nginx made its temp dirs in is a tree
+    patterns = [f.pattern for f in p.files]
+    assert "/var/lib/nginx/**" in patterns and "/var/lib/nginx/body" not in patterns
+    assert "/etc/nginx/mime.types" in patterns  # files it only read stay as they are
     assert p.name == "profiler-sample-nginx"
 
 

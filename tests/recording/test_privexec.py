@@ -232,7 +232,9 @@ def test_only_events_user_space_consumes_are_streamed():
     """A full ring buffer counts as a loss only for events whose content user space needs:
     record.c streams no event type the tracer drops on arrival (addresses live in their map)."""
     source = (REPO / "bpf" / "record.c").read_text()
-    tracer = (REPO / "profiler" / "kernel" / "tracer.py").read_text()
+    # the consumers: the tracer's callback and the correlator it feeds
+    tracer = "".join((REPO / "profiler" / "kernel" / f).read_text()
+                     for f in ("tracer.py", "correlate.py"))
     streamed = set(re.findall(r"->type = EV_(\w+);", source))
     assert streamed and "ADDR" not in streamed
     for name in streamed:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from emitcases import check_golden, nginx, recording, shell
+from profiler.kernel import apparmor_syntax as aa_syntax
 from profiler.policy.normalize import normalize_path
 from profiler.policy.reduce import reduce
 from profiler.render import apparmor
@@ -73,7 +74,10 @@ def octal_literal(text: str) -> str:
 # --- fixtures and formats ----------------------------------------------------------------------
 
 def test_golden_nginx(update_golden):
-    check_golden("nginx.apparmor.profile", apparmor.render(reduce([nginx()])), update_golden)
+    # today's default before generalisation by kind and risk (the default's own
+    # golden files: test_emit_general_golden.py)
+    check_golden("nginx.apparmor.profile", apparmor.render(reduce([nginx()], generalise=False)),
+                 update_golden)
 
 
 @needs_parser
@@ -88,7 +92,8 @@ def test_fixture_profiles_parse(which, complain, tmp_path):
 
 
 def test_nginx_rules():
-    rules = dict(RULE.match(x).groups() for x in file_section(apparmor.render(reduce([nginx()]))))
+    rules = dict(RULE.match(x).groups() for x in file_section(
+        apparmor.render(reduce([nginx()], generalise=False))))
     assert rules["/usr/lib/x86_64-linux-gnu/libc.so.6"] == "rm"  # mapped executable by ld.so
     assert rules["/usr/sbin/nginx"] == "ix"
     assert rules["/var/log/nginx/access.log"] == "w"  # w covers append (AppArmor forbids wa)
@@ -118,7 +123,7 @@ def test_append_only_and_lock():
 def test_unknown_socket_family_or_type_gives_no_rule(tmp_path):
     rec = recording(sockets=[("AF_99", "SOCK_STREAM"), ("AF_INET", "SOCK_9"),
                              ("AF_NETLINK", "SOCK_RAW")])
-    text = apparmor.render(reduce([rec]))
+    text = apparmor.render(reduce([rec], generalise=False))
     assert [x.strip() for x in text.splitlines() if x.strip().startswith("network ")] == \
         ["network netlink raw,"]
     assert_parses(text, tmp_path)
@@ -267,14 +272,14 @@ def test_dropped_paths_are_reported_not_written():
                 max_size=8).map(lambda x: "/" + "".join(x)))
 def test_fast_and_slow_checks_agree(pattern):
     if pattern.isprintable() and "\ufffd" not in pattern:
-        fast = apparmor._SAFE.fullmatch(pattern) is not None
+        fast = aa_syntax.SAFE_PATTERN.fullmatch(pattern) is not None
         assert fast == (apparmor._syntax_error(pattern) is None), pattern
 
 
 def test_directories_get_a_trailing_slash():
     rec = recording(files=[("/etc/app", ["read"]), ("/etc/app/a.conf", ["read"]),
                            ("/var/lib/app/cache", ["mkdir", "chown"]), ("/etc/empty.d", ["read"])])
-    rules = file_section(apparmor.render(reduce([rec])))
+    rules = file_section(apparmor.render(reduce([rec], generalise=False)))
     # a parent of a recorded path, and a path made with mkdir, are directories; an empty
     # directory that was only listed cannot be told from a file (the recording has no type),
     # so a path only read gets a rule for both names
@@ -329,16 +334,16 @@ def _reference_collapse(rules, threshold):
             strip = cover[d] if key[1] else cover[d] | star.get(d, set())
             left = set(rules[key]) - strip
             if left:
-                out[key] = apparmor.ordered_permissions(left)
+                out[key] = aa_syntax.ordered_permissions(left)
     for d in dirs:
         if starstar.get(d) and starstar[d] - cover[parent(d)]:
-            out[(d + "/**", False)] = apparmor.ordered_permissions(starstar[d] - cover[parent(d)])
+            out[(d + "/**", False)] = aa_syntax.ordered_permissions(starstar[d] - cover[parent(d)])
         if star.get(d) and star[d] - cover[d]:
-            out[(d + "/*", False)] = apparmor.ordered_permissions(star[d] - cover[d])
+            out[(d + "/*", False)] = aa_syntax.ordered_permissions(star[d] - cover[d])
     return out
 
 
-_PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(apparmor.ordered_permissions)
+_PERMS = st.sets(st.sampled_from("rwalm"), min_size=1).map(aa_syntax.ordered_permissions)
 
 
 @settings(max_examples=300)
@@ -354,5 +359,74 @@ def test_collapse_matches_the_reference(rules, threshold):
 def test_a_renamed_file_needs_read_and_write():
     rec = recording(files=[("/tmp/app/file.tmp", ["create", "write", "rename"]),
                            ("/tmp/app/file", ["create"])])
-    rules = file_section(apparmor.render(reduce([rec])))
+    rules = file_section(apparmor.render(reduce([rec], generalise=False)))
     assert rules == ['  "/tmp/app/file" w,', '  "/tmp/app/file.tmp" rw,']
+
+
+# --- paths at the root, and emit's self-check with apparmor_parser (issue 18) ------------------
+
+@needs_parser
+@pytest.mark.parametrize("files", [
+    [("/", ["read"])],  # a listing of the root: was the bare rule `"{,/}" r,`
+    [("/", ["write"])],  # was the empty path `"" w,`
+    [("//", ["read"]), ("/etc", ["read"])],
+    [("/", ["mkdir"]), ("/tmp/", ["write"])],
+    [("/proc/", ["read"]), ("/", ["read", "write", "chmod"])],
+])
+def test_root_paths_give_valid_rules(files, tmp_path):
+    text = apparmor.render(reduce([recording(files=files)]))
+    rules = file_section(text)
+    assert all(RULE.match(x) for x in rules), rules
+    assert not any(x.startswith(('  "" ', '  "{,/}"')) for x in rules), rules
+    if any(p in ("/", "//") for p, _ in files):  # the root is the directory "/"
+        assert any(x.startswith('  "/" ') for x in rules), rules
+    assert_parses(text, tmp_path)
+    assert apparmor.validate(text)
+
+
+# Components anywhere in the tree, the root and its neighbours included: empty ones (a "//"),
+# ".", "..", trailing slashes, /proc, and the hostile characters above.
+_COMPONENT = st.one_of(st.sampled_from(["", ".", "..", "proc", "tmp", "self", "1", "x"]),
+                       hostile_name)
+_ANY_PATH = st.tuples(st.lists(_COMPONENT, max_size=4), st.booleans()).map(
+    lambda t: "/" + "/".join(t[0]) + ("/" if t[1] else ""))
+_ACCESS = st.lists(st.sampled_from(["read", "write", "append", "create", "delete", "mkdir",
+                                    "rename", "link", "chmod", "execute"]),
+                   min_size=1, max_size=3, unique=True)
+
+
+@needs_parser
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_ANY_PATH, _ACCESS), min_size=1, max_size=8),
+       st.integers(min_value=2, max_value=10**6))
+@example([("/", ["read"])], 10**6)
+@example([("//", ["write"]), ("/a", ["read"])], 2)
+def test_every_rendered_profile_parses(files, threshold):
+    """Whatever paths a recording holds, the profile emit writes compiles (validate raises
+    PolicyError with apparmor_parser's error otherwise)."""
+    executables = [p for p, access in files if "execute" in access]
+    rec = recording(files=files, executables=executables)
+    text = apparmor.render(reduce([rec]), glob_threshold=threshold)
+    assert apparmor.validate(text), text
+
+
+def test_the_parsers_real_error_line_is_reported():
+    stderr = ("Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4 "
+              "compatibility patch.)\nAppArmor parser error at line 3: Lexer found unexpected "
+              "character: '\"' (0x22) in state: INITIAL\n")
+    line = apparmor.error_line(stderr, 'profile x {\n  #include <abstractions/base>\n  "{,/}" r,\n}')
+    assert line.startswith("AppArmor parser error at line 3: Lexer found")
+    assert "Cache read/write" not in line and "'\"{,/}\" r,'" in line
+
+
+@needs_parser
+def test_validate_refuses_what_the_parser_refuses():
+    from profiler.errors import PolicyError
+
+    good = apparmor.render(reduce([nginx()]))
+    assert apparmor.validate(good)
+    bad = good.replace("  # Files the app used.\n", '  # Files the app used.\n  "" w,\n')
+    with pytest.raises(PolicyError) as e:
+        apparmor.validate(bad)
+    assert "does not compile" in e.value.message and "parser error" in e.value.message
+    assert "Cache read/write" not in e.value.message and e.value.exit_code == 2

@@ -32,7 +32,7 @@ def run_script(text: str, tmp_path, *extra: str) -> list[str]:
 @pytest.mark.parametrize("which", ["nginx", "shell"])
 def test_golden(which, update_golden):
     rec = nginx() if which == "nginx" else shell()
-    check_golden(f"{which}.run.sh", run.render(reduce([rec])), update_golden)
+    check_golden(f"{which}.run.sh", run.render(reduce([rec], generalise=False)), update_golden)
 
 
 def nonroot(engine: str = ""):
@@ -52,7 +52,7 @@ def test_golden_engines(which, update_golden):
     rec = nginx() if which.startswith("nginx") else nonroot()
     if which.endswith(".podman"):
         rec = made_with_podman(rec)
-    check_golden(f"{which}.run.sh", run.render(reduce([rec])), update_golden)
+    check_golden(f"{which}.run.sh", run.render(reduce([rec], generalise=False)), update_golden)
 
 
 def test_podman_recording_runs_podman_with_the_profiles_path(tmp_path):

@@ -19,6 +19,7 @@
 #   baseline: meets; restricted: fails
 #   restricted / Capabilities: adds CHOWN, DAC_OVERRIDE, SETGID, SETUID (only NET_BIND_SERVICE may be added) (granted during the recording: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETGID, CAP_SETUID); fix: run as a non-root user that owns its files, so that no capability is needed
 #   restricted / Running as Non-root: runAsNonRoot is not true (uid 0 seen in the recording); fix: run the app as a non-root user (USER in the image)
+#   Sysctls: net.ipv4.ip_unprivileged_port_start, as Docker sets it (the app listened on port 80): a safe sysctl, baseline and restricted allow it
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 name="${PROFILER_NAME-}"

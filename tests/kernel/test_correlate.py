@@ -1,0 +1,91 @@
+"""The tracer's event bookkeeping without the kernel (profiler/kernel/correlate.py): records as
+the ring buffer delivers them, in order, built by hand; no bcc, no root."""
+
+from types import SimpleNamespace
+
+from profiler.kernel.correlate import Correlator, privexec_key
+from profiler.kernel.pathres import PathResolver
+from profiler.kernel.wire import AT_FDCWD, EventType, PrivExecFlag
+
+A = "a1" * 32  # a container id
+
+
+def ev(kind, tgid=10, tid=None, path=b"", dirfd=0, slot=0, aux=0):
+    return SimpleNamespace(type=kind, tgid=tgid, tid=tid or tgid, path=path, dirfd=dirfd,
+                           slot=slot, aux=aux)
+
+
+def creds(uid, euid):
+    return SimpleNamespace(uid=uid, euid=euid, gid=0, egid=0, cap_effective=0, cap_permitted=0)
+
+
+def privexec(tid, path, slot=0, before=True):
+    flags = PrivExecFlag.SETID_FILE | (PrivExecFlag.BEFORE_KNOWN if before else 0)
+    return SimpleNamespace(tid=tid, slot=slot, path=path, flags=flags, before=creds(1000, 1000),
+                           after=creds(1000, 0), file_mode=0o4755, file_uid=0, file_gid=0)
+
+
+def correlator(ms=7):
+    return Correlator(PathResolver(b"/", lambda pid, fd: None), lambda: ms)
+
+
+def test_exec_and_fork_say_who_runs_what():
+    c = correlator()
+    c.event(ev(EventType.EXEC, tgid=10, path=b"/bin/sh"))
+    c.event(ev(EventType.FORK, tgid=10, dirfd=11))  # the child's tid travels in dirfd
+    c.event(ev(EventType.EXEC, tgid=12, path=b"/usr/bin/env"))
+    seen = c.seen_in(0)
+    assert seen.execs == {b"/bin/sh": 1, b"/usr/bin/env": 1}
+    assert seen.exe_of == {10: b"/bin/sh", 11: b"/bin/sh", 12: b"/usr/bin/env"}
+    assert seen.first["execs"] == {b"/bin/sh": 7, b"/usr/bin/env": 7}
+
+
+def test_a_relative_exec_is_resolved_against_the_cwd_the_events_set():
+    c = correlator()
+    c.event(ev(EventType.CHDIR, tgid=10, dirfd=AT_FDCWD, path=b"/opt/app"))
+    c.event(ev(EventType.EXEC, tgid=10, path=b"./run"))
+    assert c.seen_in(0).execs == {b"/opt/app/run": 1}
+
+
+def test_the_resolved_executable_is_kept_only_when_it_differs():
+    c = correlator()
+    c.event(ev(EventType.EXEC, tgid=10, path=b"/usr/bin/python3"))
+    c.event(ev(EventType.EXE_RESOLVED, tgid=10, path=b"/usr/bin/python3.11"))
+    c.event(ev(EventType.EXEC, tgid=20, path=b"/bin/true"))
+    c.event(ev(EventType.EXE_RESOLVED, tgid=20, path=b"/bin/true"))
+    c.event(ev(EventType.EXE_RESOLVED, tgid=30, path=b"/bin/nobody-exec-d-this"))
+    assert c.seen_in(0).exe_resolved == {b"/usr/bin/python3": b"/usr/bin/python3.11"}
+
+
+def test_a_setid_exec_is_counted_with_the_path_its_exec_resolved():
+    c = correlator()
+    c.event(ev(EventType.CHDIR, tgid=10, dirfd=AT_FDCWD, path=b"/usr/bin"))
+    p = privexec(10, b"./sudo")
+    c.privexec(p)
+    assert c.seen_in(0).privexecs == {}  # until its EXEC
+    c.event(ev(EventType.EXEC, tgid=10, path=b"./sudo"))
+    assert c.seen_in(0).privexecs == {(b"/usr/bin/sudo",) + privexec_key(p)[1:]: 1}
+    assert c.privexec_pending == {}
+
+
+def test_a_setid_exec_whose_exec_was_lost_counts_with_the_path_as_given():
+    c = correlator()
+    mine, other = privexec(10, b"/usr/bin/su", slot=1), privexec(20, b"/bin/ping", slot=2)
+    c.privexec(mine)
+    c.privexec(other)
+    c.flush_privexecs({1: None})
+    assert c.seen_in(1).privexecs == {privexec_key(mine): 1}
+    assert list(c.privexec_pending) == [20]  # another slot's: left for its own snapshot
+    unknown_before = privexec(30, b"/bin/x", before=False)
+    assert privexec_key(unknown_before)[1] is None
+
+
+def test_slots_are_kept_apart_and_new_ones_announced():
+    c = correlator()
+    c.event(ev(EventType.EXEC, tgid=10, path=b"/bin/a", slot=1))
+    c.event(ev(EventType.EXEC, tgid=10, path=b"/bin/b", slot=2))
+    c.event(ev(EventType.SLOT, slot=3, path=f"/system.slice/docker-{A}.scope".encode()))
+    c.event(ev(EventType.CGROUP, dirfd=3, path=b"/docker/x"))
+    assert c.seen_in(1).execs == {b"/bin/a": 1} and c.seen_in(2).execs == {b"/bin/b": 1}
+    assert c.new_slots == [(3, A, f"/system.slice/docker-{A}.scope".encode())]
+    assert c.cgroups == [(3, b"/docker/x")]
