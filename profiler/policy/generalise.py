@@ -174,7 +174,7 @@ def socket_families(arg_filters, sockets) -> tuple[tuple, tuple, list[Generalisa
 _NAMING = frozenset({"create", "delete", "rename", "link", "mkdir"})
 _CREATING = frozenset({"create", "mkdir"})
 _NUMBERS = re.compile(r"[0-9a-f]*[0-9][0-9a-f]*")
-_STARS = re.compile(r"\*+")
+_STARS = re.compile(r"(?<!\\)\*+")  # glob stars, not an escaped literal one
 ROWS_PER_SHAPE = 40  # explanation rows per shape (a big recording can have 10,000s)
 _DIGIT = re.compile(r"[0-9]")
 

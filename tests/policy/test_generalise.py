@@ -292,3 +292,9 @@ def test_diff_of_a_generalised_profile_against_a_strict_one(tmp_path):
     added = {(a["section"], a["item"]): a["risk"] for a in data["added"]}
     assert ("syscalls", "getpeername") in added and ("syscalls", "rmdir") in added
     assert set(added.values()) == {"low"}, {k: v for k, v in added.items() if v != "low"}
+
+
+def test_numbered_names_keep_escaped_characters():
+    assert generalise._numbered("/a/", "part_12_34.bin") == "/a/part_*_*.bin"
+    assert generalise._numbered("/a/", r"x\*12") == "/a/" + r"x\**"  # the literal * is kept
+    assert generalise._numbered("/a/", "backup1.tar") == "/a/backup*.tar"
