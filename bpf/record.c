@@ -1288,7 +1288,9 @@ static __always_inline u32 claim_slot(struct container_key *key, const char *pat
     }
     int z = 0;
     u32 *hint = slot_hint.lookup(&z);
-    u32 from = hint ? *hint : 0, slot = SLOT_NONE, who = CLAIM_KERNEL;
+    // Never slot 0 (the tracer's own row): user space claims it too, but only once the programs
+    // are attached, and a container may start in between (on a busy engine it did).
+    u32 from = hint && *hint ? *hint : 1, slot = SLOT_NONE, who = CLAIM_KERNEL;
     for (u32 i = 0; i < NSLOTS; i++) {
         u32 s = from + i;
         if (s >= NSLOTS)

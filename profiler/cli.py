@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import sys
 
 import typer
@@ -59,10 +60,24 @@ def _register(command: str = "") -> None:
         module.register(app)
 
 
+# Control characters (a newline in a file name or in a value quoted from a hostile file) would
+# break the one line an error is; they are shown escaped.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+MAX_MESSAGE = 500  # characters of one error or hint line
+
+
+def one_line(text: str) -> str:
+    """text as one printable line of at most MAX_MESSAGE characters."""
+    text = _CONTROL.sub(lambda m: ascii(m.group())[1:-1], text)
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 3] + "..."
+
+
 def fatal(err: ProfilerError) -> int:
-    err_console.print(f"[bold red]error:[/] {escape(err.message)}", markup=True, highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(one_line(err.message))}", markup=True,
+                      highlight=False)
     if err.hint:
-        err_console.print(f"[yellow]hint:[/] {escape(err.hint)}", markup=True, highlight=False)
+        err_console.print(f"[yellow]hint:[/] {escape(one_line(err.hint))}", markup=True,
+                          highlight=False)
     return err.exit_code
 
 
@@ -113,7 +128,7 @@ def _run(args: list[str], command: str = "") -> int:
         return 130
     except Exception as e:  # a bug of ours: still one line, and where to report it
         err_console.print(f"[bold red]internal error:[/] {escape(e.__class__.__name__)}: "
-                          f"{escape(str(e).splitlines()[0] if str(e) else '')}", markup=True)
+                          f"{escape(one_line(str(e).splitlines()[0]) if str(e) else '')}", markup=True)
         err_console.print("[yellow]hint:[/] run with PROFILER_DEBUG=1 for the traceback, and "
                           "please report it", markup=True)
         if os.environ.get("PROFILER_DEBUG"):

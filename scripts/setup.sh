@@ -35,7 +35,7 @@ take_lock
 # Docker's own packages (docker-ce conflicts with docker.io): then no Debian docker package.
 packages() {
     local p
-    for p in $(setup_packages); do
+    for p in $(setup_packages) $(bench_packages); do
         case "$p" in
             docker.io) command -v dockerd >/dev/null || echo "$p" ;;
             docker-cli) command -v docker >/dev/null || echo "$p" ;;

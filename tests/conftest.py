@@ -25,6 +25,7 @@ from typing import Callable
 
 import pytest
 import yaml
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLES = REPO / "samples"
@@ -32,6 +33,27 @@ SAMPLES = REPO / "samples"
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+# --- hypothesis: bounded and, under CI, derandomized -----------------------------------------
+# Each test sets its own max_examples (fuzzing.examples); the profile sets the rest. Under
+# CI=true examples come from a fixed seed (derandomize): a failure reproduces with the same
+# command, and every run fuzzes the same number of inputs. Locally they are random (and
+# hypothesis keeps failing examples in .hypothesis/ to try first next time).
+settings.register_profile("ci", derandomize=True, deadline=None, database=None,
+                          print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The inputs the fuzz tests gave each reader in this run (tests/fuzzing.py)."""
+    fuzzing = sys.modules.get("fuzzing")
+    counts = getattr(fuzzing, "COUNTS", None)
+    if counts:
+        terminalreporter.write_line(
+            f"inputs fuzzed: {sum(counts.values())} ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")")
 
 
 # --- golden files ------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ policy directory, or a seccomp JSON profile. Every problem becomes a UsageError/
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..recording import recording_io
+from .. import safe_input
 from .diff import KINDS, Facts, facts_from_policy, facts_from_recording, facts_from_seccomp
 from ..errors import UsageError
 from ..output.policy_dir import POLICY_FILES, PolicyFormatError, read_text, read_texts
@@ -38,9 +38,9 @@ def load(path: str) -> Facts:
     text = read_text(p, path, hint=HINT)
     if text.lstrip().startswith(("{", "[")):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UsageError(f"{path}: not valid JSON (line {e.lineno}, column {e.colno})",
+            data = safe_input.load_json(text)
+        except safe_input.InputError as e:
+            raise UsageError(f"{path}: {e.reason}",
                              hint="was the file truncated or edited by hand?") from None
         if isinstance(data, dict) and "metadata" in data and "schema_version" in data:
             return facts_from_recording(recording_io.loads(text, path), path)  # JSON is YAML

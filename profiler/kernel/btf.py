@@ -18,9 +18,13 @@ kernel has (pre-flight).
 
 from __future__ import annotations
 
+import json
+import os
 import struct
 from functools import lru_cache
 from pathlib import Path
+
+from . import ownfiles
 
 VMLINUX = Path("/sys/kernel/btf/vmlinux")
 
@@ -176,10 +180,75 @@ def _vmlinux() -> bytes | None:
         return None
 
 
-@lru_cache(maxsize=None)
+# --- what was looked up, kept for the boot ------------------------------------------------------
+# Parsing the running kernel's BTF (5 MB, 100,000s of types) took 0.13 s of every recorder start,
+# in pre-flight, for a few dozen answers that cannot change before the next boot (vmlinux's BTF
+# is part of the kernel image). So the answers are kept in /run (a tmpfs, emptied at boot) under
+# the boot's id and the kernel's build, and a start parses BTF only for a question not asked
+# before. The offsets are compiled into the recorder, so the file is used only when it is ours,
+# nobody else may write to it, and each answer has its kind's type.
+FACTS_CACHE = Path("/run/profiler/btf-facts.json")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+_facts: dict | None = None  # this process's view of FACTS_CACHE: {"identity": .., "facts": {..}}
+
+
+def _identity() -> str | None:
+    """The boot, the kernel's build, and the BTF file itself (a test may point VMLINUX
+    elsewhere: its answers are not the kernel's)."""
+    try:
+        u, st = os.uname(), VMLINUX.stat()
+        return (f"{BOOT_ID.read_text().strip()} {u.release} {u.version} "
+                f"{VMLINUX}:{st.st_size}:{st.st_mtime_ns}")
+    except OSError:
+        return None
+
+
+def _loaded_facts() -> dict:
+    global _facts
+    if _facts is None:
+        _facts = {"identity": _identity(), "facts": {}}
+        try:
+            doc = json.loads(ownfiles.read(FACTS_CACHE) or b"{}")
+            if _facts["identity"] and doc.get("identity") == _facts["identity"] and \
+                    isinstance(doc.get("facts"), dict):
+                _facts["facts"] = doc["facts"]
+        except (ValueError, AttributeError):
+            pass
+    return _facts
+
+
+def _remember(key: str, value) -> None:
+    """Add an answer and rewrite the file (best effort). Answers from an unreadable BTF, or
+    from another BTF than the one the file is for, stay in this process."""
+    facts = _loaded_facts()
+    facts["facts"][key] = value
+    if facts["identity"] and _vmlinux() is not None and _identity() == facts["identity"]:
+        ownfiles.write(FACTS_CACHE, json.dumps(facts, sort_keys=True).encode())
+
+
+def _is_offset(v) -> bool:
+    return v is None or (type(v) is int and v >= 0)
+
+
+def _is_names(v) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _asked(key: str, valid, compute):
+    """The kept answer to `key` when it has the right type, else computed and kept."""
+    facts = _loaded_facts()["facts"]
+    if key in facts and valid(facts[key]):
+        return facts[key]
+    value = compute()
+    _remember(key, value)
+    return value
+
+
 def running_kernel_offset(struct_name: str, member: str) -> int | None:
-    data = _vmlinux()
-    return None if data is None else member_offset(data, struct_name, member)
+    def compute():
+        data = _vmlinux()
+        return None if data is None else member_offset(data, struct_name, member)
+    return _asked(f"offset {struct_name}.{member}", _is_offset, compute)
 
 
 # The struct members the recorder reads to see an exec's credentials and its file's set-id bits,
@@ -206,10 +275,16 @@ def cred_defines() -> list[str] | None:
         out.append(f"-D{define}={off}")
     return out
 def running_kernel_func_params(func: str) -> tuple[str, ...] | None:
-    data = _vmlinux()
-    return None if data is None else func_params(data, func)
+    def compute():
+        data = _vmlinux()
+        params = None if data is None else func_params(data, func)
+        return None if params is None else list(params)
+    params = _asked(f"params {func}", lambda v: v is None or _is_names(v), compute)
+    return None if params is None else tuple(params)
 
 
 def running_kernel_enum(enum: str) -> frozenset[str]:
-    data = _vmlinux()
-    return frozenset() if data is None else enum_members(data, enum)
+    def compute():
+        data = _vmlinux()
+        return [] if data is None else sorted(enum_members(data, enum))
+    return frozenset(_asked(f"enum {enum}", _is_names, compute))

@@ -24,10 +24,12 @@ it is reported as a note, never as a need or a refused need.
 from __future__ import annotations
 
 import bisect
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import btf
+from . import btf, ownfiles
 from ..errors import EnvironmentProblem, UsageError
 
 TRACEPOINT, KPROBE, NONE = "tracepoint", "kprobe", "none"
@@ -143,8 +145,46 @@ def noaudit_define(ranges: list[tuple[int, int, str]]) -> str | None:
     return f"-DNOAUDIT_SITE(a)=({tests})"
 
 
+# The define of this boot, kept for the next recorders of the same boot: reading and sorting
+# kallsyms's 100,000s of lines took 0.1-0.5 s of every start. The addresses are fixed for a boot
+# (KASLR chooses them when it begins; modules, which come and go, hold none of these functions),
+# and /run is a tmpfs, emptied at the next boot anyway. The define is compiled into the
+# recorder, so a cached one is used only from a file of ours nobody else may write to, and only
+# when it has exactly the shape noaudit_define gives.
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+BOOT_CACHE = Path("/run/profiler/noaudit-define")
+_RANGE = r"\(\(a\)>=0x[0-9a-f]+ULL&&\(a\)<0x[0-9a-f]+ULL\)"
+_DEFINE_SHAPE = re.compile(rf"-DNOAUDIT_SITE\(a\)=\({_RANGE}(?:\|\|{_RANGE})*\)")
+
+
 def running_noaudit_define() -> str | None:
     try:
-        return noaudit_define(noaudit_ranges(KALLSYMS.read_text()))
+        boot = BOOT_ID.read_text().strip()
+    except OSError:
+        boot = ""
+    if boot:
+        cached = _boot_cached(boot)
+        if cached is not None:
+            return cached
+    try:
+        define = noaudit_define(noaudit_ranges(KALLSYMS.read_text()))
     except OSError:
         return None
+    if boot and define:  # hidden addresses (none found) are looked at again next time
+        _boot_remember(boot, define)
+    return define
+
+
+def _boot_cached(boot: str) -> str | None:
+    try:
+        cached_boot, release, define = (ownfiles.read(BOOT_CACHE) or b"").decode().split("\t")
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if cached_boot != boot or release != os.uname().release or \
+            not _DEFINE_SHAPE.fullmatch(define):
+        return None
+    return define
+
+
+def _boot_remember(boot: str, define: str) -> None:
+    ownfiles.write(BOOT_CACHE, f"{boot}\t{os.uname().release}\t{define}".encode())

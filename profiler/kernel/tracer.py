@@ -18,17 +18,20 @@ is kept per slot here too, from the slot each event carries.
 
 from __future__ import annotations
 
+import atexit
 import ctypes as ct
 import errno
+import json
 import os
 import platform
 import time
 from pathlib import Path
 from typing import Callable
 
-from . import btf, capsource, syscalls
+from . import bpfcache, btf, capsource, syscalls
 from ..errors import EnvironmentProblem
 from .correlate import Correlator, Seen
+from ..tool_errors import error_line
 from .pathres import PathResolver, proc_base
 from .wire import (
     CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, SYSCALL_CLASSES,
@@ -207,7 +210,7 @@ class Tracer:
         if verify:
             cflags.append("-DVERIFY")
         try:
-            self.bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
+            self.bpf, self.from_cache = _load_recorder(BPF, cflags)
         except Exception as e:  # bcc raises bare Exception on compile/load failure
             raise _explain_bpf_failure(e) from None
         self._fill_classes()
@@ -607,6 +610,162 @@ class Tracer:
             pass
 
 
+# --- the compiled recorder, from the cache (profiler/bpfcache.py) or from clang ---------------
+def cache_dir() -> Path:
+    """Where compiled recorders are kept: PROFILER_BPF_CACHE, else /var/cache/profiler/bpf;
+    PROFILER_BPF_CACHE=off compiles at every start."""
+    return Path(os.environ.get("PROFILER_BPF_CACHE") or bpfcache.CACHE_DIR)
+
+
+def recorder_key(cflags: list[str]) -> str:
+    """The cache key of the recorder compiled with `cflags` on this host (bcc imported)."""
+    import bcc  # noqa: the version of the bindings that compile
+
+    return bpfcache.cache_key(bpfcache.kernel_identity(),
+                              bpfcache.toolchain_identity(getattr(bcc, "__version__", "?")),
+                              bpfcache.source_identity(BPF_DIR), cflags)
+
+
+def _load_recorder(BPF, cflags: list[str]):
+    """(the loaded recorder, whether it came from the cache). A cached entry the kernel
+    refuses, or any trouble with the cache, falls back to compiling (and re-storing)."""
+    where = cache_dir()
+    key = None
+    if str(where) != "off":
+        key = recorder_key(cflags)
+        entry = bpfcache.load_entry(key, where)
+        if entry is not None:
+            try:
+                return _cached_bpf(BPF, entry), True
+            except Exception:  # refused by the kernel, or bcc's bare Exception from an attach:
+                pass           # compiled below (whose error, if any, is the one reported)
+    bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
+    if key is not None:
+        try:
+            bpfcache.store_entry(_extract(bpf), key, where)
+        except bpfcache.CacheError:
+            pass  # not cacheable (a construct bpfcache does not relocate): compile next time too
+    return bpf, False
+
+
+def _module_lib():
+    """bcc's libbcc with the two table-listing calls its bindings do not declare."""
+    from bcc.libbcc import lib  # noqa: bcc is imported by now
+
+    lib.bpf_num_tables.restype = ct.c_size_t
+    lib.bpf_num_tables.argtypes = [ct.c_void_p]
+    lib.bpf_table_name.restype = ct.c_char_p
+    lib.bpf_table_name.argtypes = [ct.c_void_p, ct.c_size_t]
+    return lib
+
+
+def _extract(bpf) -> bpfcache.Entry:
+    """What a compiled bcc module holds, as a cache entry: its maps as the kernel made them
+    (and the BTF they name), its functions' instructions with map fds turned into indexes."""
+    lib, mod = _module_lib(), bpf.module
+    maps, index_of_fd, btf_ids = [], {}, set()
+    for i in range(lib.bpf_num_tables(mod)):
+        name = lib.bpf_table_name(mod, i)
+        fd = lib.bpf_table_fd(mod, name)
+        if fd < 0:
+            raise bpfcache.CacheError(f"table {name!r} has no map")
+        info = bpfcache.map_info(fd)
+        if info.btf_id:
+            btf_ids.add(info.btf_id)
+        maps.append(bpfcache.MapSpec(
+            name.decode(), info.type, info.key_size, info.value_size, info.max_entries,
+            info.map_flags, info.btf_key_type_id, info.btf_value_type_id,
+            (lib.bpf_table_key_desc(mod, name) or b"").decode(),
+            (lib.bpf_table_leaf_desc(mod, name) or b"").decode()))
+        index_of_fd[fd] = len(maps) - 1
+    if len(btf_ids) > 1:
+        raise bpfcache.CacheError("maps of more than one BTF object")
+    funcs = []
+    for i in range(lib.bpf_num_functions(mod)):
+        name = lib.bpf_function_name(mod, i)
+        insns = ct.string_at(lib.bpf_function_start(mod, name), lib.bpf_function_size(mod, name))
+        relocs = []
+        for at, fd in bpfcache.map_refs(insns):
+            if fd not in index_of_fd:
+                raise bpfcache.CacheError(f"{name!r} refers to fd {fd}, not a table's")
+            relocs.append((at, index_of_fd[fd]))
+        funcs.append(bpfcache.FuncSpec(name.decode(), insns, relocs))
+    return bpfcache.Entry(lib.bpf_module_license(mod).decode(), lib.bpf_module_kern_version(mod),
+                          bpfcache.btf_of(btf_ids.pop()) if btf_ids else None, maps, funcs)
+
+
+def _cached_bpf(BPF, entry: bpfcache.Entry):
+    """A bcc.BPF over a cache entry instead of a compiled module: the maps and programs are
+    the kernel's objects made by bpfcache.Loaded, and bcc's own code does the rest (tables,
+    attaching, ring buffer, cleanup)."""
+    from bcc import table as bcc_table  # noqa: bcc is imported by now
+
+    kinds = {bcc_table.BPF_MAP_TYPE_HASH: bcc_table.HashTable,
+             bcc_table.BPF_MAP_TYPE_ARRAY: bcc_table.Array,
+             bcc_table.BPF_MAP_TYPE_PERCPU_ARRAY: bcc_table.PerCpuArray,
+             bcc_table.BPF_MAP_TYPE_PERCPU_HASH: bcc_table.PerCpuHash,
+             bcc_table.BPF_MAP_TYPE_RINGBUF: bcc_table.RingBuf}
+
+    class CachedBPF(BPF):
+        def __init__(self):  # BPF.__init__'s state, without compiling a module
+            for attr in ("kprobe_fds", "uprobe_fds", "tracepoint_fds", "raw_tracepoint_fds",
+                         "kfunc_entry_fds", "kfunc_exit_fds", "lsm_fds", "perf_buffers",
+                         "open_perf_events", "funcs", "tables"):
+                setattr(self, attr, {})
+            self._ringbuf_manager, self.tracefile, self.module, self.debug = None, None, None, 0
+            self.objects = bpfcache.Loaded(entry)
+            atexit.register(self.cleanup)
+            try:
+                self._trace_autoload()
+            except BaseException:
+                self.cleanup()
+                raise
+
+        def _trace_autoload(self):
+            for f in entry.funcs:
+                name = f.name.encode()
+                if name.startswith(b"tracepoint__"):
+                    tp = name[len(b"tracepoint__"):].replace(b"__", b":")
+                    self.attach_tracepoint(tp=tp, fn_name=name)
+                elif name.startswith(b"raw_tracepoint__"):
+                    self.attach_raw_tracepoint(tp=name[len(b"raw_tracepoint__"):], fn_name=name)
+                elif name.startswith((b"kprobe__", b"kretprobe__", b"kfunc__", b"kretfunc__",
+                                      b"lsm__")):
+                    raise bpfcache.CacheError(f"auto-attached {name!r} is not handled here")
+
+        def load_func(self, func_name, prog_type, device=None, attach_type=-1):
+            name = func_name if isinstance(func_name, bytes) else func_name.encode()
+            if name not in self.funcs:
+                fd = self.objects.load_prog(name.decode(), prog_type)
+                self.funcs[name] = BPF.Function(self, name, fd)
+            return self.funcs[name]
+
+        def get_table(self, name, keytype=None, leaftype=None, reducer=None):
+            name = name.decode() if isinstance(name, bytes) else name
+            at = next((i for i, m in enumerate(entry.maps) if m.name == name), None)
+            if at is None:
+                raise KeyError(name)
+            m, fd = entry.maps[at], self.objects.map_fds[at]
+            cls = kinds.get(m.kind)
+            if cls is None:
+                raise KeyError(f"{name}: map type {m.kind}")
+            key = keytype or (BPF._decode_table_type(json.loads(m.key_desc))
+                              if m.key_desc else ct.c_int)
+            leaf = leaftype or BPF._decode_table_type(json.loads(m.leaf_desc))
+            if cls is bcc_table.RingBuf:
+                t = cls(self, at, fd, key, leaf, name.encode())
+            else:
+                t = cls(self, at, fd, key, leaf)
+            t.ttype, t.flags, t.max_entries = m.kind, m.flags, m.max_entries
+            return t
+
+        def close(self):
+            super().close()
+            self.objects.close()
+
+    return CachedBPF()
+
+
 def _saw_anything(raw: RawTrace) -> bool:
     """A slot whose container ran (an exec counts a syscall) or was attached to."""
     return bool(raw.counts or raw.compat_counts or raw.errnos or raw.execs or raw.caps)
@@ -624,6 +783,6 @@ def _explain_bpf_failure(e: Exception) -> EnvironmentProblem:
     if "Operation not permitted" in text or "EPERM" in text:
         return EnvironmentProblem("the kernel refused to load the eBPF recorder (EPERM)",
                                   hint="check lockdown, seccomp or container restrictions on bpf()")
-    first = text.strip().splitlines()[0] if text.strip() else e.__class__.__name__
+    first = error_line(text, default=e.__class__.__name__)
     return EnvironmentProblem(f"failed to load the eBPF recorder: {first}",
                               hint="run `make setup`; see README, Troubleshooting")

@@ -13,7 +13,6 @@ file to apparmor_parser as it is), so its rules are read in profiler/diff/diff.p
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -26,6 +25,7 @@ from ..errors import UsageError
 from ..kernel.linux import CAPABILITY_NUMBERS, EPERM, cap_full
 from ..recording.recording_io import atomic_write
 from .registry import FILE_MODES, FILE_NAMES
+from .. import safe_input
 
 SECCOMP, APPARMOR, CAPS, RUN = (FILE_NAMES[f] for f in ("seccomp", "apparmor", "caps", "run"))
 # The files that describe the privileges (compose.yaml and k8s.yaml repeat them): what verify
@@ -104,21 +104,19 @@ class PolicyFormatError(ValueError):
 
 
 def read_text(path: Path, label: str, hint: str | None = None) -> str:
-    """A file's text; a UsageError in one line when it cannot be read (hint: for non-UTF-8)."""
+    """A file's text (profiler/safe_input.py: a regular file, bounded, UTF-8); a UsageError in
+    one line when it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{label}: not a text file (not UTF-8)", hint=hint) from None
-    except PermissionError:
-        raise UsageError(f"{label}: cannot read (permission denied)") from None
-    except OSError as e:
-        raise UsageError(f"{label}: cannot read ({e.strerror})") from None
+        return safe_input.read_text(path, label, error=UsageError, hint=hint)
+    except FileNotFoundError:
+        raise UsageError(f"{label}: no such file (a broken link?)", hint=hint) from None
 
 
 def read_texts(directory: Path, label: str, hint: str | None = None) -> dict[str, str | None]:
-    """POLICY_FILES name -> text, None for a file the directory does not have."""
+    """POLICY_FILES name -> text, None for a file the directory does not have. A name that is
+    there but no readable file (a FIFO, a link to a device or nowhere) is an error, not absent."""
     return {name: (read_text(directory / name, f"{label}/{name}", hint)
-                   if (directory / name).is_file() else None) for name in POLICY_FILES}
+                   if os.path.lexists(directory / name) else None) for name in POLICY_FILES}
 
 
 # --- seccomp.json ---------------------------------------------------------------------------
@@ -164,27 +162,56 @@ class SeccompProfile:
 
 def load_json(text: str):
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise PolicyFormatError(f"not valid JSON (line {e.lineno})") from None
+        return safe_input.load_json(text)
+    except safe_input.InputError as e:
+        raise PolicyFormatError(e.reason) from None
 
 
-def _int(value, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise PolicyFormatError(f"{what} is not a number") from None
+def _short(value) -> str:
+    """A value from the file in a message: its repr, cut short (the file may be hostile)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+U64 = 2**64 - 1
+
+
+def _uint(value, what: str, maximum: int = U64) -> int:
+    """An unsigned integer as Docker reads it (Go's json into uint: no string, no fraction,
+    no boolean)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PolicyFormatError(f"{what} is not a number")
+    if not 0 <= value <= maximum:
+        raise PolicyFormatError(f"{what} {_short(value)} is out of range (0-{maximum})")
+    return value
+
+
+def _str_or_none(value, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise PolicyFormatError(f"{what} is not a string")
+    return value
+
+
+def _strings(value, what: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyFormatError(f"{what} is not a list of strings")
+    return value
 
 
 def _condition(a) -> ArgCondition:
     if not isinstance(a, dict):
         raise PolicyFormatError("an argument rule is not an object")
     idx, op, value = a.get("index"), a.get("op"), a.get("value", 0)
-    if not isinstance(idx, int) or not isinstance(value, int):
+    if not isinstance(idx, int) or not isinstance(value, int) or \
+            isinstance(idx, bool) or isinstance(value, bool):
         raise PolicyFormatError("argument rule without integer index/value")
-    if op not in CMP_OPS:
-        raise PolicyFormatError(f"unknown argument operator {op!r}")
-    return ArgCondition(idx, op, value, a.get("valueTwo", 0) or 0)
+    if not isinstance(op, str) or op not in CMP_OPS:
+        raise PolicyFormatError(f"unknown argument operator {_short(op)}")
+    # seccomp compares one of the six syscall arguments, as a 64-bit value
+    return ArgCondition(_uint(idx, "argument index", 5), op, _uint(value, "argument value"),
+                        _uint(a.get("valueTwo", 0) or 0, "argument valueTwo"))
 
 
 def _rule(rule) -> SeccompRule:
@@ -197,28 +224,32 @@ def _rule(rule) -> SeccompRule:
     if not isinstance(args, list):
         raise PolicyFormatError("args is not a list")
     errno_ret = rule.get("errnoRet")
-    return SeccompRule(tuple(names), rule.get("action"),
-                       None if errno_ret is None else _int(errno_ret, "errnoRet"),
+    return SeccompRule(tuple(names), _str_or_none(rule.get("action"), "action"),
+                       None if errno_ret is None else _uint(errno_ret, "errnoRet"),
                        tuple(_condition(a) for a in args))
 
 
 def seccomp_profile(data) -> SeccompProfile:
-    """A decoded seccomp JSON document -> SeccompProfile."""
+    """A decoded seccomp JSON document -> SeccompProfile. Every field read is checked for the
+    type Docker reads it as (a PolicyFormatError otherwise); fields not read are left alone."""
     if not isinstance(data, dict):
         raise PolicyFormatError("a JSON object is expected")
     rules = data.get("syscalls")
     if rules is not None and not isinstance(rules, list):
         raise PolicyFormatError("syscalls is not a list")
-    arches = set(data.get("architectures") or [])
-    for m in data.get("archMap") or []:
+    arches = set(_strings(data.get("architectures"), "architectures"))
+    arch_map = data.get("archMap") or []
+    if not isinstance(arch_map, list):
+        raise PolicyFormatError("archMap is not a list")
+    for m in arch_map:
         if isinstance(m, dict):
-            arches.add(m.get("architecture", ""))
-            arches.update(m.get("subArchitectures") or [])
+            arches.add(_str_or_none(m.get("architecture"), "archMap architecture") or "")
+            arches.update(_strings(m.get("subArchitectures"), "archMap subArchitectures"))
     return SeccompProfile(
-        default_action=data.get("defaultAction"),
-        default_errno=_int(data.get("defaultErrnoRet", EPERM), "defaultErrnoRet"),
+        default_action=_str_or_none(data.get("defaultAction"), "defaultAction"),
+        default_errno=_uint(data.get("defaultErrnoRet", EPERM), "defaultErrnoRet"),
         rules=None if rules is None else tuple(_rule(r) for r in rules),
-        arches=tuple(sorted(a for a in arches if isinstance(a, str) and a)))
+        arches=tuple(sorted(a for a in arches if a)))
 
 
 # --- caps.txt -------------------------------------------------------------------------------
@@ -243,12 +274,19 @@ def cap_names(text: str) -> tuple[str, ...]:
             continue
         name = cap_full(tok)
         if name not in CAPABILITY_NUMBERS:
-            raise PolicyFormatError(f"unknown capability {tok!r}")
+            raise PolicyFormatError(f"unknown capability {_short(tok)}")
         out.append(name)
     return tuple(dict.fromkeys(out))
 
 
+# shlex builds each word a character at a time (`self.token += c`: quadratic in the word's
+# length; a 2 MB line took minutes). emit's lines are far shorter than this.
+MAX_SPLIT = 10_000
+
+
 def _words(text: str) -> list[str]:
+    if len(text) > MAX_SPLIT:
+        raise PolicyFormatError(f"longer than {MAX_SPLIT:,} characters: not split into words")
     try:
         return shlex.split(text, comments=True)
     except ValueError as e:
@@ -356,7 +394,7 @@ def run_script(text: str) -> RunScript:
         except PolicyFormatError as e:
             lines.append(RunLine(n, in_args, error=e.reason))
     # (`podman run`: the run.sh of a Podman recording, render/run.py)
-    return RunScript(tuple(lines), bool(re.search(r"(?m)^[^#]*\b(docker|podman)\s+run\b", text)),
+    return RunScript(tuple(lines), bool(re.search(r"(?m)^[^#\n]*\b(docker|podman)\s+run\b", text)),
                      closed)
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
 
+from .. import safe_input
 from ..errors import UsageError
 from ..recording.project import check_service_name
 from ..recording.recording_io import replace_dir
@@ -43,19 +43,14 @@ def read_services(out: Path, label: str | None = None) -> dict[str, Path]:
     label: how to name OUT in errors (default: the path)."""
     label = label or str(out)
     path = out / OVERRIDE_FILE
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{label}/{OVERRIDE_FILE}: no such file", hint=EMIT_HINT) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise UsageError(f"{label}/{OVERRIDE_FILE}: not an override profiler wrote (cannot read "
-                         f"it as YAML: {e.__class__.__name__})", hint="emit it again") from None
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        raise UsageError(f"{label}/{OVERRIDE_FILE}: not an override profiler wrote (no "
-                         f"services)", hint="emit it again")
+    if not os.path.lexists(path):
+        raise UsageError(f"{label}/{OVERRIDE_FILE}: no such file", hint=EMIT_HINT)
+    # bounded, and every service a name with a mapping (profiler/safe_input.py)
+    data = safe_input.compose_file(path, "emit it again", f"{label}/{OVERRIDE_FILE}",
+                                   "not an override profiler wrote: ")
     services = {}
-    for name in sorted(data["services"], key=str):
-        d = out / check_service_name(str(name), f"{label}: service")
+    for name in sorted(data["services"]):
+        d = out / check_service_name(name, f"{label}: service")
         if not any((d / f).is_file() for f in POLICY_FILES):
             raise UsageError(f"{d}: service {name} of the override has no policy files",
                              hint="emit the project with --format all")

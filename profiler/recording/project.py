@@ -30,6 +30,7 @@ import yaml
 
 from ..errors import RecordingError, UsageError
 from .model import Recording
+from .. import safe_input
 from . import recording_io
 
 INDEX_FILE = "index.yaml"
@@ -162,15 +163,14 @@ def _bad(source: str, why: str) -> RecordingError:
 
 def loads(text: str, source: str = INDEX_FILE) -> Project:
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise _bad(source, f"invalid YAML{where}") from None
+        data = safe_input.load_yaml(text)
+    except safe_input.InputError as e:
+        raise _bad(source, e.reason) from None
     if not isinstance(data, dict) or data.get("kind") != KIND:
         raise _bad(source, f"kind is not {KIND}")
     if data.get("version") != VERSION:
-        raise _bad(source, f"version {data.get('version')!r}; this profiler reads {VERSION}")
+        raise _bad(source, f"version {repr(data.get('version'))[:40]}; this profiler reads "
+                           f"{VERSION}")
     try:
         selectors = tuple(parse_selector(str(m)) for m in data.get("match") or ())
         services = []
@@ -214,13 +214,11 @@ def read(directory: str | os.PathLike) -> Project:
         raise UsageError(f"{d}: no such project directory",
                          hint="make one with `profiler record --match LABEL=VALUE -o DIR`")
     try:
-        text = index.read_text(encoding="utf-8")
+        text = safe_input.read_text(index, str(index), error=RecordingError)
     except FileNotFoundError:
         raise UsageError(f"{d}: no {INDEX_FILE} (not a project directory)",
                          hint="make one with `profiler record --match LABEL=VALUE -o DIR`; "
                               "a single recording is given as FILE.recording.yaml") from None
-    except (PermissionError, UnicodeDecodeError) as e:
-        raise RecordingError(f"{index}: cannot read ({e.__class__.__name__})") from None
     return loads(text, str(index))
 
 

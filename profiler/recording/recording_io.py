@@ -20,6 +20,7 @@ import fastjsonschema
 import yaml
 
 from ..errors import RecordingError, UsageError
+from .. import safe_input
 from .model import SCHEMA_VERSION, Recording, from_dict, to_dict
 
 
@@ -120,7 +121,6 @@ def _validate(data: dict) -> None:
         _validator(detailed=True)(data)  # the same verdict, with the message
 
 
-_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 _SafeDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 # Top-level lists that can be long: one entry per line, as a JSON flow mapping (valid YAML).
@@ -163,12 +163,12 @@ def _fast_parse(text: str):
         try:
             block = text[m.start(2) + 2:m.end(2) - 1]  # without the first "- " and last "\n"
             lists[key] = json.loads("[" + block.replace("\n- ", ",") + "]")
-        except ValueError:
+        except (ValueError, RecursionError):  # the YAML parser says what is wrong
             return None
         rest.append(text[end:m.start(2)])
         end = m.end(2)
     rest.append(text[end:])
-    data = yaml.load("".join(rest), Loader=_SafeLoader)
+    data = safe_input.load_yaml("".join(rest))
     if isinstance(data, dict):
         for key, items in lists.items():
             if data.get(key) is not None:
@@ -181,11 +181,9 @@ def loads(text: str, source: str = "<string>") -> Recording:
     try:
         data = _fast_parse(text)
         if data is None:
-            data = yaml.load(text, Loader=_SafeLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise RecordingError(f"{source}: not valid YAML{where}",
+            data = safe_input.load_yaml(text)
+    except safe_input.InputError as e:
+        raise RecordingError(f"{source}: {e.reason}",
                              hint="was the file truncated or edited by hand?") from None
     if not isinstance(data, dict):
         raise RecordingError(f"{source}: empty or not a recording (expected a YAML mapping)",
@@ -194,7 +192,7 @@ def loads(text: str, source: str = "<string>") -> Recording:
     major = version.split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:
         raise RecordingError(
-            f"{source}: recording schema version {version or '(missing)'} is not supported "
+            f"{source}: recording schema version {version[:40] or '(missing)'} is not supported "
             f"(this profiler reads {SCHEMA_VERSION.split('.')[0]}.x)",
             hint="use the profiler version that wrote it, or record again")
     try:
@@ -209,11 +207,9 @@ def loads(text: str, source: str = "<string>") -> Recording:
 def load(path: str | os.PathLike) -> Recording:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = safe_input.read_text(p, str(p), error=RecordingError)
     except FileNotFoundError:
         raise UsageError(f"{p}: no such recording file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise RecordingError(f"{p}: cannot read recording ({e.__class__.__name__})") from None
     return loads(text, str(p))
 
 

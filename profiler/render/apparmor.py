@@ -22,6 +22,7 @@ import shutil
 import subprocess
 from collections import defaultdict
 
+from .. import tool_errors
 from ..errors import PolicyError
 from ..kernel.apparmor_syntax import (FAMILIES, PID, SAFE_PATTERN, SOCKET_TYPES, SPECIAL,
                                       VARIABLES, octal, ordered_permissions)
@@ -319,10 +320,6 @@ def render(policy: Policy, *, complain: bool = False,
 # the kernel does not enforce AppArmor. Its timeout: slow hosts (TCG VMs) need tens of seconds.
 PARSER_ARGS = ("-Q", "-K", "-T")
 PARSER_TIMEOUT = 120
-# apparmor_parser's notes that are not the error: where the kernel has no AppArmor it first
-# says "Cache read/write disabled: interface file missing. (Kernel needs AppArmor 2.4
-# compatibility patch.)", whatever the profile holds.
-_NOISE = ("Cache read/write disabled", "Warning")
 
 
 def parser() -> str | None:
@@ -332,11 +329,9 @@ def parser() -> str | None:
 
 
 def error_line(stderr: str, profile: str = "") -> str:
-    """apparmor_parser's error, one line (its harmless notes skipped), with the profile's line
-    it names when it names one."""
-    lines = [x.strip() for x in stderr.splitlines() if x.strip()]
-    real = [x for x in lines if not x.startswith(_NOISE)]
-    line = next((x for x in real if "error" in x.lower()), real[0] if real else "")
+    """apparmor_parser's error, one line (its harmless notes skipped: profiler/tool_errors.py),
+    with the profile's line it names when it names one."""
+    line = tool_errors.error_line(stderr, default="")
     m = re.search(r"\bline (\d+)\b", line)
     rows = profile.splitlines()
     if m and 0 < int(m.group(1)) <= len(rows):

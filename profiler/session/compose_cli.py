@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EngineError, EnvironmentProblem
+from ..tool_errors import error_line
 
 # How long one compose command may take: `up` pulls nothing (local images) but creates networks
 # and starts containers one by one; on a slow VM that is tens of seconds.
@@ -99,7 +100,7 @@ def command(compose: Compose, files: list[Path], project: str, *args: str) -> li
 
 def run(compose: Compose, files: list[Path], project: str, *args: str,
         env: dict[str, str] | None = None, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    """Run one compose command; EngineError (one line: its last line of output) on failure."""
+    """Run one compose command; EngineError (one line: its error line) on failure."""
     argv = command(compose, files, project, *args)
     try:
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
@@ -109,8 +110,8 @@ def run(compose: Compose, files: list[Path], project: str, *args: str,
     except OSError as e:
         raise EngineError(f"cannot run {argv[0]}: {e.strerror}") from None
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         raise EngineError(f"`{' '.join(args)}` of compose project {project} failed "
-                          f"({compose}): {lines[-1].strip() if lines else 'no output'}",
+                          f"({compose}): {error_line(proc.stderr, proc.stdout)}",
                           hint=f"the command was: {shlex.join(argv)}")
     return proc
+

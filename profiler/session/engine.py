@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from ..errors import EngineError, UsageError
 from ..recording.model import PATH_ENV_NAMES, ImageEntry, ImageFacts, Mount, NetworkAttachment
 from ..recording.run_options import FIELD_OPTION
+from ..tool_errors import error_line
 
 
 @dataclass(frozen=True)
@@ -615,4 +616,4 @@ def wait_port(port: int, deadline: float, alive) -> bool:
 
 def _short(e: Exception) -> str:
     text = getattr(e, "explanation", None) or str(e)
-    return text.strip().splitlines()[0][:300] if text.strip() else e.__class__.__name__
+    return error_line(str(text), default=e.__class__.__name__)

@@ -42,6 +42,7 @@ from ..errors import EngineError, EnvironmentProblem, ProfilerError, UsageError,
 from ..recording.model import ContainerConfig, ImageFacts, Metadata, Recording, Workload
 from ..recording.project import Instance, Project, Selector, Service
 from ..kernel.wire import RawTrace
+from ..tool_errors import error_line
 
 # Where pre-flight looks (module constants so that tests can point them elsewhere).
 MOUNTS = Path("/proc/self/mounts")
@@ -180,8 +181,8 @@ def check_workload(cmd: str | None) -> None:
         return
     syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
     if syntax.returncode != 0:
-        why = syntax.stderr.strip().splitlines()[-1:] or ["syntax error"]
-        raise UsageError(f"--workload {cmd!r}: not a shell command ({why[0]})")
+        why = error_line(syntax.stderr, default="syntax error")
+        raise UsageError(f"--workload {cmd!r}: not a shell command ({why})")
     first = _first_word(cmd)
     if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
         return

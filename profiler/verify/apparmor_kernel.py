@@ -30,6 +30,7 @@ from pathlib import Path
 from .apparmor_audit import AuditCursor, Denial, denials_of
 from ..kernel.apparmor_syntax import HEADER, profile_name
 from ..errors import AppArmorError
+from ..tool_errors import error_line
 
 ENABLED = Path("/sys/module/apparmor/parameters/enabled")
 SECURITYFS = Path("/sys/kernel/security/apparmor")
@@ -83,7 +84,8 @@ def _parser(*args: str) -> subprocess.CompletedProcess:
 
 
 def _first_line(p: subprocess.CompletedProcess) -> str:
-    return ((p.stderr or p.stdout).strip().splitlines() or [f"exit {p.returncode}"])[0]
+    """apparmor_parser's error, not its banner (profiler/tool_errors.py)."""
+    return error_line(p.stderr, p.stdout, default=f"exit {p.returncode}")
 
 
 @dataclass

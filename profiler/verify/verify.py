@@ -33,6 +33,7 @@ from ..errors import AppArmorError, EngineError, UsageError
 from ..kernel.linux import ENOSYS, EPERM, cap_full, cap_short
 from ..output.policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 from ..render import caps as caps_render
+from ..tool_errors import error_line
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,7 +222,7 @@ def apparmor_status(pol: RunPolicy) -> str:
     except FileNotFoundError:
         return "apparmor_parser is not installed: profile not validated"
     if p.returncode != 0:
-        line = (p.stderr.strip().splitlines() or ["failed"])[0]
+        line = error_line(p.stderr, p.stdout, default=f"exit {p.returncode}")
         return f"apparmor.profile does not compile: {line}"
     if on:
         return "AppArmor is enforced by this kernel but verify did not load the profile: " \

@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-import yaml
 
 from . import apparmor_kernel, verify
 from ..kernel import apparmor_syntax
 from ..session import compose_cli
+from .. import safe_input
 from ..errors import EngineError, ProfilerError, UsageError, WorkloadError
 from ..output.policy_dir import APPARMOR
 from ..recording.project import PROJECT_LABEL, Selector
@@ -84,19 +84,6 @@ class ComposeReport:
 # the inputs
 # --------------------------------------------------------------------------------------------
 
-def _yaml(path: Path, what: str) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file", hint=f"{what}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise UsageError(f"{path}: cannot read it as YAML ({e.__class__.__name__})",
-                         hint=what) from None
-    if not isinstance(data, dict) or not isinstance(data.get("services"), dict):
-        raise UsageError(f"{path}: no `services:` mapping", hint=what)
-    return data
-
-
 # Keys of the project's own file that the override cannot take back: compose adds the
 # override's lists to the service's (cap_add, security_opt) and keeps the rest.
 _WIDENING = ("privileged", "cap_add", "security_opt", "pid", "ipc", "userns_mode", "devices")
@@ -119,8 +106,8 @@ def read_policies(out: Path, compose_file: Path) -> tuple[dict[str, verify.RunPo
     """service -> its RunPolicy (OUT/<service>/), for every service of OUT's override (each
     must be a service of compose_file), and notes on what compose_file grants beyond them."""
     dirs = project_tree.read_services(out)
-    compose = _yaml(compose_file, "the project's own compose file, the one the override was "
-                                  "made for")
+    compose = safe_input.compose_file(compose_file, "the project's own compose file, the one "
+                                                    "the override was made for")
     services = sorted(dirs)
     unknown = [s for s in services if s not in compose["services"]]
     if unknown:

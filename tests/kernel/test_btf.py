@@ -96,3 +96,69 @@ def test_running_kernel_thread_info_status():
     ti = btf.running_kernel_offset("task_struct", "thread_info")
     status = btf.running_kernel_offset("task_struct", "thread_info.status")
     assert ti is not None and status is not None and status >= ti
+
+
+# --- answers kept for the boot (btf.FACTS_CACHE) ----------------------------------------------
+import os  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def kept(tmp_path, monkeypatch):
+    """A synthetic vmlinux BTF, boot id and facts file under tmp_path; a fresh process view."""
+    (tmp_path / "vmlinux").write_bytes(_blob())
+    (tmp_path / "boot_id").write_text("boot-1\n")
+    monkeypatch.setattr(btf, "VMLINUX", tmp_path / "vmlinux")
+    monkeypatch.setattr(btf, "BOOT_ID", tmp_path / "boot_id")
+    monkeypatch.setattr(btf, "FACTS_CACHE", tmp_path / "run" / "btf-facts.json")
+    monkeypatch.setattr(btf, "_facts", None)
+    btf._vmlinux.cache_clear()
+    yield tmp_path
+    btf._vmlinux.cache_clear()
+
+
+def _new_process(monkeypatch):
+    monkeypatch.setattr(btf, "_facts", None)
+    btf._vmlinux.cache_clear()
+
+
+def test_answers_are_kept_for_the_boot(kept, monkeypatch):
+    assert btf.running_kernel_offset("task_struct", "real_cred") == 1728
+    assert btf.running_kernel_offset("task_struct", "nope") is None
+    assert oct((kept / "run").stat().st_mode & 0o777) == oct(0o700)
+    _new_process(monkeypatch)
+    monkeypatch.setattr(btf, "member_offset", lambda *a: pytest.fail("BTF parsed again"))
+    assert btf.running_kernel_offset("task_struct", "real_cred") == 1728
+    assert btf.running_kernel_offset("task_struct", "nope") is None
+
+
+def test_answers_of_another_boot_are_not_used(kept, monkeypatch):
+    btf.running_kernel_offset("task_struct", "real_cred")
+    _new_process(monkeypatch)
+    (kept / "boot_id").write_text("boot-2\n")
+    monkeypatch.setattr(btf, "member_offset", lambda *a: 99)
+    assert btf.running_kernel_offset("task_struct", "real_cred") == 99
+
+
+def test_a_kept_answer_of_the_wrong_type_is_not_used(kept, monkeypatch):
+    btf.running_kernel_offset("task_struct", "real_cred")
+    f = kept / "run" / "btf-facts.json"
+    f.write_text(f.read_text().replace("1728", '"1728; system()"'))
+    _new_process(monkeypatch)
+    assert btf.running_kernel_offset("task_struct", "real_cred") == 1728
+
+
+def test_a_facts_file_others_may_write_is_not_used(kept, monkeypatch):
+    btf.running_kernel_offset("task_struct", "real_cred")
+    (kept / "run" / "btf-facts.json").chmod(0o666)
+    _new_process(monkeypatch)
+    monkeypatch.setattr(btf, "member_offset", lambda *a: 99)
+    assert btf.running_kernel_offset("task_struct", "real_cred") == 99
+
+
+def test_answers_of_an_unreadable_btf_are_not_kept(kept, monkeypatch):
+    (kept / "vmlinux").unlink()
+    assert btf.running_kernel_offset("task_struct", "real_cred") is None
+    assert not (kept / "run" / "btf-facts.json").exists()
+    assert os.path.exists(kept / "boot_id")

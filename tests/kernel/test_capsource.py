@@ -238,3 +238,54 @@ def test_verify_reads_keep_default_as_not_checked(tmp_path):
     report = verify.VerifyReport(image="x", started=True, exit_code=0, expected_exit=0,
                                  workload=None, workload_status=None, policy=summary)
     assert "capabilities: not checked" in verify.report_text(report)
+
+
+# --- the define kept for the boot (capsource.BOOT_CACHE) ----------------------------------------
+@pytest.fixture
+def boot_cache(tmp_path, monkeypatch):
+    """kallsyms, the boot id and the cache, all under tmp_path."""
+    (tmp_path / "kallsyms").write_text(KALLSYMS)
+    (tmp_path / "boot_id").write_text("boot-1\n")
+    monkeypatch.setattr(capsource, "KALLSYMS", tmp_path / "kallsyms")
+    monkeypatch.setattr(capsource, "BOOT_ID", tmp_path / "boot_id")
+    monkeypatch.setattr(capsource, "BOOT_CACHE", tmp_path / "run" / "noaudit-define")
+    return tmp_path
+
+
+def test_noaudit_define_is_kept_for_the_boot(boot_cache):
+    first = capsource.running_noaudit_define()
+    assert first == capsource.noaudit_define(capsource.noaudit_ranges(KALLSYMS))
+    (boot_cache / "kallsyms").unlink()  # the same boot: kallsyms is not read again
+    assert capsource.running_noaudit_define() == first
+    assert oct((boot_cache / "run").stat().st_mode & 0o777) == oct(0o700)
+    assert [p.name for p in (boot_cache / "run").iterdir()] == ["noaudit-define"]
+
+
+def test_noaudit_define_of_another_boot_is_not_used(boot_cache):
+    capsource.running_noaudit_define()
+    moved = KALLSYMS.replace("ffffffff81a82c90 T cap_vm_enough_memory",
+                             "ffffffff81a82c98 T cap_vm_enough_memory")
+    (boot_cache / "kallsyms").write_text(moved)
+    (boot_cache / "boot_id").write_text("boot-2\n")
+    assert "0xffffffff81a82c98ULL" in capsource.running_noaudit_define()
+
+
+@pytest.mark.parametrize("content", [
+    "boot-1\t{release}\t-DNOAUDIT_SITE(a)=(1);system(\"x\")",  # not noaudit_define's shape
+    "boot-1\t{release}",                                         # truncated
+    "boot-1\tother-release\t-DNOAUDIT_SITE(a)=(((a)>=0x10ULL&&(a)<0x20ULL))",
+])
+def test_a_bad_boot_cache_is_not_used(boot_cache, content):
+    import os
+    cache = boot_cache / "run" / "noaudit-define"
+    cache.parent.mkdir(mode=0o700)
+    cache.write_text(content.format(release=os.uname().release))
+    assert capsource.running_noaudit_define() == \
+        capsource.noaudit_define(capsource.noaudit_ranges(KALLSYMS))
+
+
+def test_a_boot_cache_others_may_write_is_not_used(boot_cache):
+    capsource.running_noaudit_define()
+    (boot_cache / "run").chmod(0o777)
+    (boot_cache / "kallsyms").write_text("0000000000000000 T _text\n")  # hidden now
+    assert capsource.running_noaudit_define() is None

@@ -8,6 +8,7 @@ tasks older than the session count at once."""
 
 from __future__ import annotations
 
+import ctypes as ct
 import os
 import subprocess
 import uuid
@@ -332,3 +333,23 @@ def test_match_user_space_slots_and_exhaustion(cgroup):
     assert set(raws) == {mine}
     assert b"/etc/os-release" in raws[mine].files and b"/etc/hostname" not in raws[mine].files
     assert raws[mine].loss["slots_exhausted"] == 1
+
+
+def test_match_kernel_never_hands_out_slot_0(cgroup):
+    """Slot 0 is the tracer's own row. User space claims it once the programs are attached; a
+    container whose cgroup appears before that claim must still get another slot (the claim is
+    taken back here to stand for that moment)."""
+    from bcc.libbcc import lib
+
+    tracer = _matching()
+    key = ct.c_uint32(0)
+    assert lib.bpf_delete_elem(tracer.bpf["slot_claims"].map_fd, ct.byref(key)) == 0
+    made = cgroup / f"docker-{A}.scope"
+    try:
+        made.mkdir()
+        tracer.poll(100)
+    finally:
+        tracer.close()
+        made.rmdir()
+    assert [(cid, slot > 0) for slot, cid, _ in tracer.heard if cid == A] == [(A, True)], \
+        tracer.heard

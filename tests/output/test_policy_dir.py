@@ -51,7 +51,7 @@ def test_run_sh_lines_that_cannot_be_split_fail_only_where_read():
 
 
 @pytest.mark.parametrize("name,text,reason", [
-    (pd.SECCOMP, "{not json", "not valid JSON (line 1)"),
+    (pd.SECCOMP, "{not json", "not valid JSON (line 1, column 2)"),
     (pd.SECCOMP, "[]", "a JSON object is expected"),
     (pd.SECCOMP, '{"syscalls": [{"names": ["x"], "errnoRet": "many"}]}',
      "errnoRet is not a number"),
