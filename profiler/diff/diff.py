@@ -141,7 +141,8 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     decisions `profiler emit` makes (reduce.reduce), so that diff and emit agree.
 
     "--read-only", "--network none", "--user", "--security-opt no-new-privileges" are listed
-    when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs.
+    when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs,
+    "--mount named volume DIR" (anonymous, volume, bind) for each volume the run line mounts.
     """
     # (the hardening decisions do not depend on generalisation; skipping it saves its work)
     h = reduce([rec], [source], generalise=False).hardening
@@ -153,6 +154,9 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
             out[flag] = decision.evidence
     for d, options in h.tmpfs:
         out[f"--tmpfs {d}"] = f"writes under {d}" + (f" (options {options})" if options else "")
+    for v in h.volumes:  # writable whatever the root is: a volume instead of a tmpfs
+        out[f"--mount {v.kind} volume {v.target}" if v.kind in ("named", "anonymous")
+            else f"--mount {v.kind} {v.target}"] = v.evidence
     return out
 
 

@@ -160,6 +160,7 @@ class Tracer:
             f"-I{BPF_DIR}", f"-DMAX_NR={MAX_NR}", f"-DMAX_FILES={MAX_FILES}",
             f"-DMAX_ARG_VALUES={MAX_ARG_VALUES}", f"-DRINGBUF_PAGES={RINGBUF_PAGES}",
             f"-DNR_EXECVE={nr_execve}", f"-DNR_CHDIR={syscalls.number_of(self.arch, 'chdir')}",
+            f"-DNR_MMAP={syscalls.number_of(self.arch, 'mmap')}",
             f"-D{_ARCH_DEFINE[self.arch]}", f"-DNSLOTS={self.nslots}",
             f"-DHASH_SCALE={MATCH_HASH_SCALE if match else 1}", "-Wno-unreachable-code",
         ]
@@ -504,6 +505,8 @@ class Tracer:
             raw.files[path] = (o | v.ok, f | v.failed)
             if v.erofs:
                 raw.erofs[path] = raw.erofs.get(path, 0) | v.erofs
+            if v.writer >> 63:  # a non-root task wrote there: (uid, gid)
+                raw.writers[path] = (v.writer & 0xFFFFFFFF, (v.writer >> 32) & 0x7FFFFFFF)
         for k, v in b["addrs"].items():
             if k.slot in raws:
                 raws[k.slot].addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value

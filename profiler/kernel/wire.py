@@ -129,6 +129,7 @@ class Access(IntFlag):
     CHMOD = 1 << 9
     CHOWN = 1 << 10
     MKDIR = 1 << 11
+    MAP_EXEC = 1 << 12, "mapped executable: mmap(PROT_EXEC) of the file's fd (KPATH only)"
 
 
 ACCESS_BITS: tuple[str, ...] = tuple(a.name.lower() for a in Access)
@@ -354,6 +355,7 @@ class RawTrace:
     denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
     denied_compat: dict[tuple[str, int, int, int], int] = field(default_factory=dict)  # (arch, nr, errno, tgid)
     erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
+    writers: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # path -> (uid, gid)
     exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
     # path as used -> the same file with symlinks resolved, where they differ (opens, execs)
     resolved: dict[bytes, bytes] = field(default_factory=dict)

@@ -323,7 +323,7 @@ def caps_file(text: str) -> CapsFile:
 # boolean ones (they get "true", or their `=value`).
 RUN_VALUED = frozenset({"--security-opt", "--tmpfs", "--pids-limit", "--user", "--network",
                         "--publish", "--cap-add", "--cap-drop", "--device", "--pid", "--ipc",
-                        "--uts", "--userns"})
+                        "--uts", "--userns", "--mount"})
 RUN_ALIASES = {"-u": "--user", "--net": "--network", "-p": "--publish"}
 RUN_BOOLEAN = frozenset({"--read-only", "--privileged"})
 NO_NEW_PRIVILEGES = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")

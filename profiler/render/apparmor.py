@@ -36,7 +36,7 @@ GLOB_THRESHOLD = 8
 # creating, deleting, renaming, truncating, chmod and chown of a file as write.
 _LETTER = {"read": "r", "write": "w", "truncate": "w", "create": "w", "delete": "w",
            "rename": "w", "chmod": "w", "chown": "w", "append": "a", "link": "l",
-           "execute": "ix"}
+           "execute": "ix", "map_exec": "m"}
 # Shared objects are mapped executable by the dynamic loader: that needs `m`.
 _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)")
 

@@ -31,6 +31,17 @@ def comment(value) -> str:
     return "".join(c if c.isprintable() else "?" for c in text)
 
 
+# A word of run.sh that holds the container's name (render/run.py NAME): the script's
+# $volume_prefix (PROFILER_NAME, by default the recorded name) at run time.
+NAME = "@NAME@"
+
+
+def _sh_word(value) -> str:
+    """A shell word, NAME replaced by "$volume_prefix" (double-quoted: no word splitting)."""
+    parts = str(value).split(NAME)
+    return '"$volume_prefix"'.join(shlex.quote(p) if p else "" for p in parts) or "''"
+
+
 def environment() -> jinja2.Environment:
     """A new environment with our settings and filters (diff_render adds its own filters)."""
     e = jinja2.Environment(
@@ -42,6 +53,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     e.filters["sh"] = lambda v: shlex.quote(str(v))
+    e.filters["shword"] = _sh_word
     e.filters["yq"] = _yq
     e.filters["comment"] = comment
     return e

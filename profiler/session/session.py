@@ -40,7 +40,7 @@ from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ti
 from .engine import (CapabilityConfig, ContainerEngine, ContainerInfo, Engine, ImageInfo,
                      RunSpec, container_runtime, wait_port)
 from ..errors import EngineError, EnvironmentProblem, ProfilerError, UsageError, WorkloadError
-from ..recording.model import ContainerConfig, Metadata, Recording, Workload
+from ..recording.model import ContainerConfig, ImageFacts, Metadata, Recording, Workload
 from ..recording.project import Instance, Project, Selector, Service
 from ..kernel.wire import RawTrace
 
@@ -60,6 +60,9 @@ class Options:
     all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
     verify: bool = False  # also count seccomp and capability denials (profiler verify)
     capabilities: str = "auto"  # capsource.CHOICES: where capability checks come from
+    # Restart the container once after the workload and run the workload again: the recording
+    # then holds a later boot too (on the data the first boot left in its volumes).
+    restart: bool = False
 
 
 @dataclass
@@ -195,8 +198,8 @@ def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig,
               image_ref: str = "", image: ImageInfo | None = None, command=(),
               workload: str | None = None, workload_status: int | None = None,
               startup_observed: bool = True, exit_code: int | None = None,
-              engine: ContainerEngine | None = None, info: ContainerInfo | None = None
-              ) -> Metadata:
+              engine: ContainerEngine | None = None, info: ContainerInfo | None = None,
+              image_facts: ImageFacts | None = None) -> Metadata:
     """The recording's metadata, ended now; with the engine and the container, which engine
     and OCI runtime it ran under (emit's runtime block, docs/emit.md)."""
     einfo = engine.engine_info() if engine is not None else None
@@ -208,15 +211,44 @@ def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig,
         workload=Workload(workload, workload_status) if workload else None,
         startup_observed=startup_observed, exit_code=exit_code,
         engine=einfo.label if einfo else "",
-        runtime=container_runtime(info, einfo) if einfo and info else "")
+        runtime=container_runtime(info, einfo) if einfo and info else "",
+        image_facts=image_facts)
 
 
 def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
-                      run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
+                      run_options: tuple[tuple[str, str], ...] = (),
+                      empty: dict[str, bool] | None = None) -> ContainerConfig:
+    """The container as the engine describes it; `empty`: mount target -> nothing below it
+    before the app started (record_container looks, attach cannot)."""
+    empty = empty or {}
     return ContainerConfig(user=c.user, working_dir=c.working_dir,
                            entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
                            env_names=c.env_names, run_options=run_options,
-                           env_paths=c.env_paths)
+                           env_paths=c.env_paths, name=c.name.lstrip("/"),
+                           mounts=tuple(replace(m, empty_at_start=empty.get(m.target))
+                                        for m in c.mounts),
+                           network_mode=c.network_mode, networks=c.networks, dns=c.dns,
+                           dns_search=c.dns_search, dns_options=c.dns_options)
+
+
+def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
+    """What the image holds where the run line may mount (hardening.py reads it); None, said
+    in the summary's notes by the caller, when the engine could not show it."""
+    facts = getattr(engine, "image_facts", None)
+    return facts(image.id, image.volumes) if facts else None
+
+
+def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
+    """Volume and bind targets of a created container -> whether nothing lies below them (the
+    app's first boot for a data directory). Read before the start."""
+    look = getattr(engine, "mount_entries", None)
+    out = {}
+    for m in info.mounts:
+        if look and m.type in ("volume", "bind"):
+            n = look(container, m.target)
+            if n is not None:
+                out[m.target] = n == 0
+    return out
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -251,6 +283,14 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         if "error" in box:
             raise box["error"]
         info = engine.describe(container)
+        empty = _empty_mounts(engine, container, info)
+        # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
+        # its own while the app runs; verify needs none.
+        facts_box: dict = {}
+        facts_thread = threading.Thread(
+            target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
+        if not opts.verify:
+            facts_thread.start()
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
@@ -259,18 +299,25 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             engine.start(container)
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
-            exit_code, wl_status = _drive(
+            exit_code, wl_status, restarts = _drive(
                 engine, container, tracer, opts, intr, progress, t0,
                 env_extra={"PROFILER_CONTAINER_ID": info.id,
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
+        if facts_thread.is_alive() or facts_thread.ident is not None:
+            facts_thread.join()
+        facts = facts_box.get("facts")
         metadata = _metadata(
             "container", raw.arch, started_at,
-            _container_config(info, image.entrypoint, spec.options()),
+            _container_config(info, image.entrypoint, spec.options(), empty),
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
-            engine=engine, info=info)
+            engine=engine, info=info, image_facts=facts)
+        metadata = replace(metadata, restarts=restarts)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        if facts is None and not opts.verify:
+            notes.append("the image's content could not be read (docker cp): emit keeps the "
+                         "root writable where a tmpfs might hide a file the app used")
         # The entrypoint too: a start the kernel refused (EPERM at exec) ran no executable.
         program = (info.entrypoint + info.cmd)[:1]
         rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p), program)
@@ -287,8 +334,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
 
 def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
-           progress, t0, env_extra) -> tuple[int | None, int | None]:
-    """Wait for readiness, run the workload, stop gracefully. Returns (exit code, workload's)."""
+           progress, t0, env_extra) -> tuple[int | None, int | None, int]:
+    """Wait for readiness, run the workload (with opts.restart: restart the container and run
+    it again), stop gracefully. Returns (exit code, workload's, restarts made)."""
 
     def alive() -> bool:
         return engine.state(container).running
@@ -307,13 +355,25 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
         wl_status = workload_until(opts.workload, env_extra, intr, deadline, tick)
     else:
         until(intr, deadline, tick, alive)
+    restarts = 0
+    if opts.restart and not intr.hit and alive():
+        # A later boot of the same container: its volumes hold what the first boot left, as
+        # after a `docker restart` in production (recovery, "already initialised" paths).
+        while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
+        engine.wait(container, timeout=5)
+        engine.start(container)
+        restarts = 1
+        _wait_ready(engine, container, opts, intr, alive, tick)
+        if opts.workload and not intr.hit:
+            second = workload_until(opts.workload, env_extra, intr, deadline, tick)
+            wl_status = second if wl_status in (None, 0) else wl_status
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
     tracer.mark_stop(time.monotonic() - t0)
     while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
     exit_code = engine.wait(container, timeout=5)
     tick()
-    return exit_code, wl_status
+    return exit_code, wl_status, restarts
 
 
 def _wait_ready(engine: ContainerEngine, container, opts: Options, intr, alive, tick) -> None:
@@ -419,7 +479,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
                              workload_status=wl_status, startup_observed=False,
-                             engine=engine, info=info)
+                             engine=engine, info=info, image_facts=_image_facts(engine, image))
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p))
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
@@ -770,7 +830,8 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
             "attach" if attached else "container", raw.arch, started_at,
             _container_config(first, image.entrypoint if image else ()),
             image_ref=first.image, image=image, workload=opts.workload,
-            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first)
+            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first,
+            image_facts=_image_facts(engine, image) if image else None)
         bounding = 0
         for m in group:
             bounding |= bounding_from_config(m.info.capabilities)

@@ -57,6 +57,9 @@ class RunPolicy:
     no_new_privileges: bool = False
     read_only: bool = False
     tmpfs: tuple[str, ...] = ()
+    # --mount values; a named volume of run.sh ($volume_prefix-...) becomes an anonymous one,
+    # removed with verify's container: a verify starts from the image's content every time
+    mounts: tuple[str, ...] = ()
     pids_limit: int | None = None
     user: str | None = None
     network: str | None = None
@@ -151,6 +154,7 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
                      source: str) -> RunPolicy:
     """The docker options of run.sh's args block that verify applies."""
     tmpfs, caps, publish = list(pol.tmpfs), list(pol.cap_add), list(pol.publish)
+    mounts = list(pol.mounts)
     for flag, value in _parsed(lambda: script.flags(args_only=True), source):
         if flag == "--security-opt" and value in policy_dir.NO_NEW_PRIVILEGES:
             pol = replace(pol, no_new_privileges=True)
@@ -158,6 +162,8 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
             pol = replace(pol, read_only=value != "false")
         elif flag == "--tmpfs":
             tmpfs.append(value)
+        elif flag == "--mount":
+            mounts.append(_verify_mount(value))
         elif flag == "--pids-limit":
             try:
                 pol = replace(pol, pids_limit=int(value))
@@ -172,7 +178,16 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
         elif flag == "--cap-add" and take_caps:
             caps.append(cap_short(value))
     return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))),
-                   publish=tuple(publish))
+                   publish=tuple(publish), mounts=tuple(mounts))
+
+
+def _verify_mount(value: str) -> str:
+    """run.sh's --mount value for verify: a volume named after run.sh's container
+    ($volume_prefix) becomes anonymous (verify's container has no such name)."""
+    parts = value.split(",")
+    if any(p.startswith(("source=$", "src=$")) for p in parts):
+        parts = [p for p in parts if not p.startswith(("source=", "src="))]
+    return ",".join(parts)
 
 
 def apply(pol: RunPolicy, base: RunSpec, apparmor: str | None = None) -> RunSpec:
@@ -191,6 +206,7 @@ def apply(pol: RunPolicy, base: RunSpec, apparmor: str | None = None) -> RunSpec
     return replace(base, security_opt=opts, **caps,
                    read_only=pol.read_only or base.read_only,
                    tmpfs=sorted(set(base.tmpfs) | set(pol.tmpfs)),
+                   mounts=list(dict.fromkeys([*base.mounts, *pol.mounts])),
                    pids_limit=pol.pids_limit, user=pol.user or base.user,
                    network=pol.network or base.network,
                    publish=list(base.publish or pol.publish))

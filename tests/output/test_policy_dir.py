@@ -32,7 +32,7 @@ def test_emitted_files_read_as_typed_description():
     run = files.run
     assert run.has_docker_run and run.has_args_block
     block = run.flags(args_only=True)
-    assert ("--pids-limit", "64") in block and ("--publish", "127.0.0.1:18080:80") in block
+    assert ("--pids-limit", "1024") in block and ("--publish", "127.0.0.1:18080:80") in block
     assert block[0] == ("--cap-drop", "ALL") and block[-1][0] == "--security-opt"
 
 
