@@ -297,7 +297,8 @@ def _verify(app: App, policy: Path, port: int, work: Path) -> tuple[list, str]:
 
 
 def run_app(app: App, work: Path, port: int | None = None, control: bool | str = True,
-            verify: bool = True, build: bool = True, progress=None) -> Result:
+            verify: bool = True, build: bool = True, progress=None,
+            record_args: tuple[str, ...] = ()) -> Result:
     """Build, record, emit, production under run.sh (+ verify on failure), control.
     control: True (always), False (never) or "on_failure" (only when production failed, to
     tell a policy fault from a broken app or workload)."""
@@ -320,7 +321,7 @@ def run_app(app: App, work: Path, port: int | None = None, control: bool | str =
     say(f"{app.name}: recording the training workload")
     rec = work / f"{app.name}.recording.yaml"
     args = [*profiler_cmd(), "record", app.image, "-o", str(rec), "--workload", str(app.workload),
-            "--ready-port", str(port)]
+            "--ready-port", str(port), *record_args]
     for p in app.publish_on(port):
         args += ["-p", p]
     t = time.monotonic()
@@ -502,6 +503,9 @@ def main() -> None:
     ap.add_argument("--no-verify", action="store_true",
                     help="do not run `profiler verify` on a production failure")
     ap.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    ap.add_argument("--record-arg", action="append", default=[], dest="record_args",
+                    help="an extra `profiler record` argument for every app (repeatable), "
+                         "e.g. --record-arg=--restart (a later boot in the recording)")
     ap.add_argument("--from-json", type=Path,
                     help="only print the table (and --markdown) of an earlier run's results")
     ap.add_argument("--port-base", type=int,
@@ -540,7 +544,8 @@ def main() -> None:
         port = a.port_base + i if a.port_base else None
         with con.status(f"{n}") as status:
             r = run_app(apps[n], work, port=port, control=not a.no_control,
-                        verify=not a.no_verify, progress=lambda m: status.update(m))
+                        verify=not a.no_verify, progress=lambda m: status.update(m),
+                        record_args=tuple(a.record_args))
         results.append(r)
         con.print(f"{n}: training {_mark(r.training_ok)}, production {_mark(r.production_ok)}"
                   f"{' (' + r.failure_step + ': ' + r.failure[:120] + ')' if r.failure else ''},"

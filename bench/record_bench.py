@@ -106,7 +106,7 @@ def _wait_file(path: Path, proc: subprocess.Popen | None = None, timeout: float 
 
 def _cgroup_v2_of(pid: int) -> Path:
     sys.path.insert(0, str(REPO))
-    from profiler.session.session import v2_root
+    from profiler.session.preflight import v2_root
     for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
         if line.startswith("0::"):
             return v2_root() / line[3:].lstrip("/")

@@ -78,6 +78,10 @@
 #include "wire.h"   // generated from profiler/kernel/wire.py: event types, classes, bits, struct event
 
 #define CLONE_NS_MASK 0x7e020080ULL
+#define PROT_EXEC_ 0x4   // include/uapi/asm-generic/mman-common.h
+// Access bits that change the file system: a task that succeeded with one wrote there.
+#define WRITE_BITS (A_WRITE | A_APPEND | A_TRUNCATE | A_CREATE | A_DELETE | A_RENAME | A_LINK | \
+                    A_CHMOD | A_CHOWN | A_MKDIR)
 #define ADDR_LEN 128   // >= sizeof(struct sockaddr_un) (110)
 
 struct file_key {
@@ -91,6 +95,8 @@ struct file_val {
     u64 ok;        // access bits that succeeded (u64: 32-bit atomics need BPF cpu v3)
     u64 failed;    // access bits that failed
     u64 erofs;     // access bits that failed with EROFS (a read-only root file system)
+    u64 writer;    // 1 << 63 | gid << 32 | uid of a non-root task whose write succeeded (the
+                   // last one): who must own a tmpfs there (profiler/hardening.py); 0: none
 };
 
 struct denial_key {
@@ -424,6 +430,7 @@ static __always_inline u64 sysarg(struct pt_regs *regs, int i) {
     case 1: bpf_probe_read_kernel(&v, sizeof(v), &regs->si); break;
     case 2: bpf_probe_read_kernel(&v, sizeof(v), &regs->dx); break;
     case 3: bpf_probe_read_kernel(&v, sizeof(v), &regs->r10); break;
+    case 4: bpf_probe_read_kernel(&v, sizeof(v), &regs->r8); break;   // mmap's fd
     }
 #elif defined(ARCH_ARM64)
     // arm64 syscall entry keeps the original x0 in orig_x0; x1..x5 in regs[1..5].
@@ -976,6 +983,44 @@ static __always_inline void note_exec_creds(u32 slot, u32 tid, void *filename) {
 }
 #endif
 
+#ifdef KPATH
+// mmap(PROT_EXEC) of a file: the file (symlinks resolved, what AppArmor's `m` names) gets
+// A_MAP_EXEC. Native libraries unpacked into /tmp and mapped (snappy-java, a JVM's JNI) need
+// an exec tmpfs there. The fd's path is walked once per distinct file and task storage's
+// second in-flight record (free outside a rename/link) holds the key.
+static __always_inline void map_exec(u32 slot, s32 fd) {
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    int z = 0;
+    struct inflight *tmpl = scratch.lookup(&z);
+    if (!tmpl)
+        return;
+    struct inflight *f = inflight2.task_storage_get(t, tmpl, BPF_LOCAL_STORAGE_GET_F_CREATE);
+    if (!f || f->nr)
+        return;
+    u64 mnt = 0, dentry = 0;
+    if (kp_dir(fd, &mnt, &dentry) < 0)
+        return;
+    f->key.tgid = 0;
+    f->key.dirfd = 0;
+    f->key.slot = slot;
+    if (kp_compose(slot, f->key.path, 0, mnt, dentry) < 0)
+        return;
+    struct file_val zero = {};
+    struct file_val *v = files.lookup(&f->key);
+    if (!v) {
+        if (files.update(&f->key, &zero) < 0) {
+            lose(slot, L_MAP_FULL);
+            return;
+        }
+        v = files.lookup(&f->key);
+        if (!v)
+            return;
+    }
+    if (!(v->ok & A_MAP_EXEC))
+        __sync_fetch_and_or(&v->ok, A_MAP_EXEC);
+}
+#endif
+
 RAW_TRACEPOINT_PROBE(sys_enter) {
     struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
     u32 *st = task_state_of(t);
@@ -1022,7 +1067,12 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     } else if (c == C_ARG1) {
         record_arg(slot, nr, 1, sysarg(regs, 1));
     } else if (c == C_ARG2) {
-        record_arg(slot, nr, 2, sysarg(regs, 2));
+        u64 prot = sysarg(regs, 2);
+        record_arg(slot, nr, 2, prot);
+#ifdef KPATH
+        if (nr == NR_MMAP && (prot & PROT_EXEC_) && (s32)sysarg(regs, 4) >= 0)
+            map_exec(slot, (s32)sysarg(regs, 4));
+#endif
     } else if (c == C_CLONE) {
         record_arg(slot, nr, 0, sysarg(regs, 0) & CLONE_NS_MASK);
     } else if (c == C_CLONE3) {
@@ -1096,9 +1146,14 @@ static __always_inline void finish_file(struct inflight *f, long ret, u32 tgid, 
         if (nfiles)
             __sync_fetch_and_add(nfiles, 1);
     }
-    if (ret >= 0)
+    if (ret >= 0) {
         __sync_fetch_and_or(&v->ok, f->bits);
-    else
+        if (f->bits & WRITE_BITS) {
+            u64 ug = bpf_get_current_uid_gid();
+            if ((u32)ug)   // a plain store: any one non-root writer will do
+                v->writer = (1ULL << 63) | ug;
+        }
+    } else
         __sync_fetch_and_or(&v->failed, f->bits);
     if (ret == -30)   // EROFS
         __sync_fetch_and_or(&v->erofs, f->bits);

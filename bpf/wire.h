@@ -75,6 +75,7 @@
 #define A_CHMOD (1 << 9)
 #define A_CHOWN (1 << 10)
 #define A_MKDIR (1 << 11)
+#define A_MAP_EXEC (1 << 12)    // mapped executable: mmap(PROT_EXEC) of the file's fd (KPATH only)
 
 // Slots of record.c's `loss` array; their names, lower-cased, are model.LOSS_KINDS.
 #define L_RINGBUF_FULL 0        // a streamed event could not be queued

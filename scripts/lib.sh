@@ -42,18 +42,18 @@ take_lock() {
 #   package docker-cli (docker.io only recommends it, and set-up installs no recommends).
 # Needs current apt lists (apt-get update) for the checks. Self-contained on purpose: the VM
 # image builder (tests/hosts/build-image.sh) runs it inside the guest's chroot.
-# Whether apt offers an installable version of package $1. The policy is read whole into a
-# variable first: `apt-cache policy | grep -q` under `set -o pipefail` (setup.sh's) fails
-# whenever grep exits before apt-cache has written everything (SIGPIPE), which silently left
-# docker-compose out of the set-up on some runs.
-has_candidate() {
-    local policy
-    policy="$(apt-cache policy "$1" 2>/dev/null || true)"
-    [[ "$policy" =~ (^|$'\n')\ *Candidate:\ [0-9] ]]
-}
-
 setup_packages() {
     local p
+    # Whether apt offers an installable version of package $1. Defined in here so that
+    # setup_packages stays self-contained (tests/hosts/build-image.sh runs `declare -f
+    # setup_packages` in a chroot). The policy is read whole first: `apt-cache policy | grep -q`
+    # under `set -o pipefail` (setup.sh's) fails whenever grep exits before apt-cache has
+    # written everything (SIGPIPE), which silently left docker-compose out on some runs.
+    has_candidate() {
+        local policy
+        policy="$(apt-cache policy "$1" 2>/dev/null || true)"
+        [[ "$policy" =~ (^|$'\n')\ *Candidate:\ [0-9] ]]
+    }
     # bpfcc-tools python3-bpfcc libbpfcc: bcc, the eBPF front end (Debian's, not PyPI's "bcc");
     # python3-seccomp: libseccomp bindings, syscall tables per arch; apparmor: apparmor_parser
     # validates emitted profiles; debootstrap: builds the local base image (no Docker Hub);

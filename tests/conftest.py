@@ -7,7 +7,8 @@
   stays a skip there, since no set-up step could provide it.
 - `docker_client`, `sample_image`, `require_root`: the real parts the root tests use; each skips
   with the reason when its part is unavailable (and so fails in CI).
-- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session/session.py) runs
+- `fake_host`, `FakeEngine`, `FakeTracer`: what a recording session (profiler/session/session.py)
+runs
   on, without root: a host made of directories, an engine and a tracer in memory.
 """
 
@@ -213,7 +214,7 @@ def _bpf_unusable_reason() -> str | None:
     else:
         try:  # the recorder's own pre-flight names the missing part best
             from profiler.errors import ProfilerError
-            from profiler.session.session import preflight
+            from profiler.session.preflight import preflight
             preflight()
         except ProfilerError as e:
             reason = f"eBPF not usable here: {e.message}"
@@ -247,7 +248,8 @@ def fake_host(tmp_path, monkeypatch):
     """A host where everything pre-flight checks is present, made of directories under
     tmp_path: tracefs with syscall tracepoints, kernel headers, a cgroup v2 mount (a test can
     see that a session leaves nothing there) and a /proc for a container's cgroup."""
-    from profiler.session import session
+    from profiler.kernel import btf, capsource
+    from profiler.session import preflight, session
 
     tracing = tmp_path / "tracing"
     (tracing / "events" / "raw_syscalls").mkdir(parents=True)
@@ -258,18 +260,18 @@ def fake_host(tmp_path, monkeypatch):
     (tmp_path / "proc").mkdir()
     mounts = tmp_path / "mounts"
     mounts.write_text(f"cgroup2 {cgroup} cgroup2 rw 0 0\n")
-    monkeypatch.setattr(session, "TRACEFS_DIRS", (tracing,))
-    monkeypatch.setattr(session, "MODULES_DIR", modules)
-    monkeypatch.setattr(session, "MOUNTS", mounts)
+    monkeypatch.setattr(preflight, "TRACEFS_DIRS", (tracing,))
+    monkeypatch.setattr(preflight, "MODULES_DIR", modules)
+    monkeypatch.setattr(preflight, "MOUNTS", mounts)
     monkeypatch.setattr(session, "PROC", tmp_path / "proc")
-    monkeypatch.setattr(session.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 0)
     # BTF with every BPF feature pre-flight asks for, and the capability tracepoint
     (tracing / "events" / "capability" / "cap_capable").mkdir(parents=True)
     (tmp_path / "vmlinux").write_bytes(b"")
-    monkeypatch.setattr(session.btf, "VMLINUX", tmp_path / "vmlinux")
-    every = frozenset(member for _what, _enum, member in session.BPF_FEATURES)
-    monkeypatch.setattr(session.btf, "running_kernel_enum", lambda enum: every)
-    monkeypatch.setattr(session.capsource, "KPROBE_PMU", tmp_path / "no-kprobe-pmu")
+    monkeypatch.setattr(btf, "VMLINUX", tmp_path / "vmlinux")
+    every = frozenset(member for _what, _enum, member in preflight.BPF_FEATURES)
+    monkeypatch.setattr(btf, "running_kernel_enum", lambda enum: every)
+    monkeypatch.setattr(capsource, "KPROBE_PMU", tmp_path / "no-kprobe-pmu")
     return tmp_path
 
 

@@ -34,7 +34,8 @@ EXPLAIN_ROWS = 40  # per kind of partial item: the table stays readable for big 
 
 
 def _explain_coverage(recs, sources) -> None:
-    """Per recording: did the run converge or was it still learning (profiler/recording/coverage.py)."""
+    """Per recording: did the run converge or was it still learning
+    (profiler/recording/coverage.py)."""
     for rec, src in zip(recs, sources):
         cov = coverage.assess(rec)
         if cov is None:

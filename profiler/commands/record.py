@@ -33,6 +33,7 @@ def record(
     duration: Annotated[Optional[float], typer.Option("--duration", help="Stop after SECONDS (gracefully).")] = None,
     settle: Annotated[float, typer.Option("--settle", help="Seconds to wait before the workload when no --ready-port.")] = 1.0,
     stop_timeout: Annotated[int, typer.Option("--stop-timeout", help="Seconds between SIGTERM and SIGKILL at the end.")] = 10,
+    restart: Annotated[bool, typer.Option("--restart", help="After the workload, restart the container and run the workload again: the recording covers a later boot (on the data the first left) as well as the first.")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Recording file (default: <image>.recording.yaml); with --match, the project directory.")] = None,
     container: Annotated[Optional[str], typer.Option("--container", help="Attach to this running container instead.")] = None,
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=VALUE (repeatable, all must match): record every container that starts with these labels, and those running, one recording per service, into -o DIR (default: VALUE.recordings/ of the first --match). A COMMAND after -- (docker compose up -d) runs once armed; the containers it started are stopped at the end.")] = None,
@@ -62,7 +63,7 @@ def record(
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
                            settle=settle, stop_timeout=stop_timeout,
                            allow_workload_failure=allow_workload_failure, all_errnos=errnos,
-                           capabilities=capabilities)
+                           capabilities=capabilities, restart=restart)
     capsource.check_choice(capabilities)  # before anything starts
     modes = sum(bool(x) for x in (container, exec_mode, match))
     if modes > 1:

@@ -1,9 +1,9 @@
 """Compare two privilege sets: what NEW needs that OLD did not (escalation), and what it dropped.
 
 Pure: inputs are already-parsed recordings or policy texts (profiler/diff/diff_load.py reads files,
-profiler/output/policy_dir.py parses seccomp.json, caps.txt and run.sh), the output is a `DiffReport`.
-Every input kind is first reduced to `Facts`, a flat set of privilege items per section, so
-that the comparison itself does not care where the items came from:
+profiler/output/policy_dir.py parses seccomp.json, caps.txt and run.sh), the output is a
+`DiffReport`. Every input kind is first reduced to `Facts`, a flat set of privilege items per
+section, so that the comparison itself does not care where the items came from:
 
 - recording: the recording after normalize.normalize_recording (noise removed), with the run
   line's hardening derived from the evidence (run_privileges);
@@ -13,8 +13,8 @@ that the comparison itself does not care where the items came from:
 
 An item in a section is a *privilege*: in the run section that includes the lack of a
 hardening flag ("--read-only" listed means the container cannot run read-only), so that in
-every section "added" means more privilege. Each addition gets a risk class (profiler/policy/risk.py).
-The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
+every section "added" means more privilege. Each addition gets a risk class
+(profiler/policy/risk.py). The JSON form (DiffReport.to_data) is documented in docs/ci-recipe.md.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ..kernel.linux import (CLONE_NAMESPACE_FLAGS, SOCK_CLOEXEC, SOCK_NONBLOCK, 
                             family_name, sock_type_name)
 from ..recording.model import ACCESS_KINDS, Endpoint, Recording
 from ..policy.normalize import normalize_recording
-from ..output.policy_dir import POLICY_FILES, PolicyFormatError
+from ..output.policy_dir import POLICY_FILES, PolicyFormatError  # noqa: F401 (diff.POLICY_FILES)
 from ..policy.reduce import reduce
 
 SECTIONS = ("syscalls", "arguments", "capabilities", "files", "network", "executables", "run")
@@ -141,7 +141,8 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     decisions `profiler emit` makes (reduce.reduce), so that diff and emit agree.
 
     "--read-only", "--network none", "--user", "--security-opt no-new-privileges" are listed
-    when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs.
+    when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs,
+    "--mount named volume DIR" (anonymous, volume, bind) for each volume the run line mounts.
     """
     # (the hardening decisions do not depend on generalisation; skipping it saves its work)
     h = reduce([rec], [source], generalise=False).hardening
@@ -153,6 +154,9 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
             out[flag] = decision.evidence
     for d, options in h.tmpfs:
         out[f"--tmpfs {d}"] = f"writes under {d}" + (f" (options {options})" if options else "")
+    for v in h.volumes:  # writable whatever the root is: a volume instead of a tmpfs
+        out[f"--mount {v.kind} volume {v.target}" if v.kind in ("named", "anonymous")
+            else f"--mount {v.kind} {v.target}"] = v.evidence
     return out
 
 

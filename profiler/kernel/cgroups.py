@@ -10,11 +10,11 @@ start on:
 So the recorder does not place the container: it names the container's id before the start, and
 bpf/record.c's cgroup_mkdir program recognises the new cgroup by the id in its path. This module
 is the specification of that match (`container_id_of`, mirrored in C by cgroup_mkdir and
-`component_id`; their unit tests here, the kernel side's in tests/kernel/test_tracer_rules.py) and the
-user-space side for a running container (attach mode): its cgroup from /proc/PID/cgroup, and every
-directory below it. In match mode (issue 13) the same match decides what is a container at all:
-a new cgroup whose name (or its parent's) carries an id that nobody named gets a slot of its own
-in the kernel, so `container_id_in_name`'s hex test is made there too.
+`component_id`; their unit tests here, the kernel side's in tests/kernel/test_tracer_rules.py) and
+the user-space side for a running container (attach mode): its cgroup from /proc/PID/cgroup, and
+every directory below it. In match mode (issue 13) the same match decides what is a container at
+all: a new cgroup whose name (or its parent's) carries an id that nobody named gets a slot of its
+own in the kernel, so `container_id_in_name`'s hex test is made there too.
 """
 
 from __future__ import annotations

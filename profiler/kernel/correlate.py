@@ -26,7 +26,8 @@ class Seen:
 
     execs: dict[bytes, int] = field(default_factory=dict)
     exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> what it runs (exec, fork)
-    exe_resolved: dict[bytes, bytes] = field(default_factory=dict)  # exec path -> symlinks resolved
+    # exec path -> the executable with symlinks resolved
+    exe_resolved: dict[bytes, bytes] = field(default_factory=dict)
     privexecs: dict[tuple, int] = field(default_factory=dict)
     # first sightings (Tracer.note_first_seen): kind -> key -> ms since the tracer's start
     first: dict[str, dict] = field(default_factory=lambda: {
@@ -62,7 +63,8 @@ class Correlator:
         return seen
 
     def privexec(self, p) -> None:
-        """A PRIVEXEC record: kept until its EXEC (the next event of that thread) names the path."""
+        """A PRIVEXEC record: kept until its EXEC (the next event of that thread) names the
+        path."""
         self.privexec_pending[p.tid] = (p.slot, privexec_key(p))
 
     def event(self, e) -> None:
@@ -71,7 +73,7 @@ class Correlator:
             self.paths.fork(e.tgid, e.tid, e.dirfd)
             if e.tgid in seen.exe_of:
                 seen.exe_of.setdefault(e.dirfd, seen.exe_of[e.tgid])
-        elif e.type == EventType.EXEC:  # a task that starts counting here (entrypoint, docker exec)
+        elif e.type == EventType.EXEC:  # a task starts counting here (entrypoint, docker exec)
             full = self.paths.exec(e.tgid, e.tid, e.path)
             seen.execs[full] = seen.execs.get(full, 0) + 1
             seen.first["execs"].setdefault(full, self._clock())

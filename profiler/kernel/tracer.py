@@ -1,12 +1,12 @@
 """The eBPF tracer: the only module that imports bcc.
 
-It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.kernel.wire) with options as
--D defines, fills the syscall class tables from libseccomp's numbers for this architecture,
-attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels without
-their tracepoint, a kprobe on cap_capable: profiler/kernel/capsource.py decides), feeds what is
-streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver (where
-the kernel did not complete a relative path itself: record.c KPATH), and at the end reads the
-in-kernel aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns
+It compiles bpf/record.c (which includes bpf/wire.h, generated from profiler.kernel.wire) with
+options as -D defines, fills the syscall class tables from libseccomp's numbers for this
+architecture, attaches to tracepoints and raw tracepoints (plus, for capability checks on kernels
+without their tracepoint, a kprobe on cap_capable: profiler/kernel/capsource.py decides), feeds
+what is streamed (forks, execs, chdirs, directory fds, relative paths) to a pathres.PathResolver
+(where the kernel did not complete a relative path itself: record.c KPATH), and at the end reads
+the in-kernel aggregates into a plain `wire.RawTrace` that `aggregate.build_recording` (pure) turns
 into the typed model.
 
 Every aggregate is kept per container slot (record.c, "Slots"): `snapshot()` is slot 0's (exec
@@ -161,6 +161,7 @@ class Tracer:
             f"-I{BPF_DIR}", f"-DMAX_NR={MAX_NR}", f"-DMAX_FILES={MAX_FILES}",
             f"-DMAX_ARG_VALUES={MAX_ARG_VALUES}", f"-DRINGBUF_PAGES={RINGBUF_PAGES}",
             f"-DNR_EXECVE={nr_execve}", f"-DNR_CHDIR={syscalls.number_of(self.arch, 'chdir')}",
+            f"-DNR_MMAP={syscalls.number_of(self.arch, 'mmap')}",
             f"-D{_ARCH_DEFINE[self.arch]}", f"-DNSLOTS={self.nslots}",
             f"-DHASH_SCALE={MATCH_HASH_SCALE if match else 1}", "-Wno-unreachable-code",
         ]
@@ -611,6 +612,8 @@ class Tracer:
             raw.files[path] = (o | v.ok, f | v.failed)
             if v.erofs:
                 raw.erofs[path] = raw.erofs.get(path, 0) | v.erofs
+            if v.writer >> 63:  # a non-root task wrote there: (uid, gid)
+                raw.writers[path] = (v.writer & 0xFFFFFFFF, (v.writer >> 32) & 0x7FFFFFFF)
         for k, v in b["addrs"].items():
             if k.slot in raws:
                 raws[k.slot].addrs[(k.kind, bytes(k.addr)[: k.len])] = v.value

@@ -3,8 +3,9 @@
 This module is the one source. bpf/wire.h, which record.c includes, is generated from it
 (`python -m profiler.kernel.wire > bpf/wire.h`) and a unit test fails when the committed
 header differs from the generated one, or when record.c defines a name the header defines or
-sizes a per-slot array with a bare number. The header is committed rather than written at load time so record.c
-reads whole beside it, the generated C is reviewed in diffs, and recording writes no file.
+sizes a per-slot array with a bare number. The header is committed rather than written at load time
+so record.c reads whole beside it, the generated C is reviewed in diffs, and recording writes no
+file.
 
 What crosses the boundary:
 - enums and constants the kernel program and Python both use (event types, address kinds,
@@ -130,6 +131,7 @@ class Access(IntFlag):
     CHMOD = 1 << 9
     CHOWN = 1 << 10
     MKDIR = 1 << 11
+    MAP_EXEC = 1 << 12, "mapped executable: mmap(PROT_EXEC) of the file's fd (KPATH only)"
 
 
 ACCESS_BITS: tuple[str, ...] = tuple(a.name.lower() for a in Access)
@@ -281,8 +283,8 @@ class Event(ct.Structure):
 class Creds(ct.Structure):
     """A task's credentials as record.c reads them from struct cred.
 
-    The offsets come from the running kernel's BTF (profiler/kernel/btf.py); kernel_cap_t is 64 bits
-    on every kernel we support (u32[2] before 6.3, same layout)."""
+    The offsets come from the running kernel's BTF (profiler/kernel/btf.py); kernel_cap_t is 64
+    bits on every kernel we support (u32[2] before 6.3, same layout)."""
 
     _fields_ = [("uid", ct.c_uint32), ("euid", ct.c_uint32), ("gid", ct.c_uint32),
                 ("egid", ct.c_uint32), ("cap_effective", ct.c_uint64),
@@ -356,6 +358,7 @@ class RawTrace:
     denied_caps: dict[tuple[int, int, int], int] = field(default_factory=dict)  # (nr, cap, tgid)
     denied_compat: dict[tuple[str, int, int, int], int] = field(default_factory=dict)  # (arch, nr, errno, tgid)
     erofs: dict[bytes, int] = field(default_factory=dict)  # path -> access bits refused by EROFS
+    writers: dict[bytes, tuple[int, int]] = field(default_factory=dict)  # path -> (uid, gid)
     exe_of: dict[int, bytes] = field(default_factory=dict)  # tgid -> executable
     # path as used -> the same file with symlinks resolved, where they differ (opens, execs)
     resolved: dict[bytes, bytes] = field(default_factory=dict)

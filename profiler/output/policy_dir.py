@@ -2,13 +2,14 @@
 read back.
 
 Its file names and modes are the formats' (output/registry.py). One home for writing it (all
-files appear together or none does), and for reading it: `read_texts` reads the files, `parse` turns seccomp.json, caps.txt and run.sh into a
-typed, complete description (`PolicyFiles`). Parsing is lenient where a hand edit is harmless
-and fails only on text it cannot understand (PolicyFormatError, naming the file); each reader
-then checks what it needs: `verify` runs the policy and wants exactly what emit writes (caps.txt
-as `--cap-drop ALL --cap-add ...`, run.sh's `args=( ... )` block), `diff` compares privileges
-and takes any spelling docker takes. apparmor.profile is only parsed by diff (verify passes the
-file to apparmor_parser as it is), so its rules are read in profiler/diff/diff.py.
+files appear together or none does), and for reading it: `read_texts` reads the files, `parse`
+turns seccomp.json, caps.txt and run.sh into a typed, complete description (`PolicyFiles`). Parsing
+is lenient where a hand edit is harmless and fails only on text it cannot understand
+(PolicyFormatError, naming the file); each reader then checks what it needs: `verify` runs the
+policy and wants exactly what emit writes (caps.txt as `--cap-drop ALL --cap-add ...`, run.sh's
+`args=( ... )` block), `diff` compares privileges and takes any spelling docker takes.
+apparmor.profile is only parsed by diff (verify passes the file to apparmor_parser as it is), so
+its rules are read in profiler/diff/diff.py.
 """
 
 from __future__ import annotations
@@ -327,7 +328,7 @@ def caps_file(text: str) -> CapsFile:
 # boolean ones (they get "true", or their `=value`).
 RUN_VALUED = frozenset({"--security-opt", "--tmpfs", "--pids-limit", "--user", "--network",
                         "--publish", "--cap-add", "--cap-drop", "--device", "--pid", "--ipc",
-                        "--uts", "--userns"})
+                        "--uts", "--userns", "--mount"})
 RUN_ALIASES = {"-u": "--user", "--net": "--network", "-p": "--publish"}
 RUN_BOOLEAN = frozenset({"--read-only", "--privileged"})
 NO_NEW_PRIVILEGES = ("no-new-privileges", "no-new-privileges:true", "no-new-privileges=true")

@@ -21,7 +21,7 @@ from ..recording import project as project_dir
 from ..errors import UsageError
 from . import pipeline, project_tree
 from .registry import FILE_NAMES
-from ..policy.reduce import Policy, sanitize_name
+from ..policy.reduce import sanitize_name
 from ..render import override
 from ..render.override import ServicePolicy
 from .registry import FORMATS, RenderOptions, render

@@ -23,9 +23,13 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from ..recording.model import ExecFile, FileAccess, PrivilegedExec
+from ..recording.model import (ExecFile, FileAccess, ImageEntry, ImageFacts, Mount,
+                               NetworkAttachment, PrivilegedExec)
 from ..recording.run_options import PUBLISH as PUBLISH_OPTIONS
 
+# Access kinds that run code from a file: an exec, or a mapping with PROT_EXEC (a native
+# library unpacked into /tmp and loaded: snappy-java, JNI). A tmpfs under them needs `exec`.
+EXEC_KINDS = frozenset({"execute", "map_exec"})
 # Access kinds that change the file system (need a writable mount).
 WRITE_KINDS = frozenset({"write", "append", "truncate", "create", "delete", "rename", "link",
                          "chmod", "chown", "mkdir"})
@@ -40,6 +44,11 @@ MOVE_KINDS = frozenset({"rename", "link"})
 TMPFS_ROOTS = ("/tmp", "/var/tmp", "/run", "/var/run", "/var/log", "/var/cache", "/var/lib",
                "/var/spool", "/home", "/root", "/srv")
 MAX_TMPFS = 8
+# FHS 3.0 places for state that must outlive a restart (/var/lib: "state information ...
+# that persists between invocations"; /var/spool: data awaiting processing; /srv: the site's
+# data; /home: users' files). A write there gets a named volume, never a tmpfs: a tmpfs loses
+# it at every restart. (/tmp, /var/tmp, /run, /var/cache and /var/log may start empty.)
+PERSISTENT_ROOTS = ("/var/lib", "/var/spool", "/srv", "/home")
 # Separate mounts in every Docker container: --read-only does not affect them, and Docker
 # bind-mounts /etc/hosts, /etc/hostname and /etc/resolv.conf writable.
 _OWN_MOUNTS = ("/proc", "/sys", "/dev")
@@ -64,13 +73,17 @@ _RESOLVER_FILES = frozenset({"/etc/resolv.conf", "/etc/hosts", "/etc/gai.conf",
                              "/etc/host.conf"})
 
 # --pids-limit. Tasks are processes and threads. strict: max(32, 2 x peak), room for `docker
-# exec` shells and short spikes. Default: max(64, 4 x peak): a worker-per-connection or
-# thread-pool app grows with concurrency, which a training run rarely drives to production's
-# level; four times the peak seen still stops a fork bomb (it is a limit, not a reservation).
+# exec` shells and short spikes. Default: max(1024, 8 x peak, the recording's own limit): a
+# worker-per-connection or thread-pool app grows with the connections production opens, up to
+# what it is configured for, which a training run rarely reaches. The floor covers the stock
+# configuration of common servers with room to spare: PostgreSQL's max_connections 100 (a
+# process each), Apache's MaxRequestWorkers 150 (prefork) or 400 threads (event: ServerLimit
+# 16 x ThreadsPerChild 25), Tomcat's maxThreads 200. Any finite limit still stops a fork bomb
+# (it is a limit, not a reservation).
 PIDS_FLOOR = 32
 PIDS_FACTOR = 2
-PIDS_FLOOR_ROBUST = 64
-PIDS_FACTOR_ROBUST = 4
+PIDS_FLOOR_ROBUST = 1024
+PIDS_FACTOR_ROBUST = 8
 
 # Where every app may write under load although the training run did not: the FHS 3.0 temp
 # directories (/var/run is a symlink to /run in Debian and most images, so /run covers it).
@@ -113,6 +126,45 @@ class Evidence:
     # The engine the run line is for ("docker" or "podman", metadata.engine): the two take
     # different tmpfs options (_tmpfs_owner).
     engine: str = "docker"
+    # What the image holds where the run line may mount (schema 1.8; None: not recorded, then
+    # a tmpfs that would hide a file the app used is refused, as before 1.7).
+    image_facts: ImageFacts | None = None
+    # The container's mounts as the engine reported them (the first recording's).
+    mounts: tuple[Mount, ...] = ()
+    # Per run: (mount target, empty when the app started) of its volume and bind mounts, and
+    # per run whether the recorder restarted the container (a later boot seen in that run).
+    boots: tuple[tuple[tuple[str, bool], ...], ...] = ()
+    restarted: tuple[bool, ...] = ()
+    # The recorded container's name (the user's --name; "" when Docker chose it), network
+    # mode, networks with aliases, and DNS settings.
+    name: str = ""
+    network_mode: str = ""
+    networks: tuple[NetworkAttachment, ...] = ()
+    dns: tuple[tuple[str, str], ...] = ()  # ("dns" | "dns-search" | "dns-option", value)
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    """A volume (or the recording's bind mount) the run line mounts, and why.
+
+    kind: "named" (a volume named after the container, `<name>-<slug of target>`: data kept
+    across restarts and new containers), "anonymous" (seeded from the image, lives as long as
+    the container, like its writable layer), "volume" (the recording's own named volume,
+    `source`), "bind" (the recording's bind mount of `source`)."""
+
+    target: str
+    kind: str
+    evidence: str
+    source: str = ""
+    read_only: bool = False
+    # True: for the app's writes below the root (instead of a tmpfs); False: the image's VOLUME
+    # or the recording's own mount (a compose project keeps those in its own file)
+    for_writes: bool = False
+
+    @property
+    def slug(self) -> str:
+        """The named volume's suffix: the target's path, [a-z0-9.-] only."""
+        return re.sub(r"[^a-z0-9.]+", "-", self.target.lower()).strip("-.") or "root"
 
 
 @dataclass(frozen=True)
@@ -137,19 +189,44 @@ class Hardening:
     network_none: Decision
     # the tmpfs directories the runs did not write: temp directories and home, for tomorrow
     tmpfs_spare: tuple[str, ...] = ()
+    # Volumes instead of a tmpfs, for the image's VOLUMEs and the recording's mounts (run
+    # line, compose), whether or not the root is read-only.
+    volumes: tuple[VolumeMount, ...] = ()
+    # tmpfs directory -> why its options are what they are (owner, exec), for the comment
+    tmpfs_why: tuple[tuple[str, str], ...] = ()
+    # The recorded network carried (value: its name; not applied: Docker's default bridge, or
+    # --network none decided), its aliases, networks docker run cannot join at once, DNS.
+    network: Decision = Decision(False, "", "the default bridge network, as recorded")
+    network_aliases: tuple[str, ...] = ()
+    network_extra: tuple[str, ...] = ()
+    dns: tuple[tuple[str, str], ...] = ()
+    # The container name: value is the default of run.sh's PROFILER_NAME ("" none).
+    name: Decision = Decision(False, "", "the recording did not name the container")
+    # First boot vs later boots: applied when the runs covered both.
+    boot: Decision = Decision(False, "", "")
 
 
 def decide(ev: Evidence, *, strict: bool = False) -> Hardening:
     """Every hardening decision for the evidence (strict: exactly what the runs did)."""
-    read_only_decision, tmpfs, spare = read_only(ev, strict=strict)
+    mounts = plan_mounts(ev, strict=strict)
+    none = network_none(ev, strict=strict)
+    net, aliases, extra, dns = network(ev, none)
     return Hardening(
         no_new_privileges=_assuming(no_new_privileges(ev), _NNP_ASSUMES),
-        read_only=read_only_decision,
-        tmpfs=tmpfs,
-        tmpfs_spare=spare,
+        read_only=mounts.read_only,
+        tmpfs=mounts.tmpfs,
+        tmpfs_spare=mounts.spare,
         pids_limit=pids_limit(ev, strict=strict),
         user=_assuming(user(ev), _USER_ASSUMES),
-        network_none=network_none(ev, strict=strict),
+        network_none=none,
+        volumes=mounts.volumes,
+        tmpfs_why=mounts.tmpfs_why,
+        network=net,
+        network_aliases=aliases,
+        network_extra=extra,
+        dns=dns,
+        name=container_name(ev),
+        boot=boot(ev),
     )
 
 
@@ -225,36 +302,189 @@ _RO_ASSUMES_STRICT = ("assumes the app never writes outside the directories the 
                       "wrote (strict: no tmpfs for temp directories it did not use)")
 
 
+@dataclass(frozen=True)
+class MountPlan:
+    """read-only root or not, and what is mounted writable: tmpfs (directory, options) with
+    why, spare tmpfs directories (not written in training), volumes."""
+
+    read_only: Decision
+    tmpfs: tuple[tuple[str, str], ...] = ()
+    spare: tuple[str, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    tmpfs_why: tuple[tuple[str, str], ...] = ()
+
+
 def read_only(ev: Evidence, *, strict: bool = False
               ) -> tuple[Decision, tuple[tuple[str, str], ...], tuple[str, ...]]:
     """--read-only, the tmpfs mounts (directory, options) that the app's writes need plus
     (unless strict) the temp directories and home every app may write to under load, and
-    which of those the run did not write."""
+    which of those the run did not write (plan_mounts without its volumes)."""
+    plan = plan_mounts(ev, strict=strict)
+    return plan.read_only, plan.tmpfs, plan.spare
+
+
+def plan_mounts(ev: Evidence, *, strict: bool = False) -> MountPlan:
+    """Where the app writes, and what is mounted there: the image's VOLUMEs and the recording's
+    own mounts stay volumes (data is never put on a tmpfs); below the root, a written directory
+    gets a tmpfs when nothing of the image is there, an anonymous volume (a copy of the image's
+    content) when something is, a named volume under PERSISTENT_ROOTS. The root is read-only
+    when every write lands in one of them."""
+    facts = ev.image_facts
     kinds = _kinds_by_path(ev.files)
-    written = _written(kinds, ev.run_options)
+    volumes = list(_data_volumes(ev))
+    mounted_dirs = tuple(v.target for v in volumes) + tuple(_option_targets(ev.run_options))
+    written = _written(kinds, ev.run_options, mounted_dirs)
     assumes = _RO_ASSUMES_STRICT if strict else _RO_ASSUMES
     tops: list[str] = []
     executes: set[str] = set()
+    hidden_tops: set[str] = set()
     if written:
         tops, refusal = _tmpfs_tops(written)
         if refusal:
-            return Decision(False, "", refusal), (), ()
+            return MountPlan(Decision(False, "", refusal), volumes=tuple(volumes))
         hidden, executes = _hidden_and_executed(kinds, tops)
-        if hidden:
+        if hidden and facts is None:  # not known what else the image has there: keep it
             p, d = min(hidden)
-            return Decision(False, "", f"{p!r} is used but not created by the app: a tmpfs "
-                                       f"on {d} would hide the image's copy"), (), ()
-    extra = [] if strict else _spare_dirs(ev, kinds, tops)
-    owner = _tmpfs_owner(ev.uids, ev.gids, ev.engine)
+            return MountPlan(Decision(False, "", f"{p!r} is used but not created by the app: "
+                                                 f"a tmpfs on {d} would hide the image's copy"),
+                             volumes=tuple(volumes))
+        hidden_tops = {d for _, d in hidden}
+    extra = [] if strict else _spare_dirs(ev, kinds, tops + list(mounted_dirs))
     empty = list(PODMAN_EMPTY_TMPFS) if ev.engine == "podman" else []
-    tmpfs = tuple((d, ",".join(owner + (["exec"] if d in executes else []) + empty))
-                  for d in sorted(tops + extra))
+    tmpfs, why = [], []
+    for d in sorted(tops + extra):
+        spare = d not in tops
+        persistent = _under_any(PERSISTENT_ROOTS)(d)
+        content = _image_content(facts, d)
+        if persistent:
+            volumes.append(VolumeMount(d, "named", for_writes=True, evidence=(
+                (f"the app wrote under {d}" if not spare else f"{d} is the app's home, not "
+                 f"written in training") +
+                f", a place for state that outlives a restart (FHS /var/lib, /var/spool, /srv, "
+                f"/home): a tmpfs would lose it at every restart; a named volume keeps it "
+                f"(Docker seeds it from the image's {d} when empty)")))
+        elif content or d in hidden_tops:
+            volumes.append(VolumeMount(d, "anonymous", for_writes=True, evidence=(
+                (f"the image has {content} in {d}" if content else
+                 f"the app used files of the image in {d}")
+                + ": an empty tmpfs would hide them; an anonymous volume starts as Docker's "
+                  "copy of them, keeps the root read-only, and lives as long as the container "
+                  "(as its writable layer would)" + ("; not written in training" if spare
+                                                     else ""))))
+        else:
+            owner, owner_why = _owner_for(ev, d, kinds)
+            opts = owner + (["exec"] if d in executes else []) + empty
+            tmpfs.append((d, ",".join(opts)))
+            if owner_why:
+                why.append((d, owner_why))
+    tmpfs_dirs = [d for d, _ in tmpfs]
+    anon = [v.target for v in volumes if v.kind in ("anonymous", "named")
+            and (v.target in tops or v.target in extra)]
     evidence = ("all writes are below " + ", ".join(tops) + " (files the app created itself)"
                 if tops else "no write outside /proc, /sys, /dev and mounted volumes")
-    if extra:
-        evidence += "; tmpfs also on " + ", ".join(extra) + " (temp directories and home, " \
-                    "where apps write under load)"
-    return Decision(True, "", evidence + ": the rest read-only", assumes), tmpfs, tuple(extra)
+    if anon:
+        evidence += "; volumes on " + ", ".join(sorted(anon))
+    spare_tmpfs = [d for d in extra if d in tmpfs_dirs]
+    if spare_tmpfs:
+        evidence += "; tmpfs also on " + ", ".join(spare_tmpfs) + " (temp directories and " \
+                    "home, where apps write under load)"
+    return MountPlan(Decision(True, "", evidence + ": the rest read-only", assumes),
+                     tuple(tmpfs), tuple(spare_tmpfs),
+                     tuple(sorted(volumes, key=lambda v: v.target)), tuple(why))
+
+
+def _data_volumes(ev: Evidence) -> list[VolumeMount]:
+    """The image's VOLUMEs and the container's own mounts the run line must carry: never a
+    tmpfs on them. A VOLUME (or an anonymous `-v DIR`) gets a named volume: Docker would give
+    every new container a fresh empty one, and the data of the last would be out of reach.
+    The recording's named volumes and binds are carried as they were (unless its run options
+    carry them already)."""
+    given = set(_option_targets(ev.run_options))
+    out: dict[str, VolumeMount] = {}
+    for m in ev.mounts:
+        t = m.target.rstrip("/") or "/"
+        if t in given or not t.startswith("/") or not _safe_dir(t) or m.type == "tmpfs":
+            continue
+        if m.type == "bind" and m.source and _safe_dir(m.source):
+            out[t] = VolumeMount(t, "bind", f"the recording bind-mounted {m.source} here",
+                                 m.source, m.read_only)
+        elif m.type == "volume" and m.source and _safe_volume_name(m.source):
+            out[t] = VolumeMount(t, "volume", f"the recording mounted volume {m.source} here",
+                                 m.source, m.read_only)
+    for v in (ev.image_facts.volumes if ev.image_facts else ()):
+        t = v.rstrip("/") or "/"
+        if t in given or t in out or not _safe_dir(t):
+            continue
+        out[t] = VolumeMount(t, "named", (
+            f"the image declares VOLUME {t}: its data must outlive the container; Docker would "
+            f"give each new container an empty anonymous volume (and a tmpfs would lose the "
+            f"data at every restart): a named volume keeps it across restarts and new "
+            f"containers, seeded from the image on first use"))
+    for m in ev.mounts:  # an anonymous -v DIR of the recording that is no VOLUME
+        t = m.target.rstrip("/") or "/"
+        if m.type == "volume" and not m.source and t not in out and t not in given \
+                and _safe_dir(t):
+            out[t] = VolumeMount(t, "named", f"the recording had an anonymous volume on {t}: "
+                                             f"a named volume keeps its data across containers")
+    return list(out.values())
+
+
+def _safe_volume_name(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name) is not None
+
+
+def _image_content(facts: ImageFacts | None, d: str) -> str:
+    """What the image holds below d, in words ("" when nothing, or not known): an empty tmpfs
+    on d would hide it."""
+    if facts is None or not any(_under(d, r) for r in facts.inspected):
+        return ""
+    below = [e for e in facts.entries if e.path != d and _under(e.path, d)]
+    if not below:
+        return ""
+    entry = next((e for e in facts.entries if e.path == d), None)
+    n = entry.entries if entry is not None and entry.entries else len(below)
+    shown = []
+    for e in sorted(below, key=lambda e: (e.type != "symlink", e.path))[:3]:
+        shown.append(f"{e.path} -> {e.target}" if e.type == "symlink" else
+                     e.path + ("/" if e.type == "dir" else ""))
+    return f"{n} entr{'y' if n == 1 else 'ies'} ({', '.join(shown)}{', ...' if n > 3 else ''})"
+
+
+def _image_dir(facts: ImageFacts | None, d: str) -> ImageEntry | None:
+    if facts is None:
+        return None
+    return next((e for e in facts.entries if e.path == d and e.type == "dir"), None)
+
+
+def _owner_for(ev: Evidence, d: str, kinds: dict[str, frozenset[str]]) -> tuple[list[str], str]:
+    """tmpfs options that let the users who wrote below d write there, and why: the non-root
+    users the recorder saw writing there (a daemon that starts as root and drops to its own
+    user writes as that user), else the owner of the image's directory (what the app found
+    there under Docker's defaults), else the one non-root uid of the run (_tmpfs_owner)."""
+    below = _under_any((d,))
+    writers = sorted({f.writer for f in ev.files if f.writer and below(f.path)
+                      and not WRITE_KINDS.isdisjoint(f.ok)})
+    entry = _image_dir(ev.image_facts, d)
+    if writers:
+        if len(writers) == 1:
+            uid, _, gid = writers[0].partition(":")
+            if ev.engine == "podman":  # no uid=/gid= (see _tmpfs_owner); U is the run's user
+                return ["mode=1777"], f"written by uid {uid}; mode 1777 (Podman takes no uid=)"
+            mode = f"{entry.mode & 0o7777:04o}" if entry is not None else "0755"
+            return [f"uid={uid}", f"gid={gid}", f"mode={mode}"], \
+                (f"owned by uid {uid}, gid {gid}, the user that wrote there in training, mode "
+                 f"{mode}" + (" as the image's directory" if entry is not None else ""))
+        return ["mode=1777"], (f"several users wrote there in training "
+                               f"({', '.join(writers)}): writable by all, sticky")
+    if entry is not None and (entry.uid or entry.gid):
+        if ev.engine == "podman":
+            return ["mode=1777"], (f"the image's {d} is owned by uid {entry.uid}; mode 1777 "
+                                   f"(Podman takes no uid=)")
+        return [f"uid={entry.uid}", f"gid={entry.gid}", f"mode={entry.mode & 0o7777:04o}"], \
+            (f"owned as the image's {d} is (uid {entry.uid}, gid {entry.gid}, mode "
+             f"{entry.mode & 0o7777:04o})")
+    owner = _tmpfs_owner(ev.uids, ev.gids, ev.engine)
+    return owner, ("writable by the app's non-root user" if owner else "")
 
 
 def _spare_dirs(ev: Evidence, kinds: dict[str, frozenset[str]], tops: list[str]) -> list[str]:
@@ -272,6 +502,8 @@ def _spare_dirs(ev: Evidence, kinds: dict[str, frozenset[str]], tops: list[str])
         if any(_under(d, c) for c in candidates if c != d):
             continue  # inside another candidate: that tmpfs covers it
         below = _under_any((d,))
+        if any(below(t) for t in tops):
+            continue  # a volume or tmpfs lies below: one on d would cover its parent
         if any(below(p) for p in image_files):
             continue  # the app used the image's files there: keep them visible
         out.append(d)
@@ -295,10 +527,10 @@ def _kinds_by_path(files: tuple[FileAccess, ...]) -> dict[str, frozenset[str]]:
     return out
 
 
-def _written(kinds: dict[str, frozenset[str]], run_options) -> list[str]:
+def _written(kinds: dict[str, frozenset[str]], run_options, mounted=()) -> list[str]:
     """The written paths a read-only root would refuse, sorted: not below Docker's own mounts,
-    its /etc files or the recording's volumes."""
-    mounts = _under_any(_OWN_MOUNTS + tuple(_option_targets(run_options)))
+    its /etc files, the recording's volumes or the volumes the run line mounts."""
+    mounts = _under_any(_OWN_MOUNTS + tuple(_option_targets(run_options)) + tuple(mounted))
 
     def exempt(p: str) -> bool:
         return p in _DOCKER_FILES or mounts(p)
@@ -364,7 +596,7 @@ def _hidden_and_executed(kinds: dict[str, frozenset[str]], tops: list[str]) \
         # run (or lie in a directory it made).
         if CREATE_KINDS.isdisjoint(ok) and not in_made_dir:
             hidden.append((p, d))
-        if "execute" in ok:
+        if not EXEC_KINDS.isdisjoint(ok):
             executes.add(d)
     return hidden, executes
 
@@ -459,12 +691,120 @@ def pids_limit(ev: Evidence, *, strict: bool = False) -> Decision:
     if peak <= 0:
         return Decision(False, "", "the peak task count was not recorded")
     floor, factor = (PIDS_FLOOR, PIDS_FACTOR) if strict else (PIDS_FLOOR_ROBUST, PIDS_FACTOR_ROBUST)
-    limit = max(floor, factor * peak)
+    given = _recorded_pids_limit(ev.run_options)
+    limit = max(floor, factor * peak, given)
+    why = (f"peak {peak} tasks (processes and threads) seen; limit max({floor}, {factor} x peak"
+           + (f", the recording's own --pids-limit {given}" if given else "") + ")")
+    if strict:
+        return Decision(True, str(limit), "an estimate: " + why,
+                        f"assumes the workload drove at least 1/{factor} of production's peak "
+                        f"concurrency (threads count as tasks)")
     return Decision(True, str(limit),
-                    f"an estimate: peak {peak} tasks (processes and threads) seen; limit "
-                    f"max({floor}, {factor} x peak)",
-                    f"assumes the workload drove at least 1/{factor} of production's peak "
-                    f"concurrency (threads count as tasks)")
+                    why + f": the floor {floor} covers stock server configurations (100 "
+                          f"PostgreSQL connections, 150 Apache workers, 200 Tomcat threads) "
+                          f"whatever the training run reached",
+                    f"assumes the app is not configured for more than {limit} processes and "
+                    f"threads (raise it with the app's connection or thread limits)")
+
+
+def _recorded_pids_limit(run_options) -> int:
+    for k, v in run_options:
+        if k == "pids-limit":
+            try:
+                return max(0, int(v))
+            except ValueError:
+                return 0
+    return 0
+
+
+# --- the recorded container's name, network, DNS; first boot vs later boots ----------------
+
+def container_name(ev: Evidence) -> Decision:
+    """run.sh takes the container's name from PROFILER_NAME, by default the recorded --name: a
+    fixed --name makes a second instance conflict ("name already in use"), none at all breaks
+    the peers that resolve the container by its name on a user-defined network."""
+    if ev.name and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", ev.name):
+        return Decision(True, ev.name, f"the recording named the container {ev.name}; a second "
+                                       f"instance: PROFILER_NAME=OTHER ./run.sh (a fixed "
+                                       f"--name would conflict)")
+    return Decision(False, "", "the recording did not name the container (Docker chose a "
+                               "name); PROFILER_NAME=NAME ./run.sh names it")
+
+
+_DEFAULT_NETWORKS = frozenset({"", "default", "bridge"})
+
+
+def network(ev: Evidence, none: Decision):
+    """The recorded network, aliases, other networks and DNS settings to carry: run.sh must
+    be the recorded container, and peers resolve it (and it resolves them) on a user-defined
+    network only. Returns (Decision, aliases, other networks, dns options)."""
+    dns = tuple((k, v) for k, v in ev.dns if v.isprintable() and v)
+    if none.apply:
+        return Decision(False, "", "--network none decided (" + none.evidence + ")"), (), (), ()
+    mode = ev.network_mode
+    recorded = next((v for k, v in ev.run_options if k == "network"), "")
+    mode = mode or recorded
+    names = [n.name for n in ev.networks]
+    if mode in _DEFAULT_NETWORKS and (not names or set(names) <= _DEFAULT_NETWORKS):
+        return Decision(False, "", "the default bridge network, as recorded"), (), (), dns
+    if mode.startswith("container:"):
+        return Decision(False, "", f"the recording shared the network of {mode}: that "
+                                   f"container's id changes; join it by hand"), (), (), dns
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", mode):
+        mode = next((n for n in names if n not in _DEFAULT_NETWORKS), mode)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", mode or "-"):
+        return Decision(False, "", f"the recorded network {mode!r} cannot be passed safely"), \
+            (), (), dns
+    att = next((n for n in ev.networks if n.name == mode), None)
+    aliases = tuple(a for a in (att.aliases if att else ())
+                    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", a) and a != ev.name)
+    extra = tuple(n for n in names if n != mode and n not in _DEFAULT_NETWORKS
+                  and re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", n))
+    if mode == "host":
+        why = "as recorded: the host's network stack (no network namespace of its own)"
+    elif mode == "none":
+        why = "as recorded: no network"
+    else:
+        why = (f"as recorded: its peers resolve it (and it resolves them) on {mode}"
+               + (f", aliases {', '.join(aliases)}" if aliases else ""))
+    return Decision(True, mode, why), aliases, extra, dns
+
+
+def boot(ev: Evidence) -> Decision:
+    """Which boots the runs saw. Many images initialise a data directory on their first start
+    (postgres's initdb into an empty volume) and do other things on later starts (recovery,
+    upgrades, a pid file left behind). A run whose volume or bind mount started empty saw a
+    first boot; one whose mounts all held data, a later boot. Applied when both were seen."""
+    runs = [r for r in ev.boots if r]
+    if not runs:
+        return Decision(False, "", "")
+    restarted = dict(enumerate(ev.restarted, 1))
+    first = [i for i, r in enumerate(ev.boots, 1) if r and any(e for _, e in r)]
+    later = [i for i, r in enumerate(ev.boots, 1)
+             if r and (not any(e for _, e in r) or restarted.get(i))]
+    empty = sorted({t for r in ev.boots for t, e in r if e})
+    held = sorted({t for r in ev.boots for t, e in r if not e})
+    if first and later:
+        return Decision(True, "both", f"first boot seen in run(s) {_runs(first)} ("
+                                      f"{', '.join(empty)} started empty), a later boot in "
+                                      f"run(s) {_runs(later)}" + (" (record --restart)" if any(ev.restarted) else "")
+            + ": the policy covers both")
+    if first:
+        return Decision(False, "first", (
+            f"only a first boot was recorded ({', '.join(empty)} started empty: the app "
+            f"initialised it); a later boot (`docker restart`, or a new container on the kept "
+            f"volume: recovery, upgrades) runs code the recording did not see: record with "
+            f"--restart (a later boot in the same run), or once more on the same data "
+            f"(-v NAME:DIR) and emit from both recordings"))
+    return Decision(False, "later", (
+        f"only a later boot was recorded ({', '.join(held)} held data at the start); the first "
+        f"boot's initialisation (e.g. initdb into an empty volume: a new instance) runs code "
+        f"the recording did not see: record once with an empty volume and emit from both "
+        f"recordings"))
+
+
+def _runs(ns) -> str:
+    return ", ".join(map(str, ns))
 
 
 def user(ev: Evidence) -> Decision:

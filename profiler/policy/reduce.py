@@ -97,7 +97,8 @@ class Policy:
     # output/pipeline.resolve_unknown has been told what to do (keep_default_caps or drop all).
     caps_unknown: tuple[str, ...] = ()
     keep_default_caps: bool = False  # emit no --cap-drop/--cap-add: Docker's default set
-    # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if strict)
+    # syscalls of the same family as ones the app used (profiler/policy/siblings.py; none if
+    # strict)
     siblings: tuple[str, ...] = ()
     # Generalisation by kind and risk (profiler/policy/generalise.py; none with emit --strict): the
     # low-risk syscalls of the families the app used, and every generalisation with its reason
@@ -111,6 +112,8 @@ class Policy:
     # older recordings). Podman's CLI and tmpfs options differ from Docker's (render/run.py,
     # hardening._tmpfs_owner).
     engine: str = "docker"
+    # The first recording says what the image holds where the run line mounts (schema 1.7).
+    image_facts_known: bool = False
     # Executables the app ran whose file carries a capability or a set-id bit (the runs'
     # processes.exec_files): their capabilities are in `capabilities` (the bounding set).
     exec_files: tuple[ExecFile, ...] = ()
@@ -228,6 +231,8 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
                      denied_capabilities=tuple(c for c in merged.denied_capabilities
                                                if c not in file_caps))
     hardening = decide(_evidence(merged, recorded, recordings, recs[0]), strict=strict)
+    if hardening.boot.value in ("first", "later"):
+        warnings.append(hardening.boot.evidence)
     if hardening.network_none.apply:
         # Nothing listened on an IP socket: the recording's published ports served nothing, and
         # docker refuses to publish ports of a container without a network.
@@ -458,7 +463,35 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
         files=tuple(chain.from_iterable(r.files for r in raw)),
         engine=_engine(first),
+        image_facts=first.metadata.image_facts,
+        mounts=first.metadata.container.mounts,
+        boots=tuple(tuple((m.target, m.empty_at_start) for m in r.metadata.container.mounts
+                          if m.type in ("volume", "bind") and not m.read_only
+                          and m.empty_at_start is not None) for r in raw),
+        restarted=tuple(r.metadata.restarts > 0 for r in raw),
+        name=_recorded_name(first, run_options),
+        network_mode=first.metadata.container.network_mode,
+        networks=first.metadata.container.networks,
+        dns=_dns(first, run_options),
     )
+
+
+def _recorded_name(rec: Recording, run_options) -> str:
+    """The name the user gave the container (record --name, or the one attach found); a name
+    `record` left to Docker is none."""
+    given = next((v for k, v in run_options if k == "name"), "")
+    if given or rec.metadata.mode == "container":
+        return given
+    return rec.metadata.container.name
+
+
+def _dns(rec: Recording, run_options) -> tuple[tuple[str, str], ...]:
+    c = rec.metadata.container
+    out = [("dns", v) for v in c.dns] + [("dns-search", v) for v in c.dns_search] + \
+        [("dns-option", v) for v in c.dns_options]
+    if not out:  # a recording without the engine's view: its own options
+        out = [(k, v) for k, v in run_options if k in ("dns", "dns-search", "dns-option")]
+    return tuple(out)
 
 
 def _engine(rec: Recording) -> str:
@@ -497,4 +530,5 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         resolved_executables=_resolved_executables(recs),
         caps_unknown=tuple(s for r, s in zip(recs, sources) if not r.metadata.capabilities_known),
         engine=_engine(first),
+        image_facts_known=first.metadata.image_facts is not None,
     )

@@ -184,8 +184,10 @@ def build_recording(raw: RawTrace, metadata: Metadata,
         args.append(ArgValues(name, argname, index, tuple(sorted(values))))
 
     real = raw.resolved  # path as used -> symlinks resolved, where the kernel said so
+    writers = raw.writers  # path -> (uid, gid) of a non-root task that wrote there
     files = [FileAccess(_decode(p), _bits_to_kinds(ok), _bits_to_kinds(failed),
-                        _decode(real[p]) if p in real else "")
+                        _decode(real[p]) if p in real else "",
+                        "%d:%d" % writers[p] if p in writers else "")
              for p, (ok, failed) in raw.files.items()]
 
     merged: dict[tuple[str, str, int], int] = {}
@@ -320,6 +322,7 @@ _MERGE = {
     "loss": _loss,
     "denied_calls": _ADD_PER_KEY, "denied_caps": _ADD_PER_KEY, "denied_compat": _ADD_PER_KEY,
     "erofs": _per_key(_or),
+    "writers": _first_wins,
     "exe_of": _first_wins,
     "resolved": _first_wins,
     "notes": _ordered_union,

@@ -20,7 +20,10 @@ from ..kernel.linux import cap_short
 # 1.5: a syscall may carry `arch` (a compat call) and `decoded` (false: arguments not read).
 # 1.6: metadata.engine, metadata.runtime (additive)
 # 1.7: processes.exec_files (file capabilities and set-id bits of executables; additive)
-SCHEMA_VERSION = "1.7"
+# 1.8: metadata.image_facts (VOLUMEs, content below the tmpfs roots), metadata.restarts,
+#      container.name, mounts, networks, dns; files[].writer; the access kind map_exec
+#      (all additive)
+SCHEMA_VERSION = "1.8"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -42,6 +45,7 @@ ACCESS_KINDS: tuple[str, ...] = (
     "chmod",
     "chown",
     "mkdir",
+    "map_exec",  # mapped executable (mmap with PROT_EXEC of the file): AppArmor `m`, tmpfs exec
 )
 
 # Loss counters every recording carries (zero when nothing was lost).
@@ -120,6 +124,9 @@ class FileAccess:
     # the path the app used; "" when they are the same or it is not known (older recordings,
     # kernels without BTF, and accesses that return no fd: stat, unlink, ...).
     resolved: str = ""
+    # "UID:GID" of a non-root task that wrote or created the file (the last one seen; 1.8),
+    # "" when only root did or it is not known: who must own a tmpfs there (hardening.py).
+    writer: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,51 @@ class IoUring:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A mount of the container as the engine reported it (1.8): a volume, bind or tmpfs."""
+
+    target: str
+    type: str  # "volume", "bind", "tmpfs", ...
+    source: str = ""  # a named volume's name, a bind's host path; "" for an anonymous volume
+    read_only: bool = False
+    # Was the mount empty when the app started (no entry below it)? None: not looked at
+    # (attach mode, tmpfs). An empty data directory is a first boot (hardening.boot).
+    empty_at_start: bool | None = None
+
+
+@dataclass(frozen=True)
+class NetworkAttachment:
+    """A network the container was connected to, with its aliases there (1.8)."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """A file system entry of the image below a directory the run line may mount over (1.8)."""
+
+    path: str
+    type: str  # "dir", "file", "symlink", "other" (socket, fifo, device)
+    uid: int = 0
+    gid: int = 0
+    mode: int = 0  # permission bits, set-id and sticky bits included
+    target: str = ""  # a symlink's target
+    entries: int = 0  # a directory: entries below it at any depth, listed here or not
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    """What the image holds where a run line might put a tmpfs or a volume (1.8), read from the
+    image at record time (engine.Engine.image_facts): its VOLUMEs and, below each directory of
+    `inspected`, its entries (every entry two levels down, fewer below that)."""
+
+    volumes: tuple[str, ...] = ()  # the image's VOLUME directories, sorted
+    inspected: tuple[str, ...] = ()  # the directories whose content was read, sorted
+    entries: tuple[ImageEntry, ...] = ()  # sorted by path
+
+
+@dataclass(frozen=True)
 class ContainerConfig:
     user: str = ""
     working_dir: str = ""
@@ -271,6 +323,15 @@ class ContainerConfig:
     # verify can start the container the same way. Values are the user's own CLI input.
     run_options: tuple[tuple[str, str], ...] = ()
     env_paths: tuple[tuple[str, str], ...] = ()  # (name, value) for PATH_ENV_NAMES that are set
+    # 1.8, as the engine reported the container: its name, mounts, network mode and networks,
+    # DNS settings (run.sh and compose carry them: hardening.network_options).
+    name: str = ""
+    mounts: tuple[Mount, ...] = ()
+    network_mode: str = ""
+    networks: tuple[NetworkAttachment, ...] = ()
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,6 +369,10 @@ class Metadata:
     # only when known (schema 1.6). Older recordings were all made with Docker and runc.
     engine: str = ""
     runtime: str = ""
+    # 1.8: the image's VOLUMEs and content where a run line may mount; None: not read.
+    image_facts: ImageFacts | None = None
+    # 1.8: restarts the recorder made (record --restart): the run saw a later boot too.
+    restarts: int = 0
 
     @property
     def container_runtime(self) -> str:
@@ -380,8 +445,15 @@ class Recording:
 
     def canonical(self) -> "Recording":
         """The same recording with every collection sorted (what serialisation writes)."""
+        md = self.metadata
+        if md.image_facts is not None:
+            f = md.image_facts
+            md = replace(md, image_facts=ImageFacts(tuple(sorted(set(f.volumes))),
+                                                    tuple(sorted(set(f.inspected))),
+                                                    _sorted(f.entries, key=_PATH)))
         return replace(
             self,
+            metadata=md,
             syscalls=_sorted(self.syscalls, key=lambda s: (s.arch, s.key, s.number)),
             arguments=_sorted(self.arguments, key=lambda a: (a.syscall, a.index, a.arg)),
             capabilities=_sorted(self.capabilities, key=lambda c: c.number),
@@ -446,6 +518,13 @@ def to_dict(rec: Recording) -> dict:
     for entry in (*d["files"], *d["processes"]["executables"]):
         if not entry["resolved"]:
             del entry["resolved"]
+    for entry in d["files"]:  # 1.8, only where a non-root task wrote
+        if not entry["writer"]:
+            del entry["writer"]
+    if d["metadata"]["image_facts"] is None:
+        del d["metadata"]["image_facts"]
+    if not d["metadata"]["restarts"]:
+        del d["metadata"]["restarts"]
     if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
         d["metadata"].pop("capability_source")
     for key in ("engine", "runtime"):  # schema 1.6, written only when known
@@ -469,6 +548,12 @@ def to_dict(rec: Recording) -> dict:
         cont["env_paths"] = {k: v for k, v in cont["env_paths"]}
     else:
         del cont["env_paths"]
+    for key in _CONTAINER_18:  # 1.8, written only when there is something to say
+        if not cont[key]:
+            del cont[key]
+    for m in cont.get("mounts", ()):
+        if m["empty_at_start"] is None:
+            del m["empty_at_start"]
     # Field order: schema_version first, then metadata, then evidence.
     order = ["schema_version", "metadata", "syscalls", "arguments", "capabilities", "files",
              "network", "processes", "loss"]
@@ -482,6 +567,16 @@ def to_dict(rec: Recording) -> dict:
         out["timeline"] = {"duration_ms": t["duration_ms"], "stop_ms": t["stop_ms"],
                            **{k: {name: ms for name, ms in t[k]} for k in TIMELINE_KINDS}}
     return out
+
+
+_CONTAINER_18 = ("name", "mounts", "network_mode", "networks", "dns", "dns_search", "dns_options")
+
+
+def _image_facts(f: dict | None) -> ImageFacts | None:
+    if f is None:
+        return None
+    return ImageFacts(volumes=tuple(f.get("volumes") or ()), inspected=tuple(f.get("inspected") or ()),
+                      entries=tuple(ImageEntry(**e) for e in f.get("entries") or ()))
 
 
 def _credentials(c: dict | None) -> Credentials | None:
@@ -523,6 +618,14 @@ def from_dict(d: dict) -> Recording:
             env_names=tuple(cont.get("env_names") or ()),
             run_options=tuple((k, v) for k, v in cont.get("run_options") or ()),
             env_paths=tuple(sorted((cont.get("env_paths") or {}).items())),
+            name=cont.get("name", ""),
+            mounts=tuple(Mount(**m) for m in cont.get("mounts") or ()),
+            network_mode=cont.get("network_mode", ""),
+            networks=tuple(NetworkAttachment(n["name"], tuple(n.get("aliases") or ()))
+                           for n in cont.get("networks") or ()),
+            dns=tuple(cont.get("dns") or ()),
+            dns_search=tuple(cont.get("dns_search") or ()),
+            dns_options=tuple(cont.get("dns_options") or ()),
         ),
         command=tuple(md.get("command") or ()),
         workload=Workload(wl["command"], wl.get("exit_status")) if wl else None,
@@ -531,6 +634,8 @@ def from_dict(d: dict) -> Recording:
         capability_source=md.get("capability_source", "tracepoint"),
         engine=md.get("engine", ""),
         runtime=md.get("runtime", ""),
+        image_facts=_image_facts(md.get("image_facts")),
+        restarts=md.get("restarts", 0),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}
@@ -552,7 +657,7 @@ def from_dict(d: dict) -> Recording:
         ),
         files=tuple(
             FileAccess(f["path"], tuple(f.get("ok") or ()), tuple(f.get("failed") or ()),
-                       f.get("resolved", ""))
+                       f.get("resolved", ""), f.get("writer", ""))
             for f in d.get("files") or ()
         ),
         network=Network(

@@ -31,6 +31,7 @@ FIELD_OPTION: dict[str, str] = {
     "read_only": "read-only",
     "pids_limit": "pids-limit",
     "memory": "memory",
+    "mounts": "mount",
 }
 
 # Other spellings of the same options: docker's short options and aliases (`docker run
@@ -46,7 +47,10 @@ _ALIASES: dict[str, str] = {
 # passed through (reduce drops them).
 MANAGED: frozenset[str] = frozenset({
     "cap-add", "cap-drop", "security-opt", "privileged", "user", "read-only", "network",
-    "pids-limit", "userns", "pid", "ipc", "uts", "device", "group-add"})
+    "pids-limit", "userns", "pid", "ipc", "uts", "device", "group-add",
+    # carried from the recorded container by hardening.py (network, container_name): the name
+    # becomes run.sh's PROFILER_NAME default, not a fixed --name
+    "name", "network-alias", "dns", "dns-search", "dns-option"})
 
 # Options that publish ports: docker refuses them for a container without a network.
 PUBLISH: frozenset[str] = frozenset({"publish", "expose"})

@@ -1,7 +1,7 @@
 """Policy -> AppArmor profile (templates/apparmor.profile.j2).
 
-File patterns come from profiler.policy.normalize (AppArmor glob syntax, specials escaped). Every path
-came from the container and is untrusted, so this module checks each pattern again before it
+File patterns come from profiler.policy.normalize (AppArmor glob syntax, specials escaped). Every
+path came from the container and is untrusted, so this module checks each pattern again before it
 reaches the template: a pattern is used only if it is exactly what normalize_path can produce
 (starts with "/", every backslash escapes a special character, the only live globs are `*` and
 the variables `@{pid}`/`@{tid}`, no control character and no U+FFFD for undecodable bytes).
@@ -36,7 +36,7 @@ GLOB_THRESHOLD = 8
 # creating, deleting, renaming, truncating, chmod and chown of a file as write.
 _LETTER = {"read": "r", "write": "w", "truncate": "w", "create": "w", "delete": "w",
            "rename": "w", "chmod": "w", "chown": "w", "append": "a", "link": "l",
-           "execute": "ix"}
+           "execute": "ix", "map_exec": "m"}
 # Shared objects are mapped executable by the dynamic loader: that needs `m`.
 _SHARED_OBJECT = re.compile(r"(\.so(\.[0-9.]+)?$|/ld-linux[^/]*$|/ld-musl[^/]*$)")
 

@@ -25,12 +25,20 @@ def reason(policy: Policy, name: str) -> str:
 
 
 def cap_args(policy: Policy) -> list[str]:
-    if policy.keep_default_caps:
-        return []
+    return [] if policy.keep_default_caps else names_args(cap_names(policy))
+
+
+def names_args(names) -> list[str]:
+    """`--cap-drop ALL`, then `--cap-add NAME` for each of names (Docker's spelling)."""
     args = ["--cap-drop", "ALL"]
-    for name in cap_names(policy):
+    for name in names:
         args += ["--cap-add", name]
     return args
+
+
+def line(names) -> str:
+    """caps.txt for these capabilities (verify --minimize writes its reduced set with it)."""
+    return " ".join(names_args(names)) + "\n"
 
 
 KEEP_DEFAULT_NOTE = "capabilities were not recorded: Docker's default set is kept"
@@ -39,4 +47,4 @@ KEEP_DEFAULT_NOTE = "capabilities were not recorded: Docker's default set is kep
 def render(policy: Policy) -> str:
     if policy.keep_default_caps:
         return f"# {KEEP_DEFAULT_NOTE} (emit --caps-unknown keep-default)\n"
-    return " ".join(cap_args(policy)) + "\n"
+    return line(cap_names(policy))

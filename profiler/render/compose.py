@@ -25,6 +25,42 @@ def hardening_tmpfs(policy: Policy) -> list[str]:
     return [f"{d}:{o}" if o else d for d, o in h.tmpfs] if h.read_only.apply else []
 
 
+def volume_entries(policy: Policy) -> tuple[list[tuple[str, str]], dict[str, bool]]:
+    """The service's volumes in compose's short syntax with their evidence, and the top-level
+    volumes they name (name -> external). A named volume of the run line is the service's own
+    (compose prefixes it with the project's name, so each project has its own); the
+    recording's own named volume is external (it exists already and holds the data)."""
+    entries, top = [], {}
+    for v in policy.hardening.volumes:
+        ro = ":ro" if v.read_only else ""
+        if v.kind == "named":
+            top[f"{policy.name}-{v.slug}"] = False
+            entries.append((f"{policy.name}-{v.slug}:{v.target}{ro}", v.evidence))
+        elif v.kind == "anonymous":
+            entries.append((v.target, v.evidence))
+        elif v.kind == "volume":
+            top[v.source] = True
+            entries.append((f"{v.source}:{v.target}{ro}", v.evidence))
+        else:
+            entries.append((f"{v.source}:{v.target}{ro}", v.evidence))
+    return entries, top
+
+
+def network_entries(policy: Policy) -> tuple[str, list[tuple[str, list[str]]], str]:
+    """(network_mode, [(network, aliases)], evidence) as compose spells the recorded network:
+    a user-defined network is external (it exists, its peers are on it) and the recorded
+    container name becomes an alias there (compose names the container itself: a fixed
+    container_name conflicts with a second project or a scale)."""
+    h = policy.hardening
+    if h.network_none.apply or not h.network.apply:
+        return "", [], ""
+    if h.network.value in ("host", "none"):
+        return h.network.value, [], h.network.evidence
+    aliases = list(h.network_aliases) + ([h.name.value] if h.name.apply else [])
+    nets = [(h.network.value, sorted(set(aliases)))] + [(n, []) for n in h.network_extra]
+    return "", nets, h.network.evidence
+
+
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
     h = policy.hardening
@@ -39,6 +75,12 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         else:
             untranslated.append(f"--{key} {value}")
     tmpfs = hardening_tmpfs(policy) + lists.pop("tmpfs", [])
+    volumes, top_volumes = volume_entries(policy)
+    network_mode, networks, network_why = network_entries(policy)
+    dns = {"dns": "dns", "dns-search": "dns_search", "dns-option": "dns_opt"}
+    dns_lists: dict[str, list[str]] = {}
+    for k, v in h.dns:
+        dns_lists.setdefault(dns[k], []).append(v)
     return templating.render(
         "compose.yaml.j2",
         name=policy.name,
@@ -52,6 +94,14 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         lists=sorted(lists.items()),
         scalars=sorted(scalars.items()),
         untranslated=untranslated,
+        volumes=volumes,
+        top_volumes=sorted(top_volumes.items()),
+        network_mode=network_mode,
+        networks=networks,
+        network_why=network_why,
+        dns_lists=sorted(dns_lists.items()),
+        container_name=h.name,
+        boot=h.boot,
         not_applied=not_applied(policy),
         pss=k8s.pss_verdict(policy).lines(),
         complain=complain,

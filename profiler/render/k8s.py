@@ -76,7 +76,11 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
     uid, gid = _uid_gid(policy)
     ports = sorted({(p, "TCP") for f, _, p in policy.listening if f in ("AF_INET", "AF_INET6")})
     relied = docker_defaults.relied_on(policy)
-    tmpfs = [d for d, _ in h.tmpfs] if h.read_only.apply else []
+    # The run line's volumes are writable directories too (emptyDir here: a PersistentVolumeClaim
+    # is the cluster's choice for data that must outlive the pod).
+    tmpfs = sorted([d for d, _ in h.tmpfs] + [v.target for v in h.volumes
+                                              if v.kind in ("named", "anonymous")]) \
+        if h.read_only.apply else []
     rules = _spo_rules(policy, arg_filters)
     return templating.render(
         "k8s.yaml.j2",

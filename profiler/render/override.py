@@ -9,8 +9,8 @@ compose.security.yaml up` merges it into. Each key is spelled as in a single pol
 fragment (templates/compose_security.j2, shared with render/compose.py).
 
 seccomp profiles are named by absolute path, because the compose versions resolve a relative
-one from different places (profiler/session/compose_cli.py); the policies' directory (`policy_root`)
-is therefore part of the text.
+one from different places (profiler/session/compose_cli.py); the policies' directory
+(`policy_root`) is therefore part of the text.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -
         keep_default_caps=p.keep_default_caps,
         h=p.hardening,
         tmpfs=hardening_tmpfs(p),
+        # the volumes that stand for a tmpfs (the app's writes); the image's VOLUMEs and the
+        # project's own mounts stay as the project's file has them (compose keeps their data)
+        volumes=[(f"{sp.service}-{v.slug}:{v.target}" if v.kind == "named" else v.target,
+                  v.evidence) for v in p.hardening.volumes
+                 if v.for_writes and p.hardening.read_only.apply],
         seccomp=str(policy_root / sp.service / seccomp_file),
         not_applied=not_applied(p),
     )
@@ -53,14 +58,17 @@ def render(services: list[ServicePolicy], *, project: str, source: str,
     """The override text. policy_root: the absolute directory holding `<service>/seccomp_file`
     and `<service>/apparmor.profile`, and the override and load script under the names given
     (output/project_tree.py names the files)."""
+    contexts = [_context(s, policy_root, seccomp_file)
+                for s in sorted(services, key=lambda s: s.service)]
     return templating.render(
         "compose.security.yaml.j2",
         project=project,
+        top_volumes=sorted({v.split(":", 1)[0] for c in contexts for v, _ in c["volumes"]
+                            if ":" in v}),
         source=source,
         override=str(policy_root / override_file),
         load_script=str(policy_root / load_script),
-        services=[_context(s, policy_root, seccomp_file)
-                  for s in sorted(services, key=lambda s: s.service)],
+        services=contexts,
         complain=complain,
     )
 

@@ -13,6 +13,7 @@ tmpfs owner (hardening._tmpfs_owner).
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass
 
 from ..policy.reduce import Policy
@@ -21,6 +22,7 @@ from . import k8s
 from . import seccomp as seccomp_render
 from . import templating
 from .container import not_applied, require_image
+from .templating import NAME
 
 _KEY = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -59,6 +61,7 @@ def flags(policy: Policy) -> list[Flag]:
             out.append(Flag(("--cap-add", name), caps_render.reason(policy, name)))
     if h.no_new_privileges.apply:
         out.append(_flag(("--security-opt", "no-new-privileges"), h.no_new_privileges))
+    owner_why = dict(h.tmpfs_why)
     if h.read_only.apply:
         out.append(_flag(("--read-only",), h.read_only))
         for d, opts in h.tmpfs:
@@ -66,20 +69,51 @@ def flags(policy: Policy) -> list[Flag]:
             why = ("not written in training: a temp directory or home, where apps write under "
                    "load" if d in h.tmpfs_spare else "the app created files here")
             if "exec" in opts.split(","):
-                why += " and executed them"
-            if "uid=" in opts or "mode=" in opts or "U" in opts.split(","):
+                why += " and executed or mapped executable files there (exec)"
+            why += "; nothing of the image is there" if policy.image_facts_known else ""
+            if d in owner_why:
+                why += "; " + owner_why[d]
+            elif "uid=" in opts or "mode=" in opts or "U" in opts.split(","):
                 why += "; writable by the app's non-root user"
             if "notmpcopyup" in opts.split(","):
                 why += "; empty, as Docker's (Podman would copy the image's files in)"
             out.append(Flag(("--tmpfs", value), why))
+    for v in h.volumes:
+        out.append(Flag(("--mount", mount_value(v)), v.evidence))
     if h.pids_limit.apply:
         out.append(_flag(("--pids-limit", h.pids_limit.value), h.pids_limit))
     if h.user.apply:
         out.append(_flag(("--user", h.user.value), h.user))
     if h.network_none.apply:
         out.append(_flag(("--network", "none"), h.network_none))
+    elif h.network.apply:
+        out.append(_flag(("--network", h.network.value), h.network))
+        for a in h.network_aliases:
+            out.append(Flag(("--network-alias", a), f"as recorded on {h.network.value}"))
+    for key, value in h.dns:
+        out.append(Flag((f"--{key}", value), "as recorded"))
     out += passthrough(policy)[0]
     return out
+
+
+def flag_line(words, comment: str) -> str:
+    """One option of run.sh's `args=( ... )` block, as templates/run.sh.j2 writes a Flag (verify
+    --minimize adds the options it proved with it)."""
+    return "  " + " ".join(shlex.quote(str(w)) for w in words) + "  # " + \
+        templating.comment(comment)
+
+
+def mount_value(v) -> str:
+    """A VolumeMount as docker's --mount value; a named volume's source is NAME-<slug> (run.sh
+    puts the container's name in, verify its own)."""
+    ro = ",readonly" if v.read_only else ""
+    if v.kind == "named":
+        return f"type=volume,source={NAME}-{v.slug},target={v.target}{ro}"
+    if v.kind == "anonymous":
+        return f"type=volume,target={v.target}"
+    if v.kind == "bind":
+        return f"type=bind,source={v.source},target={v.target}{ro}"
+    return f"type=volume,source={v.source},target={v.target}{ro}"
 
 
 def _flag(words: tuple[str, ...], d) -> Flag:
@@ -92,9 +126,11 @@ def cli(policy: Policy) -> str:
 
 
 def docker_args(policy: Policy, seccomp_file: str | None = None,
-                apparmor_profile: str | None = None) -> list[str]:
-    """`docker run` options (no image, no command) as a list of words."""
-    words = [w for f in flags(policy) for w in f.words]
+                apparmor_profile: str | None = None, name: str | None = None) -> list[str]:
+    """`docker run` options (no image, no command) as a list of words; named volumes are
+    named after `name` (default: as run.sh does, the recorded name or the policy's)."""
+    prefix = name or policy.hardening.name.value or policy.name
+    words = [w.replace(NAME, prefix) for f in flags(policy) for w in f.words]
     if seccomp_file:
         words += ["--security-opt", f"seccomp={seccomp_file}"]
     if apparmor_profile:
@@ -113,10 +149,16 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
     image = require_image(policy)
     prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
     allowed = seccomp_render.allowed_names(prof)
+    h = policy.hardening
     return templating.render(
         "run.sh.j2",
         cli=cli(policy),
         name=policy.name,
+        container_name=h.name,
+        volume_prefix=h.name.value or policy.name,
+        named_volumes=any(v.kind == "named" for v in h.volumes),
+        network_extra=list(h.network_extra),
+        boot=h.boot,
         runs=policy.runs,
         image=image,
         command=list(policy.command),

@@ -25,10 +25,21 @@ def _yq(value) -> str:
     return json.dumps(str(value), ensure_ascii=True)
 
 
-def _comment(value) -> str:
+def comment(value) -> str:
     """Text for a `#` comment: one line, printable ASCII only."""
     text = str(value).encode("ascii", "backslashreplace").decode("ascii")
     return "".join(c if c.isprintable() else "?" for c in text)
+
+
+# A word of run.sh that holds the container's name (render/run.py NAME): the script's
+# $volume_prefix (PROFILER_NAME, by default the recorded name) at run time.
+NAME = "@NAME@"
+
+
+def _sh_word(value) -> str:
+    """A shell word, NAME replaced by "$volume_prefix" (double-quoted: no word splitting)."""
+    parts = str(value).split(NAME)
+    return '"$volume_prefix"'.join(shlex.quote(p) if p else "" for p in parts) or "''"
 
 
 def environment() -> jinja2.Environment:
@@ -42,8 +53,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     e.filters["sh"] = lambda v: shlex.quote(str(v))
+    e.filters["shword"] = _sh_word
     e.filters["yq"] = _yq
-    e.filters["comment"] = _comment
+    e.filters["comment"] = comment
     return e
 
 

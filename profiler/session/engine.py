@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from ..errors import ContainerGone, EngineError, UsageError
 from ..kernel.leftovers import OWNER_LABEL
-from ..recording.model import PATH_ENV_NAMES
+from ..recording.model import PATH_ENV_NAMES, ImageEntry, ImageFacts, Mount, NetworkAttachment
 from ..recording.run_options import FIELD_OPTION
 from ..tool_errors import error_line
 
@@ -62,6 +62,7 @@ class ImageInfo:
     tags: tuple[str, ...] = ()
     working_dir: str = ""  # "" when the image sets none
     entrypoint: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()  # its VOLUME directories, sorted
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,12 @@ class ContainerInfo:
     pid_mode: str = ""  # "host" when it shares the host's pid namespace
     runtime: str = ""  # HostConfig.Runtime: "runc", "crun"; Podman's compat API says "oci"
     labels: tuple[tuple[str, str], ...] = ()  # sorted (key, value): what --match selects on
+    mounts: tuple[Mount, ...] = ()  # as inspect says (volumes, binds, tmpfs), by target
+    network_mode: str = ""  # HostConfig.NetworkMode: "default", "bridge", "host", a network
+    networks: tuple[NetworkAttachment, ...] = ()  # its networks and its aliases there
+    dns: tuple[str, ...] = ()
+    dns_search: tuple[str, ...] = ()
+    dns_options: tuple[str, ...] = ()
 
 
 def container_runtime(c: ContainerInfo, e: EngineInfo) -> str:
@@ -130,6 +137,8 @@ class ContainerEngine(Protocol):
     def remove(self, container: Any) -> None: ...
     def last_logs(self, container: Any, lines: int = 8) -> str: ...
     def file_info(self, container: Any, path: str) -> Any: ...  # filecaps.FileInfo | None
+    def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None: ...
+    def mount_entries(self, container: Any, target: str) -> int | None: ...
 
 
 @dataclass
@@ -152,12 +161,15 @@ class RunSpec:
     security_opt: list[str] = field(default_factory=list)
     pids_limit: int | None = None
     memory: str | None = None  # docker run --memory (e.g. 64m)
+    mounts: list[str] = field(default_factory=list)  # docker --mount values
 
     def options(self) -> tuple[tuple[str, str], ...]:
         """The options as (name, value) pairs, for the recording's metadata."""
-        name = FIELD_OPTION  # one spelling, shared with the readers (profiler/recording/run_options.py)
+        # one spelling, shared with the readers (profiler/recording/run_options.py)
+        name = FIELD_OPTION
         out: list[tuple[str, str]] = []
-        for key in ("publish", "volumes", "tmpfs", "cap_add", "cap_drop", "security_opt"):
+        for key in ("publish", "volumes", "tmpfs", "mounts", "cap_add", "cap_drop",
+                    "security_opt"):
             out += [(name[key], v) for v in getattr(self, key)]
         out += [(name["env"], e.split("=", 1)[0]) for e in self.env]  # names only
         for key in ("user", "entrypoint", "network", "name", "memory"):
@@ -222,6 +234,24 @@ def _security_opts(opts: list[str], engine: str = "docker") -> list[str]:
                 raise UsageError(f"--security-opt seccomp={value}: cannot read ({e.strerror})") from None
             o = f"seccomp={path.resolve() if engine == 'podman' else text}"
         out.append(o)
+    return out
+
+
+def _mounts(values: list[str], docker_types) -> list:
+    """docker --mount values (type=volume|bind,source=,target=[,readonly]) -> the SDK's Mount.
+    A value the SDK cannot take is a UsageError."""
+    out = []
+    for value in values:
+        kv = {}
+        for part in value.split(","):
+            k, eq, v = part.partition("=")
+            kv[k] = v if eq else "true"
+        target = kv.get("target") or kv.get("destination") or kv.get("dst")
+        if not target:
+            raise UsageError(f"--mount {value}: no target", hint="type=volume,target=DIR")
+        out.append(docker_types.Mount(target, kv.get("source") or kv.get("src") or None,
+                                      type=kv.get("type", "volume"),
+                                      read_only=kv.get("readonly", kv.get("ro")) in ("true", "1")))
     return out
 
 
@@ -323,7 +353,47 @@ class Engine:
         cfg = image.attrs.get("Config") or {}
         return ImageInfo(id=image.id, tags=tuple(sorted(image.tags)),
                          working_dir=cfg.get("WorkingDir") or "",
-                         entrypoint=tuple(cfg.get("Entrypoint") or ()))
+                         entrypoint=tuple(cfg.get("Entrypoint") or ()),
+                         volumes=tuple(sorted(cfg.get("Volumes") or ())))
+
+    def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None:
+        """The image's content below IMAGE_ROOTS and its VOLUMEs (what a tmpfs or a volume
+        there would hide or be seeded with), read from a container created from it and never
+        started (`docker cp` of each directory: a tar stream whose headers are kept), then
+        removed with its anonymous volumes. None when the engine refused (said by the caller)."""
+        try:
+            c = self.client.containers.create(image_id, entrypoint=["/profiler-never-started"],
+                                              network_disabled=True,
+                                              labels={"io.profiler.inspect": "1"})
+        except self._docker.errors.APIError:
+            return None
+        try:
+            inspected, entries = [], []
+            for root in sorted(set(IMAGE_ROOTS) | set(volumes)):
+                try:
+                    stream, _ = c.get_archive(root)
+                except self._docker.errors.APIError:  # not in the image
+                    continue
+                inspected.append(root)
+                entries += tar_entries(_ChunkReader(stream), root)
+            return ImageFacts(tuple(sorted(volumes)), tuple(inspected), tuple(entries))
+        except self._docker.errors.APIError:
+            return None
+        finally:
+            try:
+                c.remove(force=True, v=True)
+            except Exception:
+                pass
+
+    def mount_entries(self, container, target: str) -> int | None:
+        """How many entries lie below a mount of a created (not yet started) container, or
+        None when the engine cannot say."""
+        try:
+            stream, _ = container.get_archive(target.rstrip("/") + "/.")
+            return sum(1 for e in tar_entries(_ChunkReader(stream), target, depth=0)
+                       if e.path != target)
+        except Exception:  # APIError, a broken stream
+            return None
 
     def create(self, spec: RunSpec, cgroup_parent: str | None = None, labels: dict | None = None):
         kwargs = dict(
@@ -335,6 +405,7 @@ class Engine:
             security_opt=_security_opts(spec.security_opt, self.engine_info().name) or None,
             cgroup_parent=cgroup_parent,
             labels=labels or {}, pids_limit=spec.pids_limit, mem_limit=spec.memory,
+            mounts=_mounts(spec.mounts, self._docker.types) or None,
         )
         if spec.entrypoint is not None:
             kwargs["entrypoint"] = spec.entrypoint
@@ -384,7 +455,11 @@ class Engine:
                                           drop=tuple(host.get("CapDrop") or ()),
                                           defaults=defaults),
             pid_mode=host.get("PidMode") or "", runtime=host.get("Runtime") or "",
-            labels=tuple(sorted((cfg.get("Labels") or {}).items())))
+            labels=tuple(sorted((cfg.get("Labels") or {}).items())),
+            mounts=mounts_of(attrs), network_mode=host.get("NetworkMode") or "",
+            networks=networks_of(attrs, container.id, container.name),
+            dns=tuple(host.get("Dns") or ()), dns_search=tuple(host.get("DnsSearch") or ()),
+            dns_options=tuple(host.get("DnsOptions") or ()))
 
     def list_running(self, labels: dict[str, str]) -> list:
         """The running containers that carry every one of these labels (the engine filters)."""
@@ -433,9 +508,7 @@ class Engine:
             return None
 
     def remove(self, container) -> None:
-        """Remove it with its anonymous volumes (an image's `VOLUME`s; `docker rm -v`): they
-        are this run's. Named volumes the user passed with -v NAME:/dir are never removed."""
-        try:
+        try:  # v: with its anonymous volumes (an image's VOLUMEs); named volumes stay
             container.remove(force=True, v=True)
         except Exception:  # already gone (auto-removed or removed by the user)
             pass
@@ -475,6 +548,102 @@ class Engine:
         if not text:
             return ""
         return "; last log lines: " + " | ".join(text.splitlines()[-lines:])
+
+
+# Where a hardened run line may mount a tmpfs or a volume (hardening.TMPFS_ROOTS, /var/run is
+# /run's symlink): what the image holds there is read at record time (Engine.image_facts).
+IMAGE_ROOTS = ("/tmp", "/var/tmp", "/run", "/var/log", "/var/cache", "/var/lib", "/var/spool",
+               "/home", "/root", "/srv")
+# Entries listed below a root: all of them down to this depth, then up to _PER_DIR per directory
+# (/var/lib/dpkg/info holds thousands); every listed directory counts all entries below it.
+_FULL_DEPTH = 2
+_PER_DIR = 16
+
+
+class _ChunkReader:
+    """A file-like reader over the SDK's iterator of byte chunks (tarfile's stream mode)."""
+
+    def __init__(self, chunks):
+        self._it = iter(chunks)
+        self._buf = b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            try:
+                self._buf += next(self._it)
+            except StopIteration:
+                break
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
+def tar_entries(fileobj, root: str, depth: int = _FULL_DEPTH) -> list[ImageEntry]:
+    """The entries of a `docker cp` tar of root (its members are named after root's last
+    component), as ImageEntries with container paths: all down to `depth` levels below root,
+    up to _PER_DIR more per directory, every directory with the count of entries below it."""
+    import posixpath
+    import tarfile
+
+    root = root.rstrip("/") or "/"
+    base = posixpath.basename(root)
+    counts: dict[str, int] = {}
+    listed: dict[str, int] = {}
+    out: list[ImageEntry] = []
+    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        for m in tar:
+            name = m.name.rstrip("/")
+            rel = name[len(base):].lstrip("/") if name == base or name.startswith(base + "/") \
+                else name.lstrip("./")
+            path = posixpath.join(root, rel) if rel else root
+            level = rel.count("/") + 1 if rel else 0
+            parent = posixpath.dirname(path)
+            d = parent
+            while rel and _under(d, root):
+                counts[d] = counts.get(d, 0) + 1
+                if d == root:
+                    break
+                d = posixpath.dirname(d)
+            if level > depth:
+                if level > depth + 1 or listed.get(parent, 0) >= _PER_DIR:
+                    continue
+            listed[parent] = listed.get(parent, 0) + 1
+            kind = ("dir" if m.isdir() else "symlink" if m.issym() else
+                    "file" if m.isfile() or m.islnk() else "other")
+            out.append(ImageEntry(path, kind, m.uid, m.gid, m.mode & 0o7777,
+                                  m.linkname if m.issym() else ""))
+    return [ImageEntry(e.path, e.type, e.uid, e.gid, e.mode, e.target, counts.get(e.path, 0))
+            if e.type == "dir" else e for e in out]
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def mounts_of(attrs: dict) -> tuple[Mount, ...]:
+    """inspect's Mounts -> Mount (sorted by target); a volume Docker named with 64 hex digits
+    for a VOLUME or `-v DIR` is anonymous (source "")."""
+    out = []
+    for m in attrs.get("Mounts") or ():
+        kind = m.get("Type") or ""
+        source = m.get("Name") if kind == "volume" else m.get("Source")
+        anonymous = kind == "volume" and len(source or "") == 64 and \
+            all(c in "0123456789abcdef" for c in source)
+        out.append(Mount(m.get("Destination") or "", kind, "" if anonymous else source or "",
+                         not m.get("RW", True)))
+    return tuple(sorted(out, key=lambda m: m.target))
+
+
+def networks_of(attrs: dict, cid: str, name: str) -> tuple[NetworkAttachment, ...]:
+    """NetworkSettings.Networks -> NetworkAttachment, without the aliases Docker adds itself
+    (the container's short id and name)."""
+    nets = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    own = {cid[:12], cid, name.lstrip("/")}
+    return tuple(NetworkAttachment(n, tuple(sorted({a for a in (v or {}).get("Aliases") or ()
+                                                    if a not in own})))
+                 for n, v in sorted(nets.items()))
 
 
 def port_ready(port: int, hold: float = 0.3) -> bool:

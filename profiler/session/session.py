@@ -1,28 +1,27 @@
-"""A recording session: pre-flight checks, the traced run, the workload, a graceful stop.
+"""A recording session: the traced run in each mode, and a graceful stop. Pre-flight is
+session/preflight.py, the workload and the wait loops session/workload.py.
 
 Four modes: a new container from an image (the container's whole life from its entrypoint's
 exec), attach to a running container (startup not observed), a plain command tree on the host
 (exec mode, the accuracy oracle against strace), and match mode (`record_match`: every
 container that starts carrying given labels, each in its own tracer slot, those running
-attached, merged per service into one recording each; profiler/recording/project.py names the services
-and writes the directory). The session drives the tracer and the
+attached, merged per service into one recording each; profiler/recording/project.py names the
+services and writes the directory). The session drives the tracer and the
 engine; turning the result into the model is aggregate.build_recording's job (and
 aggregate.build_denials's, for what a policy refused).
 
 The engine and the tracer come in behind small interfaces (engine.ContainerEngine, and
 TraceSource/TracerLoader below), so tests drive a session with fakes (tests/conftest.py); the
-host facts pre-flight and the cgroups read are module constants that tests point elsewhere.
+host facts pre-flight (preflight.py) and the cgroups read are module constants that tests point
+elsewhere.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import re
 import shlex
-import shutil
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -34,22 +33,21 @@ from typing import Callable, Protocol
 
 from .. import __version__
 from ..recording import aggregate, filecaps, project
-from ..kernel import btf, capsource, cgroups, leftovers, syscalls
+from ..kernel import cgroups, leftovers, syscalls
 from ..recording.aggregate import Denials, build_denials, build_recording
+from .preflight import check_command, check_workload, preflight, v2_root
+from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ticking,
+                       workload_until)
 from .engine import (OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
                      ImageInfo, RunSpec, container_runtime, wait_port)
 from ..errors import (ContainerGone, EngineError, EnvironmentProblem, ProfilerError, UsageError,
                       WorkloadError)
-from ..recording.model import ContainerConfig, Metadata, Recording, Workload
+from ..recording.model import ContainerConfig, ImageFacts, Metadata, Recording, Workload
 from ..recording.project import Instance, Project, Selector, Service
 from ..kernel.wire import RawTrace
-from ..tool_errors import error_line
 
 # Where pre-flight looks (module constants so that tests can point them elsewhere).
-MOUNTS = Path("/proc/self/mounts")
 PROC = Path("/proc")  # a container's cgroup and bounding set (attach mode)
-TRACEFS_DIRS = (Path("/sys/kernel/tracing"), Path("/sys/kernel/debug/tracing"))
-MODULES_DIR = Path("/lib/modules")
 
 
 @dataclass
@@ -64,6 +62,9 @@ class Options:
     all_errnos: bool = False  # trace every syscall's exit (all errnos; about +0.3x per syscall)
     verify: bool = False  # also count seccomp and capability denials (profiler verify)
     capabilities: str = "auto"  # capsource.CHOICES: where capability checks come from
+    # Restart the container once after the workload and run the workload again: the recording
+    # then holds a later boot too (on the data the first boot left in its volumes).
+    restart: bool = False
 
 
 @dataclass
@@ -77,7 +78,6 @@ class Outcome:
     logs: str = ""  # the container's last log lines ("; last log lines: ..."), if any
 
 
-Progress = Callable[[dict], None]
 
 
 class TraceSource(Protocol):
@@ -114,104 +114,6 @@ class TracerLoader(Protocol):
     def __call__(self, containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
                  capabilities: str | None = None, match: bool = False) -> TraceSource: ...
-
-
-# ---------------------------------------------------------------------------------------------
-# pre-flight: every reason we cannot trace, found before anything starts
-# ---------------------------------------------------------------------------------------------
-
-def v2_root() -> Path:
-    """Where the cgroup v2 hierarchy is mounted (pure v2, or the 'unified' mount of hybrid)."""
-    with open(MOUNTS) as f:
-        mounts = [line.split() for line in f]
-    for m in mounts:
-        if m[2] == "cgroup2":
-            return Path(m[1])
-    raise EnvironmentProblem("no cgroup v2 hierarchy is mounted (needed to tell a container's "
-                             "tasks apart)", hint="mount -t cgroup2 none /sys/fs/cgroup/unified")
-
-
-# What the recorder needs of the kernel's BPF: (what, BTF enum, the member that says it is there).
-BPF_FEATURES = (
-    ("the BPF ring buffer (BPF_MAP_TYPE_RINGBUF, kernel 5.8+)", "bpf_map_type",
-     "BPF_MAP_TYPE_RINGBUF"),
-    ("BPF task storage (BPF_MAP_TYPE_TASK_STORAGE, kernel 5.11+)", "bpf_map_type",
-     "BPF_MAP_TYPE_TASK_STORAGE"),
-    ("raw tracepoints (BPF_PROG_TYPE_RAW_TRACEPOINT, kernel 4.17+)", "bpf_prog_type",
-     "BPF_PROG_TYPE_RAW_TRACEPOINT"),
-)
-
-
-def preflight(capabilities: str = "auto") -> tuple[str, str | None]:
-    """Every kernel feature the recorder needs, each missing one named in one line. Returns the
-    capability source (capsource.SOURCES) and, when it is "none", why."""
-    if os.geteuid() != 0:
-        raise EnvironmentProblem("recording needs root (eBPF programs and cgroups)",
-                                 hint="run with sudo")
-    events = [d / "events" for d in TRACEFS_DIRS]
-    if not any(p.is_dir() for p in events):
-        raise EnvironmentProblem("tracefs is not mounted",
-                                 hint="mount -t tracefs tracefs /sys/kernel/tracing")
-    if not any((p / "raw_syscalls").is_dir() for p in events):
-        raise EnvironmentProblem("the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)")
-    build = MODULES_DIR / platform.release() / "build"
-    if not build.exists():
-        raise EnvironmentProblem(f"no kernel headers for {platform.release()} ({build})",
-                                 hint="run `make setup` (installs them, with a fallback)")
-    if not btf.VMLINUX.exists():
-        raise EnvironmentProblem(f"the kernel has no BTF type information ({btf.VMLINUX})",
-                                 hint="a kernel built with CONFIG_DEBUG_INFO_BTF (Debian 11+, "
-                                      "Ubuntu 20.10+, RHEL 8.2+)")
-    for what, enum, member in BPF_FEATURES:
-        if member not in btf.running_kernel_enum(enum):
-            raise EnvironmentProblem(f"the kernel lacks {what}",
-                                     hint="record on a newer kernel (see README, Supported hosts)")
-    v2_root()
-    return capsource.choose(capabilities, capsource.detect(TRACEFS_DIRS))
-
-
-def check_workload(cmd: str | None) -> None:
-    """A workload is any shell command (run with /bin/sh -c: assignments, pipes, `&&`,
-    subshells). It is refused early only where it would certainly fail: a syntax error
-    (`sh -n`), or a first word that is a missing or non-executable path, or a command that
-    neither the shell nor PATH knows."""
-    if not cmd:
-        return
-    syntax = subprocess.run(["/bin/sh", "-n", "-c", cmd], capture_output=True, text=True)
-    if syntax.returncode != 0:
-        why = error_line(syntax.stderr, default="syntax error")
-        raise UsageError(f"--workload {cmd!r}: not a shell command ({why})")
-    first = _first_word(cmd)
-    if first is None:  # an assignment, an expansion, a keyword or a subshell: the shell decides
-        return
-    if "/" in first:
-        if not Path(first).exists():
-            raise WorkloadError(f"workload {first}: no such file", exit_code=2)
-        if not os.access(first, os.X_OK):
-            raise WorkloadError(f"workload {first}: not executable",
-                                hint=f"chmod +x {first}, or run it with bash", exit_code=2)
-    elif shutil.which(first) is None and subprocess.run(
-            ["/bin/sh", "-c", 'command -v -- "$1"', "sh", first],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
-        # `command -v` knows the shell's own builtins and keywords as well as PATH.
-        raise WorkloadError(f"workload command {first!r} not found", exit_code=2)
-
-
-def _first_word(cmd: str) -> str | None:
-    """The command's first word when it is a plain literal (so that checking it is certain),
-    else None: `PORT=8080 ./load.sh`, `$TOOL`, `(cd x && y)`, `>log cmd` are the shell's to run."""
-    lex = shlex.shlex(cmd, posix=True, punctuation_chars=True)
-    lex.whitespace_split = True
-    try:
-        word, after = lex.get_token(), lex.get_token()
-    except ValueError:
-        return None
-    if after and after.startswith("("):  # `name() { ...; }` defines a function
-        return None
-    if not word or re.match(r"[A-Za-z_][A-Za-z0-9_]*=", word) or \
-            set(word) & set("$`*?[~\\();<>|&{}!"):
-        return None
-    return word
 
 
 def bounding_from_config(caps: CapabilityConfig) -> int:
@@ -256,59 +158,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Interrupt:
-    """First Ctrl-C (or SIGTERM): stop gracefully and still write. Second: abort, write nothing."""
-
-    def __init__(self):
-        self.hit = False
-        self._old = {}
-
-    def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.hit:
-            raise KeyboardInterrupt
-        self.hit = True
-
-    def __exit__(self, *exc):
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-        return False
-
-
-class _Live:
-    """Four times a second: times what the tracer saw first since the last call (the
-    recording's timeline), and reports progress where there is a display. Not on every poll:
-    both read maps from the kernel, which the 20 polls a second need not pay."""
-
-    def __init__(self, progress: Progress | None, tracer, t0: float):
-        self.progress, self.tracer, self.t0, self.last = progress, tracer, t0, 0.0
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.25:
-            return
-        self.last = now
-        self.tracer.note_first_seen(now - self.t0)
-        if self.progress is not None:
-            self.progress({"elapsed": now - self.t0, **self.tracer.live_stats()})
-
-
-class _Ticker:
-    """One step of a session's wait loops: poll the tracer's events, then `_Live`."""
-
-    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50):
-        self.tracer, self.poll_ms = tracer, poll_ms
-        self.live = _Live(progress, tracer, t0)
-
-    def __call__(self) -> None:
-        self.tracer.poll(self.poll_ms)
-        self.live()
-
-
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
                  capabilities: str | None = None, match: bool = False):
@@ -343,62 +192,16 @@ def _check_cgroup_matched(tracer: TraceSource, engine: ContainerEngine, containe
     where = f"cgroup {rel}" if rel else "cgroup (never announced)"
     raise EnvironmentProblem(
         f"the container's {where} does not carry its id: this cgroup layout is not supported",
-        hint="supported: Docker's cgroupfs and systemd drivers, Podman (profiler/kernel/cgroups.py)")
-
-
-def _run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
-    env = {**os.environ, **env_extra}
-    try:
-        # Its output goes to stderr: stdout is kept for data (verify --json).
-        return subprocess.Popen(["/bin/sh", "-c", cmd], env=env, stdin=subprocess.DEVNULL,
-                                stdout=sys.stderr.fileno())
-    except OSError as e:
-        raise WorkloadError(f"cannot start the workload: {e.strerror}") from None
-
-
-def _until_exit(proc: subprocess.Popen, intr, deadline: float, tick,
-                alive: Callable[[], bool] | None = None) -> int | None:
-    """Tick while a child process runs; end it (SIGTERM, SIGKILL 5 s later) on Ctrl-C, at the
-    deadline, or when `alive()` turns False. Its exit status, None after a Ctrl-C."""
-    while proc.poll() is None:
-        if intr.hit or time.monotonic() > deadline or (alive is not None and not alive()):
-            proc.terminate()
-            try:
-                proc.wait(5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            break
-        tick()
-    return proc.poll() if not intr.hit else None
-
-
-def _workload_until(cmd: str, env_extra: dict, intr, deadline: float, tick,
-                    alive: Callable[[], bool] | None = None) -> int | None:
-    """Run the workload to its end (or Ctrl-C, the deadline, `alive()` False): its status."""
-    return _until_exit(_run_workload(cmd, env_extra), intr, deadline, tick, alive)
-
-
-def _until(intr, deadline: float, tick, alive: Callable[[], bool]) -> None:
-    """Tick until Ctrl-C, the deadline, or `alive()` turns False (no workload: the app's end)."""
-    while alive() and not intr.hit and time.monotonic() < deadline:
-        tick()
-
-
-def _while_ticking(work: Callable[[], object], tick) -> None:
-    """Do slow engine work (a graceful stop) in a thread while the tracer keeps draining."""
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    while worker.is_alive():
-        tick()
+        hint="supported: Docker's cgroupfs and systemd drivers, Podman "
+             "(profiler/kernel/cgroups.py)")
 
 
 def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig, *,
               image_ref: str = "", image: ImageInfo | None = None, command=(),
               workload: str | None = None, workload_status: int | None = None,
               startup_observed: bool = True, exit_code: int | None = None,
-              engine: ContainerEngine | None = None, info: ContainerInfo | None = None
-              ) -> Metadata:
+              engine: ContainerEngine | None = None, info: ContainerInfo | None = None,
+              image_facts: ImageFacts | None = None) -> Metadata:
     """The recording's metadata, ended now; with the engine and the container, which engine
     and OCI runtime it ran under (emit's runtime block, docs/emit.md)."""
     einfo = engine.engine_info() if engine is not None else None
@@ -410,15 +213,44 @@ def _metadata(mode: str, arch: str, started_at: str, container: ContainerConfig,
         workload=Workload(workload, workload_status) if workload else None,
         startup_observed=startup_observed, exit_code=exit_code,
         engine=einfo.label if einfo else "",
-        runtime=container_runtime(info, einfo) if einfo and info else "")
+        runtime=container_runtime(info, einfo) if einfo and info else "",
+        image_facts=image_facts)
 
 
 def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
-                      run_options: tuple[tuple[str, str], ...] = ()) -> ContainerConfig:
+                      run_options: tuple[tuple[str, str], ...] = (),
+                      empty: dict[str, bool] | None = None) -> ContainerConfig:
+    """The container as the engine describes it; `empty`: mount target -> nothing below it
+    before the app started (record_container looks, attach cannot)."""
+    empty = empty or {}
     return ContainerConfig(user=c.user, working_dir=c.working_dir,
                            entrypoint=c.entrypoint or image_entrypoint, cmd=c.cmd,
                            env_names=c.env_names, run_options=run_options,
-                           env_paths=c.env_paths)
+                           env_paths=c.env_paths, name=c.name.lstrip("/"),
+                           mounts=tuple(replace(m, empty_at_start=empty.get(m.target))
+                                        for m in c.mounts),
+                           network_mode=c.network_mode, networks=c.networks, dns=c.dns,
+                           dns_search=c.dns_search, dns_options=c.dns_options)
+
+
+def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
+    """What the image holds where the run line may mount (hardening.py reads it); None, said
+    in the summary's notes by the caller, when the engine could not show it."""
+    facts = getattr(engine, "image_facts", None)
+    return facts(image.id, image.volumes) if facts else None
+
+
+def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
+    """Volume and bind targets of a created container -> whether nothing lies below them (the
+    app's first boot for a data directory). Read before the start."""
+    look = getattr(engine, "mount_entries", None)
+    out = {}
+    for m in info.mounts:
+        if look and m.type in ("volume", "bind"):
+            n = look(container, m.target)
+            if n is not None:
+                out[m.target] = n == 0
+    return out
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -455,27 +287,42 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         if "error" in box:
             raise box["error"]
         info = engine.describe(container)
+        empty = _empty_mounts(engine, container, info)
+        # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
+        # its own while the app runs; verify needs none.
+        facts_box: dict = {}
+        facts_thread = threading.Thread(
+            target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
+        if not opts.verify:
+            facts_thread.start()
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
         t0 = time.monotonic()
-        with _Interrupt() as intr:
+        with Interrupt() as intr:
             engine.start(container)
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
-            exit_code, wl_status = _drive(
+            exit_code, wl_status, restarts = _drive(
                 engine, container, tracer, opts, intr, progress, t0,
                 env_extra={"PROFILER_CONTAINER_ID": info.id,
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
         end_notes = _engine_notes(engine, container)
+        if facts_thread.is_alive() or facts_thread.ident is not None:
+            facts_thread.join()
+        facts = facts_box.get("facts")
         metadata = _metadata(
             "container", raw.arch, started_at,
-            _container_config(info, image.entrypoint, spec.options()),
+            _container_config(info, image.entrypoint, spec.options(), empty),
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
-            engine=engine, info=info)
+            engine=engine, info=info, image_facts=facts)
+        metadata = replace(metadata, restarts=restarts)
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        if facts is None and not opts.verify:
+            notes.append("the image's content could not be read (docker cp): emit keeps the "
+                         "root writable where a tmpfs might hide a file the app used")
         # The entrypoint too: a start the kernel refused (EPERM at exec) ran no executable.
         program = (info.entrypoint + info.cmd)[:1]
         rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p), program)
@@ -493,13 +340,14 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
 
 
 def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Options, intr,
-           progress, t0, env_extra) -> tuple[int | None, int | None]:
-    """Wait for readiness, run the workload, stop gracefully. Returns (exit code, workload's)."""
+           progress, t0, env_extra) -> tuple[int | None, int | None, int]:
+    """Wait for readiness, run the workload (with opts.restart: restart the container and run
+    it again), stop gracefully. Returns (exit code, workload's, restarts made)."""
 
     def alive() -> bool:
         return engine.state(container).running
 
-    tick = _Ticker(tracer, progress, t0)
+    tick = Ticker(tracer, progress, t0)
     deadline = time.monotonic() + (opts.duration if opts.duration else 10**9)
     _wait_ready(engine, container, opts, intr, alive, tick)
     state = engine.state(container)
@@ -514,16 +362,28 @@ def _drive(engine: ContainerEngine, container, tracer: TraceSource, opts: Option
 
     wl_status = None
     if opts.workload and not intr.hit:
-        wl_status = _workload_until(opts.workload, env_extra, intr, deadline, tick)
+        wl_status = workload_until(opts.workload, env_extra, intr, deadline, tick)
     else:
-        _until(intr, deadline, tick, alive)
+        until(intr, deadline, tick, alive)
+    restarts = 0
+    if opts.restart and not intr.hit and alive():
+        # A later boot of the same container: its volumes hold what the first boot left, as
+        # after a `docker restart` in production (recovery, "already initialised" paths).
+        while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
+        engine.wait(container, timeout=5)
+        engine.start(container)
+        restarts = 1
+        _wait_ready(engine, container, opts, intr, alive, tick)
+        if opts.workload and not intr.hit:
+            second = workload_until(opts.workload, env_extra, intr, deadline, tick)
+            wl_status = second if wl_status in (None, 0) else wl_status
 
     # Graceful stop (SIGTERM, then SIGKILL after the timeout) while we keep draining events.
     tracer.mark_stop(time.monotonic() - t0)
-    _while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
+    while_ticking(lambda: engine.stop(container, opts.stop_timeout), tick)
     exit_code = engine.wait(container, timeout=5)
     tick()
-    return exit_code, wl_status
+    return exit_code, wl_status, restarts
 
 
 def sweep_leftovers(engine: ContainerEngine | None) -> None:
@@ -649,24 +509,24 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()
-        with _Interrupt() as intr:
+        with Interrupt() as intr:
             env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
-            tick = _Ticker(tracer, progress, t0, poll_ms=100)
+            tick = Ticker(tracer, progress, t0, poll_ms=100)
 
             def alive() -> bool:
                 return engine.state(container).running
 
             wl_status = None
             if opts.workload:
-                wl_status = _workload_until(opts.workload, env, intr, deadline, tick, alive)
+                wl_status = workload_until(opts.workload, env, intr, deadline, tick, alive)
             else:
-                _until(intr, deadline, tick, alive)
+                until(intr, deadline, tick, alive)
             raw = tracer.snapshot()
         metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                              image_ref=info.image, image=image, workload=opts.workload,
                              workload_status=wl_status, startup_observed=False,
-                             engine=engine, info=info)
+                             engine=engine, info=info, image_facts=_image_facts(engine, image))
         rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
         rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p))
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
@@ -729,10 +589,10 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
         if failure:
             os.waitpid(pid, 0)
             raise UsageError(f"cannot run {argv[0]!r}: {os.strerror(int(failure))}")
-        with _Interrupt() as intr:
+        with Interrupt() as intr:
             deadline = time.monotonic() + (opts.duration or 10**9)
             status = None
-            tick = _Ticker(tracer, progress, t0, poll_ms=20)
+            tick = Ticker(tracer, progress, t0, poll_ms=20)
             while status is None:
                 done, st = os.waitpid(pid, os.WNOHANG)
                 if done:
@@ -867,11 +727,6 @@ class _Matcher:
         return any(self.engine.state(m.handle).running for m in self.members.values())
 
 
-def check_command(argv: list[str], what: str = "command") -> None:
-    if "/" not in argv[0] and shutil.which(argv[0]) is None:
-        raise UsageError(f"{what} {argv[0]!r} not found")
-
-
 def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[str] | None = None,
                  progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                  engine: ContainerEngine | None = None,
@@ -934,8 +789,8 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
         matcher.check()
         started_at = _now()
         t0 = time.monotonic()
-        with _Interrupt() as intr:
-            tick = _Ticker(tracer, progress, t0)
+        with Interrupt() as intr:
+            tick = Ticker(tracer, progress, t0)
 
             def step() -> None:
                 tick()
@@ -943,7 +798,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
 
             deadline = time.monotonic() + (opts.duration or 10**9)
             if command:
-                status = _run_command(command, intr, deadline, step)
+                status = run_command(command, intr, deadline, step)
                 if status not in (0, None):
                     raise WorkloadError(f"{shlex.join(command)} failed (exit {status}); "
                                         f"nothing was written",
@@ -953,7 +808,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                 raise _not_ready(opts)
             wl_status = None
             if opts.workload and not intr.hit:
-                wl_status = _workload_until(opts.workload, {}, intr, deadline, step)
+                wl_status = workload_until(opts.workload, {}, intr, deadline, step)
             else:
                 last_look = [0.0, True]
 
@@ -964,7 +819,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                         last_look[:] = [time.monotonic(), matcher.running()]
                     return last_look[1]
 
-                _until(intr, deadline, step, alive)
+                until(intr, deadline, step, alive)
             tracer.mark_stop(time.monotonic() - t0)
             for stop in stop_started():  # while the tracer keeps draining
                 while stop.is_alive():
@@ -1002,15 +857,6 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
             tracer.close()
 
 
-def _run_command(argv: list[str], intr, deadline: float, tick) -> int | None:
-    """COMMAND (`docker compose up -d`), once the tracer is armed: its exit status."""
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno())
-    except OSError as e:
-        raise UsageError(f"cannot run {argv[0]!r}: {e.strerror}") from None
-    return _until_exit(proc, intr, deadline, tick)
-
-
 def _compose_project(members) -> str | None:
     values = {dict(m.info.labels).get(project.PROJECT_LABEL) for m in members}
     return values.pop() if len(values) == 1 and None not in values else None
@@ -1044,7 +890,8 @@ def _services(members, raws: dict[int, RawTrace], opts: Options, wl_status: int 
             "attach" if attached else "container", raw.arch, started_at,
             _container_config(first, image.entrypoint if image else ()),
             image_ref=first.image, image=image, workload=opts.workload,
-            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first)
+            workload_status=wl_status, startup_observed=not attached, engine=engine, info=first,
+            image_facts=_image_facts(engine, image) if image else None)
         bounding = 0
         for m in group:
             bounding |= bounding_from_config(m.info.capabilities)

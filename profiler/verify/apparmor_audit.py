@@ -12,8 +12,8 @@ audit_log_untrustedstring): a string value is quoted, or written in hex without 
 holds a space, a quote or a control character; numbers are bare. Field names and the masks are
 AppArmor's (security/apparmor/lib.c, file.c, net.c, ipc.c; apparmor.d(5) for the rules).
 
-`parse_line` is pure (tests: tests/verify/test_apparmor_audit.py, from captured lines); `AuditCursor`
-takes the position of both logs before a run and reads only what came after it.
+`parse_line` is pure (tests: tests/verify/test_apparmor_audit.py, from captured lines);
+`AuditCursor` takes the position of both logs before a run and reads only what came after it.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ but did reach sys_exit, so it is a denial by construction; a refused capability 
 in then failed with EPERM or EACCES (checks the kernel makes only to choose a path do not fail
 the call); EROFS on a path is a write `--read-only` stopped. Where the kernel enforces AppArmor,
 apparmor.profile is loaded for the run under a unique name (profiler/verify/apparmor_kernel.py) and
-its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py); elsewhere
-it is only compiled, and the report says so.
+its denials are read from the kernel's audit messages (profiler/verify/apparmor_audit.py);
+elsewhere it is only compiled, and the report says so.
 
 Pure parts (applying the policy, analysis, report, rendering) are unit-tested; `run_verify` and
 `minimize` drive the engine through session.record_container.
@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import apparmor_kernel
-from ..kernel import iouring, linux
+from ..kernel import iouring
 from ..output import policy_dir
 from ..recording.aggregate import DeniedCapability, DeniedSyscall, DeniedWrite, Denials
 from .apparmor_audit import Denial as AuditDenial
@@ -33,6 +33,7 @@ from ..errors import AppArmorError, EngineError, UsageError
 from ..kernel.linux import ENOSYS, EPERM, cap_full, cap_short
 from ..output.policy_dir import APPARMOR, CAPS, POLICY_FILES, RUN, SECCOMP
 from ..render import caps as caps_render
+from ..render import run as run_render
 from ..tool_errors import error_line
 
 
@@ -56,6 +57,9 @@ class RunPolicy:
     no_new_privileges: bool = False
     read_only: bool = False
     tmpfs: tuple[str, ...] = ()
+    # --mount values; a named volume of run.sh ($volume_prefix-...) becomes an anonymous one,
+    # removed with verify's container: a verify starts from the image's content every time
+    mounts: tuple[str, ...] = ()
     pids_limit: int | None = None
     user: str | None = None
     network: str | None = None
@@ -150,6 +154,7 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
                      source: str) -> RunPolicy:
     """The docker options of run.sh's args block that verify applies."""
     tmpfs, caps, publish = list(pol.tmpfs), list(pol.cap_add), list(pol.publish)
+    mounts = list(pol.mounts)
     for flag, value in _parsed(lambda: script.flags(args_only=True), source):
         if flag == "--security-opt" and value in policy_dir.NO_NEW_PRIVILEGES:
             pol = replace(pol, no_new_privileges=True)
@@ -157,6 +162,8 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
             pol = replace(pol, read_only=value != "false")
         elif flag == "--tmpfs":
             tmpfs.append(value)
+        elif flag == "--mount":
+            mounts.append(_verify_mount(value))
         elif flag == "--pids-limit":
             try:
                 pol = replace(pol, pids_limit=int(value))
@@ -171,7 +178,16 @@ def _apply_run_flags(pol: RunPolicy, script: policy_dir.RunScript, take_caps: bo
         elif flag == "--cap-add" and take_caps:
             caps.append(cap_short(value))
     return replace(pol, tmpfs=tuple(tmpfs), cap_add=tuple(sorted(set(caps))),
-                   publish=tuple(publish))
+                   publish=tuple(publish), mounts=tuple(mounts))
+
+
+def _verify_mount(value: str) -> str:
+    """run.sh's --mount value for verify: a volume named after run.sh's container
+    ($volume_prefix) becomes anonymous (verify's container has no such name)."""
+    parts = value.split(",")
+    if any(p.startswith(("source=$", "src=$")) for p in parts):
+        parts = [p for p in parts if not p.startswith(("source=", "src="))]
+    return ",".join(parts)
 
 
 def apply(pol: RunPolicy, base: RunSpec, apparmor: str | None = None) -> RunSpec:
@@ -190,6 +206,7 @@ def apply(pol: RunPolicy, base: RunSpec, apparmor: str | None = None) -> RunSpec
     return replace(base, security_opt=opts, **caps,
                    read_only=pol.read_only or base.read_only,
                    tmpfs=sorted(set(base.tmpfs) | set(pol.tmpfs)),
+                   mounts=list(dict.fromkeys([*base.mounts, *pol.mounts])),
                    pids_limit=pol.pids_limit, user=pol.user or base.user,
                    network=pol.network or base.network,
                    publish=list(base.publish or pol.publish))
@@ -608,7 +625,8 @@ def minimize(pol: RunPolicy, base: RunSpec, opts, *, expected_exit=None, progres
 
 def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Path]:
     """The policy directory again, with caps.txt and run.sh reduced (seccomp and AppArmor are
-    copied as they are)."""
+    copied as they are): caps.txt as the caps renderer writes it, run.sh's added options as
+    the run renderer writes a flag."""
     srcdir = Path(src.directory)
     pol = result.policy
     texts = {}
@@ -616,7 +634,7 @@ def write_reduced(src: RunPolicy, result: MinimizeResult, out: Path) -> list[Pat
         if (srcdir / name).is_file() and name not in (CAPS, RUN):
             texts[name] = (srcdir / name).read_text(encoding="utf-8")
     if pol.caps_checked:
-        texts[CAPS] = " ".join(["--cap-drop ALL"] + [f"--cap-add {c}" for c in pol.cap_add]) + "\n"
+        texts[CAPS] = caps_render.line(pol.cap_add)
     elif (srcdir / CAPS).is_file():  # not recorded: said so, not turned into --cap-drop ALL
         texts[CAPS] = (srcdir / CAPS).read_text(encoding="utf-8")
     if (srcdir / RUN).is_file():
@@ -632,11 +650,10 @@ def _reduce_run_sh(text: str, result: MinimizeResult) -> str:
             inside = True
         elif inside and s.startswith(")"):
             for flag in result.added_flags:
-                if flag == "no-new-privileges":
-                    out.append("  --security-opt no-new-privileges  # profiler verify --minimize: "
-                               "the workload passed with it")
-                else:
-                    out.append(f"  {flag}  # profiler verify --minimize: the workload passed with it")
+                words = (["--security-opt", "no-new-privileges"] if flag == "no-new-privileges"
+                         else flag.split())
+                out.append(run_render.flag_line(words, "profiler verify --minimize: the workload "
+                                                       "passed with it"))
             inside = False
         elif inside and any(s.startswith(f"--cap-add {c}") for c in result.removed_caps):
             continue

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -34,7 +34,6 @@ from ..kernel import apparmor_syntax
 from ..session import compose_cli
 from .. import safe_input
 from ..errors import EngineError, ProfilerError, UsageError, WorkloadError
-from ..output.policy_dir import APPARMOR
 from ..recording.project import PROJECT_LABEL, Selector
 from ..output import project_tree
 from ..output.project_tree import OVERRIDE_FILE

@@ -72,7 +72,16 @@ def test_run_sh_holds_under_the_production_workload(name, sample_image, require_
         proc = _production(sample, env, container)
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:] + _logs(container)
     finally:
-        subprocess.run(["docker", "rm", "-f", container], capture_output=True, timeout=60)
+        subprocess.run(["docker", "rm", "-f", "-v", container], capture_output=True, timeout=60)
+        _remove_volumes(container)
+
+
+def _remove_volumes(prefix: str) -> None:
+    """The named volumes run.sh made for this container (named after it: CONTAINER-<dir>)."""
+    names = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name=^{prefix}-"],
+                           capture_output=True, text=True, timeout=60).stdout.split()
+    if names:
+        subprocess.run(["docker", "volume", "rm", "-f", *names], capture_output=True, timeout=60)
 
 
 def _compose_command() -> list[str] | None:
@@ -108,4 +117,4 @@ def test_compose_file_holds_under_the_production_workload(name, sample_image, re
         proc = _production(sample, env, ids[0])
         assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:] + _logs(ids[0])
     finally:
-        subprocess.run([*base, "down", "-t", "5"], capture_output=True, timeout=120, cwd=policy)
+        subprocess.run([*base, "down", "-v", "-t", "5"], capture_output=True, timeout=120, cwd=policy)

@@ -35,7 +35,7 @@ def _compose(version: str) -> compose_cli.Compose:
 
 def _down(compose, name: str, files) -> None:
     try:
-        compose_cli.run(compose, files, name, "down", "-t", "2")
+        compose_cli.run(compose, files, name, "down", "-v", "-t", "2")
     except Exception:
         pass
 

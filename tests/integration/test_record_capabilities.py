@@ -17,7 +17,7 @@ import pytest
 
 from profiler.kernel import capsource
 from profiler.recording import recording_io
-from profiler.session.session import TRACEFS_DIRS
+from profiler.session.preflight import TRACEFS_DIRS
 
 from test_record_integration import run
 

@@ -95,4 +95,4 @@ def test_shop_comes_up_and_its_workload_passes(version, shop_images):
                             text=True, timeout=120, stdin=subprocess.DEVNULL)
         assert wl.returncode != 0 and "shop workload:" in wl.stderr
     finally:
-        compose_cli.run(compose, files, project, "down", "-t", "2", env=env)
+        compose_cli.run(compose, files, project, "down", "-v", "-t", "2", env=env)

@@ -1,5 +1,5 @@
-"""Capability sources (profiler/kernel/capsource.py), the recording's capability_source, emit's refusal
-to state capabilities nobody recorded, and verify's "not checked" (pure; no root)."""
+"""Capability sources (profiler/kernel/capsource.py), the recording's capability_source, emit's
+refusal to state capabilities nobody recorded, and verify's "not checked" (pure; no root)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Which cgroup names are a container's (profiler/kernel/cgroups.py, the specification of record.c's
-cgroup_mkdir match), on each engine's layout; a task's v2 path; a running container's subtree."""
+"""Which cgroup names are a container's (profiler/kernel/cgroups.py, the specification of
+record.c's cgroup_mkdir match), on each engine's layout; a task's v2 path; a running container's
+subtree."""
 
 from __future__ import annotations
 

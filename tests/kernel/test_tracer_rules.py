@@ -3,8 +3,8 @@ under CI=true): an exec inside the target cgroup starts counting only in a PID n
 own (runc init's re-exec from a memfd happens in the host's PID namespace, sometimes already
 inside the container's cgroup), and children of a counting task count. Which cgroups are
 targets: one named for an expected container when the kernel announces it (any engine's layout,
-profiler/kernel/cgroups.py), one a target's task creates, and, attaching, a running container's; there
-tasks older than the session count at once."""
+profiler/kernel/cgroups.py), one a target's task creates, and, attaching, a running container's;
+there tasks older than the session count at once."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture
 def cgroup(require_root):
-    from profiler.session.session import v2_root
+    from profiler.session.preflight import v2_root
 
     path = v2_root() / f"profiler-test-{uuid.uuid4().hex[:8]}"
     path.mkdir()

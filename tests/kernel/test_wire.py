@@ -1,5 +1,5 @@
-"""The wire format's one source (no root): bpf/wire.h is what profiler/kernel/wire.py generates, and the
-Python side agrees with the model and with itself."""
+"""The wire format's one source (no root): bpf/wire.h is what profiler/kernel/wire.py generates,
+and the Python side agrees with the model and with itself."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The policy directory reader (profiler/output/policy_dir.py) on what emit writes and on hand edits;
-verify's strict and diff's lenient checks on top of it are tested in test_verify/test_diff."""
+"""The policy directory reader (profiler/output/policy_dir.py) on what emit writes and on hand
+edits; verify's strict and diff's lenient checks on top of it are tested in
+test_verify/test_diff."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_emitted_files_read_as_typed_description():
     run = files.run
     assert run.has_docker_run and run.has_args_block
     block = run.flags(args_only=True)
-    assert ("--pids-limit", "64") in block and ("--publish", "127.0.0.1:18080:80") in block
+    assert ("--pids-limit", "1024") in block and ("--publish", "127.0.0.1:18080:80") in block
     assert block[0] == ("--cap-drop", "ALL") and block[-1][0] == "--security-opt"
 
 

@@ -43,7 +43,8 @@ def test_override_names_every_service_and_absolute_files_beside_it(tmp_path):
     assert sorted(texts) == sorted(["compose.security.yaml", "apparmor-load.sh"] + [
         f"{s}/{f}" for s in ("web", "app", "cache") for f in ("seccomp.json", "apparmor.profile")])
     doc = yaml.safe_load(texts["compose.security.yaml"])
-    assert sorted(doc) == ["services"] and sorted(doc["services"]) == ["app", "cache", "web"]
+    # top-level volumes: the named volumes that stand for a tmpfs (web writes /var/lib/nginx)
+    assert sorted(doc) == ["services", "volumes"] and sorted(doc["services"]) == ["app", "cache", "web"]
     for name, svc in doc["services"].items():
         assert "image" not in svc and "ports" not in svc  # those stay in the project's file
         opts = svc["security_opt"]

@@ -1,5 +1,5 @@
-"""The run line's hardening decisions (profiler/policy/hardening.py): through reduce() on recordings,
-and each decision function on hand-made Evidence, one test per rule and its edges."""
+"""The run line's hardening decisions (profiler/policy/hardening.py): through reduce() on
+recordings, and each decision function on hand-made Evidence, one test per rule and its edges."""
 
 from dataclasses import replace
 
@@ -30,7 +30,9 @@ def test_nginx_hardening():
     h = reduce([nginx()], strict=True).hardening
     assert h.no_new_privileges.apply
     assert h.read_only.apply
-    assert h.tmpfs == (("/run", ""), ("/var/lib/nginx", ""), ("/var/log/nginx", ""))
+    assert h.tmpfs == (("/run", ""), ("/var/log/nginx", ""))
+    # state below /var/lib outlives a restart: a named volume, never a tmpfs
+    assert [(v.target, v.kind) for v in h.volumes] == [("/var/lib/nginx", "named")]
     assert h.pids_limit.apply and h.pids_limit.value == "32"
     assert h.tmpfs_spare == ()
     assert not h.user.apply and "root" in h.user.evidence
@@ -96,7 +98,8 @@ def test_network_none_only_for_local_sockets():
 
 def test_pids_limit_margin():
     assert reduce([recording(peak=100)], strict=True).hardening.pids_limit.value == "200"
-    assert reduce([recording(peak=100)]).hardening.pids_limit.value == "400"
+    assert reduce([recording(peak=100)]).hardening.pids_limit.value == "1024"
+    assert reduce([recording(peak=200)]).hardening.pids_limit.value == "1600"
     assert not reduce([recording(peak=0)]).hardening.pids_limit.apply
 
 
@@ -108,20 +111,21 @@ def test_rename_onto_a_missing_path_counts_as_created():
     rec = replace(rec, files=rec.files + (FileAccess("/var/lib/redis/dump.rdb", ("rename",),
                                                      ("read",)),))
     h = reduce([rec], strict=True).hardening
-    assert h.read_only.apply and h.tmpfs == (("/var/lib/redis", "uid=100,gid=101"),)
+    assert h.read_only.apply and h.tmpfs == ()
+    assert [(v.target, v.kind) for v in h.volumes] == [("/var/lib/redis", "named")]
     # a rename alone may have moved the image's file away: no tmpfs then
     rec = recording(files=[("/var/lib/app/a", ["rename"]), ("/var/lib/app/b", ["create"])])
     assert not reduce([rec]).hardening.read_only.apply
 
 
 def test_tmpfs_owned_by_a_non_root_app():
-    files = [("/var/lib/app/db", ["create", "write"])]
+    files = [("/var/cache/app/db", ["create", "write"])]
     assert reduce([recording(uids=[100], gids=[101], files=files)], strict=True).hardening.tmpfs \
-        == (("/var/lib/app", "uid=100,gid=101"),)
+        == (("/var/cache/app", "uid=100,gid=101"),)
     assert reduce([recording(uids=[100, 101], gids=[101], files=files)],
-                  strict=True).hardening.tmpfs == (("/var/lib/app", "mode=1777"),)
+                  strict=True).hardening.tmpfs == (("/var/cache/app", "mode=1777"),)
     assert reduce([recording(uids=[0, 33], files=files)], strict=True).hardening.tmpfs == \
-        (("/var/lib/app", ""),)
+        (("/var/cache/app", ""),)
 
 
 def test_files_in_a_directory_the_app_made_are_its_own():
@@ -165,11 +169,13 @@ def test_a_read_only_root_gets_tmpfs_on_every_temp_directory():
 
 def test_tmpdir_and_home_from_the_environment():
     ev = Evidence(uids=(100,), gids=(100,), tmpdir="/var/app/tmp", home="/home/app/",
-                  files=files(("/var/lib/app/db", "create write")))
+                  files=files(("/var/cache/app/db", "create write")))
     _, tmpfs, spare = hardening.read_only(ev)
-    assert [d for d, _ in tmpfs] == ["/home/app", "/run", "/tmp", "/var/app/tmp", "/var/lib/app",
-                                     "/var/tmp"]
-    assert spare == ("/home/app", "/run", "/tmp", "/var/app/tmp", "/var/tmp")
+    assert [d for d, _ in tmpfs] == ["/run", "/tmp", "/var/app/tmp", "/var/cache/app", "/var/tmp"]
+    assert spare == ("/run", "/tmp", "/var/app/tmp", "/var/tmp")
+    # a home below /home is a place for state: a named volume
+    assert [(v.target, v.kind) for v in hardening.plan_mounts(ev).volumes] == \
+        [("/home/app", "named")]
     assert all(o == "uid=100,gid=100" for _, o in tmpfs)
     # inside another tmpfs directory: no mount of its own
     _, tmpfs, _ = hardening.read_only(Evidence(tmpdir="/tmp/app"))
@@ -273,7 +279,7 @@ def test_a_directory_a_tmpfs_option_cannot_carry_refuses():
 
 
 def test_too_many_tmpfs_directories_refuse():
-    many = [(f"/var/lib/app{i}/db", "create write") for i in range(MAX_TMPFS + 1)]
+    many = [(f"/var/cache/app{i}/db", "create write") for i in range(MAX_TMPFS + 1)]
     d, _ = ro(Evidence(files=files(*many)))
     assert not d.apply and f"writes in {MAX_TMPFS + 1} directories" in d.evidence
     d, tmpfs = ro(Evidence(files=files(*many[:MAX_TMPFS])))
@@ -294,9 +300,9 @@ def test_tmpfs_anchors():
 
 
 def test_nested_tmpfs_directories_keep_the_outermost():
-    _, tmpfs = ro(Evidence(files=files(("/home/u/x/f", "create write"),
-                                                        ("/home/g", "create write"))))
-    assert tmpfs == (("/home", ""),)
+    _, tmpfs = ro(Evidence(files=files(("/var/cache/u/x/f", "create write"),
+                                       ("/var/cache/g", "create write"))))
+    assert tmpfs == (("/var/cache", ""),)
 
 
 def test_a_used_image_file_below_a_tmpfs_refuses_and_names_the_first():
@@ -358,12 +364,11 @@ def test_tmpfs_options_under_podman(uids, gids, options):
 
 def test_a_podman_recording_gets_podmans_tmpfs_options():
     from emitcases import made_with_podman
-    rec = recording(uids=[100], gids=[101], files=[("/var/lib/app/db", ["create", "write"])])
+    rec = recording(uids=[100], gids=[101], files=[("/var/cache/app/db", ["create", "write"])])
     assert reduce([made_with_podman(rec)], strict=True).hardening.tmpfs == \
-        (("/var/lib/app", "U,notmpcopyup"),)
+        (("/var/cache/app", "U,notmpcopyup"),)
     assert reduce([made_with_podman(nginx())], strict=True).hardening.tmpfs == \
-        (("/run", "notmpcopyup"), ("/var/lib/nginx", "notmpcopyup"),
-         ("/var/log/nginx", "notmpcopyup"))
+        (("/run", "notmpcopyup"), ("/var/log/nginx", "notmpcopyup"))
     exec_ev = Evidence(uids=(5,), gids=(5,), files=files(("/tmp/run", "create execute")),
                        engine="podman")
     assert ro(exec_ev)[1] == (("/tmp", "U,exec,notmpcopyup"),)
@@ -388,10 +393,12 @@ def test_pids_limit_is_twice_the_peak_with_a_floor_when_strict(peak, limit):
                            "concurrency (threads count as tasks)"
 
 
-@pytest.mark.parametrize("peak,limit", [(1, "64"), (16, "64"), (17, "68"), (100, "400")])
+@pytest.mark.parametrize("peak,limit", [(1, "1024"), (128, "1024"), (129, "1032"),
+                                        (300, "2400")])
 def test_pids_limit_has_headroom_by_default(peak, limit):
     d = hardening.pids_limit(Evidence(peak_tasks=peak))
-    assert d.value == limit and "max(64, 4 x peak)" in d.evidence and "1/4" in d.assumption
+    assert d.value == limit and "max(1024, 8 x peak)" in d.evidence
+    assert "not configured for more than" in d.assumption
 
 
 @pytest.mark.parametrize("peak", [0, -1])

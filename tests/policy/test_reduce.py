@@ -1,4 +1,5 @@
-"""reduce(): merging recordings into a Policy (the hardening decisions: tests/policy/test_hardening.py)."""
+"""reduce(): merging recordings into a Policy (the hardening decisions:
+tests/policy/test_hardening.py)."""
 
 from dataclasses import replace
 

@@ -11,6 +11,7 @@ import struct
 import tarfile
 from dataclasses import replace
 
+import pytest
 import yaml
 
 from conftest import FakeEngine, FakeTracer
@@ -186,3 +187,17 @@ def test_verify_names_the_file_capability_when_the_exec_is_refused():
     ok = v.analyze(build_denials(RawTrace(arch=ARCH)), _pol(), image="i", exit_code=0,
                    workload=None, workload_status=None, exec_files=files)
     assert ok.passed and ok.causes == ()
+
+
+@pytest.mark.root
+def test_record_exec_reads_a_host_files_capability(require_root, tmp_path):
+    """record --exec: the file on this host (os.getxattr), as setcap wrote it."""
+    import os
+    prog = tmp_path / "prog"
+    prog.write_bytes(b"\x7fELF")
+    prog.chmod(0o4755)
+    assert filecaps.from_host(str(prog)) == filecaps.FileInfo(0o4755, None)
+    os.setxattr(prog, filecaps.XATTR, _xattr(NET_BIND))
+    info = filecaps.from_host(str(prog))
+    assert info.caps.permitted == ("CAP_NET_BIND_SERVICE",) and info.caps.effective
+    assert filecaps.from_host(str(tmp_path / "gone")) is None

@@ -40,7 +40,9 @@ def test_a_real_recordings_options_reach_the_decisions():
     assert h.user.apply and h.user.value == "app" and "the user the recording ran with" in \
         h.user.evidence
     kept = {k for k, _ in p.run_options}
-    assert kept == {"publish", "volume", "tmpfs", "env", "name"}  # the rest the policy decides
+    assert kept == {"publish", "volume", "tmpfs", "env"}  # the rest the policy decides
+    # the name is run.sh's PROFILER_NAME default, not a fixed --name (a second instance)
+    assert h.name.apply and h.name.value == dict(_spec().options())["name"]
     script = run.render(p)
     assert "--volume appdata:/data" in script and "--volumes" not in script
     assert "left out" not in script and "cap_add" not in script

@@ -27,8 +27,9 @@ def test_nginx_service():
     assert svc["cap_add"] == ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"]
     assert svc["security_opt"] == ["seccomp=./seccomp.json", "no-new-privileges:true"]
     assert svc["read_only"] is True
-    assert svc["tmpfs"] == ["/root", "/run", "/tmp", "/var/lib/nginx", "/var/log/nginx", "/var/tmp"]
-    assert svc["pids_limit"] == 64
+    assert svc["tmpfs"] == ["/root", "/run", "/tmp", "/var/log/nginx", "/var/tmp"]
+    assert svc["volumes"] == ["profiler-sample-nginx-var-lib-nginx:/var/lib/nginx"]
+    assert svc["pids_limit"] == 1024
     assert svc["ports"] == ["127.0.0.1:18080:80"]
     assert "user" not in svc and "network_mode" not in svc
 

@@ -71,12 +71,14 @@ def test_podman_recording_runs_podman_with_the_profiles_path(tmp_path):
     assert argv[0] == "run" and argv[-2:] == ["-d", "example/db:1"]
     assert f"seccomp={tmp_path}/seccomp.json" in argv
     assert argv[argv.index("--user") + 1] == "100:101"
-    assert "/var/lib/app:U,notmpcopyup" in argv and not any("uid=" in a for a in argv)
+    assert "/tmp:U,notmpcopyup" in argv and not any("uid=" in a for a in argv)
+    # the app's state below /var/lib: a named volume, named after the container
+    assert "type=volume,source=db-var-lib-app,target=/var/lib/app" in argv
 
 
 def test_docker_recording_keeps_docker_and_uid_gid():
     text = run.render(reduce([nonroot()]))
-    assert "exec docker run" in text and "--tmpfs /var/lib/app:uid=100,gid=101" in text
+    assert "exec docker run" in text and "--tmpfs /tmp:uid=100,gid=101" in text
     assert "podman" not in text
 
 
@@ -92,7 +94,7 @@ def test_script_runs_the_hardened_command(tmp_path):
     pairs = set(zip(argv, argv[1:]))
     for pair in (("--cap-drop", "ALL"), ("--cap-add", "DAC_OVERRIDE"),
                  ("--security-opt", "no-new-privileges"), ("--tmpfs", "/var/log/nginx"),
-                 ("--pids-limit", "64"), ("--publish", "127.0.0.1:18080:80"),
+                 ("--pids-limit", "1024"), ("--publish", "127.0.0.1:18080:80"),
                  ("--security-opt", f"seccomp={here}/seccomp.json")):
         assert pair in pairs, pair
     assert "--read-only" in argv
@@ -192,6 +194,35 @@ def test_podman_run_sh_is_read_back_like_dockers():
     text = run.render(reduce([made_with_podman(nonroot())]))
     script = policy_dir.run_script(text)
     assert script.has_docker_run and script.has_args_block
-    assert ("--tmpfs", "/var/lib/app:U,notmpcopyup") in script.flags(args_only=True)
+    assert ("--tmpfs", "/tmp:U,notmpcopyup") in script.flags(args_only=True)
     lacks, _ = diff.run_items(text)
     assert "--read-only" not in lacks and "--user" not in lacks
+
+
+def test_flag_line_is_how_run_sh_writes_each_flag():
+    # verify --minimize writes the options it adds with flag_line: they must read as the
+    # renderer's own lines
+    policy = reduce([nginx()])
+    text = run.render(policy)
+    flags = run.flags(policy)
+    assert flags
+    for f in flags:
+        assert run.flag_line(f.words, f.comment) + "\n" in text, f
+
+
+def test_the_name_is_a_parameter_and_names_the_volumes(tmp_path, monkeypatch):
+    """The recorded --name is only a default: PROFILER_NAME or a --name argument replace it
+    (a second instance does not conflict), and its named volumes follow the name."""
+    rec = recording(files=[("/var/lib/app/db", ["create", "write"])],
+                    run_options=[("name", "web")])
+    text = run.render(reduce([rec]))
+    argv = run_script(text, tmp_path, "-d")
+    assert argv[argv.index("--name") + 1] == "web"
+    assert "type=volume,source=web-var-lib-app,target=/var/lib/app" in argv
+    argv = run_script(text, tmp_path, "--name", "web2", "-d")
+    assert argv.count("--name") == 1 and argv[argv.index("--name") + 1] == "web2"
+    assert "type=volume,source=web2-var-lib-app,target=/var/lib/app" in argv
+    monkeypatch.setenv("PROFILER_NAME", "web3")
+    argv = run_script(text, tmp_path, "-d")
+    assert argv[argv.index("--name") + 1] == "web3"
+    assert "type=volume,source=web3-var-lib-app,target=/var/lib/app" in argv

@@ -6,7 +6,7 @@ import platform
 
 import pytest
 
-from profiler.session import session
+from profiler.session import preflight, session
 from profiler.errors import EnvironmentProblem, UsageError, WorkloadError
 
 
@@ -17,13 +17,13 @@ def host(fake_host):
 
 
 def test_all_present_passes(host):
-    assert session.preflight() == ("tracepoint", None)
+    assert preflight.preflight() == ("tracepoint", None)
 
 
 def test_no_btf(host):
     (host / "vmlinux").unlink()
     with pytest.raises(EnvironmentProblem, match="no BTF") as e:
-        session.preflight()
+        preflight.preflight()
     assert "CONFIG_DEBUG_INFO_BTF" in e.value.hint
 
 
@@ -31,66 +31,66 @@ def test_no_btf(host):
     ("ring buffer", "BPF_MAP_TYPE_RINGBUF"), ("task storage", "BPF_MAP_TYPE_TASK_STORAGE"),
     ("raw tracepoints", "BPF_PROG_TYPE_RAW_TRACEPOINT")])
 def test_missing_bpf_feature_is_named(host, monkeypatch, what, member):
-    others = frozenset(m for _w, _e, m in session.BPF_FEATURES) - {member}
-    monkeypatch.setattr(session.btf, "running_kernel_enum", lambda enum: others)
+    others = frozenset(m for _w, _e, m in preflight.BPF_FEATURES) - {member}
+    monkeypatch.setattr(preflight.btf, "running_kernel_enum", lambda enum: others)
     with pytest.raises(EnvironmentProblem, match=f"the kernel lacks .*{what}.*{member}"):
-        session.preflight()
+        preflight.preflight()
 
 
 def test_no_capability_source(host):
     (host / "tracing" / "events" / "capability" / "cap_capable").rmdir()
-    source, why = session.preflight()  # auto: record without capabilities, and say why
+    source, why = preflight.preflight()  # auto: record without capabilities, and say why
     assert source == "none" and "cap_capable tracepoint" in why and "CONFIG_KPROBES" in why
     with pytest.raises(EnvironmentProblem, match="capability source tracepoint is missing"):
-        session.preflight("tracepoint")
-    assert session.preflight("off") == ("none", "turned off (--capabilities off)")
+        preflight.preflight("tracepoint")
+    assert preflight.preflight("off") == ("none", "turned off (--capabilities off)")
 
 
 def test_not_root(host, monkeypatch):
-    monkeypatch.setattr(session.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(preflight.os, "geteuid", lambda: 1000)
     with pytest.raises(EnvironmentProblem, match="needs root"):
-        session.preflight()
+        preflight.preflight()
 
 
 def test_tracefs_missing(host):
     import shutil
     shutil.rmtree(host / "tracing")
     with pytest.raises(EnvironmentProblem, match="tracefs is not mounted") as e:
-        session.preflight()
+        preflight.preflight()
     assert "mount -t tracefs" in e.value.hint
 
 
 def test_no_syscall_tracepoints(host):
     (host / "tracing" / "events" / "raw_syscalls").rmdir()
     with pytest.raises(EnvironmentProblem, match="syscall tracepoints"):
-        session.preflight()
+        preflight.preflight()
 
 
 def test_no_kernel_headers(host):
     (host / "modules" / platform.release() / "build").rmdir()
     with pytest.raises(EnvironmentProblem, match="no kernel headers") as e:
-        session.preflight()
+        preflight.preflight()
     assert "make setup" in e.value.hint
 
 
 def test_no_cgroup_v2(host):
     (host / "mounts").write_text("cgroup /sys/fs/cgroup/cpu cgroup rw 0 0\n")
     with pytest.raises(EnvironmentProblem, match="cgroup v2"):
-        session.preflight()
+        preflight.preflight()
 
 
 def test_workload_checks(tmp_path):
     with pytest.raises(WorkloadError, match="no such file"):
-        session.check_workload(str(tmp_path / "nope.sh"))
+        preflight.check_workload(str(tmp_path / "nope.sh"))
     script = tmp_path / "w.sh"
     script.write_text("#!/bin/sh\n")
     with pytest.raises(WorkloadError, match="not executable"):
-        session.check_workload(str(script))
+        preflight.check_workload(str(script))
     with pytest.raises(WorkloadError, match="not found"):
-        session.check_workload("no-such-command-xyz --flag")
+        preflight.check_workload("no-such-command-xyz --flag")
     with pytest.raises(UsageError):
-        session.check_workload("'unbalanced")
-    session.check_workload("true && curl -s http://127.0.0.1:1/ || true")
+        preflight.check_workload("'unbalanced")
+    preflight.check_workload("true && curl -s http://127.0.0.1:1/ || true")
 
 
 @pytest.mark.parametrize("cmd", [
@@ -108,7 +108,7 @@ def test_workload_checks(tmp_path):
     "cd /tmp && ./whatever-is-there.sh",  # the first command changes what the rest means
 ])
 def test_any_valid_shell_command_is_a_workload(cmd):
-    session.check_workload(cmd)
+    preflight.check_workload(cmd)
 
 
 @pytest.mark.parametrize("cmd,error,match", [
@@ -120,7 +120,7 @@ def test_any_valid_shell_command_is_a_workload(cmd):
 ])
 def test_certain_failures_are_refused_early(cmd, error, match):
     with pytest.raises(error, match=match):
-        session.check_workload(cmd)
+        preflight.check_workload(cmd)
 
 
 def test_default_output_names():

@@ -1,5 +1,6 @@
-"""A recording session's orchestration (profiler/session/session.py) on a fake host, engine and tracer
-(tests/conftest.py): start, ready, workload, graceful stop, Ctrl-C, loss and cleanup. No root.
+"""A recording session's orchestration (profiler/session/session.py) on a fake host, engine and
+tracer (tests/conftest.py): start, ready, workload, graceful stop, Ctrl-C, loss and cleanup. No
+root.
 
 The workloads are real shell commands; the container and the tracer are in memory.
 """

@@ -40,7 +40,7 @@ def test_policy_dir_as_emitted(nginx_policy):
     assert pol.default_errno == 1
     assert pol.no_new_privileges and pol.read_only
     assert "/var/log/nginx" in pol.tmpfs
-    assert pol.pids_limit == 64
+    assert pol.pids_limit == 1024
     assert pol.publish == ("127.0.0.1:18080:80",)
     assert pol.seccomp_path.endswith("seccomp.json")
 
@@ -155,7 +155,7 @@ def test_reduced_run_sh(nginx_policy):
 
 def test_run_sh_edited_by_hand_in_other_spellings(nginx_policy):
     run = (nginx_policy / "run.sh").read_text().replace(
-        "  --pids-limit 64", "  --pids-limit=40\n  -u 1000:1000\n  --net=none")
+        "  --pids-limit 1024", "  --pids-limit=40\n  -u 1000:1000\n  --net=none")
     (nginx_policy / "run.sh").write_text(run)
     pol = v.load_policy_dir(nginx_policy)
     assert (pol.pids_limit, pol.user, pol.network) == (40, "1000:1000", "none")

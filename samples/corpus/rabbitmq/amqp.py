@@ -12,8 +12,17 @@ params = pika.ConnectionParameters("127.0.0.1", port, connection_attempts=30, re
 
 
 def channel():
-    conn = pika.BlockingConnection(params)
-    return conn, conn.channel()
+    # docker-proxy accepts before the broker listens and then drops the connection, which pika
+    # reports as a protocol error (not retried by connection_attempts): retry for 120 s.
+    deadline = time.time() + 120
+    while True:
+        try:
+            conn = pika.BlockingConnection(params)
+            return conn, conn.channel()
+        except pika.exceptions.AMQPConnectionError:
+            if time.time() > deadline:
+                raise
+            time.sleep(1)
 
 
 if what == "smoke":

@@ -1,0 +1,50 @@
+"""What the engine module reads about an image and a container for the run line (pure parts):
+a `docker cp` tar of a directory -> ImageEntries, inspect's Mounts and Networks."""
+
+import io
+import tarfile
+
+from profiler.session.engine import _ChunkReader, mounts_of, networks_of, tar_entries
+
+
+def _tar(members) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, kind, extra in members:
+            info = tarfile.TarInfo(name)
+            info.uid, info.gid, info.mode = extra.get("uid", 0), extra.get("gid", 0), extra.get("mode", 0o755)
+            if kind == "dir":
+                info.type = tarfile.DIRTYPE
+            elif kind == "symlink":
+                info.type, info.linkname = tarfile.SYMTYPE, extra["target"]
+            tar.addfile(info, io.BytesIO(b"") if kind == "file" else None)
+    return buf.getvalue()
+
+
+def test_a_docker_cp_tar_becomes_entries_with_counts():
+    data = _tar([("log", "dir", {}), ("log/nginx", "dir", {"uid": 33}),
+                 ("log/nginx/access.log", "symlink", {"target": "/dev/stdout"}),
+                 ("log/apt", "dir", {}), ("log/apt/deep", "dir", {}),
+                 *[(f"log/apt/deep/f{i}", "file", {}) for i in range(40)]])
+    chunks = [data[i:i + 700] for i in range(0, len(data), 700)]  # the SDK streams chunks
+    entries = {e.path: e for e in tar_entries(_ChunkReader(chunks), "/var/log")}
+    assert entries["/var/log"].entries == 44
+    assert entries["/var/log/nginx"].uid == 33 and entries["/var/log/nginx"].entries == 1
+    assert entries["/var/log/nginx/access.log"].target == "/dev/stdout"
+    assert entries["/var/log/apt/deep"].entries == 40
+    # below two levels: at most 16 entries per directory are listed, all are counted
+    assert len([p for p in entries if p.startswith("/var/log/apt/deep/")]) == 16
+
+
+def test_inspect_mounts_and_networks():
+    attrs = {"Mounts": [
+        {"Type": "volume", "Name": "a" * 64, "Destination": "/var/lib/postgresql/data", "RW": True},
+        {"Type": "volume", "Name": "pgdata", "Destination": "/data", "RW": True},
+        {"Type": "bind", "Source": "/opt/etc", "Destination": "/etc/app", "RW": False}],
+        "NetworkSettings": {"Networks": {"appnet": {"Aliases": ["0123456789ab", "db", "web"]}}}}
+    m = mounts_of(attrs)
+    assert [(x.target, x.type, x.source, x.read_only) for x in m] == [
+        ("/data", "volume", "pgdata", False), ("/etc/app", "bind", "/opt/etc", True),
+        ("/var/lib/postgresql/data", "volume", "", False)]
+    (n,) = networks_of(attrs, "0123456789ab" + "c" * 52, "web")
+    assert n.name == "appnet" and n.aliases == ("db",)
