@@ -13,7 +13,6 @@ tmpfs owner (hardening._tmpfs_owner).
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from ..policy.reduce import Policy
@@ -99,7 +98,7 @@ def flags(policy: Policy) -> list[Flag]:
 def flag_line(words, comment: str) -> str:
     """One option of run.sh's `args=( ... )` block, as templates/run.sh.j2 writes a Flag (verify
     --minimize adds the options it proved with it)."""
-    return "  " + " ".join(shlex.quote(str(w)) for w in words) + "  # " + \
+    return "  " + " ".join(templating.sh_word(w) for w in words) + "  # " + \
         templating.comment(comment)
 
 

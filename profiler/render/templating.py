@@ -36,7 +36,7 @@ def comment(value) -> str:
 NAME = "@NAME@"
 
 
-def _sh_word(value) -> str:
+def sh_word(value) -> str:
     """A shell word, NAME replaced by "$volume_prefix" (double-quoted: no word splitting)."""
     parts = str(value).split(NAME)
     return '"$volume_prefix"'.join(shlex.quote(p) if p else "" for p in parts) or "''"
@@ -53,7 +53,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     e.filters["sh"] = lambda v: shlex.quote(str(v))
-    e.filters["shword"] = _sh_word
+    e.filters["shword"] = sh_word
     e.filters["yq"] = _yq
     e.filters["comment"] = comment
     return e
