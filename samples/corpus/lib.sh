@@ -34,11 +34,15 @@ client_as() {
 # inside CMD ARGS...: docker exec into the container under test.
 inside() { docker exec -i "$cid" "$@"; }
 
-# wait_for SECONDS CMD ARGS...: retry CMD (quietly) until it succeeds.
+# wait_for SECONDS CMD ARGS...: retry CMD (quietly) until it succeeds; give up at once when the
+# container under test is no longer running (it died at start: waiting cannot help).
 wait_for() {
     local limit="$1" t0=$SECONDS; shift
     until "$@" >/dev/null 2>&1; do
         [ $((SECONDS - t0)) -lt "$limit" ] || return 1
+        if [ -n "${cid:-}" ] && [ "$(docker inspect -f '{{.State.Running}}' "$cid" 2>/dev/null)" != true ]; then
+            return 1
+        fi
         sleep 1
     done
 }
