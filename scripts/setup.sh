@@ -35,7 +35,7 @@ take_lock
 # Docker's own packages (docker-ce conflicts with docker.io): then no Debian docker package.
 packages() {
     local p
-    for p in $(setup_packages) $(bench_packages); do
+    for p in $(setup_packages); do
         case "$p" in
             docker.io) command -v dockerd >/dev/null || echo "$p" ;;
             docker-cli) command -v docker >/dev/null || echo "$p" ;;
@@ -78,6 +78,25 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "packages installed in $((SECONDS - t)) s"
 fi
 say "packages ok"
+
+# Packages only the benches and the stress tests use (bpftrace as a peer tracer): installed when
+# apt can, a warning otherwise. A host without a package mirror (the offline VMs of the host
+# matrix, tests/hosts/) still gets everything profiler itself needs.
+bench_missing=()
+for p in $(bench_packages); do installed "$p" || bench_missing+=("$p"); done
+if [ "${#bench_missing[@]}" -gt 0 ]; then
+    apt_update_soft() {
+        [ "$APT_UPDATED" -eq 1 ] && return 0
+        apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 9>&- \
+            && APT_UPDATED=1
+    }
+    if apt_update_soft && apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
+            install "${bench_missing[@]}" >"$LOGDIR/apt-install-bench.log" 2>&1 9>&-; then
+        say "bench packages installed: ${bench_missing[*]}"
+    else
+        warn "bench packages not installed (${bench_missing[*]}; log: $LOGDIR/apt-install-bench.log): make bench and the stress tests that compare with them need them"
+    fi
+fi
 
 # --- kernel headers (bcc compiles its programs against them at run time) --------------------
 MOD="/lib/modules/$KVER"
