@@ -309,7 +309,7 @@ def compose_argv() -> list[str]:
     answers, else v1 `docker-compose`; offline, Debian 12 has only 1.29)."""
     out = subprocess.run(
         [str(CLONE / ".venv/bin/python"), "-c",
-         "import json; from profiler import compose_cli; print(json.dumps(compose_cli.find().argv))"],
+         "import json; from profiler.session import compose_cli; print(json.dumps(compose_cli.find().argv))"],
         capture_output=True, text=True, timeout=120, check=True)
     return json.loads(out.stdout)
 
