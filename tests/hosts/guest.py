@@ -16,6 +16,14 @@ way instead (run_compose_sample): record --match -> emit --format all -> apparmo
 verify --compose -> the project up under the override with its workload -> per service a
 syscall training never made refused -> project down.
 
+A corpus app (SHARE/corpus names APPs of samples/corpus/, harness --corpus) is held to what
+issue 18 asks of an AppArmor host: record with its training workload -> emit -> verify ->
+production (the emitted run.sh, which loads apparmor.profile, serving the app's own production
+workload: its benchmark client to 127.0.0.1, admin commands, a docker restart and data that
+must survive it; the app confined by the profile in enforce mode before and after) ->
+negative-seccomp -> negative-apparmor-verify (`profiler verify` with a workload writing and
+executing what training never did must fail and name both AppArmor denials).
+
 Across hosts (harness --cross): every recording made here is also copied to
 SHARE/recordings/; when the harness put another host's recordings in SHARE/foreign/ORIGIN/,
 each is emitted and verified here as production would see a policy recorded elsewhere: a kernel
@@ -38,7 +46,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -69,6 +76,10 @@ TIMEOUTS = {
     "cross-emit": 600,
     "cross-verify": 1200,
     "cross-run-line": 600,
+    # a corpus app (run_corpus): its production workload, restart included
+    "production": 1500,
+    "negative-apparmor-verify": 1200,
+    "cross-production": 1500,
 }
 
 # The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
@@ -200,15 +211,12 @@ def sample_spec(name: str) -> dict:
     return json.loads(out.stdout)
 
 
-def wait_port(port: int, seconds: int) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2):
-                return True
-        except OSError:
-            time.sleep(1)
-    return False
+def wait_tcp(port: int, seconds: int = 120) -> str:
+    """A bash loop that waits (bounded) until 127.0.0.1:PORT accepts a connection. A TCP
+    connect, not an HTTP request: curl against a port that does not speak HTTP (redis) fails
+    every time, and the loop then waited its whole time on every run."""
+    return (f"for i in $(seq {seconds}); do (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null "
+            f"&& break; sleep 1; done")
 
 
 def refused(needle: str):
@@ -239,9 +247,19 @@ def cli_env() -> dict:
     return {"PATH": f"{shim}:{os.environ['PATH']}"}
 
 
+def slug(name: str) -> str:
+    """A sample's name in results and file names: corpus/redis -> corpus-redis."""
+    return name.replace("/", "-")
+
+
 def run_sample(g: Guest, name: str) -> None:
+    """samples/NAME (or a corpus app, corpus/APP): record -> emit -> verify -> the emitted run.sh
+    under the sample's workload (a corpus app: its production workload, production()) ->
+    negative controls (a corpus app's AppArmor one through verify, negative_apparmor_verify())."""
     profiler = str(CLONE / ".venv/bin/profiler")
     spec = sample_spec(name)
+    label = slug(name)
+    corpus = bool(spec.get("corpus"))
     image = spec["image"]
     publish = list((spec.get("run") or {}).get("publish") or [])
     port = spec.get("ready_port")
@@ -249,42 +267,46 @@ def run_sample(g: Guest, name: str) -> None:
     workload = str(CLONE / "samples" / name / spec["workload"]) if spec.get("workload") else None
     out = CLONE / "out"
     out.mkdir(exist_ok=True)
-    rec, policy = out / f"{name}.recording.yaml", out / f"{name}-policy"
+    rec, policy = out / f"{label}.recording.yaml", out / f"{label}-policy"
+    later = ["verify", "production" if corpus else "run-line", "negative-seccomp",
+             "negative-apparmor-verify" if corpus else "negative-apparmor"]
 
     args = [a for p in publish for a in ("-p", p)]
     if port:
         args += ["--ready-port", str(port)]
     if workload:
         args += ["--workload", workload]
-    g.step(name, "record", [profiler, "record", image, *args, "-o", str(rec)], env=env)
+    g.step(label, "record", [profiler, "record", image, *args, "-o", str(rec)], env=env)
     if not rec.exists():
-        for s in ("emit", "verify", "run-line", "negative-seccomp", "negative-apparmor"):
-            g.skip(name, s, "no recording (record failed)")
+        for s in ("emit", *later):
+            g.skip(label, s, "no recording (record failed)")
         return
     keep_recording(g.share, rec)
-    g.step(name, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
+    g.step(label, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
     if not (policy / "seccomp.json").exists():
-        for s in ("verify", "run-line", "negative-seccomp", "negative-apparmor"):
-            g.skip(name, s, "no policy (emit failed)")
+        for s in later:
+            g.skip(label, s, "no policy (emit failed)")
         return
-    verify_and_run(g, name, name, policy, "")
+    verify_and_run(g, name, label, policy, "")
     cli = cli_env()
-
     # Negative control: a syscall training never made is refused under the emitted profile.
-    g.step(name, "negative-seccomp",
+    g.step(label, "negative-seccomp",
            ["docker", "run", "--rm", "--security-opt", f"seccomp={policy}/seccomp.json",
             "--entrypoint", "/usr/bin/unshare", image, "-U", "true"],
            check=refused("Operation not permitted"), env=cli)
 
+    if corpus:
+        negative_apparmor_verify(g, name, label, policy, env)
+        return
     if not apparmor_enforced():
-        g.skip(name, "negative-apparmor", "AppArmor is not enforced by this kernel")
+        g.skip(label, "negative-apparmor", "AppArmor is not enforced by this kernel")
         return
     # A write training never made, under the emitted AppArmor profile (loaded, then unloaded):
     # refused, and the kernel's audit record names the path and the profile.
     profile = policy / "apparmor.profile"
     m = re.search(r"^\s*profile\s+(\S+)", profile.read_text(), re.M) if profile.exists() else None
     if not m:
-        g.skip(name, "negative-apparmor", "no profile name in apparmor.profile")
+        g.skip(label, "negative-apparmor", "no profile name in apparmor.profile")
         return
     target = "/etc/profiler-negative-control"
     script = (
@@ -301,7 +323,7 @@ def run_sample(g: Guest, name: str) -> None:
         if not error and f'name="{target}"' not in output:
             return "refused, but the kernel logged no AppArmor denial of it"
         return error
-    g.step(name, "negative-apparmor", ["bash", "-c", script], check=audited, env=cli)
+    g.step(label, "negative-apparmor", ["bash", "-c", script], check=audited, env=cli)
 
 
 def compose_argv() -> list[str]:
@@ -422,13 +444,15 @@ def verify_and_run(g: Guest, name: str, label: str, policy: Path, prefix: str) -
     g.step(label, prefix + "verify", [profiler, "verify", image, "--policy", str(policy), *vargs],
            env=env)
 
+    if spec.get("corpus"):
+        production(g, name, label, policy, prefix + "production", env)
+        return
     # As a user would: the emitted run.sh starts the app, the workload exercises it.
     cname = f"hosts-{name}"
     subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
     script = (
         f"set -e; bash {policy}/run.sh -d --name {cname}; "
-        + (f"for i in $(seq 120); do curl -s -o /dev/null 127.0.0.1:{port} && break; sleep 1; done; "
-           if port else "")
+        + (f"{wait_tcp(port)}; " if port else "")
         + (f"PROFILER_CONTAINER_ID={cname} PROFILER_CONTAINER_NAME={cname} {workload}; "
            if workload else "")
         + "echo run-line: workload passed"
@@ -439,6 +463,132 @@ def verify_and_run(g: Guest, name: str, label: str, policy: Path, prefix: str) -
         with (g.logs / f"{label}-{step}.log").open("a") as f:
             subprocess.run(["docker", "logs", "--tail", "30", cname], stdout=f, stderr=f, timeout=120)
     subprocess.run(["docker", "rm", "-f", cname], capture_output=True, timeout=120)
+
+
+# A corpus app's production run (script filled in by production()): run.sh loads the emitted
+# AppArmor profile and starts the app; where AppArmor is enforced the app's main process must be
+# confined by that profile in enforce mode, before the production workload and after it (its
+# `docker restart` included); the kernel's AppArmor denials of the profile during the run are
+# printed (the workload decides pass or fail: a denial the app survives is shown, not failed).
+PRODUCTION = r"""
+set -euo pipefail
+cname=@CNAME@ profile=@PROFILE@ enforced=@ENFORCED@
+cleanup() {
+    docker rm -f -v "$cname" >/dev/null 2>&1 || true
+    docker volume ls -q | grep "^$cname-" | xargs -r docker volume rm >/dev/null || true
+}
+cleanup
+confined() {   # confined WHEN: the container's main process runs under $profile, enforced
+    [ "$enforced" = 1 ] || { echo "confinement $1: AppArmor not enforced by this kernel"; return 0; }
+    local pid f label
+    pid=$(docker inspect -f '{{.State.Pid}}' "$cname")
+    f=/proc/$pid/attr/apparmor/current; [ -e "$f" ] || f=/proc/$pid/attr/current
+    label=$(tr -d '\0' <"$f")
+    echo "confinement $1: pid $pid $label"
+    [ "$label" = "$profile (enforce)" ] || {
+        echo "error: the app is not confined by $profile in enforce mode ($1: $label)"; exit 1; }
+}
+denials() { dmesg 2>/dev/null | grep -F 'apparmor="DENIED"' | grep -cF "profile=\"$profile\"" || true; }
+before=$(denials)
+trap 'rc=$?; [ $rc = 0 ] || docker logs --tail 30 "$cname" 2>&1 | sed "s/^/app: /"; cleanup' EXIT
+bash @POLICY@/run.sh -d --name "$cname"
+confined "at start"
+t=$SECONDS
+PROFILER_CONTAINER_ID="$cname" PROFILER_CONTAINER_NAME="$cname" @PRODUCTION@
+echo "production workload: passed in $((SECONDS - t)) s"
+confined "after the workload and its restart"
+echo "AppArmor denials of $profile during the run: $(( $(denials) - before ))"
+dmesg 2>/dev/null | grep -F 'apparmor="DENIED"' | grep -F "profile=\"$profile\"" | tail -n 5 || true
+echo "production: passed"
+"""
+
+
+def profile_of(policy: Path) -> str:
+    """The profile name apparmor.profile declares ("" when none)."""
+    f = policy / "apparmor.profile"
+    m = re.search(r"^\s*profile\s+(\S+)", f.read_text(), re.M) if f.exists() else None
+    return m.group(1) if m else ""
+
+
+def production(g: Guest, name: str, label: str, policy: Path, step: str, env: dict) -> None:
+    """A corpus app (samples/corpus/APP) under the emitted run.sh with its production workload:
+    its own benchmark client to 127.0.0.1, admin commands through docker exec, a docker
+    restart and data that must survive it (production.sh fails otherwise); where AppArmor is
+    enforced, run.sh loads apparmor.profile and the app must run confined by it (PRODUCTION)."""
+    spec = sample_spec(name)
+    script = (PRODUCTION.replace("@CNAME@", f"hosts-{label}")
+              .replace("@PROFILE@", profile_of(policy) or "(none)")
+              .replace("@ENFORCED@", "1" if apparmor_enforced() else "0")
+              .replace("@POLICY@", str(policy))
+              .replace("@PRODUCTION@", str(CLONE / "samples" / name / spec["production"])))
+    g.step(label, step, ["bash", "-c", script], env=env)
+    if apparmor_enforced() and (policy / "apparmor.profile").exists():  # run.sh loaded it
+        subprocess.run(["apparmor_parser", "-R", str(policy / "apparmor.profile")],
+                       capture_output=True, timeout=300)
+
+
+# What the AppArmor negative control does in the confined container that training never did: a
+# write to /tmp (run.sh mounts a tmpfs there writable by the app's user, so nothing but AppArmor
+# refuses it) and an exec of a program the app never ran, from a shell inside the container.
+NEGATIVE_WRITE = "/tmp/profiler-negative-control"
+NEGATIVE_EXEC = "/usr/bin/id"
+NEGATIVE_WORKLOAD = f"""#!/bin/bash
+# verify's workload for the AppArmor negative control (tests/hosts/guest.py): fails, as an app
+# would, when either is refused.
+rc=0
+docker exec "$PROFILER_CONTAINER_ID" touch {NEGATIVE_WRITE} || rc=1
+docker exec "$PROFILER_CONTAINER_ID" sh -c 'exec {NEGATIVE_EXEC}' || rc=1
+exit $rc
+"""
+
+
+def apparmor_section(output: str) -> str:
+    """verify's "refused by the AppArmor profile" table (up to the blank line after it)."""
+    lines = output.splitlines()
+    for i, ln in enumerate(lines):
+        if ln.strip() == "refused by the AppArmor profile":
+            rest = []
+            for x in lines[i + 1:]:
+                if not x.strip():
+                    break
+                rest.append(x)
+            return "\n".join(rest)
+    return ""
+
+
+def apparmor_named(*targets: str):
+    """A step check for verify under a workload doing what training never did: verify failed,
+    and its AppArmor table names every target (the path written, the program executed)."""
+    def check(rc, output):
+        if rc == 0:
+            return "not refused: verify passed a workload that did what training never did"
+        table = apparmor_section(output)
+        if not table:
+            return f"verify failed (exit {rc}) without naming an AppArmor denial: {first_error(output)}"
+        missing = [t for t in targets if t not in table]
+        if missing:
+            return f"verify's AppArmor denials do not name {', '.join(missing)}: {table.splitlines()[-1].strip()}"
+        return ""
+    return check
+
+
+def negative_apparmor_verify(g: Guest, name: str, label: str, policy: Path, env: dict) -> None:
+    """Where AppArmor is enforced: `profiler verify` of the policy with a workload that writes
+    and executes what training never did (NEGATIVE_WORKLOAD) must fail, naming both AppArmor
+    denials."""
+    step = "negative-apparmor-verify"
+    if not apparmor_enforced():
+        g.skip(label, step, "AppArmor is not enforced by this kernel")
+        return
+    spec = sample_spec(name)
+    workload = CLONE / "out" / f"{label}-negative-apparmor.sh"
+    workload.write_text(NEGATIVE_WORKLOAD)
+    workload.chmod(0o755)
+    port = spec.get("ready_port")
+    g.step(label, step, [str(CLONE / ".venv/bin/profiler"), "verify", spec["image"], "--policy",
+                         str(policy), *(["--ready-port", str(port)] if port else []),
+                         "--workload", str(workload)],
+           env=env, check=apparmor_named(NEGATIVE_WRITE, NEGATIVE_EXEC))
 
 
 def keep_recording(share: Path, rec: Path) -> None:
@@ -454,6 +604,8 @@ def foreign_recordings(share: Path) -> list[tuple[str, str, Path]]:
     out = []
     for rec in sorted((share / "foreign").glob("*/*.recording.yaml")):
         name = rec.name.removesuffix(".recording.yaml")
+        if name.startswith("corpus-"):  # a corpus app's (slug)
+            name = "corpus/" + name.removeprefix("corpus-")
         spec = CLONE / "samples" / name / "sample.yaml"
         if spec.exists() and "\nkind: compose" not in spec.read_text():
             out.append((rec.parent.name, name, rec))
@@ -464,7 +616,7 @@ def run_foreign(g: Guest, origin: str, name: str, rec: Path) -> None:
     """A policy recorded on `origin`, emitted and verified on this host: cross-emit ->
     cross-verify -> cross-run-line, as sample NAME-from-ORIGIN."""
     profiler = str(CLONE / ".venv/bin/profiler")
-    label = f"{name}-from-{origin}"
+    label = f"{slug(name)}-from-{origin}"
     (CLONE / "out").mkdir(exist_ok=True)
     policy = CLONE / "out" / f"{label}-policy"
     if not g.step(label, "cross-emit", [profiler, "emit", str(rec), "--format", "all",
@@ -484,6 +636,15 @@ def chosen_samples(share: Path, specs: list[Path]) -> list[Path]:
         return specs
     names = set(wanted.read_text().split())
     return [s for s in specs if s.parent.name in names]
+
+
+def corpus_apps(share: Path) -> list[str]:
+    """The corpus apps this run holds to production (SHARE/corpus, one APP a line), as sample
+    names corpus/APP; none with SHARE/cross-only."""
+    wanted = share / "corpus"
+    if (share / "cross-only").exists() or not wanted.exists():
+        return []
+    return [f"corpus/{a}" for a in wanted.read_text().split()]
 
 
 def main() -> int:
@@ -535,6 +696,11 @@ def main() -> int:
                 run_sample(g, name)
         except Exception as e:  # one broken sample must not hide the others
             g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    for name in corpus_apps(share):
+        try:
+            run_sample(g, name)
+        except Exception as e:
+            g.report(slug(name), "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
     for origin, name, rec in foreign_recordings(share):
         try:
             run_foreign(g, origin, name, rec)

@@ -2,7 +2,7 @@
 
     make test-hosts [HOSTS="debian12 debian13 forky"]
     python3 tests/hosts/harness.py [HOST...] [--json FILE] [--rebuild] [--keep] [--bpf-only]
-    python3 tests/hosts/harness.py forky debian12 --cross [--samples "probe nginx"]
+    python3 tests/hosts/harness.py forky debian12 --cross [--samples "probe nginx"] [--corpus redis]
 
 For each host: build its VM image once (tests/hosts/build-image.sh: a stock install of the
 release plus what set-up installs) and cache it under /var/cache/profiler-hosts/, keyed by a hash
@@ -24,6 +24,14 @@ emitting and verifying them too (steps cross-emit, cross-verify, cross-run-line,
 NAME-from-HOST); then the first host runs once more, cross-only, with the last one's. For two
 hosts: A, B with A's recordings, A with B's: both directions. `--samples` limits the samples a
 run records (each VM run costs 15-20 minutes of TCG; fewer samples, fewer minutes).
+
+`--corpus` names the corpus apps (samples/corpus/APP; default redis) each run also holds to
+production: recorded with the app's training workload, then the emitted run.sh (loading the
+emitted AppArmor profile where the kernel enforces it, the app checked confined by it) serving
+the app's own production workload (benchmark client, admin commands, a restart, data that must
+survive it), and a negative control: `profiler verify` with a workload that writes and executes
+what training never did must fail and name both AppArmor denials. `--samples none --corpus
+APP` runs the corpus app alone.
 
 `--bpf-only` is the quick check (about a minute a host instead of a VM run): the recorder of the
 working tree compiled by each host's own bcc and LLVM in a chroot of its release
@@ -90,6 +98,10 @@ HOSTS = {h.name: h for h in (
 )}
 # `make test-hosts` without HOSTS: the Docker hosts; variants are named explicitly.
 DEFAULT_HOSTS = ("debian12", "debian13", "forky")
+
+# Corpus apps (samples/corpus/APP) every VM run holds to production by default (--corpus): one
+# small C app with data in a VOLUME, its own benchmark client, a restart (issue 18).
+CORPUS = ("redis",)
 
 # What the image is built from: a change to any of these rebuilds it.
 RECIPE = [HERE / "build-image.sh", HERE / "rootfs.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
@@ -198,12 +210,17 @@ def wheelhouse(python: str) -> Path:
     return d
 
 
-def image_archive() -> Path:
+def image_archive(corpus: tuple[str, ...] = ()) -> Path:
     """`docker save` of the base and sample images, built here from the working tree (their
-    label hashes match the clone's, so set-up in the guest finds them current)."""
+    label hashes match the clone's, so set-up in the guest finds them current), and of the
+    corpus apps' images the run holds to production (samples/corpus/APP)."""
     run(["bash", str(REPO / "scripts" / "build-samples.sh")])
+    if corpus:
+        run(["bash", str(REPO / "scripts" / "build-samples.sh"), *(f"corpus/{a}" for a in corpus)])
     names = ["profiler-base:bookworm"]
-    for spec in sorted(REPO.glob("samples/*/sample.yaml")):
+    specs = sorted(REPO.glob("samples/*/sample.yaml"))
+    specs += [REPO / "samples" / "corpus" / a / "sample.yaml" for a in corpus]
+    for spec in specs:
         for line in spec.read_text().splitlines():
             if line.startswith("image:"):
                 names.append(line.split(":", 1)[1].strip().strip("'\""))
@@ -309,7 +326,7 @@ def recordings_of(host_name: str) -> Path:
 
 def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
              origin: str | None = None, cross_only: bool = False,
-             samples: tuple[str, ...] = ()) -> dict:
+             samples: tuple[str, ...] = (), corpus: tuple[str, ...] = ()) -> dict:
     t0 = time.monotonic()
     try:
         img = image_dir(host, rebuild)
@@ -327,7 +344,7 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
     share.mkdir(parents=True)
     commit = bundle(share / "repo.bundle")
     link(wheelhouse(info["PYTHON"]), share / "wheels")
-    link(image_archive(), share / "images.tar")
+    link(image_archive(corpus), share / "images.tar")
     shutil.copy2(HERE / "guest.py", share / "guest.py")
     if cgroupfs:
         (share / "docker-cgroupfs").touch()
@@ -342,6 +359,8 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
         (share / "cross-only").touch()
     if samples:
         (share / "samples").write_text("\n".join(samples) + "\n")
+    if corpus:
+        (share / "corpus").write_text("\n".join(corpus) + "\n")
     (share / "engine").write_text(host.engine + "\n")
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
@@ -512,8 +531,25 @@ def failures(runs: list[dict]) -> int:
     """Steps that did not pass. An AppArmor control skipped because the kernel does not enforce
     AppArmor is not a failure; every other skip is (it names the step that failed before it)."""
     return sum(x["status"] != "passed" for r in runs for x in r["results"]
-               if not (x["step"] == "negative-apparmor" and x["status"] == "skipped"
+               if not (x["step"].startswith("negative-apparmor") and x["status"] == "skipped"
                        and "not enforced" in x["error"]))
+
+
+def legs(runs: list[dict]) -> list[str]:
+    """--cross: one line per direction (ORIGIN -> HOST): the steps on the other host's
+    recordings (sample NAME-from-ORIGIN), how many passed, their time, and which failed."""
+    out = []
+    for r in runs:
+        origin = (r.get("cross") or {}).get("from")
+        if not origin:
+            continue
+        rows = [x for x in r["results"] if x["sample"].endswith(f"-from-{origin}")]
+        bad = [f"{x['sample']} {x['step']}" for x in rows if x["status"] != "passed"]
+        out.append(f"leg {origin} -> {r['host']}: {len(rows) - len(bad)} of {len(rows)} steps "
+                   f"passed ({sum(x['seconds'] for x in rows):.0f} s of steps, VM run "
+                   f"{r['total_seconds']:.0f} s)" + (f"; not passed: {', '.join(bad)}" if bad
+                                                     else ("" if rows else "; no step ran")))
+    return out
 
 
 def main(argv=None) -> int:
@@ -531,7 +567,12 @@ def main(argv=None) -> int:
                     help="also verify each host's recordings on the next host, and the last "
                          "host's on the first (a policy recorded on one host, used on another)")
     ap.add_argument("--samples", default="",
-                    help="only these samples (space-separated names under samples/)")
+                    help="only these samples (space-separated names under samples/; \"none\": "
+                         "none, the corpus apps only)")
+    ap.add_argument("--corpus", default=" ".join(CORPUS),
+                    help=f"corpus apps (samples/corpus/APP, space-separated) held to their "
+                         f"production workload under the emitted run.sh, AppArmor enforced where "
+                         f"the host enforces it (default: {' '.join(CORPUS)}; \"\" for none)")
     ap.add_argument("--docker-cgroupfs", action="store_true",
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
@@ -555,9 +596,14 @@ def main(argv=None) -> int:
     if a.bpf_only:
         names = one_per_release(names)
     samples = tuple(a.samples.split())
-    unknown = [s for s in samples if not (REPO / "samples" / s / "sample.yaml").exists()]
+    unknown = [s for s in samples if s != "none"
+               and not (REPO / "samples" / s / "sample.yaml").exists()]
     if unknown:
         ap.error(f"unknown sample {' '.join(unknown)}")
+    corpus = tuple(a.corpus.split())
+    unknown = [c for c in corpus if not (REPO / "samples" / "corpus" / c / "sample.yaml").exists()]
+    if unknown:
+        ap.error(f"unknown corpus app {' '.join(unknown)} (samples/corpus/APP)")
     if a.cross and a.bpf_only:
         ap.error("--cross runs VMs: it does not go with --bpf-only")
     try:
@@ -571,12 +617,14 @@ def main(argv=None) -> int:
             if origin:
                 say(f"{n}: verifying {origin}'s recordings here" + (" (only)" if only else ""))
             runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs, origin=origin,
-                                 cross_only=only, samples=samples))
+                                 cross_only=only, samples=samples, corpus=corpus))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
         tmp.replace(a.json)
     print(table(runs))
+    for line in legs(runs):
+        print(line)
     bad = failures(runs)
     print(f"hosts: {bad} step(s) not passed; results in {a.json}")
     return 1 if bad else 0

@@ -112,3 +112,68 @@ def test_the_guest_verifies_another_hosts_recordings_and_limits_its_samples(tmp_
     rec.write_text("r")
     guest.keep_recording(share, rec)
     assert (share / "recordings" / "nginx.recording.yaml").read_text() == "r"
+
+
+def test_the_guest_carries_corpus_apps_and_their_recordings_across_hosts(tmp_path, monkeypatch):
+    clone = tmp_path / "clone"
+    (clone / "samples" / "corpus" / "redis").mkdir(parents=True)
+    (clone / "samples" / "corpus" / "redis" / "sample.yaml").write_text("image: x\ncorpus: true\n")
+    monkeypatch.setattr(guest, "CLONE", clone)
+    share = tmp_path / "share"
+    share.mkdir()
+    assert guest.corpus_apps(share) == []
+    (share / "corpus").write_text("redis\n")
+    assert guest.corpus_apps(share) == ["corpus/redis"]
+    assert guest.slug("corpus/redis") == "corpus-redis"
+    (share / "foreign" / "debian12").mkdir(parents=True)
+    (share / "foreign" / "debian12" / "corpus-redis.recording.yaml").write_text("x")
+    assert [(o, n) for o, n, _ in guest.foreign_recordings(share)] == [("debian12", "corpus/redis")]
+    (share / "cross-only").touch()
+    assert guest.corpus_apps(share) == []
+
+
+VERIFY_REFUSED = """verify: profiler-corpus-redis under the policy
+  workload: FAILED (exit 1)
+  apparmor: enforced: apparmor.profile loaded as profiler-verify-1a2b
+
+refused by the AppArmor profile
+  operation  path or target                  denied  count  executable
+  exec       /usr/bin/id                     x       1      sh
+  mknod      /tmp/profiler-negative-control  c       1      touch
+
+fixes
+  - exec /usr/bin/id denied 1x in sh: add `/usr/bin/id ix` to apparmor.profile, or re-record
+"""
+
+
+@pytest.mark.parametrize("rc, output, error", [
+    (1, VERIFY_REFUSED, ""),
+    (0, VERIFY_REFUSED.replace("FAILED (exit 1)", "passed"), "not refused"),
+    (1, "$ verify\nerror: the container exited\n", "without naming an AppArmor denial"),
+    # the workload's own output names the path, the AppArmor table does not: not proof
+    (1, "touch: cannot touch '/tmp/profiler-negative-control': Read-only file system\n"
+        + VERIFY_REFUSED.replace("  mknod      /tmp/profiler-negative-control  c       1      touch\n", ""),
+     "do not name /tmp/profiler-negative-control"),
+])
+def test_the_apparmor_negative_control_needs_verify_to_name_each_denial(rc, output, error):
+    got = guest.apparmor_named(guest.NEGATIVE_WRITE, guest.NEGATIVE_EXEC)(rc, output)
+    assert (error in got) if error else got == ""
+
+
+def test_cross_legs_are_reported_per_direction_and_corpus_controls_skip_only_without_apparmor():
+    forky = {**_run(("corpus-redis", "record", "passed", "")), "host": "forky"}
+    d12 = {**_run(("corpus-redis-from-forky", "cross-verify", "passed", ""),
+                  ("corpus-redis-from-forky", "cross-production", "failed", "exit 1: lost"),
+                  ("probe", "verify", "passed", "")), "cross": {"from": "forky", "only": False}}
+    back = {**_run(("corpus-redis-from-debian12", "cross-verify", "passed", "")), "host": "forky",
+            "cross": {"from": "debian12", "only": True}}
+    lines = harness.legs([forky, d12, back])
+    assert lines[0].startswith("leg forky -> debian12: 1 of 2 steps passed")
+    assert lines[0].endswith("not passed: corpus-redis-from-forky cross-production")
+    assert lines[1].startswith("leg debian12 -> forky: 1 of 1 steps passed")
+    assert len(lines) == 2
+    skipped = _run(("corpus-redis", "negative-apparmor-verify", "skipped",
+                    "AppArmor is not enforced by this kernel"))
+    assert harness.failures([skipped]) == 0
+    assert harness.failures([_run(("corpus-redis", "negative-apparmor-verify", "skipped",
+                                   "no policy (emit failed)"))]) == 1
