@@ -9,7 +9,8 @@
 #   make samples   (re)build the sample images that are absent or changed
 #   make fixtures  regenerate the fixtures that stand for live recordings (tests/regen_fixtures.py)
 #   make test-hosts  set up, then run profiler in VMs of stock Debian hosts as a user would
-#                  (tests/hosts/harness.py; HOSTS="debian12 debian13 forky" selects, default all)
+#                  (tests/hosts/harness.py; HOSTS="debian12 debian13 forky" selects, default all;
+#                  CORPUS="redis" the corpus apps held to production there, default redis, none: none)
 #   make setup     only the set-up
 
 SHELL := /bin/bash
@@ -54,4 +55,4 @@ fixtures: setup
 
 # Slow: builds (once, cached in /var/cache/profiler-hosts) and boots a VM per host under TCG.
 test-hosts: setup
-	@python3 tests/hosts/harness.py $(HOSTS)
+	@python3 tests/hosts/harness.py $(HOSTS) $(if $(CORPUS),--corpus "$(CORPUS)")

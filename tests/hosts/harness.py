@@ -576,7 +576,7 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus", default=" ".join(CORPUS),
                     help=f"corpus apps (samples/corpus/APP, space-separated) held to their "
                          f"production workload under the emitted run.sh, AppArmor enforced where "
-                         f"the host enforces it (default: {' '.join(CORPUS)}; \"\" for none)")
+                         f"the host enforces it (default: {' '.join(CORPUS)}; \"none\": none)")
     ap.add_argument("--docker-cgroupfs", action="store_true",
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
@@ -604,7 +604,7 @@ def main(argv=None) -> int:
                and not (REPO / "samples" / s / "sample.yaml").exists()]
     if unknown:
         ap.error(f"unknown sample {' '.join(unknown)}")
-    corpus = tuple(a.corpus.split())
+    corpus = tuple(c for c in a.corpus.split() if c != "none")
     unknown = [c for c in corpus if not (REPO / "samples" / "corpus" / c / "sample.yaml").exists()]
     if unknown:
         ap.error(f"unknown corpus app {' '.join(unknown)} (samples/corpus/APP)")
