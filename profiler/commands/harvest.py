@@ -59,6 +59,9 @@ def harvest(
 
     if match and container:
         raise UsageError("--match and --container cannot be combined")
+    if not match and not container:
+        raise UsageError("say which containers to harvest: --match LABEL=VALUE or --container "
+                         "NAME", hint="e.g. --match com.docker.compose.project=shop")
     if interval <= 0 or (duration is not None and duration <= 0):
         raise UsageError("--interval and --duration take a positive number of seconds")
     if (duration is not None) and not follow:

@@ -85,6 +85,7 @@ class Index:
         self.pids: OrderedDict[int, str] = OrderedDict()
         self.metas: OrderedDict[str, ContainerMeta] = OrderedDict()
         self._not_containers: OrderedDict[str, None] = OrderedDict()
+        self._running: list[ContainerMeta] | None = None  # what the engine's last list said
 
     def _remember_pid(self, pid: int, cid: str) -> None:
         self.pids[pid] = cid
@@ -144,19 +145,23 @@ class Index:
             m = self.metas[cid]
         return m, ""
 
-    def scan(self) -> list[ContainerMeta]:
-        """Ask the engine for the running containers, learn each one's cgroup and the pids in
-        it now (so that records of tasks that end before they are read still find their
-        container). Returns them."""
-        found = []
-        for m in self._containers.running():
-            cg = m.cgroup or (self._cgroup_of(m.pid) if m.pid else "") or ""
-            m = ContainerMeta(m.id, m.name, m.service, m.image, m.labels, cg, m.pid)
-            self.remember(m)
-            found.append(m)
-            for pid in self._procs(cg):
+    def scan(self, ask_engine: bool = True) -> list[ContainerMeta]:
+        """Learn the pids in each running container's cgroup now (so that records of tasks
+        that end before they are read still find their container). `ask_engine`: list the
+        running containers anew (a call to the engine); otherwise the ones the last list gave.
+        Returns the running containers."""
+        if ask_engine or self._running is None:
+            found = []
+            for m in self._containers.running():
+                cg = m.cgroup or (self._cgroup_of(m.pid) if m.pid else "") or ""
+                m = ContainerMeta(m.id, m.name, m.service, m.image, m.labels, cg, m.pid)
+                self.remember(m)
+                found.append(m)
+            self._running = found
+        for m in self._running:
+            for pid in self._procs(m.cgroup):
                 self._remember_pid(pid, m.id)
-        return found
+        return self._running
 
     def _procs(self, cgroup: str) -> list[int]:
         root = self._cgroup_root

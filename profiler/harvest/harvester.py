@@ -56,8 +56,10 @@ class Harvester:
         self.clock = clock
         self._names: dict[tuple[str, int], str] = {}
         self._started = _ProcClock(proc)
-        self.look_every = 1.0  # seconds between scans of the engine's containers
+        self.look_every = 1.0  # seconds between scans of the containers' pids (cgroup.procs)
+        self.ask_every = 10.0  # seconds between lists of the running containers (the engine)
         self._looked = None
+        self._asked = None
         if not state.source:
             state.source = source.name
         if not state.started:
@@ -69,8 +71,11 @@ class Harvester:
         Returns True when the source has more at once (a long backlog)."""
         now = self.clock()
         if self._looked is None or now - self._looked >= self.look_every:
-            self.look()
+            ask = self._asked is None or now - self._asked >= self.ask_every
+            self.look(ask_engine=ask)
             self._looked = now
+            if ask:
+                self._asked = now
         batch = self.source.read(self.state.cursor)
         if batch.rebooted:
             self.state.reboots += 1
@@ -83,11 +88,13 @@ class Harvester:
         self.state.updated = self.clock()
         return batch.more
 
-    def look(self) -> list[ContainerMeta]:
+    def look(self, ask_engine: bool = True) -> list[ContainerMeta]:
         """Scan the running containers: remember their pids, add the kept ones to their
-        service, and add the CPU time each used since the last look (the traffic signal)."""
+        service, and add the CPU time each used since the last look (the traffic signal).
+        A container that starts between two lists of the engine is found when its first
+        record names its cgroup (Index.container_of asks the engine then)."""
         now = self.clock()
-        running = self.index.scan()
+        running = self.index.scan(ask_engine)
         alive = set()
         for m in running:
             if not m.service or not self.selection.keeps(m):

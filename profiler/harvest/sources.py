@@ -124,7 +124,10 @@ class AuditLogSource:
             f.seek(offset)
             data = f.read(64 << 20)
         end = data.rfind(b"\n") + 1
-        out.extend(data[:end].decode("utf-8", "backslashreplace").splitlines())
+        # "\n" only: auditd's enriched format separates its interpreted fields with 0x1d,
+        # which str.splitlines() would take for a line break.
+        text = data[:end].decode("utf-8", "backslashreplace")
+        out.extend(text[:-1].split("\n") if text else ())
         return offset + end
 
     def read(self, cursor: dict) -> Batch:

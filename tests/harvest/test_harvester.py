@@ -218,3 +218,39 @@ def test_emit_merges_the_harvest_and_diff_lists_its_additions_with_risk(host, tm
     added = {(c.section, c.item): c.risk.level for c in report.added}
     assert ("syscalls", "ptrace") in added and added[("syscalls", "ptrace")] == "high"
     assert report.removed == ()
+
+
+def test_memory_is_bounded_by_aggregation(host, monkeypatch):
+    from profiler.harvest import harvester as hv
+
+    monkeypatch.setattr(hv, "MAX_FILES", 100)
+    line = L.AA_OPEN.replace("pid=9829", "pid=7059")
+    lines = [line.replace("libreadline.so.8.2", f"lib{i}.so") for i in range(150)] * 3
+    h, _ = _harvester(host, lines)
+    h.step()
+    web = h.state.services["web"]
+    assert len(web.files) == 100 and web.overflow == 150  # 50 new paths, 3 times
+    assert web.records == 450 and len(web.first) == 100
+
+
+def test_audit_log_source_resumes_and_follows_a_rotation(tmp_path):
+    from profiler.harvest.sources import AuditLogSource
+
+    log = tmp_path / "audit.log"
+    log.write_text(L.AUDITLOG_ENRICHED + "\n" + L.AUDITLOG_KILL_ARM64[:40])  # a partial line
+    src = AuditLogSource(log)
+    b = src.read({})
+    assert b.lines == [L.AUDITLOG_ENRICHED]  # whole lines only
+    with log.open("a") as f:
+        f.write(L.AUDITLOG_KILL_ARM64[40:] + "\n")
+    b2 = src.read(b.cursor)
+    assert b2.lines == [L.AUDITLOG_KILL_ARM64]
+    # auditd rotates: audit.log -> audit.log.1 (same inode), a new audit.log
+    with log.open("a") as f:
+        f.write("type=SECCOMP msg=audit(1.2:3): before the rotation\n")
+    log.rename(tmp_path / "audit.log.1")
+    log.write_text("type=SECCOMP msg=audit(1.2:4): after it\n")
+    b3 = src.read(b2.cursor)
+    assert b3.lines == ["type=SECCOMP msg=audit(1.2:3): before the rotation",
+                        "type=SECCOMP msg=audit(1.2:4): after it"]
+    assert b3.overwritten == 0 and src.read(b3.cursor).lines == []
