@@ -43,3 +43,12 @@ def test_a_damaged_state_is_refused_and_kept(tmp_path):
     p = _run("-o", str(tmp_path), "--container", "x")
     assert p.returncode == 2 and "state.json" in p.stderr and "Traceback" not in p.stderr
     assert (tmp_path / "state.json").read_text().endswith('"vers')
+
+
+def test_help_says_what_cannot_be_harvested_and_what_to_use_instead():
+    p = subprocess.run([sys.executable, "-m", "profiler.cli", "harvest", "--help"],
+                       capture_output=True, text=True, env=ENV, timeout=60)
+    text = " ".join(p.stdout.split())
+    assert p.returncode == 0
+    assert "cannot be harvested" in text and "record --container NAME" in text
+    assert "1.6x" in text
