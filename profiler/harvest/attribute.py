@@ -16,7 +16,8 @@ oldest go first).
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -39,6 +40,7 @@ class ContainerMeta:
     labels: tuple[tuple[str, str], ...] = ()
     cgroup: str = ""  # its cgroup v2 path ("/docker/<id>"), "" when not known
     pid: int = 0  # its first task's pid while it runs, 0 otherwise
+    started: float = 0.0  # when it (last) started, epoch seconds; 0.0 not known
 
     @property
     def short(self) -> str:
@@ -96,8 +98,7 @@ class Index:
     def remember(self, meta: ContainerMeta) -> None:
         old = self.metas.get(meta.id)
         if old is not None and not meta.cgroup and old.cgroup:
-            meta = ContainerMeta(meta.id, meta.name, meta.service, meta.image, meta.labels,
-                                 old.cgroup, meta.pid)
+            meta = replace(meta, cgroup=old.cgroup)
         self.metas[meta.id] = meta
         self.metas.move_to_end(meta.id)
         while len(self.metas) > MAX_CONTAINERS:
@@ -141,7 +142,7 @@ class Index:
         if m is None:
             return None, "container unknown to the engine"
         if not m.cgroup and path:
-            self.remember(ContainerMeta(m.id, m.name, m.service, m.image, m.labels, path, m.pid))
+            self.remember(replace(m, cgroup=path))
             m = self.metas[cid]
         return m, ""
 
@@ -154,7 +155,7 @@ class Index:
             found = []
             for m in self._containers.running():
                 cg = m.cgroup or (self._cgroup_of(m.pid) if m.pid else "") or ""
-                m = ContainerMeta(m.id, m.name, m.service, m.image, m.labels, cg, m.pid)
+                m = replace(m, cgroup=cg)
                 self.remember(m)
                 found.append(m)
             self._running = found
@@ -195,6 +196,18 @@ class Index:
         return None
 
 
+def _epoch(iso: str) -> float:
+    """Docker's StartedAt ("2026-12-06T05:33:01.123456789Z") -> epoch seconds, 0.0 unknown."""
+    if not iso or iso.startswith("0001-"):
+        return 0.0
+    head, _, frac = iso.rstrip("Z").partition(".")
+    try:
+        t = datetime.fromisoformat(head + "+00:00").timestamp()
+    except ValueError:
+        return 0.0
+    return t + (float("0." + frac[:6]) if frac[:6].isdigit() else 0.0)
+
+
 class EngineContainers:
     """Containers as the Docker (or Podman) engine describes them (session/engine.Engine)."""
 
@@ -209,9 +222,10 @@ class EngineContainers:
         cfg = attrs.get("Config") or {}
         labels = cfg.get("Labels") or {}
         name = (c.name or "").lstrip("/")
-        pid = int((attrs.get("State") or {}).get("Pid") or 0)
+        state = attrs.get("State") or {}
         return ContainerMeta(c.id, name, self._service(labels, name), cfg.get("Image", ""),
-                             tuple(sorted(labels.items())), "", pid)
+                             tuple(sorted(labels.items())), "", int(state.get("Pid") or 0),
+                             _epoch(state.get("StartedAt") or ""))
 
     def running(self) -> list[ContainerMeta]:
         return [self._meta(c) for c in self._engine.list_running(self._filter)]

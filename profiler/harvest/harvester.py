@@ -81,7 +81,7 @@ class Harvester:
             self.state.reboots += 1
             self.state.last_serial = -1
             self.state.lost_total = None
-        self.apply(batch.lines)
+        self.apply(batch.lines, batch.stamps)
         if batch.overwritten > 0:
             self.state.overwritten += batch.overwritten
         self.state.cursor = batch.cursor
@@ -100,6 +100,7 @@ class Harvester:
             if not m.service or not self.selection.keeps(m):
                 continue
             alive.add(m.id)
+            self._running_since(m)
             svc = self.state.service(m.service)
             svc.image = svc.image or m.image
             svc.see_container(m.id, m.name)
@@ -115,20 +116,37 @@ class Harvester:
             del self.state.cpu_last[cid]  # gone (or no longer kept): bounded by what runs
         return running
 
-    def apply(self, lines: list[str]) -> None:
-        for line in lines:
+    def apply(self, lines: list[str], stamps=()) -> None:
+        """Aggregate the lines; `stamps`: when each was logged (None or absent: not known)."""
+        for i, line in enumerate(lines):
             parsed = parse_line(line)
             if parsed is None:
                 if ("type=1326" in line or "type=SECCOMP" in line or 'apparmor="ALLOWED"' in line):
                     self.state.unreadable += 1
                 continue
             if isinstance(parsed, Drop):
-                self._drop(parsed)
+                if self._ours(stamps[i] if i < len(stamps) else None):
+                    self._drop(parsed)
+                elif parsed.lost_total is not None:
+                    self.state.lost_total = parsed.lost_total
                 continue
-            self._serial(parsed.serial)
+            if self._ours(parsed.time or None):
+                self._serial(parsed.serial)
+            else:
+                self.state.last_serial = max(self.state.last_serial, parsed.serial)
             self._record(parsed)
 
     # --- the parts ------------------------------------------------------------------------
+    def _ours(self, when: float | None) -> bool:
+        """Whether a drop logged at `when` may have been of a selected container: one had
+        started by then (2 s of slack for the clocks). Unknown times count."""
+        since = self.state.since
+        return when is None or (since > 0 and when >= since - 2)
+
+    def _running_since(self, meta: ContainerMeta) -> None:
+        if meta.started > 0 and (not self.state.since or meta.started < self.state.since):
+            self.state.since = meta.started
+
     def _drop(self, d: Drop) -> None:
         st = self.state
         st.dropped += d.suppressed
@@ -174,6 +192,7 @@ class Harvester:
         if not self.selection.keeps(meta):
             self.state.other += 1
             return
+        self._running_since(meta)
         svc = self.state.service(meta.service)
         svc.image = svc.image or meta.image
         svc.see_container(meta.id, meta.name)

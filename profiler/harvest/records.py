@@ -170,9 +170,10 @@ def is_runtime(rec: Record) -> bool:
 _KMSG = re.compile(r"(\d+),(\d+),(\d+),[^;]*;")
 
 
-def parse_kmsg(raw: str) -> tuple[int, str] | None:
-    """One /dev/kmsg record -> (sequence number, message's first line), None if malformed."""
+def parse_kmsg(raw: str) -> tuple[int, int, str] | None:
+    """One /dev/kmsg record -> (sequence number, microseconds since boot, message's first
+    line), None if malformed."""
     m = _KMSG.match(raw)
     if not m:
         return None
-    return int(m.group(2)), raw[m.end():].split("\n", 1)[0]
+    return int(m.group(2)), int(m.group(3)), raw[m.end():].split("\n", 1)[0]

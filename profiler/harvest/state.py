@@ -107,6 +107,7 @@ class State:
     lost_total: int | None = None  # the kernel's audit_lost counter when last seen
     cpu_last: dict[str, int] = field(default_factory=dict)  # container id -> usage_usec seen
     reboots: int = 0
+    since: float = 0.0  # when the first selected container seen started (drops before: not ours)
 
     def service(self, name: str) -> ServiceEvidence:
         s = self.services.get(name)
@@ -133,7 +134,7 @@ def dumps(state: State) -> str:
         "overwritten": state.overwritten, "unreadable": state.unreadable,
         "unattributed": dict(sorted(state.unattributed.items())), "other": state.other,
         "last_serial": state.last_serial, "lost_total": state.lost_total,
-        "cpu_last": state.cpu_last, "reboots": state.reboots,
+        "cpu_last": state.cpu_last, "reboots": state.reboots, "since": state.since,
         "services": {name: {**s.__dict__, "first": {k.replace("\0", " "): v for k, v in
                                                     sorted(s.first.items())}}
                      for name, s in sorted(state.services.items())},
@@ -166,7 +167,7 @@ def loads(text: str, source: str) -> State:
                      unreadable=d["unreadable"], unattributed=dict(d["unattributed"]),
                      other=d["other"], last_serial=d["last_serial"], lost_total=d["lost_total"],
                      cpu_last={k: int(v) for k, v in d["cpu_last"].items()},
-                     reboots=d.get("reboots", 0))
+                     reboots=d.get("reboots", 0), since=float(d.get("since", 0.0)))
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise UsageError(f"{source}: damaged harvest state ({e.__class__.__name__})",
                          hint="move it away to start a new harvest") from None

@@ -32,12 +32,14 @@ class FakeSource:
 
     name = "kmsg"
 
-    def __init__(self, lines=()):
+    def __init__(self, lines=(), stamps=()):
         self.lines = list(lines)
+        self.stamps = list(stamps)
 
     def read(self, cursor: dict) -> Batch:
         start = cursor.get("seq") or 0
-        return Batch(lines=self.lines[start:], cursor={"source": "kmsg", "seq": len(self.lines)})
+        return Batch(lines=self.lines[start:], stamps=self.stamps[start:],
+                     cursor={"source": "kmsg", "seq": len(self.lines)})
 
     def wait(self, timeout):
         pass
@@ -73,17 +75,20 @@ def host(tmp_path):
     return proc, cg
 
 
-def _meta(cid=CID, service="web"):
+STARTED = 1796534000.0  # before every line of harvestlines
+
+
+def _meta(cid=CID, service="web", started=STARTED):
     labels = (("com.docker.compose.project", "shop"), ("com.docker.compose.service", service))
     return ContainerMeta(cid, f"shop-{service}-1", service, "profiler-base:bookworm", labels,
-                         f"/docker/{cid}", 7059 if cid == CID else 4000)
+                         f"/docker/{cid}", 7059 if cid == CID else 4000, started)
 
 
-def _harvester(host, lines, selection=Selection(), state=None, metas=None):
+def _harvester(host, lines, selection=Selection(), state=None, metas=None, stamps=()):
     proc, cg = host
     containers = FakeContainers(metas or [_meta(), _meta(OTHER, "db")])
     index = Index(containers, proc=proc, cgroup_root=cg)
-    h = Harvester(FakeSource(lines), index, selection, state or State(), arch="x86_64",
+    h = Harvester(FakeSource(lines, stamps), index, selection, state or State(), arch="x86_64",
                   proc=proc, clock=lambda: 1796535190.0)
     return h, containers
 
@@ -139,6 +144,18 @@ def test_drops_are_counted_from_the_kernels_words_and_the_serial_gaps(host):
     assert st.dropped == 327 + 4  # suppressed, then the audit_lost counter's increase
     assert st.serial_gaps == 1009 - 390 - 1
     assert st.drops == 618
+
+
+def test_drops_before_the_selected_containers_started_are_not_theirs(host):
+    late = STARTED + 2000  # started after every record and drop of the log
+    h, _ = _harvester(host, [L.KMSG_RUNC, L.KMSG_SUPPRESSED, L.KMSG_SLEEP],
+                      metas=[_meta(started=late)], stamps=[late - 900, late - 500, late - 3])
+    h.step()
+    assert (h.state.dropped, h.state.serial_gaps, h.state.drops) == (0, 0, 0)
+    assert h.state.last_serial == 1009 and h.state.since == late
+    h, _ = _harvester(host, [L.KMSG_SUPPRESSED], metas=[_meta(started=late)], stamps=[late + 5])
+    h.step()
+    assert h.state.dropped == 327  # logged while it ran: any container's, maybe its
 
 
 def test_cpu_time_between_looks_is_the_traffic_signal(host):
