@@ -5,6 +5,9 @@ the evidence file, and what emit and diff make of it. No root."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import harvestlines as L
@@ -271,3 +274,17 @@ def test_audit_log_source_resumes_and_follows_a_rotation(tmp_path):
     assert b3.lines == ["type=SECCOMP msg=audit(1.2:3): before the rotation",
                         "type=SECCOMP msg=audit(1.2:4): after it"]
     assert b3.overwritten == 0 and src.read(b3.cursor).lines == []
+
+
+def test_emit_explain_names_each_run_whatever_the_order(host, tmp_path):
+    path = _evidence(host, tmp_path, [L.KMSG_SLEEP.replace("syscall=231", "syscall=101")])
+    p = subprocess.run([sys.executable, "-m", "profiler.cli", "emit", str(path), str(SHELL),
+                        "--format", "seccomp", "--explain", "-o", str(tmp_path / "s.json")],
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "COLUMNS": "300"})
+    assert p.returncode == 0, p.stderr
+    lines = {line.split(": ", 1)[0]: line for line in p.stderr.splitlines() if ": " in line}
+    assert "ptrace" in lines["web.harvest.yaml"]  # its own timeline, not the recording's
+    assert "every item was seen in all" not in p.stderr
+    profile = json.loads((tmp_path / "s.json").read_text())
+    assert any("ptrace" in s["names"] for s in profile["syscalls"])
