@@ -77,8 +77,10 @@ def harvest(
         root = v2_root()
     except EnvironmentProblem:
         root = None
-    index = Index(EngineContainers(engine, {s.label: s.value for s in selectors}),
-                  cgroup_root=root)
+    containers = EngineContainers(engine, {s.label: s.value for s in selectors})
+    if follow:
+        containers.watch()
+    index = Index(containers, cgroup_root=root)
     h = Harvester(src, index, Selection(selectors, container or ""), state)
     try:
         if follow:

@@ -15,6 +15,7 @@ oldest go first).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -144,7 +145,17 @@ class Index:
         if not m.cgroup and path:
             self.remember(replace(m, cgroup=path))
             m = self.metas[cid]
+        if path and self._running is not None and all(r.id != cid for r in self._running):
+            self._running.append(m)  # started since the engine's last list: scan it too
         return m, ""
+
+    def engine_changed(self) -> bool:
+        """Whether the engine said a container started since the last ask (its events)."""
+        changed = getattr(self._containers, "changed", None)
+        if changed is not None and changed.is_set():
+            changed.clear()
+            return True
+        return False
 
     def scan(self, ask_engine: bool = True) -> list[ContainerMeta]:
         """Learn the pids in each running container's cgroup now (so that records of tasks
@@ -209,13 +220,32 @@ def _epoch(iso: str) -> float:
 
 
 class EngineContainers:
-    """Containers as the Docker (or Podman) engine describes them (session/engine.Engine)."""
+    """Containers as the Docker (or Podman) engine describes them (session/engine.Engine).
+    `watch()` follows the engine's events: `changed` is set when a container starts, so that
+    the harvester lists the containers at once (their pids are scanned from then on)."""
 
     def __init__(self, engine, label_filter: dict[str, str] | None = None,
                  name_of: Callable[[dict, str], str] = service_name):
         self._engine = engine
         self._filter = label_filter or {}
         self._service = name_of
+        self.changed = threading.Event()
+
+    def watch(self) -> None:
+        """Follow the engine's container start events in a thread (until the process ends, or
+        the engine stops answering: then the periodic list is all there is)."""
+        def follow():
+            try:
+                events = self._engine.client.events(decode=True, filters={
+                    "type": "container", "event": ["start"],
+                    **({"label": [f"{k}={v}" for k, v in self._filter.items()]}
+                       if self._filter else {})})
+                for _ in events:
+                    self.changed.set()
+            except Exception:  # the engine went away: the periodic list goes on
+                return
+
+        threading.Thread(target=follow, name="engine-events", daemon=True).start()
 
     def _meta(self, c) -> ContainerMeta:
         attrs = c.attrs or {}

@@ -71,7 +71,8 @@ class Harvester:
         Returns True when the source has more at once (a long backlog)."""
         now = self.clock()
         if self._looked is None or now - self._looked >= self.look_every:
-            ask = self._asked is None or now - self._asked >= self.ask_every
+            ask = self._asked is None or now - self._asked >= self.ask_every or \
+                self.index.engine_changed()
             self.look(ask_engine=ask)
             self._looked = now
             if ask:

@@ -54,13 +54,14 @@ class FakeSource:
 class FakeContainers:
     def __init__(self, metas):
         self.metas = {m.id: m for m in metas}
-        self.running_ids = set(self.metas)
+        self.running_ids = set(self.metas)  # what a list of the running containers gives
+        self.removed = set()  # what the engine no longer knows
 
     def running(self):
-        return [self.metas[c] for c in sorted(self.running_ids)]
+        return [self.metas[c] for c in sorted(self.running_ids - self.removed)]
 
     def lookup(self, cid):
-        return self.metas.get(cid) if cid in self.running_ids else None
+        return self.metas.get(cid) if cid not in self.removed else None
 
 
 @pytest.fixture
@@ -122,7 +123,7 @@ def test_a_process_gone_is_found_by_the_pids_the_scan_saw(host):
 def test_a_container_gone_keeps_its_service(host):
     h, fleet = _harvester(host, [L.KMSG_SLEEP])
     h.look()  # seen while it ran
-    fleet.running_ids.discard(CID)  # then removed: the engine no longer knows it
+    fleet.removed.add(CID)  # then removed: the engine no longer knows it
     h.step()
     assert h.state.services["web"].records == 1
 
@@ -288,3 +289,28 @@ def test_emit_explain_names_each_run_whatever_the_order(host, tmp_path):
     assert "every item was seen in all" not in p.stderr
     profile = json.loads((tmp_path / "s.json").read_text())
     assert any("ptrace" in s["names"] for s in profile["syscalls"])
+
+
+def test_a_container_started_between_engine_lists_is_scanned(host):
+    import threading
+
+    proc, cg = host
+    h, fleet = _harvester(host, [L.KMSG_SLEEP])
+    fleet.running_ids = {OTHER}  # the engine's first list: only db
+    h.step()  # web found by its record's cgroup: scanned from now on
+    (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")
+    h.look(ask_engine=False)
+    assert h.index.pids[5555] == CID
+    # the engine's events: a start makes the next pass list the containers at once
+    fleet.changed = threading.Event()
+    h.clock = lambda: 1796535191.5  # 1.5 s later: before the 10 s list
+    fleet.running_ids = {CID, OTHER}
+    asked = []
+    running = fleet.running
+    fleet.running = lambda: asked.append(1) or running()
+    h.step()
+    assert asked == []
+    fleet.changed.set()
+    h.clock = lambda: 1796535193.0
+    h.step()
+    assert asked == [1] and not fleet.changed.is_set()
