@@ -45,6 +45,16 @@ def test_the_fixed_state_loads():
     assert isinstance(loads(json.dumps(STATE), "state.json"), State)
 
 
+def test_a_service_name_that_would_leave_the_directory_is_refused():
+    import pytest
+    from profiler.errors import UsageError
+
+    doc = json.loads(json.dumps(STATE))
+    doc["services"]["../../etc/evil"] = doc["services"].pop("web")
+    with pytest.raises(UsageError):
+        loads(json.dumps(doc), "state.json")
+
+
 @examples(200)
 @given(mutated(STATE))
 def test_a_damaged_state_is_refused_or_handled(tmp_path_factory, doc):
