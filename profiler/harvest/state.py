@@ -125,7 +125,7 @@ class State:
         for v in (self.started, self.updated, self.since):
             _is(_num(v))
         for v in (self.dropped, self.serial_gaps, self.overwritten, self.unreadable, self.other,
-                  self.last_serial, self.reboots):
+                  self.last_serial + 1, self.reboots):
             _is(_int(v))
         _is(self.lost_total is None or _int(self.lost_total))
         _is(all(isinstance(k, str) and _int(v) for k, v in self.unattributed.items()))
@@ -162,11 +162,13 @@ def _is(ok: bool) -> None:
 
 
 def _int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """A count: an int (not a bool), not negative."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def _num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and v == v  # not NaN
+    """A time or an amount: a number, not negative, not NaN or infinite."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
 
 
 # ---------------------------------------------------------------------------------------------
