@@ -16,6 +16,7 @@ oldest go first).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -27,6 +28,7 @@ from ..kernel.cgroups import container_id_of, v2_path
 from ..recording import project
 
 MAX_PIDS = 65_536
+PID_TTL = 300.0  # seconds
 MAX_CONTAINERS = 4_096
 
 
@@ -85,16 +87,23 @@ class Index:
         self._containers = containers
         self._proc = proc
         self._cgroup_root = cgroup_root
-        self.pids: OrderedDict[int, str] = OrderedDict()
+        self.pids: OrderedDict[int, str] = OrderedDict()  # oldest sighting first
+        self._seen: dict[int, float] = {}  # pid -> when last seen alive (monotonic)
         self.metas: OrderedDict[str, ContainerMeta] = OrderedDict()
         self._not_containers: OrderedDict[str, None] = OrderedDict()
         self._running: list[ContainerMeta] | None = None  # what the engine's last list said
 
     def _remember_pid(self, pid: int, cid: str) -> None:
+        now = time.monotonic()
         self.pids[pid] = cid
         self.pids.move_to_end(pid)
-        while len(self.pids) > MAX_PIDS:
-            self.pids.popitem(last=False)
+        self._seen[pid] = now
+        # A pid not seen alive for PID_TTL seconds is forgotten: its records were read long
+        # since (--follow reads as they come), and the pid may be reused.
+        while self.pids and (len(self.pids) > MAX_PIDS or
+                             self._seen[next(iter(self.pids))] < now - PID_TTL):
+            old, _ = self.pids.popitem(last=False)
+            del self._seen[old]
 
     def remember(self, meta: ContainerMeta) -> None:
         old = self.metas.get(meta.id)

@@ -217,6 +217,6 @@ def loads(text: str, source: str) -> State:
                      other=d["other"], last_serial=d["last_serial"], lost_total=d["lost_total"],
                      cpu_last={k: int(v) for k, v in d["cpu_last"].items()},
                      reboots=d.get("reboots", 0), since=float(d.get("since", 0.0)))._checked()
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise UsageError(f"{source}: damaged harvest state ({e.__class__.__name__})",
                          hint="move it away to start a new harvest") from None

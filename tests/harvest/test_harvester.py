@@ -314,3 +314,19 @@ def test_a_container_started_between_engine_lists_is_scanned(host):
     h.clock = lambda: 1796535193.0
     h.step()
     assert asked == [1] and not fleet.changed.is_set()
+
+
+def test_pids_not_seen_alive_for_a_while_are_forgotten(host, monkeypatch):
+    from profiler.harvest import attribute
+
+    now = [1000.0]
+    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
+    proc, cg = host
+    (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")
+    h, _ = _harvester(host, [])
+    h.look()
+    assert 5555 in h.index.pids
+    (cg / "docker" / CID / "cgroup.procs").write_text("6666\n")  # 5555 ended
+    now[0] += attribute.PID_TTL + 1
+    h.look()
+    assert 5555 not in h.index.pids and h.index.pids[6666] == CID
