@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..errors import UsageError
+from ..errors import EngineError, UsageError
 from ..kernel.cgroups import container_id_of, v2_path
 from ..recording import project
 
@@ -122,6 +122,8 @@ class Index:
         return v2_path(text) or ""
 
     def meta(self, cid: str) -> ContainerMeta | None:
+        """The container's description (remembered, or the engine's); None when the engine
+        does not know it. EngineError when the engine does not answer."""
         m = self.metas.get(cid)
         if m is None and cid not in self._not_containers:
             m = self._containers.lookup(cid)
@@ -135,7 +137,8 @@ class Index:
 
     def container_of(self, pid: int | None) -> tuple[ContainerMeta | None, str]:
         """(the container, "") or (None, why not): "no pid", "process gone", "not in a
-        container", "container unknown to the engine"."""
+        container", "container unknown to the engine", "engine not answering" (never raises:
+        a pass applies its lines whole or the cursor would not match the counts)."""
         if pid is None:
             return None, "no pid"
         path = self._cgroup_of(pid)
@@ -148,7 +151,10 @@ class Index:
                 return None, "process gone"
         else:
             return None, "not in a container"
-        m = self.meta(cid)
+        try:
+            m = self.meta(cid)
+        except EngineError:
+            return None, "engine not answering"
         if m is None:
             return None, "container unknown to the engine"
         if not m.cgroup and path:
@@ -157,6 +163,11 @@ class Index:
         if path and self._running is not None and all(r.id != cid for r in self._running):
             self._running.append(m)  # started since the engine's last list: scan it too
         return m, ""
+
+    @property
+    def listed(self) -> bool:
+        """Whether the engine has listed the running containers at least once."""
+        return self._running is not None
 
     def engine_changed(self) -> bool:
         """Whether the engine said a container started since the last ask (its events)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..kernel import syscalls as sctab
 from ..kernel.linux import cap_full
+from ..errors import EngineError
 from .attribute import ContainerMeta, Index, Selection
 from .records import Drop, Record, is_runtime, parse_line
 from .state import MAX_FILES, State, file_kinds
@@ -95,7 +96,12 @@ class Harvester:
         A container that starts between two lists of the engine is found when its first
         record names its cgroup (Index.container_of asks the engine then)."""
         now = self.clock()
-        running = self.index.scan(ask_engine)
+        listed = True
+        try:
+            running = self.index.scan(ask_engine)
+        except EngineError:  # restarting: the last list stands, records still get read
+            running = self.index.scan(False) if self.index.listed else []
+            listed = False
         alive = set()
         for m in running:
             if not m.service or not self.selection.keeps(m):
@@ -113,7 +119,7 @@ class Harvester:
             if prev is not None:
                 svc.cpu_usec += usage - prev if usage >= prev else usage  # a restart resets it
             self.state.cpu_last[m.id] = usage
-        for cid in [c for c in self.state.cpu_last if c not in alive]:
+        for cid in [c for c in self.state.cpu_last if c not in alive and listed]:
             del self.state.cpu_last[cid]  # gone (or no longer kept): bounded by what runs
         return running
 

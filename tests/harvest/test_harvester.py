@@ -330,3 +330,18 @@ def test_pids_not_seen_alive_for_a_while_are_forgotten(host, monkeypatch):
     now[0] += attribute.PID_TTL + 1
     h.look()
     assert 5555 not in h.index.pids and h.index.pids[6666] == CID
+
+
+def test_an_engine_that_does_not_answer_costs_attribution_not_the_pass(host):
+    from profiler.errors import EngineError
+
+    h, fleet = _harvester(host, [L.KMSG_SLEEP, L.KMSG_SLEEP])
+
+    def down(*_):
+        raise EngineError("the container engine stopped answering")
+
+    fleet.running = down
+    fleet.lookup = down
+    h.step()  # no exception: both lines applied, the cursor moved past them
+    assert h.state.unattributed == {"engine not answering": 2}
+    assert h.state.cursor["seq"] == 2
