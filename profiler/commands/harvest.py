@@ -77,7 +77,8 @@ def harvest(
         root = v2_root()
     except EnvironmentProblem:
         root = None
-    containers = EngineContainers(engine, {s.label: s.value for s in selectors})
+    containers = EngineContainers(engine, {s.label: s.value for s in selectors},
+                                  container=container or "")
     if follow:
         containers.watch()
     index = Index(containers, cgroup_root=root)

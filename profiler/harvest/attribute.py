@@ -245,9 +245,10 @@ class EngineContainers:
     the harvester lists the containers at once (their pids are scanned from then on)."""
 
     def __init__(self, engine, label_filter: dict[str, str] | None = None,
-                 name_of: Callable[[dict, str], str] = service_name):
+                 name_of: Callable[[dict, str], str] = service_name, container: str = ""):
         self._engine = engine
         self._filter = label_filter or {}
+        self._container = container  # --container: ask for that one, not the whole host
         self._service = name_of
         self.changed = threading.Event()
 
@@ -278,6 +279,15 @@ class EngineContainers:
                              _epoch(state.get("StartedAt") or ""))
 
     def running(self) -> list[ContainerMeta]:
+        if self._container:
+            from ..errors import ContainerGone
+
+            try:
+                c = self._engine.container(self._container)
+            except ContainerGone:
+                return []
+            m = self._meta(c)
+            return [m] if m.pid else []  # State.Pid is 0 unless it runs
         return [self._meta(c) for c in self._engine.list_running(self._filter)]
 
     def lookup(self, cid: str) -> ContainerMeta | None:
