@@ -345,3 +345,33 @@ def test_an_engine_that_does_not_answer_costs_attribution_not_the_pass(host):
     h.step()  # no exception: both lines applied, the cursor moved past them
     assert h.state.unattributed == {"engine not answering": 2}
     assert h.state.cursor["seq"] == 2
+
+
+def test_the_engines_description_of_a_container():
+    from types import SimpleNamespace
+
+    from profiler.errors import ContainerGone
+    from profiler.harvest.attribute import EngineContainers, _epoch
+
+    attrs = {"Config": {"Image": "shop-web:1", "Labels": {
+        "com.docker.compose.service": "web", "com.docker.compose.project": "shop"}},
+        "State": {"Pid": 4242, "StartedAt": "2026-12-06T05:33:01.123456789Z"}}
+    c = SimpleNamespace(id=CID, name="/shop-web-1", attrs=attrs)
+
+    class Engine:
+        def container(self, ref):
+            if ref != "shop-web-1":
+                raise ContainerGone(f"no container named {ref!r}")
+            return c
+
+        def list_running(self, labels):
+            assert labels == {"com.docker.compose.project": "shop"}
+            return [c]
+
+    [m] = EngineContainers(Engine(), {"com.docker.compose.project": "shop"}).running()
+    assert (m.name, m.service, m.image, m.pid) == ("shop-web-1", "web", "shop-web:1", 4242)
+    assert m.started == _epoch("2026-12-06T05:33:01.123456Z") and m.started % 1 > 0.12
+    assert EngineContainers(Engine(), container="shop-web-1").running() == [m]
+    assert EngineContainers(Engine(), container="gone").running() == []
+    assert EngineContainers(Engine()).lookup("nope") is None
+    assert _epoch("0001-01-01T00:00:00Z") == 0.0 and _epoch("garbage") == 0.0
