@@ -177,6 +177,7 @@ def test_a_killed_follow_harvest_resumes_without_loss_or_double_counting(complai
     cmd = profiler_cmd() + ["harvest", "-o", str(out), "--container", c.name, "--follow",
                             "--interval", "1"]
     evidence = out / f"{c.name}.harvest.yaml"
+    pid = 0
     try:
         c.reload()
         pid = c.attrs["State"]["Pid"]
@@ -197,8 +198,8 @@ def test_a_killed_follow_harvest_resumes_without_loss_or_double_counting(complai
         assert second.wait(30) == 0, second.stderr.read().decode()
         final = _names(evidence)["kill"]
     finally:
-        expected = reference.stop(pid)
         c.remove(force=True)
+        expected = reference.stop(pid)
     assert not reference.overwritten, "the kernel log turned over under the test (flooded)"
     assert final >= written
     st = json.loads((out / "state.json").read_text())
