@@ -205,3 +205,37 @@ def test_a_killed_follow_harvest_resumes_without_loss_or_double_counting(complai
     st = json.loads((out / "state.json").read_text())
     why = {k: st[k] for k in ("overwritten", "dropped", "serial_gaps", "unattributed", "reboots")}
     assert final == expected, (final, expected, why)  # nothing lost, nothing counted twice
+
+
+def test_netlink_receives_every_record_the_printk_limit_would_thin(complain, docker_client,
+                                                                    tmp_path):
+    """30 logged calls in well under a second: the kernel log prints at most 10 in 5 s without
+    auditd (printk_ratelimit), the audit multicast group delivers them all."""
+    _rec, prof, _allowed = complain
+    tag = uuid.uuid4().hex[:10]
+    out = tmp_path / "h"
+    h = subprocess.Popen(profiler_cmd() + ["harvest", "-o", str(out), "--source", "netlink",
+                                           "--match", f"profiler.test.harvest={tag}",
+                                           "--follow", "--interval", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    c = None
+    try:
+        _wait(lambda: (out / "state.json").exists(), 60, "the harvester")
+        c = docker_client.containers.run(
+            BASE_IMAGE, ["sh", "-c", "sleep 1; i=0; while [ $i -lt 30 ]; do kill -0 $$; "
+                                     "i=$((i+1)); done; exec sleep 60"],
+            detach=True, name=f"profiler-test-harvest-{tag}",
+            labels={"profiler.test.harvest": tag},
+            security_opt=[f"seccomp={prof.read_text()}"])
+        evidence = out / f"{c.name}.harvest.yaml"
+        _wait(lambda: _names(evidence).get("kill", 0) >= 30, 60, "30 kill records")
+        time.sleep(2)
+    finally:
+        if c is not None:
+            c.remove(force=True)
+        h.send_signal(signal.SIGTERM)
+        assert h.wait(30) == 0, h.stderr.read().decode()
+    rec = recording_io.load(evidence)
+    assert _names(evidence)["kill"] == 30
+    assert rec.harvest.source == "netlink"
