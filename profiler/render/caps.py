@@ -18,6 +18,10 @@ def reason(policy: Policy, name: str) -> str:
     """Why a capability is in the set (Docker's spelling in, one line out)."""
     cap = cap_full(name)
     files = policy.file_capability_of(cap)
+    if cap in policy.generalised_capabilities:
+        return (f"{cap} was not used in the recording: root in the container (`docker exec` of "
+                f"an admin tool, a later boot's entrypoint) meets the app user's private files "
+                f"(emit --explain; none with --strict)")
     if not files:
         return f"{cap} was granted during the recording"
     return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
