@@ -57,6 +57,7 @@ class Family:
     sources: tuple[str, ...]
     generalise: bool
     also_when: tuple[str, ...]
+    also_why: str  # why a name of also_when counts as using the family
     names: tuple[str, ...]
 
 
@@ -71,6 +72,7 @@ def families() -> dict[str, Family]:
     for name, f in _classes()["families"].items():
         out[name] = Family(name, " ".join(str(f["does"]).split()), tuple(f["sources"]),
                            bool(f.get("generalise", True)), tuple(f.get("also_when", ())),
+                           str(f.get("also_why", "its fallback")),
                            tuple(f["names"]))
     return out
 
@@ -107,7 +109,7 @@ def syscalls(used, known, *, already=()) -> tuple[tuple[str, ...], list[Generali
         added.update(new)
         kept = sorted(n for n in fam.names if n not in used and n in known
                       and risk.syscall(n).level != "low")
-        because = ", ".join(seen) if seen else f"{', '.join(fallback)} (its fallback)"
+        because = ", ".join(seen) if seen else f"{', '.join(fallback)} ({fam.also_why})"
         why = f"family {fam.name}: {fam.does}; low risk"
         if kept:
             why += f" (kept as recorded, not low risk: {', '.join(kept)})"
