@@ -28,6 +28,12 @@ def reason(policy: Policy, name: str) -> str:
             f"(EPERM) unless {cap} is in the bounding set")
 
 
+def added_notes(policy: Policy) -> dict[str, str]:
+    """Docker's name -> why, for the capabilities added beyond the recording by kind (the run
+    line, compose and k8s comment each; the rest were granted during the recording)."""
+    return {cap_short(c): reason(policy, cap_short(c)) for c in policy.generalised_capabilities}
+
+
 def cap_args(policy: Policy) -> list[str]:
     return [] if policy.keep_default_caps else names_args(cap_names(policy))
 

@@ -100,6 +100,7 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
                    if policy.file_capability_of(cap_full(n))
                    or cap_full(n) in policy.generalised_capabilities],
         keep_default_caps=policy.keep_default_caps,
+        caps_noted=bool(policy.generalised_capabilities) and not policy.keep_default_caps,
         h=h,
         uid=uid,
         gid=gid,

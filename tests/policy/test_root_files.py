@@ -9,12 +9,13 @@ the code before it (the capability was not added)."""
 from dataclasses import replace
 
 import pytest
+import yaml
 
 from emitcases import recording
 from profiler.policy import hardening
 from profiler.policy.reduce import reduce
 from profiler.recording.model import FileAccess, ImageEntry, ImageFacts, Mount
-from profiler.render import caps, k8s, run
+from profiler.render import caps, compose, k8s, run
 
 DROPS = (("CAP_SETGID", 6), ("CAP_SETUID", 7))
 
@@ -78,7 +79,14 @@ def test_the_run_line_and_k8s_say_why():
     text = run.render(p)
     assert "--cap-add DAC_OVERRIDE  # CAP_DAC_OVERRIDE was not used in the recording: root" in text
     assert "--cap-add DAC_OVERRIDE" in caps.render(p)
-    assert "CAP_DAC_OVERRIDE was not used in the recording" in k8s.render(p)
+    kube = k8s.render(p)
+    assert "# granted during the recording, unless noted below" in kube
+    assert "CAP_DAC_OVERRIDE was not used in the recording" in kube
+    svc = yaml.safe_load(compose.render(p))["services"]["app"]
+    assert "DAC_OVERRIDE" in svc["cap_add"]
+    assert '- "DAC_OVERRIDE"  # CAP_DAC_OVERRIDE was not used in the recording' in compose.render(p)
+    # without the kind nothing is noted
+    assert "unless noted" not in k8s.render(reduce([bind9(key_mode=0o644)]))
 
 
 def test_strict_keeps_exactly_what_the_run_used():
