@@ -114,9 +114,14 @@ def _summary(st, files: list[Path]) -> None:
         err.print("no container of the selection was seen (is it running, and with a "
                   "complain-mode policy: `profiler emit --complain`?)")
     if st.drops:
+        why = {"kmsg": "printk rate limit", "netlink": "missed while no harvester listened, "
+               "or a full audit backlog"}.get(st.source, "a full audit backlog")
+        hint = {"kmsg": "harvest with --source netlink --follow (not rate limited), run auditd, "
+                "or raise kernel.printk_ratelimit_burst",
+                "netlink": "keep the harvester running (--follow); raise the audit backlog "
+                "(auditctl -b)"}.get(st.source, "raise the audit backlog (auditctl -b)")
         err.print(f"[yellow]dropped:[/] the kernel dropped {st.drops} audit record(s) before "
-                  f"harvest could read them (printk rate limit): the evidence is incomplete; "
-                  f"raise kernel.printk_ratelimit_burst / printk_ratelimit, or run auditd",
+                  f"harvest could read them ({why}): the evidence is incomplete; {hint}",
                   markup=True)
     if st.overwritten:
         err.print(f"[yellow]overwritten:[/] {st.overwritten} kernel log record(s) were "
