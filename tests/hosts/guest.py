@@ -28,7 +28,8 @@ Across hosts (harness --cross): every recording made here is also copied to
 SHARE/recordings/; when the harness put another host's recordings in SHARE/foreign/ORIGIN/,
 each is emitted and verified here as production would see a policy recorded elsewhere: a kernel
 and runtime newer or older than the recording host's (SPO#3130, SPO PR#3041: newer runc needs
-openat2 and statx). Steps cross-emit -> cross-verify -> cross-run-line, sample "NAME-from-ORIGIN".
+openat2 and statx). Steps cross-emit -> cross-verify -> cross-run-line (a corpus app's:
+cross-production), sample "NAME-from-ORIGIN".
 SHARE/cross-only skips this host's own samples; SHARE/samples (one name a line) limits them.
 
 Each result is one JSON line appended to SHARE/results.jsonl as soon
