@@ -211,7 +211,9 @@ class Tracer:
         if verify:
             cflags.append("-DVERIFY")
         try:
-            self.bpf, self.from_cache = _load_recorder(BPF, cflags)
+            # on_sys_exit is the exits' program (_attach_exits), the largest for the verifier
+            preload = () if all_exits else (("on_sys_exit", BPF.TRACEPOINT),)
+            self.bpf, self.from_cache = _load_recorder(BPF, cflags, preload)
         except Exception as e:  # bcc raises bare Exception on compile/load failure
             raise _explain_bpf_failure(e) from None
         self._fill_classes()
@@ -736,9 +738,11 @@ def recorder_key(cflags: list[str]) -> str:
                               bpfcache.source_identity(BPF_DIR), cflags)
 
 
-def _load_recorder(BPF, cflags: list[str]):
+def _load_recorder(BPF, cflags: list[str], preload: tuple[tuple[str, int], ...] = ()):
     """(the loaded recorder, whether it came from the cache). A cached entry the kernel
-    refuses, or any trouble with the cache, falls back to compiling (and re-storing)."""
+    refuses, or any trouble with the cache, falls back to compiling (and re-storing).
+    `preload`: (function, program type) of functions the caller will attach itself, loaded
+    from a cache entry beside the auto-attached ones."""
     where = cache_dir()
     key = None
     if str(where) != "off":
@@ -746,7 +750,7 @@ def _load_recorder(BPF, cflags: list[str]):
         entry = bpfcache.load_entry(key, where)
         if entry is not None:
             try:
-                return _cached_bpf(BPF, entry), True
+                return _cached_bpf(BPF, entry, preload), True
             except Exception:  # refused by the kernel, or bcc's bare Exception from an attach:
                 pass           # compiled below (whose error, if any, is the one reported)
     bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
@@ -804,10 +808,44 @@ def _extract(bpf) -> bpfcache.Entry:
                           bpfcache.btf_of(btf_ids.pop()) if btf_ids else None, maps, funcs)
 
 
-def _cached_bpf(BPF, entry: bpfcache.Entry):
+def _autoloaded(BPF, entry: bpfcache.Entry) -> list[tuple[str, int]]:
+    """(function, program type) of the functions bcc attaches by their name."""
+    out = []
+    for f in entry.funcs:
+        if f.name.startswith("tracepoint__"):
+            out.append((f.name, BPF.TRACEPOINT))
+        elif f.name.startswith("raw_tracepoint__"):
+            out.append((f.name, BPF.RAW_TRACEPOINT))
+    return out
+
+
+def _load_side_by_side(objects: bpfcache.Loaded, jobs: list[tuple[str, int]]) -> dict[str, int]:
+    """Load the programs on every CPU at once (the verifier's time is most of a cached start;
+    bpf(2) runs without the GIL), the longest first. Name -> fd; on any refusal the loaded
+    ones are closed and the first error raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = sorted(jobs, key=lambda j: -len(objects.entry.func(j[0]).insns))
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+        futures = [(name, pool.submit(objects.load_prog, name, kind)) for name, kind in jobs]
+    fds, error = {}, None
+    for name, fut in futures:
+        try:
+            fds[name] = fut.result()
+        except Exception as e:  # noqa: the first refusal is the one reported
+            error = error or e
+    if error is not None:
+        for fd in fds.values():
+            os.close(fd)
+        raise error
+    return fds
+
+
+def _cached_bpf(BPF, entry: bpfcache.Entry, preload: tuple[tuple[str, int], ...] = ()):
     """A bcc.BPF over a cache entry instead of a compiled module: the maps and programs are
     the kernel's objects made by bpfcache.Loaded, and bcc's own code does the rest (tables,
-    attaching, ring buffer, cleanup)."""
+    attaching, ring buffer, cleanup). The auto-attached programs and `preload` are loaded side
+    by side before bcc attaches them."""
     from bcc import table as bcc_table  # noqa: bcc is imported by now
 
     kinds = {bcc_table.BPF_MAP_TYPE_HASH: bcc_table.HashTable,
@@ -826,6 +864,9 @@ def _cached_bpf(BPF, entry: bpfcache.Entry):
             self.objects = bpfcache.Loaded(entry)
             atexit.register(self.cleanup)
             try:
+                jobs = _autoloaded(BPF, entry) + [j for j in preload if entry.func(j[0])]
+                for name, fd in _load_side_by_side(self.objects, jobs).items():
+                    self.funcs[name.encode()] = BPF.Function(self, name.encode(), fd)
                 self._trace_autoload()
             except BaseException:
                 self.cleanup()

@@ -266,7 +266,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
     container = None
     tracer = None
     try:
-        # Compile the BPF program while the engine creates the container (both take ~1 s).
+        # Load the BPF program while the engine creates the container and we look below its
+        # mounts: the verifier works in the kernel and the engine in its daemon, side by side.
         box: dict = {}
 
         def load():
@@ -281,26 +282,27 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         try:
             container = engine.create(spec, labels={"io.profiler.session": session,
                                                     OWNER_LABEL: leftovers.owner_token()})
+            info = engine.describe(container)
+            empty = _empty_mounts(engine, container, info)
         finally:  # a tracer loaded for a container that failed is closed below all the same
             t.join()
             tracer = box.get("tracer")
         if "error" in box:
             raise box["error"]
-        info = engine.describe(container)
-        empty = _empty_mounts(engine, container, info)
         # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
-        # its own while the app runs; verify needs none.
+        # its own while the app runs (started after ours: the engine would share its start
+        # between the two); verify needs none.
         facts_box: dict = {}
         facts_thread = threading.Thread(
             target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
-        if not opts.verify:
-            facts_thread.start()
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
         t0 = time.monotonic()
         with Interrupt() as intr:
             engine.start(container)
+            if not opts.verify:
+                facts_thread.start()
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
             exit_code, wl_status, restarts = _drive(
