@@ -72,9 +72,10 @@ def record(
     if tracer not in ("raw", "per-syscall"):
         raise UsageError(f"--tracer {tracer!r}: not a tracer design", hint="raw or per-syscall")
     if tracer == "per-syscall" and (container or match):
-        raise UsageError("--tracer per-syscall is for a container started by record, or --exec",
-                         hint="--container and --match record with the raw tracer (a "
-                              "running app's or another container's syscalls may be unseen)")
+        # a running app's or a later container's syscalls could be unseen: nothing detaches
+        _warn("--tracer per-syscall is for a container started by record, or --exec: "
+              "recording with the raw tracer")
+        opts.tracer = "raw"
     if match:
         given = [opt for opt, v in (("--name", name), ("-p", publish), ("-e", env),
                                     ("-v", volume), ("--user", user),
