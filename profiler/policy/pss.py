@@ -134,7 +134,12 @@ def policy_evidence(policy) -> dict[str, str]:
     """control -> what the recording saw (for the reasons)."""
     ev = {}
     if policy.capabilities:
-        ev["Capabilities"] = "granted during the recording: " + ", ".join(policy.capabilities)
+        used = [c for c in policy.capabilities if c not in policy.generalised_capabilities]
+        ev["Capabilities"] = "; ".join(
+            ([f"granted during the recording: {', '.join(used)}"] if used else [])
+            + ([f"added for root beside the app's user: "
+                f"{', '.join(policy.generalised_capabilities)}"]
+               if policy.generalised_capabilities else []))
     if 0 in policy.uids:
         ev["Running as Non-root"] = "uid 0 seen in the recording"
     if not policy.hardening.no_new_privileges.apply:

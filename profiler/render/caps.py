@@ -18,10 +18,20 @@ def reason(policy: Policy, name: str) -> str:
     """Why a capability is in the set (Docker's spelling in, one line out)."""
     cap = cap_full(name)
     files = policy.file_capability_of(cap)
+    if cap in policy.generalised_capabilities:
+        return (f"{cap} was not used in the recording: root in the container (`docker exec` of "
+                f"an admin tool, a later boot's entrypoint) meets the app user's private files "
+                f"(emit --explain; none with --strict)")
     if not files:
         return f"{cap} was granted during the recording"
     return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
             f"(EPERM) unless {cap} is in the bounding set")
+
+
+def added_notes(policy: Policy) -> dict[str, str]:
+    """Docker's name -> why, for the capabilities added beyond the recording by kind (the run
+    line, compose and k8s comment each; the rest were granted during the recording)."""
+    return {cap_short(c): reason(policy, cap_short(c)) for c in policy.generalised_capabilities}
 
 
 def cap_args(policy: Policy) -> list[str]:

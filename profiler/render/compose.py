@@ -88,6 +88,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         image=image,
         command=list(policy.command),
         caps=caps_render.cap_names(policy),
+        cap_notes=caps_render.added_notes(policy),
         keep_default_caps=policy.keep_default_caps,
         h=h,
         tmpfs=tmpfs,

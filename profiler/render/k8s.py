@@ -97,8 +97,10 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         caps=(docker_defaults.default_caps(policy) if policy.keep_default_caps
               else caps_render.cap_names(policy)),
         cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
-                   if policy.file_capability_of(cap_full(n))],
+                   if policy.file_capability_of(cap_full(n))
+                   or cap_full(n) in policy.generalised_capabilities],
         keep_default_caps=policy.keep_default_caps,
+        caps_noted=bool(policy.generalised_capabilities) and not policy.keep_default_caps,
         h=h,
         uid=uid,
         gid=gid,

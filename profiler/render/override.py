@@ -39,6 +39,7 @@ def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -
         service=sp.service,
         name=p.name,
         caps=caps_render.cap_names(p),
+        cap_notes=caps_render.added_notes(p),
         keep_default_caps=p.keep_default_caps,
         h=p.hardening,
         tmpfs=hardening_tmpfs(p),
