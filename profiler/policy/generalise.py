@@ -195,6 +195,7 @@ class Shape:
     keep_execute: bool
     why: str
     source: str
+    tree_access: tuple[str, ...] = ()  # only these access kinds widen to the tree (all if empty)
 
 
 @lru_cache(maxsize=1)
@@ -208,7 +209,7 @@ def shapes() -> tuple[Shape, ...]:
         out.append(Shape(r["kind"], tuple(r["prefixes"]), re.compile(r["match"]),
                          "" if numbered else r["to"][2:], numbered, r["when"],
                          r.get("execute") == "keep", " ".join(str(r["why"]).split()),
-                         " ".join(str(r["source"]).split())))
+                         " ".join(str(r["source"]).split()), tuple(r.get("tree") or ())))
     return tuple(out)
 
 
@@ -281,6 +282,11 @@ def files(rules) -> tuple[tuple, list[Generalisation]]:
         if shape.keep_execute and "execute" in access:
             made.setdefault(path, set()).add("execute")
             access = tuple(k for k in access if k != "execute")
+        if shape.tree_access:  # the other kinds stay on the instance (a write to one file)
+            own = [k for k in access if k not in shape.tree_access]
+            if own:
+                made.setdefault(path, set()).update(own)
+            access = tuple(k for k in access if k in shape.tree_access)
         if access:
             kinds = made.get(target)
             if kinds is None:

@@ -313,3 +313,22 @@ def test_numbered_names_keep_escaped_characters():
     assert generalise._numbered("/a/", "part_12_34.bin") == "/a/part_*_*.bin"
     assert generalise._numbered("/a/", r"x\*12") == "/a/" + r"x\**"  # the literal * is kept
     assert generalise._numbered("/a/", "backup1.tar") == "/a/backup*.tar"
+
+
+def test_own_process_files_widen_for_reads_only():
+    """Enforced AppArmor in the VM matrix: redis read /proc/PID/stat in training, its forked
+    BGSAVE child read /proc/PID/smaps in production (denied). Reads of a process's own /proc
+    entries widen to its directory; a write stays on the one file written; /proc/PID/task and
+    other processes' subtrees are not widened."""
+    files = [("/proc/self/stat", ["read"]), ("/proc/self/oom_score_adj", ["read", "write"]),
+             ("/proc/self/task/7/comm", ["read"])]
+    policy = reduce([recording(files=files)])
+    rules = {f.pattern: f.access for f in policy.files}
+    assert rules["/proc/@{pid}/*"] == ("read",), rules
+    assert rules["/proc/@{pid}/oom_score_adj"] == ("write",), rules
+    assert not any(p.startswith("/proc/@{pid}/task/") and "*" in p.rsplit("/", 1)[1]
+                   for p in rules if p != "/proc/@{pid}/*"), rules
+    assert any(g.kind == "file" and "own process information" in g.why
+               for g in policy.generalised)
+    strict = {f.pattern for f in reduce([recording(files=files)], strict=True).files}
+    assert "/proc/@{pid}/*" not in strict

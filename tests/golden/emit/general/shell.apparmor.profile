@@ -45,7 +45,7 @@ profile profiler-base flags=(attach_disconnected,mediate_deleted) {
   "/usr/lib/x86_64-linux-gnu/libc.so.6" rm,
   "/usr/lib/x86_64-linux-gnu/libpcre2-8.so.0" rm,
   "/usr/lib/x86_64-linux-gnu/libselinux.so.1" rm,
-  "@{PROC}/@{pid}/status{,/}" r,
+  "@{PROC}/@{pid}/*{,/}" r,
 
   # Docker's default denials.
   deny @{PROC}/* w,   # deny write for all files directly in /proc (not in a subdir)
