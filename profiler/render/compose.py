@@ -5,6 +5,7 @@ spelled once, in templates/compose_security.j2, which the project override share
 
 from __future__ import annotations
 
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import k8s
@@ -63,6 +64,8 @@ def network_entries(policy: Policy) -> tuple[str, list[tuple[str, list[str]]], s
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
+    if complain:  # the options that cannot log are Docker's defaults (policy/complain.py)
+        policy = complain_mode.relax(policy)
     h = policy.hardening
     lists: dict[str, list[str]] = {}
     scalars: dict[str, str] = {}
@@ -89,6 +92,7 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         command=list(policy.command),
         caps=caps_render.cap_names(policy),
         keep_default_caps=policy.keep_default_caps,
+        caps_why=k8s.caps_why(policy),
         h=h,
         tmpfs=tmpfs,
         lists=sorted(lists.items()),

@@ -18,6 +18,7 @@ import re
 import yaml
 
 from ..kernel.linux import cap_full
+from ..policy import complain as complain_mode
 from ..policy import docker_defaults, pss
 from ..policy.reduce import Policy
 from . import caps as caps_render
@@ -54,6 +55,15 @@ def _uid_gid(policy: Policy) -> tuple[int | None, int | None]:
     return None, None
 
 
+CAPS_WHY_COMPLAIN = ("complain mode: Docker's default set plus those granted during the recording "
+                     "(a refused capability is not logged)")
+
+
+def caps_why(policy: Policy) -> str:
+    """The comment on the capabilities added (run.sh gives a reason per capability)."""
+    return CAPS_WHY_COMPLAIN if policy.learned is not None else "granted during the recording"
+
+
 def pod(policy: Policy) -> dict:
     """The Pod object k8s.yaml holds, as a dict."""
     docs = list(yaml.safe_load_all(_render(policy, False, True, [])))
@@ -67,6 +77,8 @@ def pss_verdict(policy: Policy) -> pss.Verdict:
 
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    if complain:  # the settings that cannot log are Docker's defaults (policy/complain.py)
+        policy = complain_mode.relax(policy)
     return _render(policy, complain, arg_filters, pss_verdict(policy).lines())
 
 
@@ -99,6 +111,7 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
                    if policy.file_capability_of(cap_full(n))],
         keep_default_caps=policy.keep_default_caps,
+        caps_why=caps_why(policy),
         h=h,
         uid=uid,
         gid=gid,
