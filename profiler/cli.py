@@ -42,7 +42,7 @@ def _root(
     """profiler: record what a container does, and turn it into least-privilege policy."""
 
 
-_COMMANDS = ("record", "emit", "verify", "diff")  # modules of profiler.commands
+_COMMANDS = ("record", "emit", "verify", "diff", "harvest")  # modules of profiler.commands
 
 
 def _register(command: str = "") -> None:

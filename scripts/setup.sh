@@ -44,12 +44,17 @@ packages() {
     done
 }
 APT_UPDATED=0
+# apt_update [--soft]: once per run; --soft returns 1 instead of dying (optional packages).
 apt_update() {
     [ "$APT_UPDATED" -eq 1 ] && return 0
     say "apt-get update"
-    apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 9>&- \
-        || { tail -n 5 "$LOGDIR/apt-update.log" >&2; die "apt-get update failed (log: $LOGDIR/apt-update.log)"; }
-    APT_UPDATED=1
+    if apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 9>&-; then
+        APT_UPDATED=1
+        return 0
+    fi
+    [ "${1:-}" = --soft ] && return 1
+    tail -n 5 "$LOGDIR/apt-update.log" >&2
+    die "apt-get update failed (log: $LOGDIR/apt-update.log)"
 }
 apt_install() {
     apt_update
@@ -85,12 +90,7 @@ say "packages ok"
 bench_missing=()
 for p in $(bench_packages); do installed "$p" || bench_missing+=("$p"); done
 if [ "${#bench_missing[@]}" -gt 0 ]; then
-    apt_update_soft() {
-        [ "$APT_UPDATED" -eq 1 ] && return 0
-        apt-get -q -o DPkg::Lock::Timeout=300 update >"$LOGDIR/apt-update.log" 2>&1 9>&- \
-            && APT_UPDATED=1
-    }
-    if apt_update_soft && apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
+    if apt_update --soft && apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 \
             install "${bench_missing[@]}" >"$LOGDIR/apt-install-bench.log" 2>&1 9>&-; then
         say "bench packages installed: ${bench_missing[*]}"
     else

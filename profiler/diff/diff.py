@@ -136,7 +136,8 @@ def _n(n: int, word: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
+def run_privileges(rec: Recording, source: str = "recording",
+                   harvests: tuple[Recording, ...] = ()) -> dict[str, str]:
     """Run-line hardening the evidence rules out, as privilege items with their evidence: the
     decisions `profiler emit` makes (reduce.reduce), so that diff and emit agree.
 
@@ -144,8 +145,10 @@ def run_privileges(rec: Recording, source: str = "recording") -> dict[str, str]:
     when emit could not apply them; "--tmpfs DIR" for each tmpfs a read-only root needs,
     "--mount named volume DIR" (anonymous, volume, bind) for each volume the run line mounts.
     """
+    if rec.harvested:  # a log holds no run line: nothing to say alone
+        return {}
     # (the hardening decisions do not depend on generalisation; skipping it saves its work)
-    h = reduce([rec], [source], generalise=False).hardening
+    h = reduce([rec, *harvests], [source] * (1 + len(harvests)), generalise=False).hardening
     out: dict[str, str] = {}
     for flag, decision in (("--read-only", h.read_only), ("--network none", h.network_none),
                            ("--user", h.user),
@@ -195,8 +198,31 @@ def describe_arg(syscall: str, arg: str, value: int) -> str:
     return f"{syscall}({arg}={text})"
 
 
-def facts_from_recording(rec: Recording, source: str = "recording") -> Facts:
-    run = run_privileges(rec, source)
+def facts_from_recording(rec: Recording, source: str = "recording",
+                         harvests: tuple[Recording, ...] = ()) -> Facts:
+    """The facts of a recording; with `harvests` (evidence `profiler harvest` wrote), of the
+    recording plus what production added: what emit of them all would allow."""
+    run = run_privileges(rec, source, harvests)
+    facts = _recording_facts(rec, run)
+    for h in harvests:
+        more = _recording_facts(h, {})
+        facts = Facts(facts.kind, facts.sections, facts.items, facts.notes + more.notes,
+                      facts.arches)
+        for section, items in more.items.items():
+            mine = facts.items[section]
+            for item, detail in items.items():
+                if section == "files" and item in mine:
+                    kinds = set(mine[item].split(", ")) | set(detail.split(", "))
+                    detail = ", ".join(k for k in ACCESS_KINDS if k in kinds)
+                mine[item] = detail
+    if harvests:
+        facts = Facts(facts.kind, facts.sections, facts.items, facts.notes + (
+            f"{source} is harvested evidence: compared as the recording plus what production "
+            f"added",), facts.arches)
+    return facts
+
+
+def _recording_facts(rec: Recording, run: dict[str, str]) -> Facts:
     rec = normalize_recording(rec)
     items: dict[str, dict[str, str]] = {s: {} for s in SECTIONS}
     items["syscalls"] = {s.key: "" for s in rec.syscalls}
@@ -218,7 +244,10 @@ def facts_from_recording(rec: Recording, source: str = "recording") -> Facts:
     notes = []
     if rec.total_loss:
         notes.append(f"lost {_n(rec.total_loss, 'event')} while recording: it may be incomplete")
-    if not rec.metadata.startup_observed:
+    if rec.harvest is not None and rec.harvest.dropped:
+        notes.append(f"the kernel dropped {_n(rec.harvest.dropped, 'logged record')} while "
+                     f"harvesting: it may be incomplete")
+    elif not rec.metadata.startup_observed and not rec.harvested:
         notes.append("start-up was not observed (attached to a running container)")
     return Facts("recording", frozenset(SECTIONS), items, tuple(notes), (rec.metadata.arch,))
 

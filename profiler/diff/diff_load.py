@@ -51,7 +51,29 @@ def load(path: str) -> Facts:
     return facts_from_recording(recording_io.loads(text, path), path)
 
 
+def _harvest(path: str):
+    """The recording in path when it is harvested evidence (`profiler harvest`), else None."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    text = read_text(p, path, hint=HINT)
+    if "\n  mode: harvest\n" not in text:
+        return None
+    rec = recording_io.loads(text, path)
+    return rec if rec.harvested else None
+
+
 def load_pair(old: str, new: str) -> tuple[Facts, Facts]:
+    harvest = _harvest(new)
+    if harvest is not None and _harvest(old) is None:
+        # NEW holds only what production added to OLD: compare OLD with OLD plus NEW.
+        p = Path(old)
+        if p.is_dir() or not p.exists():
+            raise UsageError(f"{new} is harvested evidence: compare it with the recording it "
+                             f"adds to", hint=f"profiler diff SERVICE.recording.yaml {new}")
+        base = recording_io.load(p)
+        return (facts_from_recording(base, old),
+                facts_from_recording(base, new, harvests=(harvest,)))
     a, b = load(old), load(new)
     if a.kind != b.kind:
         raise UsageError(f"cannot compare a {KINDS[a.kind]} ({old}) with a {KINDS[b.kind]} "

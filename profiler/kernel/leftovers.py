@@ -7,6 +7,9 @@ AppArmor profile it loaded into the kernel for a verify run, scratch directories
 
 - containers carry the label `io.profiler.owner=<pid>:<start time>` (engine.OWNER_LABEL), set
   when they are created, so there is no moment when one exists unregistered;
+- a compose project `verify --compose` brings up (compose creates its containers, so they cannot
+  carry the label) is registered by its project name before `up`: the sweep removes the
+  containers (with their anonymous volumes) and networks labelled with that project;
 - everything else is listed in a small JSON file of the run's own in STATE_DIR (/run/profiler/
   runs: /run is a tmpfs, emptied at boot, as kernel-loaded profiles are), written before the
   thing is made and updated when it is gone; the file goes when the run ends.
@@ -25,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 STATE_DIR = Path(os.environ.get("PROFILER_STATE_DIR", "/run/profiler/runs"))
-KINDS = ("apparmor", "path")
+KINDS = ("apparmor", "path", "compose")
 # Every container profiler creates carries its owner (engine.create's labels): a run killed
 # before it could remove its container leaves it to the next run to remove.
 OWNER_LABEL = "io.profiler.owner"
@@ -107,7 +110,7 @@ class Registry:
             self.dir.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".run.", dir=self.dir)
             with os.fdopen(fd, "w") as f:
-                json.dump({"owner": self.token, **self.items}, f)
+                json.dump({"owner": self.token, **{k: v for k, v in self.items.items() if v}}, f)
             os.replace(tmp, self.file)
         except OSError:  # no /run (not root): the in-process clean-up still runs
             pass
@@ -135,8 +138,9 @@ def remove_apparmor(name: str) -> bool:
 
 def sweep(engine=None, state_dir: Path | None = None, remove_profile=remove_apparmor
           ) -> list[str]:
-    """Remove what runs that are no longer alive left: their containers (with `engine`), loaded
-    AppArmor profiles and scratch paths. Returns one line per thing removed."""
+    """Remove what runs that are no longer alive left: their containers and compose projects
+    (with `engine`), loaded AppArmor profiles and scratch paths. Returns one line per thing
+    removed. A compose project is kept in the registry when no engine is given to remove it."""
     done: list[str] = []
     d = state_dir or STATE_DIR
     try:
@@ -154,6 +158,12 @@ def sweep(engine=None, state_dir: Path | None = None, remove_profile=remove_appa
         for name in data.get("apparmor") or ():
             if remove_profile(str(name)):
                 done.append(f"AppArmor profile {name}")
+        projects = [str(n) for n in data.get("compose") or ()]
+        if projects and engine is None:
+            continue  # the next sweep with an engine removes them (and this file)
+        for name in projects:
+            if engine.remove_project(name):
+                done.append(f"compose project {name}")
         for path in data.get("path") or ():
             p = Path(str(path))
             if not p.is_absolute() or not p.name.startswith((".", "profiler-")):

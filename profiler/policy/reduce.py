@@ -212,6 +212,7 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
     if not recordings:
         raise PolicyError("no recording to emit from")
     sources = list(sources or [f"recording {i}" for i in range(1, len(recordings) + 1)])
+    recordings, sources = _traced_first(recordings, sources)
     arch = _check(recordings, sources)
     recs = [normalize_recording(r, keep_counts=True) for r in recordings]
     merged = _merge(recs)
@@ -254,6 +255,19 @@ def reduce(recordings: list[Recording], sources: list[str] | None = None, *,
 
 
 # --- the steps of reduce() -------------------------------------------------------------------
+
+def _traced_first(recordings: list[Recording], sources: list[str]):
+    """The traced runs first, harvested evidence (`profiler harvest`) after them: a harvest
+    adds what production did to a recording, and the recording decides the rest (the image,
+    the run options, the hardening facts a log cannot give). PolicyError for harvests alone."""
+    pairs = sorted(zip(recordings, sources), key=lambda p: p[0].harvested)
+    if pairs[0][0].harvested:
+        raise PolicyError(f"{sources[0]}: harvested evidence adds to a recording and cannot "
+                          f"make a policy alone",
+                          hint="give the service's recording first: profiler emit "
+                               "SERVICE.recording.yaml SERVICE.harvest.yaml")
+    return [r for r, _ in pairs], [s for _, s in pairs]
+
 
 def _exec_files(recordings: list[Recording]) -> tuple[ExecFile, ...]:
     """Every run's executables with a file capability or a set-id bit (one entry per path)."""
@@ -300,6 +314,8 @@ class _Merged:
 
 
 def _merge(recs: list[Recording]) -> _Merged:
+    """The union of every run. What only some runs had (`partial`: thin training?) is told
+    among the traced runs only: harvested evidence holds nothing but additions."""
     # Native calls here; compat calls (s.arch set) by _compat.
     names_per_run = [{s.name for s in r.syscalls if s.name and not s.arch} for r in recs]
     caps_per_run = [{c.name for c in r.capabilities if c.granted > 0} for r in recs]
@@ -308,11 +324,17 @@ def _merge(recs: list[Recording]) -> _Merged:
     sock_per_run = [{(s.family, s.type) for s in r.network.sockets} for r in recs]
     files_per_run = [{f.path for f in r.files if f.ok} for r in recs] if len(recs) > 1 else []
     compat, compat_per_run = _compat(recs)
-    partial = (_partial("syscall", names_per_run) + _partial("compat syscall", compat_per_run)
-               + _partial("capability", caps_per_run)
-               + _partial("executable", exec_per_run)
-               + _partial("socket", [{f"{f} {t}" for f, t in s} for s in sock_per_run])
-               + _partial("file", files_per_run))
+    traced = [not r.harvested for r in recs]
+
+    def runs(per_run):
+        return [x for x, t in zip(per_run, traced) if t]
+
+    partial = (_partial("syscall", runs(names_per_run))
+               + _partial("compat syscall", runs(compat_per_run))
+               + _partial("capability", runs(caps_per_run))
+               + _partial("executable", runs(exec_per_run))
+               + _partial("socket", [{f"{f} {t}" for f, t in s} for s in runs(sock_per_run)])
+               + _partial("file", runs(files_per_run) if files_per_run else []))
     return _Merged(
         syscalls=tuple(sorted(set().union(*names_per_run))),
         unnamed_syscalls=tuple(sorted({s.number for r in recs for s in r.syscalls
@@ -395,6 +417,8 @@ def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], a
     if unnamed:
         warnings.append(f"syscall number(s) {', '.join(map(str, unnamed))} have no libseccomp "
                         f"name on {arch}: a profile cannot allow them by name (update libseccomp)")
+    harvests = [(r, s) for r, s in zip(raw, sources) if r.harvested]
+    recs = [r for r in recs if not r.harvested]  # a harvest has no run options of its own
     images = sorted({_image(r) for r in recs})
     engines = [_engine(r) for r in recs]
     if any(e != engines[0] for e in engines):
@@ -408,7 +432,15 @@ def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], a
     if any(o != all_options[0] for o in all_options):
         warnings.append("the recordings ran with different docker run options; the first "
                         "recording's are used")
+    for rec, src in harvests:
+        h = rec.harvest
+        if h is not None and h.dropped:
+            warnings.append(f"{src}: the kernel dropped {h.dropped} logged record(s) while "
+                            f"harvesting (any service's): production may have done more than "
+                            f"the harvest holds")
     for rec, src in zip(raw, sources):
+        if rec.harvested:
+            continue
         if rec.total_loss:
             lost = ", ".join(f"{k} {n}" for k, n in rec.loss if n)
             warnings.append(f"{src}: events were lost while recording ({lost}): the policy may "
@@ -460,7 +492,8 @@ def _evidence(merged: _Merged, run_options: tuple[tuple[str, str], ...], raw: li
         run_options=run_options,
         image_user=first.metadata.container.user,
         privileged_execs=tuple(chain.from_iterable(r.processes.privileged_execs for r in raw)),
-        exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw),
+        exec_credentials_seen=all(r.processes.exec_credentials_seen for r in raw
+                                  if not r.harvested),
         exec_files=_exec_files(raw),
         tmpdir=dict(first.metadata.container.env_paths).get("TMPDIR", ""),
         home=dict(first.metadata.container.env_paths).get("HOME", ""),
@@ -531,7 +564,8 @@ def _assemble(recs: list[Recording], sources: list[str], arch: str, merged: _Mer
         sources=tuple(sources),
         compat_syscalls=merged.compat_syscalls,
         resolved_executables=_resolved_executables(recs),
-        caps_unknown=tuple(s for r, s in zip(recs, sources) if not r.metadata.capabilities_known),
+        caps_unknown=tuple(s for r, s in zip(recs, sources)
+                           if not r.metadata.capabilities_known and not r.harvested),
         engine=_engine(first),
         image_facts_known=first.metadata.image_facts is not None,
     )

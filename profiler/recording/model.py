@@ -23,7 +23,8 @@ from ..kernel.linux import cap_short
 # 1.8: metadata.image_facts (VOLUMEs, content below the tmpfs roots), metadata.restarts,
 #      container.name, mounts, networks, dns; files[].writer; the access kind map_exec
 #      (all additive)
-SCHEMA_VERSION = "1.8"
+# 1.9: metadata.mode "harvest" and the top-level `harvest` block (profiler harvest; additive)
+SCHEMA_VERSION = "1.9"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -345,7 +346,7 @@ class Metadata:
     tool_version: str
     kernel: str
     arch: str  # libseccomp architecture name of the recording host: "x86_64", "aarch64", ...
-    mode: str  # "container" | "attach" | "exec"
+    mode: str  # "container" | "attach" | "exec" | "harvest" (HARVEST_MODE: what production logged)
     started_at: str = ""  # ISO 8601 UTC
     ended_at: str = ""
     image: str = ""  # the reference the user gave
@@ -392,6 +393,50 @@ class Metadata:
         return name or "docker"
 
 
+HARVEST_MODE = "harvest"
+
+
+@dataclass(frozen=True)
+class HarvestInfo:
+    """What a harvested evidence file (`profiler harvest`, metadata.mode "harvest", schema 1.9)
+    says about how it was made, for one service. The evidence itself (syscalls, files,
+    capabilities, sockets) is what the kernel logged for calls the deployed complain-mode
+    policy would have refused; metadata.started_at/ended_at is the period covered and
+    timeline.* when each item was first seen.
+
+    - source: "kmsg" (/dev/kmsg, no auditd) or "audit.log" (auditd's log)
+    - records: log records attributed to this service and kept as evidence
+    - runtime_records: records of the container runtime's own calls before the entrypoint's
+      execve (runc init), skipped: they are not the app's
+    - refused: records of calls an enforcing rule refused (kill, errno, trap): counted, not
+      evidence (the app did not get to make them)
+    - dropped: records the kernel dropped while harvesting, for every container (the kernel
+      does not say whose): any of them may have been this service's. Non-zero: the evidence
+      is incomplete (printk rate limit without auditd, audit backlog with it)
+    - unattributed: records no container could be found for (process gone before it was
+      looked up), for every container, like dropped
+    - containers: the containers seen for this service, "NAME ID12", at most MAX_CONTAINERS;
+      containers_total counts them all
+    - cpu_seconds: CPU time the service's containers used during the period (their cgroups'
+      counters between the first and last look): the traffic signal. 0.0 with nothing measured
+    - last_new: ISO 8601 UTC time the last never-seen-before item appeared ("" none yet);
+      new_items: how many items harvest added in all"""
+
+    source: str
+    records: int = 0
+    runtime_records: int = 0
+    refused: int = 0
+    dropped: int = 0
+    unattributed: int = 0
+    containers: tuple[str, ...] = ()
+    containers_total: int = 0
+    cpu_seconds: float = 0.0
+    last_new: str = ""
+    new_items: int = 0
+
+    MAX_CONTAINERS = 50
+
+
 TIMELINE_KINDS: tuple[str, ...] = ("syscalls", "capabilities", "files", "sockets", "executables")
 
 
@@ -427,6 +472,12 @@ class Recording:
     schema_version: str = SCHEMA_VERSION
     io_uring: IoUring | None = None  # None: the app used no io_uring
     timeline: Timeline | None = None  # 1.4; None: the recorder did not time first sightings
+    harvest: HarvestInfo | None = None  # 1.9; set only in a harvested file (mode "harvest")
+
+    @property
+    def harvested(self) -> bool:
+        """Evidence production logged (`profiler harvest`), not a traced run."""
+        return self.metadata.mode == HARVEST_MODE
 
     # --- convenience views -------------------------------------------------------------
     @property
@@ -562,6 +613,8 @@ def to_dict(rec: Recording) -> dict:
         u = d["io_uring"]
         u["operations"] = {k: v for k, v in u["operations"]}
         out["io_uring"] = u
+    if d["harvest"] is not None:
+        out["harvest"] = d["harvest"]
     if d["timeline"] is not None:
         t = d["timeline"]
         out["timeline"] = {"duration_ms": t["duration_ms"], "stop_ms": t["stop_ms"],
@@ -685,8 +738,16 @@ def from_dict(d: dict) -> Recording:
         loss=tuple(sorted({**{k: 0 for k in LOSS_KINDS}, **(d.get("loss") or {})}.items())),
         io_uring=_io_uring(d.get("io_uring")),
         timeline=_timeline(d.get("timeline")),
+        harvest=_harvest(d.get("harvest")),
     )
     return rec.canonical()
+
+
+def _harvest(h: dict | None) -> HarvestInfo | None:
+    if h is None:
+        return None
+    return HarvestInfo(**{**h, "containers": tuple(h.get("containers") or ()),
+                          "cpu_seconds": float(h.get("cpu_seconds", 0.0))})
 
 
 def _timeline(t: dict | None) -> Timeline | None:

@@ -135,6 +135,7 @@ class ContainerEngine(Protocol):
     def stop(self, container: Any, timeout: int) -> None: ...
     def wait(self, container: Any, timeout: float) -> int | None: ...
     def remove(self, container: Any) -> None: ...
+    def remove_project(self, project: str) -> bool: ...
     def last_logs(self, container: Any, lines: int = 8) -> str: ...
     def file_info(self, container: Any, path: str) -> Any: ...  # filecaps.FileInfo | None
     def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None: ...
@@ -512,6 +513,29 @@ class Engine:
             container.remove(force=True, v=True)
         except Exception:  # already gone (auto-removed or removed by the user)
             pass
+
+    def remove_project(self, project: str) -> bool:
+        """Remove a compose project's containers (running or not, with their anonymous
+        volumes) and networks, found by compose's project label: what `compose down` removes,
+        without the compose files. Named volumes stay (they may hold a user's data). True when
+        something was removed."""
+        label = f"com.docker.compose.project={project}"
+        try:
+            containers = self._call("list containers", lambda: self.client.containers.list(
+                all=True, filters={"label": [label]}, ignore_removed=True))
+            for c in containers:
+                self.remove(c)
+            networks = self._call("list networks", lambda: self.client.networks.list(
+                filters={"label": [label]}))
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot remove the compose project {project}: {_short(e)}") \
+                from None
+        for n in networks:
+            try:
+                n.remove()
+            except Exception:  # in use by someone else's container, or gone
+                pass
+        return bool(containers or networks)
 
     @staticmethod
     def file_info(container, path: str):

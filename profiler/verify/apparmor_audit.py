@@ -25,19 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..kernel.apparmor_syntax import ordered_permissions, quoted_path
+from ..kernel.audit_fields import SERIAL as _SERIAL, fields as _fields
 
 KMSG = Path("/dev/kmsg")
 AUDIT_LOG = Path("/var/log/audit/audit.log")
 
-# key=value, value quoted or a bare token; keys may be upper case (auditd's interpreted
-# FSUID="user" fields).
-_FIELD = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)=("[^"]*"|\S+)')
-# The record's identity, the same in kmsg and audit.log: audit(SECONDS.MILLIS:SERIAL).
-_SERIAL = re.compile(r"audit\((\d+\.\d+:\d+)\)")
-# Fields that carry untrusted strings (hex when unquoted); others are numbers or keywords.
-_STRINGS = frozenset({"name", "comm", "profile", "peer", "target", "exe", "peer_addr", "addr",
-                      "srcname", "fstype", "info"})
-_HEX = re.compile(r"(?:[0-9A-F]{2})+")
 # The kernel says so when it dropped printk'd audit records (printk_ratelimit in kauditd).
 _SUPPRESSED = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed|audit: audit_lost=")
 
@@ -84,24 +76,13 @@ class Denial:
         return rule_for(self)
 
 
-def _value(key: str, raw: str) -> str:
-    if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
-        return raw[1:-1]
-    if key in _STRINGS and _HEX.fullmatch(raw):
-        try:
-            return bytes.fromhex(raw).decode("utf-8", "backslashreplace")
-        except ValueError:
-            return raw
-    return raw
-
-
 def parse_line(line: str) -> Denial | None:
     """A kernel/audit log line -> Denial, or None when it is no AppArmor denial."""
     at = line.find('apparmor="DENIED"')
     if at < 0:
         return None
     serial = _SERIAL.search(line, 0, at)
-    fields = tuple((k, _value(k, v)) for k, v in _FIELD.findall(line[at:]))
+    fields = _fields(line[at:])
     d = dict(fields)
     pid = d.get("pid", "")
     denied = d.get("denied_mask") or d.get("capname") or d.get("requested_mask", "")

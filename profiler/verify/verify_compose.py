@@ -31,6 +31,7 @@ from typing import Callable
 
 from . import apparmor_kernel, verify
 from ..kernel import apparmor_syntax
+from ..kernel import leftovers
 from ..session import compose_cli
 from .. import safe_input
 from ..errors import EngineError, ProfilerError, UsageError, WorkloadError
@@ -217,9 +218,13 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
     record_match = record_match or session.record_match
     opts = replace(opts, verify=True, allow_workload_failure=True)
     base = dict(compose=str(compose), project=name, workload=opts.workload)
+    reg = leftovers.registry()
     with contextlib.ExitStack() as stack:
         try:
             loads, aa_status = _apparmor_loads(policies, stack)
+            # Registered before `up`: if this run is killed, the next run brings the project
+            # down (leftovers.sweep), since compose's containers cannot carry our owner label.
+            reg.add("compose", name)
             try:
                 outcome = record_match((Selector(PROJECT_LABEL, name),), opts, up,
                                        progress=progress, warn=warn)
@@ -227,6 +232,8 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
                 left = _down(compose, files, name, opts.stop_timeout)
                 if left and warn:
                     warn(left)
+                else:
+                    reg.discard("compose", name)
         except (WorkloadError, EngineError) as e:  # compose up failed, nothing came up
             return ComposeReport(**base, workload_status=None, start_error=e.message,
                                  services=tuple(ServiceResult(s, False, verify.VerifyReport(

@@ -336,6 +336,56 @@ def test_profiler_sigkilled_leaves_nothing_the_next_run_does_not_remove(base_ima
     assert subprocess.run(["docker", "inspect", ids[0]], capture_output=True).returncode != 0
 
 
+def _project_containers(name: str) -> list[str]:
+    return subprocess.run(["docker", "ps", "-aq", "--filter",
+                           f"label=com.docker.compose.project={name}"],
+                          capture_output=True, text=True).stdout.split()
+
+
+def test_verify_compose_sigkilled_leaves_a_project_the_next_run_brings_down(base_image,
+                                                                           tmp_path):
+    """verify --compose brings up a project of its own; compose creates those containers, so
+    they cannot carry profiler's owner label. Killed mid-run, the project stays up; the next
+    run's sweep brings it down (containers, anonymous volumes, network)."""
+    from profiler.session import compose_cli
+
+    compose = compose_cli.find()
+    (tmp_path / "compose.yaml").write_text(
+        f"services:\n  app:\n    image: {base_image}\n"
+        f"    command: [\"sh\", \"-c\", \"{LOOP}\"]\n")
+    files = [tmp_path / "compose.yaml"]
+    train = f"pkill{secrets.token_hex(4)}"
+    up = compose_cli.command(compose, files, train, "up", "-d")
+    try:
+        _ok(run(["record", "--match", f"com.docker.compose.project={train}", "--duration",
+                 "2", "--stop-timeout", "1", "-o", str(tmp_path / "rec"), "--", *up],
+                timeout=300))
+    finally:
+        compose_cli.run(compose, files, train, "down", "-v", "-t", "1")
+    _ok(run(["emit", str(tmp_path / "rec"), "--format", "all", "-o", str(tmp_path / "pol")]))
+    name = f"profiler-verify-kill{secrets.token_hex(3)}"
+    p = _record_bg(["verify", "--compose", str(tmp_path / "compose.yaml"), "--policy",
+                    str(tmp_path / "pol"), "--project-name", name, "--workload", "sleep 120"])
+    try:
+        end = time.monotonic() + 120
+        while not _project_containers(name) and time.monotonic() < end:
+            time.sleep(0.3)
+        assert _project_containers(name), "verify --compose never brought its project up"
+        time.sleep(1)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    left = _project_containers(name)
+    assert left  # what the kill left: the sweep must remove it
+    done = leftovers.sweep(_engine())
+    assert f"compose project {name}" in done, done
+    assert _project_containers(name) == []
+    nets = subprocess.run(["docker", "network", "ls", "-q", "--filter",
+                           f"label=com.docker.compose.project={name}"],
+                          capture_output=True, text=True).stdout.split()
+    assert nets == []
+
+
 def _mount_tmpfs(where: Path, *opts: str) -> None:
     where.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(opts), "tmpfs", str(where)],

@@ -90,3 +90,29 @@ def test_sweep_skips_a_registry_file_being_written(tmp_path):
     (tmp_path / "1-2.json").write_text("{not json")
     assert leftovers.sweep(None, tmp_path) == []
     assert (tmp_path / "1-2.json").exists()
+
+
+class _ProjectEngine(_Engine):
+    def __init__(self):
+        super().__init__([])
+        self.projects: list[str] = []
+
+    def remove_project(self, name):
+        self.projects.append(name)
+        return True
+
+
+def test_sweep_brings_down_a_killed_verify_compose_project_and_keeps_a_live_ones(tmp_path):
+    """verify --compose registers its project (compose's containers cannot carry the owner
+    label): a dead run's project is removed by project name, a live run's never; without an
+    engine the entry waits for a sweep that has one."""
+    dead, live = _dead_token(), leftovers.owner_token()
+    leftovers.Registry(tmp_path, token=dead).add("compose", "profiler-verify-dead0001")
+    leftovers.Registry(tmp_path, token=live).add("compose", "profiler-verify-live0001")
+    assert leftovers.sweep(None, tmp_path) == []
+    assert len(list(tmp_path.glob("*.json"))) == 2  # kept for a sweep with an engine
+    engine = _ProjectEngine()
+    done = leftovers.sweep(engine, tmp_path)
+    assert engine.projects == ["profiler-verify-dead0001"]
+    assert done == ["compose project profiler-verify-dead0001"]
+    assert [f.name for f in tmp_path.iterdir()] == [leftovers.Registry(tmp_path, live).file.name]

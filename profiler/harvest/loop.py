@@ -1,0 +1,79 @@
+"""A harvest run: one pass (`profiler harvest`), or a long one (`--follow`) that saves a
+snapshot every interval and at the end.
+
+`--follow` polls the log every POLL seconds (at once when the kernel log has a new record:
+kmsg is waited on), so that a record's task is looked up while it most likely still lives; it
+saves every `interval` seconds, so a crash or a kill loses at most one interval, and the next
+run resumes from the saved cursor (store.py). SIGTERM and SIGINT end it after a last save.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import EngineError
+from . import store
+from .harvester import Harvester
+
+POLL = 1.0  # seconds between passes of --follow when the log is quiet
+
+
+@dataclass
+class Outcome:
+    files: list[Path]
+    snapshots: int
+    engine_errors: int = 0
+
+
+def once(h: Harvester, directory: Path) -> Outcome:
+    while h.step():
+        pass
+    return Outcome(store.save(directory, h.state, h.arch), 1)
+
+
+class _Stop:
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signum, frame):
+        self.requested = True
+
+
+def follow(h: Harvester, directory: Path, interval: float, *, duration: float | None = None,
+           on_snapshot: Callable[[Outcome], None] | None = None, poll: float = POLL,
+           clock=time.monotonic) -> Outcome:
+    """Harvest until SIGTERM/SIGINT (or `duration` seconds), saving every `interval`."""
+    stop = _Stop()
+    old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    began = last_save = clock()
+    out = Outcome([], 0)
+    try:
+        while not stop.requested:
+            try:
+                more = h.step()
+            except EngineError:
+                # The engine restarting: records wait in the log (the cursor did not move);
+                # try again at the next poll.
+                out.engine_errors += 1
+                more = False
+            now = clock()
+            if now - last_save >= interval:
+                out.files = store.save(directory, h.state, h.arch)
+                out.snapshots += 1
+                last_save = now
+                if on_snapshot:
+                    on_snapshot(out)
+            if duration is not None and now - began >= duration:
+                break
+            if not more and not stop.requested:
+                h.source.wait(min(poll, max(0.05, interval - (now - last_save))))
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    out.files = store.save(directory, h.state, h.arch)
+    out.snapshots += 1
+    return out

@@ -1,0 +1,187 @@
+"""Where the kernel's audit records are read from, each from a cursor that survives a restart.
+
+- /dev/kmsg (no auditd): every record carries a sequence number (Documentation/ABI/testing/
+  dev-kmsg); the cursor is the last one read and the boot it belongs to
+  (/proc/sys/kernel/random/boot_id: the numbers start again at a reboot). Records the ring
+  buffer overwrote before they were read are counted (`overwritten`): a gap in the numbers,
+  or EPIPE from read().
+- auditd's /var/log/audit/audit.log: the cursor is the file's inode and the offset of the
+  first line not read; after a rotation the rest of the old file (audit.log.1, same inode) is
+  read first. Only whole lines are consumed.
+
+`read()` returns the lines after the cursor and the cursor after them; the caller persists the
+cursor together with what it made of the lines (harvest/state.py), so a restart resumes exactly
+there: nothing counted twice, nothing skipped.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import EnvironmentProblem
+from .records import parse_kmsg
+
+KMSG = Path("/dev/kmsg")
+AUDIT_LOG = Path("/var/log/audit/audit.log")
+BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+MAX_BATCH = 20_000  # records per read(): a long backlog is worked through in bounded pieces
+
+
+@dataclass
+class Batch:
+    lines: list[str] = field(default_factory=list)
+    cursor: dict = field(default_factory=dict)
+    overwritten: int = 0  # kernel log records lost before they were read (any kind)
+    rebooted: bool = False  # the cursor was of another boot: its unread records are gone
+    more: bool = False  # MAX_BATCH reached: call read() again at once
+
+
+def _boot_id(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+class KmsgSource:
+    name = "kmsg"
+
+    def __init__(self, path: Path = KMSG, boot_id: Path = BOOT_ID):
+        self.path = path
+        self.boot = _boot_id(boot_id)
+        try:
+            self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except PermissionError:
+            raise EnvironmentProblem(f"{path}: permission denied (reading the kernel log needs "
+                                     f"root or CAP_SYSLOG)", hint="run harvest as root") from None
+        except OSError as e:
+            raise EnvironmentProblem(f"{path}: cannot open ({e.strerror})") from None
+        self._last: int | None = None  # last sequence number read through this fd
+
+    def read(self, cursor: dict) -> Batch:
+        out = Batch()
+        start = cursor.get("seq") if cursor.get("boot_id") == self.boot else None
+        if cursor.get("seq") is not None and start is None:
+            out.rebooted = True
+        last = self._last if self._last is not None else start
+        n = 0
+        while n < MAX_BATCH:
+            try:
+                raw = os.read(self._fd, 16384)
+            except OSError as e:
+                if e.errno == errno.EPIPE:  # overwritten under us: the next read resyncs
+                    continue
+                if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    break
+                raise EnvironmentProblem(f"{self.path}: read failed ({e.strerror})") from None
+            if not raw:
+                break
+            parsed = parse_kmsg(raw.decode("utf-8", "backslashreplace"))
+            if parsed is None:
+                continue
+            seq, text = parsed
+            if start is not None and seq <= start:
+                continue  # read before the restart: already counted
+            if last is not None and seq > last + 1:
+                out.overwritten += seq - last - 1
+            last = seq
+            out.lines.append(text)
+            n += 1
+        out.more = n >= MAX_BATCH
+        self._last = last
+        out.cursor = {"source": self.name, "boot_id": self.boot, "seq": last}
+        return out
+
+    def wait(self, timeout: float) -> None:
+        """Block until the kernel log has a new record, or timeout seconds."""
+        try:
+            select.select([self._fd], [], [], timeout)
+        except (OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class AuditLogSource:
+    name = "audit.log"
+
+    def __init__(self, path: Path = AUDIT_LOG):
+        self.path = path
+        if not path.is_file():
+            raise EnvironmentProblem(f"{path}: no such file (is auditd running?)",
+                                     hint="harvest --source kmsg reads the kernel log instead")
+
+    def _read_from(self, path: Path, offset: int, out: list[str]) -> int:
+        """Whole lines of path from offset into out; returns the offset after them."""
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read(64 << 20)
+        end = data.rfind(b"\n") + 1
+        out.extend(data[:end].decode("utf-8", "backslashreplace").splitlines())
+        return offset + end
+
+    def read(self, cursor: dict) -> Batch:
+        out = Batch()
+        try:
+            st = os.stat(self.path)
+        except OSError as e:
+            raise EnvironmentProblem(f"{self.path}: cannot read ({e.strerror})") from None
+        inode, offset = cursor.get("inode"), int(cursor.get("offset") or 0)
+        if inode is not None and inode != st.st_ino:
+            rotated = Path(f"{self.path}.1")
+            try:
+                if os.stat(rotated).st_ino == inode:
+                    self._read_from(rotated, offset, out.lines)
+                else:
+                    out.overwritten = -1  # the old file is gone: how much was lost is unknown
+            except OSError:
+                out.overwritten = -1
+            offset = 0
+        elif st.st_size < offset:  # truncated in place
+            offset = 0
+        try:
+            offset = self._read_from(self.path, offset, out.lines)
+        except OSError as e:
+            raise EnvironmentProblem(f"{self.path}: cannot read ({e.strerror})") from None
+        out.cursor = {"source": self.name, "path": str(self.path), "inode": st.st_ino,
+                      "offset": offset}
+        return out
+
+    def wait(self, timeout: float) -> None:
+        import time
+
+        time.sleep(timeout)
+
+    def close(self) -> None:
+        pass
+
+
+def auditd_running(proc: Path = Path("/proc")) -> bool:
+    """Whether an auditd process runs (then the kernel sends audit records to it, not to the
+    kernel log)."""
+    try:
+        entries = list(proc.iterdir())
+    except OSError:
+        return False
+    for p in entries:
+        if p.name.isdigit():
+            try:
+                if (p / "comm").read_text().strip() == "auditd":
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def open_source(choice: str):
+    """The source to read: "kmsg", "audit.log", or "auto" (audit.log where auditd runs)."""
+    if choice == "auto":
+        choice = "audit.log" if auditd_running() and AUDIT_LOG.is_file() else "kmsg"
+    return AuditLogSource() if choice == "audit.log" else KmsgSource()

@@ -1,0 +1,62 @@
+"""Log lines -> harvest records (pure; real lines, harvestlines.py says where each was seen)."""
+
+from __future__ import annotations
+
+import harvestlines as L
+from profiler.harvest.records import Drop, is_runtime, parse_kmsg, parse_line
+
+
+def test_a_seccomp_log_record_of_the_lab_host():
+    r = parse_line(L.KMSG_SLEEP)
+    assert (r.kind, r.pid, r.comm, r.exe, r.arch, r.syscall, r.action, r.serial) == (
+        "seccomp", 7059, "sleep", "/usr/bin/sleep", "x86_64", 231, "log", 1009)
+    assert r.time == 1796535187.623
+    assert not is_runtime(r)
+
+
+def test_the_runtimes_own_pre_exec_calls_are_told_apart():
+    r = parse_line(L.KMSG_RUNC)
+    assert r.comm == "runc:[2:INIT]" and r.syscall == 72 and is_runtime(r)
+
+
+def test_kmsg_framing_gives_the_sequence_number():
+    seq, text = parse_kmsg(L.KMSG_RAW)
+    assert seq == 130468 and parse_line(text).syscall == 231
+    seq, text = parse_kmsg(L.KMSG_RAW_SUPPRESSED)
+    assert seq == 130465 and parse_line(text) == Drop(suppressed=93)
+    assert parse_kmsg("no framing here") is None
+
+
+def test_drops_the_kernel_reports():
+    assert parse_line(L.KMSG_SUPPRESSED) == Drop(suppressed=327)
+    assert parse_line("audit: audit_lost=5 audit_rate_limit=0 audit_backlog_limit=64") == \
+        Drop(lost_total=5)
+
+
+def test_auditd_forms_enriched_and_another_architecture():
+    r = parse_line(L.AUDITLOG_ENRICHED)
+    assert (r.syscall, r.action, r.pid, r.arch, r.serial) == (3, "log", 2039886, "x86_64", 6461)
+    k = parse_line(L.AUDITLOG_KILL_ARM64)
+    assert (k.arch, k.syscall, k.action, k.comm) == ("aarch64", 227, "kill_process",
+                                                    "AsyncLocalStore")
+
+
+def test_apparmor_allowed_records():
+    f = parse_line(L.AA_FILE_MMAP)
+    assert (f.kind, f.operation, f.name, f.mask, f.pid) == (
+        "apparmor", "file_mmap", "/usr/lib/libreadline.so.8.2", "rm", 9829)
+    n = parse_line(L.AA_NET)
+    assert (n.family, n.sock_type, n.protocol, n.time, n.serial) == ("netlink", "raw", 9, 0.0, 0)
+    c = parse_line(L.AA_CAP)
+    assert (c.operation, c.capname) == ("capable", "net_admin")
+    assert parse_line(L.AA_DOCKER).name == "/home/jessie/docker/man/man1/docker-attach.1"
+
+
+def test_what_is_not_harvested():
+    assert parse_line(L.AA_OPEN.replace("ALLOWED", "DENIED")) is None  # enforce mode
+    assert parse_line("docker0: port 1(veth63245e7) entered disabled state") is None
+    # a damaged seccomp record: no syscall number
+    assert parse_line(L.KMSG_SLEEP.replace("syscall=231", "syscall=x")) is None
+    # x32: the x86_64 audit arch with the x32 bit in the number
+    x32 = parse_line(L.KMSG_SLEEP.replace("syscall=231", f"syscall={0x40000000 + 39}"))
+    assert (x32.arch, x32.syscall) == ("x32", 39)

@@ -1,0 +1,220 @@
+"""The harvest pass, from real log lines, on a fake host (/proc and cgroup trees in a temp
+directory, an engine in memory): attribution, aggregation, drops, the cursor and the state,
+the evidence file, and what emit and diff make of it. No root."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import harvestlines as L
+import pytest
+
+from profiler.diff.diff_load import load_pair
+from profiler.diff.diff import compare
+from profiler.errors import PolicyError, UsageError
+from profiler.harvest import store
+from profiler.harvest.attribute import ContainerMeta, Index, Selection
+from profiler.harvest.harvester import Harvester
+from profiler.harvest.sources import Batch
+from profiler.harvest.state import State, loads, dumps
+from profiler.policy.reduce import reduce
+from profiler.recording import project, recording_io
+
+REPO = Path(__file__).resolve().parents[2]
+SHELL = REPO / "tests/fixtures/shell.recording.yaml"
+CID = "a" * 64
+OTHER = "b" * 64
+
+
+class FakeSource:
+    """A kernel log in memory: lines with sequence numbers 1, 2, ...; the cursor is the last."""
+
+    name = "kmsg"
+
+    def __init__(self, lines=()):
+        self.lines = list(lines)
+
+    def read(self, cursor: dict) -> Batch:
+        start = cursor.get("seq") or 0
+        return Batch(lines=self.lines[start:], cursor={"source": "kmsg", "seq": len(self.lines)})
+
+    def wait(self, timeout):
+        pass
+
+    def close(self):
+        pass
+
+
+class FakeContainers:
+    def __init__(self, metas):
+        self.metas = {m.id: m for m in metas}
+        self.running_ids = set(self.metas)
+
+    def running(self):
+        return [self.metas[c] for c in sorted(self.running_ids)]
+
+    def lookup(self, cid):
+        return self.metas.get(cid) if cid in self.running_ids else None
+
+
+@pytest.fixture
+def host(tmp_path):
+    """(proc dir, cgroup root): pid 7059 and 3221 in container CID, 900 on the host."""
+    proc, cg = tmp_path / "proc", tmp_path / "cgroup"
+    for pid, path in ((7059, f"/docker/{CID}"), (3221, f"/docker/{CID}"), (900, "/init.scope"),
+                      (4000, f"/docker/{OTHER}")):
+        (proc / str(pid)).mkdir(parents=True)
+        (proc / str(pid) / "cgroup").write_text(f"1:cpu:/x\n0::{path}\n")
+    for cid in (CID, OTHER):
+        (cg / "docker" / cid).mkdir(parents=True)
+        (cg / "docker" / cid / "cgroup.procs").write_text("")
+        (cg / "docker" / cid / "cpu.stat").write_text("usage_usec 1000000\nuser_usec 5\n")
+    return proc, cg
+
+
+def _meta(cid=CID, service="web"):
+    labels = (("com.docker.compose.project", "shop"), ("com.docker.compose.service", service))
+    return ContainerMeta(cid, f"shop-{service}-1", service, "profiler-base:bookworm", labels,
+                         f"/docker/{cid}", 7059 if cid == CID else 4000)
+
+
+def _harvester(host, lines, selection=Selection(), state=None, metas=None):
+    proc, cg = host
+    containers = FakeContainers(metas or [_meta(), _meta(OTHER, "db")])
+    index = Index(containers, proc=proc, cgroup_root=cg)
+    h = Harvester(FakeSource(lines), index, selection, state or State(), arch="x86_64",
+                  proc=proc, clock=lambda: 1796535190.0)
+    return h, containers
+
+
+def test_records_are_attributed_and_aggregated(host):
+    h, _ = _harvester(host, [L.KMSG_RUNC, L.KMSG_SLEEP, L.KMSG_SLEEP, "docker0: noise",
+                             L.KMSG_SLEEP.replace("pid=7059", "pid=900")])
+    h.step()
+    web = h.state.services["web"]
+    assert web.records == 2 and web.runtime_records == 1  # runc's call skipped, counted
+    assert web.syscalls == {"x86_64 231": ["x86_64", 231, 2]}
+    assert set(web.first) == {"syscalls\0exit_group"} and web.last_new == 1796535187.623
+    assert h.state.unattributed == {"not in a container": 1}
+    assert web.containers == {CID: "shop-web-1"} and web.containers_total == 1
+    assert h.state.cursor == {"source": "kmsg", "seq": 5}
+
+
+def test_a_process_gone_is_found_by_the_pids_the_scan_saw(host):
+    proc, cg = host
+    (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")  # alive at the scan only
+    h, _ = _harvester(host, [L.KMSG_SLEEP.replace("pid=7059", "pid=5555"),
+                             L.KMSG_SLEEP.replace("pid=7059", "pid=6666")])
+    h.step()
+    assert h.state.services["web"].records == 1
+    assert h.state.unattributed == {"process gone": 1}
+
+
+def test_a_container_gone_keeps_its_service(host):
+    h, fleet = _harvester(host, [L.KMSG_SLEEP])
+    h.look()  # seen while it ran
+    fleet.running_ids.discard(CID)  # then removed: the engine no longer knows it
+    h.step()
+    assert h.state.services["web"].records == 1
+
+
+def test_selection_by_label_and_by_name(host):
+    lines = [L.KMSG_SLEEP, L.KMSG_SLEEP.replace("pid=7059", "pid=4000")]
+    h, _ = _harvester(host, lines, Selection((project.parse_selector(
+        "com.docker.compose.service=web"),)))
+    h.step()
+    assert set(h.state.services) == {"web"} and h.state.other == 1
+    h, _ = _harvester(host, lines, Selection(container="shop-db-1"))
+    h.step()
+    assert set(h.state.services) == {"db"}
+
+
+def test_drops_are_counted_from_the_kernels_words_and_the_serial_gaps(host):
+    h, _ = _harvester(host, [L.KMSG_RUNC, L.KMSG_SUPPRESSED, L.KMSG_SLEEP,
+                             "audit: audit_lost=5 audit_rate_limit=0 audit_backlog_limit=64",
+                             "audit: audit_lost=9 audit_rate_limit=0 audit_backlog_limit=64"])
+    h.step()
+    st = h.state
+    assert st.dropped == 327 + 4  # suppressed, then the audit_lost counter's increase
+    assert st.serial_gaps == 1009 - 390 - 1
+    assert st.drops == 618
+
+
+def test_cpu_time_between_looks_is_the_traffic_signal(host):
+    proc, cg = host
+    h, _ = _harvester(host, [])
+    h.look()
+    (cg / "docker" / CID / "cpu.stat").write_text("usage_usec 3500000\n")
+    h.look()
+    assert h.state.services["web"].cpu_usec == 2_500_000
+
+
+def test_state_round_trip_and_resume_without_double_counting(host, tmp_path):
+    h, _ = _harvester(host, [L.KMSG_SLEEP])
+    h.step()
+    out = tmp_path / "out"
+    out.mkdir()
+    store.save(out, h.state, "x86_64")
+    again = store.load_state(out)
+    assert dumps(again) == dumps(h.state)
+    h2, _ = _harvester(host, [L.KMSG_SLEEP, L.KMSG_SLEEP.replace("syscall=231", "syscall=3")],
+                       state=again)
+    h2.step()
+    web = h2.state.services["web"]
+    assert web.records == 2  # the first line was read before the restart: not again
+    assert web.syscalls["x86_64 231"][2] == 1 and web.syscalls["x86_64 3"][2] == 1
+
+
+def test_damaged_state_is_one_usage_error(tmp_path):
+    for text in ("{", "[]", json.dumps({"kind": "profiler-harvest-state", "version": 1})):
+        with pytest.raises(UsageError):
+            loads(text, "state.json")
+
+
+def _evidence(host, tmp_path, lines):
+    h, _ = _harvester(host, lines)
+    h.step()
+    out = tmp_path / "out"
+    out.mkdir()
+    files = store.save(out, h.state, "x86_64")
+    assert [f.name for f in files] == ["db.harvest.yaml", "web.harvest.yaml"]  # db: no record
+    return files[1]
+
+
+def test_the_evidence_file_is_a_recording_marked_harvested(host, tmp_path):
+    path = _evidence(host, tmp_path, [L.KMSG_SLEEP, L.AA_OPEN.replace("pid=9829", "pid=7059"),
+                                      L.AA_CAP.replace("pid=2654", "pid=7059"),
+                                      L.AA_NET.replace("pid=2654", "pid=7059")])
+    assert path.name == "web.harvest.yaml"
+    rec = recording_io.load(path)
+    assert rec.harvested and rec.metadata.mode == "harvest"
+    h = rec.harvest
+    assert (h.source, h.records, h.containers, h.new_items) == (
+        "kmsg", 4, (f"shop-web-1 {CID[:12]}",), 4)
+    assert [s.key for s in rec.syscalls] == ["exit_group"]
+    assert [(f.path, f.ok) for f in rec.files] == [("/usr/lib/libreadline.so.8.2", ("read",))]
+    assert [c.name for c in rec.capabilities] == ["CAP_NET_ADMIN"]
+    assert [(s.family, s.type, s.protocol) for s in rec.network.sockets] == [
+        ("AF_NETLINK", "SOCK_RAW", 9)]
+    assert store.load_dir(path.parent)["web"] == rec
+
+
+def test_emit_merges_the_harvest_and_diff_lists_its_additions_with_risk(host, tmp_path):
+    base = recording_io.load(SHELL)
+    assert "ptrace" not in base.syscall_names
+    ptrace = L.KMSG_SLEEP.replace("syscall=231", "syscall=101")  # x86_64 ptrace
+    path = _evidence(host, tmp_path, [ptrace])
+    harvest = recording_io.load(path)
+    # the harvest first on the command line: the recording still decides the rest
+    policy = reduce([harvest, base], ["web.harvest.yaml", "shell.recording.yaml"])
+    assert "ptrace" in policy.syscalls
+    assert policy.sources[0] == "shell.recording.yaml"
+    assert not any(p.item == "ptrace" for p in policy.partial)  # an addition, not thin training
+    assert reduce([base]).run_options == policy.run_options
+    with pytest.raises(PolicyError):
+        reduce([harvest])
+    report = compare(*load_pair(str(SHELL), str(path)), str(SHELL), str(path))
+    added = {(c.section, c.item): c.risk.level for c in report.added}
+    assert ("syscalls", "ptrace") in added and added[("syscalls", "ptrace")] == "high"
+    assert report.removed == ()
