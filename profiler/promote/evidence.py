@@ -21,8 +21,6 @@ from ..recording import project, recording_io
 from ..recording.model import Recording
 from .rule import Harvested
 
-HARVEST = "harvest"  # metadata.mode of a harvested evidence file
-
 
 def _when(text: str) -> datetime | None:
     if not text:
@@ -36,7 +34,7 @@ def _when(text: str) -> datetime | None:
 
 def facts(service: str, rec: Recording) -> Harvested:
     """The rule's view of one service's harvested evidence."""
-    h = getattr(rec, "harvest", None)
+    h = rec.harvest
     md = rec.metadata
     return Harvested(
         service=service, start=_when(md.started_at), end=_when(md.ended_at),
@@ -72,7 +70,7 @@ def read_source(paths: list[Path], harvests: dict[str, Recording],
         return Source({s.name: [(recs[s.name], str(dirs[0] / s.recording))]
                        for s in index.services}, index, dirs[0])
     recs = [(recording_io.load(p), p.name) for p in paths]
-    harvested = [n for r, n in recs if r.metadata.mode == HARVEST]
+    harvested = [n for r, n in recs if r.harvested]
     if harvested:
         raise UsageError(f"{harvested[0]} is harvested evidence, not a recording",
                          hint="profiler promote RECORDING... HARVEST_DIR -o OUT: the harvest "

@@ -1,0 +1,184 @@
+"""The loop of issue 19 end to end (root, real engine, real kernel log): production finishes the
+training, and the promoted policy holds production enforced.
+
+For a bundled sample and a corpus app whose production workload does what the training run did
+not (redis: a 1 MiB reply written with writev; see README, "The loop"):
+
+1. record under the short training workload; the strict training policy (`emit --strict`)
+   fails the production workload enforced: the gap;
+2. deploy `emit --strict --complain` with its run.sh and run the production workload under it,
+   `profiler harvest --follow --container NAME` reading the kernel log meanwhile, then a quiet
+   tail with the training workload (traffic, nothing new);
+3. `profiler diff RECORDING HARVEST` lists what production added;
+4. `profiler promote RECORDING HARVEST_DIR --strict`: not ready with a long --quiet-for (exit 1,
+   nothing written), ready with a short one; the promoted policy passes the production workload
+   under its run.sh, and `profiler verify --policy` agrees (exit 0, nothing denied).
+
+The kernel rate-limits its log (kernel.printk_ratelimit_burst, 10 records per 5 s): on a host
+shared with other log writers that drops records at random, so the test raises the burst for its
+duration and puts the old value back (README: raise it, or run auditd, on hosts you harvest).
+Figures (seconds per step, items, records) go to stderr: `pytest -s` shows them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import load_sample
+from test_record_integration import free_port, profiler_cmd, run
+
+pytestmark = pytest.mark.root
+
+BURST = Path("/proc/sys/kernel/printk_ratelimit_burst")
+QUIET_TAIL = 20  # seconds of harvest after production, with the training workload only
+LOOP_APPS = ("redis", "corpus/redis")
+
+
+@pytest.fixture
+def log_burst(require_root):
+    old = BURST.read_text()
+    BURST.write_text("100000\n")
+    try:
+        yield
+    finally:
+        BURST.write_text(old)
+
+
+def _sh(args, env=None, timeout=600):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=timeout)
+
+
+def _ok(proc, what: str) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"{what}: exit {proc.returncode}\n{(proc.stdout + proc.stderr)[-3000:]}"
+    return proc
+
+
+def _options(sample, port: int):
+    cport = sample.publish[0].rsplit(":", 1)[-1]
+    env = dict(os.environ, **{sample.port_env: str(port)})
+    return ["-p", f"127.0.0.1:{port}:{cport}", "--ready-port", str(port)], env
+
+
+def _remove(name: str) -> None:
+    _sh(["docker", "rm", "-f", "-v", name], timeout=120)
+    vols = _sh(["docker", "volume", "ls", "-q", "--filter", f"name=^{name}-"]).stdout.split()
+    if vols:
+        _sh(["docker", "volume", "rm", "-f", *vols], timeout=120)
+
+
+def _production(sample, policy: Path, name: str, env) -> subprocess.CompletedProcess:
+    """Start the policy's run.sh as `name` and run the production workload against it."""
+    _ok(_sh(["bash", policy / "run.sh", "-d", "--name", name], timeout=180), f"{policy}/run.sh")
+    env = dict(env, PROFILER_CONTAINER_ID=name, PROFILER_CONTAINER_NAME=name)
+    return _sh([sample.production], env=env, timeout=900)
+
+
+def _logs(name: str) -> str:
+    p = _sh(["docker", "logs", "--tail", "20", name], timeout=60)
+    return (p.stdout + p.stderr)[-2000:]
+
+
+@pytest.mark.parametrize("app", LOOP_APPS)
+def test_complain_harvest_promote_holds_production(app, sample_image, log_burst, tmp_path):
+    sample = sample_image(app)
+    port = free_port()
+    opts, env = _options(sample, port)
+    fig: dict[str, object] = {"app": app}
+    t = time.monotonic()
+
+    rec = tmp_path / "app.recording.yaml"
+    _ok(run(["record", sample.image, "-o", str(rec), *opts, "--workload", str(sample.workload)],
+            env=env, timeout=600), "record")
+    fig["record s"] = round(time.monotonic() - t, 1)
+
+    # 1. the gap: the strict training policy fails production
+    strict = tmp_path / "strict"
+    _ok(run(["emit", str(rec), "--strict", "-f", "all", "-o", str(strict)]), "emit --strict")
+    name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
+    try:
+        t = time.monotonic()
+        gap = _production(sample, strict, name, env)
+        fig["strict production"] = f"exit {gap.returncode} in {time.monotonic() - t:.0f} s"
+        assert gap.returncode != 0, "production passed under the strict training policy: no gap"
+    finally:
+        _remove(name)
+
+    # 2. complain mode in production, harvested
+    complain = tmp_path / "complain"
+    _ok(run(["emit", str(rec), "--strict", "--complain", "-f", "all", "-o", str(complain)]),
+        "emit --complain")
+    harvest = tmp_path / "harvest"
+    name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
+    harvester = subprocess.Popen(
+        [*profiler_cmd(), "harvest", "--container", name, "--follow", "--interval", "1",
+         "-o", str(harvest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL)
+    try:
+        t = time.monotonic()
+        prod = _production(sample, complain, name, env)
+        fig["complain production"] = f"exit {prod.returncode} in {time.monotonic() - t:.0f} s"
+        assert prod.returncode == 0, (prod.stdout + prod.stderr)[-3000:] + _logs(name)
+        end = time.monotonic() + QUIET_TAIL
+        while time.monotonic() < end:  # traffic, nothing new
+            _ok(_sh([sample.workload], env=dict(env, PROFILER_CONTAINER_ID=name), timeout=300),
+                "training workload in the quiet tail")
+    finally:
+        harvester.send_signal(signal.SIGTERM)
+        out, err = harvester.communicate(timeout=120)
+        _remove(name)
+    assert harvester.returncode == 0, err[-3000:]
+    files = sorted(harvest.glob("*.harvest.yaml"))
+    assert len(files) == 1, err[-3000:]
+    from profiler.recording import recording_io
+    h = recording_io.load(files[0]).harvest
+    fig["harvest"] = (f"{h.new_items} new items from {h.records} records, {h.dropped} dropped, "
+                      f"{h.runtime_records} runtime records skipped, {h.cpu_seconds:g} CPU s")
+    assert h.new_items > 0, err[-3000:]
+
+    # 3. diff lists what production added
+    diff = run(["diff", str(rec), str(files[0]), "--format", "json"])
+    assert diff.returncode == 1, diff.stdout + diff.stderr
+    added = json.loads(diff.stdout)["added"]
+    assert added and all(a["risk"] in ("low", "medium", "high") for a in added)
+    fig["diff added"] = ", ".join(f"{a['section']} {a['item']} ({a['risk']})" for a in added)
+
+    # 4. promote: the rule, then the enforced policy
+    enforce = tmp_path / "enforce"
+    waiting = run(["promote", str(rec), str(harvest), "-o", str(enforce), "--strict",
+                   "--quiet-for", "1h", "--min-traffic", "0.1"])
+    assert waiting.returncode == 1 and not enforce.exists(), waiting.stderr
+    assert "not ready" in waiting.stderr and "needs 1h without new evidence" in waiting.stderr
+    ready = run(["promote", str(rec), str(harvest), "-o", str(enforce), "--strict",
+                 "--quiet-for", f"{QUIET_TAIL // 2}s", "--min-traffic", "0.1"])
+    assert ready.returncode == 0, ready.stderr
+    name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
+    try:
+        t = time.monotonic()
+        prod = _production(sample, enforce, name, env)
+        fig["promoted production"] = f"exit {prod.returncode} in {time.monotonic() - t:.0f} s"
+        assert prod.returncode == 0, (prod.stdout + prod.stderr)[-3000:] + _logs(name)
+    finally:
+        _remove(name)
+    t = time.monotonic()
+    verify = run(["verify", sample.image, "--policy", str(enforce), "--workload",
+                  str(sample.production), *opts], env=env, timeout=900)
+    fig["verify"] = f"exit {verify.returncode} in {time.monotonic() - t:.0f} s"
+    assert verify.returncode == 0, (verify.stdout + verify.stderr)[-3000:]
+    fig["syscalls allowed strict -> promoted"] = f"{_allowed(strict)} -> {_allowed(enforce)}"
+    print(f"\npromote loop figures: {json.dumps(fig)}", file=sys.stderr)
+
+
+def _allowed(policy: Path) -> int:
+    prof = json.loads((policy / "seccomp.json").read_text())
+    return len({n for r in prof["syscalls"] if r["action"] == "SCMP_ACT_ALLOW" for n in r["names"]})
+
