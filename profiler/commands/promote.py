@@ -66,8 +66,9 @@ def _table(verdicts: list[rule.Verdict], facts: dict[str, rule.Harvested], r: ru
 
 def promote(
     source: Annotated[list[Path], typer.Argument(
-        help="The service's recording(s) (merged), or one project directory (record --match), "
-             "then the harvest directory (profiler harvest -o DIR).", show_default=False)],
+        help="The service's recording(s) (merged; harvest files of earlier rounds may follow "
+             "them), or one project directory (record --match), then the harvest directory "
+             "the rule judges (profiler harvest -o DIR).", show_default=False)],
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where the enforce-mode policy goes: a policy directory "
                                "(--format all) for recordings, a project tree for a project.",

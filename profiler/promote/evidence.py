@@ -59,7 +59,9 @@ class Source:
 def read_source(paths: list[Path], harvests: dict[str, Recording],
                 service: str | None) -> Source:
     """A project directory alone, or recording files (one service: --service, else the one
-    service of the harvest, else the recordings' container name)."""
+    service of the harvest, else the recordings' container name). Among the files, harvest files
+    of earlier rounds may follow the recordings: their evidence is merged too (a round that
+    dropped records is followed by one in complain mode with what it found, harvested anew)."""
     dirs = [p for p in paths if p.is_dir()]
     if dirs:
         if len(paths) > 1:
@@ -70,11 +72,10 @@ def read_source(paths: list[Path], harvests: dict[str, Recording],
         return Source({s.name: [(recs[s.name], str(dirs[0] / s.recording))]
                        for s in index.services}, index, dirs[0])
     recs = [(recording_io.load(p), p.name) for p in paths]
-    harvested = [n for r, n in recs if r.harvested]
-    if harvested:
-        raise UsageError(f"{harvested[0]} is harvested evidence, not a recording",
-                         hint="profiler promote RECORDING... HARVEST_DIR -o OUT: the harvest "
-                              "directory comes last")
+    if all(r.harvested for r, _ in recs):
+        raise UsageError(f"{recs[0][1]} is harvested evidence, not a recording",
+                         hint="profiler promote RECORDING [EARLIER.harvest.yaml...] HARVEST_DIR "
+                              "-o OUT: the recording first, the harvest directory last")
     return Source({_service(recs, harvests, service): recs})
 
 

@@ -2,13 +2,15 @@
 training, and the promoted policy holds production enforced.
 
 For a bundled sample and a corpus app whose production workload does what the training run did
-not (redis: a 1 MiB reply written with writev; see README, "The loop"):
+not (the redis sample: a 1 MiB reply written with writev; corpus redis: pipelined values,
+BGSAVE and its child):
 
 1. record under the short training workload; the strict training policy (`emit --strict`)
    fails the production workload enforced: the gap;
 2. deploy `emit --strict --complain` with its run.sh and run the production workload under it,
    `profiler harvest --follow --container NAME` reading the kernel log meanwhile, then a quiet
-   tail with the training workload (traffic, nothing new);
+   tail with the training workload (traffic, nothing new); a second round the same, with the
+   first round's harvest merged into the complain-mode policy;
 3. `profiler diff RECORDING HARVEST` lists what production added;
 4. `profiler promote RECORDING HARVEST_DIR --strict`: not ready with a long --quiet-for (exit 1,
    nothing written), ready with a short one; the promoted policy passes the production workload
@@ -40,6 +42,9 @@ pytestmark = pytest.mark.root
 
 BURST = Path("/proc/sys/kernel/printk_ratelimit_burst")
 QUIET_TAIL = 20  # seconds of harvest after production, with the training workload only
+# corpus/mariadb is left out: its production runs `mariadb-admin` through `docker exec`, whose
+# short-lived process's records harvest cannot attribute (the process is gone when it reads
+# them), so its promoted policy still refuses that command (README, "The loop").
 LOOP_APPS = ("redis", "corpus/redis")
 
 
@@ -113,54 +118,41 @@ def test_complain_harvest_promote_holds_production(app, sample_image, log_burst,
     finally:
         _remove(name)
 
-    # 2. complain mode in production, harvested
-    complain = tmp_path / "complain"
-    _ok(run(["emit", str(rec), "--strict", "--complain", "-f", "all", "-o", str(complain)]),
-        "emit --complain")
-    harvest = tmp_path / "harvest"
-    name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
-    harvester = subprocess.Popen(
-        [*profiler_cmd(), "harvest", "--container", name, "--follow", "--interval", "1",
-         "-o", str(harvest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        stdin=subprocess.DEVNULL)
-    try:
-        t = time.monotonic()
-        prod = _production(sample, complain, name, env)
-        fig["complain production"] = f"exit {prod.returncode} in {time.monotonic() - t:.0f} s"
-        assert prod.returncode == 0, (prod.stdout + prod.stderr)[-3000:] + _logs(name)
-        end = time.monotonic() + QUIET_TAIL
-        while time.monotonic() < end:  # traffic, nothing new
-            _ok(_sh([sample.workload], env=dict(env, PROFILER_CONTAINER_ID=name), timeout=300),
-                "training workload in the quiet tail")
-    finally:
-        harvester.send_signal(signal.SIGTERM)
-        out, err = harvester.communicate(timeout=120)
-        _remove(name)
-    assert harvester.returncode == 0, err[-3000:]
-    files = sorted(harvest.glob("*.harvest.yaml"))
-    assert len(files) == 1, err[-3000:]
+    # 2. complain mode in production, harvested, in rounds: round 1 deploys the training policy
+    # in complain mode; round 2 the same with round 1's findings merged (`emit REC H1 --complain`),
+    # so that only what is still unknown logs: where round 1 flooded the kernel log (every call
+    # outside the policy is a record), round 2 is short and complete.
+    files: list[Path] = []
+    for n in (1, 2):
+        files.append(_complain_round(sample, rec, files, tmp_path / f"round{n}", env, fig, n))
     from profiler.recording import recording_io
-    h = recording_io.load(files[0]).harvest
-    fig["harvest"] = (f"{h.new_items} new items from {h.records} records, {h.dropped} dropped, "
-                      f"{h.runtime_records} runtime records skipped, {h.cpu_seconds:g} CPU s")
-    assert h.new_items > 0, err[-3000:]
+    first, last = (recording_io.load(f).harvest for f in (files[0], files[-1]))
+    assert first.new_items > 0
 
     # 3. diff lists what production added
     diff = run(["diff", str(rec), str(files[0]), "--format", "json"])
     assert diff.returncode == 1, diff.stdout + diff.stderr
     added = json.loads(diff.stdout)["added"]
     assert added and all(a["risk"] in ("low", "medium", "high") for a in added)
-    fig["diff added"] = ", ".join(f"{a['section']} {a['item']} ({a['risk']})" for a in added)
+    fig["diff added (round 1)"] = ", ".join(f"{a['section']} {a['item']} ({a['risk']})"
+                                            for a in added)
 
     # 4. promote: the rule, then the enforced policy
     enforce = tmp_path / "enforce"
-    waiting = run(["promote", str(rec), str(harvest), "-o", str(enforce), "--strict",
-                   "--quiet-for", "1h", "--min-traffic", "0.1"])
+    source = [str(rec), str(files[0]), str(files[-1].parent)]
+    waiting = run(["promote", *source, "-o", str(enforce), "--strict", "--quiet-for", "1h",
+                   "--min-traffic", "0.1", "--allow-drops"])
     assert waiting.returncode == 1 and not enforce.exists(), waiting.stderr
     assert "not ready" in waiting.stderr and "needs 1h without new evidence" in waiting.stderr
-    ready = run(["promote", str(rec), str(harvest), "-o", str(enforce), "--strict",
-                 "--quiet-for", f"{QUIET_TAIL // 2}s", "--min-traffic", "0.1"])
+    # A fresh harvest reads the whole kernel log buffer: "callbacks suppressed" lines from
+    # before this container started count as drops too (the host is shared). The rule's
+    # refusal of drops is unit-tested; here they are accepted when there are any, and the
+    # enforced production run below is the proof that nothing needed was lost.
+    accept = ["--allow-drops"] if last.dropped else []
+    ready = run(["promote", *source, "-o", str(enforce), "--strict",
+                 "--quiet-for", f"{QUIET_TAIL // 2}s", "--min-traffic", "0.1", *accept])
     assert ready.returncode == 0, ready.stderr
+    assert "quiet for" in ready.stderr
     name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
     try:
         t = time.monotonic()
@@ -176,6 +168,44 @@ def test_complain_harvest_promote_holds_production(app, sample_image, log_burst,
     assert verify.returncode == 0, (verify.stdout + verify.stderr)[-3000:]
     fig["syscalls allowed strict -> promoted"] = f"{_allowed(strict)} -> {_allowed(enforce)}"
     print(f"\npromote loop figures: {json.dumps(fig)}", file=sys.stderr)
+
+
+def _complain_round(sample, rec: Path, earlier: list[Path], d: Path, env, fig, n: int) -> Path:
+    """Deploy `emit REC EARLIER... --strict --complain`, harvest (--follow) while the production
+    workload runs and then a quiet tail of the training workload; the round's harvest file."""
+    complain, harvest = d / "complain", d / "harvest"
+    d.mkdir()
+    _ok(run(["emit", str(rec), *map(str, earlier), "--strict", "--complain", "-f", "all",
+             "-o", str(complain)]), "emit --complain")
+    name = f"profiler-s6p-{uuid.uuid4().hex[:8]}"
+    harvester = subprocess.Popen(
+        [*profiler_cmd(), "harvest", "--container", name, "--follow", "--interval", "1",
+         "-o", str(harvest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL)
+    try:
+        t = time.monotonic()
+        prod = _production(sample, complain, name, env)
+        fig[f"round {n} complain production"] = \
+            f"exit {prod.returncode} in {time.monotonic() - t:.0f} s"
+        assert prod.returncode == 0, (prod.stdout + prod.stderr)[-3000:] + _logs(name)
+        end = time.monotonic() + QUIET_TAIL
+        while time.monotonic() < end:  # traffic, nothing new
+            _ok(_sh([sample.workload], env=dict(env, PROFILER_CONTAINER_ID=name), timeout=300),
+                "training workload in the quiet tail")
+    finally:
+        harvester.send_signal(signal.SIGTERM)
+        _, err = harvester.communicate(timeout=120)
+        _remove(name)
+    assert harvester.returncode == 0, err[-3000:]
+    files = sorted(harvest.glob("*.harvest.yaml"))
+    assert len(files) == 1, err[-3000:]
+    from profiler.recording import recording_io
+    h = recording_io.load(files[0])
+    fig[f"round {n} harvest"] = (
+        f"{h.harvest.new_items} new ({', '.join(s.name for s in h.syscalls) or 'none'}) from "
+        f"{h.harvest.records} records, {h.harvest.dropped} dropped, {h.harvest.unattributed} "
+        f"unattributed, {h.harvest.cpu_seconds:g} CPU s")
+    return files[0]
 
 
 def _allowed(policy: Path) -> int:
