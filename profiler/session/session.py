@@ -663,7 +663,10 @@ class _Matcher:
     def __init__(self, engine: ContainerEngine, tracer, selectors: tuple[Selector, ...]):
         self.engine, self.tracer, self.selectors = engine, tracer, selectors
         self.members: dict[int, _Member] = {}
-        self.seen: set[str] = set()  # container ids the kernel announced (kept or not)
+        # Matching container ids the kernel announced (or attach took): only matching ones,
+        # whose number is bounded by the application; a busy host's unrelated containers
+        # (thousands a day on a CI runner) must not grow a long recording's memory.
+        self.seen: set[str] = set()
         # matching containers first seen since the tracer was armed (kept, or with a bad
         # service name): those COMMAND started, when there is one
         self.new: dict[str, object] = {}
@@ -671,7 +674,6 @@ class _Matcher:
         self.unidentified = 0  # containers gone before their labels could be read
 
     def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
-        self.seen.add(container_id)
         try:
             handle = self.engine.container(container_id)
             info = self.engine.describe(handle)
@@ -686,6 +688,7 @@ class _Matcher:
         if not project.matches(dict(info.labels), self.selectors):
             self.tracer.drop(slot)
             return
+        self.seen.add(info.id)
         self.new[info.id] = handle
         self._keep(slot, handle, info, attached=False)
 

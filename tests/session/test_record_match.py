@@ -404,3 +404,21 @@ def test_cli_a_failed_write_leaves_the_previous_directory(shop, fake_host, monke
     assert [p.name for p in out.iterdir()] == [project.INDEX_FILE]
     assert (out / project.INDEX_FILE).read_text() == "old index"
     assert [p.name for p in fake_host.iterdir() if p.name.startswith(".out.")] == []
+
+
+def test_unrelated_containers_leave_no_trace_in_the_matchers_memory(fake_host):
+    """A busy host churns thousands of unrelated containers a day during a long match
+    recording: the matcher remembers only the matching ones (its memory is bounded by the
+    application, not by the host's churn)."""
+    web = _ctr(1, "web")
+    others = [_ctr(n, "job", project_name="ci") for n in range(2, 202)]
+    fleet = FakeFleet(web, *others)
+    tracer = FakeTracer(containers={c.id: _raw(READ) for c in (web, *others)})
+    tracer.load(None, match=True)
+    matcher = session._Matcher(fleet, tracer, SHOP)
+    tracer.on_container = matcher.announced
+    for c in (*others, web):
+        fleet.run(c.id, tracer)
+    assert matcher.seen == {web.id}
+    assert tracer.dropped == {tracer.slot_of[c.id] for c in others}
+    assert tracer.kept == {tracer.slot_of[web.id]}
