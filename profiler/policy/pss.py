@@ -133,8 +133,12 @@ def check_pod(pod: dict, evidence: dict[str, str] | None = None) -> Verdict:
 def policy_evidence(policy) -> dict[str, str]:
     """control -> what the recording saw (for the reasons)."""
     ev = {}
-    if policy.capabilities:
-        ev["Capabilities"] = "granted during the recording: " + ", ".join(policy.capabilities)
+    learned = policy.learned.capabilities if policy.learned is not None else policy.capabilities
+    if learned:
+        ev["Capabilities"] = "granted during the recording: " + ", ".join(learned)
+    if policy.learned is not None:  # complain mode (policy/complain.py)
+        ev["Capabilities"] = "; ".join(filter(None, (ev.get("Capabilities"), (
+            "complain mode adds Docker's default set (a refused capability is not logged)"))))
     if 0 in policy.uids:
         ev["Running as Non-root"] = "uid 0 seen in the recording"
     if not policy.hardening.no_new_privileges.apply:

@@ -60,6 +60,9 @@ def test_run_line_in_complain_mode_sets_nothing_that_cannot_log(tmp_path):
     assert "--read-only: complain mode: not set, as Docker's default; EROFS leaves no record" in text
     assert "in Docker's default set, kept in complain mode" in text
     assert "was granted during the recording" in text  # the learned ones say so
+    # the Pod Security Standards lines tell the learned capabilities from the kept ones
+    assert "granted during the recording: CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_SETGID, CAP_SETUID; " \
+           "complain mode adds Docker's default set" in text
 
 
 def test_seccomp_logs_what_it_would_refuse_and_keeps_the_learned_rules():
