@@ -27,9 +27,10 @@ def promote(*args):
 
 
 def harvested(service: str, *, last_new: str = "2026-12-01T06:00:00Z", dropped: int = 0,
-              cpu: float = 42.0, image: str = "profiler-sample-nginx") -> Recording:
+              cpu: float = 42.0, image: str = "profiler-sample-nginx",
+              start: str = START) -> Recording:
     md = Metadata(tool_version="0", kernel="normalised", arch="x86_64", mode="harvest",
-                  started_at=START, ended_at=END, image=image, capability_source="none",
+                  started_at=start, ended_at=END, image=image, capability_source="none",
                   startup_observed=False)
     return Recording(metadata=md, syscalls=(Syscall(*NEW_SYSCALL, 3),),
                      harvest=HarvestInfo(source="kmsg", records=3, dropped=dropped,
@@ -128,3 +129,27 @@ def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, args, words):
     assert proc.returncode == 2, proc.stderr
     assert_one_line_error(proc, *words)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("last_new, code", [("2026-11-20T06:00:00Z", 0),  # its --quiet-for is 7d
+                                            ("2026-12-02T23:00:00Z", 1)])
+def test_ci_recipe_promote_script_runs_as_written(tmp_path, last_new, code):
+    """docs/ci-recipe.md section 4's promote.sh, run as written on a project and its harvest."""
+    import os
+    import re
+    import sys
+    recipe = (Path(__file__).resolve().parents[2] / "docs" / "ci-recipe.md").read_text()
+    (script,) = [b for b in re.findall(r"^```sh\n(.*?)^```", recipe, re.M | re.S)
+                 if b.startswith("#!/bin/sh\n# promote.sh")]
+    repo = tmp_path / "repo"
+    (repo / "policy").mkdir(parents=True)
+    make_project(repo / "policy" / "project")
+    os.rename(harvest_dir(tmp_path, **{s: harvested(s, last_new=last_new, cpu=600.0,
+                                                         start="2026-11-20T00:00:00Z")
+                                       for s in ("web", "app", "cache")}), repo / "harvest")
+    (repo / "promote.sh").write_text(script)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["sh", "promote.sh"], cwd=repo, capture_output=True, text=True,
+                          env=env, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == code, proc.stderr
+    assert (repo / "enforce" / "compose.security.yaml").is_file() == (code == 0)
