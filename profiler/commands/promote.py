@@ -66,6 +66,7 @@ def _table(verdicts: list[rule.Verdict], facts: dict[str, rule.Harvested], r: ru
 
 def promote(
     source: Annotated[list[Path], typer.Argument(
+        metavar="RECORDING...|PROJECT_DIR HARVEST_DIR",
         help="The service's recording(s) (merged; harvest files of earlier rounds may follow "
              "them), or one project directory (record --match), then the harvest directory "
              "the rule judges (profiler harvest -o DIR).", show_default=False)],

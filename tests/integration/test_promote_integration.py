@@ -254,3 +254,71 @@ def test_project_runs_its_workload_under_the_complain_override(tmp_path):
                 "--workload", str(SHOP / "workload.sh"), "--json"], timeout=400, env=env)
     assert proc.returncode == 0, (proc.stderr[-3000:], proc.stdout[-3000:])
     assert json.loads(proc.stdout)["denials"] == 0
+
+
+def test_project_loop_promotes_per_service(tmp_path, log_burst):
+    """The loop for a compose project (samples/shop): record --match under a thin smoke test,
+    deploy `emit DIR --strict --complain`'s override, `harvest --match` while the full workload
+    runs (one evidence file per compose service, named as the project's services), promote the
+    project: every service judged, the enforce-mode override written for the ready ones; the
+    project passes its full workload under it, and verify --compose agrees."""
+    from profiler.session import compose_cli
+    from test_project_integration import SERVICES, SHOP, _compose, _down
+    from conftest import REPO
+    proc = _sh(["bash", REPO / "scripts" / "build-samples.sh", "shop"])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    env = {**os.environ, "PROFILER_SAMPLE_PORT": str(free_port())}
+    compose = _compose("v1" if any(c.major == 1 for c in compose_cli.available()) else "v2")
+    smoke = tmp_path / "smoke.sh"  # training: the health check and the static page only
+    smoke.write_text("#!/bin/sh\nset -e\nb=http://127.0.0.1:$PROFILER_SAMPLE_PORT\n"
+                     "for i in $(seq 150); do [ \"$(curl -s --noproxy '*' $b/api/health)\" = ok ]"
+                     " && break; sleep 0.2; done\ncurl -sf --noproxy '*' $b/ >/dev/null\n")
+    smoke.chmod(0o755)
+    rec = tmp_path / "rec"
+    name = f"pshoploop{uuid.uuid4().hex[:8]}"
+    up = compose_cli.command(compose, [SHOP / "compose.yaml"], name, "up", "-d")
+    try:
+        _ok(run(["record", "--match", f"com.docker.compose.project={name}", "--workload",
+                 str(smoke), "-o", str(rec), "--", *up], timeout=400, env=env), "record --match")
+    finally:
+        _down(compose, name, [SHOP / "compose.yaml"])
+    pol = tmp_path / "complain"
+    _ok(run(["emit", str(rec), "--strict", "--complain", "-f", "all", "-o", str(pol)]),
+        "emit DIR --complain")
+    harvest = tmp_path / "harvest"
+    files = [SHOP / "compose.yaml", pol / "compose.security.yaml"]
+    name = f"pshoploop{uuid.uuid4().hex[:8]}"
+    harvester = subprocess.Popen(
+        [*profiler_cmd(), "harvest", "--match", f"com.docker.compose.project={name}",
+         "--follow", "--interval", "1", "-o", str(harvest)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        compose_cli.run(compose, files, name, "up", "-d", env=env)
+        _ok(_sh([SHOP / "workload.sh"], env=env, timeout=120), "shop workload, complain mode")
+        end = time.monotonic() + QUIET_TAIL
+        while time.monotonic() < end:
+            _ok(_sh([smoke], env=env, timeout=120), "smoke test in the quiet tail")
+    finally:
+        harvester.send_signal(signal.SIGTERM)
+        _, err = harvester.communicate(timeout=120)
+        _down(compose, name, files)
+    assert harvester.returncode == 0, err[-3000:]
+    assert sorted(p.name for p in harvest.glob("*.harvest.yaml")) == \
+        [f"{s}.harvest.yaml" for s in sorted(SERVICES)], err[-3000:]
+    enforce = tmp_path / "enforce"
+    promoted = run(["promote", str(rec), str(harvest), "-o", str(enforce), "--strict",
+                    "--quiet-for", f"{QUIET_TAIL // 2}s", "--min-traffic", "0", "--allow-drops"])
+    assert promoted.returncode == 0, promoted.stderr
+    for s in SERVICES:
+        assert f"{s}: ready: quiet for" in promoted.stderr
+    print(f"\npromote project figures: {promoted.stderr[-1500:]}", file=sys.stderr)
+    files = [SHOP / "compose.yaml", enforce / "compose.security.yaml"]
+    name = f"pshoploop{uuid.uuid4().hex[:8]}"
+    try:
+        compose_cli.run(compose, files, name, "up", "-d", env=env)
+        _ok(_sh([SHOP / "workload.sh"], env=env, timeout=120), "shop workload, enforced")
+    finally:
+        _down(compose, name, files)
+    proc = run(["verify", "--compose", str(SHOP / "compose.yaml"), "--policy", str(enforce),
+                "--workload", str(SHOP / "workload.sh"), "--json"], timeout=400, env=env)
+    assert proc.returncode == 0, (proc.stderr[-3000:], proc.stdout[-3000:])
