@@ -94,7 +94,8 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=(), complain: 
         err.print("Pod Security Standards (k8s.yaml's pod; run.sh and compose.yaml as a pod):")
         for line in verdict.lines():
             err.print(f"  {escape(line)}")
-    _explain_coverage(recs, policy.sources)
+    # policy.sources are in reduce's order: traced runs first, harvests after (stable)
+    _explain_coverage(sorted(recs, key=lambda r: r.harvested), policy.sources)
     if policy.partial:
         p = Table(title=f"seen in only some of the {policy.runs} runs (thin training?)")
         p.add_column("kind")
@@ -109,8 +110,8 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=(), complain: 
             if n > EXPLAIN_ROWS:
                 p.add_row(kind, f"... and {n - EXPLAIN_ROWS} more", "")
         err.print(p)
-    elif policy.runs > 1:
-        err.print(f"every item was seen in all {policy.runs} runs")
+    elif (traced := sum(not r.harvested for r in recs) if recs else policy.runs) > 1:
+        err.print(f"every item was seen in all {traced} runs")  # harvests add, never "all"
     _explain_generalised(policy)
     for path, reason in dropped:
         err.print(f"dropped from AppArmor: {escape(ascii(path))} ({reason})")

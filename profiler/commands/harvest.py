@@ -43,12 +43,7 @@ def harvest(
     """Harvest what the kernel logged for complain-mode containers (seccomp SCMP_ACT_LOG,
     AppArmor ALLOWED) into evidence per service: `profiler emit A.recording.yaml
     DIR/A.harvest.yaml` allows it, `profiler diff A.recording.yaml DIR/A.harvest.yaml` lists it
-    with risk classes.
-
-    Capabilities dropped by --cap-drop and hardening flags (no-new-privileges, read-only, user,
-    pids-limit) cannot be harvested: the kernel refuses them without logging. For those, attach
-    the recorder: `profiler record --container NAME` or `--match LABEL=VALUE` (eBPF, about 1.6x
-    the cost of each syscall while attached)."""
+    with risk classes (the command's help adds NOT_HARVESTED)."""
     from ..harvest import loop, store
     from ..harvest.attribute import EngineContainers, Index, Selection
     from ..harvest.harvester import Harvester
@@ -59,6 +54,9 @@ def harvest(
 
     if match and container:
         raise UsageError("--match and --container cannot be combined")
+    if not match and not container:
+        raise UsageError("say which containers to harvest: --match LABEL=VALUE or --container "
+                         "NAME", hint="e.g. --match com.docker.compose.project=shop")
     if interval <= 0 or (duration is not None and duration <= 0):
         raise UsageError("--interval and --duration take a positive number of seconds")
     if (duration is not None) and not follow:
@@ -79,8 +77,11 @@ def harvest(
         root = v2_root()
     except EnvironmentProblem:
         root = None
-    index = Index(EngineContainers(engine, {s.label: s.value for s in selectors}),
-                  cgroup_root=root)
+    containers = EngineContainers(engine, {s.label: s.value for s in selectors},
+                                  container=container or "")
+    if follow:
+        containers.watch()
+    index = Index(containers, cgroup_root=root)
     h = Harvester(src, index, Selection(selectors, container or ""), state)
     try:
         if follow:
@@ -120,14 +121,17 @@ def _summary(st, files: list[Path]) -> None:
         err.print(f"[yellow]overwritten:[/] {st.overwritten} kernel log record(s) were "
                   f"overwritten before harvest read them: harvest more often (--follow)",
                   markup=True)
-    if st.unattributed:
-        why = ", ".join(f"{n} {k}" for k, n in sorted(st.unattributed.items()))
-        err.print(f"not attributed to a container: {escape(why)} (a process that ended before "
-                  f"harvest looked: use --follow)")
+    lost = {k: n for k, n in st.unattributed.items() if k != "not in a container"}
+    if lost:
+        why = ", ".join(f"{n} {k}" for k, n in sorted(lost.items()))
+        err.print(f"not attributed to a container: {escape(why)}"
+                  + (" (a process that ended before harvest looked it up: --follow reads "
+                     "records as they come)" if "process gone" in lost else ""))
     if st.unreadable:
         err.print(f"{st.unreadable} audit line(s) could not be read (not counted)")
     err.print(NOT_HARVESTED)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("harvest")(harvest)
+    summary = harvest.__doc__.split(" (the command's help")[0]
+    app.command("harvest", help=" ".join(summary.split()) + ".\n\n" + NOT_HARVESTED)(harvest)

@@ -15,16 +15,20 @@ oldest go first).
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Callable, Protocol
 
-from ..errors import UsageError
+from ..errors import EngineError, UsageError
 from ..kernel.cgroups import container_id_of, v2_path
 from ..recording import project
 
 MAX_PIDS = 65_536
+PID_TTL = 300.0  # seconds
 MAX_CONTAINERS = 4_096
 
 
@@ -39,6 +43,7 @@ class ContainerMeta:
     labels: tuple[tuple[str, str], ...] = ()
     cgroup: str = ""  # its cgroup v2 path ("/docker/<id>"), "" when not known
     pid: int = 0  # its first task's pid while it runs, 0 otherwise
+    started: float = 0.0  # when it (last) started, epoch seconds; 0.0 not known
 
     @property
     def short(self) -> str:
@@ -82,21 +87,28 @@ class Index:
         self._containers = containers
         self._proc = proc
         self._cgroup_root = cgroup_root
-        self.pids: OrderedDict[int, str] = OrderedDict()
+        self.pids: OrderedDict[int, str] = OrderedDict()  # oldest sighting first
+        self._seen: dict[int, float] = {}  # pid -> when last seen alive (monotonic)
         self.metas: OrderedDict[str, ContainerMeta] = OrderedDict()
         self._not_containers: OrderedDict[str, None] = OrderedDict()
+        self._running: list[ContainerMeta] | None = None  # what the engine's last list said
 
     def _remember_pid(self, pid: int, cid: str) -> None:
+        now = time.monotonic()
         self.pids[pid] = cid
         self.pids.move_to_end(pid)
-        while len(self.pids) > MAX_PIDS:
-            self.pids.popitem(last=False)
+        self._seen[pid] = now
+        # A pid not seen alive for PID_TTL seconds is forgotten: its records were read long
+        # since (--follow reads as they come), and the pid may be reused.
+        while self.pids and (len(self.pids) > MAX_PIDS or
+                             self._seen[next(iter(self.pids))] < now - PID_TTL):
+            old, _ = self.pids.popitem(last=False)
+            del self._seen[old]
 
     def remember(self, meta: ContainerMeta) -> None:
         old = self.metas.get(meta.id)
         if old is not None and not meta.cgroup and old.cgroup:
-            meta = ContainerMeta(meta.id, meta.name, meta.service, meta.image, meta.labels,
-                                 old.cgroup, meta.pid)
+            meta = replace(meta, cgroup=old.cgroup)
         self.metas[meta.id] = meta
         self.metas.move_to_end(meta.id)
         while len(self.metas) > MAX_CONTAINERS:
@@ -110,6 +122,8 @@ class Index:
         return v2_path(text) or ""
 
     def meta(self, cid: str) -> ContainerMeta | None:
+        """The container's description (remembered, or the engine's); None when the engine
+        does not know it. EngineError when the engine does not answer."""
         m = self.metas.get(cid)
         if m is None and cid not in self._not_containers:
             m = self._containers.lookup(cid)
@@ -123,7 +137,8 @@ class Index:
 
     def container_of(self, pid: int | None) -> tuple[ContainerMeta | None, str]:
         """(the container, "") or (None, why not): "no pid", "process gone", "not in a
-        container", "container unknown to the engine"."""
+        container", "container unknown to the engine", "engine not answering" (never raises:
+        a pass applies its lines whole or the cursor would not match the counts)."""
         if pid is None:
             return None, "no pid"
         path = self._cgroup_of(pid)
@@ -136,27 +151,49 @@ class Index:
                 return None, "process gone"
         else:
             return None, "not in a container"
-        m = self.meta(cid)
+        try:
+            m = self.meta(cid)
+        except EngineError:
+            return None, "engine not answering"
         if m is None:
             return None, "container unknown to the engine"
         if not m.cgroup and path:
-            self.remember(ContainerMeta(m.id, m.name, m.service, m.image, m.labels, path, m.pid))
+            self.remember(replace(m, cgroup=path))
             m = self.metas[cid]
+        if path and self._running is not None and all(r.id != cid for r in self._running):
+            self._running.append(m)  # started since the engine's last list: scan it too
         return m, ""
 
-    def scan(self) -> list[ContainerMeta]:
-        """Ask the engine for the running containers, learn each one's cgroup and the pids in
-        it now (so that records of tasks that end before they are read still find their
-        container). Returns them."""
-        found = []
-        for m in self._containers.running():
-            cg = m.cgroup or (self._cgroup_of(m.pid) if m.pid else "") or ""
-            m = ContainerMeta(m.id, m.name, m.service, m.image, m.labels, cg, m.pid)
-            self.remember(m)
-            found.append(m)
-            for pid in self._procs(cg):
+    @property
+    def listed(self) -> bool:
+        """Whether the engine has listed the running containers at least once."""
+        return self._running is not None
+
+    def engine_changed(self) -> bool:
+        """Whether the engine said a container started since the last ask (its events)."""
+        changed = getattr(self._containers, "changed", None)
+        if changed is not None and changed.is_set():
+            changed.clear()
+            return True
+        return False
+
+    def scan(self, ask_engine: bool = True) -> list[ContainerMeta]:
+        """Learn the pids in each running container's cgroup now (so that records of tasks
+        that end before they are read still find their container). `ask_engine`: list the
+        running containers anew (a call to the engine); otherwise the ones the last list gave.
+        Returns the running containers."""
+        if ask_engine or self._running is None:
+            found = []
+            for m in self._containers.running():
+                cg = m.cgroup or (self._cgroup_of(m.pid) if m.pid else "") or ""
+                m = replace(m, cgroup=cg)
+                self.remember(m)
+                found.append(m)
+            self._running = found
+        for m in self._running:
+            for pid in self._procs(m.cgroup):
                 self._remember_pid(pid, m.id)
-        return found
+        return self._running
 
     def _procs(self, cgroup: str) -> list[int]:
         root = self._cgroup_root
@@ -190,25 +227,67 @@ class Index:
         return None
 
 
+def _epoch(iso: str) -> float:
+    """Docker's StartedAt ("2026-12-06T05:33:01.123456789Z") -> epoch seconds, 0.0 unknown."""
+    if not iso or iso.startswith("0001-"):
+        return 0.0
+    head, _, frac = iso.rstrip("Z").partition(".")
+    try:
+        t = datetime.fromisoformat(head + "+00:00").timestamp()
+    except ValueError:
+        return 0.0
+    return t + (float("0." + frac[:6]) if frac[:6].isdigit() else 0.0)
+
+
 class EngineContainers:
-    """Containers as the Docker (or Podman) engine describes them (session/engine.Engine)."""
+    """Containers as the Docker (or Podman) engine describes them (session/engine.Engine).
+    `watch()` follows the engine's events: `changed` is set when a container starts, so that
+    the harvester lists the containers at once (their pids are scanned from then on)."""
 
     def __init__(self, engine, label_filter: dict[str, str] | None = None,
-                 name_of: Callable[[dict, str], str] = service_name):
+                 name_of: Callable[[dict, str], str] = service_name, container: str = ""):
         self._engine = engine
         self._filter = label_filter or {}
+        self._container = container  # --container: ask for that one, not the whole host
         self._service = name_of
+        self.changed = threading.Event()
+
+    def watch(self) -> None:
+        """Follow the engine's container start events in a thread (until the process ends, or
+        the engine stops answering: then the periodic list is all there is)."""
+        def follow():
+            try:
+                events = self._engine.client.events(decode=True, filters={
+                    "type": "container", "event": ["start"],
+                    **({"label": [f"{k}={v}" for k, v in self._filter.items()]}
+                       if self._filter else {})})
+                for _ in events:
+                    self.changed.set()
+            except Exception:  # the engine went away: the periodic list goes on
+                return
+
+        threading.Thread(target=follow, name="engine-events", daemon=True).start()
 
     def _meta(self, c) -> ContainerMeta:
         attrs = c.attrs or {}
         cfg = attrs.get("Config") or {}
         labels = cfg.get("Labels") or {}
         name = (c.name or "").lstrip("/")
-        pid = int((attrs.get("State") or {}).get("Pid") or 0)
+        state = attrs.get("State") or {}
         return ContainerMeta(c.id, name, self._service(labels, name), cfg.get("Image", ""),
-                             tuple(sorted(labels.items())), "", pid)
+                             tuple(sorted(labels.items())), "", int(state.get("Pid") or 0),
+                             _epoch(state.get("StartedAt") or ""))
 
     def running(self) -> list[ContainerMeta]:
+        if self._container:
+            from ..errors import ContainerGone
+
+            try:
+                c = self._engine.container(self._container)
+            except ContainerGone:
+                return []
+            m = self._meta(c)
+            return [m] if m.pid else []  # State.Pid is 0 unless it runs
         return [self._meta(c) for c in self._engine.list_running(self._filter)]
 
     def lookup(self, cid: str) -> ContainerMeta | None:

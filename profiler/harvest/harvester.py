@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..kernel import syscalls as sctab
 from ..kernel.linux import cap_full
+from ..errors import EngineError
 from .attribute import ContainerMeta, Index, Selection
 from .records import Drop, Record, is_runtime, parse_line
 from .state import MAX_FILES, State, file_kinds
@@ -56,8 +57,10 @@ class Harvester:
         self.clock = clock
         self._names: dict[tuple[str, int], str] = {}
         self._started = _ProcClock(proc)
-        self.look_every = 1.0  # seconds between scans of the engine's containers
+        self.look_every = 1.0  # seconds between scans of the containers' pids (cgroup.procs)
+        self.ask_every = 10.0  # seconds between lists of the running containers (the engine)
         self._looked = None
+        self._asked = None
         if not state.source:
             state.source = source.name
         if not state.started:
@@ -69,30 +72,42 @@ class Harvester:
         Returns True when the source has more at once (a long backlog)."""
         now = self.clock()
         if self._looked is None or now - self._looked >= self.look_every:
-            self.look()
+            ask = self._asked is None or now - self._asked >= self.ask_every or \
+                self.index.engine_changed()
+            self.look(ask_engine=ask)
             self._looked = now
+            if ask:
+                self._asked = now
         batch = self.source.read(self.state.cursor)
         if batch.rebooted:
             self.state.reboots += 1
             self.state.last_serial = -1
             self.state.lost_total = None
-        self.apply(batch.lines)
+        self.apply(batch.lines, batch.stamps)
         if batch.overwritten > 0:
             self.state.overwritten += batch.overwritten
         self.state.cursor = batch.cursor
         self.state.updated = self.clock()
         return batch.more
 
-    def look(self) -> list[ContainerMeta]:
+    def look(self, ask_engine: bool = True) -> list[ContainerMeta]:
         """Scan the running containers: remember their pids, add the kept ones to their
-        service, and add the CPU time each used since the last look (the traffic signal)."""
+        service, and add the CPU time each used since the last look (the traffic signal).
+        A container that starts between two lists of the engine is found when its first
+        record names its cgroup (Index.container_of asks the engine then)."""
         now = self.clock()
-        running = self.index.scan()
+        listed = True
+        try:
+            running = self.index.scan(ask_engine)
+        except EngineError:  # restarting: the last list stands, records still get read
+            running = self.index.scan(False) if self.index.listed else []
+            listed = False
         alive = set()
         for m in running:
             if not m.service or not self.selection.keeps(m):
                 continue
             alive.add(m.id)
+            self._running_since(m)
             svc = self.state.service(m.service)
             svc.image = svc.image or m.image
             svc.see_container(m.id, m.name)
@@ -104,24 +119,41 @@ class Harvester:
             if prev is not None:
                 svc.cpu_usec += usage - prev if usage >= prev else usage  # a restart resets it
             self.state.cpu_last[m.id] = usage
-        for cid in [c for c in self.state.cpu_last if c not in alive]:
+        for cid in [c for c in self.state.cpu_last if c not in alive and listed]:
             del self.state.cpu_last[cid]  # gone (or no longer kept): bounded by what runs
         return running
 
-    def apply(self, lines: list[str]) -> None:
-        for line in lines:
+    def apply(self, lines: list[str], stamps=()) -> None:
+        """Aggregate the lines; `stamps`: when each was logged (None or absent: not known)."""
+        for i, line in enumerate(lines):
             parsed = parse_line(line)
             if parsed is None:
                 if ("type=1326" in line or "type=SECCOMP" in line or 'apparmor="ALLOWED"' in line):
                     self.state.unreadable += 1
                 continue
             if isinstance(parsed, Drop):
-                self._drop(parsed)
+                if self._ours(stamps[i] if i < len(stamps) else None):
+                    self._drop(parsed)
+                elif parsed.lost_total is not None:
+                    self.state.lost_total = parsed.lost_total
                 continue
-            self._serial(parsed.serial)
+            if self._ours(parsed.time or None):
+                self._serial(parsed.serial)
+            else:
+                self.state.last_serial = max(self.state.last_serial, parsed.serial)
             self._record(parsed)
 
     # --- the parts ------------------------------------------------------------------------
+    def _ours(self, when: float | None) -> bool:
+        """Whether a drop logged at `when` may have been of a selected container: one had
+        started by then (2 s of slack for the clocks). Unknown times count."""
+        since = self.state.since
+        return when is None or (since > 0 and when >= since - 2)
+
+    def _running_since(self, meta: ContainerMeta) -> None:
+        if meta.started > 0 and (not self.state.since or meta.started < self.state.since):
+            self.state.since = meta.started
+
     def _drop(self, d: Drop) -> None:
         st = self.state
         st.dropped += d.suppressed
@@ -167,6 +199,7 @@ class Harvester:
         if not self.selection.keeps(meta):
             self.state.other += 1
             return
+        self._running_since(meta)
         svc = self.state.service(meta.service)
         svc.image = svc.image or meta.image
         svc.see_container(meta.id, meta.name)

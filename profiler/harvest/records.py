@@ -45,10 +45,11 @@ SECCOMP_ACTIONS = {
 
 _SECCOMP = re.compile(r"\btype=(?:1326|SECCOMP)\b")
 _AVC = re.compile(r"\btype=(?:1400|AVC)\b")
-_SUPPRESSED = re.compile(r"kauditd_printk_skb: (\d+) callbacks suppressed")
-_LOST = re.compile(r"\baudit: audit_lost=(\d+)")
+# Numbers are bounded (a 64-bit value has 20 digits): Python refuses to convert more than 4,300.
+_SUPPRESSED = re.compile(r"kauditd_printk_skb: (\d{1,20}) callbacks suppressed")
+_LOST = re.compile(r"\baudit: audit_lost=(\d{1,20})\b")
 _CODE = re.compile(r"0x([0-9a-f]{1,8})")
-_AUDIT_TIME = re.compile(r"audit\((\d+)\.(\d+):(\d+)\)")
+_AUDIT_TIME = re.compile(r"audit\((\d{1,20})\.(\d{1,9}):(\d{1,20})\)")
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ def _stamp(line: str) -> tuple[float, int]:
 
 
 def _int(text: str, base: int = 10) -> int | None:
+    if len(text) > 20:
+        return None
     try:
         return int(text, base)
     except ValueError:
@@ -167,12 +170,13 @@ def is_runtime(rec: Record) -> bool:
 
 # kmsg records: "PRI,SEQ,USEC,FLAGS[,...];MESSAGE" then " KEY=VALUE" continuation lines
 # (Documentation/ABI/testing/dev-kmsg).
-_KMSG = re.compile(r"(\d+),(\d+),(\d+),[^;]*;")
+_KMSG = re.compile(r"(\d{1,20}),(\d{1,20}),(\d{1,20}),[^;]*;")
 
 
-def parse_kmsg(raw: str) -> tuple[int, str] | None:
-    """One /dev/kmsg record -> (sequence number, message's first line), None if malformed."""
+def parse_kmsg(raw: str) -> tuple[int, int, str] | None:
+    """One /dev/kmsg record -> (sequence number, microseconds since boot, message's first
+    line), None if malformed."""
     m = _KMSG.match(raw)
     if not m:
         return None
-    return int(m.group(2)), raw[m.end():].split("\n", 1)[0]
+    return int(m.group(2)), int(m.group(3)), raw[m.end():].split("\n", 1)[0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import os
 import select
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,9 @@ MAX_BATCH = 20_000  # records per read(): a long backlog is worked through in bo
 @dataclass
 class Batch:
     lines: list[str] = field(default_factory=list)
+    # when each line was logged (epoch seconds, estimated from the kernel's clock), or None:
+    # drops are counted only while a selected container ran (kernel lines carry no audit stamp)
+    stamps: list[float | None] = field(default_factory=list)
     cursor: dict = field(default_factory=dict)
     overwritten: int = 0  # kernel log records lost before they were read (any kind)
     rebooted: bool = False  # the cursor was of another boot: its unread records are gone
@@ -68,6 +72,8 @@ class KmsgSource:
         if cursor.get("seq") is not None and start is None:
             out.rebooted = True
         last = self._last if self._last is not None else start
+        # the kernel log's clock counts from boot, as CLOCK_MONOTONIC does (not in suspend)
+        boot = time.time() - time.clock_gettime(time.CLOCK_MONOTONIC)
         n = 0
         while n < MAX_BATCH:
             try:
@@ -83,13 +89,14 @@ class KmsgSource:
             parsed = parse_kmsg(raw.decode("utf-8", "backslashreplace"))
             if parsed is None:
                 continue
-            seq, text = parsed
+            seq, usec, text = parsed
             if start is not None and seq <= start:
                 continue  # read before the restart: already counted
             if last is not None and seq > last + 1:
                 out.overwritten += seq - last - 1
             last = seq
             out.lines.append(text)
+            out.stamps.append(boot + usec / 1e6)
             n += 1
         out.more = n >= MAX_BATCH
         self._last = last
@@ -124,7 +131,10 @@ class AuditLogSource:
             f.seek(offset)
             data = f.read(64 << 20)
         end = data.rfind(b"\n") + 1
-        out.extend(data[:end].decode("utf-8", "backslashreplace").splitlines())
+        # "\n" only: auditd's enriched format separates its interpreted fields with 0x1d,
+        # which str.splitlines() would take for a line break.
+        text = data[:end].decode("utf-8", "backslashreplace")
+        out.extend(text[:-1].split("\n") if text else ())
         return offset + end
 
     def read(self, cursor: dict) -> Batch:

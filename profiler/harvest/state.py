@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from .. import safe_input
 from ..errors import UsageError
-from ..recording.model import HarvestInfo
+from ..recording.model import ACCESS_KINDS, HarvestInfo
+from ..recording.project import SERVICE_NAME
 
 STATE_VERSION = 1
 MAX_FILES = 20_000
@@ -107,6 +108,7 @@ class State:
     lost_total: int | None = None  # the kernel's audit_lost counter when last seen
     cpu_last: dict[str, int] = field(default_factory=dict)  # container id -> usage_usec seen
     reboots: int = 0
+    since: float = 0.0  # when the first selected container seen started (drops before: not ours)
 
     def service(self, name: str) -> ServiceEvidence:
         s = self.services.get(name)
@@ -114,11 +116,59 @@ class State:
             s = self.services[name] = ServiceEvidence()
         return s
 
+    def _checked(self) -> "State":
+        """self, or TypeError/ValueError when a loaded state is not what dumps writes (its
+        service names name files: they must be service names)."""
+        _is(self.source in ("kmsg", "audit.log"))
+        for k in ("seq", "inode", "offset"):
+            _is(self.cursor.get(k) is None or _int(self.cursor[k]))
+        for v in (self.started, self.updated, self.since):
+            _is(_num(v))
+        for v in (self.dropped, self.serial_gaps, self.overwritten, self.unreadable, self.other,
+                  self.last_serial + 1, self.reboots):
+            _is(_int(v))
+        _is(self.lost_total is None or _int(self.lost_total))
+        _is(all(isinstance(k, str) and _int(v) for k, v in self.unattributed.items()))
+        _is(all(isinstance(k, str) and _int(v) for k, v in self.cpu_last.items()))
+        for name, s in self.services.items():
+            _is(bool(SERVICE_NAME.fullmatch(name)))
+            _is(isinstance(s.image, str) and all(_num(v) for v in (s.started, s.ended,
+                                                                    s.last_new)))
+            _is(all(_int(v) for v in (s.records, s.runtime_records, s.refused, s.overflow,
+                                      s.containers_total, s.cpu_usec)))
+            _is(all(isinstance(k, str) and isinstance(v, list) and len(v) == 3
+                    and isinstance(v[0], str) and _int(v[1]) and _int(v[2])
+                    for k, v in s.syscalls.items()))
+            _is(all(isinstance(k, str) and isinstance(v, list)
+                    and set(v) <= set(ACCESS_KINDS) for k, v in s.files.items()))
+            for table in (s.capabilities, s.executables):
+                _is(all(isinstance(k, str) and _int(v) for k, v in table.items()))
+            _is(all(isinstance(k, str) and len(k.split()) == 3 and k.split()[2].isdigit()
+                    and _int(v) for k, v in s.sockets.items()))
+            _is(all(isinstance(k, str) and isinstance(v, str) for k, v in s.containers.items()))
+            _is(all(_num(v) for v in s.first.values()))
+        return self
+
     @property
     def drops(self) -> int:
         """Records dropped, as far as the kernel lets us tell: its own count, or the serial
         gaps where they say more (the suppressed line comes only with the next printed one)."""
         return max(self.dropped, self.serial_gaps)
+
+
+def _is(ok: bool) -> None:
+    if not ok:
+        raise ValueError("unexpected value")
+
+
+def _int(v) -> bool:
+    """A count: an int (not a bool), not negative."""
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _num(v) -> bool:
+    """A time or an amount: a number, not negative, not NaN or infinite."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +183,7 @@ def dumps(state: State) -> str:
         "overwritten": state.overwritten, "unreadable": state.unreadable,
         "unattributed": dict(sorted(state.unattributed.items())), "other": state.other,
         "last_serial": state.last_serial, "lost_total": state.lost_total,
-        "cpu_last": state.cpu_last, "reboots": state.reboots,
+        "cpu_last": state.cpu_last, "reboots": state.reboots, "since": state.since,
         "services": {name: {**s.__dict__, "first": {k.replace("\0", " "): v for k, v in
                                                     sorted(s.first.items())}}
                      for name, s in sorted(state.services.items())},
@@ -166,7 +216,7 @@ def loads(text: str, source: str) -> State:
                      unreadable=d["unreadable"], unattributed=dict(d["unattributed"]),
                      other=d["other"], last_serial=d["last_serial"], lost_total=d["lost_total"],
                      cpu_last={k: int(v) for k, v in d["cpu_last"].items()},
-                     reboots=d.get("reboots", 0))
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+                     reboots=d.get("reboots", 0), since=float(d.get("since", 0.0)))._checked()
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
         raise UsageError(f"{source}: damaged harvest state ({e.__class__.__name__})",
                          hint="move it away to start a new harvest") from None

@@ -19,8 +19,9 @@ def _run(*args, cwd=None):
 @pytest.mark.parametrize("args, words", [
     (["--match", "nolabel"], "expected LABEL=VALUE"),
     (["--match", "a=b", "--container", "x"], "cannot be combined"),
-    (["--interval", "0", "--follow"], "positive"),
-    (["--duration", "5"], "--duration is for --follow"),
+    (["--container", "x", "--interval", "0", "--follow"], "positive"),
+    (["--container", "x", "--duration", "5"], "--duration is for --follow"),
+    ([], "say which containers"),
 ])
 def test_bad_options(tmp_path, args, words):
     p = _run("-o", str(tmp_path / "h"), *args)
@@ -32,13 +33,22 @@ def test_bad_options(tmp_path, args, words):
 
 def test_a_directory_that_is_not_a_harvest_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
-    p = _run("-o", str(tmp_path))
+    p = _run("-o", str(tmp_path), "--container", "x")
     assert p.returncode == 2 and "holds no harvest" in p.stderr and "hint:" in p.stderr
     assert sorted(x.name for x in tmp_path.iterdir()) == ["notes.txt"]
 
 
 def test_a_damaged_state_is_refused_and_kept(tmp_path):
     (tmp_path / "state.json").write_text('{"kind": "profiler-harvest-state", "vers')
-    p = _run("-o", str(tmp_path))
+    p = _run("-o", str(tmp_path), "--container", "x")
     assert p.returncode == 2 and "state.json" in p.stderr and "Traceback" not in p.stderr
     assert (tmp_path / "state.json").read_text().endswith('"vers')
+
+
+def test_help_says_what_cannot_be_harvested_and_what_to_use_instead():
+    p = subprocess.run([sys.executable, "-m", "profiler.cli", "harvest", "--help"],
+                       capture_output=True, text=True, env=ENV, timeout=60)
+    text = " ".join(p.stdout.split())
+    assert p.returncode == 0
+    assert "cannot be harvested" in text and "record --container NAME" in text
+    assert "1.6x" in text

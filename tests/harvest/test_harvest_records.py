@@ -20,9 +20,9 @@ def test_the_runtimes_own_pre_exec_calls_are_told_apart():
 
 
 def test_kmsg_framing_gives_the_sequence_number():
-    seq, text = parse_kmsg(L.KMSG_RAW)
-    assert seq == 130468 and parse_line(text).syscall == 231
-    seq, text = parse_kmsg(L.KMSG_RAW_SUPPRESSED)
+    seq, usec, text = parse_kmsg(L.KMSG_RAW)
+    assert (seq, usec) == (130468, 12746304674) and parse_line(text).syscall == 231
+    seq, usec, text = parse_kmsg(L.KMSG_RAW_SUPPRESSED)
     assert seq == 130465 and parse_line(text) == Drop(suppressed=93)
     assert parse_kmsg("no framing here") is None
 

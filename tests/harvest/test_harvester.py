@@ -5,6 +5,9 @@ the evidence file, and what emit and diff make of it. No root."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import harvestlines as L
@@ -32,12 +35,14 @@ class FakeSource:
 
     name = "kmsg"
 
-    def __init__(self, lines=()):
+    def __init__(self, lines=(), stamps=()):
         self.lines = list(lines)
+        self.stamps = list(stamps)
 
     def read(self, cursor: dict) -> Batch:
         start = cursor.get("seq") or 0
-        return Batch(lines=self.lines[start:], cursor={"source": "kmsg", "seq": len(self.lines)})
+        return Batch(lines=self.lines[start:], stamps=self.stamps[start:],
+                     cursor={"source": "kmsg", "seq": len(self.lines)})
 
     def wait(self, timeout):
         pass
@@ -49,13 +54,14 @@ class FakeSource:
 class FakeContainers:
     def __init__(self, metas):
         self.metas = {m.id: m for m in metas}
-        self.running_ids = set(self.metas)
+        self.running_ids = set(self.metas)  # what a list of the running containers gives
+        self.removed = set()  # what the engine no longer knows
 
     def running(self):
-        return [self.metas[c] for c in sorted(self.running_ids)]
+        return [self.metas[c] for c in sorted(self.running_ids - self.removed)]
 
     def lookup(self, cid):
-        return self.metas.get(cid) if cid in self.running_ids else None
+        return self.metas.get(cid) if cid not in self.removed else None
 
 
 @pytest.fixture
@@ -73,17 +79,20 @@ def host(tmp_path):
     return proc, cg
 
 
-def _meta(cid=CID, service="web"):
+STARTED = 1796534000.0  # before every line of harvestlines
+
+
+def _meta(cid=CID, service="web", started=STARTED):
     labels = (("com.docker.compose.project", "shop"), ("com.docker.compose.service", service))
     return ContainerMeta(cid, f"shop-{service}-1", service, "profiler-base:bookworm", labels,
-                         f"/docker/{cid}", 7059 if cid == CID else 4000)
+                         f"/docker/{cid}", 7059 if cid == CID else 4000, started)
 
 
-def _harvester(host, lines, selection=Selection(), state=None, metas=None):
+def _harvester(host, lines, selection=Selection(), state=None, metas=None, stamps=()):
     proc, cg = host
     containers = FakeContainers(metas or [_meta(), _meta(OTHER, "db")])
     index = Index(containers, proc=proc, cgroup_root=cg)
-    h = Harvester(FakeSource(lines), index, selection, state or State(), arch="x86_64",
+    h = Harvester(FakeSource(lines, stamps), index, selection, state or State(), arch="x86_64",
                   proc=proc, clock=lambda: 1796535190.0)
     return h, containers
 
@@ -114,7 +123,7 @@ def test_a_process_gone_is_found_by_the_pids_the_scan_saw(host):
 def test_a_container_gone_keeps_its_service(host):
     h, fleet = _harvester(host, [L.KMSG_SLEEP])
     h.look()  # seen while it ran
-    fleet.running_ids.discard(CID)  # then removed: the engine no longer knows it
+    fleet.removed.add(CID)  # then removed: the engine no longer knows it
     h.step()
     assert h.state.services["web"].records == 1
 
@@ -139,6 +148,18 @@ def test_drops_are_counted_from_the_kernels_words_and_the_serial_gaps(host):
     assert st.dropped == 327 + 4  # suppressed, then the audit_lost counter's increase
     assert st.serial_gaps == 1009 - 390 - 1
     assert st.drops == 618
+
+
+def test_drops_before_the_selected_containers_started_are_not_theirs(host):
+    late = STARTED + 2000  # started after every record and drop of the log
+    h, _ = _harvester(host, [L.KMSG_RUNC, L.KMSG_SUPPRESSED, L.KMSG_SLEEP],
+                      metas=[_meta(started=late)], stamps=[late - 900, late - 500, late - 3])
+    h.step()
+    assert (h.state.dropped, h.state.serial_gaps, h.state.drops) == (0, 0, 0)
+    assert h.state.last_serial == 1009 and h.state.since == late
+    h, _ = _harvester(host, [L.KMSG_SUPPRESSED], metas=[_meta(started=late)], stamps=[late + 5])
+    h.step()
+    assert h.state.dropped == 327  # logged while it ran: any container's, maybe its
 
 
 def test_cpu_time_between_looks_is_the_traffic_signal(host):
@@ -218,3 +239,139 @@ def test_emit_merges_the_harvest_and_diff_lists_its_additions_with_risk(host, tm
     added = {(c.section, c.item): c.risk.level for c in report.added}
     assert ("syscalls", "ptrace") in added and added[("syscalls", "ptrace")] == "high"
     assert report.removed == ()
+
+
+def test_memory_is_bounded_by_aggregation(host, monkeypatch):
+    from profiler.harvest import harvester as hv
+
+    monkeypatch.setattr(hv, "MAX_FILES", 100)
+    line = L.AA_OPEN.replace("pid=9829", "pid=7059")
+    lines = [line.replace("libreadline.so.8.2", f"lib{i}.so") for i in range(150)] * 3
+    h, _ = _harvester(host, lines)
+    h.step()
+    web = h.state.services["web"]
+    assert len(web.files) == 100 and web.overflow == 150  # 50 new paths, 3 times
+    assert web.records == 450 and len(web.first) == 100
+
+
+def test_audit_log_source_resumes_and_follows_a_rotation(tmp_path):
+    from profiler.harvest.sources import AuditLogSource
+
+    log = tmp_path / "audit.log"
+    log.write_text(L.AUDITLOG_ENRICHED + "\n" + L.AUDITLOG_KILL_ARM64[:40])  # a partial line
+    src = AuditLogSource(log)
+    b = src.read({})
+    assert b.lines == [L.AUDITLOG_ENRICHED]  # whole lines only
+    with log.open("a") as f:
+        f.write(L.AUDITLOG_KILL_ARM64[40:] + "\n")
+    b2 = src.read(b.cursor)
+    assert b2.lines == [L.AUDITLOG_KILL_ARM64]
+    # auditd rotates: audit.log -> audit.log.1 (same inode), a new audit.log
+    with log.open("a") as f:
+        f.write("type=SECCOMP msg=audit(1.2:3): before the rotation\n")
+    log.rename(tmp_path / "audit.log.1")
+    log.write_text("type=SECCOMP msg=audit(1.2:4): after it\n")
+    b3 = src.read(b2.cursor)
+    assert b3.lines == ["type=SECCOMP msg=audit(1.2:3): before the rotation",
+                        "type=SECCOMP msg=audit(1.2:4): after it"]
+    assert b3.overwritten == 0 and src.read(b3.cursor).lines == []
+
+
+def test_emit_explain_names_each_run_whatever_the_order(host, tmp_path):
+    path = _evidence(host, tmp_path, [L.KMSG_SLEEP.replace("syscall=231", "syscall=101")])
+    p = subprocess.run([sys.executable, "-m", "profiler.cli", "emit", str(path), str(SHELL),
+                        "--format", "seccomp", "--explain", "-o", str(tmp_path / "s.json")],
+                       capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "COLUMNS": "300"})
+    assert p.returncode == 0, p.stderr
+    lines = {line.split(": ", 1)[0]: line for line in p.stderr.splitlines() if ": " in line}
+    assert "ptrace" in lines["web.harvest.yaml"]  # its own timeline, not the recording's
+    assert "every item was seen in all" not in p.stderr
+    profile = json.loads((tmp_path / "s.json").read_text())
+    assert any("ptrace" in s["names"] for s in profile["syscalls"])
+
+
+def test_a_container_started_between_engine_lists_is_scanned(host):
+    import threading
+
+    proc, cg = host
+    h, fleet = _harvester(host, [L.KMSG_SLEEP])
+    fleet.running_ids = {OTHER}  # the engine's first list: only db
+    h.step()  # web found by its record's cgroup: scanned from now on
+    (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")
+    h.look(ask_engine=False)
+    assert h.index.pids[5555] == CID
+    # the engine's events: a start makes the next pass list the containers at once
+    fleet.changed = threading.Event()
+    h.clock = lambda: 1796535191.5  # 1.5 s later: before the 10 s list
+    fleet.running_ids = {CID, OTHER}
+    asked = []
+    running = fleet.running
+    fleet.running = lambda: asked.append(1) or running()
+    h.step()
+    assert asked == []
+    fleet.changed.set()
+    h.clock = lambda: 1796535193.0
+    h.step()
+    assert asked == [1] and not fleet.changed.is_set()
+
+
+def test_pids_not_seen_alive_for_a_while_are_forgotten(host, monkeypatch):
+    from profiler.harvest import attribute
+
+    now = [1000.0]
+    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
+    proc, cg = host
+    (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")
+    h, _ = _harvester(host, [])
+    h.look()
+    assert 5555 in h.index.pids
+    (cg / "docker" / CID / "cgroup.procs").write_text("6666\n")  # 5555 ended
+    now[0] += attribute.PID_TTL + 1
+    h.look()
+    assert 5555 not in h.index.pids and h.index.pids[6666] == CID
+
+
+def test_an_engine_that_does_not_answer_costs_attribution_not_the_pass(host):
+    from profiler.errors import EngineError
+
+    h, fleet = _harvester(host, [L.KMSG_SLEEP, L.KMSG_SLEEP])
+
+    def down(*_):
+        raise EngineError("the container engine stopped answering")
+
+    fleet.running = down
+    fleet.lookup = down
+    h.step()  # no exception: both lines applied, the cursor moved past them
+    assert h.state.unattributed == {"engine not answering": 2}
+    assert h.state.cursor["seq"] == 2
+
+
+def test_the_engines_description_of_a_container():
+    from types import SimpleNamespace
+
+    from profiler.errors import ContainerGone
+    from profiler.harvest.attribute import EngineContainers, _epoch
+
+    attrs = {"Config": {"Image": "shop-web:1", "Labels": {
+        "com.docker.compose.service": "web", "com.docker.compose.project": "shop"}},
+        "State": {"Pid": 4242, "StartedAt": "2026-12-06T05:33:01.123456789Z"}}
+    c = SimpleNamespace(id=CID, name="/shop-web-1", attrs=attrs)
+
+    class Engine:
+        def container(self, ref):
+            if ref != "shop-web-1":
+                raise ContainerGone(f"no container named {ref!r}")
+            return c
+
+        def list_running(self, labels):
+            assert labels == {"com.docker.compose.project": "shop"}
+            return [c]
+
+    [m] = EngineContainers(Engine(), {"com.docker.compose.project": "shop"}).running()
+    assert (m.name, m.service, m.image, m.pid) == ("shop-web-1", "web", "shop-web:1", 4242)
+    assert m.started == _epoch("2026-12-06T05:33:01.123456Z") and m.started % 1 > 0.12
+    assert EngineContainers(Engine(), container="shop-web-1").running() == [m]
+    assert EngineContainers(Engine(), container="gone").running() == []
+    assert EngineContainers(Engine()).lookup("nope") is None
+    assert _epoch("0001-01-01T00:00:00Z") == 0.0 and _epoch("garbage") == 0.0

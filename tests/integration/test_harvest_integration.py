@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -123,24 +125,38 @@ def test_harvest_emit_and_diff_of_what_production_added(complain, docker_client,
     assert report["removed"] == []
 
 
-def _kmsg_count(pid: int, syscall: int) -> int:
-    """seccomp records of pid and syscall in the kernel log now (the harvester's reference)."""
-    fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
-    n = 0
-    try:
+class KmsgReference(threading.Thread):
+    """Reads /dev/kmsg from the test's start to its end, as it goes, and counts the seccomp
+    records of one pid and syscall: the harvester's reference. `overwritten`: the kernel's
+    ring buffer turned over before this read a record (a flooded log; nothing to compare)."""
+
+    def __init__(self, syscall: int):
+        super().__init__(daemon=True)
+        self.syscall, self.pid, self.count, self.overwritten = syscall, None, 0, False
+        self._lines: list[str] = []
+        self._done = threading.Event()
+        self._fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
+
+    def run(self):
         while True:
             try:
-                raw = os.read(fd, 16384).decode("utf-8", "replace")
+                raw = os.read(self._fd, 16384).decode("utf-8", "replace")
             except BlockingIOError:
-                break
-            except BrokenPipeError:
+                if self._done.is_set():
+                    break
+                select.select([self._fd], [], [], 0.2)
                 continue
-            if "type=1326" in raw and f" pid={pid} " in raw and f" syscall={syscall} " in raw \
-                    and "runc:[" not in raw:
-                n += 1
-    finally:
-        os.close(fd)
-    return n
+            except BrokenPipeError:
+                self.overwritten = True
+                continue
+            if "type=1326" in raw and f" syscall={self.syscall} " in raw and "runc:[" not in raw:
+                self._lines.append(raw)
+
+    def stop(self, pid: int) -> int:
+        self._done.set()
+        self.join(30)
+        os.close(self._fd)
+        return sum(f" pid={pid} " in line for line in self._lines)
 
 
 def _wait(pred, timeout: float, what: str):
@@ -153,12 +169,15 @@ def _wait(pred, timeout: float, what: str):
 def test_a_killed_follow_harvest_resumes_without_loss_or_double_counting(complain, docker_client,
                                                                            tmp_path):
     _rec, prof, _allowed = complain
+    reference = KmsgReference(62)
+    reference.start()
     c, tag = _start(docker_client, prof,
                     "while [ ! -e /tmp/stop ]; do kill -0 $$; sleep 2; done; exec sleep 120")
     out = tmp_path / "h"
     cmd = profiler_cmd() + ["harvest", "-o", str(out), "--container", c.name, "--follow",
                             "--interval", "1"]
     evidence = out / f"{c.name}.harvest.yaml"
+    pid = 0
     try:
         c.reload()
         pid = c.attrs["State"]["Pid"]
@@ -178,8 +197,11 @@ def test_a_killed_follow_harvest_resumes_without_loss_or_double_counting(complai
         second.send_signal(signal.SIGTERM)  # a last save, then exit 0
         assert second.wait(30) == 0, second.stderr.read().decode()
         final = _names(evidence)["kill"]
-        expected = _kmsg_count(pid, 62)
     finally:
         c.remove(force=True)
+        expected = reference.stop(pid)
+    assert not reference.overwritten, "the kernel log turned over under the test (flooded)"
     assert final >= written
-    assert final == expected, (final, expected)  # nothing lost, nothing counted twice
+    st = json.loads((out / "state.json").read_text())
+    why = {k: st[k] for k in ("overwritten", "dropped", "serial_gaps", "unattributed", "reboots")}
+    assert final == expected, (final, expected, why)  # nothing lost, nothing counted twice
