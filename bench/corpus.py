@@ -232,7 +232,13 @@ def _logs(name: str, n: int = 25) -> str:
 
 
 def _rm(name: str) -> None:
+    """Remove the container, its anonymous volumes, and the named volumes run.sh made for it
+    ("NAME-<directory>": `docker rm -v` leaves named volumes, and every run has its own)."""
     sh(["docker", "rm", "-f", "-v", name], timeout=120)
+    p = sh(["docker", "volume", "ls", "-q", "--filter", f"name={name}-"], timeout=60)
+    mine = [v for v in p.stdout.split() if v.startswith(f"{name}-")]
+    if mine:
+        sh(["docker", "volume", "rm", *mine], timeout=120)
 
 
 def _production(app: App, container: str, port: int) -> subprocess.CompletedProcess:

@@ -69,7 +69,11 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=(), complain: 
     t.add_row("compat architectures", escape(_compat_text(policy)))
     t.add_row("argument filters", ", ".join(f"{f.syscall}.{f.arg}" for f in policy.arg_filters)
               or "none")
-    t.add_row("capabilities granted", ", ".join(policy.capabilities) or "none")
+    used = [c for c in policy.capabilities if c not in policy.generalised_capabilities]
+    t.add_row("capabilities granted", ", ".join(used) or "none")
+    if policy.generalised_capabilities:
+        t.add_row("capabilities added by kind (not used in the recording; see below)",
+                  ", ".join(policy.generalised_capabilities))
     t.add_row("capabilities only denied (not granted)",
               ", ".join(policy.denied_capabilities) or "none")
     t.add_row("file patterns", str(len(policy.files)))

@@ -97,6 +97,24 @@ class Correlator:
             cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
             self.new_slots.append((e.slot, cid, e.path))
 
+    def tasks(self) -> set[int]:
+        """Every tid/tgid some per-task state is kept for (cwds, directory fds, what a process
+        runs)."""
+        out = self.paths.tasks()
+        for seen in self.seen.values():
+            out |= seen.exe_of.keys()
+        return out
+
+    def forget(self, gone: set[int]) -> None:
+        """Drop the per-task state of tasks that exited, so that memory follows the tasks alive,
+        not every task a long recording ever saw. What the recording reports (execs, resolved
+        paths, privileged execs) is per slot and stays; so do PRIVEXEC records still waiting
+        for their EXEC (rare: flush_privexecs counts them)."""
+        self.paths.forget(gone)
+        for seen in self.seen.values():
+            for tgid in gone & seen.exe_of.keys():
+                del seen.exe_of[tgid]
+
     def count_privexec(self, slot: int, key: tuple) -> None:
         privexecs = self.seen_in(slot).privexecs
         privexecs[key] = privexecs.get(key, 0) + 1

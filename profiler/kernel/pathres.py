@@ -85,6 +85,18 @@ class PathResolver:
         if full is not None:
             self._resolved[(tgid, dirfd, rel)] = full
 
+    def tasks(self) -> set[int]:
+        """The tids and tgids this resolver holds state for."""
+        return set(self._cwd) | {tgid for tgid, _ in self._dirfds}
+
+    def forget(self, gone: set[int]) -> None:
+        """Tasks that exited: their cwd and directory fds go (a recording of days sees
+        millions of short-lived tasks). Resolved file keys stay: the recording needs them."""
+        for tid in gone & self._cwd.keys():
+            del self._cwd[tid]
+        for key in [k for k in self._dirfds if k[0] in gone]:
+            del self._dirfds[key]
+
     # --- answers ----------------------------------------------------------------------------
     def file_key(self, tgid: int, dirfd: int, rel: bytes) -> bytes | None:
         """The absolute path of a relative file key: as resolved when it was streamed, else (its

@@ -230,6 +230,8 @@ class Tracer:
         self._stop_ms = 0
         self._dropped_at: dict[int, float] = {}  # dropped slot -> when (recycled later)
         self.stray_events = 0  # events naming a slot not handed out (ignored, counted)
+        self._forget_at = time.monotonic()  # _forget_exited's last pass
+        self._gone_before: set[int] = set()  # tasks found gone at that pass
         self.recycled = 0  # dropped slots reused for other containers
         if match:  # slot 0 is never a container's here: its loss row counts for the tracer
             self._claim(0)
@@ -487,6 +489,22 @@ class Tracer:
         self.bpf.ring_buffer_poll(timeout_ms)
         self._announce()
         self._recycle()
+        self._forget_exited()
+
+    # Per-task state (cwds, directory fds, what each process runs) of tasks that exited is
+    # dropped, so a recording's memory follows the tasks alive, not every task it ever saw. A
+    # task must be found gone on two passes FORGET_EVERY_S apart: its last events, still in
+    # the ring buffer at the first pass, have been consumed by the second.
+    FORGET_EVERY_S = 30.0
+
+    def _forget_exited(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        if now - self._forget_at < self.FORGET_EVERY_S:
+            return
+        self._forget_at = now
+        gone = {t for t in self.events.tasks() if not os.path.exists(f"/proc/{t}")}
+        self.events.forget(gone & self._gone_before)
+        self._gone_before = gone - self._gone_before
 
     def drain(self) -> None:
         self.bpf.ring_buffer_consume()

@@ -14,6 +14,9 @@ runtime allowed AF_INET only). `reduce` calls `apply` unless `emit --strict`:
   family (netlink, packet, raw, vsock, ...) stays as recorded (SOCKET_FAMILIES below).
 - AppArmor file rules: directory trees and name shapes instead of instances
   (data/path_shapes.yaml, each rule with its source).
+- capabilities: CAP_DAC_OVERRIDE for root in a container whose app drops to its own user, when
+  root will meet that user's private files (`docker exec` of an admin tool, a later boot's
+  entrypoint): decided from the evidence in hardening.root_over_app_files, added here.
 
 Pure: Policy in, Policy out, plus one `Generalisation` row per decision for `emit --explain`.
 """
@@ -40,7 +43,7 @@ SHAPES_FILE = "data/path_shapes.yaml"
 class Generalisation:
     """One thing allowed beyond the recording, and why (a row of `emit --explain`)."""
 
-    kind: str  # "syscalls", "socket family", "file"
+    kind: str  # "syscalls", "socket family", "file", "capability"
     allowed: str  # what the policy now allows
     because: str  # what the app was seen doing
     why: str  # the rule: family or shape, and its risk
@@ -54,6 +57,7 @@ class Family:
     sources: tuple[str, ...]
     generalise: bool
     also_when: tuple[str, ...]
+    also_why: str  # why a name of also_when counts as using the family
     names: tuple[str, ...]
 
 
@@ -68,6 +72,7 @@ def families() -> dict[str, Family]:
     for name, f in _classes()["families"].items():
         out[name] = Family(name, " ".join(str(f["does"]).split()), tuple(f["sources"]),
                            bool(f.get("generalise", True)), tuple(f.get("also_when", ())),
+                           str(f.get("also_why", "its fallback")),
                            tuple(f["names"]))
     return out
 
@@ -104,7 +109,7 @@ def syscalls(used, known, *, already=()) -> tuple[tuple[str, ...], list[Generali
         added.update(new)
         kept = sorted(n for n in fam.names if n not in used and n in known
                       and risk.syscall(n).level != "low")
-        because = ", ".join(seen) if seen else f"{', '.join(fallback)} (its fallback)"
+        because = ", ".join(seen) if seen else f"{', '.join(fallback)} ({fam.also_why})"
         why = f"family {fam.name}: {fam.does}; low risk"
         if kept:
             why += f" (kept as recorded, not low risk: {', '.join(kept)})"
@@ -332,8 +337,28 @@ def files(rules) -> tuple[tuple, list[Generalisation]]:
     return result, rows
 
 
+_ROOT_FILES_WHY = (
+    "root beside the app's user: a daemon that starts as root and drops to its own user keeps "
+    "private files root passes only with CAP_DAC_OVERRIDE; an operator's `docker exec` (root) of "
+    "the app's admin tool, or a later boot's root entrypoint, meets them. Docker's default set "
+    "holds it; it is effective only in root processes of the container, which hold CAP_SETUID "
+    "and CAP_SETGID already (they could become the owner); CAP_DAC_READ_SEARCH is not added")
+
+
+def capabilities(policy) -> tuple[tuple[str, ...], list[Generalisation]]:
+    """Capabilities added beyond the recording by kind (none when caps were not recorded, or
+    the hardening decision did not apply: emit --strict, no evidence)."""
+    d = policy.hardening.root_files
+    if not d.apply or policy.caps_unknown or d.value in policy.capabilities:
+        return (), []
+    return (d.value,), [Generalisation("capability", d.value, d.evidence, _ROOT_FILES_WHY,
+                                       "profiler/policy/hardening.py (root_over_app_files); "
+                                       "capabilities(7), path_resolution(7)")]
+
+
 def apply(policy, known):
-    """The policy generalised (syscalls, socket families, files) with its explanation rows.
+    """The policy generalised (syscalls, socket families, files, capabilities) with its
+    explanation rows.
     `known`: the architecture's syscall table (names a profile can allow there)."""
     from .behalf_syscalls import behalf_names
     from .runtime_syscalls import tables
@@ -343,6 +368,11 @@ def apply(policy, known):
     names, rows = syscalls(used, known, already=already)
     arg_filters, sockets, socket_rows = socket_families(policy.arg_filters, policy.sockets)
     file_rules, file_rows = files(policy.files)
+    caps, cap_rows = capabilities(policy)
     return replace(policy, generalised_syscalls=names, arg_filters=arg_filters,
                    sockets=sockets, files=file_rules,
-                   generalised=tuple(rows + socket_rows + file_rows))
+                   capabilities=tuple(sorted(set(policy.capabilities) | set(caps))),
+                   denied_capabilities=tuple(c for c in policy.denied_capabilities
+                                             if c not in caps),
+                   generalised_capabilities=caps,
+                   generalised=tuple(rows + socket_rows + file_rows + cap_rows))

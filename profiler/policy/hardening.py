@@ -204,6 +204,10 @@ class Hardening:
     name: Decision = Decision(False, "", "the recording did not name the container")
     # First boot vs later boots: applied when the runs covered both.
     boot: Decision = Decision(False, "", "")
+    # Root in the container meets the app user's private files (a `docker exec` of an admin
+    # tool, a later boot's entrypoint): value "CAP_DAC_OVERRIDE" when applied (not strict);
+    # generalise.capabilities adds it to the policy.
+    root_files: Decision = Decision(False, "", "")
 
 
 def decide(ev: Evidence, *, strict: bool = False) -> Hardening:
@@ -227,6 +231,7 @@ def decide(ev: Evidence, *, strict: bool = False) -> Hardening:
         dns=dns,
         name=container_name(ev),
         boot=boot(ev),
+        root_files=root_over_app_files(ev, strict=strict),
     )
 
 
@@ -801,6 +806,110 @@ def boot(ev: Evidence) -> Decision:
         f"boot's initialisation (e.g. initdb into an empty volume: a new instance) runs code "
         f"the recording did not see: record once with an empty volume and emit from both "
         f"recordings"))
+
+
+# --- root beside the app's own user ------------------------------------------------------------
+
+# A daemon that starts as root and drops to its own user (named -u bind, postgres's entrypoint,
+# apache2, squid) keeps its private files at modes only that user passes: rndc.key 0640
+# bind:bind, a data directory 0700. Root in the same container meets them in two ways the
+# training run rarely shows: an operator's `docker exec` (root by default: the container's
+# user) of the app's admin tool (rndc status reads rndc.key; pg_ctl, mariadb-admin, redis-cli
+# and rabbitmqctl read the app's keys, config or data), and a later boot, whose root entrypoint
+# walks what the app wrote on the first boot (`chown -R` of a data directory that was empty
+# when the first boot was recorded). Root passes a mode that excludes it only with
+# CAP_DAC_OVERRIDE (path_resolution(7), capabilities(7); the kernel asks CAP_DAC_READ_SEARCH
+# first for reads and searches, then CAP_DAC_OVERRIDE, which Docker's default set holds: only
+# DAC_OVERRIDE is given back). What it costs: the capability is effective only in processes
+# running as root in the container (the app's own processes run as its user with no effective
+# capability, and no-new-privileges keeps them from regaining one); that root holds
+# CAP_SETUID and CAP_SETGID already (the app drops to its user with them), so it could become
+# the file's owner and read the file anyway.
+ROOT_FILES_CAP = "CAP_DAC_OVERRIDE"
+_ROOT_FILES_NEEDS = ("CAP_SETUID", "CAP_SETGID")
+
+
+def root_over_app_files(ev: Evidence, *, strict: bool = False) -> Decision:
+    """CAP_DAC_OVERRIDE for root in a container whose app drops to its own user, when the
+    evidence shows root will meet that user's files at modes that exclude root: image files
+    the app used, owned by its user, that root (as "other", or as the group for gid 0) cannot
+    read (a file) or search (a directory); or files the app's user created below a directory
+    the root part handed over (chown) on a first boot, which a later boot's root walks."""
+    if ROOT_FILES_CAP in ev.capabilities:
+        return Decision(False, "", f"{ROOT_FILES_CAP} was granted during the recording")
+    users = [u for u in ev.uids if u != 0]
+    if 0 not in ev.uids or not users or not _exec_user_is_root(ev):
+        return Decision(False, "", "")
+    if not all(c in ev.capabilities for c in _ROOT_FILES_NEEDS):
+        return Decision(False, "", "")
+    found = _private_image_files(ev, set(users)) + _handed_over(ev, set(users))
+    if not found:
+        return Decision(False, "", "")
+    shown = "; ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+    evidence = (f"the app starts as root and drops to uid {', '.join(map(str, users))}; root "
+                f"in the container (`docker exec` of an admin tool, a later boot's entrypoint) "
+                f"meets that user's files at modes that exclude root: {shown}")
+    if strict:
+        return Decision(False, "", evidence + "; not added (emit --strict)")
+    return Decision(True, ROOT_FILES_CAP, evidence)
+
+
+def _exec_user_is_root(ev: Evidence) -> bool:
+    """Is the container's user (what `docker exec` runs as by default) root?"""
+    opt_user = next((v for k, v in ev.run_options if k == "user"), "")
+    user = (opt_user or ev.image_user).split(":")[0]
+    return user in ("", "root", "0")
+
+
+def _excludes_root(e: ImageEntry) -> bool:
+    """Do e's permission bits keep root without capabilities from reading a file or
+    searching a directory? Root's class is the group for gid 0, else other."""
+    bits = (e.mode >> 3 if e.gid == 0 else e.mode) & 0o7
+    if e.type == "dir":
+        return not bits & 0o1
+    return e.type == "file" and not bits & 0o4
+
+
+def _private_image_files(ev: Evidence, users: set[int]) -> list[str]:
+    """Image entries owned by the app's user at modes that exclude root, which the app used
+    (a file accessed, or a file accessed below a directory)."""
+    if ev.image_facts is None:
+        return []
+    used = sorted({f.path for f in ev.files if f.ok})
+    out = []
+    for e in ev.image_facts.entries:
+        if e.uid not in users or not _excludes_root(e):
+            continue
+        if e.type == "file" and e.path not in used:
+            continue
+        if e.type == "dir" and not any(_under(p, e.path) and p != e.path for p in used):
+            continue
+        line = f"{e.path} ({e.mode & 0o7777:04o} {e.uid}:{e.gid}, in the image)"
+        if line not in out:
+            out.append(line)
+    return out
+
+
+def _handed_over(ev: Evidence, users: set[int]) -> list[str]:
+    """Directories chown'd during a first boot below which the app's user then created files:
+    a later boot's root part (a `chown -R`, a permission fix-up) walks what the app made there,
+    at modes the app chose. Only when no run saw a later boot (then it would be recorded)."""
+    later = any(ev.restarted) or any(r and not any(e for _, e in r) for r in ev.boots)
+    if later or "CAP_CHOWN" not in ev.capabilities:
+        return []
+    chowned = sorted({f.path for f in ev.files if "chown" in f.ok})
+    made: dict[str, int] = {}
+    for f in ev.files:
+        if not f.writer or not CREATE_KINDS.intersection(f.ok):
+            continue
+        uid = f.writer.split(":")[0]
+        if not uid.isdigit() or int(uid) not in users:
+            continue
+        for d in chowned:
+            if _under(f.path, d) and f.path != d:
+                made[d] = made.get(d, 0) + 1
+    return [f"{d} (chown'd by root, then {n} file(s) created there by the app's user, "
+            f"which a later boot's root walks)" for d, n in sorted(made.items())]
 
 
 def _runs(ns) -> str:

@@ -133,9 +133,14 @@ def check_pod(pod: dict, evidence: dict[str, str] | None = None) -> Verdict:
 def policy_evidence(policy) -> dict[str, str]:
     """control -> what the recording saw (for the reasons)."""
     ev = {}
-    learned = policy.learned.capabilities if policy.learned is not None else policy.capabilities
-    if learned:
-        ev["Capabilities"] = "granted during the recording: " + ", ".join(learned)
+    learned = policy.learned if policy.learned is not None else policy  # complain mode
+    if learned.capabilities:
+        used = [c for c in learned.capabilities if c not in learned.generalised_capabilities]
+        ev["Capabilities"] = "; ".join(
+            ([f"granted during the recording: {', '.join(used)}"] if used else [])
+            + ([f"added for root beside the app's user: "
+                f"{', '.join(learned.generalised_capabilities)}"]
+               if learned.generalised_capabilities else []))
     if policy.learned is not None:  # complain mode (policy/complain.py)
         ev["Capabilities"] = "; ".join(filter(None, (ev.get("Capabilities"), (
             "complain mode adds Docker's default set (a refused capability is not logged)"))))

@@ -105,6 +105,9 @@ class Policy:
     # (syscall families, socket families, AppArmor trees and name shapes) for emit --explain.
     generalised_syscalls: tuple[str, ...] = ()
     generalised: tuple = ()  # generalise.Generalisation rows
+    # capabilities in `capabilities` that the runs did not use, added by kind (generalise.py:
+    # CAP_DAC_OVERRIDE for root beside the app's own user; the evidence is hardening.root_files)
+    generalised_capabilities: tuple[str, ...] = ()
     # Compat architectures the app made calls in, each with the names it used there
     # (libseccomp names for that architecture), sorted; empty for most apps.
     compat_syscalls: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -304,9 +304,10 @@ class ImageEntry:
 
 @dataclass(frozen=True)
 class ImageFacts:
-    """What the image holds where a run line might put a tmpfs or a volume (1.8), read from the
-    image at record time (engine.Engine.image_facts): its VOLUMEs and, below each directory of
-    `inspected`, its entries (every entry two levels down, fewer below that)."""
+    """What the image holds where a run line might put a tmpfs or a volume (1.8), and below
+    /etc (owners and modes of the app's config and keys), read from the image at record time
+    (engine.Engine.image_facts): its VOLUMEs and, below each directory of `inspected`, its
+    entries (every entry two levels down, fewer below that)."""
 
     volumes: tuple[str, ...] = ()  # the image's VOLUME directories, sorted
     inspected: tuple[str, ...] = ()  # the directories whose content was read, sorted

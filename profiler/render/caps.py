@@ -22,10 +22,24 @@ def reason(policy: Policy, name: str) -> str:
     if kept:
         return kept
     files = policy.file_capability_of(cap)
+    if cap in policy.generalised_capabilities:
+        return (f"{cap} was not used in the recording: root in the container (`docker exec` of "
+                f"an admin tool, a later boot's entrypoint) meets the app user's private files "
+                f"(emit --explain; none with --strict)")
     if not files:
         return f"{cap} was granted during the recording"
     return (f"{cap} is a file capability of {', '.join(files)}: the kernel refuses to exec it "
             f"(EPERM) unless {cap} is in the bounding set")
+
+
+def added_notes(policy: Policy) -> dict[str, str]:
+    """Docker's name -> why, for the capabilities added beyond the recording: by kind, and in
+    complain mode Docker's default set (the run line, compose and k8s comment each; the rest
+    were granted during the recording)."""
+    added = set(policy.generalised_capabilities)
+    if policy.learned is not None:
+        added |= set(policy.capabilities) - set(policy.learned.capabilities)
+    return {cap_short(c): reason(policy, cap_short(c)) for c in sorted(added)}
 
 
 def cap_args(policy: Policy) -> list[str]:

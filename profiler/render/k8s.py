@@ -55,15 +55,6 @@ def _uid_gid(policy: Policy) -> tuple[int | None, int | None]:
     return None, None
 
 
-CAPS_WHY_COMPLAIN = ("complain mode: Docker's default set plus those granted during the recording "
-                     "(a refused capability is not logged)")
-
-
-def caps_why(policy: Policy) -> str:
-    """The comment on the capabilities added (run.sh gives a reason per capability)."""
-    return CAPS_WHY_COMPLAIN if policy.learned is not None else "granted during the recording"
-
-
 def pod(policy: Policy) -> dict:
     """The Pod object k8s.yaml holds, as a dict."""
     docs = list(yaml.safe_load_all(_render(policy, False, True, [])))
@@ -109,9 +100,10 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         caps=(docker_defaults.default_caps(policy) if policy.keep_default_caps
               else caps_render.cap_names(policy)),
         cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
-                   if policy.file_capability_of(cap_full(n))],
+                   if policy.file_capability_of(cap_full(n))
+                   or n in caps_render.added_notes(policy)],
         keep_default_caps=policy.keep_default_caps,
-        caps_why=caps_why(policy),
+        caps_noted=bool(caps_render.added_notes(policy)) and not policy.keep_default_caps,
         h=h,
         uid=uid,
         gid=gid,

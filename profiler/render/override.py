@@ -21,7 +21,6 @@ from pathlib import PurePosixPath
 from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from . import caps as caps_render
-from . import k8s
 from . import templating
 from .compose import hardening_tmpfs
 from .container import not_applied
@@ -44,8 +43,8 @@ def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str,
         service=sp.service,
         name=p.name,
         caps=caps_render.cap_names(p),
+        cap_notes=caps_render.added_notes(p),
         keep_default_caps=p.keep_default_caps,
-        caps_why=k8s.caps_why(p),
         h=p.hardening,
         tmpfs=hardening_tmpfs(p),
         # the volumes that stand for a tmpfs (the app's writes); the image's VOLUMEs and the

@@ -576,8 +576,11 @@ class Engine:
 
 # Where a hardened run line may mount a tmpfs or a volume (hardening.TMPFS_ROOTS, /var/run is
 # /run's symlink): what the image holds there is read at record time (Engine.image_facts).
+# /etc too, for its owners and modes: a daemon that drops to its own user keeps its keys and
+# config there (/etc/bind/rndc.key 0640 bind:bind, /etc/postgresql/*/pg_hba.conf 0640
+# postgres), which an operator's `docker exec` as root reads (hardening.root_over_app_files).
 IMAGE_ROOTS = ("/tmp", "/var/tmp", "/run", "/var/log", "/var/cache", "/var/lib", "/var/spool",
-               "/home", "/root", "/srv")
+               "/home", "/root", "/srv", "/etc")
 # Entries listed below a root: all of them down to this depth, then up to _PER_DIR per directory
 # (/var/lib/dpkg/info holds thousands); every listed directory counts all entries below it.
 _FULL_DEPTH = 2

@@ -89,3 +89,47 @@ def test_slots_are_kept_apart_and_new_ones_announced():
     assert c.seen_in(1).execs == {b"/bin/a": 1} and c.seen_in(2).execs == {b"/bin/b": 1}
     assert c.new_slots == [(3, A, f"/system.slice/docker-{A}.scope".encode())]
     assert c.cgroups == [(3, b"/docker/x")]
+
+
+def test_exited_tasks_are_forgotten_and_what_the_recording_reports_stays():
+    """A recording of days sees millions of short-lived tasks: their per-task state (cwd,
+    directory fds, what each runs) goes once they exit; execs and resolved paths stay."""
+    c = correlator()
+    c.event(ev(EventType.EXEC, tgid=10, path=b"/bin/sh"))
+    c.event(ev(EventType.CHDIR, tgid=10, dirfd=AT_FDCWD, path=b"/srv"))
+    for child in range(11, 111):  # a shell loop: a child a command
+        c.event(ev(EventType.FORK, tgid=10, dirfd=child))
+        c.event(ev(EventType.DIRFD, tgid=child, dirfd=AT_FDCWD, path=b"data", aux=3))
+        c.event(ev(EventType.FILE, tgid=child, dirfd=3, path=b"x.db"))
+        c.event(ev(EventType.EXEC, tgid=child, path=b"./tool"))
+    assert c.tasks() == set(range(10, 111))
+    c.forget(set(range(11, 111)))
+    assert c.tasks() == {10}
+    assert c.seen_in(0).execs == {b"/bin/sh": 1, b"/srv/tool": 100}
+    assert c.paths.file_key(50, 3, b"x.db") == b"/srv/data/x.db"  # resolved while it lived
+    c.event(ev(EventType.FORK, tgid=10, dirfd=200))  # the living parent still hands on its cwd
+    c.event(ev(EventType.EXEC, tgid=200, path=b"./again"))
+    assert c.seen_in(0).execs[b"/srv/again"] == 1
+
+
+def test_the_tracer_forgets_a_task_only_when_two_passes_found_it_gone(monkeypatch):
+    """Its last events may still wait in the ring buffer at the first pass."""
+    from profiler.kernel import tracer as tracer_mod
+
+    c = correlator()
+    for tgid in (10, 11, 12):
+        c.event(ev(EventType.EXEC, tgid=tgid, path=b"/bin/x"))
+    t = object.__new__(tracer_mod.Tracer)
+    t.events, t._forget_at, t._gone_before = c, 0.0, set()
+    alive = {10, 11, 12}
+    monkeypatch.setattr(tracer_mod.os.path, "exists",
+                        lambda p: int(p.rsplit("/", 1)[1]) in alive)
+    alive -= {11}
+    t._forget_exited(now=100.0)
+    assert c.tasks() == {10, 11, 12}  # gone once: kept
+    t._forget_exited(now=110.0)  # too soon for another pass
+    alive -= {12}
+    t._forget_exited(now=131.0)
+    assert c.tasks() == {10, 12}  # 11 gone twice: forgotten; 12 once
+    t._forget_exited(now=162.0)
+    assert c.tasks() == {10}

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from profiler.errors import EnvironmentProblem
+
 pytestmark = pytest.mark.root
 
 
@@ -162,13 +164,23 @@ def test_attach_counts_the_running_app_at_once_and_newcomers_from_their_exec(cgr
 A, B, C = ("a1" * 32, "b2" * 32, "c3" * 32)  # made-up container ids
 
 
+def _host_busy() -> bool:
+    """Other containers come and go on this host (CI's is quiet; a shared one is not)."""
+    return os.environ.get("CI") != "true"
+
+
 def _matching(**kw):
     """A match-mode tracer that records what on_container heard and drops the ids in `drop`."""
     tracer = _tracer(match=True, **kw)
     tracer.heard = []
     tracer.drop_ids = set()
+    tracer.others = 0
 
     def on_container(slot, cid, path):
+        if cid not in (A, B, C):  # another container of this (possibly busy) host: dropped,
+            tracer.drop(slot)     # as the session's matcher drops what does not match
+            tracer.others += 1
+            return
         tracer.heard.append((slot, cid, path.decode()))
         if cid in tracer.drop_ids:
             tracer.drop(slot)
@@ -314,7 +326,12 @@ def test_match_user_space_slots_and_exhaustion(cgroup):
         tracer.expect_container(A, mine)
         dir_a.mkdir()
         _run_in(dir_a, _in_ns("/usr/bin/head", "-c1", "/etc/os-release"))
-        taken = [tracer.new_slot() for _ in range(MAX_SLOTS - 2)]   # all but slot 0 and mine
+        taken = []  # all but slot 0 and mine (fewer when the kernel took one for another
+        while True:  # container of a busy host meanwhile)
+            try:
+                taken.append(tracer.new_slot())
+            except EnvironmentProblem:
+                break
         for _ in range(2):
             dir_b.mkdir()
             _run_in(dir_b, _in_ns("/usr/bin/tail", "-c1", "/etc/hostname"))
@@ -332,7 +349,10 @@ def test_match_user_space_slots_and_exhaustion(cgroup):
     assert tracer.heard == []
     assert set(raws) == {mine}
     assert b"/etc/os-release" in raws[mine].files and b"/etc/hostname" not in raws[mine].files
-    assert raws[mine].loss["slots_exhausted"] == 1
+    # once for B (across its restart): exactly 1 on a quiet host; a busy host's containers
+    # that start while every slot is taken are counted too (they cannot be told apart)
+    lost = raws[mine].loss["slots_exhausted"]
+    assert lost == 1 if not _host_busy() else lost >= 1
 
 
 def test_match_kernel_never_hands_out_slot_0(cgroup):

@@ -122,6 +122,21 @@ def test_io_setup_after_io_uring_answered_enosys():
     assert not {"io_uring_setup", "io_uring_enter", "io_uring_register"} & names
 
 
+def test_an_app_that_handles_signals_may_be_signalled_by_its_operators_tools():
+    """bind9's `docker exec rndc status`: rndc ends by signalling itself (libisc), which named
+    never did ("fatal error: kill: Operation not permitted"); `nginx -s reload` and `pg_ctl
+    reload` signal their daemon. The app installed handlers (rt_sigaction) and waited for
+    signals: the signal-sending family, low risk, is allowed with it."""
+    rec = recording(names=("read", "write", "exit_group", "rt_sigaction", "rt_sigtimedwait"))
+    names = allowed(rec)
+    assert {"kill", "tgkill", "tkill"} <= names
+    rows = [g for g in reduce([rec]).generalised if "family signal-sending" in g.why]
+    assert rows and "rt_sigaction" in rows[0].because and "handles signals" in rows[0].because
+    assert "kill" not in allowed(rec, strict=True)
+    # an app that neither handles nor sends signals gets none
+    assert "kill" not in allowed(recording(names=("read", "write", "exit_group")))
+
+
 def test_enosys_fallbacks_keep_working():
     """clone3 still answers ENOSYS (glibc falls back to clone, whose flags are filtered); a
     name generalisation allows is no longer in the ENOSYS block."""

@@ -1,8 +1,11 @@
-"""What the engine module reads about an image and a container for the run line (pure parts):
-a `docker cp` tar of a directory -> ImageEntries, inspect's Mounts and Networks."""
+"""What the engine module reads about an image and a container for the run line: a `docker cp`
+tar of a directory -> ImageEntries, inspect's Mounts and Networks (pure parts), and the image
+facts of a real image (root)."""
 
 import io
 import tarfile
+
+import pytest
 
 from profiler.session.engine import _ChunkReader, mounts_of, networks_of, tar_entries
 
@@ -48,3 +51,16 @@ def test_inspect_mounts_and_networks():
         ("/var/lib/postgresql/data", "volume", "", False)]
     (n,) = networks_of(attrs, "0123456789ab" + "c" * 52, "web")
     assert n.name == "appnet" and n.aliases == ("db",)
+
+
+@pytest.mark.root
+def test_image_facts_read_the_owners_and_modes_below_etc(docker_client):
+    """/etc is read too (hardening.root_over_app_files: an app's keys and config kept there at
+    modes that exclude root, such as bind's rndc.key, need no VOLUME to be seen)."""
+    from profiler.session.engine import Engine
+
+    image = docker_client.images.get("profiler-base:bookworm")
+    facts = Engine().image_facts(image.id, ())
+    assert facts is not None and "/etc" in facts.inspected
+    shadow = next(e for e in facts.entries if e.path == "/etc/shadow")
+    assert (shadow.type, shadow.uid, shadow.gid, shadow.mode) == ("file", 0, 42, 0o640)

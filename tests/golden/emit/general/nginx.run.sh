@@ -52,7 +52,7 @@ args=(
   # assumes the app is not configured for more than 1024 processes and threads (raise it with the app's connection or thread limits)
   --pids-limit 1024  # peak 3 tasks (processes and threads) seen; limit max(1024, 8 x peak): the floor 1024 covers stock server configurations (100 PostgreSQL connections, 150 Apache workers, 200 Tomcat threads) whatever the training run reached
   --publish 127.0.0.1:18080:80  # as the recording ran
-  --security-opt "seccomp=$here/seccomp.json"  # 220 syscalls allowed (61 the app used, 98 of the same kinds at low risk (emit --explain), the rest the container runtime's and the kernel's on its behalf)
+  --security-opt "seccomp=$here/seccomp.json"  # 224 syscalls allowed (61 the app used, 102 of the same kinds at low risk (emit --explain), the rest the container runtime's and the kernel's on its behalf)
 )
 if [ -n "$name" ] && [ -z "$given_name" ]; then
   args+=(--name "$name")  # the recording did not name the container (Docker chose a name); PROFILER_NAME=NAME ./run.sh names it

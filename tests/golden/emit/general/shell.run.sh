@@ -40,7 +40,7 @@ args=(
   --pids-limit 1024  # peak 2 tasks (processes and threads) seen; limit max(1024, 8 x peak): the floor 1024 covers stock server configurations (100 PostgreSQL connections, 150 Apache workers, 200 Tomcat threads) whatever the training run reached
   # assumes the app never opens a network connection: no DNS lookup, outbound request, metrics or health endpoint, on any code path
   --network none  # opened no network socket
-  --security-opt "seccomp=$here/seccomp.json"  # 172 syscalls allowed (42 the app used, 75 of the same kinds at low risk (emit --explain), the rest the container runtime's and the kernel's on its behalf)
+  --security-opt "seccomp=$here/seccomp.json"  # 176 syscalls allowed (42 the app used, 79 of the same kinds at low risk (emit --explain), the rest the container runtime's and the kernel's on its behalf)
 )
 if [ -n "$name" ] && [ -z "$given_name" ]; then
   args+=(--name "$name")  # the recording did not name the container (Docker chose a name); PROFILER_NAME=NAME ./run.sh names it
