@@ -78,6 +78,15 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
 
 _WHY = {r[0]: r[3] for r in RULES}
 
+# The head of every complain-mode container file (run.sh, compose.yaml, the override, k8s.yaml).
+HEADER: tuple[str, ...] = (
+    "COMPLAIN MODE (emit --complain): for deploying while production finishes the training.",
+    "seccomp logs what the learned rules do not allow (SCMP_ACT_LOG) and AppArmor complains",
+    "instead of refusing; what cannot log is at Docker's default, under \"Not applied\" with why.",
+    "The container runtime's own calls before the entrypoint (runc init) are logged too:",
+    "profiler harvest leaves them out. Then: profiler harvest, profiler diff, profiler promote.",
+)
+
 
 def _off(label: str, learned: Decision) -> Decision:
     was = f"the enforced policy sets it ({learned.evidence})" if learned.apply else \

@@ -109,4 +109,5 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         not_applied=not_applied(policy),
         pss=k8s.pss_verdict(policy).lines(),
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )

@@ -115,4 +115,5 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         sysctls=[r for r in relied if r.sysctl],
         pss=pss_lines,
         not_applied=not_applied(policy),
+        complain_header=complain_mode.HEADER if complain else (),
     )

@@ -75,6 +75,7 @@ def render(services: list[ServicePolicy], *, project: str, source: str,
         load_script=str(policy_root / load_script),
         services=contexts,
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )
 
 

@@ -174,4 +174,5 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
                          + ("; complain mode: logs what it would refuse (its ENOSYS answers stay: libc falls "
                             "back, as it will enforced)" if complain else "")),
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )

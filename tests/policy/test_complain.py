@@ -101,6 +101,11 @@ def test_all_formats_render_and_self_check_in_complain_mode():
                    RenderOptions(complain=True))
     assert json.loads(texts["seccomp"])["defaultAction"] == "SCMP_ACT_LOG"
     assert "complain) {" in texts["apparmor"]
+    for fmt in ("run", "compose", "k8s"):  # each container file says what it is, at its head
+        assert "# COMPLAIN MODE (emit --complain)" in texts[fmt], fmt
+        assert "runc init) are logged too" in texts[fmt], fmt
+    enforced = render(_enforced(), ["run", "compose", "k8s"])
+    assert not any("COMPLAIN" in t for t in enforced.values())
     # AppArmor keeps the learned capabilities: a capability beyond them is logged (ALLOWED)
     assert "capability mknod," not in texts["apparmor"]
 
@@ -117,6 +122,9 @@ def test_project_override_in_complain_mode_keeps_the_volumes(tmp_path):
         options=RenderOptions(complain=True))["compose.security.yaml"])
     assert enforced["services"]["cache"]["user"] == "redis"
     assert "user" not in logging["services"]["cache"]
+    text = project_policy.files(services, ["compose"], out, project=idx, source="s",
+                                options=RenderOptions(complain=True))["compose.security.yaml"]
+    assert "# COMPLAIN MODE (emit --complain)" in text
     for name, svc in logging["services"].items():
         assert "read_only" not in svc and "pids_limit" not in svc and "tmpfs" not in svc
         assert enforced["services"][name].get("volumes") == svc.get("volumes"), name
