@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from conftest import load_sample
-from test_record_integration import free_port, profiler_cmd, run
+from test_record_integration import free_port_in, profiler_cmd, run
 
 pytestmark = pytest.mark.root
 
@@ -46,6 +46,10 @@ QUIET_TAIL = 20  # seconds of harvest after production, with the training worklo
 # short-lived process's records harvest cannot attribute (the process is gone when it reads
 # them), so its promoted policy still refuses that command (README, "The loop").
 LOOP_APPS = ("redis", "corpus/redis")
+
+
+def free_port() -> int:
+    return free_port_in(19300, 19399)  # this test's range on a shared host
 
 
 @pytest.fixture
