@@ -48,7 +48,8 @@ def _table(verdicts: list[rule.Verdict], facts: dict[str, rule.Harvested], r: ru
     narrow the terminal: CI logs are read and grepped)."""
     err.print(f"rule: {r}")
     t = Table(title="promote")
-    for col in ("service", "verdict", "quiet", "traffic (CPU s)", "dropped", "harvested items"):
+    for col in ("service", "verdict", "quiet", "traffic (CPU s)", "dropped", "unattributed",
+                "harvested items"):
         t.add_column(col)
     for v in verdicts:
         f = facts.get(v.service)
@@ -57,6 +58,7 @@ def _table(verdicts: list[rule.Verdict], facts: dict[str, rule.Harvested], r: ru
                   rule.say_duration(v.quiet) if v.quiet is not None else "-",
                   f"{f.cpu_seconds:g}" if f and f.cpu_seconds is not None else "-",
                   str(f.dropped) if f else "-",
+                  str(f.unattributed) if f else "-",
                   str(f.new_items) if f else "-")
     err.print(t)
     for v in verdicts:
@@ -83,8 +85,9 @@ def promote(
         help="Ready only when the service's containers used at least this much CPU time in "
              "the harvested period (an idle service is always quiet).")] = rule.DEFAULT_MIN_TRAFFIC,
     allow_drops: Annotated[bool, typer.Option(
-        "--allow-drops", help="Accept a harvest during which the kernel dropped logged records "
-                              "(a lost record may have been new evidence).")] = False,
+        "--allow-drops", help="Accept a harvest that lost records: dropped by the kernel, or "
+                              "not attributable to a container (a lost record may have been "
+                              "new evidence).")] = False,
     emit_not_ready: Annotated[bool, typer.Option(
         "--emit-not-ready", help="Emit every service's enforce-mode policy, ready or not (the "
                                  "table still says which are not, and the exit status is 1).")
@@ -103,7 +106,7 @@ def promote(
         help="As emit, for a recording made without capabilities.")] = None,
 ):
     """Judge per service whether a complain-mode policy is ready to enforce (no new evidence
-    for --quiet-for, traffic seen, no record dropped), and emit the enforce-mode policy from
+    for --quiet-for, traffic seen, no record lost), and emit the enforce-mode policy from
     recording + harvest for the ready ones."""
     if len(source) < 2:
         raise UsageError("promote needs the recording(s) or project directory, then the "

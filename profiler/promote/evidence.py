@@ -42,6 +42,7 @@ def facts(service: str, rec: Recording) -> Harvested:
         new_items=h.new_items if h else 0,
         read=h.records if h else 0,
         dropped=h.dropped if h else 0,
+        unattributed=h.unattributed if h else 0,
         cpu_seconds=h.cpu_seconds if h else None,
         containers=tuple(h.containers) if h else ())
 

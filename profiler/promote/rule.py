@@ -11,9 +11,11 @@ facts, `Harvested`):
 2. traffic: the service did work in the period (CPU seconds of its containers' cgroups at least
    `min_traffic`): an idle service is always quiet, and proves nothing.
 3. complete: no record was lost. The kernel's log rate limit drops audit records ("callbacks
-   suppressed"); a dropped record may have been the one new item. Unless the user accepts drops
-   (`allow_drops`), any drop in the period blocks promotion: harvest again after raising
-   kernel.printk_ratelimit_burst, or where auditd runs.
+   suppressed"); a dropped record may have been the one new item. A record harvest could not
+   attribute (its process was gone when it read it: a short `docker exec`) is lost the same
+   way. Unless the user accepts them (`allow_drops`), any such record in the period blocks
+   promotion: harvest again after raising kernel.printk_ratelimit_burst (or where auditd runs),
+   with `--follow`, or with the admin commands in the training workload.
 
 Every verdict carries its reasons, each a sentence, in the order above; a READY verdict says why
 too. Pure: facts in, verdicts out (the command reads the files and prints).
@@ -70,6 +72,7 @@ class Harvested:
     dropped: int  # records lost (kernel rate limit, backlog) while the service was harvested
     cpu_seconds: float | None  # its containers' CPU time in the period; None: not measured
     containers: tuple[str, ...] = ()
+    unattributed: int = 0  # records no container could be found for (any service's)
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,8 @@ class Rule:
     def __str__(self) -> str:
         return (f"ready = no new evidence for {say_duration(self.quiet_for)} (--quiet-for) AND at "
                 f"least {self.min_traffic:g} CPU s of traffic (--min-traffic) AND "
-                + ("drops accepted (--allow-drops)" if self.allow_drops else
-                   "no harvest record dropped"))
+                + ("lost records accepted (--allow-drops)" if self.allow_drops else
+                   "no harvest record dropped or unattributed"))
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,17 @@ def judge(service: str, h: Harvested | None, rule: Rule) -> Verdict:
         blockers.append(f"{h.dropped} record(s) dropped: a lost record may be new evidence "
                         f"(raise kernel.printk_ratelimit_burst or run auditd, and harvest again; "
                         f"or --allow-drops)")
+    if h.unattributed and not rule.allow_drops:
+        blockers.append(f"{h.unattributed} record(s) not attributed (their process was gone: a "
+                        f"short docker exec?): any may be this service's new evidence (harvest "
+                        f"with --follow, put admin commands in the training workload; or "
+                        f"--allow-drops)")
     if blockers:
         return Verdict(service, False, tuple(blockers), quiet)
+    lost = [f"{h.dropped} dropped"] * bool(h.dropped) + \
+        [f"{h.unattributed} unattributed"] * bool(h.unattributed)
     reasons = [f"quiet for {say_duration(quiet)}", f"{h.cpu_seconds:g} CPU s of traffic",
-               f"{h.dropped} record(s) dropped, accepted (--allow-drops)" if h.dropped
-               else "no record dropped",
+               f"record(s) {' and '.join(lost)}, accepted (--allow-drops)" if lost
+               else "no record dropped or unattributed",
                f"{h.new_items} harvested addition(s) go into the enforced policy"]
     return Verdict(service, True, tuple(reasons), quiet)

@@ -3,6 +3,7 @@ seen and nothing dropped; every blocker said, in the rule's order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -60,13 +61,30 @@ def test_drops_block_unless_accepted():
     v = judge("web", h, Rule(quiet_for=DAY))
     assert not v.ready and "93 record(s) dropped" in v.why and "--allow-drops" in v.why
     ok = judge("web", h, Rule(quiet_for=DAY, allow_drops=True))
-    assert ok.ready and "93 record(s) dropped, accepted (--allow-drops)" in ok.reasons
+    assert ok.ready and "record(s) 93 dropped, accepted (--allow-drops)" in ok.reasons
+
+
+def test_unattributed_records_block_like_drops():
+    """A short `docker exec` whose process was gone when harvest read its records: they may
+    be this service's new evidence (seen: corpus mariadb's mariadb-admin, refused enforced)."""
+    h = harvested(unattributed=12)
+    v = judge("web", h, Rule(quiet_for=DAY))
+    assert not v.ready and v.reasons == (
+        "12 record(s) not attributed (their process was gone: a short docker exec?): any may be "
+        "this service's new evidence (harvest with --follow, put admin commands in the training "
+        "workload; or --allow-drops)",)
+    ok = judge("web", replace(h, dropped=2), Rule(quiet_for=DAY, allow_drops=True))
+    assert ok.ready and "record(s) 2 dropped and 12 unattributed, accepted (--allow-drops)" \
+        in ok.reasons
 
 
 def test_every_blocker_is_said_in_the_rules_order():
     v = judge("web", harvested(last_new=T0 + 3 * DAY, cpu_seconds=0.0, dropped=5),
               Rule(quiet_for=DAY))
     assert [r.split()[0] for r in v.reasons] == ["last", "0", "5"]
+    v = judge("web", harvested(last_new=T0 + 3 * DAY, cpu_seconds=0.0, dropped=5,
+                               unattributed=1), Rule(quiet_for=DAY))
+    assert [r.split()[0] for r in v.reasons] == ["last", "0", "5", "1"]
 
 
 def test_no_harvest_or_no_period():
@@ -97,4 +115,4 @@ def test_say_duration():
 def test_the_rule_states_itself():
     assert str(Rule(quiet_for=DAY, min_traffic=2)) == (
         "ready = no new evidence for 1d (--quiet-for) AND at least 2 CPU s of traffic "
-        "(--min-traffic) AND no harvest record dropped")
+        "(--min-traffic) AND no harvest record dropped or unattributed")
