@@ -57,6 +57,7 @@ def main() -> int:
     ap.add_argument("--replicas", type=int, default=2)
     ap.add_argument("--replace", type=float, default=30)
     ap.add_argument("--churn-workers", type=int, default=1)
+    ap.add_argument("--source", default="kmsg", choices=("kmsg", "netlink", "audit.log"))
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("harvest_soak: needs root", file=sys.stderr)
@@ -100,7 +101,7 @@ def _soak(a, work: Path, label: str, replicas: list[str], start,
     with Churn(workers=a.churn_workers) as churn:
         churn.wait_for(1) if a.churn_workers else None
         t0 = time.monotonic()
-        h = subprocess.Popen(PROFILER + ["harvest", "-o", str(out), "--match", label, "--follow",
+        h = subprocess.Popen(PROFILER + ["harvest", "-o", str(out), "--match", label, "--source", a.source, "--follow",
                                          "--interval", str(a.interval), "--duration",
                                          str(a.seconds)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -141,7 +142,7 @@ def _soak(a, work: Path, label: str, replicas: list[str], start,
 
     first, last = rows[:q], rows[-q:]
     print()
-    print(f"{elapsed:.0f} s, {a.replicas} replicas, one replaced every {a.replace:g} s, "
+    print(f"{elapsed:.0f} s, source {a.source}, {a.replicas} replicas, one replaced every {a.replace:g} s, "
           f"{a.churn_workers} churn worker(s), the machine shared with others (noisy)")
     print(f"profiler harvest: exit {h.returncode}"
           + (f"; {stderr.strip().splitlines()[-1]}" if h.returncode and stderr.strip() else ""))

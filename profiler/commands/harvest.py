@@ -29,13 +29,14 @@ class Source(str, Enum):
     auto = "auto"
     kmsg = "kmsg"
     audit_log = "audit.log"
+    netlink = "netlink"
 
 
 def harvest(
     output: Annotated[Path, typer.Option("--output", "-o", help="The harvest directory: state.json (cursor and aggregates) and one SERVICE.harvest.yaml per service. Run again with the same directory to continue from its cursor.")] = Path("harvest"),
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=VALUE (repeatable, all must match): harvest the containers with these labels, e.g. com.docker.compose.project=shop.")] = None,
     container: Annotated[Optional[str], typer.Option("--container", help="Harvest one container, by name or id.")] = None,
-    source: Annotated[Source, typer.Option("--source", help="Where the kernel's audit records are: auto (auditd's audit.log where auditd runs, else /dev/kmsg), kmsg, audit.log.")] = Source.auto,
+    source: Annotated[Source, typer.Option("--source", help="Where the kernel's audit records are: auto (auditd's audit.log where auditd runs, else /dev/kmsg), kmsg, audit.log, or netlink (the audit multicast group: every record, not thinned by the printk rate limit, but live only: use it with --follow).")] = Source.auto,
     follow: Annotated[bool, typer.Option("--follow", help="Keep harvesting (for days): save a snapshot every --interval, resume after a restart; SIGTERM/SIGINT end it after a last save.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="With --follow: seconds between snapshots (a crash loses at most one).")] = 60.0,
     duration: Annotated[Optional[float], typer.Option("--duration", help="With --follow: stop after this many seconds.")] = None,
@@ -113,9 +114,14 @@ def _summary(st, files: list[Path]) -> None:
         err.print("no container of the selection was seen (is it running, and with a "
                   "complain-mode policy: `profiler emit --complain`?)")
     if st.drops:
+        why = {"kmsg": "printk rate limit", "netlink": "missed while no harvester listened, "
+               "or a full audit backlog"}.get(st.source, "a full audit backlog")
+        hint = {"kmsg": "harvest with --source netlink --follow (not rate limited), run auditd, "
+                "or raise kernel.printk_ratelimit_burst",
+                "netlink": "keep the harvester running (--follow); raise the audit backlog "
+                "(auditctl -b)"}.get(st.source, "raise the audit backlog (auditctl -b)")
         err.print(f"[yellow]dropped:[/] the kernel dropped {st.drops} audit record(s) before "
-                  f"harvest could read them (printk rate limit): the evidence is incomplete; "
-                  f"raise kernel.printk_ratelimit_burst / printk_ratelimit, or run auditd",
+                  f"harvest could read them ({why}): the evidence is incomplete; {hint}",
                   markup=True)
     if st.overwritten:
         err.print(f"[yellow]overwritten:[/] {st.overwritten} kernel log record(s) were "

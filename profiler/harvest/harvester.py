@@ -84,6 +84,8 @@ class Harvester:
             self.state.last_serial = -1
             self.state.lost_total = None
         self.apply(batch.lines, batch.stamps)
+        if batch.lost_total is not None and self.state.since:
+            self._drop(Drop(lost_total=batch.lost_total))
         if batch.overwritten > 0:
             self.state.overwritten += batch.overwritten
         self.state.cursor = batch.cursor
@@ -164,7 +166,9 @@ class Harvester:
 
     def _serial(self, serial: int) -> None:
         st = self.state
-        if serial < 0 or self.source.name != "kmsg":
+        # kmsg and netlink carry every record the kernel printed / sent, in order: a serial
+        # skipped is a record not received (audit.log's order is auditd's)
+        if serial < 0 or self.source.name not in ("kmsg", "netlink"):
             return
         if st.last_serial >= 0 and serial > st.last_serial + 1:
             st.serial_gaps += serial - st.last_serial - 1

@@ -119,7 +119,7 @@ class State:
     def _checked(self) -> "State":
         """self, or TypeError/ValueError when a loaded state is not what dumps writes (its
         service names name files: they must be service names)."""
-        _is(self.source in ("kmsg", "audit.log"))
+        _is(self.source in ("kmsg", "audit.log", "netlink"))
         for k in ("seq", "inode", "offset"):
             _is(self.cursor.get(k) is None or _int(self.cursor[k]))
         for v in (self.started, self.updated, self.since):

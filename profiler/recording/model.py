@@ -405,7 +405,8 @@ class HarvestInfo:
     policy would have refused; metadata.started_at/ended_at is the period covered and
     timeline.* when each item was first seen.
 
-    - source: "kmsg" (/dev/kmsg, no auditd) or "audit.log" (auditd's log)
+    - source: "kmsg" (/dev/kmsg, no auditd), "audit.log" (auditd's log) or "netlink" (the
+      audit multicast group: not rate limited, live only)
     - records: log records attributed to this service and kept as evidence
     - runtime_records: records of the container runtime's own calls before the entrypoint's
       execve (runc init), skipped: they are not the app's

@@ -60,3 +60,9 @@ AA_DOCKER = ('[ 5442.864673] audit: type=1400 audit(1453830992.845:37): apparmor
              'operation="open" profile="/usr/bin/docker" name="/home/jessie/docker/man/man1/'
              'docker-attach.1" pid=10923 comm="docker" requested_mask="r" denied_mask="r" '
              'fsuid=1000 ouid=0')
+
+# lab host, one record as the audit netlink multicast group (AUDIT_NLGRP_READLOG) delivered it:
+# message type 1326, payload without the "audit: type=" prefix of the kernel log
+NETLINK_PAYLOAD = (b'audit(1796537692.979:54373): auid=4294967295 uid=0 gid=0 ses=4294967295 '
+                   b'pid=7209 comm="runc:[2:INIT]" exe="/" sig=0 arch=c000003e syscall=257 '
+                   b'compat=0 ip=0x40828e code=0x7ffc0000')

@@ -60,3 +60,20 @@ def test_what_is_not_harvested():
     # x32: the x86_64 audit arch with the x32 bit in the number
     x32 = parse_line(L.KMSG_SLEEP.replace("syscall=231", f"syscall={0x40000000 + 39}"))
     assert (x32.arch, x32.syscall) == ("x32", 39)
+
+
+def test_audit_netlink_messages_become_log_lines():
+    import struct
+
+    from profiler.harvest.sources import audit_line, netlink_messages
+
+    msg = L.NETLINK_PAYLOAD + b"\0"
+    hdr = struct.pack("=IHHII", 16 + len(msg), 1326, 0, 0, 0)
+    pad = b"\0" * (-len(msg) % 4)
+    data = hdr + msg + pad + hdr + msg  # two messages in one datagram, the first padded
+    got = netlink_messages(data)
+    assert [k for k, _ in got] == [1326, 1326]
+    r = parse_line(audit_line(*got[0]))
+    assert (r.kind, r.pid, r.syscall, r.serial, r.comm) == ("seccomp", 7209, 257, 54373,
+                                                           "runc:[2:INIT]")
+    assert netlink_messages(data[:20]) == []  # a truncated message is dropped
