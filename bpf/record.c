@@ -35,6 +35,11 @@
 //   TASK_REAL_CRED_OFF         offset of task_struct.real_cred, from BTF (profiler/kernel/btf.py)
 //   TASK_TI_STATUS_OFF         offset of task_struct.thread_info.status (x86_64, from the
 //                              running kernel's BTF): tells i386 syscalls (see "compat" below)
+//   PERSYSCALL                 the entry side runs on syscalls:sys_enter_<name> events
+//                              (on_sys_enter, attached and detached by tracer.py: a seen syscall
+//                              without a class runs no program at all) instead of the raw
+//                              sys_enter tracepoint; i386 calls reach no such event: a 32-bit
+//                              exec is counted as L_COMPAT_UNSEEN (docs/architecture.md)
 //
 // Which cgroups are targets: user space lists a container's id in `expected` before the
 // container starts (its cgroup does not exist yet, and who creates it, the engine, runc or
@@ -421,7 +426,31 @@ static __always_inline void sample_ids(u32 slot) {
     if (gids.update(&gid, &one) < 0) lose(slot, L_MAP_FULL);
 }
 
-// ---- syscall arguments from the register frame --------------------------------------------
+// ---- syscall arguments: the register frame, or (PERSYSCALL) the event's record -------------
+#ifdef PERSYSCALL
+// syscalls:sys_enter_<name>'s record (tracefs format): every argument widened to 8 bytes.
+struct sys_enter_args {
+    u64 common;
+    int nr;
+    int pad;
+    u64 args[6];
+};
+#define SYSCTX struct sys_enter_args
+static __always_inline u64 sysarg(SYSCTX *a, int i) {
+    u64 v = 0;
+    // A helper read, as from the register frame: the verifier refuses a ctx access at an
+    // offset LLVM might compute from i.
+    switch (i) {
+    case 0: bpf_probe_read_kernel(&v, sizeof(v), &a->args[0]); break;
+    case 1: bpf_probe_read_kernel(&v, sizeof(v), &a->args[1]); break;
+    case 2: bpf_probe_read_kernel(&v, sizeof(v), &a->args[2]); break;
+    case 3: bpf_probe_read_kernel(&v, sizeof(v), &a->args[3]); break;
+    case 4: bpf_probe_read_kernel(&v, sizeof(v), &a->args[4]); break;
+    }
+    return v;
+}
+#else
+#define SYSCTX struct pt_regs
 static __always_inline u64 sysarg(struct pt_regs *regs, int i) {
     u64 v = 0;
 #if defined(ARCH_X86_64)
@@ -441,6 +470,7 @@ static __always_inline u64 sysarg(struct pt_regs *regs, int i) {
 #endif
     return v;
 }
+#endif
 
 static __always_inline u32 sysnr_from_regs(struct pt_regs *regs) {
     u64 v = 0;
@@ -725,7 +755,7 @@ static __always_inline u32 open_bits(u64 flags) {
     return b;
 }
 
-static __always_inline void enter_file(struct pt_regs *regs, u32 nr, u8 cls, u32 tid, u32 tgid,
+static __always_inline void enter_file(SYSCTX *regs, u32 nr, u8 cls, u32 tid, u32 tgid,
                                        u32 *st) {
     u32 slot = SLOT_OF(*st);
     struct inflight *f = begin(slot, 0);
@@ -867,7 +897,7 @@ static __always_inline int count_addr(u32 slot, u32 kind, void *uaddr) {
     return 0;
 }
 
-static __always_inline void enter_addr(struct pt_regs *regs, u32 nr, u32 *st) {
+static __always_inline void enter_addr(SYSCTX *regs, u32 nr, u32 *st) {
     u32 slot = SLOT_OF(*st);
     u32 *sb = sysbits.lookup(&nr);
     u32 kind = sb ? *sb : 0;
@@ -1021,30 +1051,17 @@ static __always_inline void map_exec(u32 slot, s32 fd) {
 }
 #endif
 
-RAW_TRACEPOINT_PROBE(sys_enter) {
-    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
-    u32 *st = task_state_of(t);
-    if (!st || !(*st & ST_ACTIVE))
-        return 0;
-#ifdef VERIFY
-    *st |= ST_ENTERED;
-#endif
-    u32 nr = (u32)ctx->args[1];
+// A native syscall's entry in a task that counts: the count, then what its class keeps.
+static __always_inline void enter_native(u32 *st, u32 nr, SYSCTX *regs) {
     u32 slot = SLOT_OF(*st);
-    u32 arch = compat_arch(t, nr);
-    if (arch) {
-        count_compat(slot, arch, nr);   // counted only: arguments and paths are not read
-        return 0;
-    }
     count_nr(slot, nr);
     if (nr >= MAX_NR)
-        return 0;
+        return;
     u8 *cls = sysclass.lookup(&nr);
     if (!cls || !*cls)
-        return 0;   // most syscalls end here: counted, nothing else to keep
+        return;   // most syscalls end here: counted, nothing else to keep
     u64 pt = bpf_get_current_pid_tgid();
     u32 tid = (u32)pt;
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     u32 tgid = pt >> 32;
     u8 c = *cls;
 #ifdef TASK_CRED_OFF
@@ -1083,8 +1100,39 @@ RAW_TRACEPOINT_PROBE(sys_enter) {
     } else if (c == C_SETID) {
         *st |= ST_INFLIGHT;
     }
+}
+
+#ifdef PERSYSCALL
+// Attached by tracer.py to syscalls:sys_enter_<name> of every syscall: while a syscall without
+// a class is unseen (its first call is counted here, before user space can know of it), and
+// for good for the syscalls whose arguments or result matter. Never fires for i386 calls
+// (x86's ARCH_TRACE_IGNORE_COMPAT_SYSCALLS): see sched_process_exec.
+int on_sys_enter(struct sys_enter_args *args) {
+    u32 *st = task_state();
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+    enter_native(st, (u32)args->nr, args);
     return 0;
 }
+#else
+RAW_TRACEPOINT_PROBE(sys_enter) {
+    struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+    u32 *st = task_state_of(t);
+    if (!st || !(*st & ST_ACTIVE))
+        return 0;
+#ifdef VERIFY
+    *st |= ST_ENTERED;
+#endif
+    u32 nr = (u32)ctx->args[1];
+    u32 arch = compat_arch(t, nr);
+    if (arch) {
+        count_compat(SLOT_OF(*st), arch, nr);   // counted only: arguments and paths are not read
+        return 0;
+    }
+    enter_native(st, nr, (struct pt_regs *)ctx->args[0]);
+    return 0;
+}
+#endif
 
 // Stream a path event: EV_FILE a new relative file key, EV_CHDIR the task's new cwd, EV_DIRFD a
 // directory fd opened (aux = the new fd). dirfd says what a relative path is relative to.
@@ -1519,6 +1567,12 @@ TRACEPOINT_PROBE(sched, sched_process_exec) {
         count_nr(slot, NR_EXECVE);
     }
     sample_ids(slot);
+#ifdef PERSYSCALL
+    // A 32-bit program: the kernel set TS_COMPAT for its first return to user space. Its
+    // syscalls reach no per-syscall event; counted as lost, never silently missing.
+    if (compat_arch((struct task_struct *)bpf_get_current_task_btf(), 0))
+        lose(slot, L_COMPAT_UNSEEN);
+#endif
 #ifdef TASK_CRED_OFF
     note_exec_creds(slot, tid, (void *)args + (args->data_loc_filename & 0xFFFF));
 #endif

@@ -84,6 +84,7 @@
 #define L_USER_READ_FAILED 3    // reading a path or struct from user memory failed
 #define L_ARG_OVERFLOW 4        // a syscall argument had more distinct values than MAX_ARG_VALUES
 #define L_SLOTS_EXHAUSTED 5     // MATCH: a new container found every slot taken (it was not traced)
+#define L_COMPAT_UNSEEN 6       // PERSYSCALL: a 32-bit program ran; its i386 syscalls were not seen
 
 // Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet).
 #define ST_PENDING 1            // exec mode: registered, waiting for its first exec

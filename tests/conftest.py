@@ -457,12 +457,15 @@ class FakeTracer:
         self._next_user_slot = None
 
     def load(self, containers, initial_cwd="/", all_exits=False, verify=False,
-             own_pid_namespace=True, attach=False, capabilities=None, match=False):
+             own_pid_namespace=True, attach=False, capabilities=None, match=False,
+             per_syscall=False):
         """The session.TracerLoader that hands out this tracer."""
         self.loaded_with = dict(containers=containers, initial_cwd=initial_cwd,
                                 all_exits=all_exits, verify=verify,
                                 own_pid_namespace=own_pid_namespace, attach=attach,
-                                capabilities=capabilities, match=match)
+                                capabilities=capabilities, match=match,
+                                per_syscall=per_syscall)
+        self.design = "per-syscall" if per_syscall and not (all_exits or verify) else "raw"
         return self
 
     def track(self, pid: int, pending: bool = False) -> None:

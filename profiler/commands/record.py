@@ -40,6 +40,7 @@ def record(
     exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
     errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
     capabilities: Annotated[str, typer.Option("--capabilities", help="Where capability checks come from: auto (the capability:cap_capable tracepoint, else a kprobe on cap_capable), tracepoint, kprobe, or off (record without capabilities; emit then asks what to do).")] = "auto",
+    tracer: Annotated[str, typer.Option("--tracer", envvar="PROFILER_TRACER", help="The tracer's entry side: raw (one program on every syscall; exact counts) or per-syscall (opt-in, a container started here or --exec: a syscall runs no program once seen, so a hot loop of seen syscalls costs less; counts become lower bounds and i386 calls of 64-bit programs are not seen; falls back to raw with a note where it cannot run). docs/architecture.md.")] = "raw",
     allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
     allow_workload_failure: Annotated[bool, typer.Option("--allow-workload-failure", help="Keep the recording when the workload fails.")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Container name.")] = None,
@@ -63,11 +64,18 @@ def record(
     opts = rec_mod.Options(workload=workload, ready_port=ready_port, duration=duration,
                            settle=settle, stop_timeout=stop_timeout,
                            allow_workload_failure=allow_workload_failure, all_errnos=errnos,
-                           capabilities=capabilities, restart=restart)
+                           capabilities=capabilities, restart=restart, tracer=tracer)
     capsource.check_choice(capabilities)  # before anything starts
     modes = sum(bool(x) for x in (container, exec_mode, match))
     if modes > 1:
         raise UsageError("--container, --exec and --match cannot be combined")
+    if tracer not in ("raw", "per-syscall"):
+        raise UsageError(f"--tracer {tracer!r}: not a tracer design", hint="raw or per-syscall")
+    if tracer == "per-syscall" and (container or match):
+        # a running app's or a later container's syscalls could be unseen: nothing detaches
+        _warn("--tracer per-syscall is for a container started by record, or --exec: "
+              "recording with the raw tracer")
+        opts.tracer = "raw"
     if match:
         given = [opt for opt, v in (("--name", name), ("-p", publish), ("-e", env),
                                     ("-v", volume), ("--user", user),
@@ -121,7 +129,9 @@ def record(
     if rec.total_loss and not allow_loss:
         lost = ", ".join(f"{k} {v}" for k, v in rec.loss if v)
         raise LossError(f"events were lost ({lost}); the recording at {out} is incomplete",
-                        hint="re-record, or accept it with --allow-loss")
+                        hint="a 32-bit program ran: re-record with --tracer raw (the default), "
+                             "which sees its calls" if dict(rec.loss).get("compat_unseen") else
+                             "re-record, or accept it with --allow-loss")
 
 
 def _progress(live_text: Text) -> Callable[[dict], None]:

@@ -34,7 +34,8 @@ from .correlate import Correlator, Seen
 from ..tool_errors import error_line
 from .pathres import PathResolver, proc_base
 from .wire import (
-    CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, ST_GEN_MASK,
+    CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, PER_SYSCALL_LOSS,
+    ST_GEN_MASK,
     SYSCALL_CLASSES, TASKS_ROW, TRACER_LOSS, URING_OPS, URING_ROW, Access, ArgIndex, Claim,
     CompatArch, Event,
     EventType, Loss, PrivExecEvent, RawTrace, SysClass, TaskState, TasksSlot, UringSlot,
@@ -141,7 +142,7 @@ class Tracer:
     def __init__(self, containers: bool = False, attach: bool = False, arch: str | None = None,
                  initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
                  own_pid_namespace: bool = True, capabilities: str | None = None,
-                 match: bool = False):
+                 match: bool = False, per_syscall: bool = False):
         if match and not containers:
             raise ValueError("match mode traces containers: containers=True")
         self.match = match
@@ -210,8 +211,18 @@ class Tracer:
             all_exits = True
         if verify:
             cflags.append("-DVERIFY")
+        # The entry side's design (docs/architecture.md, "The cost of recording"): "raw" (one
+        # program on raw_syscalls:sys_enter) or, asked for, "per-syscall" where it can run.
+        self.design, self.design_why = entry_design(per_syscall, match, all_exits, self.arch,
+                                                    ti_status is not None)
+        if self.design == PER_SYSCALL:
+            cflags.append("-DPERSYSCALL")
         try:
-            self.bpf, self.from_cache = _load_recorder(BPF, cflags)
+            # on_sys_exit is the exits' program (_attach_exits), the largest for the verifier
+            preload = () if all_exits else (("on_sys_exit", BPF.TRACEPOINT),)
+            if self.design == PER_SYSCALL:
+                preload += (("on_sys_enter", BPF.TRACEPOINT),)
+            self.bpf, self.from_cache = _load_recorder(BPF, cflags, preload)
         except Exception as e:  # bcc raises bare Exception on compile/load failure
             raise _explain_bpf_failure(e) from None
         self._fill_classes()
@@ -219,6 +230,9 @@ class Tracer:
             self._attach_cap_kprobe()
         if not all_exits:
             self._attach_exits()
+        self.entries: EntryEvents | None = None
+        if self.design == PER_SYSCALL:
+            self.entries = EntryEvents(self.bpf, self.arch, self._class_numbers())
         self.paths = PathResolver(os.fsencode(initial_cwd or "/"), proc_base)
         self.events = Correlator(self.paths, self._ms)  # what the streamed events say
         self.cgroups = self.events.cgroups  # (slot, v2 path) of each cgroup matched
@@ -228,6 +242,7 @@ class Tracer:
         self._kept: set[int] = set()
         self._t0: float | None = None
         self._stop_ms = 0
+        self._disarmed_at = 0.0
         self._dropped_at: dict[int, float] = {}  # dropped slot -> when (recycled later)
         self.stray_events = 0  # events naming a slot not handed out (ignored, counted)
         self._forget_at = time.monotonic()  # _forget_exited's last pass
@@ -254,6 +269,15 @@ class Tracer:
                 continue  # this architecture does not have it (e.g. open on aarch64)
             cls[ct.c_int(nr)] = ct.c_uint8(int(c))
             bits[ct.c_int(nr)] = ct.c_uint32(int(b))
+
+    def _class_numbers(self) -> set[int]:
+        """The syscall numbers with a class: their entry programs stay attached."""
+        out = set()
+        for name, _cb in self._classes():
+            nr = syscalls.number_of(self.arch, name)
+            if nr is not None:
+                out.add(nr)
+        return out
 
     def _classes(self):
         """The syscall classes to trace: without chdir when the kernel's own cwd completes
@@ -489,6 +513,7 @@ class Tracer:
         self.bpf.ring_buffer_poll(timeout_ms)
         self._announce()
         self._recycle()
+        self._disarm()
         self._forget_exited()
 
     # Per-task state (cwds, directory fds, what each process runs) of tasks that exited is
@@ -510,6 +535,20 @@ class Tracer:
         self.bpf.ring_buffer_consume()
         self._announce()
         self._recycle()
+        self._disarm()
+
+    DISARM_EVERY_S = 0.2
+
+    def _disarm(self) -> None:
+        """Per-syscall design: the seen syscalls without a class are handed to the detacher
+        (their first call is counted in the kernel already)."""
+        if self.entries is None:
+            return
+        now = time.monotonic()
+        if now - self._disarmed_at < self.DISARM_EVERY_S:
+            return
+        self._disarmed_at = now
+        self.entries.seen(self._row("counts", 0, MAX_NR))
 
     # --- reading per-slot arrays -----------------------------------------------------------
     def _row(self, name: str, slot: int, length: int) -> list[int]:
@@ -591,7 +630,8 @@ class Tracer:
             tracer_loss = self._row("loss", 0, LOSS_ROW)
             for raw in raws.values():
                 for i, name in enumerate(LOSS_SLOTS):
-                    raw.loss[name] = raw.loss.get(name, 0) + tracer_loss[i]
+                    if Loss(i) not in PER_SYSCALL_LOSS:  # match mode runs the raw design
+                        raw.loss[name] = raw.loss.get(name, 0) + tracer_loss[i]
         return {s: raw for s, raw in raws.items() if _saw_anything(raw)}
 
     def _snapshot(self, slots: list[int]) -> dict[int, RawTrace]:
@@ -704,7 +744,8 @@ class Tracer:
         raw.peak_tasks = self._row("tasks", slot, TASKS_ROW)[TasksSlot.PEAK]
         loss = self._row("loss", slot, LOSS_ROW)
         raw.loss = {name: loss[i] for i, name in enumerate(LOSS_SLOTS)
-                    if Loss(i) not in TRACER_LOSS or self.match}
+                    if (Loss(i) not in TRACER_LOSS or self.match)
+                    and (Loss(i) not in PER_SYSCALL_LOSS or self.design == PER_SYSCALL)}
         return raw
 
     def _used_path(self, k) -> bytes | None:
@@ -732,10 +773,154 @@ class Tracer:
         return out
 
     def close(self) -> None:
+        """Detach and unload. Each perf event's release waits for RCU grace periods (tens of
+        ms each on a busy host, serialised by the kernel): the tracepoints' events are handed
+        to a short-lived child whose exit releases them, so the recording ends at once."""
+        fds = []
+        if self.entries is not None:
+            fds += self.entries.take_all()
+        try:
+            tp = getattr(self.bpf, "tracepoint_fds", {})
+            fds += list(tp.values())
+            tp.clear()
+        except Exception:  # noqa: best effort, bcc's own cleanup below
+            pass
+        release_in_background(fds)
         try:
             self.bpf.cleanup()
         except Exception:  # cleanup is best effort at exit
             pass
+
+
+# --- the entry side's design --------------------------------------------------------------
+RAW, PER_SYSCALL = "raw", "per-syscall"
+DESIGNS = (RAW, PER_SYSCALL)
+
+# x86_64 syscalls whose sys_enter_<name> event is named for the kernel function, not the
+# syscall (arch/x86/entry/syscalls/syscall_64.tbl: entry point sys_newstat for stat, ...).
+# Events neither named for a syscall nor listed here stay attached for good.
+_EVENT_ALIASES = {
+    "x86_64": {"newstat": "stat", "newfstat": "fstat", "newlstat": "lstat",
+               "newuname": "uname", "sendfile64": "sendfile", "umount": "umount2"},
+}
+
+
+def entry_design(asked: bool, match: bool, all_exits: bool, arch: str,
+                 tells_compat: bool) -> tuple[str, str]:
+    """(the design, why the raw one runs when per-syscall was asked for, else "")."""
+    if not asked:
+        return RAW, ""
+    why = ("match mode (a container that starts later may not have seen a syscall: every "
+           "event would stay attached)" if match else
+           "--errnos or verify (every syscall's result, and calls seccomp refused, which "
+           "reach no entry event)" if all_exits else
+           "this kernel's BTF does not tell i386 programs apart (thread_info.status)"
+           if arch == "x86_64" and not tells_compat else "")
+    return (RAW, why) if why else (PER_SYSCALL, "")
+
+
+def release_in_background(fds: list[int]) -> None:
+    """Close perf event fds without waiting for the kernel's release of each: a child
+    inherits them and holds them until our copies are closed (it reads its stdin to the end),
+    and its exit releases them; our closes return at once. The child is reaped by a daemon
+    thread (or by init, if we end first)."""
+    import subprocess
+    import threading
+
+    fds = [fd for fd in fds if isinstance(fd, int) and fd >= 0]
+    if not fds:
+        return
+    child = None
+    try:
+        child = subprocess.Popen(["cat"], pass_fds=fds, stdin=subprocess.PIPE,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        pass  # no child: our closes below release them (slowly)
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    if child is not None:
+        child.stdin.close()  # its EOF: it exits, and the kernel releases the events there
+        threading.Thread(target=child.wait, daemon=True).start()
+
+
+class EntryEvents:
+    """The per-syscall design's entry side: on_sys_enter attached to syscalls:sys_enter_<name>
+    of every syscall the kernel traces. The syscalls with a class keep it; any other is
+    detached once seen (`seen`, from the counts), the most called first, by a thread of its
+    own: each detach waits for the kernel's grace periods. What a detached syscall does
+    later is not counted (counts are lower bounds)."""
+
+    def __init__(self, bpf, arch: str, keep: set[int]):
+        import threading
+        from bcc.libbcc import lib  # noqa: bcc is imported by now (tracer.py is its home)
+
+        self._lib, self._lock = lib, threading.Lock()
+        fn = bpf.load_func(b"on_sys_enter", bpf.TRACEPOINT)
+        self.fds: dict[str, int] = {}  # event -> perf fd, while attached
+        self.nr_of: dict[str, int] = {}  # event -> its syscall number, where known
+        aliases = _EVENT_ALIASES.get(arch, {})
+        events = _tracefs() / "events" / "syscalls"
+        for d in sorted(events.iterdir()):
+            if not d.name.startswith("sys_enter_"):
+                continue
+            name = d.name[len("sys_enter_"):]
+            fd = lib.bpf_attach_tracepoint(fn.fd, b"syscalls", d.name.encode())
+            if fd < 0:
+                self._close_all()
+                raise EnvironmentProblem(f"cannot attach to syscalls:{d.name}",
+                                         hint="record without --tracer per-syscall")
+            self.fds[d.name] = fd
+            nr = syscalls.number_of(arch, aliases.get(name, name))
+            if nr is not None and nr not in keep:
+                self.nr_of[d.name] = nr
+        self._pending: dict[str, int] = {}  # event -> calls seen, to detach
+        self._wake = threading.Event()
+        self._stop = False
+        self.detached = 0
+        self._thread = threading.Thread(target=self._detacher, daemon=True)
+        self._thread.start()
+
+    def seen(self, counts: list[int]) -> None:
+        """Slot 0's per-syscall counts: the events of seen syscalls without a class go."""
+        with self._lock:
+            for event, nr in self.nr_of.items():
+                if event in self.fds and nr < len(counts) and counts[nr]:
+                    self._pending[event] = counts[nr]
+        if self._pending:
+            self._wake.set()
+
+    def _detacher(self) -> None:
+        while not self._stop:
+            self._wake.wait(0.5)
+            self._wake.clear()
+            while not self._stop:
+                with self._lock:
+                    if not self._pending:
+                        break
+                    event = max(self._pending, key=self._pending.get)
+                    del self._pending[event]
+                    fd = self.fds.pop(event, None)
+                if fd is not None:
+                    self._lib.bpf_close_perf_event_fd(fd)
+                    self.detached += 1
+
+    def take_all(self) -> list[int]:
+        """Stop detaching; the fds still attached, for the caller to release."""
+        self._stop = True
+        self._wake.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            fds, self.fds = list(self.fds.values()), {}
+            self._pending.clear()
+        return fds
+
+    def _close_all(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds = {}
 
 
 # --- the compiled recorder, from the cache (profiler/bpfcache.py) or from clang ---------------
@@ -754,9 +939,11 @@ def recorder_key(cflags: list[str]) -> str:
                               bpfcache.source_identity(BPF_DIR), cflags)
 
 
-def _load_recorder(BPF, cflags: list[str]):
+def _load_recorder(BPF, cflags: list[str], preload: tuple[tuple[str, int], ...] = ()):
     """(the loaded recorder, whether it came from the cache). A cached entry the kernel
-    refuses, or any trouble with the cache, falls back to compiling (and re-storing)."""
+    refuses, or any trouble with the cache, falls back to compiling (and re-storing).
+    `preload`: (function, program type) of functions the caller will attach itself, loaded
+    from a cache entry beside the auto-attached ones."""
     where = cache_dir()
     key = None
     if str(where) != "off":
@@ -764,7 +951,7 @@ def _load_recorder(BPF, cflags: list[str]):
         entry = bpfcache.load_entry(key, where)
         if entry is not None:
             try:
-                return _cached_bpf(BPF, entry), True
+                return _cached_bpf(BPF, entry, preload), True
             except Exception:  # refused by the kernel, or bcc's bare Exception from an attach:
                 pass           # compiled below (whose error, if any, is the one reported)
     bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
@@ -822,10 +1009,44 @@ def _extract(bpf) -> bpfcache.Entry:
                           bpfcache.btf_of(btf_ids.pop()) if btf_ids else None, maps, funcs)
 
 
-def _cached_bpf(BPF, entry: bpfcache.Entry):
+def _autoloaded(BPF, entry: bpfcache.Entry) -> list[tuple[str, int]]:
+    """(function, program type) of the functions bcc attaches by their name."""
+    out = []
+    for f in entry.funcs:
+        if f.name.startswith("tracepoint__"):
+            out.append((f.name, BPF.TRACEPOINT))
+        elif f.name.startswith("raw_tracepoint__"):
+            out.append((f.name, BPF.RAW_TRACEPOINT))
+    return out
+
+
+def _load_side_by_side(objects: bpfcache.Loaded, jobs: list[tuple[str, int]]) -> dict[str, int]:
+    """Load the programs on every CPU at once (the verifier's time is most of a cached start;
+    bpf(2) runs without the GIL), the longest first. Name -> fd; on any refusal the loaded
+    ones are closed and the first error raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = sorted(jobs, key=lambda j: -len(objects.entry.func(j[0]).insns))
+    with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1) or 1) as pool:
+        futures = [(name, pool.submit(objects.load_prog, name, kind)) for name, kind in jobs]
+    fds, error = {}, None
+    for name, fut in futures:
+        try:
+            fds[name] = fut.result()
+        except Exception as e:  # noqa: the first refusal is the one reported
+            error = error or e
+    if error is not None:
+        for fd in fds.values():
+            os.close(fd)
+        raise error
+    return fds
+
+
+def _cached_bpf(BPF, entry: bpfcache.Entry, preload: tuple[tuple[str, int], ...] = ()):
     """A bcc.BPF over a cache entry instead of a compiled module: the maps and programs are
     the kernel's objects made by bpfcache.Loaded, and bcc's own code does the rest (tables,
-    attaching, ring buffer, cleanup)."""
+    attaching, ring buffer, cleanup). The auto-attached programs and `preload` are loaded side
+    by side before bcc attaches them."""
     from bcc import table as bcc_table  # noqa: bcc is imported by now
 
     kinds = {bcc_table.BPF_MAP_TYPE_HASH: bcc_table.HashTable,
@@ -844,6 +1065,9 @@ def _cached_bpf(BPF, entry: bpfcache.Entry):
             self.objects = bpfcache.Loaded(entry)
             atexit.register(self.cleanup)
             try:
+                jobs = _autoloaded(BPF, entry) + [j for j in preload if entry.func(j[0])]
+                for name, fd in _load_side_by_side(self.objects, jobs).items():
+                    self.funcs[name.encode()] = BPF.Function(self, name.encode(), fd)
                 self._trace_autoload()
             except BaseException:
                 self.cleanup()

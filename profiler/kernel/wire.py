@@ -147,11 +147,14 @@ class Loss(IntEnum):
     USER_READ_FAILED = 3, "reading a path or struct from user memory failed"
     ARG_OVERFLOW = 4, "a syscall argument had more distinct values than MAX_ARG_VALUES"
     SLOTS_EXHAUSTED = 5, "MATCH: a new container found every slot taken (it was not traced)"
+    COMPAT_UNSEEN = 6, "PERSYSCALL: a 32-bit program ran; its i386 syscalls were not seen"
 
 
 # Counted for the whole tracer (in slot 0's row), not for one container: match mode reports them
 # in every slot's RawTrace; a single-container recording cannot have them and does not list them.
 TRACER_LOSS = frozenset({Loss.SLOTS_EXHAUSTED})
+# Counted only by the per-syscall design (record.c PERSYSCALL): listed in its recordings only.
+PER_SYSCALL_LOSS = frozenset({Loss.COMPAT_UNSEEN})
 assert len(Loss) <= LOSS_ROW
 
 

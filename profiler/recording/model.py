@@ -23,7 +23,9 @@ from ..kernel.linux import cap_short
 # 1.8: metadata.image_facts (VOLUMEs, content below the tmpfs roots), metadata.restarts,
 #      container.name, mounts, networks, dns; files[].writer; the access kind map_exec
 #      (all additive)
-# 1.9: metadata.mode "harvest" and the top-level `harvest` block (profiler harvest; additive)
+# 1.9: metadata.mode "harvest" and the top-level `harvest` block (profiler harvest; additive);
+#      metadata.tracer (the entry side's design: "per-syscall" makes syscall counts lower
+#      bounds; absent: "raw"; additive)
 SCHEMA_VERSION = "1.9"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
@@ -375,6 +377,15 @@ class Metadata:
     image_facts: ImageFacts | None = None
     # 1.8: restarts the recorder made (record --restart): the run saw a later boot too.
     restarts: int = 0
+    # 1.9: the tracer's entry side (kernel/tracer.py DESIGNS): "raw" (every syscall counted),
+    # or "per-syscall" (a syscall's entry event is detached once seen: counts are lower
+    # bounds; i386 calls of 64-bit programs are not seen). Written only when not raw.
+    tracer: str = "raw"
+
+    @property
+    def counts_exact(self) -> bool:
+        """Whether syscall counts are every call (not lower bounds)."""
+        return self.tracer != "per-syscall"
 
     @property
     def container_runtime(self) -> str:
@@ -578,6 +589,8 @@ def to_dict(rec: Recording) -> dict:
         del d["metadata"]["image_facts"]
     if not d["metadata"]["restarts"]:
         del d["metadata"]["restarts"]
+    if d["metadata"]["tracer"] == "raw":  # 1.9, written only when not the default
+        del d["metadata"]["tracer"]
     if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
         d["metadata"].pop("capability_source")
     for key in ("engine", "runtime"):  # schema 1.6, written only when known
@@ -691,6 +704,7 @@ def from_dict(d: dict) -> Recording:
         runtime=md.get("runtime", ""),
         image_facts=_image_facts(md.get("image_facts")),
         restarts=md.get("restarts", 0),
+        tracer=md.get("tracer", "raw"),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}

@@ -65,6 +65,9 @@ class Options:
     # Restart the container once after the workload and run the workload again: the recording
     # then holds a later boot too (on the data the first boot left in its volumes).
     restart: bool = False
+    # The tracer's entry side (kernel/tracer.py DESIGNS): "raw", or "per-syscall" (issue 21:
+    # opt-in; a container started by record, or --exec; else the raw one runs, with a note).
+    tracer: str = "raw"
 
 
 @dataclass
@@ -113,7 +116,8 @@ class TracerLoader(Protocol):
 
     def __call__(self, containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
-                 capabilities: str | None = None, match: bool = False) -> TraceSource: ...
+                 capabilities: str | None = None, match: bool = False,
+                 per_syscall: bool = False) -> TraceSource: ...
 
 
 def bounding_from_config(caps: CapabilityConfig) -> int:
@@ -160,11 +164,30 @@ def _now() -> str:
 
 def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = False,
                  verify: bool = False, own_pid_namespace: bool = True, attach: bool = False,
-                 capabilities: str | None = None, match: bool = False):
+                 capabilities: str | None = None, match: bool = False,
+                 per_syscall: bool = False):
     from ..kernel.tracer import Tracer  # the bcc import happens only when we really trace
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
-                  capabilities=capabilities, match=match)
+                  capabilities=capabilities, match=match, per_syscall=per_syscall)
+
+
+PER_SYSCALL_NOTE = ("recorded with the per-syscall tracer (--tracer per-syscall): a syscall's "
+                    "entry event is detached once seen, so syscall counts are lower bounds; "
+                    "i386 calls of 64-bit programs (int $0x80) reach no such event and are "
+                    "not seen (a 32-bit program's exec is counted as loss)")
+
+
+def _design_notes(opts: Options, tracer) -> list[str]:
+    """What the recording must say of the tracer's design: per-syscall's limits, or why the
+    raw design ran although per-syscall was asked for."""
+    design = getattr(tracer, "design", "raw")
+    if design == "per-syscall":
+        return [PER_SYSCALL_NOTE]
+    if opts.tracer == "per-syscall":
+        why = getattr(tracer, "design_why", "") or "this recording mode"
+        return [f"--tracer per-syscall was not used ({why}): recorded with the raw tracer"]
+    return []
 
 
 def _caps_note(why: str | None) -> list[str]:
@@ -266,13 +289,15 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
     container = None
     tracer = None
     try:
-        # Compile the BPF program while the engine creates the container (both take ~1 s).
+        # Load the BPF program while the engine creates the container and we look below its
+        # mounts: the verifier works in the kernel and the engine in its daemon, side by side.
         box: dict = {}
 
         def load():
             try:
                 box["tracer"] = load_tracer(True, image.working_dir or "/", opts.all_errnos,
-                                            opts.verify, capabilities=caps)
+                                            opts.verify, capabilities=caps,
+                                            per_syscall=opts.tracer == "per-syscall")
             except BaseException as e:  # re-raised in the main thread
                 box["error"] = e
 
@@ -281,26 +306,27 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         try:
             container = engine.create(spec, labels={"io.profiler.session": session,
                                                     OWNER_LABEL: leftovers.owner_token()})
+            info = engine.describe(container)
+            empty = _empty_mounts(engine, container, info)
         finally:  # a tracer loaded for a container that failed is closed below all the same
             t.join()
             tracer = box.get("tracer")
         if "error" in box:
             raise box["error"]
-        info = engine.describe(container)
-        empty = _empty_mounts(engine, container, info)
         # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
-        # its own while the app runs; verify needs none.
+        # its own while the app runs (started after ours: the engine would share its start
+        # between the two); verify needs none.
         facts_box: dict = {}
         facts_thread = threading.Thread(
             target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
-        if not opts.verify:
-            facts_thread.start()
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
         t0 = time.monotonic()
         with Interrupt() as intr:
             engine.start(container)
+            if not opts.verify:
+                facts_thread.start()
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
             exit_code, wl_status, restarts = _drive(
@@ -318,8 +344,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             image_ref=spec.image, image=image, command=spec.command or (),
             workload=opts.workload, workload_status=wl_status, exit_code=exit_code,
             engine=engine, info=info, image_facts=facts)
-        metadata = replace(metadata, restarts=restarts)
+        metadata = replace(metadata, restarts=restarts, tracer=getattr(tracer, "design", "raw"))
         rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+        notes = _design_notes(opts, tracer) + notes
         if facts is None and not opts.verify:
             notes.append("the image's content could not be read (docker cp): emit keeps the "
                          "root writable where a tmpfs might hide a file the app used")
@@ -561,7 +588,8 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
     if not argv:
         raise UsageError("--exec needs a command after --", hint="profiler record --exec -- ls -l")
     check_command(argv)
-    tracer = (load_tracer or _load_tracer)(False, os.getcwd(), opts.all_errnos, capabilities=caps)
+    tracer = (load_tracer or _load_tracer)(False, os.getcwd(), opts.all_errnos, capabilities=caps,
+                                           per_syscall=opts.tracer == "per-syscall")
     try:
         go_r, go_w = os.pipe()
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -607,7 +635,9 @@ def record_exec(argv: list[str], opts: Options, progress: Progress | None = None
             raw = tracer.snapshot()
         metadata = _metadata("exec", raw.arch, started_at, ContainerConfig(working_dir=os.getcwd()),
                              command=argv, exit_code=status)
+        metadata = replace(metadata, tracer=getattr(tracer, "design", "raw"))
         rec, notes = build_recording(raw, metadata, cap_bounding=None)
+        notes = _design_notes(opts, tracer) + notes
         rec, more = _with_exec_files(rec, filecaps.from_host)
         return _finish(rec, _caps_note(caps_why) + notes + more, opts, None, intr.hit,
                        time.monotonic() - t0)
