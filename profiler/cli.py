@@ -42,7 +42,7 @@ def _root(
     """profiler: record what a container does, and turn it into least-privilege policy."""
 
 
-_COMMANDS = ("record", "emit", "verify", "diff", "harvest")  # modules of profiler.commands
+_COMMANDS = ("record", "emit", "verify", "diff", "harvest", "promote")  # modules of profiler.commands
 
 
 def _register(command: str = "") -> None:
@@ -83,7 +83,7 @@ def fatal(err: ProfilerError) -> int:
 
 # Commands that only read and write files (atomically, before they return), with no thread,
 # child process, temp dir or kernel object to clean up at exit.
-_PURE_COMMANDS = ("emit", "diff")
+_PURE_COMMANDS = ("emit", "diff", "promote")
 
 
 def main(argv: list[str] | None = None) -> int:

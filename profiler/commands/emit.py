@@ -22,6 +22,7 @@ from ..recording import coverage, project, recording_io
 from ..output import pipeline, policy_dir, project_policy, project_tree
 from ..policy.behalf_syscalls import behalf_names
 from ..errors import UsageError
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from ..render import apparmor, k8s
 from ..output.registry import FORMATS, RenderOptions, render
@@ -57,7 +58,8 @@ def _compat_text(policy: Policy) -> str:
          "name it has)")
 
 
-def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
+def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=(), complain: bool = False
+             ) -> None:
     t = Table(title=f"policy {policy.name} ({policy.arch}, {policy.runs} recording(s))")
     t.add_column("item")
     t.add_column("value")
@@ -89,6 +91,8 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
         h.add_row(label, ("yes " + d.value).strip() if d.apply else "no", escape(d.evidence),
                   escape(d.assumption))
     err.print(h)
+    if complain:
+        _explain_complain()
     verdict = k8s.pss_verdict(policy) if policy.image else None
     if verdict is not None:
         err.print("Pod Security Standards (k8s.yaml's pod; run.sh and compose.yaml as a pod):")
@@ -115,6 +119,19 @@ def _explain(policy: Policy, dropped: list[tuple[str, str]], recs=()) -> None:
     _explain_generalised(policy)
     for path, reason in dropped:
         err.print(f"dropped from AppArmor: {escape(ascii(path))} ({reason})")
+
+
+def _explain_complain() -> None:
+    """What complain mode logs, and what it cannot and therefore leaves at Docker's default
+    (profiler/policy/complain.py RULES)."""
+    t = Table(title="complain mode (--complain): what logs, and what stays at Docker's default")
+    for col in ("option", "enforced policy", "complain mode", "why"):
+        t.add_column(col)
+    for row in complain_mode.RULES:
+        t.add_row(*(escape(c) for c in row))
+    err.print(t)
+    err.print("capabilities and the hardening options are learned from training (or from "
+              "record --container/--match attached to production), never from harvested logs")
 
 
 def _explain_generalised(policy: Policy) -> None:
@@ -156,8 +173,12 @@ def emit(
                           "hardening option, what only some runs did, and each "
                           "generalisation beyond the recording with its reason.")] = False,
     complain: Annotated[bool, typer.Option(
-        "--complain", help="Log instead of refusing (seccomp SCMP_ACT_LOG, AppArmor complain "
-                           "mode): for a first rollout.")] = False,
+        "--complain", help="Deploy while production finishes the training: seccomp logs "
+                           "(SCMP_ACT_LOG) and AppArmor complains instead of refusing; options "
+                           "that cannot log (capabilities beyond Docker's default set, "
+                           "no-new-privileges, read-only, pids limit, user, network none) stay "
+                           "at Docker's default. Then `profiler harvest` and `profiler "
+                           "promote`.")] = False,
     no_arg_filters: Annotated[bool, typer.Option(
         "--no-arg-filters", help="Allow syscalls whatever their arguments.")] = False,
     allow_io_uring: Annotated[bool, typer.Option(
@@ -216,7 +237,7 @@ def emit(
         err.print(f"[yellow]warning:[/] {len(dropped)} path(s) dropped from the AppArmor "
                   f"profile (control characters or undecodable bytes); see --explain")
     if explain:
-        _explain(policy, dropped, recs)
+        _explain(policy, dropped, recs, complain)
 
     if fmt == "all":
         written = policy_dir.write_dir(output, {FORMATS[f].file: texts[f] for f in formats})
@@ -259,7 +280,7 @@ def _emit_project(directory: Path, fmt: str, output: Optional[Path], *, explain:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {escape(w)}")
         dropped = apparmor.dropped(sp.policy)
         if explain:
-            _explain(sp.policy, dropped)
+            _explain(sp.policy, dropped, complain=options.complain)
         elif dropped:
             err.print(f"[yellow]warning:[/] {escape(sp.service)}: {len(dropped)} path(s) dropped "
                       f"from the AppArmor profile (control characters or undecodable bytes); "

@@ -22,6 +22,7 @@ from ..errors import UsageError
 from . import pipeline, project_tree
 from .registry import FILE_NAMES
 from ..policy.reduce import sanitize_name
+from ..recording.model import Recording
 from ..render import override
 from ..render.override import ServicePolicy
 from .registry import FORMATS, RenderOptions, render
@@ -39,11 +40,16 @@ def policy_name(project: project_dir.Project, service: str) -> str:
 
 def policies(directory: Path, project: project_dir.Project, *, strict: bool = False,
              allow_io_uring: bool = False, formats: list[str] = (),
-             caps_unknown: str | None = None) -> list[ServicePolicy]:
-    """Every service's Policy, in the index's order (sorted by service)."""
+             caps_unknown: str | None = None, only: tuple[str, ...] | None = None,
+             extra: dict[str, list[tuple[Recording, str]]] | None = None) -> list[ServicePolicy]:
+    """Every service's Policy, in the index's order (sorted by service); only: those services
+    alone; extra: more evidence per service, merged after its recording (promote: what
+    `profiler harvest` read for it)."""
     recordings = project_dir.load_recordings(directory, project)
     out, names = [], {}
     for s in project.services:
+        if only is not None and s.name not in only:
+            continue
         name = policy_name(project, s.name)
         if name in names:
             raise UsageError(f"services {names[name]!r} and {s.name!r} both give the policy "
@@ -51,7 +57,9 @@ def policies(directory: Path, project: project_dir.Project, *, strict: bool = Fa
                              hint="rename one of the services (names differ only in case or "
                                   "'_' versus '-')")
         names[name] = s.name
-        policy = pipeline.policy([recordings[s.name]], [str(Path(directory) / s.recording)],
+        more = (extra or {}).get(s.name, [])
+        policy = pipeline.policy([recordings[s.name], *(r for r, _ in more)],
+                                 [str(Path(directory) / s.recording), *(n for _, n in more)],
                                  formats, strict=strict, allow_io_uring=allow_io_uring,
                                  caps_unknown=caps_unknown, name=name)
         out.append(ServicePolicy(s.name, policy))

@@ -47,7 +47,7 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("apparmor", "apparmor.profile",
            lambda p, o: apparmor.render(p, complain=o.complain, glob_threshold=o.glob_threshold),
            states_caps=True),
-    Format("caps", "caps.txt", lambda p, o: caps.render(p), states_caps=True),
+    Format("caps", "caps.txt", lambda p, o: caps.render(p, complain=o.complain), states_caps=True),
     Format("run", "run.sh", lambda p, o: run.render(p, **_filters(o)), states_caps=True,
            mode=0o755),
     Format("compose", "compose.yaml", lambda p, o: compose.render(p, **_filters(o)),

@@ -133,13 +133,17 @@ def check_pod(pod: dict, evidence: dict[str, str] | None = None) -> Verdict:
 def policy_evidence(policy) -> dict[str, str]:
     """control -> what the recording saw (for the reasons)."""
     ev = {}
-    if policy.capabilities:
-        used = [c for c in policy.capabilities if c not in policy.generalised_capabilities]
+    learned = policy.learned if policy.learned is not None else policy  # complain mode
+    if learned.capabilities:
+        used = [c for c in learned.capabilities if c not in learned.generalised_capabilities]
         ev["Capabilities"] = "; ".join(
             ([f"granted during the recording: {', '.join(used)}"] if used else [])
             + ([f"added for root beside the app's user: "
-                f"{', '.join(policy.generalised_capabilities)}"]
-               if policy.generalised_capabilities else []))
+                f"{', '.join(learned.generalised_capabilities)}"]
+               if learned.generalised_capabilities else []))
+    if policy.learned is not None:  # complain mode (policy/complain.py)
+        ev["Capabilities"] = "; ".join(filter(None, (ev.get("Capabilities"), (
+            "complain mode adds Docker's default set (a refused capability is not logged)"))))
     if 0 in policy.uids:
         ev["Running as Non-root"] = "uid 0 seen in the recording"
     if not policy.hardening.no_new_privileges.apply:

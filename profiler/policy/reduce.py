@@ -123,6 +123,9 @@ class Policy:
     # Families of the ICMP datagram ("ping") sockets the app opened (docker_defaults.py:
     # Docker's ping_group_range lets any gid open them).
     icmp_sockets: tuple[str, ...] = ()
+    # Complain mode (profiler/policy/complain.py relax): the learned policy this one relaxes for
+    # the container formats; None for every other policy.
+    learned: "Policy | None" = None
 
     def file_capability_of(self, cap: str) -> tuple[str, ...]:
         """The executables whose file capability `cap` ("CAP_X") is, sorted."""

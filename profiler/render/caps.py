@@ -6,6 +6,7 @@ What to do when a recording has no capability data is decided before rendering
 from __future__ import annotations
 
 from ..kernel.linux import cap_full, cap_short
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 
 
@@ -17,6 +18,9 @@ def cap_names(policy: Policy) -> list[str]:
 def reason(policy: Policy, name: str) -> str:
     """Why a capability is in the set (Docker's spelling in, one line out)."""
     cap = cap_full(name)
+    kept = complain_mode.cap_reason(policy, cap)
+    if kept:
+        return kept
     files = policy.file_capability_of(cap)
     if cap in policy.generalised_capabilities:
         return (f"{cap} was not used in the recording: root in the container (`docker exec` of "
@@ -29,9 +33,13 @@ def reason(policy: Policy, name: str) -> str:
 
 
 def added_notes(policy: Policy) -> dict[str, str]:
-    """Docker's name -> why, for the capabilities added beyond the recording by kind (the run
-    line, compose and k8s comment each; the rest were granted during the recording)."""
-    return {cap_short(c): reason(policy, cap_short(c)) for c in policy.generalised_capabilities}
+    """Docker's name -> why, for the capabilities added beyond the recording: by kind, and in
+    complain mode Docker's default set (the run line, compose and k8s comment each; the rest
+    were granted during the recording)."""
+    added = set(policy.generalised_capabilities)
+    if policy.learned is not None:
+        added |= set(policy.capabilities) - set(policy.learned.capabilities)
+    return {cap_short(c): reason(policy, cap_short(c)) for c in sorted(added)}
 
 
 def cap_args(policy: Policy) -> list[str]:
@@ -54,7 +62,13 @@ def line(names) -> str:
 KEEP_DEFAULT_NOTE = "capabilities were not recorded: Docker's default set is kept"
 
 
-def render(policy: Policy) -> str:
+COMPLAIN_NOTE = ("# complain mode: Docker's default set plus the capabilities granted in training "
+                 "(a refused capability is not logged; profiler/policy/complain.py)\n")
+
+
+def render(policy: Policy, *, complain: bool = False) -> str:
+    if complain:
+        policy = complain_mode.relax(policy)
     if policy.keep_default_caps:
         return f"# {KEEP_DEFAULT_NOTE} (emit --caps-unknown keep-default)\n"
-    return line(cap_names(policy))
+    return (COMPLAIN_NOTE if complain else "") + line(cap_names(policy))

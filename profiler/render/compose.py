@@ -5,6 +5,7 @@ spelled once, in templates/compose_security.j2, which the project override share
 
 from __future__ import annotations
 
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import k8s
@@ -63,6 +64,8 @@ def network_entries(policy: Policy) -> tuple[str, list[tuple[str, list[str]]], s
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
+    if complain:  # the options that cannot log are Docker's defaults (policy/complain.py)
+        policy = complain_mode.relax(policy)
     h = policy.hardening
     lists: dict[str, list[str]] = {}
     scalars: dict[str, str] = {}
@@ -106,4 +109,5 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         not_applied=not_applied(policy),
         pss=k8s.pss_verdict(policy).lines(),
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )

@@ -18,6 +18,7 @@ import re
 import yaml
 
 from ..kernel.linux import cap_full
+from ..policy import complain as complain_mode
 from ..policy import docker_defaults, pss
 from ..policy.reduce import Policy
 from . import caps as caps_render
@@ -67,6 +68,8 @@ def pss_verdict(policy: Policy) -> pss.Verdict:
 
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
+    if complain:  # the settings that cannot log are Docker's defaults (policy/complain.py)
+        policy = complain_mode.relax(policy)
     return _render(policy, complain, arg_filters, pss_verdict(policy).lines())
 
 
@@ -98,9 +101,9 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
               else caps_render.cap_names(policy)),
         cap_notes=[caps_render.reason(policy, n) for n in caps_render.cap_names(policy)
                    if policy.file_capability_of(cap_full(n))
-                   or cap_full(n) in policy.generalised_capabilities],
+                   or n in caps_render.added_notes(policy)],
         keep_default_caps=policy.keep_default_caps,
-        caps_noted=bool(policy.generalised_capabilities) and not policy.keep_default_caps,
+        caps_noted=bool(caps_render.added_notes(policy)) and not policy.keep_default_caps,
         h=h,
         uid=uid,
         gid=gid,
@@ -112,4 +115,5 @@ def _render(policy: Policy, complain: bool, arg_filters: bool, pss_lines: list[s
         sysctls=[r for r in relied if r.sysctl],
         pss=pss_lines,
         not_applied=not_applied(policy),
+        complain_header=complain_mode.HEADER if complain else (),
     )

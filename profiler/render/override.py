@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import templating
@@ -33,8 +34,11 @@ class ServicePolicy:
     policy: Policy
 
 
-def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -> dict:
-    p = sp.policy
+def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str,
+             complain: bool = False) -> dict:
+    p = complain_mode.relax(sp.policy) if complain else sp.policy
+    # complain mode mounts the volumes the enforced policy will: the data carries over
+    read_only = (p.learned or p).hardening.read_only.apply
     return dict(
         service=sp.service,
         name=p.name,
@@ -47,7 +51,7 @@ def _context(sp: ServicePolicy, policy_root: PurePosixPath, seccomp_file: str) -
         # project's own mounts stay as the project's file has them (compose keeps their data)
         volumes=[(f"{sp.service}-{v.slug}:{v.target}" if v.kind == "named" else v.target,
                   v.evidence) for v in p.hardening.volumes
-                 if v.for_writes and p.hardening.read_only.apply],
+                 if v.for_writes and read_only],
         seccomp=str(policy_root / sp.service / seccomp_file),
         not_applied=not_applied(p),
     )
@@ -59,7 +63,7 @@ def render(services: list[ServicePolicy], *, project: str, source: str,
     """The override text. policy_root: the absolute directory holding `<service>/seccomp_file`
     and `<service>/apparmor.profile`, and the override and load script under the names given
     (output/project_tree.py names the files)."""
-    contexts = [_context(s, policy_root, seccomp_file)
+    contexts = [_context(s, policy_root, seccomp_file, complain)
                 for s in sorted(services, key=lambda s: s.service)]
     return templating.render(
         "compose.security.yaml.j2",
@@ -71,6 +75,7 @@ def render(services: list[ServicePolicy], *, project: str, source: str,
         load_script=str(policy_root / load_script),
         services=contexts,
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )
 
 

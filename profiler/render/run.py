@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..policy import complain as complain_mode
 from ..policy.reduce import Policy
 from . import caps as caps_render
 from . import k8s
@@ -146,6 +147,8 @@ def _generalised_text(policy: Policy, allowed) -> str:
 
 def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) -> str:
     image = require_image(policy)
+    if complain:  # the options that cannot log are Docker's defaults (policy/complain.py)
+        policy = complain_mode.relax(policy)
     prof = seccomp_render.profile(policy, complain=complain, arg_filters=arg_filters)
     allowed = seccomp_render.allowed_names(prof)
     h = policy.hardening
@@ -168,6 +171,8 @@ def render(policy: Policy, *, complain: bool = False, arg_filters: bool = True) 
         seccomp_comment=(f"{len(allowed)} syscalls allowed ({len(policy.syscalls)} the app "
                          f"used, {_generalised_text(policy, allowed)}the rest the container "
                          f"runtime's and the kernel's on its behalf)"
-                         + ("; complain mode: logs, refuses nothing" if complain else "")),
+                         + ("; complain mode: logs what it would refuse (its ENOSYS answers stay: libc falls "
+                            "back, as it will enforced)" if complain else "")),
         complain=complain,
+        complain_header=complain_mode.HEADER if complain else (),
     )

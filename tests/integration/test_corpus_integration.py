@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import socket
 import sys
 from pathlib import Path
 
 import pytest
+
+from test_record_integration import free_port_in
 
 pytestmark = pytest.mark.root
 
@@ -45,14 +46,7 @@ KNOWN_FAILING: dict[str, tuple[str, str]] = {}
 def _free_port() -> int:
     """A free host port in 19050-19099 (the corpus's range is 19000-19099; bench/corpus.py
     uses each app's own port below 19050)."""
-    for port in range(19050, 19100):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.fail("no free port in 127.0.0.1:19050-19099")
+    return free_port_in(19050, 19099)
 
 
 def test_the_corpus_has_twelve_apps_across_runtimes():

@@ -45,6 +45,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def free_port_in(first: int, last: int) -> int:
+    """A free host port in 127.0.0.1:first-last (a test's own range on a shared host)."""
+    import socket
+    for port in range(first, last + 1):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.fail(f"no free port in 127.0.0.1:{first}-{last}")
+
+
 def sample_options(sample) -> tuple[list[str], dict]:
     """`record`/`verify` options for a sample on a free host port (the workload reads it from
     the sample's port variable), so that parallel sessions do not collide."""
