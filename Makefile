@@ -3,6 +3,7 @@
 # Needs root on a Debian 12 host.
 #
 #   make demo      set up, record the nginx sample under its workload, emit its policy
+#                  (DEMO_PORT=N publishes it on 127.0.0.1:N instead of 18080)
 #   make test      set up, run the test suite (PYTEST_ARGS="-k foo -x" passes options through)
 #   make bench     set up, run every bench/*_bench.py (the corpus has its own target)
 #   make corpus    set up, run the real-app corpus (bench/corpus.py; APPS=redis,nodejs selects)
@@ -20,6 +21,8 @@ PYTEST_ARGS ?=
 HOSTS ?=
 
 APPS ?=
+# host port of the demo's nginx (127.0.0.1): make demo DEMO_PORT=19080
+DEMO_PORT ?= 18080
 
 .PHONY: setup demo test bench samples test-hosts fixtures corpus
 
@@ -31,7 +34,7 @@ samples:
 
 demo: setup
 	@mkdir -p out
-	$(PROFILER) record profiler-sample-nginx -p 127.0.0.1:18080:80 --ready-port 18080 --workload samples/nginx/workload.sh -o out/nginx.recording.yaml
+	PROFILER_SAMPLE_PORT=$(DEMO_PORT) $(PROFILER) record profiler-sample-nginx -p 127.0.0.1:$(DEMO_PORT):80 --ready-port $(DEMO_PORT) --workload samples/nginx/workload.sh -o out/nginx.recording.yaml
 	$(PROFILER) emit out/nginx.recording.yaml --format all -o out/nginx-policy
 	@echo "demo: recording in out/nginx.recording.yaml, policy files in out/nginx-policy/:"
 	@ls -1 out/nginx-policy

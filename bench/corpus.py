@@ -499,6 +499,12 @@ def markdown(results: list[Result], tot: dict) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _bad_input(message: str) -> None:
+    """One line and exit 2, as profiler's own bad-input errors."""
+    print(f"bench/corpus.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--apps", help="comma-separated app names (default: all of samples/corpus)")
@@ -518,9 +524,16 @@ def main() -> None:
                     help="publish app i on PORT+i instead of its own port (ports 19000-19099)")
     a = ap.parse_args()
     if a.from_json:
-        data = json.loads(a.from_json.read_text())
-        known = set(Result.__dataclass_fields__)
-        results = [Result(**{k: v for k, v in r.items() if k in known}) for r in data["results"]]
+        try:
+            data = json.loads(a.from_json.read_text())
+            known = set(Result.__dataclass_fields__)
+            results = [Result(**{k: v for k, v in r.items() if k in known})
+                       for r in data["results"]]
+        except OSError as e:
+            _bad_input(f"{a.from_json}: {e.strerror}")
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            _bad_input(f"{a.from_json}: not the JSON bench/corpus.py writes ({e.__class__.__name__}: "
+                       f"{str(e).splitlines()[0] if str(e) else ''})")
         for r in results:  # fields an older run did not fill, from its kept files
             policy = Path(data.get("work", "")) / f"{r.app}-policy"
             if r.apparmor_ok is None and policy.is_dir():
@@ -539,7 +552,7 @@ def main() -> None:
     names = a.apps.split(",") if a.apps else list(apps)
     unknown = [n for n in names if n not in apps]
     if unknown:
-        sys.exit(f"bench/corpus.py: no corpus app {', '.join(unknown)} (have: {', '.join(apps)})")
+        _bad_input(f"no corpus app {', '.join(unknown)} (have: {', '.join(apps)})")
     work = a.work or Path(tempfile.mkdtemp(prefix="profiler-corpus."))
     work.mkdir(parents=True, exist_ok=True)
     from rich.console import Console

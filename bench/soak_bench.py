@@ -83,7 +83,8 @@ def main() -> int:
     others: list[subprocess.Popen] = []
     rows = []
     with Churn(workers=a.churn_workers) as churn:
-        churn.wait_for(2)
+        if a.churn_workers:
+            churn.wait_for(2)
         if not a.no_other_tracers:
             if shutil.which("bpftrace"):
                 others.append(subprocess.Popen(["bpftrace", "-e", BPFTRACE],

@@ -16,6 +16,12 @@ from rich.markup import escape
 from . import __version__
 from .errors import ProfilerError
 
+try:  # typer 0.26+ carries its own click
+    from typer._click.exceptions import ClickException, UsageError
+    from typer.exceptions import Abort
+except ImportError:  # older typer runs on click itself
+    from click.exceptions import Abort, ClickException, UsageError
+
 app = typer.Typer(
     name="profiler",
     help="Learn least privilege from behaviour: record with eBPF, emit policy, verify, diff.",
@@ -115,12 +121,24 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: list[str], command: str = "") -> int:
     _register(command)
     try:
-        app(args=args, standalone_mode=True)
-    except SystemExit as e:  # click ends every run, good or bad, with SystemExit
+        # Not standalone: a usage error comes here as an exception (one line and a hint below)
+        # instead of click's usage block and boxed panel; typer.Exit(code) comes back as code.
+        rv = app(args=args, standalone_mode=False)
+    except SystemExit as e:
         if e.code is None or isinstance(e.code, int):
             return e.code or 0
         print(e.code, file=sys.stderr)
         return 1
+    except UsageError as e:  # a wrong option or argument: exit 2, as click's own
+        if not e.format_message().strip():  # no arguments at all: the help was the answer
+            return e.exit_code
+        where = f"profiler {command} --help" if command in _COMMANDS else "profiler --help"
+        return fatal(ProfilerError(e.format_message(), hint=f"see `{where}`"))
+    except ClickException as e:  # e.g. a file click itself could not open
+        return fatal(ProfilerError(e.format_message(), exit_code=e.exit_code))
+    except Abort:
+        err_console.print("interrupted; nothing was written")
+        return 130
     except ProfilerError as e:
         return fatal(e)
     except KeyboardInterrupt:
@@ -134,7 +152,7 @@ def _run(args: list[str], command: str = "") -> int:
         if os.environ.get("PROFILER_DEBUG"):
             raise
         return 3
-    return 0
+    return rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..errors import EnvironmentProblem, UsageError
+from ..errors import ContainerGone, EnvironmentProblem, UsageError
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -63,7 +63,19 @@ def harvest(
     if (duration is not None) and not follow:
         raise UsageError("--duration is for --follow")
     selectors = tuple(project.parse_selector(m) for m in match or ())
-    store.prepare(output)
+    engine = Engine()
+
+    def known() -> None:
+        # A first harvest of a container the engine never heard of is a typo, not an empty
+        # harvest (a resumed one may outlive its container: its directory says it existed).
+        if container and not (output / store.STATE_FILE).exists():
+            try:
+                engine.container(container)
+            except ContainerGone:
+                raise UsageError(f"no container named {container!r}",
+                                 hint="`docker ps -a` lists them; nothing was written") from None
+
+    store.prepare(output, check=known)
     state = store.load_state(output)
     if state is None:
         from ..harvest.state import State
@@ -73,7 +85,6 @@ def harvest(
     if state.source and state.source != src.name:
         raise UsageError(f"{output}: this harvest reads {state.source}, not {src.name}",
                          hint="use another -o DIR for another source")
-    engine = Engine()
     try:
         root = v2_root()
     except EnvironmentProblem:

@@ -110,14 +110,18 @@ def load_state(directory: Path) -> State | None:
     return loads(text, str(p))
 
 
-def prepare(directory: Path) -> None:
-    """Make the output directory (its parent must exist); refuse one that is not a harvest's."""
+def prepare(directory: Path, check=None) -> None:
+    """Make the output directory (its parent must exist); refuse one that is not a harvest's.
+    `check()`, when given, runs after those refusals and before anything is made (it raises
+    to refuse)."""
     if directory.exists() and not directory.is_dir():
         raise UsageError(f"{directory}: exists and is not a directory")
     if directory.is_dir() and not (directory / STATE_FILE).exists() and \
             any(p for p in directory.iterdir() if not p.name.startswith(".")):
         raise UsageError(f"{directory}: a directory that holds no harvest ({STATE_FILE})",
                          hint="give harvest an empty or new directory of its own (-o DIR)")
+    if check is not None:
+        check()
     try:
         directory.mkdir(exist_ok=True)
     except FileNotFoundError:

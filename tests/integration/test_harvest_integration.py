@@ -243,3 +243,13 @@ def test_netlink_receives_every_record_the_printk_limit_would_thin(complain, doc
     rec = recording_io.load(evidence)
     assert _names(evidence)["pipe2"] == 30
     assert rec.harvest.source == "netlink"
+
+
+def test_a_first_harvest_of_a_container_nobody_knows_is_bad_input(docker_client, tmp_path):
+    """A typo in --container: one line, exit 2, nothing written (it used to write an empty
+    harvest and exit 0)."""
+    out = tmp_path / "h"
+    proc = run(["harvest", "--container", f"nosuch-{uuid.uuid4().hex[:8]}", "-o", str(out)])
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: no container named") and "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -20,5 +20,11 @@ step "persistent message"; amqp put "$marker" || fail "publish the persistent me
 restart_container amqp smoke
 step "data after the restart"
 amqp get "$marker" || fail "persistent message lost"
-ctl list_users | grep -q "u-$marker" || fail "user added before the restart is lost"
+# rabbitmqctl may answer before the restarted node has loaded its user table (AMQP is up
+# first): ask for 30 s before calling the user lost; a lost user stays lost.
+for _ in $(seq 30); do
+    users=$(ctl list_users 2>&1) && grep -q "u-$marker" <<<"$users" && break
+    sleep 1
+done
+grep -q "u-$marker" <<<"$users" || fail "user added before the restart is lost ($(tail -n 1 <<<"$users"))"
 echo "rabbitmq production: ok"
