@@ -210,6 +210,7 @@ def test_bad_selectors(fake_host, selectors, why):
 
 
 def test_first_ctrl_c_stops_gracefully_and_keeps_the_recordings(fake_host):
+    before = signal.getsignal(signal.SIGINT)  # SIG_IGN under a shell's background job
     web = _ctr(1, "web")
     fleet = FakeFleet(web)
     tracer = FakeTracer(containers={web.id: _raw(READ)})
@@ -220,7 +221,7 @@ def test_first_ctrl_c_stops_gracefully_and_keeps_the_recordings(fake_host):
     assert out.interrupted and out.services[0].recording.syscalls
     assert out.services[0].recording.metadata.workload.exit_status is None
     assert fleet.calls == [f"stop {web.name} 7"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # the handler given back
 
 
 def test_second_ctrl_c_aborts_and_still_stops_commands_containers(fake_host):
