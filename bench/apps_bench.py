@@ -26,6 +26,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+from record_bench import _wait_port  # noqa: E402
 PROFILER = [str(REPO / ".venv" / "bin" / "profiler")]
 DESIGNS = ("raw", "per-syscall")
 
@@ -64,24 +67,12 @@ APPS = {
 }
 
 
-def _wait_port(port: int, timeout: float = 60) -> None:
-    import socket
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"port {port} never opened")
-
-
 def untraced(app: str, port: int, a) -> float:
     image, cport, load, parse = APPS[app]
     cid = sh(["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:{cport}", image],
              check=True).stdout.strip()
     try:
-        _wait_port(port)
+        _wait_port(port, timeout=60)
         time.sleep(1)  # the app's own start (redis loads its AOF, caddy its config)
         return parse(sh(["sh", "-c", load(port, a)]).stdout)
     finally:

@@ -284,9 +284,11 @@ def nginx_ratio(work: Path, rounds: int, seconds: int, port: int = 18090,
     return (statistics.median(traced) / statistics.median(plain) if plain else 0.0), traced, plain
 
 
-def _wait_port(port: int) -> None:
+def _wait_port(port: int, timeout: float = 10) -> None:
+    """Until something accepts on 127.0.0.1:port; exits the bench after `timeout` seconds."""
     import socket
-    for _ in range(100):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
