@@ -212,8 +212,13 @@ def test_sample_is_well_formed(name):
 
 
 def test_makefile_demo_matches_the_nginx_sample():
+    import re
+
     s = load_sample("nginx")
-    demo = (REPO / "Makefile").read_text()
+    makefile = (REPO / "Makefile").read_text()
+    port = re.search(r"^DEMO_PORT \?= (\d+)$", makefile, re.M).group(1)  # make demo DEMO_PORT=N
+    demo = makefile.replace("$(DEMO_PORT)", port)
+    assert f"PROFILER_SAMPLE_PORT={s.ready_port} " in demo
     assert f"record {s.image} -p {s.publish[0]} --ready-port {s.ready_port} " \
            f"--workload samples/nginx/{s.spec['workload']} " in demo
 
