@@ -166,9 +166,14 @@ def _int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
+# The last second of year 9999: every time harvest writes is printed as an ISO date
+# (store.iso), and gmtime refuses what lies much beyond (OverflowError, EOVERFLOW).
+MAX_EPOCH = 253402300799
+
+
 def _num(v) -> bool:
-    """A time or an amount: a number, not negative, not NaN or infinite."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
+    """A time or an amount: a number, not negative, not NaN, at most MAX_EPOCH."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= MAX_EPOCH
 
 
 # ---------------------------------------------------------------------------------------------
