@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..kernel import syscalls as sctab
 from ..kernel.linux import cap_full
+from ..kernel.proc import start_ticks
 from ..errors import EngineError
 from .attribute import ContainerMeta, Index, Selection
 from .records import Drop, Record, is_runtime, parse_line
@@ -38,12 +39,8 @@ class _ProcClock:
     def started(self, pid: int) -> float | None:
         if self._btime is None:
             return None
-        try:
-            stat = (self._proc / str(pid) / "stat").read_text()
-            ticks = int(stat.rsplit(")", 1)[1].split()[19])
-        except (OSError, ValueError, IndexError):
-            return None
-        return self._btime + ticks / self._hz
+        ticks = start_ticks(pid, self._proc)
+        return None if ticks is None else self._btime + ticks / self._hz
 
 
 class Harvester:

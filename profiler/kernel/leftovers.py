@@ -27,6 +27,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from .proc import start_ticks
+
 STATE_DIR = Path(os.environ.get("PROFILER_STATE_DIR", "/run/profiler/runs"))
 KINDS = ("apparmor", "path", "compose")
 # Every container profiler creates carries its owner (engine.create's labels): a run killed
@@ -37,14 +39,10 @@ APPARMOR_REMOVE = Path("/sys/kernel/security/apparmor/.remove")
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (/proc/PID/stat field 22), or None
-    when there is no such process. Field 2 (comm) may hold spaces and parentheses: split after
-    its closing parenthesis."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()[19]
+    """The process's start time as it stands in an owner token (proc.start_ticks), or None
+    when there is no such process."""
+    ticks = start_ticks(pid)
+    return None if ticks is None else str(ticks)
 
 
 def _pid_namespace() -> str:
