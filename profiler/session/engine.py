@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import ContainerGone, EngineError, UsageError
-from ..kernel.leftovers import OWNER_LABEL
+from ..kernel.leftovers import OWNER_LABEL, owner_token
 from ..recording.model import PATH_ENV_NAMES, ImageEntry, ImageFacts, Mount, NetworkAttachment
 from ..recording.run_options import FIELD_OPTION
 from ..tool_errors import error_line
@@ -361,11 +361,14 @@ class Engine:
         """The image's content below IMAGE_ROOTS and its VOLUMEs (what a tmpfs or a volume
         there would hide or be seeded with), read from a container created from it and never
         started (`docker cp` of each directory: a tar stream whose headers are kept), then
-        removed with its anonymous volumes. None when the engine refused (said by the caller)."""
+        removed with its anonymous volumes. None when the engine refused (said by the caller).
+        It carries the owner label like every container profiler makes: a run killed while
+        reading it leaves it to the next run's sweep (kernel/leftovers.py)."""
         try:
             c = self.client.containers.create(image_id, entrypoint=["/profiler-never-started"],
                                               network_disabled=True,
-                                              labels={"io.profiler.inspect": "1"})
+                                              labels={"io.profiler.inspect": "1",
+                                                      OWNER_LABEL: owner_token()})
         except self._docker.errors.APIError:
             return None
         try:

@@ -64,3 +64,46 @@ def test_image_facts_read_the_owners_and_modes_below_etc(docker_client):
     assert facts is not None and "/etc" in facts.inspected
     shadow = next(e for e in facts.entries if e.path == "/etc/shadow")
     assert (shadow.type, shadow.uid, shadow.gid, shadow.mode) == ("file", 0, 42, 0o640)
+
+
+@pytest.mark.root
+def test_image_facts_container_is_owned_so_a_killed_runs_sweep_removes_it(docker_client,
+                                                                          monkeypatch):
+    """A run killed while it reads the image's facts leaves the never-started container behind
+    (found on the lab host after the SIGKILL fault tests): it carries the owner label, and the
+    next run's sweep removes it once its owner is gone."""
+    import subprocess
+    import sys
+
+    from profiler.kernel import leftovers
+    from profiler.session.engine import Engine
+
+    image = docker_client.images.get("profiler-base:bookworm")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = leftovers.owner_token(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    from docker.models.containers import ContainerCollection
+
+    real_create = ContainerCollection.create
+    made = []
+
+    def create(self, *a, **kw):  # the container as image_facts makes it, owned by the dead process
+        assert kw["labels"][leftovers.OWNER_LABEL] == leftovers.owner_token()
+        kw["labels"] = dict(kw["labels"], **{leftovers.OWNER_LABEL: dead})
+        c = real_create(self, *a, **kw)
+        made.append(c.id)
+        raise SystemExit("killed")  # as SIGKILL would: image_facts' clean-up never runs
+
+    monkeypatch.setattr(ContainerCollection, "create", create)
+    with pytest.raises(SystemExit):
+        Engine().image_facts(image.id, ())
+    monkeypatch.undo()
+    assert made and docker_client.containers.get(made[0]).labels["io.profiler.inspect"] == "1"
+    done = leftovers.sweep(Engine(), state_dir=None)
+    assert any(line.startswith("container ") for line in done)
+    import docker
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(made[0])
