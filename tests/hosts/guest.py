@@ -24,6 +24,18 @@ must survive it; the app confined by the profile in enforce mode before and afte
 negative-seccomp -> negative-apparmor-verify (`profiler verify` with a workload writing and
 executing what training never did must fail and name both AppArmor denials).
 
+The loop of issue 19 on an AppArmor host (SHARE/harvest names samples, harness --harvest;
+run_harvest): record with the sample's workload -> emit (the training policy) -> gap (`profiler
+verify` of that policy with a workload doing what training never did, HARVEST_WORKLOAD: must
+fail) -> emit-complain -> complain-run (the complain policy's run.sh, AppArmor profile loaded in
+complain mode, seccomp SCMP_ACT_LOG, serving that workload while `profiler harvest --follow
+--source auto` reads the kernel log: auditd's log where auditd runs, else /dev/kmsg) -> harvest
+(the harvester's exit and its evidence file) -> attributed (the evidence names the container's
+service, with AppArmor ALLOWED items, the file written and the program executed, and the
+seccomp item, the syscall made) -> diff (lists them) -> promote -> verify-promoted (the
+promoted policy, AppArmor enforced, passes the workload). The kernel's audit lines of the run
+are kept in SHARE/logs/LABEL-audit.log (fixtures for tests/harvest/).
+
 Across hosts (harness --cross): every recording made here is also copied to
 SHARE/recordings/; when the harness put another host's recordings in SHARE/foreign/ORIGIN/,
 each is emitted and verified here as production would see a policy recorded elsewhere: a kernel
@@ -47,6 +59,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -81,6 +94,15 @@ TIMEOUTS = {
     "production": 1500,
     "negative-apparmor-verify": 1200,
     "cross-production": 1500,
+    # the complain -> harvest -> promote loop (run_harvest)
+    "gap": 1200,
+    "emit-complain": 600,
+    "complain-run": 900,
+    "harvest": 300,
+    "attributed": 120,
+    "diff": 300,
+    "promote": 600,
+    "verify-promoted": 1200,
 }
 
 # The first line that says what went wrong; profiler's CLI prints exactly one "error:" line.
@@ -592,6 +614,215 @@ def negative_apparmor_verify(g: Guest, name: str, label: str, policy: Path, env:
            env=env, check=apparmor_named(NEGATIVE_WRITE, NEGATIVE_EXEC))
 
 
+# --- the complain -> harvest -> promote loop (issue 19), harness --harvest -------------------
+
+# What training never did, in the app's container (docker exec, as an admin would): a shell
+# writes a file outside the learned AppArmor profile (/tmp: a tmpfs under the enforced run.sh,
+# writable by the app's user) and executes programs training never ran, one of which makes a
+# syscall outside the learned seccomp profile (unshare(CLONE_NEWUSER): no capability needed).
+# The last exec keeps the process alive for a few seconds, so that harvest finds its
+# container while it lives (the records of a process gone before harvest looked it up cannot
+# be attributed: README, "What the loop cannot see").
+HARVEST_WRITE = "/tmp/profiler-harvest-probe"
+HARVEST_EXEC = "/usr/bin/unshare"
+HARVEST_SYSCALL = "unshare"
+HARVEST_WORKLOAD = f"""#!/bin/bash
+# The harvest leg's workload (tests/hosts/guest.py): the sample's training workload, then what
+# training never did; fails, as an app would, when either is refused.
+set -euo pipefail
+@TRAINING@
+docker exec "$PROFILER_CONTAINER_ID" sh -c \\
+    'echo harvested >{HARVEST_WRITE} && test -s {HARVEST_WRITE} && exec {HARVEST_EXEC} -U sleep 4'
+echo "harvest workload: passed"
+"""
+HARVEST_QUIET = 15  # seconds of harvest after the workload, nothing new: promote's quiet period
+
+
+def harvest_check(service: str):
+    """A step check for the harvest file: this service's, from a real source, with AppArmor
+    ALLOWED evidence (the file written, the program executed) and seccomp evidence (the
+    syscall), every record attributed. The summary line goes in the log (check_output)."""
+    def check(rc, output):
+        if rc != 0:
+            return f"exit {rc}: {first_error(output)}"
+        m = re.search(r"^harvest-summary: (\{.*\})$", output, re.M)
+        if not m:
+            return f"no summary: {first_error(output)}"
+        h = json.loads(m.group(1))
+        missing = []
+        if h["service"] != service:
+            missing.append(f"service {service} (got {h['service']})")
+        if HARVEST_SYSCALL not in h["syscalls"]:
+            missing.append(f"seccomp: syscall {HARVEST_SYSCALL}")
+        if "write" not in h["files"].get(HARVEST_WRITE, []):
+            missing.append(f"AppArmor: write of {HARVEST_WRITE}")
+        if HARVEST_EXEC not in h["executables"]:
+            missing.append(f"AppArmor: exec of {HARVEST_EXEC}")
+        if missing:
+            return (f"not harvested: {', '.join(missing)} (source {h['source']}, {h['records']} "
+                    f"records, {h['dropped']} dropped, unattributed {h['unattributed']})")
+        return ""
+    return check
+
+
+# Prints the harvest file's evidence as one JSON line (the venv's python: it has yaml).
+HARVEST_SUMMARY = r"""
+import json, sys
+from pathlib import Path
+from profiler.recording import recording_io
+f = Path(sys.argv[1])
+r = recording_io.load(f)
+h = r.harvest
+print("harvest-summary: " + json.dumps({
+    "service": f.name.removesuffix(".harvest.yaml"),
+    "source": h.source, "records": h.records, "runtime_records": h.runtime_records,
+    "dropped": h.dropped, "unattributed": h.unattributed, "containers": list(h.containers),
+    "syscalls": sorted(r.syscall_names),
+    "files": {x.path: list(x.ok) for x in r.files},
+    "executables": [e.path for e in r.processes.executables],
+    "new_items": h.new_items, "last_new": h.last_new}))
+"""
+
+
+def kernel_audit_lines(dest: Path, since: float) -> None:
+    """The kernel's audit lines (seccomp, AppArmor, drops) since `since` (epoch seconds), from
+    the journal's kernel log (dmesg's own times are since boot), and auditd's log if any: the
+    raw material of tests/harvest/'s fixtures."""
+    want = r"type=1326|type=SECCOMP|type=1400|type=AVC|apparmor=|kauditd_printk_skb|audit_lost"
+    script = (f"journalctl -k -o short-unix --no-pager --since @{int(since)} 2>/dev/null "
+              f"| grep -E '{want}'; "
+              f"test -f /var/log/audit/audit.log && grep -E '{want}' /var/log/audit/audit.log "
+              f"| tail -n 2000; "
+              f"echo '--- dmesg (since boot)'; dmesg | grep -E '{want}' | tail -n 400; true")
+    with dest.open("w") as f:
+        subprocess.run(["bash", "-c", script], stdout=f, stderr=subprocess.STDOUT, timeout=300)
+
+
+def run_harvest(g: Guest, name: str) -> None:
+    """The loop of issue 19 on this host, for samples/NAME (module docstring)."""
+    profiler = str(CLONE / ".venv/bin/profiler")
+    spec = sample_spec(name)
+    label = f"harvest-{slug(name)}"
+    image = spec["image"]
+    publish = list((spec.get("run") or {}).get("publish") or [])
+    port = spec.get("ready_port")
+    env = {spec["port_env"]: str(port)} if spec.get("port_env") and port else {}
+    training = str(CLONE / "samples" / name / spec["workload"])
+    out = CLONE / "out" / label
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    rec, policy, complain = out / "app.recording.yaml", out / "policy", out / "complain"
+    harvest_dir, enforce = out / "harvest", out / "enforce"
+    workload = out / "workload.sh"
+    workload.write_text(HARVEST_WORKLOAD.replace("@TRAINING@", training))
+    workload.chmod(0o755)
+    cname = f"hosts-{label}"
+    steps = ["record", "emit", "gap", "emit-complain", "complain-run", "harvest", "attributed",
+             "diff", "promote", "verify-promoted"]
+
+    def skip_after(step: str, why: str) -> None:
+        for s in steps[steps.index(step) + 1:]:
+            g.skip(label, s, why)
+
+    args = [a for p in publish for a in ("-p", p)]
+    ready = ["--ready-port", str(port)] if port else []
+    g.step(label, "record", [profiler, "record", image, *args, *ready, "--workload", training,
+                             "-o", str(rec)], env=env)
+    if not rec.exists():
+        return skip_after("record", "no recording (record failed)")
+    # The training policy, and the gap: it refuses the new behaviour where AppArmor enforces.
+    g.step(label, "emit", [profiler, "emit", str(rec), "--format", "all", "-o", str(policy)])
+    if (policy / "seccomp.json").exists():
+        # (where AppArmor is not enforced, the seccomp profile's refusal is the gap)
+        gap = apparmor_named(HARVEST_WRITE) if apparmor_enforced() else \
+            (lambda rc, output: "" if rc != 0 else "no gap: the training policy passed it")
+        g.step(label, "gap", [profiler, "verify", image, "--policy", str(policy), *ready,
+                              "--workload", str(workload)], env=env, check=gap)
+    else:
+        g.skip(label, "gap", "no training policy (emit failed)")
+    if not g.step(label, "emit-complain", [profiler, "emit", str(rec), "--complain", "--format",
+                                           "all", "-o", str(complain)]):
+        return skip_after("emit-complain", "no complain-mode policy (emit --complain failed)")
+
+    # Complain mode in "production": the harvester first (as README's loop says), then the
+    # container under the complain policy's run.sh, the workload, a quiet tail.
+    subprocess.run(["docker", "rm", "-f", "-v", cname], capture_output=True, timeout=120)
+    hlog = g.logs / f"{label}-harvest.log"
+    began = time.time()
+    t = time.monotonic()
+    with hlog.open("w") as hout:
+        argv = [profiler, "harvest", "--match", f"profiler.hosts={label}", "--follow",
+                "--interval", "2",
+                "--source", "auto", "-o", str(harvest_dir)]
+        hout.write(f"$ {' '.join(argv)}\n")
+        hout.flush()
+        harvester = subprocess.Popen(argv, stdout=hout, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, cwd=CLONE)
+    try:
+        # (--match a label of the container: `harvest --container NAME` refuses a container the
+        # engine does not know yet, as a typo)
+        script = (
+            f"set -e; bash {complain}/run.sh -d --name {cname} --label profiler.hosts={label}; "
+            + (f"{wait_tcp(port)}; " if port else "")
+            + f"echo \"confined: $(tr -d '\\0' </proc/$(docker inspect -f '{{{{.State.Pid}}}}' "
+              f"{cname})/attr/current)\"; "
+            + f"PROFILER_CONTAINER_ID={cname} PROFILER_CONTAINER_NAME={cname} {workload}; "
+            + f"echo quiet tail {HARVEST_QUIET} s; sleep {HARVEST_QUIET}; echo complain-run: passed"
+        )
+        g.step(label, "complain-run", ["bash", "-c", script], env=env)
+    finally:
+        harvester.send_signal(signal.SIGTERM)
+        try:
+            rc = harvester.wait(timeout=TIMEOUTS["harvest"])
+        except subprocess.TimeoutExpired:
+            harvester.kill()
+            rc = harvester.wait()
+        with (g.logs / f"{label}-complain-run.log").open("a") as f:
+            subprocess.run(["docker", "logs", "--tail", "20", cname], stdout=f, stderr=f,
+                           timeout=120)
+        subprocess.run(["docker", "rm", "-f", "-v", cname], capture_output=True, timeout=120)
+        kernel_audit_lines(g.logs / f"{label}-audit.log", began - 5)
+    output = hlog.read_text(errors="replace")
+    files = sorted(harvest_dir.glob("*.harvest.yaml"))
+    error = (f"exit {rc}: {first_error(output)}" if rc != 0 else
+             "" if files else f"no evidence file: {last_line(output)}")
+    g.report(label, "harvest", "failed" if error else "passed", time.monotonic() - t, error,
+             str(hlog.relative_to(g.share)))
+    if not files:
+        return skip_after("harvest", "no evidence (harvest failed)")
+    evidence = harvest_dir / f"{cname}.harvest.yaml"
+    g.step(label, "attributed", [str(CLONE / ".venv/bin/python"), "-c", HARVEST_SUMMARY,
+                                 str(evidence if evidence.exists() else files[0])],
+           check=harvest_check(cname))
+
+    def diff_check(rc, output):
+        if rc != 1:  # 1: differences
+            return f"exit {rc} (1 expected: additions): {first_error(output)}"
+        missing = [x for x in (HARVEST_SYSCALL, HARVEST_WRITE, HARVEST_EXEC) if x not in output]
+        return f"diff does not list {', '.join(missing)}" if missing else ""
+    g.step(label, "diff", [profiler, "diff", str(rec), str(evidence)], check=diff_check)
+    # The rule with the quiet tail's window; no traffic floor (a sample uses well under a CPU
+    # second). Records lost (dropped, unattributed) make promote refuse: that is a failure here.
+    if not g.step(label, "promote", [profiler, "promote", str(rec), str(harvest_dir), "-o",
+                                     str(enforce), "--quiet-for", f"{HARVEST_QUIET // 2}s",
+                                     "--min-traffic", "0"]):
+        return skip_after("promote", "no promoted policy (promote failed)")
+    g.step(label, "verify-promoted", [profiler, "verify", image, "--policy", str(enforce), *ready,
+                                      "--workload", str(workload)], env=env)
+    if apparmor_enforced() and profile_of(enforce):
+        subprocess.run(["apparmor_parser", "-R", str(enforce / "apparmor.profile")],
+                       capture_output=True, timeout=300)
+
+
+def harvest_samples(share: Path) -> list[str]:
+    """The samples this run takes through the harvest loop (SHARE/harvest, one a line); none
+    with SHARE/cross-only."""
+    wanted = share / "harvest"
+    if (share / "cross-only").exists() or not wanted.exists():
+        return []
+    return wanted.read_text().split()
+
+
 def keep_recording(share: Path, rec: Path) -> None:
     """A copy of a recording for the harness to carry to another host (--cross)."""
     out = share / "recordings"
@@ -704,6 +935,11 @@ def main() -> int:
             run_sample(g, name)
         except Exception as e:
             g.report(slug(name), "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    for name in harvest_samples(share):
+        try:
+            run_harvest(g, name)
+        except Exception as e:
+            g.report(f"harvest-{slug(name)}", "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
     for origin, name, rec in foreign_recordings(share):
         try:
             run_foreign(g, origin, name, rec)

@@ -102,6 +102,9 @@ DEFAULT_HOSTS = ("debian12", "debian13", "forky")
 # Corpus apps (samples/corpus/APP) every VM run holds to production by default (--corpus): one
 # small C app with data in a VOLUME, its own benchmark client, a restart (issue 18).
 CORPUS = ("redis",)
+# Samples every VM run takes through the loop of issue 19 (--harvest): complain mode, harvest of
+# the kernel's AppArmor ALLOWED and seccomp records, promote, verify enforced (guest.run_harvest).
+HARVEST = ("redis",)
 
 # What the image is built from: a change to any of these rebuilds it.
 RECIPE = [HERE / "build-image.sh", HERE / "rootfs.sh", REPO / "scripts" / "lib.sh", REPO / "scripts" / "apt-mirror.sh"]
@@ -210,7 +213,8 @@ def wheelhouse(python: str) -> Path:
     return d
 
 
-def image_archive(samples: tuple[str, ...] = (), corpus: tuple[str, ...] = ()) -> Path:
+def image_archive(samples: tuple[str, ...] = (), corpus: tuple[str, ...] = (),
+                  harvest: tuple[str, ...] = ()) -> Path:
     """`docker save` of the base and sample images, built here from the working tree (their
     label hashes match the clone's, so set-up in the guest finds them current), and of the
     corpus apps' images the run holds to production (samples/corpus/APP). With `samples`
@@ -222,7 +226,7 @@ def image_archive(samples: tuple[str, ...] = (), corpus: tuple[str, ...] = ()) -
     names = ["profiler-base:bookworm"]
     specs = sorted(REPO.glob("samples/*/sample.yaml"))
     if samples:
-        specs = [s for s in specs if s.parent.name in samples]
+        specs = [s for s in specs if s.parent.name in samples or s.parent.name in harvest]
     specs += [REPO / "samples" / "corpus" / a / "sample.yaml" for a in corpus]
     for spec in specs:
         for line in spec.read_text().splitlines():
@@ -330,7 +334,8 @@ def recordings_of(host_name: str) -> Path:
 
 def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
              origin: str | None = None, cross_only: bool = False,
-             samples: tuple[str, ...] = (), corpus: tuple[str, ...] = ()) -> dict:
+             samples: tuple[str, ...] = (), corpus: tuple[str, ...] = (),
+             harvest: tuple[str, ...] = ()) -> dict:
     t0 = time.monotonic()
     try:
         img = image_dir(host, rebuild)
@@ -348,7 +353,7 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
     share.mkdir(parents=True)
     commit = bundle(share / "repo.bundle")
     link(wheelhouse(info["PYTHON"]), share / "wheels")
-    link(image_archive(samples, corpus), share / "images.tar")
+    link(image_archive(samples, corpus, harvest), share / "images.tar")
     shutil.copy2(HERE / "guest.py", share / "guest.py")
     if cgroupfs:
         (share / "docker-cgroupfs").touch()
@@ -365,6 +370,8 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
         (share / "samples").write_text("\n".join(samples) + "\n")
     if corpus:
         (share / "corpus").write_text("\n".join(corpus) + "\n")
+    if harvest:
+        (share / "harvest").write_text("\n".join(harvest) + "\n")
     (share / "engine").write_text(host.engine + "\n")
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
@@ -577,6 +584,10 @@ def main(argv=None) -> int:
                     help=f"corpus apps (samples/corpus/APP, space-separated) held to their "
                          f"production workload under the emitted run.sh, AppArmor enforced where "
                          f"the host enforces it (default: {' '.join(CORPUS)}; \"none\": none)")
+    ap.add_argument("--harvest", default=" ".join(HARVEST),
+                    help=f"samples (space-separated) taken through the loop of issue 19: complain "
+                         f"mode, harvest of the kernel's AppArmor ALLOWED and seccomp records, "
+                         f"promote, verify enforced (default: {' '.join(HARVEST)}; \"none\": none)")
     ap.add_argument("--docker-cgroupfs", action="store_true",
                     help="not stock: switch the guest's Docker to the cgroupfs driver before set-up, "
                          "to see what fails behind the systemd driver")
@@ -608,6 +619,10 @@ def main(argv=None) -> int:
     unknown = [c for c in corpus if not (REPO / "samples" / "corpus" / c / "sample.yaml").exists()]
     if unknown:
         ap.error(f"unknown corpus app {' '.join(unknown)} (samples/corpus/APP)")
+    harvest = tuple(h for h in a.harvest.split() if h != "none")
+    unknown = [h for h in harvest if not (REPO / "samples" / h / "sample.yaml").exists()]
+    if unknown:
+        ap.error(f"unknown sample {' '.join(unknown)} (--harvest)")
     if a.cross and a.bpf_only:
         ap.error("--cross runs VMs: it does not go with --bpf-only")
     try:
@@ -621,7 +636,8 @@ def main(argv=None) -> int:
             if origin:
                 say(f"{n}: verifying {origin}'s recordings here" + (" (only)" if only else ""))
             runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs, origin=origin,
-                                 cross_only=only, samples=samples, corpus=corpus))
+                                 cross_only=only, samples=samples, corpus=corpus,
+                                 harvest=harvest))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")
