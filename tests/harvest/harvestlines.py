@@ -2,7 +2,8 @@
 
 Seccomp lines of this host were captured from /dev/kmsg / dmesg on the lab host (kernel 6.18,
 no auditd, 2026-12-06) while a container ran under {"defaultAction": "SCMP_ACT_LOG"}.
-AppArmor is not enabled on the lab host: its ALLOWED lines are copied from public reports.
+AppArmor is not enabled on the lab host: its ALLOWED lines are copied from public reports, and
+those of DEBIAN12_LOOP were captured in the host matrix's Debian 12 VM (AppArmor enforcing).
 """
 
 # lab host, dmesg: runc's own pre-exec call (comm runc:[2:INIT], exe "/"), then the app's
@@ -66,3 +67,51 @@ AA_DOCKER = ('[ 5442.864673] audit: type=1400 audit(1453830992.845:37): apparmor
 NETLINK_PAYLOAD = (b'audit(1796537692.979:54373): auid=4294967295 uid=0 gid=0 ses=4294967295 '
                    b'pid=7209 comm="runc:[2:INIT]" exe="/" sig=0 arch=c000003e syscall=257 '
                    b'compat=0 ip=0x40828e code=0x7ffc0000')
+
+# The VM host matrix's Debian 12 guest (tests/hosts/guest.py, harvest leg; kernel 6.1.0-50,
+# AppArmor enforcing, no auditd, Docker 20.10 with the systemd cgroup driver, 2026-12-06),
+# journalctl -k: the redis sample under `emit --complain` (profile profiler-sample-redis in
+# complain mode, seccomp SCMP_ACT_LOG) while `docker exec C sh -c 'echo harvested
+# >/tmp/profiler-harvest-probe && ... && exec /usr/bin/unshare -U sleep 4'` ran, as user redis
+# (uid 100). Every record of the run, in order (serials 14-23: the whole printk burst of 10).
+# The exec of a program the profile does not name moves the task into a learning child profile
+# (target=".../null-/usr/bin/unshare"); the seccomp record carries that AppArmor label in subj=.
+DEBIAN12_PID = 2563
+DEBIAN12_LOOP = [
+    ('audit: type=1400 audit(1796548602.000:14): apparmor="ALLOWED" operation="mknod" '
+     'profile="profiler-sample-redis" name="/tmp/profiler-harvest-probe" pid=2563 '
+     'comm="sh" requested_mask="c" denied_mask="c" fsuid=100 ouid=100'),
+    ('audit: type=1400 audit(1796548602.016:15): apparmor="ALLOWED" operation="open" '
+     'profile="profiler-sample-redis" name="/tmp/profiler-harvest-probe" pid=2563 '
+     'comm="sh" requested_mask="wc" denied_mask="wc" fsuid=100 ouid=100'),
+    ('audit: type=1400 audit(1796548602.044:16): apparmor="ALLOWED" operation="exec" '
+     'profile="profiler-sample-redis" name="/usr/bin/unshare" pid=2563 comm="sh" '
+     'requested_mask="x" denied_mask="x" fsuid=100 ouid=0 '
+     'target="profiler-sample-redis//null-/usr/bin/unshare"'),
+    ('audit: type=1400 audit(1796548602.088:17): apparmor="ALLOWED" operation="file_mmap" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" name="/usr/bin/unshare" '
+     'pid=2563 comm="unshare" requested_mask="r" denied_mask="r" fsuid=100 ouid=0'),
+    ('audit: type=1400 audit(1796548602.088:18): apparmor="ALLOWED" operation="file_mmap" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" '
+     'name="/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" pid=2563 comm="unshare" '
+     'requested_mask="r" denied_mask="r" fsuid=100 ouid=0'),
+    ('audit: type=1400 audit(1796548602.132:19): apparmor="ALLOWED" operation="open" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" name="/etc/ld.so.cache" '
+     'pid=2563 comm="unshare" requested_mask="r" denied_mask="r" fsuid=100 ouid=0'),
+    ('audit: type=1400 audit(1796548602.136:20): apparmor="ALLOWED" operation="open" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" '
+     'name="/usr/lib/x86_64-linux-gnu/libc.so.6" pid=2563 comm="unshare" '
+     'requested_mask="r" denied_mask="r" fsuid=100 ouid=0'),
+    ('audit: type=1400 audit(1796548602.144:21): apparmor="ALLOWED" operation="file_mmap" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" '
+     'name="/usr/lib/x86_64-linux-gnu/libc.so.6" pid=2563 comm="unshare" '
+     'requested_mask="rm" denied_mask="rm" fsuid=100 ouid=0'),
+    ('audit: type=1326 audit(1796548602.244:22): auid=4294967295 uid=100 gid=101 '
+     'ses=4294967295 subj=profiler-sample-redis//null-/usr/bin/unshare pid=2563 '
+     'comm="unshare" exe="/usr/bin/unshare" sig=0 arch=c000003e syscall=272 compat=0 '
+     'ip=0x7f9b5cc340f7 code=0x7ffc0000'),
+    ('audit: type=1400 audit(1796548602.272:23): apparmor="ALLOWED" operation="exec" '
+     'profile="profiler-sample-redis//null-/usr/bin/unshare" name="/usr/bin/sleep" '
+     'pid=2563 comm="unshare" requested_mask="x" denied_mask="x" fsuid=100 ouid=0 '
+     'target="profiler-sample-redis//null-/usr/bin/unshare//null-/usr/bin/sleep"'),
+]

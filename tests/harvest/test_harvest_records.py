@@ -77,3 +77,24 @@ def test_audit_netlink_messages_become_log_lines():
     assert (r.kind, r.pid, r.syscall, r.serial, r.comm) == ("seccomp", 7209, 257, 54373,
                                                            "runc:[2:INIT]")
     assert netlink_messages(data[:20]) == []  # a truncated message is dropped
+
+
+def test_the_records_of_a_debian12_apparmor_host():
+    """Real records of the VM host matrix's Debian 12 guest (AppArmor enforcing): a seccomp
+    record carries the task's AppArmor label in subj=; a write outside the profile is a mknod
+    then an open; the exec of an unlisted program names it, and the task then logs from a
+    learning child profile (profile=P//null-PROGRAM)."""
+    recs = [parse_line(line) for line in L.DEBIAN12_LOOP]
+    assert all(r is not None and r.pid == L.DEBIAN12_PID for r in recs)
+    assert [r.serial for r in recs] == list(range(14, 24))  # contiguous: nothing dropped
+    mk, op, ex = recs[:3]
+    assert (mk.operation, mk.name, mk.mask, mk.comm) == ("mknod", "/tmp/profiler-harvest-probe",
+                                                        "c", "sh")
+    assert (op.operation, op.mask) == ("open", "wc")
+    assert (ex.operation, ex.name, ex.mask, ex.profile) == ("exec", "/usr/bin/unshare", "x",
+                                                           "profiler-sample-redis")
+    sc = recs[8]
+    assert (sc.kind, sc.syscall, sc.action, sc.arch, sc.comm, sc.exe) == (
+        "seccomp", 272, "log", "x86_64", "unshare", "/usr/bin/unshare")
+    assert recs[4].profile == "profiler-sample-redis//null-/usr/bin/unshare"
+    assert not any(is_runtime(r) for r in recs)
