@@ -36,7 +36,7 @@ def harvest(
     output: Annotated[Path, typer.Option("--output", "-o", help="The harvest directory: state.json (cursor and aggregates) and one SERVICE.harvest.yaml per service. Run again with the same directory to continue from its cursor.")] = Path("harvest"),
     match: Annotated[Optional[list[str]], typer.Option("--match", help="LABEL=VALUE (repeatable, all must match): harvest the containers with these labels, e.g. com.docker.compose.project=shop.")] = None,
     container: Annotated[Optional[str], typer.Option("--container", help="Harvest one container, by name or id.")] = None,
-    source: Annotated[Source, typer.Option("--source", help="Where the kernel's audit records are: auto (auditd's audit.log where auditd runs, else /dev/kmsg), kmsg, audit.log, or netlink (the audit multicast group: every record, not thinned by the printk rate limit, but live only: use it with --follow).")] = Source.auto,
+    source: Annotated[Source, typer.Option("--source", help="Where the kernel's audit records are: auto (auditd's audit.log where auditd runs; else with --follow the audit multicast group, else /dev/kmsg), kmsg, audit.log, or netlink (the audit multicast group: every record, not thinned by the printk rate limit, but live only: use it with --follow).")] = Source.auto,
     follow: Annotated[bool, typer.Option("--follow", help="Keep harvesting (for days): save a snapshot every --interval, resume after a restart; SIGTERM/SIGINT end it after a last save.")] = False,
     interval: Annotated[float, typer.Option("--interval", help="With --follow: seconds between snapshots (a crash loses at most one).")] = 60.0,
     duration: Annotated[Optional[float], typer.Option("--duration", help="With --follow: stop after this many seconds.")] = None,
@@ -81,7 +81,8 @@ def harvest(
         from ..harvest.state import State
 
         state = State()
-    src = open_source(state.source or source.value if source is Source.auto else source.value)
+    src = open_source(state.source or source.value if source is Source.auto else source.value,
+                      follow=follow)
     if state.source and state.source != src.name:
         raise UsageError(f"{output}: this harvest reads {state.source}, not {src.name}",
                          hint="use another -o DIR for another source")

@@ -304,11 +304,28 @@ def auditd_running(proc: Path = Path("/proc")) -> bool:
     return False
 
 
-def open_source(choice: str):
-    """The source to read: "kmsg", "audit.log", "netlink", or "auto" (audit.log where auditd
-    runs, else kmsg)."""
+def auto_choice(follow: bool, auditd: bool, audit_log: bool) -> str:
+    """What `--source auto` reads: auditd's log where auditd runs (every record, from a
+    cursor); else, for `--follow`, the audit multicast group, since /dev/kmsg thins audit records
+    to 10 per 5 s for the whole host (printk_ratelimit_burst): a complain-mode app's first
+    `docker exec` outside its profile logs about that many in a fraction of a second (seen on
+    Debian 12, which installs no auditd: 10 records in 0.3 s, the whole burst); else (one pass,
+    which needs the records of the past) /dev/kmsg."""
+    if auditd and audit_log:
+        return "audit.log"
+    return "netlink" if follow else "kmsg"
+
+
+def open_source(choice: str, follow: bool = False):
+    """The source to read: "kmsg", "audit.log", "netlink", or "auto" (auto_choice; netlink
+    falls back to kmsg where the kernel refuses the multicast group)."""
     if choice == "auto":
-        choice = "audit.log" if auditd_running() and AUDIT_LOG.is_file() else "kmsg"
+        choice = auto_choice(follow, auditd_running(), AUDIT_LOG.is_file())
+        if choice == "netlink":
+            try:
+                return NetlinkSource()
+            except EnvironmentProblem:
+                return KmsgSource()
     if choice == "netlink":
         return NetlinkSource()
     return AuditLogSource() if choice == "audit.log" else KmsgSource()

@@ -375,3 +375,72 @@ def test_the_engines_description_of_a_container():
     assert EngineContainers(Engine(), container="gone").running() == []
     assert EngineContainers(Engine()).lookup("nope") is None
     assert _epoch("0001-01-01T00:00:00Z") == 0.0 and _epoch("garbage") == 0.0
+
+
+def test_the_debian12_loop_on_the_systemd_cgroup_driver(tmp_path):
+    """The records the host matrix's Debian 12 guest logged for the redis sample in complain
+    mode (harvestlines.DEBIAN12_LOOP), on that host's layout: Docker's systemd cgroup driver
+    puts the container in /system.slice/docker-<id>.scope. Every record is the container's:
+    the AppArmor ALLOWED ones (the file written, the programs executed, what they mapped) and
+    the seccomp one (unshare) become its evidence, and diff lists them."""
+    proc, cg = tmp_path / "proc", tmp_path / "cgroup"
+    scope = f"/system.slice/docker-{CID}.scope"
+    (proc / str(L.DEBIAN12_PID)).mkdir(parents=True)
+    (proc / str(L.DEBIAN12_PID) / "cgroup").write_text(f"0::{scope}\n")
+    (cg / scope.lstrip("/")).mkdir(parents=True)
+    (cg / scope.lstrip("/") / "cgroup.procs").write_text(f"{L.DEBIAN12_PID}\n")
+    meta = ContainerMeta(CID, "hosts-harvest-redis", "hosts-harvest-redis",
+                         "profiler-sample-redis", (("profiler.hosts", "harvest-redis"),), "",
+                         L.DEBIAN12_PID, STARTED)
+    index = Index(FakeContainers([meta]), proc=proc, cgroup_root=cg)
+    h = Harvester(FakeSource(L.DEBIAN12_LOOP), index, Selection(
+        (project.parse_selector("profiler.hosts=harvest-redis"),)), State(), arch="x86_64",
+        proc=proc, clock=lambda: 1796548610.0)
+    h.step()
+    assert h.state.unattributed == {} and h.state.dropped == 0
+    svc = h.state.services["hosts-harvest-redis"]
+    assert svc.records == 10 and svc.runtime_records == 0
+    assert svc.syscalls == {"x86_64 272": ["x86_64", 272, 1]}
+    assert svc.files["/tmp/profiler-harvest-probe"] == ["create", "write"]
+    assert set(svc.executables) == {"/usr/bin/unshare", "/usr/bin/sleep"}
+    (tmp_path / "out").mkdir()
+    files = store.save(tmp_path / "out", h.state, "x86_64")
+    rec = recording_io.load(files[0])
+    assert "unshare" in rec.syscall_names
+    assert {e.path for e in rec.processes.executables} == {"/usr/bin/unshare", "/usr/bin/sleep"}
+
+
+def test_auto_follows_the_audit_multicast_group_where_no_auditd_runs(monkeypatch):
+    """--source auto: auditd's log where auditd runs; else with --follow the audit multicast
+    group, since /dev/kmsg's printk rate limit (10 records per 5 s, host-wide) lets through no
+    more than the first docker exec of a complain-mode app logs (DEBIAN12_LOOP: 10 records in
+    0.3 s); else (one pass: the past is wanted) /dev/kmsg. Where the kernel refuses the group,
+    /dev/kmsg."""
+    from profiler.errors import EnvironmentProblem
+    from profiler.harvest import sources
+
+    class Fake:
+        def __init__(self, name):
+            self.name = name
+
+    made = []
+
+    def netlink():
+        made.append("netlink")
+        if refuse:
+            raise EnvironmentProblem("no CAP_AUDIT_READ")
+        return Fake("netlink")
+
+    monkeypatch.setattr(sources, "NetlinkSource", netlink)
+    monkeypatch.setattr(sources, "KmsgSource", lambda: Fake("kmsg"))
+    monkeypatch.setattr(sources, "AuditLogSource", lambda: Fake("audit.log"))
+    monkeypatch.setattr(sources, "auditd_running", lambda: False)
+    refuse = False
+    assert sources.open_source("auto", follow=True).name == "netlink"
+    assert sources.open_source("auto").name == "kmsg"
+    refuse = True
+    assert sources.open_source("auto", follow=True).name == "kmsg"
+    monkeypatch.setattr(sources, "auditd_running", lambda: True)
+    monkeypatch.setattr(sources, "AUDIT_LOG", type("P", (), {"is_file": lambda self: True})())
+    assert sources.open_source("auto", follow=True).name == "audit.log"
+    assert sources.open_source("kmsg", follow=True).name == "kmsg"
