@@ -11,7 +11,9 @@
 #   make fixtures  regenerate the fixtures that stand for live recordings (tests/regen_fixtures.py)
 #   make test-hosts  set up, then run profiler in VMs of stock Debian hosts as a user would
 #                  (tests/hosts/harness.py; HOSTS="debian12 debian13 forky" selects, default all;
-#                  CORPUS="redis" the corpus apps held to production there, default redis, none: none)
+#                  CORPUS="redis" the corpus apps held to production there, default redis, none: none;
+#                  HARVEST="redis" the samples taken through complain -> harvest -> promote, default
+#                  redis, none: none)
 #   make setup     only the set-up
 
 SHELL := /bin/bash
@@ -58,4 +60,4 @@ fixtures: setup
 
 # Slow: builds (once, cached in /var/cache/profiler-hosts) and boots a VM per host under TCG.
 test-hosts: setup
-	@python3 tests/hosts/harness.py $(HOSTS) $(if $(CORPUS),--corpus "$(CORPUS)")
+	@python3 tests/hosts/harness.py $(HOSTS) $(if $(CORPUS),--corpus "$(CORPUS)") $(if $(HARVEST),--harvest "$(HARVEST)")

@@ -977,16 +977,17 @@ def main() -> int:
                 run_sample(g, name)
         except Exception as e:  # one broken sample must not hide the others
             g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
-    for name in corpus_apps(share):
-        try:
-            run_sample(g, name)
-        except Exception as e:
-            g.report(slug(name), "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    # (the harvest loop before the corpus apps: a few minutes, where a corpus app takes 10-25)
     for name in harvest_samples(share):
         try:
             run_harvest(g, name)
         except Exception as e:
             g.report(f"harvest-{slug(name)}", "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    for name in corpus_apps(share):
+        try:
+            run_sample(g, name)
+        except Exception as e:
+            g.report(slug(name), "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
     for origin, name, rec in foreign_recordings(share):
         try:
             run_foreign(g, origin, name, rec)
