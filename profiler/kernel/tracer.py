@@ -693,12 +693,11 @@ class Tracer:
                 raw = raws.get(k.value >> 32)
                 if raw is not None:
                     getattr(raw, attr).add(k.value & 0xFFFFFFFF)
-        self.events.flush_privexecs(raws)  # their EXEC was lost: the path as given
         for slot, raw in raws.items():
             seen = self._seen_in(slot)
             raw.resolved = aliases.get(slot, {}) | seen.exe_resolved
             raw.execs = dict(seen.execs)
-            raw.privexecs = dict(seen.privexecs)
+            raw.privexecs = self.events.privexecs_of(slot)  # (reads: a snapshot changes nothing)
             raw.exe_of = dict(seen.exe_of)
             for path in seen.execs:  # the exec event is the authority on what was executed
                 o, f = raw.files.get(path, (0, 0))
