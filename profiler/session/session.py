@@ -33,6 +33,7 @@ from typing import Callable, Protocol
 
 from .. import __version__
 from ..recording import aggregate, filecaps, project
+from . import longrun
 from ..kernel import cgroups, leftovers, syscalls
 from ..recording.aggregate import Denials, build_denials, build_recording
 from .preflight import check_command, check_workload, preflight, v2_root
@@ -68,6 +69,9 @@ class Options:
     # The tracer's entry side (kernel/tracer.py DESIGNS): "raw", or "per-syscall" (issue 21:
     # opt-in; a container started by record, or --exec; else the raw one runs, with a note).
     tracer: str = "raw"
+    # Attach and match mode (session/longrun.py): build and write the recording every this many
+    # seconds while it runs (0: only at the end).
+    snapshot_every: float = 0.0
 
 
 @dataclass
@@ -510,16 +514,26 @@ ATTACH_NOTE = "attached to a running container: its startup was not observed"
 
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                   engine: ContainerEngine | None = None,
-                  load_tracer: TracerLoader | None = None) -> Outcome:
+                  load_tracer: TracerLoader | None = None, previous: Recording | None = None,
+                  write: Callable[[Recording], None] | None = None,
+                  warn: Callable[[str], None] | None = None, source: str = "-o") -> Outcome:
+    """Attach to a running container until it stops, the workload ends, --duration or Ctrl-C.
+    `previous` (record --resume): the recording this run's evidence is merged into (the same
+    image, checked here before anything is traced; `source` names its file). `write`, with
+    opts.snapshot_every: called with a snapshot (longrun.as_snapshot) every interval; the
+    caller writes the final one (the outcome's recording, merged with `previous`)."""
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
     engine = engine or Engine()
+    sweep_leftovers(engine)  # a killed run's temp files (a snapshot written when it was killed)
     load_tracer = load_tracer or _load_tracer
     container = engine.container(ref)
     state = engine.state(container)
     if not state.running:
         raise EngineError(f"container {ref!r} is not running")
     info = engine.describe(container)
+    if previous is not None:
+        longrun.check_same_image(previous, info.image_id, info.image, source)
     path = _container_cgroup(ref, state.pid)
     tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
                          own_pid_namespace=info.pid_mode != "host", attach=True,
@@ -536,10 +550,36 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()
+        bounding = _cap_bounding(state.pid)
+        asked = _Memo(engine)  # each snapshot builds the recording: the engine is asked once
+        # The image's content (1-3 s of `docker cp` on a busy host) is read while the app runs,
+        # not in the tick loop of the first snapshot.
+        facts = threading.Thread(target=_image_facts, args=(asked, image), daemon=True)
+        facts.start()
+
+        def build(wl_status: int | None) -> tuple[Recording, list[str]]:
+            """The recording from the tracer's aggregates now (read, not cleared)."""
+            raw = tracer.snapshot()
+            facts.join()
+            metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
+                                 image_ref=info.image, image=image, workload=opts.workload,
+                                 workload_status=wl_status, startup_observed=False,
+                                 engine=asked, info=info, image_facts=_image_facts(asked, image))
+            rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+            rec, more = _with_exec_files(rec, lambda p: asked.file_info(container, p))
+            return longrun.resumed(previous, rec), notes + more
+
+        snaps = longrun.Snapshots(
+            opts.snapshot_every if write is not None else 0,
+            lambda: write(longrun.as_snapshot(build(None)[0], longrun.now_iso())), warn)
         with Interrupt() as intr:
             env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
-            tick = Ticker(tracer, progress, t0, poll_ms=100)
+            ticker = Ticker(tracer, progress, t0, poll_ms=100)
+
+            def tick() -> None:
+                ticker()
+                snaps()
 
             def alive() -> bool:
                 return engine.state(container).running
@@ -549,19 +589,41 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                 wl_status = workload_until(opts.workload, env, intr, deadline, tick, alive)
             else:
                 until(intr, deadline, tick, alive)
-            raw = tracer.snapshot()
-        metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
-                             image_ref=info.image, image=image, workload=opts.workload,
-                             workload_status=wl_status, startup_observed=False,
-                             engine=engine, info=info, image_facts=_image_facts(engine, image))
-        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
-        rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p))
+            rec, notes = build(wl_status)
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
-        notes += more
+        if previous is not None:
+            notes.insert(1, longrun.resume_note(previous))
         notes += _engine_notes(engine, container)
+        if snaps.summary():
+            notes.append(snaps.summary())
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
+
+
+class _Memo:
+    """The engine, with the answers a recording's build needs remembered for the session: the
+    image, its facts (read from a container of its own: seconds), the engine's description
+    and each executable's file (a `docker cp` each). A snapshot every interval then costs the
+    tracer's maps and the build, not the engine. Everything else goes to the engine."""
+
+    _REMEMBERED = ("image", "image_facts", "file_info", "engine_info")
+
+    def __init__(self, engine: ContainerEngine):
+        self._engine = engine
+        self._answers: dict = {}
+
+    def __getattr__(self, name: str):
+        value = getattr(self._engine, name)
+        if name not in self._REMEMBERED:
+            return value
+
+        def remembered(*args):
+            key = (name, *(a if isinstance(a, (str, int, tuple)) else id(a) for a in args))
+            if key not in self._answers:
+                self._answers[key] = value(*args)
+            return self._answers[key]
+        return remembered
 
 
 def _container_cgroup(ref: str, pid: int) -> Path:
@@ -763,14 +825,19 @@ class _Matcher:
 def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[str] | None = None,
                  progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                  engine: ContainerEngine | None = None,
-                 load_tracer: TracerLoader | None = None) -> MatchOutcome:
+                 load_tracer: TracerLoader | None = None, previous=None,
+                 write: Callable[[Project, dict[str, Recording]], None] | None = None
+                 ) -> MatchOutcome:
     """Trace every container that starts carrying all the selectors' labels, from its
     entrypoint's first instruction, whoever starts it (COMMAND, a restart policy, a script);
     those already running are attached. COMMAND runs once the tracer is armed, the workload
     when COMMAND has exited; the end comes with the workload, --duration, Ctrl-C, or (no
     workload) when no kept container runs any more. Containers COMMAND started are then
     stopped gracefully. One recording per service: its containers' slots merged (replicas,
-    restarts). Nothing is written here: cmd_record writes `MatchOutcome.project`."""
+    restarts). Nothing is written here at the end: cmd_record writes `MatchOutcome.project`.
+    With opts.snapshot_every, `write(project, recordings)` is called every interval with
+    snapshots (longrun.as_snapshot). `previous` (record --resume, longrun.previous_project):
+    the project this run's services are merged into."""
     if not selectors:
         raise UsageError("record --match needs at least one LABEL=VALUE",
                          hint="e.g. --match com.docker.compose.project=shop")
@@ -792,6 +859,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
     tracer = load_tracer(True, "/", opts.all_errnos, opts.verify, attach=attach,
                          capabilities=caps, match=True)
     matcher = _Matcher(engine, tracer, selectors)
+    asked = _Memo(engine)  # snapshots: the engine is asked once per image and file
     notes: list[str] = _caps_note(caps_why)
     stops: dict[str, threading.Thread] = {}  # container id -> its stop
 
@@ -822,12 +890,29 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
         matcher.check()
         started_at = _now()
         t0 = time.monotonic()
+
+        def take_snapshot() -> None:
+            raws = tracer.snapshot_slots()
+            services = _services(matcher.members.values(), raws, opts, None, started_at, asked,
+                                 [])
+            if not services:
+                return  # nothing traced yet
+            proj = Project(selectors, tuple(p for p, _ in services),
+                           _compose_project(matcher.members.values()), started_at, _now())
+            proj, recs = longrun.resumed_project(previous, proj,
+                                                 {o.name: o.recording for _, o in services})
+            taken = longrun.now_iso()
+            write(proj, {n: longrun.as_snapshot(r, taken) for n, r in recs.items()})
+
+        snaps = longrun.Snapshots(opts.snapshot_every if write is not None else 0,
+                                  take_snapshot, warn)
         with Interrupt() as intr:
             tick = Ticker(tracer, progress, t0)
 
             def step() -> None:
                 tick()
                 matcher.check()
+                snaps()
 
             deadline = time.monotonic() + (opts.duration or 10**9)
             if command:
@@ -871,17 +956,31 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                          f"before their labels could be read (not recorded; if one of them was "
                          f"the application's, record again)")
         notes += _engine_notes(engine, None)
-        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
+        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, asked,
                              notes)
         if not services:
             raise EngineError("the matched containers made no traced call; nothing was written",
                               hint="were they started after the recorder was armed?")
         failed = bool(opts.workload) and wl_status not in (0, None)
+        proj = Project(selectors, tuple(p for p, _ in services),
+                       _compose_project(matcher.members.values()), started_at, _now())
+        outcomes = {o.name: o for _, o in services}
+        if previous is not None:
+            proj, recs = longrun.resumed_project(previous, proj,
+                                                 {n: o.recording for n, o in outcomes.items()})
+            for name, rec in recs.items():
+                o = outcomes.get(name)
+                outcomes[name] = (replace(o, recording=rec) if o is not None else
+                                  ServiceOutcome(name, rec, ("not seen in this run: its "
+                                                             "recording is the previous one",)))
+            notes.insert(0, f"resumed: merged with the project already there (from "
+                            f"{previous[0].started_at or '?'})")
+        if snaps.summary():
+            notes.append(snaps.summary())
         return MatchOutcome(
-            project=Project(selectors, tuple(p for p, _ in services),
-                            _compose_project(matcher.members.values()), started_at, _now()),
-            services=tuple(o for _, o in services), notes=notes, workload_failed=failed,
-            workload_status=wl_status, interrupted=intr.hit, elapsed=time.monotonic() - t0)
+            project=proj, services=tuple(outcomes[n] for n in sorted(outcomes)), notes=notes,
+            workload_failed=failed, workload_status=wl_status, interrupted=intr.hit,
+            elapsed=time.monotonic() - t0)
     finally:
         try:
             for stop in stop_started():
