@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 
 from conftest import FakeEngine, FakeFleet, FakeTracer
-from test_record_match import _cli
+from test_record_match import _cli, shop  # noqa: F401 (a fixture)
 from profiler.errors import UsageError
 from profiler.kernel.wire import RawTrace
 from profiler.recording import aggregate, project, recording_io
@@ -275,3 +275,21 @@ def test_emit_and_diff_say_a_snapshot_is_one():
     assert any("snapshot taken at 2026-12-06T08:05:00Z" in w for w in policy.warnings)
     report = compare(facts_from_recording(_rec()), facts_from_recording(snap), "a.yaml", "s.yaml")
     assert any("snapshot taken at" in n for n in report.notes)
+
+
+def test_cli_match_snapshots_replace_the_project_directory_whole(shop, fake_host, monkeypatch):
+    written = []
+    real = recording_io.replace_dir
+
+    def replace_dir(directory, fill):
+        result = real(directory, fill)
+        index = project.read(directory)
+        written.append([recording_io.load(directory / s.recording).metadata.snapshot_at
+                        for s in index.services])
+        return result
+    monkeypatch.setattr(recording_io, "replace_dir", replace_dir)
+    assert _cli("--match", "com.docker.compose.project=shop", "--settle", "0.02",
+                "--duration", "2.5", "--snapshot-every", "1", "-o", "out", "--", "true") == 0
+    assert len(written) >= 2  # snapshots, then the final write
+    assert all(all(taken) for taken in written[:-1]) and written[-1] == ["", ""]
+    assert not [p for p in fake_host.iterdir() if p.name.startswith(".out.")]  # no temp dir
