@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import ProfilerError, RecordingError, UsageError
+from ..kernel import syscalls
 from ..recording import aggregate, project, recording_io
 from ..recording.model import Recording
 
@@ -118,7 +119,15 @@ def previous_recording(path: Path) -> Recording | None:
     if rec.metadata.mode not in ("attach", "container"):
         raise UsageError(f"--resume: {path} is a recording of a host command (record --exec), "
                          f"not of a container", hint=_NOT_OVERWRITTEN)
+    _check_arch(rec, path)
     return rec
+
+
+def _check_arch(rec: Recording, path: Path) -> None:
+    arch = syscalls.host_arch()
+    if rec.metadata.arch != arch:
+        raise UsageError(f"--resume: {path} was recorded on {rec.metadata.arch[:40]!r}, this host "
+                         f"is {arch}", hint=_NOT_OVERWRITTEN)
 
 
 def check_same_image(previous: Recording, image_id: str, image: str, path: Path | str) -> None:
@@ -158,6 +167,8 @@ def previous_project(directory: Path, selectors) -> tuple[project.Project, dict[
     except (RecordingError, UsageError) as e:
         raise UsageError(f"--resume: {directory} cannot be resumed: {e.message}",
                          hint=_NOT_OVERWRITTEN) from None
+    for name, rec in recs.items():
+        _check_arch(rec, directory / proj.service(name).recording)
     if set(map(str, proj.selectors)) != set(map(str, selectors)):
         raise UsageError(f"--resume: {directory} recorded --match "
                          f"{' '.join(map(str, proj.selectors))}, not "
