@@ -425,16 +425,21 @@ def merge_recordings(earlier: Recording, later: Recording) -> Recording:
     evidence and the later run's as one, by merge_raw's rules: counts add up, sets and access
     bits unite, peaks are the largest, first sightings the earliest (the later run's timeline
     is moved by the time between the two starts). Metadata is the later run's (the container
-    as it is now), but for the start, which is the earlier's; `resumes` counts the runs merged
-    after the first, `restarts` add up. The caller has checked that both recorded the same
+    as it is now), but for the start and whether it was observed, which are the earlier's, and
+    the run options and CMD override, which an attach run does not know; `resumes` counts the
+    runs merged after the first, `restarts` add up. The caller has checked that both recorded the same
     image (session/longrun.py)."""
     a, b = earlier.metadata, later.metadata
     if a.arch != b.arch:
         raise ValueError(f"recordings of different architectures cannot be merged: {a.arch}, {b.arch}")
     sources = {a.capability_source, b.capability_source}
     source = "none" if "none" in sources else a.capability_source
+    # The container as it is now, but what only a run that started it knows (the docker run
+    # options verify starts it with, a CMD override) from the earlier run, when it had them.
+    container = replace(b.container, run_options=b.container.run_options or a.container.run_options)
     metadata = replace(
-        b, started_at=a.started_at or b.started_at, resumes=a.resumes + b.resumes + 1,
+        b, container=container, command=b.command or a.command,
+        started_at=a.started_at or b.started_at, resumes=a.resumes + b.resumes + 1,
         restarts=a.restarts + b.restarts, capability_source=source,
         startup_observed=a.startup_observed,
         tracer="per-syscall" if "per-syscall" in (a.tracer, b.tracer) else b.tracer,

@@ -176,6 +176,22 @@ def previous_project(directory: Path, selectors) -> tuple[project.Project, dict[
     return proj, recs
 
 
+def image_changes(previous: tuple[project.Project, dict[str, Recording]] | None,
+                  recordings: dict[str, Recording]) -> list[str]:
+    """A note for each service whose image changed since the previous run (a new release
+    deployed meanwhile): its recordings are merged all the same, as its replicas' are."""
+    if previous is None:
+        return []
+    out = []
+    for name, rec in sorted(recordings.items()):
+        before = previous[1].get(name)
+        if before is not None and before.metadata.image_id != rec.metadata.image_id:
+            out.append(f"service {name}: its image changed since the previous run "
+                       f"({before.metadata.image} -> {rec.metadata.image}); both runs' evidence "
+                       f"is merged")
+    return out
+
+
 def resumed_project(previous: tuple[project.Project, dict[str, Recording]] | None,
                     proj: project.Project, recordings: dict[str, Recording]
                     ) -> tuple[project.Project, dict[str, Recording]]:

@@ -966,8 +966,9 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
                        _compose_project(matcher.members.values()), started_at, _now())
         outcomes = {o.name: o for _, o in services}
         if previous is not None:
-            proj, recs = longrun.resumed_project(previous, proj,
-                                                 {n: o.recording for n, o in outcomes.items()})
+            now = {n: o.recording for n, o in outcomes.items()}
+            notes += longrun.image_changes(previous, now)
+            proj, recs = longrun.resumed_project(previous, proj, now)
             for name, rec in recs.items():
                 o = outcomes.get(name)
                 outcomes[name] = (replace(o, recording=rec) if o is not None else

@@ -56,6 +56,11 @@ def test_merge_adds_counts_unites_sets_and_moves_the_later_timeline():
     assert dict(m.timeline.syscalls) == {"read": 10, "write": 3_600_020}
     assert m.timeline.duration_ms == 3_601_000
     assert (m.metadata.started_at, m.metadata.resumes) == ("2026-12-06T08:00:00Z", 1)
+    # a container-mode run's docker run options (verify starts the container with them) stay
+    started = replace(earlier, metadata=replace(earlier.metadata, container=replace(
+        earlier.metadata.container, run_options=(("publish", "127.0.0.1:8080:80"),))))
+    assert aggregate.merge_recordings(started, later).metadata.container.run_options == (
+        ("publish", "127.0.0.1:8080:80"),)
     again = aggregate.merge_recordings(m, later)
     assert again.metadata.resumes == 2
     # what merging writes is a valid recording
@@ -251,6 +256,8 @@ def test_match_writes_project_snapshots_and_resumes_a_project(fake_host):
     final = out.recordings()
     assert {s.name: s.count for s in final["web"].syscalls} == {"read": 2, "openat": 1}
     assert final["db"] == old_db and final["web"].metadata.snapshot_at == ""
+    # the previous web recording was of another image (_rec's): said, and merged all the same
+    assert any(n.startswith("service web: its image changed") for n in out.notes)
 
 
 def test_cli_match_resume_refuses_another_projects_directory(fake_host, capsys, monkeypatch):
