@@ -554,7 +554,13 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         asked = _Memo(engine)  # each snapshot builds the recording: the engine is asked once
         # The image's content (1-3 s of `docker cp` on a busy host) is read while the app runs,
         # not in the tick loop of the first snapshot.
-        facts = threading.Thread(target=_image_facts, args=(asked, image), daemon=True)
+        def read_facts() -> None:
+            try:
+                _image_facts(asked, image)
+            except Exception:  # noqa: not remembered: build() asks again, and says what failed
+                pass
+
+        facts = threading.Thread(target=read_facts, daemon=True)
         facts.start()
 
         def build(wl_status: int | None) -> tuple[Recording, list[str]]:
