@@ -8,6 +8,10 @@ execs a second), for --seconds, while:
     loops in parallel: made, started, ended, removed);
   - other tracers run on the same tracepoints: bpftrace counting every syscall entry, and a
     second profiler recording a host command (--exec) for the same time.
+  - with --burst N: every --burst-every seconds, N container-named cgroups appear at once
+    (hex ids, under a scratch cgroup of this script's, removed 2 s later): a burst of starts
+    faster than the recorder can judge them (a node scaling up, a test suite), which takes
+    every container slot for a moment: none of them is the app's, so none may count as lost.
 Every --sample seconds it reads the recorder's resident memory (VmRSS) and CPU time
 (/proc/PID/stat) and prints a row; at the end a summary: RSS and CPU over the first and last
 quarter (flat: their ratio near 1), containers churned per minute, the traced app's syscalls
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -81,6 +86,55 @@ def _request_loop(url: str, rate: float, done: list, stop: threading.Event) -> N
         stop.wait(max(0.0, 1 / rate - (time.monotonic() - t)))
 
 
+class _nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Bursts:
+    """Every `every` seconds, `n` cgroups named like containers appear at once (and go 2 s
+    later), under a scratch cgroup v2 directory removed at the end."""
+
+    def __init__(self, n: int, every: float):
+        import threading
+
+        from profiler.session.preflight import v2_root
+
+        self.n, self.every, self.count = n, every, 0
+        self.parent = v2_root() / f"profiler-soak-burst-{secrets.token_hex(4)}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.parent.mkdir()
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            made = []
+            for _ in range(self.n):
+                p = self.parent / secrets.token_hex(32)
+                p.mkdir()
+                made.append(p)
+            self.count += 1
+            self._stop.wait(2)
+            for p in made:
+                p.rmdir()
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        for p in self.parent.iterdir():
+            if p.is_dir():
+                p.rmdir()
+        self.parent.rmdir()
+        return False
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=120)
@@ -96,6 +150,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=50, help="--app nginx: requests a second")
     ap.add_argument("--name-prefix", default="profiler-soak-",
                     help="the app container's name prefix (yours on a shared engine)")
+    ap.add_argument("--burst", type=int, default=0, help="container cgroups per burst")
+    ap.add_argument("--burst-every", type=float, default=60)
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("soak_bench: needs root", file=sys.stderr)
@@ -128,7 +184,8 @@ def main() -> int:
                 "--stop-timeout", "2", "-o", str(out), "--", "sh", "-c", LOOP]
     others: list[subprocess.Popen] = []
     rows = []
-    with Churn(workers=a.churn_workers) as churn:
+    bursts = Bursts(a.burst, a.burst_every) if a.burst else None
+    with Churn(workers=a.churn_workers) as churn, (bursts or _nothing()):
         if a.churn_workers:
             churn.wait_for(2)
         if not a.no_other_tracers:
@@ -144,8 +201,7 @@ def main() -> int:
         t0 = time.monotonic()
         churn0 = churn.count
         rec = subprocess.Popen(PROFILER + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, stdin=subprocess.DEVNULL,
-                               env={**os.environ, "COLUMNS": "400"})  # notes on one line
+                               text=True, stdin=subprocess.DEVNULL)
         print(f"{'t (s)':>7} {'RSS (MiB)':>10} {'CPU (%)':>8} {'churned':>8}", flush=True)
         last_t, last_cpu = time.monotonic(), 0.0
         while rec.poll() is None:
@@ -177,6 +233,7 @@ def main() -> int:
 
     rec_file = out / f"{name}.recording.yaml" if a.mode == "match" else out
     syscalls, loss, dur, kinds = 0, None, elapsed, {}
+    slot_notes = [" ".join(n.split()) for n in stderr.split("\n\n") if "slot" in n]
     if rec_file.exists():
         r = recording_io.load(rec_file)
         syscalls = sum(s.count for s in r.syscalls)
@@ -201,13 +258,19 @@ def main() -> int:
               f"{mean([r[2] for r in last]):.1f}")
     print(f"containers churned: {churned} ({churned * 60 / elapsed:.0f}/min), "
           f"failed starts {churn.failed}")
+    if bursts:
+        print(f"bursts: {bursts.count} of {a.burst} container cgroups each, every "
+              f"{a.burst_every:.0f} s")
     print(f"traced app: {syscalls} syscalls, {syscalls / dur if dur else 0:.0f}/s; "
           f"events lost: {loss}" + (f" {kinds}" if kinds else ""))
     if requests[0]:
         print(f"HTTP requests to the app: {requests[0]} ({requests[0] / elapsed:.0f}/s)")
-    for line in stderr.splitlines():  # record's note on its snapshots: how many, their cost
-        if "snapshot(s) written" in line:
-            print("record:", line.split("note:", 1)[-1].strip())
+    snaps = re.search(r"\d+ snapshot\(s\) written .*? at most(; \d+ could not be written)?",
+                      " ".join(stderr.split()))
+    if snaps:  # record's note on its snapshots: how many, what one cost
+        print("record:", snaps.group(0))
+    for n in slot_notes:
+        print(f"profiler's note: {n}")
     for what, code, tail in results:
         print(f"{what}: exit {code} {tail[0]}")
     if loss:

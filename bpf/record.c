@@ -215,7 +215,6 @@ BPF_ARRAY(armed, u32, 1);
 struct container_key {
     char id[CONTAINER_ID_LEN];   // the engine's container id, 64 lower-case hex digits
 };
-#define SLOT_NONE 0xffffffff   // in `expected`: a container that found no slot (MATCH)
 BPF_HASH(expected, struct container_key, u32, 4 * MAX_SLOTS);   // container id -> slot
 BPF_HASH(targets, u64, u32, 4096);                              // cgroup v2 id -> slot
 BPF_PERCPU_ARRAY(cgpath, struct event, 1);                      // a new cgroup's path, for the scan
@@ -1414,7 +1413,11 @@ static __always_inline int is_hex_id(const struct container_key *key) {
 // (an insert that fails when the slot is taken: the kernel and user space never share one),
 // put in `expected` (its restarts find it) and announced (EV_SLOT; the record is reserved
 // first, so that a slot user space never hears of is never handed out). SLOT_NONE when there
-// is no slot left (counted once per container: `expected` then remembers it as SLOT_NONE).
+// is no slot left: the container is announced as EV_NOSLOT instead (once: `expected` then
+// remembers it as SLOT_NONE), and user space judges whose it is. A burst of a busy host's
+// unrelated containers can take every slot before user space has dropped them; only one of
+// the recorded application is a loss (L_SLOTS_EXHAUSTED, counted by user space), and an
+// unrelated one's SLOT_NONE entry is deleted again (`expected` stays bounded).
 static __always_inline u32 claim_slot(struct container_key *key, const char *path) {
     struct event *e = events.ringbuf_reserve(sizeof(struct event));
     if (!e) {
@@ -1438,27 +1441,23 @@ static __always_inline u32 claim_slot(struct container_key *key, const char *pat
             break;
         }
     }
-    if (slot == SLOT_NONE) {
-        events.ringbuf_discard(e, 0);
-        lose(0, L_SLOTS_EXHAUSTED);
-        expected.insert(key, &slot);
-        return SLOT_NONE;
-    }
-    if (hint)
+    if (slot != SLOT_NONE && hint)
         *hint = slot + 1 < NSLOTS ? slot + 1 : 1;
-    if (expected.insert(key, &slot) < 0) {   // named meanwhile (the slot stays unused), or full
+    // SLOT_NONE too: `expected` remembers the container either way (announced once).
+    if (expected.insert(key, &slot) < 0) {   // named meanwhile (a slot stays unused), or full
         events.ringbuf_discard(e, 0);
         u32 *known = expected.lookup(key);
         if (!known)
             lose(0, L_MAP_FULL);
         return known ? *known : SLOT_NONE;
     }
-    e->type = EV_SLOT;
+    u32 shown = slot == SLOT_NONE ? 0 : slot;
+    e->type = slot == SLOT_NONE ? EV_NOSLOT : EV_SLOT;
     e->tgid = 0;
-    e->dirfd = slot;
+    e->dirfd = shown;
     e->tid = 0;
     e->aux = 0;
-    e->slot = slot;
+    e->slot = shown;
     bpf_probe_read_kernel_str(e->data, PATH_LEN, path);
     events.ringbuf_submit(e, 0);
     return slot;

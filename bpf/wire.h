@@ -11,6 +11,7 @@
 #define URING_OPS 256           // slots of `uring_ops` (io_uring opcodes)
 #define CONTAINER_ID_LEN 64     // hex digits of a container id, as cgroup names carry it
 #define MAX_SLOTS 64            // containers one tracer tells apart (MATCH)
+#define SLOT_NONE 0xffffffff    // in `expected`: a container that found no slot (MATCH)
 #define ST_SLOT_SHIFT 24        // state bits 24-31 hold the task's slot
 #define ST_GEN_SHIFT 4          // MATCH: state bits 4-15 hold the slot's generation
 #define ST_GEN_MASK 0xfff       // generations wrap at 4096
@@ -29,6 +30,7 @@
 #define EV_PRIVEXEC 8           // an exec that changed credentials or met a set-id file (a PrivExecEvent)
 #define EV_CGROUP 9             // a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)
 #define EV_SLOT 10              // MATCH: a new container got a slot (dirfd: the slot, path: its cgroup v2 path)
+#define EV_NOSLOT 11            // MATCH: a new container found every slot taken and is not traced (path: its cgroup v2 path); user space judges whose it is
 
 // What an address was used for (kept in `sysbits` for bind/connect, and in addr_key.kind).
 #define ADDR_BIND 1             // bind: the app listens there
@@ -83,7 +85,7 @@
 #define L_PATH_TRUNCATED 2      // a path longer than PATH_LEN
 #define L_USER_READ_FAILED 3    // reading a path or struct from user memory failed
 #define L_ARG_OVERFLOW 4        // a syscall argument had more distinct values than MAX_ARG_VALUES
-#define L_SLOTS_EXHAUSTED 5     // MATCH: a new container found every slot taken (it was not traced)
+#define L_SLOTS_EXHAUSTED 5     // MATCH: a container of the recorded application found every slot taken (it was not traced; counted by user space from EV_NOSLOT)
 #define L_COMPAT_UNSEEN 6       // PERSYSCALL: a 32-bit program ran; its i386 syscalls were not seen
 
 // Bits of a task's state (task storage `tstate`, and `tracked` for a task not seen yet).

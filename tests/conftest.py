@@ -446,6 +446,8 @@ class FakeTracer:
         self.closed = False
         self.loaded_with: dict = {}
         self.on_container: Callable[[int, str, bytes], None] | None = None
+        self.on_unslotted: Callable[[str, bytes], bool] | None = None
+        self.unslotted_lost = self.unslotted_unrelated = 0
         self.pending_starts: list[tuple[str, bytes]] = list(starts)
         self.containers = dict(containers or {})  # container id -> RawTrace
         self.slot_of: dict[str, int] = {}  # container id -> slot
@@ -504,6 +506,14 @@ class FakeTracer:
         if slot not in self.dropped:
             self.cgroups.append((slot, path))
         return slot
+
+    def start_unslotted(self, container_id: str) -> None:
+        """A container's cgroup appears while every slot is taken (record.c's EV_NOSLOT)."""
+        path = b"/docker/" + container_id.encode()
+        if self.on_unslotted is None or self.on_unslotted(container_id, path):
+            self.unslotted_lost += 1
+        else:
+            self.unslotted_unrelated += 1
 
     def _announce_starts(self) -> None:
         if not self.loaded_with.get("match"):

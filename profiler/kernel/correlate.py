@@ -55,6 +55,7 @@ class Correlator:
         self.privexec_pending: dict[int, tuple] = {}  # tid -> (slot, a PRIVEXEC before its EXEC)
         self.cgroups: list[tuple[int, bytes]] = []  # (slot, v2 path) of each cgroup matched
         self.new_slots: list[tuple[int, str, bytes]] = []  # EV_SLOT: (slot, container id, path)
+        self.unslotted: list[tuple[str, bytes]] = []  # EV_NOSLOT: (container id, path)
 
     def seen_in(self, slot: int) -> Seen:
         seen = self.seen.get(slot)
@@ -96,6 +97,9 @@ class Correlator:
         elif e.type == EventType.SLOT:  # record.c claim_slot: the kernel's new slot
             cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
             self.new_slots.append((e.slot, cid, e.path))
+        elif e.type == EventType.NOSLOT:  # record.c claim_slot: every slot was taken
+            cid = cgroups.container_id_of(os.fsdecode(e.path)) or ""
+            self.unslotted.append((cid, e.path))
 
     def tasks(self) -> set[int]:
         """Every tid/tgid some per-task state is kept for (cwds, directory fds, what a process

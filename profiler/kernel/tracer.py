@@ -35,7 +35,7 @@ from ..tool_errors import error_line
 from .pathres import PathResolver, proc_base
 from .wire import (
     CAP_ROW, KP_COMPOSED, LOSS_ROW, LOSS_SLOTS, MAX_SLOTS, NO_EXIT_CLASSES, PER_SYSCALL_LOSS,
-    ST_GEN_MASK,
+    SLOT_NONE, ST_GEN_MASK,
     SYSCALL_CLASSES, TASKS_ROW, TRACER_LOSS, URING_OPS, URING_ROW, Access, ArgIndex, Claim,
     CompatArch, Event,
     EventType, Loss, PrivExecEvent, RawTrace, SysClass, TaskState, TasksSlot, UringSlot,
@@ -137,7 +137,9 @@ class Tracer:
     older than `begin()` count at once); otherwise only tasks registered with `track` (exec
     mode). `match` (with `containers`): every container that starts also gets a slot of its
     own, announced to `on_container(slot, container_id, cgroup_v2_path)` from poll()/drain();
-    `drop(slot)` the ones not wanted."""
+    `drop(slot)` the ones not wanted. One that found every slot taken is not traced; it is
+    announced to `on_unslotted(container_id, cgroup_v2_path) -> bool` (True: it is one of the
+    recorded application's, or nobody can say; then it counts as slots_exhausted loss)."""
 
     def __init__(self, containers: bool = False, attach: bool = False, arch: str | None = None,
                  initial_cwd: str = "/", all_exits: bool = False, verify: bool = False,
@@ -237,6 +239,9 @@ class Tracer:
         self.events = Correlator(self.paths, self._ms)  # what the streamed events say
         self.cgroups = self.events.cgroups  # (slot, v2 path) of each cgroup matched
         self.on_container: Callable[[int, str, bytes], None] | None = None
+        self.on_unslotted: Callable[[str, bytes], bool] | None = None
+        self.unslotted_lost = 0  # containers of the application that found no slot (loss)
+        self.unslotted_unrelated = 0  # other containers that found no slot (not traced: fine)
         self._slots: set[int] = {0} if not match else set()  # slots in use
         self._dropped: set[int] = set()
         self._kept: set[int] = set()
@@ -508,6 +513,29 @@ class Tracer:
             slot, cid, path = self.events.new_slots.pop(0)
             if self.on_container is not None:
                 self.on_container(slot, cid, path)
+        while self.events.unslotted:
+            cid, path = self.events.unslotted.pop(0)
+            if self.on_unslotted is None or self.on_unslotted(cid, path):
+                self.unslotted_lost += 1  # its `expected` entry (SLOT_NONE) stays: once only
+            else:
+                self.unslotted_unrelated += 1
+                self._forget_unslotted(cid)
+
+    def _forget_unslotted(self, container_id: str) -> None:
+        """Delete an unrelated container's SLOT_NONE entry from `expected`: a busy host's
+        containers would fill it over a long recording. A later cgroup of it (a restart) is
+        claimed and judged again, as a dropped container's is."""
+        table = self.bpf["expected"]
+        key = table.Key()
+        raw = container_id.encode()
+        if len(raw) != ct.sizeof(key):
+            return
+        ct.memmove(ct.addressof(key), raw, len(raw))
+        try:
+            if table[key].value == SLOT_NONE:
+                del table[key]
+        except KeyError:
+            pass
 
     def poll(self, timeout_ms: int = 100) -> None:
         self.bpf.ring_buffer_poll(timeout_ms)
@@ -628,6 +656,7 @@ class Tracer:
         raws = self._snapshot(slots)
         if self.match:
             tracer_loss = self._row("loss", 0, LOSS_ROW)
+            tracer_loss[Loss.SLOTS_EXHAUSTED] += self.unslotted_lost
             for raw in raws.values():
                 for i, name in enumerate(LOSS_SLOTS):
                     if Loss(i) not in PER_SYSCALL_LOSS:  # match mode runs the raw design

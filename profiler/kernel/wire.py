@@ -41,6 +41,7 @@ ST_CAP_SHIFT = 16  # VERIFY: state bits 16-23 hold 1 + the capability last refus
 KP_COMPOSED = 1  # KPATH: the dirfd of a file key (tgid 0) whose relative path the kernel completed
 CONTAINER_ID_LEN = 64  # hex digits of a container id (Docker, Podman), as cgroup names carry it
 MAX_SLOTS = 64  # containers one tracer tells apart (match mode); a slot is a task state's top byte
+SLOT_NONE = 0xFFFFFFFF  # in record.c's `expected`: a container that found no slot (match mode)
 ST_SLOT_SHIFT = 24  # state bits 24-31 hold the task's slot (its container; 0 in single mode)
 ST_GEN_SHIFT = 4  # MATCH: state bits 4-15 hold the generation of the slot the task was given
 ST_GEN_MASK = 0xFFF  # generations wrap at 4096 (a slot is reused once its container is dropped)
@@ -64,6 +65,8 @@ class EventType(IntEnum):
     PRIVEXEC = 8, "an exec that changed credentials or met a set-id file (a PrivExecEvent)"
     CGROUP = 9, "a cgroup became a target (dirfd: its slot, aux: its level, path: its v2 path)"
     SLOT = 10, "MATCH: a new container got a slot (dirfd: the slot, path: its cgroup v2 path)"
+    NOSLOT = 11, ("MATCH: a new container found every slot taken and is not traced (path: its "
+                  "cgroup v2 path); user space judges whose it is")
 
 
 class AddrKind(IntEnum):
@@ -146,7 +149,8 @@ class Loss(IntEnum):
     PATH_TRUNCATED = 2, "a path longer than PATH_LEN"
     USER_READ_FAILED = 3, "reading a path or struct from user memory failed"
     ARG_OVERFLOW = 4, "a syscall argument had more distinct values than MAX_ARG_VALUES"
-    SLOTS_EXHAUSTED = 5, "MATCH: a new container found every slot taken (it was not traced)"
+    SLOTS_EXHAUSTED = 5, ("MATCH: a container of the recorded application found every slot "
+                          "taken (it was not traced; counted by user space from EV_NOSLOT)")
     COMPAT_UNSEEN = 6, "PERSYSCALL: a 32-bit program ran; its i386 syscalls were not seen"
 
 
@@ -422,6 +426,7 @@ def c_header() -> str:
         _define("CONTAINER_ID_LEN", str(CONTAINER_ID_LEN),
                 "hex digits of a container id, as cgroup names carry it"),
         _define("MAX_SLOTS", str(MAX_SLOTS), "containers one tracer tells apart (MATCH)"),
+        _define("SLOT_NONE", hex(SLOT_NONE), "in `expected`: a container that found no slot (MATCH)"),
         _define("ST_SLOT_SHIFT", str(ST_SLOT_SHIFT), "state bits 24-31 hold the task's slot"),
         _define("ST_GEN_SHIFT", str(ST_GEN_SHIFT), "MATCH: state bits 4-15 hold the slot's generation"),
         _define("ST_GEN_MASK", hex(ST_GEN_MASK), "generations wrap at 4096"),

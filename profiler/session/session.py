@@ -94,6 +94,9 @@ class TraceSource(Protocol):
     # match mode: called from poll()/drain() with (slot, container id, cgroup v2 path) for each
     # container the kernel gave a new slot; the callee then calls keep(slot) or drop(slot)
     on_container: Callable[[int, str, bytes], None] | None
+    # match mode: called likewise for a container that found every slot taken (not traced);
+    # returns True when it is the application's (a loss), False when it is unrelated
+    on_unslotted: Callable[[str, bytes], bool] | None
 
     def track(self, pid: int, pending: bool = False) -> None: ...
     def expect_container(self, container_id: str, slot: int = 0) -> None: ...
@@ -770,6 +773,8 @@ class _Matcher:
         self.new: dict[str, object] = {}
         self.error: ProfilerError | None = None
         self.unidentified = 0  # containers gone before their labels could be read
+        self.lost_starts: list[str] = []  # matching containers that found no slot (not traced)
+        self.unrelated_unslotted = 0  # other containers that found no slot (no loss)
 
     def announced(self, slot: int, container_id: str, cgroup_path: bytes) -> None:
         try:
@@ -789,6 +794,24 @@ class _Matcher:
         self.seen.add(info.id)
         self.new[info.id] = handle
         self._keep(slot, handle, info, attached=False)
+
+    def unslotted(self, container_id: str, cgroup_path: bytes) -> bool:
+        """A container that found every slot of the recorder taken (a burst of container
+        starts faster than unrelated ones are dropped): True when it is the application's
+        (its start is lost: counted as slots_exhausted) or the engine cannot say."""
+        try:
+            info = self.engine.describe(self.engine.container(container_id))
+        except ContainerGone:  # as for an announced one: gone before its labels were read
+            self.unidentified += 1
+            return False
+        except EngineError as e:
+            self.error = self.error or e
+            return True
+        if not project.matches(dict(info.labels), self.selectors):
+            self.unrelated_unslotted += 1
+            return False
+        self.lost_starts.append(info.name)
+        return True
 
     def attach(self, handle, note: Callable[[str], None]) -> None:
         """A matching container that ran before the tracer was armed: its cgroups become a new
@@ -882,6 +905,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
 
     try:
         tracer.on_container = matcher.announced
+        tracer.on_unslotted = matcher.unslotted
         if attach:
             tracer.begin()
         tracer.drain()  # containers started while the tracer loaded are announced now
@@ -961,6 +985,14 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
             notes.append(f"{matcher.unidentified} other container(s) started and were removed "
                          f"before their labels could be read (not recorded; if one of them was "
                          f"the application's, record again)")
+        if matcher.lost_starts:
+            notes.append(f"{', '.join(sorted(set(matcher.lost_starts)))} started while every "
+                         f"container slot of the recorder was taken (a burst of container "
+                         f"starts on this host): not recorded (counted as slots_exhausted loss; "
+                         f"record again)")
+        if matcher.unrelated_unslotted:
+            notes.append(f"{matcher.unrelated_unslotted} unrelated container(s) started while "
+                         f"every container slot was taken: not traced (they do not match)")
         notes += _engine_notes(engine, None)
         services = _services(matcher.members.values(), raws, opts, wl_status, started_at, asked,
                              notes)

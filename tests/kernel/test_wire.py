@@ -59,7 +59,8 @@ def test_header_defines_every_member_with_its_value():
                  "CONTAINER_ID_LEN": wire.CONTAINER_ID_LEN, "MAX_SLOTS": wire.MAX_SLOTS,
                  "ST_SLOT_SHIFT": wire.ST_SLOT_SHIFT, "LOSS_ROW": wire.LOSS_ROW,
                  "CAP_ROW": wire.CAP_ROW, "URING_ROW": wire.URING_ROW, "TASKS_ROW": wire.TASKS_ROW,
-                 "ST_GEN_SHIFT": wire.ST_GEN_SHIFT, "ST_GEN_MASK": wire.ST_GEN_MASK}
+                 "ST_GEN_SHIFT": wire.ST_GEN_SHIFT, "ST_GEN_MASK": wire.ST_GEN_MASK,
+                 "SLOT_NONE": wire.SLOT_NONE}
     assert defines == expected
     assert expected["EV_FORK"] == 4 and expected["ARG_VIA_POINTER"] == 0xFF  # spot checks
 

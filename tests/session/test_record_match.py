@@ -423,3 +423,31 @@ def test_unrelated_containers_leave_no_trace_in_the_matchers_memory(fake_host):
     assert matcher.seen == {web.id}
     assert tracer.dropped == {tracer.slot_of[c.id] for c in others}
     assert tracer.kept == {tracer.slot_of[web.id]}
+
+
+def test_containers_that_found_no_slot_are_judged_by_their_labels(fake_host):
+    """A burst of container starts can take every slot of the recorder before user space drops
+    the unrelated ones (the 2-hour soak lost 166 such starts and failed). A container that then
+    finds no slot is judged like an announced one: an unrelated one is no loss of the
+    application's, one of the application is (named, counted), one gone before its labels were
+    read is an unidentified container, as ever."""
+    web, web2, other = _ctr(1, "web"), _ctr(2, "web"), _ctr(3, "web", project_name="blog")
+    fleet = FakeFleet(web, web2, other)
+    tracer = FakeTracer(containers={web.id: _raw(READ)})
+
+    def hook(n: int) -> None:
+        if n == 1:
+            fleet.run(web.id, tracer)
+        if n == 2:
+            tracer.start_unslotted(other.id)
+            tracer.start_unslotted(web2.id)
+            tracer.start_unslotted(_id(99))  # gone already
+
+    tracer.on_poll = hook
+    out = _match(fleet, tracer, command=None, duration=0.2)
+    assert (tracer.unslotted_lost, tracer.unslotted_unrelated) == (1, 2)
+    assert [s.name for s in out.services] == ["web"]
+    (lost,) = [n for n in out.notes if "every container slot" in n and "not recorded" in n]
+    assert web2.name in lost and other.name not in lost
+    assert any(n.startswith("1 other container(s) started and were removed") for n in out.notes)
+    assert any(n.startswith("1 unrelated container(s) started while every") for n in out.notes)
