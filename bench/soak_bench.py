@@ -177,8 +177,8 @@ def main() -> int:
                 "-o", str(out)]
     elif a.mode == "match":
         args = ["record", "--match", f"io.profiler.soak={tag}", "--duration", str(a.seconds),
-                "--stop-timeout", "2", *snapshots, "-o", str(out), "--", "docker", "run", "-d", "--name",
-                name, "--label", f"io.profiler.soak={tag}", IMAGE, "sh", "-c", LOOP]
+                "--stop-timeout", "2", *snapshots, "-o", str(out), "--", "docker", "run", "-d",
+                "--name", name, "--label", f"io.profiler.soak={tag}", IMAGE, "sh", "-c", LOOP]
     else:
         args = ["record", IMAGE, "--name", name, "--duration", str(a.seconds),
                 "--stop-timeout", "2", "-o", str(out), "--", "sh", "-c", LOOP]
