@@ -164,19 +164,13 @@ def encode(entry: Entry, key: str) -> bytes:
         "funcs": [{"name": f.name, "insns": base64.b64encode(f.insns).decode(),
                    "relocs": [list(r) for r in f.relocs]} for f in entry.funcs],
     }
-    body = json.dumps(doc, sort_keys=True).encode()
-    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    return ownfiles.seal(doc)
 
 
 def decode(data: bytes, key: str) -> Entry:
     """The entry stored for `key`; CacheError when it is corrupt, truncated or another key's."""
-    digest, sep, body = data.partition(b"\n")
-    if not sep or hashlib.sha256(body).hexdigest().encode() != digest:
-        raise CacheError("digest mismatch (corrupt or truncated)")
     try:
-        doc = json.loads(body)
-        if doc["format"] != FORMAT or doc["key"] != key:
-            raise CacheError("another key's entry")
+        doc = ownfiles.unseal(data, FORMAT, key)
         maps = [MapSpec(**m) for m in doc["maps"]]
         funcs = [FuncSpec(f["name"], base64.b64decode(f["insns"], validate=True),
                           [(int(i), int(m)) for i, m in f["relocs"]]) for f in doc["funcs"]]
@@ -209,12 +203,7 @@ def store_entry(entry: Entry, key: str, cache_dir: Path = CACHE_DIR) -> bool:
     KEEP. Best effort: False when it could not be written (the recording goes on)."""
     if not ownfiles.write(cache_dir / f"{key}.bpfobj", encode(entry, key)):
         return False
-    try:
-        entries = sorted(cache_dir.glob("*.bpfobj"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEEP]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass
+    ownfiles.prune(cache_dir, "*.bpfobj", KEEP)
     return True
 
 

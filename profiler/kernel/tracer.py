@@ -313,6 +313,11 @@ class Tracer:
                                           "kprobes or the capability:cap_capable tracepoint"
                                      ) from None
 
+    def set_initial_cwd(self, cwd: str) -> None:
+        """The cwd of a task /proc no longer answers for (a container's working directory),
+        when it was not known at the load: before expect_container, so before any event."""
+        self.paths.initial_cwd = os.fsencode(cwd or "/")
+
     def track(self, pid: int, pending: bool = False) -> None:
         """Register a task: pending (counts from its next exec) or active (counts now)."""
         state = TaskState.PENDING if pending else TaskState.ACTIVE
