@@ -357,10 +357,13 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                                               per_syscall=opts.tracer == "per-syscall"))
     container = None
     tracer = None
+    sweeping = None
     try:
         try:
             engine = engine or Engine()
-            sweep_leftovers(engine)
+            # What killed runs left (others' containers: never ours, whose owner is alive) is
+            # swept beside our own calls to the engine.
+            sweeping = _Background(lambda: sweep_leftovers(engine))
             image = engine.image(spec.image)
             session = f"profiler-{uuid.uuid4().hex[:12]}"
             container = engine.create(spec, labels={"io.profiler.session": session,
@@ -368,6 +371,8 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
             info = engine.describe(container)
             empty = _empty_mounts(engine, container, info)
         finally:  # a tracer loaded for a container that failed is closed below all the same
+            if sweeping is not None:
+                sweeping.value()
             tracer = loading.value()
         tracer = loading.result()
         tracer.set_initial_cwd(image.working_dir or "/")
