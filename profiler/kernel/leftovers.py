@@ -9,7 +9,8 @@ AppArmor profile it loaded into the kernel for a verify run, scratch directories
   when they are created, so there is no moment when one exists unregistered;
 - a compose project `verify --compose` brings up (compose creates its containers, so they cannot
   carry the label) is registered by its project name before `up`: the sweep removes the
-  containers (with their anonymous volumes) and networks labelled with that project;
+  containers (with their anonymous volumes) and networks labelled with that project, and its
+  named volumes when the project had none before the run (then every one is the run's);
 - everything else is listed in a small JSON file of the run's own in STATE_DIR (/run/profiler/
   runs: /run is a tmpfs, emptied at boot, as kernel-loaded profiles are), written before the
   thing is made and updated when it is gone; the file goes when the run ends.
@@ -30,7 +31,9 @@ from pathlib import Path
 from .proc import start_ticks
 
 STATE_DIR = Path(os.environ.get("PROFILER_STATE_DIR", "/run/profiler/runs"))
-KINDS = ("apparmor", "path", "compose")
+# compose_volumes: a registered compose project that had no volume before its run, so that
+# every volume it has is the run's (verify --compose's own project): the sweep removes them.
+KINDS = ("apparmor", "path", "compose", "compose_volumes")
 # Every container profiler creates carries its owner (engine.create's labels): a run killed
 # before it could remove its container leaves it to the next run to remove.
 OWNER_LABEL = "io.profiler.owner"
@@ -159,8 +162,9 @@ def sweep(engine=None, state_dir: Path | None = None, remove_profile=remove_appa
         projects = [str(n) for n in data.get("compose") or ()]
         if projects and engine is None:
             continue  # the next sweep with an engine removes them (and this file)
+        scratch = {str(n) for n in data.get("compose_volumes") or ()}
         for name in projects:
-            if engine.remove_project(name):
+            if engine.remove_project(name, volumes=name in scratch):
                 done.append(f"compose project {name}")
         for path in data.get("path") or ():
             p = Path(str(path))

@@ -136,7 +136,8 @@ class ContainerEngine(Protocol):
     def stop(self, container: Any, timeout: int) -> None: ...
     def wait(self, container: Any, timeout: float) -> int | None: ...
     def remove(self, container: Any) -> None: ...
-    def remove_project(self, project: str) -> bool: ...
+    def remove_project(self, project: str, volumes: bool = False) -> bool: ...
+    def project_volumes(self, project: str) -> list[str]: ...
     def last_logs(self, container: Any, lines: int = 8) -> str: ...
     def file_info(self, container: Any, path: str) -> Any: ...  # filecaps.FileInfo | None
     def image_facts(self, image_id: str, volumes: tuple[str, ...]) -> ImageFacts | None: ...
@@ -535,11 +536,12 @@ class Engine:
         except Exception:  # already gone (auto-removed or removed by the user)
             pass
 
-    def remove_project(self, project: str) -> bool:
+    def remove_project(self, project: str, volumes: bool = False) -> bool:
         """Remove a compose project's containers (running or not, with their anonymous
         volumes) and networks, found by compose's project label: what `compose down` removes,
-        without the compose files. Named volumes stay (they may hold a user's data). True when
-        something was removed."""
+        without the compose files. Its named volumes stay (they may hold a user's data) unless
+        `volumes`: for a project whose every volume its run made (verify --compose's own).
+        True when something was removed."""
         label = f"com.docker.compose.project={project}"
         try:
             containers = self._call("list containers", lambda: self.client.containers.list(
@@ -548,15 +550,28 @@ class Engine:
                 self.remove(c)
             networks = self._call("list networks", lambda: self.client.networks.list(
                 filters={"label": [label]}))
+            named = self._call("list volumes", lambda: self.client.volumes.list(
+                filters={"label": label})) if volumes else []
         except self._docker.errors.APIError as e:
             raise EngineError(f"cannot remove the compose project {project}: {_short(e)}") \
                 from None
-        for n in networks:
+        gone = 0
+        for thing in [*networks, *named]:
             try:
-                n.remove()
+                thing.remove()
+                gone += 1
             except Exception:  # in use by someone else's container, or gone
                 pass
-        return bool(containers or networks)
+        return bool(containers or gone)
+
+    def project_volumes(self, project: str) -> list[str]:
+        """The names of the volumes compose made for a project (its label on them)."""
+        label = f"com.docker.compose.project={project}"
+        try:
+            return sorted(v.name for v in self._call("list volumes", lambda: self.client.volumes
+                                                     .list(filters={"label": label})))
+        except self._docker.errors.APIError as e:
+            raise EngineError(f"cannot list the volumes of {project}: {_short(e)}") from None
 
     @staticmethod
     def file_info(container, path: str):

@@ -205,9 +205,13 @@ def _apparmor_loads(policies: dict[str, verify.RunPolicy], stack: contextlib.Exi
 
 def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
         compose: compose_cli.Compose | None = None, record_match: Callable | None = None,
-        progress=None, warn=None) -> ComposeReport:
-    """Bring the project up under the override, traced; run the workload; bring it down."""
+        progress=None, warn=None, engine=None) -> ComposeReport:
+    """Bring the project up under the override, traced; run the workload; bring it down, with
+    the named volumes it made when the project had none before (the default project name's
+    always: a run's volumes, such as the override's for the app's writable directories, must
+    not pile up on the host; a user's project keeps its data)."""
     from ..session import session
+    from ..session.engine import Engine
 
     compose_file, out = compose_file.resolve(), out.resolve()
     policies, widening = read_policies(out, compose_file)
@@ -225,15 +229,22 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
             # Registered before `up`: if this run is killed, the next run brings the project
             # down (leftovers.sweep), since compose's containers cannot carry our owner label.
             reg.add("compose", name)
+            engine = engine or Engine()
+            fresh = not engine.project_volumes(name)
+            if fresh:  # every volume the project gets from now on is this run's
+                reg.add("compose_volumes", name)
             try:
                 outcome = record_match((Selector(PROJECT_LABEL, name),), opts, up,
                                        progress=progress, warn=warn)
             finally:
                 left = _down(compose, files, name, opts.stop_timeout)
+                if not left and fresh:
+                    left = _remove_volumes(engine, name)
                 if left and warn:
                     warn(left)
                 else:
                     reg.discard("compose", name)
+                    reg.discard("compose_volumes", name)
         except (WorkloadError, EngineError) as e:  # compose up failed, nothing came up
             return ComposeReport(**base, workload_status=None, start_error=e.message,
                                  services=tuple(ServiceResult(s, False, verify.VerifyReport(
@@ -244,6 +255,17 @@ def run(compose_file: Path, out: Path, opts, *, project: str | None = None,
         audit = {s: loaded.denials()[0] for s, loaded in loads.items()}
     report = analyze(policies, outcome, **base, apparmor=audit, apparmor_status=aa_status)
     return replace(report, notes=tuple(widening) + report.notes)
+
+
+def _remove_volumes(engine, name: str) -> str:
+    """Remove the named volumes of a project whose every volume this run made; what is left,
+    or ""."""
+    try:
+        engine.remove_project(name, volumes=True)
+        left = engine.project_volumes(name)
+    except ProfilerError as e:
+        return f"removing the volumes of the project {name} failed: {e.message}"
+    return f"the volumes {', '.join(left)} of the project {name} are left" if left else ""
 
 
 def _down(compose: compose_cli.Compose, files: list[Path], name: str, timeout: int) -> str:

@@ -111,6 +111,13 @@ def test_shop_recorded_emitted_and_run_under_the_override(version, shop, tmp_pat
     assert report["passed"] and report["denials"] == 0 and report["workload_status"] == 0
     assert sorted(s["service"] for s in report["services"]) == list(SERVICES)
     assert report["compose"].startswith(" ".join(compose.argv))
+    # nothing of the run's project is left: no container, no network, no volume (the
+    # override's named volume for web's /var/lib/nginx was left by every run)
+    label = f"label=com.docker.compose.project={report['project']}"
+    for what in (["ps", "-aq"], ["network", "ls", "-q"], ["volume", "ls", "-q"]):
+        left = subprocess.run(["docker", *what, "--filter", label], capture_output=True,
+                              text=True).stdout.strip()
+        assert left == "", (what, left)
 
 
 def test_verify_compose_names_the_service_whose_profile_lacks_a_syscall(shop, tmp_path):

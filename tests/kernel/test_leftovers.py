@@ -97,8 +97,8 @@ class _ProjectEngine(_Engine):
         super().__init__([])
         self.projects: list[str] = []
 
-    def remove_project(self, name):
-        self.projects.append(name)
+    def remove_project(self, name, volumes=False):
+        self.projects.append(name + (" with its volumes" if volumes else ""))
         return True
 
 
@@ -116,3 +116,16 @@ def test_sweep_brings_down_a_killed_verify_compose_project_and_keeps_a_live_ones
     assert engine.projects == ["profiler-verify-dead0001"]
     assert done == ["compose project profiler-verify-dead0001"]
     assert [f.name for f in tmp_path.iterdir()] == [leftovers.Registry(tmp_path, live).file.name]
+
+
+def test_sweep_removes_a_killed_runs_project_volumes_only_when_they_were_all_its_own(tmp_path):
+    """A project registered with compose_volumes had no volume before its run: its volumes are
+    the run's and go with it; one registered without (a user's project name) keeps them."""
+    dead = _dead_token()
+    reg = leftovers.Registry(tmp_path, token=dead)
+    reg.add("compose", "profiler-verify-dead0002")
+    reg.add("compose_volumes", "profiler-verify-dead0002")
+    reg.add("compose", "users-project")
+    engine = _ProjectEngine()
+    leftovers.sweep(engine, tmp_path)
+    assert engine.projects == ["profiler-verify-dead0002 with its volumes", "users-project"]

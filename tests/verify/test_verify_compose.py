@@ -101,6 +101,47 @@ class _Calls:
     log: list = field(default_factory=list)
 
 
+class _Volumes:
+    """The engine's side of a verify run: the project's volumes (compose makes them at `up`)."""
+
+    def __init__(self, before=()):
+        self.volumes = list(before)
+        self.removed: list[tuple[str, bool]] = []
+
+    def project_volumes(self, project):
+        return list(self.volumes)
+
+    def remove_project(self, project, volumes=False):
+        self.removed.append((project, volumes))
+        if volumes:
+            self.volumes.clear()
+        return True
+
+
+def test_run_removes_the_volumes_its_project_made_and_keeps_a_users(policy, monkeypatch):
+    """Every `verify --compose` of the shop sample left its override's named volume
+    (profiler-verify-<hex>_web-var-lib-nginx) behind: 131 were found on the lab host. A project
+    with no volume before the run gets every volume from the run: they go with it. A user's
+    project name that has volumes already keeps them (they may hold data)."""
+    monkeypatch.setattr(compose_cli, "run", lambda *a, **k: None)
+    comp = compose_cli.Compose(("docker-compose",), "1.29.2")
+
+    def verify_with(engine, **kw):
+        def record_match(*a, **k):
+            engine.volumes.append("p_web-var-lib-nginx")  # made by `up`
+            return _outcome()
+        return verify_compose.run(policy.parent / "compose.yaml", policy,
+                                  session.Options(workload="true"), compose=comp,
+                                  record_match=record_match, engine=engine, **kw)
+
+    fresh = _Volumes()
+    assert verify_with(fresh).passed
+    assert fresh.removed and fresh.removed[-1][1] is True and fresh.volumes == []
+    users = _Volumes(before=["mine_db-data"])
+    assert verify_with(users, project="mine").passed
+    assert users.removed == [] and users.volumes == ["mine_db-data", "p_web-var-lib-nginx"]
+
+
 def test_run_brings_the_project_up_under_the_override_and_down(policy, monkeypatch):
     calls = _Calls()
     monkeypatch.setattr(compose_cli, "run", lambda c, files, name, *a, **k: calls.log.append(
@@ -113,7 +154,8 @@ def test_run_brings_the_project_up_under_the_override_and_down(policy, monkeypat
     comp = compose_cli.Compose(("docker-compose",), "1.29.2")
     r = verify_compose.run(policy.parent / "compose.yaml", policy,
                            session.Options(workload="true"),
-                           project="shopcheck", compose=comp, record_match=record_match)
+                           project="shopcheck", compose=comp, record_match=record_match,
+                           engine=_Volumes())
     assert r.passed, verify_compose.report_text(r)
     (match, rm, down) = calls.log
     assert match[1] == ["com.docker.compose.project=shopcheck"] and match[2] is True
@@ -135,7 +177,7 @@ def test_run_when_compose_up_fails_reports_it_and_still_brings_down(policy, monk
     comp = compose_cli.Compose(("docker-compose",), "1.29.2")
     r = verify_compose.run(policy.parent / "compose.yaml", policy,
                            session.Options(workload="true"),
-                           compose=comp, record_match=record_match)
+                           compose=comp, record_match=record_match, engine=_Volumes())
     assert not r.passed and not r.started and "up -d failed" in r.start_error
     assert downs and downs[0][0] == "rm" and downs[-1][0] == "down"
     assert "did not come up under the override" in verify_compose.report_text(r)
@@ -184,7 +226,7 @@ def test_where_apparmor_is_enforced_each_profile_is_loaded_under_the_overrides_n
     r = verify_compose.run(policy.parent / "compose.yaml", policy,
                            session.Options(workload="true"), project="p",
                            compose=compose_cli.Compose(("docker-compose",), "1.29.2"),
-                           record_match=lambda *a, **k: _outcome())
+                           record_match=lambda *a, **k: _outcome(), engine=_Volumes())
     assert loads == ["shop-app", "shop-cache", "shop-web",
                      "removed shop-web", "removed shop-cache", "removed shop-app"]
     by = {s.service: s for s in r.services}
