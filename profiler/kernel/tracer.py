@@ -131,6 +131,17 @@ def uring_defines() -> tuple[list[str], tuple[str, ...]]:
     return flags, tuple(attached)
 
 
+def preload() -> None:
+    """Import bcc's bindings now (in the calling thread), if they import: a caller about to
+    load the tracer in a thread of its own while it imports other things does this first, so
+    that the thread's Python work is short and it reaches the verifier (kernel time, without
+    the GIL) early. A failure is said by Tracer(), where the import is repeated."""
+    try:
+        import bcc  # noqa: F401 (the one import of bcc in the project is Tracer's, below)
+    except ImportError:
+        pass
+
+
 class Tracer:
     """Load the recorder. `containers`: only tasks in the cgroups of the containers named with
     `expect_container` (before they start) or `add_target` (running ones; `attach` says tasks

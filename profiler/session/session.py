@@ -179,6 +179,16 @@ def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = Fal
                   capabilities=capabilities, match=match, per_syscall=per_syscall)
 
 
+def _preload_tracer() -> None:
+    """The tracer's module and bcc, imported in this thread before the load's thread begins:
+    their Python work would otherwise share the GIL with the engine SDK's import in this
+    thread, and the load would reach the verifier later (measured: the tracer's thread was the
+    last one ready at every start)."""
+    from ..kernel import tracer
+
+    tracer.preload()
+
+
 PER_SYSCALL_NOTE = ("recorded with the per-syscall tracer (--tracer per-syscall): a syscall's "
                     "entry event is detached once seen, so syscall counts are lower bounds; "
                     "i386 calls of 64-bit programs (int $0x80) reach no such event and are "
@@ -347,7 +357,9 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                      load_tracer: TracerLoader | None = None) -> Outcome:
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
-    load_tracer = load_tracer or _load_tracer
+    if load_tracer is None:
+        load_tracer = _load_tracer
+        _preload_tracer()
     # The BPF load begins first: the verifier works in the kernel without the GIL, beside the
     # engine SDK's import and connect, the image's inspect, the container's create and the
     # look below its mounts (the engine works in its daemon). The image's working directory,
