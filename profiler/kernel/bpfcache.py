@@ -42,7 +42,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ownfiles
+from . import btf, ownfiles
 
 CACHE_DIR = Path("/var/cache/profiler/bpf")
 FORMAT = 1  # the entry layout; part of the key
@@ -120,10 +120,7 @@ def _loaded_libraries(words: tuple[str, ...]) -> list[str]:
 
 
 def _btf_identity() -> str:
-    try:
-        return hashlib.sha256(Path("/sys/kernel/btf/vmlinux").read_bytes()).hexdigest()
-    except OSError:
-        return "no-btf"
+    return btf.running_kernel_digest()
 
 
 def toolchain_identity(bcc_version: str) -> list[str]:
