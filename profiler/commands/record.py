@@ -11,14 +11,12 @@ from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from ..kernel import capsource
 from ..kernel.linux import cap_short
-from ..recording import coverage, recording_io
+from ..recording import recording_io
 from ..session import longrun
 from ..session.engine import RunSpec
 from ..errors import LossError, UsageError, WorkloadError
@@ -158,8 +156,11 @@ def _progress(live_text: Text) -> Callable[[dict], None]:
 
 
 def _live(live_text: Text):
-    return (Live(live_text, console=console, refresh_per_second=4, transient=True)
-            if console.is_terminal else contextlib.nullcontext())
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    from rich.live import Live  # here, as the tables below: not on the way to the start
+
+    return Live(live_text, console=console, refresh_per_second=4, transient=True)
 
 
 def _warn(text: str) -> None:
@@ -227,6 +228,8 @@ def write_project(out: Path, outcome) -> None:
 
 
 def _match_summary(outcome, out: Path) -> None:
+    from rich.table import Table
+
     t = Table(title=f"recorded {len(outcome.services)} service(s) into {out}",
               title_justify="left")
     for col in ("service", "containers", "syscalls", "capabilities", "files", "lost"):
@@ -252,6 +255,10 @@ def _match_summary(outcome, out: Path) -> None:
 
 
 def _summary(rec, out: Path, outcome) -> None:
+    from rich.table import Table
+
+    from ..recording import coverage
+
     t = Table(title=f"recorded {rec.metadata.image or ' '.join(rec.metadata.command)}",
               show_header=False, title_justify="left")
     t.add_column(style="bold")

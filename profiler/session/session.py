@@ -39,7 +39,8 @@ from ..recording.aggregate import Denials, build_denials, build_recording
 from .preflight import check_command, check_workload, preflight, v2_root
 from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ticking,
                        workload_until)
-from .engine import (OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
+from . import factcache
+from .engine import (FACTS_READER, OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
                      ImageInfo, RunSpec, container_runtime, wait_port)
 from ..errors import (ContainerGone, EngineError, EnvironmentProblem, ProfilerError, UsageError,
                       WorkloadError)
@@ -98,6 +99,9 @@ class TraceSource(Protocol):
     # returns True when it is the application's (a loss), False when it is unrelated
     on_unslotted: Callable[[str, bytes], bool] | None
 
+    # the cwd of a task /proc no longer answers for (the image's working directory): given
+    # after the load, before the container is expected
+    def set_initial_cwd(self, cwd: str) -> None: ...
     def track(self, pid: int, pending: bool = False) -> None: ...
     def expect_container(self, container_id: str, slot: int = 0) -> None: ...
     def add_target(self, cgroup_id: int, slot: int = 0) -> None: ...
@@ -177,6 +181,16 @@ def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = Fal
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
                   capabilities=capabilities, match=match, per_syscall=per_syscall)
+
+
+def _preload_tracer() -> None:
+    """The tracer's module and bcc, imported in this thread before the load's thread begins:
+    their Python work would otherwise share the GIL with the engine SDK's import in this
+    thread, and the load would reach the verifier later (measured: the tracer's thread was the
+    last one ready at every start)."""
+    from ..kernel import tracer
+
+    tracer.preload()
 
 
 PER_SYSCALL_NOTE = ("recorded with the per-syscall tracer (--tracer per-syscall): a syscall's "
@@ -265,22 +279,81 @@ def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
 
 def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
     """What the image holds where the run line may mount (hardening.py reads it); None, said
-    in the summary's notes by the caller, when the engine could not show it."""
-    facts = getattr(engine, "image_facts", None)
-    return facts(image.id, image.volumes) if facts else None
+    in the summary's notes by the caller, when the engine could not show it. Kept by image id
+    (factcache.py): an image's content never changes under its id."""
+    read = getattr(engine, "image_facts", None)
+    if read is None:
+        return None
+    where = factcache.cache_dir()
+    key = factcache.cache_key(image.id, image.volumes, FACTS_READER)
+    facts = factcache.load(key, where)
+    if facts is None:
+        facts = read(image.id, image.volumes)
+        if facts is not None:
+            factcache.store(facts, key, where)
+    return facts
 
 
 def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
     """Volume and bind targets of a created container -> whether nothing lies below them (the
-    app's first boot for a data directory). Read before the start."""
+    app's first boot for a data directory). Read before the start: a bind's host directory
+    here, anything else (or a bind source this process cannot list) through the engine."""
     look = getattr(engine, "mount_entries", None)
     out = {}
     for m in info.mounts:
-        if look and m.type in ("volume", "bind"):
+        if m.type not in ("volume", "bind"):
+            continue
+        empty = bind_empty(m.source) if m.type == "bind" else None
+        if empty is None and look:
             n = look(container, m.target)
-            if n is not None:
-                out[m.target] = n == 0
+            empty = None if n is None else n == 0
+        if empty is not None:
+            out[m.target] = empty
     return out
+
+
+def bind_empty(source: str) -> bool | None:
+    """Whether a bind mount's host directory holds no entry, read on this host: the container
+    sees that directory itself, and it runs on this host (its kernel is the one traced). It
+    spares the engine a `docker cp` of the target (it mounts the container's file system to
+    read it: 0.1 s and more on a busy host) before the start. None when `source` is not a
+    directory this process can list (a file, a path of another mount namespace): then the
+    engine is asked."""
+    if not source.startswith("/"):
+        return None
+    try:
+        with os.scandir(source) as it:
+            return next(it, None) is None
+    except OSError:  # absent here, not a directory, not readable
+        return None
+
+
+class _Background:
+    """fn() in a daemon thread, begun at once; `result()` waits for it and returns its value
+    or raises its error in the caller's thread; `value()` waits and returns the value or
+    None, never raising (a caller cleaning up after its own error)."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self._box: dict = {}
+
+        def run():
+            try:
+                self._box["value"] = fn()
+            except BaseException as e:  # re-raised in the caller's thread
+                self._box["error"] = e
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box.get("value")
+
+    def value(self):
+        self._thread.join()
+        return self._box.get("value")
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -288,44 +361,42 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                      load_tracer: TracerLoader | None = None) -> Outcome:
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
-    engine = engine or Engine()
-    sweep_leftovers(engine)
-    load_tracer = load_tracer or _load_tracer
-    image = engine.image(spec.image)
-    session = f"profiler-{uuid.uuid4().hex[:12]}"
+    if load_tracer is None:
+        load_tracer = _load_tracer
+        _preload_tracer()
+    # The BPF load begins first: the verifier works in the kernel without the GIL, beside the
+    # engine SDK's import and connect, the image's inspect, the container's create and the
+    # look below its mounts (the engine works in its daemon). The image's working directory,
+    # which the tracer needs only for the events of the container, is given once known.
+    loading = _Background(lambda: load_tracer(True, "/", opts.all_errnos, opts.verify,
+                                              capabilities=caps,
+                                              per_syscall=opts.tracer == "per-syscall"))
     container = None
     tracer = None
+    sweeping = None
     try:
-        # Load the BPF program while the engine creates the container and we look below its
-        # mounts: the verifier works in the kernel and the engine in its daemon, side by side.
-        box: dict = {}
-
-        def load():
-            try:
-                box["tracer"] = load_tracer(True, image.working_dir or "/", opts.all_errnos,
-                                            opts.verify, capabilities=caps,
-                                            per_syscall=opts.tracer == "per-syscall")
-            except BaseException as e:  # re-raised in the main thread
-                box["error"] = e
-
-        t = threading.Thread(target=load, daemon=True)
-        t.start()
         try:
+            engine = engine or Engine()
+            # What killed runs left (others' containers: never ours, whose owner is alive) is
+            # swept beside our own calls to the engine.
+            sweeping = _Background(lambda: sweep_leftovers(engine))
+            image = engine.image(spec.image)
+            session = f"profiler-{uuid.uuid4().hex[:12]}"
             container = engine.create(spec, labels={"io.profiler.session": session,
                                                     OWNER_LABEL: leftovers.owner_token()})
             info = engine.describe(container)
             empty = _empty_mounts(engine, container, info)
         finally:  # a tracer loaded for a container that failed is closed below all the same
-            t.join()
-            tracer = box.get("tracer")
-        if "error" in box:
-            raise box["error"]
-        # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
-        # its own while the app runs (started after ours: the engine would share its start
-        # between the two); verify needs none.
-        facts_box: dict = {}
-        facts_thread = threading.Thread(
-            target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
+            if sweeping is not None:
+                sweeping.value()
+            tracer = loading.value()
+        tracer = loading.result()
+        tracer.set_initial_cwd(image.working_dir or "/")
+        # The image's content (1-3 s of `docker cp` on a busy host, unless cached by image id:
+        # session/factcache.py) is read from a container of its own while the app runs
+        # (started after ours: the engine would share its start between the two); verify
+        # needs none.
+        facts_thread: _Background | None = None
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
@@ -333,7 +404,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         with Interrupt() as intr:
             engine.start(container)
             if not opts.verify:
-                facts_thread.start()
+                facts_thread = _Background(lambda: _image_facts(engine, image))
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
             exit_code, wl_status, restarts = _drive(
@@ -342,9 +413,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
         end_notes = _engine_notes(engine, container)
-        if facts_thread.is_alive() or facts_thread.ident is not None:
-            facts_thread.join()
-        facts = facts_box.get("facts")
+        facts = facts_thread.value() if facts_thread is not None else None
         metadata = _metadata(
             "container", raw.arch, started_at,
             _container_config(info, image.entrypoint, spec.options(), empty),
@@ -555,25 +624,17 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         t0 = time.monotonic()
         bounding = _cap_bounding(state.pid)
         asked = _Memo(engine)  # each snapshot builds the recording: the engine is asked once
-        # The image's content (1-3 s of `docker cp` on a busy host) is read while the app runs,
-        # not in the tick loop of the first snapshot.
-        def read_facts() -> None:
-            try:
-                _image_facts(asked, image)
-            except Exception:  # noqa: not remembered: build() asks again, and says what failed
-                pass
-
-        facts = threading.Thread(target=read_facts, daemon=True)
-        facts.start()
+        # The image's content (1-3 s of `docker cp` on a busy host, unless cached) is read once,
+        # while the app runs, not in the tick loop of the first snapshot.
+        facts = _Background(lambda: _image_facts(engine, image))
 
         def build(wl_status: int | None) -> tuple[Recording, list[str]]:
             """The recording from the tracer's aggregates now (read, not cleared)."""
             raw = tracer.snapshot()
-            facts.join()
             metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
                                  image_ref=info.image, image=image, workload=opts.workload,
                                  workload_status=wl_status, startup_observed=False,
-                                 engine=asked, info=info, image_facts=_image_facts(asked, image))
+                                 engine=asked, info=info, image_facts=facts.result())
             rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
             rec, more = _with_exec_files(rec, lambda p: asked.file_info(container, p))
             return longrun.resumed(previous, rec), notes + more
@@ -612,8 +673,8 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
 
 class _Memo:
     """The engine, with the answers a recording's build needs remembered for the session: the
-    image, its facts (read from a container of its own: seconds), the engine's description
-    and each executable's file (a `docker cp` each). A snapshot every interval then costs the
+    image, its facts (read from a container of its own: seconds, when not cached), the
+    engine's description and each executable's file (a `docker cp` each). A snapshot every interval then costs the
     tracer's maps and the build, not the engine. Everything else goes to the engine."""
 
     _REMEMBERED = ("image", "image_facts", "file_info", "engine_info")
