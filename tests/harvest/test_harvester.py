@@ -375,3 +375,31 @@ def test_the_engines_description_of_a_container():
     assert EngineContainers(Engine(), container="gone").running() == []
     assert EngineContainers(Engine()).lookup("nope") is None
     assert _epoch("0001-01-01T00:00:00Z") == 0.0 and _epoch("garbage") == 0.0
+
+
+def test_a_gone_container_is_forgotten_once_no_pid_can_name_it(host, monkeypatch):
+    """A long --follow amid churn must not hold every container it ever met (the harvest soak's
+    memory grew with the description of each replaced replica): a container gone for PID_TTL
+    seconds, with no remembered pid naming it, is forgotten; one still running is kept."""
+    from profiler.harvest import attribute
+
+    now = [1000.0]
+    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
+    proc, cg = host
+    (cg / "docker" / OTHER / "cgroup.procs").write_text("4000\n")
+    h, fleet = _harvester(host, [])
+    h.look()
+    assert set(h.index.metas) == {CID, OTHER}
+    fleet.removed.update({CID, OTHER})
+    fleet.running_ids -= {CID, OTHER}
+    now[0] += attribute.PID_TTL / 2
+    h.look()
+    assert set(h.index.metas) == {CID, OTHER}  # gone just now: a late record still finds it
+    now[0] += attribute.PID_TTL
+    h.look()
+    assert h.index.metas == {} and h.index.pids == {}
+    fleet.removed.discard(CID)
+    fleet.running_ids.add(CID)
+    now[0] += 2 * attribute.PID_TTL
+    h.look()
+    assert set(h.index.metas) == {CID}  # running: kept however long ago it was first met
