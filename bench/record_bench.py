@@ -238,49 +238,118 @@ def strace_ratio(binary: Path, calls: int, rounds: int) -> float | None:
     return statistics.median(traced) / statistics.median(plain)
 
 
+# Seconds of load before the measured run, in every variant (untraced too): a recording's
+# steady state is what production pays, not its first seconds (the per-syscall design detaches
+# the app's hot syscalls once seen, one every ~0.1 s on a busy host; --warmup 0: none).
+WARMUP = 2
+
+
+def _warmup(port: int, path: str = "/") -> str:
+    return (f"wrk -t2 -c32 -d{WARMUP}s http://127.0.0.1:{port}{path} > /dev/null; "
+            if WARMUP else "")
+
+
 def wrk_rps(port: int, seconds: int, path: str = "/") -> float:
+    """req/s of one wrk run (compose_bench's: no warm-up, as its traced runs have none)."""
+    return _wrk(port, seconds, path, warm=False)[0]
+
+
+def _wrk(port: int, seconds: int, path: str = "/", cpu_of: str | None = None,
+         warm: bool = True) -> tuple[float, float | None]:
+    """(req/s, the container `cpu_of`'s CPU microseconds per request or None) of a wrk run
+    after the warm-up."""
+    if WARMUP and warm:
+        sh(["sh", "-c", _warmup(port, path)])
+    cpu0 = container_cpu_usec(cpu_of) if cpu_of else None
     out = sh(["wrk", "-t2", "-c32", f"-d{seconds}s", f"http://127.0.0.1:{port}{path}"]).stdout
+    cpu1 = container_cpu_usec(cpu_of) if cpu_of else None
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         sys.exit(f"wrk gave no result: {out}")
-    return float(m.group(1))
+    n = int(re.search(r"(\d+) requests in", out).group(1))
+    return float(m.group(1)), ((cpu1 - cpu0) / n if cpu_of and n else None)
 
 
-NGINX_VARIANTS = ("untraced", "raw", "per-syscall")
+def container_cpu_usec(cid: str) -> int:
+    """The CPU time (µs, user and system) a container's tasks used so far, from its cgroup
+    v2 cpu.stat: the BPF programs and the syscall trace path that run in its tasks' syscalls
+    are in it. Slow phases of a shared host change a throughput far more than this."""
+    pid = int(sh(["docker", "inspect", "-f", "{{.State.Pid}}", cid], check=True).stdout)
+    stat = (_cgroup_v2_of(pid) / "cpu.stat").read_text()
+    return int(re.search(r"^usage_usec (\d+)", stat, re.MULTILINE).group(1))
 
 
-def nginx_figures(work: Path, rounds: int, seconds: int, port: int = 18090) -> dict[str, list[float]]:
-    """req/s of the nginx sample untraced and recorded in each design, alternating in a round."""
-    res: dict[str, list[float]] = {v: [] for v in NGINX_VARIANTS}
+NGINX_VARIANTS = ("untraced", "empty", "idle-event", "raw", "per-syscall")
+# The floors of the two designs, loaded here while nginx runs untraced: an empty raw program on
+# sys_enter (every syscall of every task runs a program: the raw design's floor), and an empty
+# program on the sys_enter event of a syscall nobody here makes (acct): any enabled syscall
+# event sends every syscall of every task through the kernel's syscall trace path, where
+# the per-syscall events' bitmap is tested (the per-syscall design's floor, all disarmed).
+PEERS["idle-event"] = "TRACEPOINT_PROBE(syscalls, sys_enter_acct) { return 0; }"
+
+
+def nginx_figures(work: Path, rounds: int, seconds: int, port: int = 18090
+                  ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """req/s and the nginx container's CPU µs per request, untraced, beside the designs'
+    floors, and recorded in each design, the variants alternating in a round."""
+    rps: dict[str, list[float]] = {v: [] for v in NGINX_VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in NGINX_VARIANTS}
     for _ in range(rounds):
-        _, traced, plain = nginx_ratio(work, 1, seconds, port)
-        res["untraced"] += plain
-        res["raw"] += traced
-        res["per-syscall"] += nginx_ratio(work, 1, seconds, port, "per-syscall", plain=False)[1]
-    return res
+        for v in NGINX_VARIANTS:
+            if v in ("raw", "per-syscall"):
+                r, c = traced_nginx(work, seconds, port, v)
+            else:
+                r, c = untraced_nginx(port, seconds, None if v == "untraced" else v)
+            rps[v].append(r)
+            cpu[v].append(c)
+    return rps, cpu
+
+
+def untraced_nginx(port: int, seconds: int, peer: str | None = None) -> tuple[float, float]:
+    """(req/s, CPU µs per request) of the nginx sample run by docker (warm-up first), with a
+    peer program loaded in this process during the load."""
+    cid = sh(["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:80",
+              "profiler-sample-nginx"], check=True).stdout.strip()
+    bpf = None
+    try:
+        _wait_port(port)
+        bpf = load_peer(peer) if peer else None
+        return _wrk(port, seconds, cpu_of=cid)
+    finally:
+        if bpf is not None:
+            bpf.cleanup()
+        sh(["docker", "rm", "-f", cid])
+
+
+def traced_nginx(work: Path, seconds: int, port: int, design: str) -> tuple[float, float]:
+    """(req/s, CPU µs per request) of the nginx sample under `profiler record --tracer
+    design`, the load (warm-up first) its workload."""
+    result, cpu = work / "wrk.txt", work / "cpu.txt"
+    cpu.unlink(missing_ok=True)
+    me = f"{sys.executable} {Path(__file__).resolve()} --cpu-of $PROFILER_CONTAINER_ID {cpu}"
+    r = record(["--tracer", design,
+                "profiler-sample-nginx", "-p", f"127.0.0.1:{port}:80", "--ready-port", str(port),
+                "--workload", f"{_warmup(port)}{me}; "
+                              f"wrk -t2 -c32 -d{seconds}s http://127.0.0.1:{port}/ > {result}; "
+                              f"{me}",
+                "--allow-loss"], work / "nginx.yaml")
+    if r.returncode != 0:
+        sys.exit(f"traced nginx failed: {r.stderr.strip()}")
+    text = result.read_text()
+    n = int(re.search(r"(\d+) requests in", text).group(1))
+    c0, c1 = (int(x) for x in cpu.read_text().split())
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)), (c1 - c0) / n
 
 
 def nginx_ratio(work: Path, rounds: int, seconds: int, port: int = 18090,
                 design: str = "raw", plain: bool = True) -> tuple[float, list[float], list[float]]:
+    """(traced/untraced req/s, traced runs, untraced runs) of the nginx sample."""
     want_plain = plain
     plain, traced = [], []
     for _ in range(rounds):
         if want_plain:
-            cid = sh(["docker", "run", "-d", "--rm", "-p", f"127.0.0.1:{port}:80",
-                      "profiler-sample-nginx"], check=True).stdout.strip()
-            try:
-                _wait_port(port)
-                plain.append(wrk_rps(port, seconds))
-            finally:
-                sh(["docker", "rm", "-f", cid])
-        result = work / "wrk.txt"
-        r = record(["--tracer", design,
-                    "profiler-sample-nginx", "-p", f"127.0.0.1:{port}:80", "--ready-port", str(port),
-                    "--workload", f"wrk -t2 -c32 -d{seconds}s http://127.0.0.1:{port}/ > {result}",
-                    "--allow-loss"], work / "nginx.yaml")
-        if r.returncode != 0:
-            sys.exit(f"traced nginx failed: {r.stderr.strip()}")
-        traced.append(float(re.search(r"Requests/sec:\s+([\d.]+)", result.read_text()).group(1)))
+            plain.append(untraced_nginx(port, seconds)[0])
+        traced.append(traced_nginx(work, seconds, port, design)[0])
     return (statistics.median(traced) / statistics.median(plain) if plain else 0.0), traced, plain
 
 
@@ -312,22 +381,45 @@ def many_paths(work: Path, n: int) -> tuple[int, int, float]:
 
 
 START_VARIANTS = ("docker run", "cached", "compiled")
+# --before TREE: another checkout's `record` (its profiler/ package, this venv's Python and
+# libraries) alternates with this one's, for a before/after side by side in one run.
+BEFORE: Path | None = None
+_TREE_CLI = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in "
+             "repr(f).lower()]; sys.path.insert(0, sys.argv.pop(1)); "
+             "from profiler.cli import main; main()")
+
+
+def _compile(tree: Path) -> None:
+    """Byte-compile a checkout's package, as `pip install` leaves one: where
+    PYTHONDONTWRITEBYTECODE is set (some shells and CI images) an editable checkout's modules
+    would be compiled from source at every start (0.04-0.1 s), which no installed profiler pays."""
+    sh([str(REPO / ".venv" / "bin" / "python"), "-m", "compileall", "-q", str(tree / "profiler")])
 
 
 def startup_figures(work: Path, rounds: int) -> dict[str, list[float]]:
     """Seconds from the command to the entrypoint's first instruction: `docker run` alone
-    (the engine's share), `profiler record` with the compiled recorder cached, and compiling
-    it at start (PROFILER_BPF_CACHE=off). The cache is filled by the first recording."""
+    (the engine's share), `profiler record` with the compiled recorder (and the image's facts)
+    cached, and compiling it at start (PROFILER_BPF_CACHE=off); with --before, the other
+    checkout's cached start too. The caches are filled by a first recording of each."""
     vol = work / "vol"
     vol.mkdir(exist_ok=True)
     cmd = ["--", "sh", "-c", "loadgen now > /out/now"]
-    record([IMAGE, "-v", f"{vol}:/out", *cmd], work / "start.yaml")  # fills the cache
-    res: dict[str, list[float]] = {v: [] for v in START_VARIANTS}
+    before = [str(REPO / ".venv" / "bin" / "python"), "-c", _TREE_CLI, str(BEFORE), "record",
+              "-o", str(work / "start.yaml"), IMAGE, "-v", f"{vol}:/out", *cmd] if BEFORE else None
+    _compile(REPO)
+    record([IMAGE, "-v", f"{vol}:/out", *cmd], work / "start.yaml")  # fills the caches
+    if before:
+        _compile(BEFORE)
+        sh(before)
+    variants = START_VARIANTS + (("before",) if before else ())
+    res: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(rounds):
-        for v in START_VARIANTS:
+        for v in variants:
             t0 = time.time_ns()
             if v == "docker run":
                 r = sh(["docker", "run", "--rm", "-v", f"{vol}:/out", IMAGE, *cmd[1:]])
+            elif v == "before":
+                r = sh(before)
             else:
                 env = dict(os.environ, PROFILER_BPF_CACHE="off") if v == "compiled" else None
                 r = record([IMAGE, "-v", f"{vol}:/out", *cmd], work / "start.yaml", env=env)
@@ -388,24 +480,37 @@ def _row(measure: str, result: str, target: str = "", peers: str = "") -> None:
 
 
 def main() -> None:
+    global LOOP, WARMUP, BEFORE
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--calls", type=int, default=3_000_000)
     ap.add_argument("--paths", type=int, default=100_000)
     ap.add_argument("--wrk-seconds", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=WARMUP,
+                    help="seconds of wrk before each measured nginx run, in every variant")
     ap.add_argument("--port", type=int, default=18090, help="host port of the nginx sample")
     ap.add_argument("--duration", type=int, default=60,
                     help="seconds of the long recording (the issue asks for an hour: 3600)")
     ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
                     help="time the getppid loops by their CPU time (default) or wall time")
+    ap.add_argument("--cpu-of", nargs=2, metavar=("CID", "FILE"), help=argparse.SUPPRESS)
+    ap.add_argument("--before", type=Path, help="another checkout (its root): its `record` "
+                    "start alternates with this one's, for a before/after side by side")
     ap.add_argument("--only", help="comma-separated: loop,exec,strace,relopen,nginx,paths,"
                                    "start,duration (default: all)")
     a = ap.parse_args()
+    if a.cpu_of:  # from a recording's workload: the container's CPU so far, a line to FILE
+        with open(a.cpu_of[1], "a") as f:
+            f.write(f"{container_cpu_usec(a.cpu_of[0])}\n")
+        return
     if os.geteuid() != 0:
         sys.exit("bench/record_bench.py needs root (make bench)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("terminated"))  # cleanups still run
-    global LOOP
     LOOP = "getppid-cpu" if a.clock == "cpu" else "getppid"
+    WARMUP = a.warmup
+    BEFORE = a.before.resolve() if a.before else None
+    if BEFORE and not (BEFORE / "profiler" / "cli.py").is_file():
+        sys.exit(f"--before {a.before}: not a profiler checkout (no profiler/cli.py)")
     only = set(a.only.split(",")) if a.only else None
     want = lambda k: only is None or k in only  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="profiler-bench-") as tmp:
@@ -458,13 +563,29 @@ def main() -> None:
         _row("openat(dirfd, rel) + close loop, traced/untraced", f"{rel[0]:.2f}x", "",
              f"ns/call {_med(rel[1]):.0f} / {_med(rel[2]):.0f}")
     if ng:
+        ng, ng_cpu = ng
         base = _med(ng["untraced"])
         _row("nginx throughput under wrk, traced/untraced", f"{_med(ng['raw']) / base:.3f}",
              ">= 0.98", f"req/s {_med(ng['raw']):.0f} / {base:.0f}; Tetragon -10.6% (openat-heavy)")
         _row("  same, --tracer per-syscall", f"{_med(ng['per-syscall']) / base:.3f}", ">= 0.98",
              f"req/s {_med(ng['per-syscall']):.0f}")
+
+        def paired(v):  # the median of each round's own ratio: slow drifts of the host cancel
+            return _med([x / u for x, u in zip(ng[v], ng["untraced"])])
+        _row("  each round's ratio, median: raw / per-syscall",
+             f"{paired('raw'):.3f} / {paired('per-syscall'):.3f}", ">= 0.98",
+             f"the designs' floors: empty raw tp {paired('empty'):.3f}, an idle syscall "
+             f"event {paired('idle-event'):.3f}")
+        cbase = _med(ng_cpu["untraced"])
+        _row("  nginx's CPU per request, traced/untraced: raw / per-syscall",
+             f"{_med(ng_cpu['raw']) / cbase:.3f} / {_med(ng_cpu['per-syscall']) / cbase:.3f}",
+             "<= 1.02", f"untraced {cbase:.1f} µs; floors: empty raw tp "
+             f"{_med(ng_cpu['empty']) / cbase:.3f}, an idle syscall event "
+             f"{_med(ng_cpu['idle-event']) / cbase:.3f} (the container's cgroup cpu.stat)")
         for v in NGINX_VARIANTS:
-            _row(f"  ({v}, all runs, req/s)", "", "", " ".join(f"{x:.0f}" for x in ng[v]))
+            _row(f"  ({v}, all runs, req/s; CPU µs/req)", "", "",
+                 " ".join(f"{x:.0f}" for x in ng[v]) + "; " +
+                 " ".join(f"{x:.1f}" for x in ng_cpu[v]))
     if paths:
         recorded, lost, _ = paths
         _row("distinct paths created / recorded", f"{a.paths} / {recorded}", "all")
@@ -473,7 +594,10 @@ def main() -> None:
         _row("profiler record -> entrypoint running", f"{_med(start['cached']):.2f} s", "<= 1 s",
              f"compiling at start {_med(start['compiled']):.2f} s; docker run alone "
              f"{_med(start['docker run']):.2f} s")
-        for v in START_VARIANTS:
+        if "before" in start:
+            _row("  same, --before's checkout, side by side", f"{_med(start['before']):.2f} s",
+                 "", f"{BEFORE}")
+        for v in start:
             _row(f"  ({v}, all runs, s)", "", "", " ".join(f"{x:.2f}" for x in start[v]))
     if dur:
         _row(f"{a.duration} s recording: loop ns/call last/first", f"{dur['last'] / dur['first']:.2f}",

@@ -18,20 +18,32 @@ quarter (flat: their ratio near 1), containers churned per minute, the traced ap
 per second, events lost, and the exit status of both profilers and bpftrace. In-kernel
 aggregation is what should make the cost independent of the duration.
 
+--mode attach: the app container is started first (`docker run -d`), then recorded with
+`record --container NAME` (issue 19: an attach recording that runs for days), with
+--snapshot-every SECONDS if given (the recording written every interval; the summary then
+says how many snapshots were written and what one cost). --app nginx records the nginx
+sample (profiler-sample-nginx, published on 127.0.0.1:--port) under a steady HTTP request
+loop from the host (--rate requests a second) instead of the loadgen loop.
+
 No assertion: this script reports (README, Reliability). The machines are shared: say so with
 the figures. Example: sudo .venv/bin/python bench/soak_bench.py --seconds 600 --sample 20
+         sudo .venv/bin/python bench/soak_bench.py --mode attach --app nginx --port 47080 \
+             --snapshot-every 10 --seconds 900 --sample 30 --churn-workers 0
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,6 +71,19 @@ def rss_kib(pid: int) -> int:
 def cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+
+
+def _request_loop(url: str, rate: float, done: list, stop: threading.Event) -> None:
+    """Steady HTTP traffic to the app (127.0.0.1 only): `rate` requests a second, counted."""
+    while not stop.is_set():
+        t = time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                r.read()
+            done[0] += 1
+        except OSError:
+            pass
+        stop.wait(max(0.0, 1 / rate - (time.monotonic() - t)))
 
 
 class _nothing:
@@ -115,8 +140,16 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--sample", type=float, default=20)
     ap.add_argument("--churn-workers", type=int, default=2)
-    ap.add_argument("--mode", choices=("match", "single"), default="match")
+    ap.add_argument("--mode", choices=("match", "single", "attach"), default="match")
     ap.add_argument("--no-other-tracers", action="store_true")
+    ap.add_argument("--snapshot-every", type=float, default=0,
+                    help="attach and match mode: record --snapshot-every SECONDS")
+    ap.add_argument("--app", choices=("loadgen", "nginx"), default="loadgen",
+                    help="attach mode: the app recorded")
+    ap.add_argument("--port", type=int, default=47080, help="--app nginx: host port (127.0.0.1)")
+    ap.add_argument("--rate", type=float, default=50, help="--app nginx: requests a second")
+    ap.add_argument("--name-prefix", default="profiler-soak-",
+                    help="the app container's name prefix (yours on a shared engine)")
     ap.add_argument("--burst", type=int, default=0, help="container cgroups per burst")
     ap.add_argument("--burst-every", type=float, default=60)
     a = ap.parse_args()
@@ -125,13 +158,27 @@ def main() -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="profiler-soak-"))
     tag = secrets.token_hex(4)
-    name = f"profiler-soak-{tag}"
+    name = f"{a.name_prefix}{tag}"
     build_loadgen(work)
     out = work / ("app.recordings" if a.mode == "match" else "app.recording.yaml")
-    if a.mode == "match":
+    snapshots = ["--snapshot-every", str(a.snapshot_every)] if a.snapshot_every else []
+    requests = [0]
+    stop_requests = threading.Event()
+    if a.mode == "attach":
+        app = (["-p", f"127.0.0.1:{a.port}:80", "profiler-sample-nginx"] if a.app == "nginx"
+               else [IMAGE, "sh", "-c", LOOP])
+        subprocess.run(["docker", "run", "-d", "--name", name, *app], check=True,
+                       capture_output=True)
+        if a.app == "nginx":
+            threading.Thread(target=_request_loop, daemon=True,
+                             args=(f"http://127.0.0.1:{a.port}/", a.rate, requests,
+                                   stop_requests)).start()
+        args = ["record", "--container", name, "--duration", str(a.seconds), *snapshots,
+                "-o", str(out)]
+    elif a.mode == "match":
         args = ["record", "--match", f"io.profiler.soak={tag}", "--duration", str(a.seconds),
-                "--stop-timeout", "2", "-o", str(out), "--", "docker", "run", "-d", "--name",
-                name, "--label", f"io.profiler.soak={tag}", IMAGE, "sh", "-c", LOOP]
+                "--stop-timeout", "2", *snapshots, "-o", str(out), "--", "docker", "run", "-d",
+                "--name", name, "--label", f"io.profiler.soak={tag}", IMAGE, "sh", "-c", LOOP]
     else:
         args = ["record", IMAGE, "--name", name, "--duration", str(a.seconds),
                 "--stop-timeout", "2", "-o", str(out), "--", "sh", "-c", LOOP]
@@ -172,6 +219,7 @@ def main() -> int:
             last_t, last_cpu = now, cpu
         stdout, stderr = rec.communicate()
         elapsed = time.monotonic() - t0
+        stop_requests.set()
         churned = churn.count - churn0
     results = []
     for p in others:
@@ -215,6 +263,12 @@ def main() -> int:
               f"{a.burst_every:.0f} s")
     print(f"traced app: {syscalls} syscalls, {syscalls / dur if dur else 0:.0f}/s; "
           f"events lost: {loss}" + (f" {kinds}" if kinds else ""))
+    if requests[0]:
+        print(f"HTTP requests to the app: {requests[0]} ({requests[0] / elapsed:.0f}/s)")
+    snaps = re.search(r"\d+ snapshot\(s\) written .*? at most(; \d+ could not be written)?",
+                      " ".join(stderr.split()))
+    if snaps:  # record's note on its snapshots: how many, what one cost
+        print("record:", snaps.group(0))
     for n in slot_notes:
         print(f"profiler's note: {n}")
     for what, code, tail in results:

@@ -470,6 +470,9 @@ class FakeTracer:
         self.design = "per-syscall" if per_syscall and not (all_exits or verify) else "raw"
         return self
 
+    def set_initial_cwd(self, cwd: str) -> None:
+        self.loaded_with["initial_cwd"] = cwd
+
     def track(self, pid: int, pending: bool = False) -> None:
         self.tracked.append(pid)
 

@@ -32,6 +32,7 @@ from profiler.output.policy_dir import (APPARMOR, CAPS, RUN, SECCOMP, PolicyFile
 from profiler.output.project_tree import OVERRIDE_FILE
 from profiler.recording import project, recording_io
 from profiler.recording.model import Recording
+from profiler.session import longrun
 from profiler.verify import verify, verify_compose
 
 PROFILER = [sys.executable, "-m", "profiler.cli"]
@@ -85,6 +86,20 @@ def test_recording_mutated_as_yaml_or_json(doc, dump):
 @given(corrupted(RECORDING_TEXT))
 def test_recording_text_corrupted(text):
     _recording(text)
+
+
+@examples(150)
+@given(st.one_of(mutated(RECORDING).map(like_record), corrupted(RECORDING_TEXT)))
+def test_a_fuzzed_recording_to_resume_is_refused_or_merged(text):
+    """record --resume reads what -o holds (session/longrun.py): refused with the project's
+    error, or merged with a new run's recording into one that writes and reads back."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.recording.yaml"
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")
+        previous = returns_or_refuses("resume", longrun.previous_recording, path)
+        if isinstance(previous, Recording):
+            merged = longrun.resumed(previous, recording_io.load(NGINX))
+            assert recording_io.loads(recording_io.dumps(merged)) == merged
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_DOCUMENTS))

@@ -11,14 +11,13 @@ from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from ..kernel import capsource
 from ..kernel.linux import cap_short
-from ..recording import coverage, recording_io
+from ..recording import recording_io
+from ..session import longrun
 from ..session.engine import RunSpec
 from ..errors import LossError, UsageError, WorkloadError
 
@@ -41,6 +40,8 @@ def record(
     errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
     capabilities: Annotated[str, typer.Option("--capabilities", help="Where capability checks come from: auto (the capability:cap_capable tracepoint, else a kprobe on cap_capable), tracepoint, kprobe, or off (record without capabilities; emit then asks what to do).")] = "auto",
     tracer: Annotated[str, typer.Option("--tracer", envvar="PROFILER_TRACER", help="The tracer's entry side: raw (one program on every syscall; exact counts) or per-syscall (opt-in, a container started here or --exec: a syscall runs no program once seen, so a hot loop of seen syscalls costs less; counts become lower bounds and i386 calls of 64-bit programs are not seen; falls back to raw with a note where it cannot run). docs/architecture.md.")] = "raw",
+    snapshot_every: Annotated[Optional[float], typer.Option("--snapshot-every", metavar="SECONDS", help="With --container or --match: every SECONDS, write the recording so far to -o (atomically; marked as a snapshot of a recording still running), so a crash or a reboot loses at most one interval. The write at the end replaces it.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="With --container or --match: when -o already holds a recording of the same image (or the same --match project), merge this run's evidence into it instead of replacing it (after a restart of profiler or a reboot). No file there: start afresh. Another file is refused and left alone.")] = False,
     allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
     allow_workload_failure: Annotated[bool, typer.Option("--allow-workload-failure", help="Keep the recording when the workload fails.")] = False,
     name: Annotated[Optional[str], typer.Option("--name", help="Container name.")] = None,
@@ -69,6 +70,13 @@ def record(
     modes = sum(bool(x) for x in (container, exec_mode, match))
     if modes > 1:
         raise UsageError("--container, --exec and --match cannot be combined")
+    opts.snapshot_every = longrun.check_every(snapshot_every)
+    if (opts.snapshot_every or resume) and not (container or match):
+        given = "--snapshot-every" if opts.snapshot_every else "--resume"
+        raise UsageError(f"{given} is for long recordings of running containers: --container "
+                         f"NAME or --match LABEL=VALUE",
+                         hint="a container that record starts, or a command run with --exec, is "
+                              "recorded whole and written at its end")
     if tracer not in ("raw", "per-syscall"):
         raise UsageError(f"--tracer {tracer!r}: not a tracer design", hint="raw or per-syscall")
     if tracer == "per-syscall" and (container or match):
@@ -88,7 +96,7 @@ def record(
                              f"containers are started by COMMAND, as it says)",
                              hint="put them in the compose file")
         return _record_match(match, [image, *(cmd or [])] if image else list(cmd or []), opts,
-                             output, allow_loss)
+                             output, allow_loss, resume)
     if exec_mode:
         argv = ([image] if image else []) + list(cmd or [])
         out = output or Path(f"{Path(argv[0]).name if argv else 'command'}.recording.yaml")
@@ -102,6 +110,7 @@ def record(
                              "or --container NAME, or --exec -- CMD")
         out = output or Path(rec_mod.default_output(image))
     recording_io.check_writable(out)
+    previous = longrun.previous_recording(out) if resume else None
 
     live_text = Text("starting...")
     progress = _progress(live_text)
@@ -110,7 +119,10 @@ def record(
             outcome = rec_mod.record_exec(argv, opts, progress if console.is_terminal else None)
         elif container:
             _warn(rec_mod.attach_warning(container))
-            outcome = rec_mod.record_attach(container, opts, progress if console.is_terminal else None)
+            outcome = rec_mod.record_attach(
+                container, opts, progress if console.is_terminal else None, previous=previous,
+                write=lambda snapshot: recording_io.save(snapshot, out), warn=_warn,
+                source=str(out))
         else:
             spec = RunSpec(image=image, command=list(cmd) if cmd else None, name=name,
                            publish=publish or [], env=env or [], volumes=volume or [], user=user,
@@ -122,7 +134,9 @@ def record(
     rec = outcome.recording
     wl = rec.metadata.workload
     if outcome.workload_failed and not allow_workload_failure:
-        raise WorkloadError(f"the workload failed (exit {wl.exit_status}); recording not written",
+        kept = " (the last snapshot stays there)" if opts.snapshot_every else ""
+        raise WorkloadError(f"the workload failed (exit {wl.exit_status}); recording not "
+                            f"written{kept}",
                             hint="fix the workload, or keep it anyway with --allow-workload-failure")
     recording_io.save(rec, out)
     _summary(rec, out, outcome)
@@ -142,8 +156,11 @@ def _progress(live_text: Text) -> Callable[[dict], None]:
 
 
 def _live(live_text: Text):
-    return (Live(live_text, console=console, refresh_per_second=4, transient=True)
-            if console.is_terminal else contextlib.nullcontext())
+    if not console.is_terminal:
+        return contextlib.nullcontext()
+    from rich.live import Live  # here, as the tables below: not on the way to the start
+
+    return Live(live_text, console=console, refresh_per_second=4, transient=True)
 
 
 def _warn(text: str) -> None:
@@ -151,19 +168,22 @@ def _warn(text: str) -> None:
 
 
 def _record_match(texts: list[str], command: list[str], opts, output: Optional[Path],
-                  allow_loss: bool) -> None:
+                  allow_loss: bool, resume: bool = False) -> None:
     """`record --match`: one recording per service into a project directory (project.py)."""
     from ..recording import project
     from ..session import session as rec_mod
 
     selectors = tuple(project.parse_selector(t) for t in texts)
     out = output or Path(default_project_dir(selectors))
+    previous = longrun.previous_project(out, selectors) if resume else None
     check_project_dir(out)
     live_text = Text("armed, waiting for containers...")
     with _live(live_text):
-        outcome = rec_mod.record_match(selectors, opts, command or None,
-                                       _progress(live_text) if console.is_terminal else None,
-                                       warn=_warn)
+        outcome = rec_mod.record_match(
+            selectors, opts, command or None,
+            _progress(live_text) if console.is_terminal else None, warn=_warn,
+            previous=previous, write=lambda proj, recs: recording_io.replace_dir(
+                out, lambda new: project.write(new, proj, recs)))
     if outcome.workload_failed and not opts.allow_workload_failure:
         raise WorkloadError(f"the workload failed (exit {outcome.workload_status}); nothing was "
                             f"written", hint="fix the workload, or keep the recordings anyway "
@@ -208,6 +228,8 @@ def write_project(out: Path, outcome) -> None:
 
 
 def _match_summary(outcome, out: Path) -> None:
+    from rich.table import Table
+
     t = Table(title=f"recorded {len(outcome.services)} service(s) into {out}",
               title_justify="left")
     for col in ("service", "containers", "syscalls", "capabilities", "files", "lost"):
@@ -233,6 +255,10 @@ def _match_summary(outcome, out: Path) -> None:
 
 
 def _summary(rec, out: Path, outcome) -> None:
+    from rich.table import Table
+
+    from ..recording import coverage
+
     t = Table(title=f"recorded {rec.metadata.image or ' '.join(rec.metadata.command)}",
               show_header=False, title_justify="left")
     t.add_column(style="bold")

@@ -249,6 +249,8 @@ def _recording_facts(rec: Recording, run: dict[str, str]) -> Facts:
                      f"harvesting: it may be incomplete")
     elif not rec.metadata.startup_observed and not rec.harvested:
         notes.append("start-up was not observed (attached to a running container)")
+    if rec.metadata.snapshot_at:
+        notes.append(rec.metadata.snapshot_note)
     return Facts("recording", frozenset(SECTIONS), items, tuple(notes), (rec.metadata.arch,))
 
 

@@ -10,7 +10,10 @@ has met, also after the container is gone. What still cannot be attributed is co
 reason, never guessed.
 
 Memory is bounded: at most MAX_PIDS pids and MAX_CONTAINERS containers are remembered (the
-oldest go first).
+oldest go first); and a gone container is forgotten PID_TTL seconds after it was last seen
+running or described, once no remembered pid names it (as its pids are), so that a long `--follow` amid container churn
+holds what runs and what just ran, not every container of the past hours (a soak with a
+container replaced every 30 s grew by its descriptions).
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ class Index:
         self.pids: OrderedDict[int, str] = OrderedDict()  # oldest sighting first
         self._seen: dict[int, float] = {}  # pid -> when last seen alive (monotonic)
         self.metas: OrderedDict[str, ContainerMeta] = OrderedDict()
+        self._meta_seen: dict[str, float] = {}  # container id -> last seen running (monotonic)
         self._not_containers: OrderedDict[str, None] = OrderedDict()
         self._running: list[ContainerMeta] | None = None  # what the engine's last list said
 
@@ -98,6 +102,9 @@ class Index:
         self.pids[pid] = cid
         self.pids.move_to_end(pid)
         self._seen[pid] = now
+        self._prune_pids(now)
+
+    def _prune_pids(self, now: float) -> None:
         # A pid not seen alive for PID_TTL seconds is forgotten: its records were read long
         # since (--follow reads as they come), and the pid may be reused.
         while self.pids and (len(self.pids) > MAX_PIDS or
@@ -111,8 +118,10 @@ class Index:
             meta = replace(meta, cgroup=old.cgroup)
         self.metas[meta.id] = meta
         self.metas.move_to_end(meta.id)
+        self._meta_seen[meta.id] = time.monotonic()
         while len(self.metas) > MAX_CONTAINERS:
-            self.metas.popitem(last=False)
+            old_id, _ = self.metas.popitem(last=False)
+            self._meta_seen.pop(old_id, None)
 
     def _cgroup_of(self, pid: int) -> str | None:
         try:
@@ -193,7 +202,22 @@ class Index:
         for m in self._running:
             for pid in self._procs(m.cgroup):
                 self._remember_pid(pid, m.id)
+        if ask_engine:
+            self._forget_gone()
         return self._running
+
+    def _forget_gone(self) -> None:
+        """Drop the descriptions of containers not seen for PID_TTL seconds that neither run
+        nor own a remembered pid: a record names a pid, so none can be theirs any more."""
+        now = time.monotonic()
+        for m in self._running or ():
+            self._meta_seen[m.id] = now
+        self._prune_pids(now)
+        keep = set(self.pids.values())
+        for cid in [c for c in self.metas if c not in keep
+                    and self._meta_seen.get(c, now) < now - PID_TTL]:
+            del self.metas[cid]
+            self._meta_seen.pop(cid, None)
 
     def _procs(self, cgroup: str) -> list[int]:
         root = self._cgroup_root

@@ -22,6 +22,10 @@ from .. import safe_input
 from ..errors import UsageError
 from ..recording.model import ACCESS_KINDS, HarvestInfo
 from ..recording.project import SERVICE_NAME
+from .records import AUDIT_ARCHES
+
+# The architectures a logged call can be of (records.parse_line names them; x32 by its bit).
+ARCH_NAMES = frozenset(AUDIT_ARCHES.values()) | {"x32"}
 
 STATE_VERSION = 1
 MAX_FILES = 20_000
@@ -137,7 +141,7 @@ class State:
             _is(all(_int(v) for v in (s.records, s.runtime_records, s.refused, s.overflow,
                                       s.containers_total, s.cpu_usec)))
             _is(all(isinstance(k, str) and isinstance(v, list) and len(v) == 3
-                    and isinstance(v[0], str) and _int(v[1]) and _int(v[2])
+                    and v[0] in ARCH_NAMES and _int(v[1]) and _int(v[2])
                     for k, v in s.syscalls.items()))
             _is(all(isinstance(k, str) and isinstance(v, list)
                     and set(v) <= set(ACCESS_KINDS) for k, v in s.files.items()))

@@ -42,7 +42,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ownfiles
+from . import btf, ownfiles
 
 CACHE_DIR = Path("/var/cache/profiler/bpf")
 FORMAT = 1  # the entry layout; part of the key
@@ -120,10 +120,7 @@ def _loaded_libraries(words: tuple[str, ...]) -> list[str]:
 
 
 def _btf_identity() -> str:
-    try:
-        return hashlib.sha256(Path("/sys/kernel/btf/vmlinux").read_bytes()).hexdigest()
-    except OSError:
-        return "no-btf"
+    return btf.running_kernel_digest()
 
 
 def toolchain_identity(bcc_version: str) -> list[str]:
@@ -164,19 +161,13 @@ def encode(entry: Entry, key: str) -> bytes:
         "funcs": [{"name": f.name, "insns": base64.b64encode(f.insns).decode(),
                    "relocs": [list(r) for r in f.relocs]} for f in entry.funcs],
     }
-    body = json.dumps(doc, sort_keys=True).encode()
-    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+    return ownfiles.seal(doc)
 
 
 def decode(data: bytes, key: str) -> Entry:
     """The entry stored for `key`; CacheError when it is corrupt, truncated or another key's."""
-    digest, sep, body = data.partition(b"\n")
-    if not sep or hashlib.sha256(body).hexdigest().encode() != digest:
-        raise CacheError("digest mismatch (corrupt or truncated)")
     try:
-        doc = json.loads(body)
-        if doc["format"] != FORMAT or doc["key"] != key:
-            raise CacheError("another key's entry")
+        doc = ownfiles.unseal(data, FORMAT, key)
         maps = [MapSpec(**m) for m in doc["maps"]]
         funcs = [FuncSpec(f["name"], base64.b64decode(f["insns"], validate=True),
                           [(int(i), int(m)) for i, m in f["relocs"]]) for f in doc["funcs"]]
@@ -209,12 +200,7 @@ def store_entry(entry: Entry, key: str, cache_dir: Path = CACHE_DIR) -> bool:
     KEEP. Best effort: False when it could not be written (the recording goes on)."""
     if not ownfiles.write(cache_dir / f"{key}.bpfobj", encode(entry, key)):
         return False
-    try:
-        entries = sorted(cache_dir.glob("*.bpfobj"), key=lambda p: p.stat().st_mtime_ns)
-        for old in entries[:-KEEP]:
-            old.unlink(missing_ok=True)
-    except OSError:
-        pass
+    ownfiles.prune(cache_dir, "*.bpfobj", KEEP)
     return True
 
 

@@ -113,7 +113,7 @@ class Correlator:
         """Drop the per-task state of tasks that exited, so that memory follows the tasks alive,
         not every task a long recording ever saw. What the recording reports (execs, resolved
         paths, privileged execs) is per slot and stays; so do PRIVEXEC records still waiting
-        for their EXEC (rare: flush_privexecs counts them)."""
+        for their EXEC (rare: privexecs_of counts them)."""
         self.paths.forget(gone)
         for seen in self.seen.values():
             for tgid in gone & seen.exe_of.keys():
@@ -123,9 +123,14 @@ class Correlator:
         privexecs = self.seen_in(slot).privexecs
         privexecs[key] = privexecs.get(key, 0) + 1
 
-    def flush_privexecs(self, slots) -> None:
-        """PRIVEXEC records of these slots whose EXEC was lost: counted with the path as given."""
-        for tid, (slot, key) in list(self.privexec_pending.items()):
-            if slot in slots:
-                self.count_privexec(slot, key)
-                del self.privexec_pending[tid]
+    def privexecs_of(self, slot: int) -> dict[tuple, int]:
+        """A slot's privileged execs for a snapshot: those counted, plus PRIVEXEC records still
+        waiting for their EXEC (lost, or not yet written by the kernel), with the path as
+        given. Reading changes nothing: a snapshot taken while the recording runs (record
+        --snapshot-every) must not count an exec whose EXEC arrives after it under the wrong
+        path, nor twice."""
+        out = dict(self.seen_in(slot).privexecs)
+        for s, key in self.privexec_pending.values():
+            if s == slot:
+                out[key] = out.get(key, 0) + 1
+        return out

@@ -9,6 +9,8 @@ that cannot be read or written is recomputed by the caller, never an error."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -53,3 +55,33 @@ def write(path: Path, data: bytes) -> bool:
     except OSError:
         Path(tmp).unlink(missing_ok=True)
         return False
+
+
+def seal(doc: dict) -> bytes:
+    """A JSON document as stored: a line with the digest of its body first, so that a reader
+    can tell a whole entry from a damaged or truncated one (`unseal`)."""
+    body = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def unseal(data: bytes, fmt: int, key: str) -> dict:
+    """The document of a sealed entry written in format `fmt` for `key` (its "format" and
+    "key" fields); ValueError saying why when it is damaged, truncated or another's."""
+    digest, sep, body = data.partition(b"\n")
+    if not sep or hashlib.sha256(body).hexdigest().encode() != digest:
+        raise ValueError("digest mismatch (damaged or truncated)")
+    doc = json.loads(body)
+    if not isinstance(doc, dict) or doc.get("format") != fmt or doc.get("key") != key:
+        raise ValueError("another key's entry")
+    return doc
+
+
+def prune(directory: Path, pattern: str, keep: int) -> None:
+    """Remove the files of `pattern` beyond the `keep` most recently modified (a cache's
+    bound). Best effort."""
+    try:
+        entries = sorted(directory.glob(pattern), key=lambda p: p.stat().st_mtime_ns)
+        for old in entries[:-keep]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass

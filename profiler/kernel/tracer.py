@@ -131,6 +131,17 @@ def uring_defines() -> tuple[list[str], tuple[str, ...]]:
     return flags, tuple(attached)
 
 
+def preload() -> None:
+    """Import bcc's bindings now (in the calling thread), if they import: a caller about to
+    load the tracer in a thread of its own while it imports other things does this first, so
+    that the thread's Python work is short and it reaches the verifier (kernel time, without
+    the GIL) early. A failure is said by Tracer(), where the import is repeated."""
+    try:
+        import bcc  # noqa: F401 (the one import of bcc in the project is Tracer's, below)
+    except ImportError:
+        pass
+
+
 class Tracer:
     """Load the recorder. `containers`: only tasks in the cgroups of the containers named with
     `expect_container` (before they start) or `add_target` (running ones; `attach` says tasks
@@ -312,6 +323,11 @@ class Tracer:
                                      hint="record with --capabilities off, or on a kernel with "
                                           "kprobes or the capability:cap_capable tracepoint"
                                      ) from None
+
+    def set_initial_cwd(self, cwd: str) -> None:
+        """The cwd of a task /proc no longer answers for (a container's working directory),
+        when it was not known at the load: before expect_container, so before any event."""
+        self.paths.initial_cwd = os.fsencode(cwd or "/")
 
     def track(self, pid: int, pending: bool = False) -> None:
         """Register a task: pending (counts from its next exec) or active (counts now)."""
@@ -722,12 +738,11 @@ class Tracer:
                 raw = raws.get(k.value >> 32)
                 if raw is not None:
                     getattr(raw, attr).add(k.value & 0xFFFFFFFF)
-        self.events.flush_privexecs(raws)  # their EXEC was lost: the path as given
         for slot, raw in raws.items():
             seen = self._seen_in(slot)
             raw.resolved = aliases.get(slot, {}) | seen.exe_resolved
             raw.execs = dict(seen.execs)
-            raw.privexecs = dict(seen.privexecs)
+            raw.privexecs = self.events.privexecs_of(slot)  # (reads: a snapshot changes nothing)
             raw.exe_of = dict(seen.exe_of)
             for path in seen.execs:  # the exec event is the authority on what was executed
                 o, f = raw.files.get(path, (0, 0))

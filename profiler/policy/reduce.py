@@ -451,6 +451,8 @@ def _warnings(raw: list[Recording], recs: list[Recording], sources: list[str], a
         if not rec.metadata.startup_observed:
             warnings.append(f"{src}: the container's start was not observed: start-up "
                             f"behaviour may be missing")
+        if rec.metadata.snapshot_at:
+            warnings.append(f"{src}: {rec.metadata.snapshot_note}")
     return warnings
 
 

@@ -50,7 +50,7 @@ from ..kernel import iouring, linux, syscalls
 from .model import (
     ACCESS_KINDS, LOSS_KINDS, ArgValues, Capability, Credentials, Endpoint, Executable,
     FileAccess, IoUring, Metadata, Network, PrivilegedExec, Processes, Recording, SocketUse,
-    Syscall, Timeline,
+    Syscall, TIMELINE_KINDS, Timeline,
 )
 from ..kernel.wire import (ACCESS_BITS, ARG_NAMES, TRACER_LOSS, AddrKind, ArgIndex, PrivExecFlag,
                            RawTrace)
@@ -345,6 +345,156 @@ def merge_raw(raws: list[RawTrace]) -> RawTrace:
         merged.notes.append(f"the merged traces saw capability checks from different sources "
                             f"({', '.join(sources)}); {sources[0]} is named")
     return merged
+
+
+# ---------------------------------------------------------------------------------------------
+# a recording resumed: an earlier run's recording and a later run's as one (record --resume)
+# ---------------------------------------------------------------------------------------------
+
+def _seconds_between(earlier: str, later: str) -> float:
+    """Seconds from one ISO 8601 UTC time of a recording's metadata to another (0 if either
+    is missing or unreadable: a time that cannot be placed is put at the start)."""
+    from datetime import datetime
+
+    try:
+        a = datetime.strptime(earlier, "%Y-%m-%dT%H:%M:%SZ")
+        b = datetime.strptime(later, "%Y-%m-%dT%H:%M:%SZ")
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, (b - a).total_seconds())
+
+
+def _by(items, key, merge):
+    """Items of both recordings keyed by `key`; those with a key in both merged by `merge`."""
+    out: dict = {}
+    for item in items:
+        k = key(item)
+        out[k] = merge(out[k], item) if k in out else item
+    return tuple(out.values())
+
+
+def _kinds(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in ACCESS_KINDS if k in a or k in b)
+
+
+def _merge_errnos(a, b):
+    out = dict(a)
+    for name, n in b:
+        out[name] = out.get(name, 0) + n
+    return tuple(sorted(out.items()))
+
+
+def _merge_uring(a: IoUring | None, b: IoUring | None) -> IoUring | None:
+    if a is None or b is None:
+        return a or b
+    ops = dict(a.operations)
+    for op, n in b.operations:
+        ops[op] = ops.get(op, 0) + n
+    return IoUring(tuple(sorted(ops.items())), a.rings + b.rings,
+                   tuple(_ordered_union([a.setup_flags, b.setup_flags])),
+                   a.sq_thread_submissions + b.sq_thread_submissions, a.files + b.files,
+                   tuple(_ordered_union([a.tracepoints, b.tracepoints])),
+                   tuple(_ordered_union([a.not_seen, b.not_seen])))
+
+
+def _merge_timeline(a: Timeline | None, b: Timeline | None, offset_ms: int) -> Timeline | None:
+    """First sightings in ms from the earlier run's start: the later run's are moved by the
+    time between the two starts (its first sightings of items the earlier run saw go)."""
+    if b is not None:
+        b = Timeline(b.duration_ms + offset_ms, b.stop_ms + offset_ms if b.stop_ms else 0,
+                     *(tuple((k, ms + offset_ms) for k, ms in b.of(kind))
+                       for kind in TIMELINE_KINDS))
+    if a is None or b is None:
+        return a or b
+    kinds = []
+    for kind in TIMELINE_KINDS:
+        first = dict(b.of(kind))
+        first.update(a.of(kind))  # the earlier sighting wins
+        kinds.append(tuple(first.items()))
+    return Timeline(max(a.duration_ms, b.duration_ms), b.stop_ms or a.stop_ms, *kinds)
+
+
+def _merge_exec_files(a, b):
+    if a is None or b is None:
+        return a if b is None else b
+    return tuple({f.path: f for f in (*a, *b)}.values())
+
+
+def merge_recordings(earlier: Recording, later: Recording) -> Recording:
+    """A recording resumed after a restart of profiler (record --resume): the earlier run's
+    evidence and the later run's as one, by merge_raw's rules: counts add up, sets and access
+    bits unite, peaks are the largest, first sightings the earliest (the later run's timeline
+    is moved by the time between the two starts). Metadata is the later run's (the container
+    as it is now), but for the start and whether it was observed, which are the earlier's, and
+    the run options and CMD override, which an attach run does not know; `resumes` counts the
+    runs merged after the first, `restarts` add up. The caller has checked that both recorded the same
+    image (session/longrun.py)."""
+    a, b = earlier.metadata, later.metadata
+    if a.arch != b.arch:
+        raise ValueError(f"recordings of different architectures cannot be merged: {a.arch}, {b.arch}")
+    sources = {a.capability_source, b.capability_source}
+    source = "none" if "none" in sources else a.capability_source
+    # The container as it is now, but what only a run that started it knows (the docker run
+    # options verify starts it with, a CMD override) from the earlier run, when it had them.
+    container = replace(b.container, run_options=b.container.run_options or a.container.run_options)
+    metadata = replace(
+        b, container=container, command=b.command or a.command,
+        started_at=a.started_at or b.started_at, resumes=a.resumes + b.resumes + 1,
+        restarts=a.restarts + b.restarts, capability_source=source,
+        startup_observed=a.startup_observed,
+        tracer="per-syscall" if "per-syscall" in (a.tracer, b.tracer) else b.tracer,
+        image_facts=b.image_facts if b.image_facts is not None else a.image_facts)
+    pa, pb = earlier.processes, later.processes
+    seen = {pa.exec_credentials_seen, pb.exec_credentials_seen} - {None}
+    processes = Processes(
+        executables=_by((*pa.executables, *pb.executables), lambda e: e.path,
+                        lambda x, y: Executable(x.path, x.count + y.count,
+                                                x.resolved or y.resolved)),
+        peak_tasks=max(pa.peak_tasks, pb.peak_tasks),
+        uids=tuple(sorted({*pa.uids, *pb.uids})), gids=tuple(sorted({*pa.gids, *pb.gids})),
+        privileged_execs=_by((*pa.privileged_execs, *pb.privileged_execs),
+                             lambda p: replace(p, count=0),
+                             lambda x, y: replace(x, count=x.count + y.count)),
+        exec_credentials_seen=all(seen) if seen else None,
+        exec_files=_merge_exec_files(pa.exec_files, pb.exec_files))
+    loss = dict(earlier.loss)
+    for k, n in later.loss:
+        loss[k] = loss.get(k, 0) + n
+    na, nb = earlier.network, later.network
+    offset_ms = int(_seconds_between(a.started_at, b.started_at) * 1000)
+    rec = Recording(
+        metadata=metadata,
+        syscalls=_by((*earlier.syscalls, *later.syscalls), lambda s: (s.arch, s.number),
+                     lambda x, y: Syscall(x.name or y.name, x.number, x.count + y.count,
+                                          _merge_errnos(x.errnos, y.errnos), x.arch,
+                                          x.decoded and y.decoded)),
+        arguments=_by((*earlier.arguments, *later.arguments), lambda v: (v.syscall, v.index, v.arg),
+                      lambda x, y: replace(x, values=tuple(sorted({*x.values, *y.values})),
+                                           overflow=x.overflow + y.overflow)),
+        capabilities=_by((*earlier.capabilities, *later.capabilities), lambda c: c.number,
+                         lambda x, y: replace(x, granted=x.granted + y.granted,
+                                              denied=x.denied + y.denied)),
+        files=_by((*earlier.files, *later.files), lambda f: f.path,
+                  lambda x, y: FileAccess(x.path, _kinds(x.ok, y.ok), _kinds(x.failed, y.failed),
+                                          x.resolved or y.resolved, y.writer or x.writer)),
+        network=Network(
+            _by((*na.sockets, *nb.sockets), lambda s: (s.family, s.type, s.protocol),
+                lambda x, y: replace(x, count=x.count + y.count)),
+            tuple({*na.listening, *nb.listening}), tuple({*na.connects, *nb.connects})),
+        processes=processes,
+        loss=tuple(sorted(loss.items())),
+        io_uring=_merge_uring(earlier.io_uring, later.io_uring),
+        timeline=_merge_timeline(earlier.timeline, later.timeline, offset_ms),
+        harvest=None,
+    )
+    return rec.canonical()
+
+
+# Every field of a recording is merged above: a field added to Recording must say how.
+assert {f.name for f in fields(Recording)} == {
+    "metadata", "syscalls", "arguments", "capabilities", "files", "network", "processes",
+    "loss", "schema_version", "io_uring", "timeline", "harvest"}, \
+    "merge_recordings must merge every Recording field"
 
 
 def _socket_kind(triple: int) -> tuple[str, str, int]:

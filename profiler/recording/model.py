@@ -26,7 +26,9 @@ from ..kernel.linux import cap_short
 # 1.9: metadata.mode "harvest" and the top-level `harvest` block (profiler harvest; additive);
 #      metadata.tracer (the entry side's design: "per-syscall" makes syscall counts lower
 #      bounds; absent: "raw"; additive)
-SCHEMA_VERSION = "1.9"
+# 1.10: metadata.snapshot_at (a snapshot of a recording still running: record
+#       --snapshot-every) and metadata.resumes (runs merged in by record --resume); additive
+SCHEMA_VERSION = "1.10"
 
 # Environment variables whose values a recording keeps (all others: names only, their values
 # may hold secrets). They name directories an app writes to: emit gives them a tmpfs under a
@@ -381,6 +383,20 @@ class Metadata:
     # or "per-syscall" (a syscall's entry event is detached once seen: counts are lower
     # bounds; i386 calls of 64-bit programs are not seen). Written only when not raw.
     tracer: str = "raw"
+    # 1.10: set in a snapshot written while the recording still ran (record --snapshot-every):
+    # when it was taken (ISO 8601 UTC). The final write at the end has "". Written when set.
+    snapshot_at: str = ""
+    # 1.10: how many later runs of the recorder were merged into this recording (record
+    # --resume after a restart of profiler or a reboot). Written when not 0.
+    resumes: int = 0
+
+    @property
+    def snapshot_note(self) -> str:
+        """What emit and diff say of a snapshot ("" for a recording that ended)."""
+        if not self.snapshot_at:
+            return ""
+        return (f"a snapshot taken at {self.snapshot_at} of a recording still running (record "
+                f"--snapshot-every): what came later is not in it")
 
     @property
     def counts_exact(self) -> bool:
@@ -591,6 +607,9 @@ def to_dict(rec: Recording) -> dict:
         del d["metadata"]["restarts"]
     if d["metadata"]["tracer"] == "raw":  # 1.9, written only when not the default
         del d["metadata"]["tracer"]
+    for key in ("snapshot_at", "resumes"):  # 1.10, written only when set
+        if not d["metadata"][key]:
+            del d["metadata"][key]
     if rec.schema_version in ("1.0", "1.1", "1.2"):  # written before the field: re-dumped as it was
         d["metadata"].pop("capability_source")
     for key in ("engine", "runtime"):  # schema 1.6, written only when known
@@ -705,6 +724,8 @@ def from_dict(d: dict) -> Recording:
         image_facts=_image_facts(md.get("image_facts")),
         restarts=md.get("restarts", 0),
         tracer=md.get("tracer", "raw"),
+        snapshot_at=md.get("snapshot_at", ""),
+        resumes=md.get("resumes", 0),
     )
     net = d.get("network") or {}
     procs = d.get("processes") or {}

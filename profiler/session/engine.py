@@ -15,6 +15,7 @@ speaks to both. Where Podman's compat API differs, this module adapts (see `engi
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -300,13 +301,29 @@ class Engine:
             self.grace = ENGINE_GRACE_S
         self.outages: list[float] = []  # seconds the engine did not answer, each time it came back
         try:
+            # Without a version the SDK asks the engine for its API version (/version): that
+            # answer is the check that the engine is reachable (a ping would ask again).
             self.client = docker.from_env(timeout=60)
-            self.client.ping()
         except Exception as e:  # DockerException, requests errors, FileNotFoundError, ...
             raise EngineError(f"the container engine is not reachable ({_short(e)})",
                               hint=ENGINE_HINT) from None
 
         self._info: EngineInfo | None = None
+        # Which engine answers (/version and /info: 20-80 ms of the daemon's time on a busy
+        # host) is asked for in the background: create and describe need it, and it is waited
+        # for only there.
+        self._info_call = threading.Thread(target=self._fetch_info, daemon=True)
+        self._info_error: EngineError | None = None
+        self._info_call.start()
+
+    def _fetch_info(self) -> None:
+        try:
+            self._info = self._call("describe the engine", lambda: engine_info(
+                self.client.version(), self.client.info()))
+        except EngineError as e:
+            self._info_error = e
+        except Exception as e:  # APIError, or an answer engine_info cannot read
+            self._info_error = EngineError(f"the engine did not describe itself: {_short(e)}")
 
     def _call(self, what: str, fn, retry: bool = False):
         """fn() with the engine's failures as EngineErrors (its answers, APIError and NotFound,
@@ -333,12 +350,12 @@ class Engine:
             return out
 
     def engine_info(self) -> EngineInfo:
-        if self._info is None:
-            try:
-                self._info = self._call("describe the engine", lambda: engine_info(
-                    self.client.version(), self.client.info()))
-            except self._docker.errors.APIError as e:
-                raise EngineError(f"the engine did not describe itself: {_short(e)}") from None
+        self._info_call.join()
+        if self._info is None:  # the background call failed: asked again, in this thread
+            self._info_error = None
+            self._fetch_info()
+            if self._info_error is not None:
+                raise self._info_error
         return self._info
 
     def cgroup_driver(self) -> str:
@@ -407,7 +424,8 @@ class Engine:
             volumes=spec.volumes or None, user=spec.user or "", network=spec.network,
             tmpfs=_tmpfs(spec.tmpfs) or None, read_only=spec.read_only,
             cap_add=spec.cap_add or None, cap_drop=spec.cap_drop or None,
-            security_opt=_security_opts(spec.security_opt, self.engine_info().name) or None,
+            security_opt=_security_opts(spec.security_opt, self.engine_info().name
+                                        if spec.security_opt else "docker") or None,
             cgroup_parent=cgroup_parent,
             labels=labels or {}, pids_limit=spec.pids_limit, mem_limit=spec.memory,
             mounts=_mounts(spec.mounts, self._docker.types) or None,
@@ -603,6 +621,10 @@ IMAGE_ROOTS = ("/tmp", "/var/tmp", "/run", "/var/log", "/var/cache", "/var/lib",
 # (/var/lib/dpkg/info holds thousands); every listed directory counts all entries below it.
 _FULL_DEPTH = 2
 _PER_DIR = 16
+# What image_facts reads and how, in session/factcache.py's key: a change of the roots, the
+# depths or the reading (bump READER) makes every image's facts be read anew.
+READER = 1
+FACTS_READER = (READER, *IMAGE_ROOTS, _FULL_DEPTH, _PER_DIR)
 
 
 class _ChunkReader:

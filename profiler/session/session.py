@@ -33,12 +33,14 @@ from typing import Callable, Protocol
 
 from .. import __version__
 from ..recording import aggregate, filecaps, project
+from . import longrun
 from ..kernel import cgroups, leftovers, syscalls
 from ..recording.aggregate import Denials, build_denials, build_recording
 from .preflight import check_command, check_workload, preflight, v2_root
 from .workload import (Interrupt, Progress, Ticker, run_command, until, while_ticking,
                        workload_until)
-from .engine import (OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
+from . import factcache
+from .engine import (FACTS_READER, OWNER_LABEL, CapabilityConfig, ContainerEngine, ContainerInfo, Engine,
                      ImageInfo, RunSpec, container_runtime, wait_port)
 from ..errors import (ContainerGone, EngineError, EnvironmentProblem, ProfilerError, UsageError,
                       WorkloadError)
@@ -68,6 +70,9 @@ class Options:
     # The tracer's entry side (kernel/tracer.py DESIGNS): "raw", or "per-syscall" (issue 21:
     # opt-in; a container started by record, or --exec; else the raw one runs, with a note).
     tracer: str = "raw"
+    # Attach and match mode (session/longrun.py): build and write the recording every this many
+    # seconds while it runs (0: only at the end).
+    snapshot_every: float = 0.0
 
 
 @dataclass
@@ -94,6 +99,9 @@ class TraceSource(Protocol):
     # returns True when it is the application's (a loss), False when it is unrelated
     on_unslotted: Callable[[str, bytes], bool] | None
 
+    # the cwd of a task /proc no longer answers for (the image's working directory): given
+    # after the load, before the container is expected
+    def set_initial_cwd(self, cwd: str) -> None: ...
     def track(self, pid: int, pending: bool = False) -> None: ...
     def expect_container(self, container_id: str, slot: int = 0) -> None: ...
     def add_target(self, cgroup_id: int, slot: int = 0) -> None: ...
@@ -173,6 +181,16 @@ def _load_tracer(containers: bool, initial_cwd: str = "/", all_exits: bool = Fal
     return Tracer(containers=containers, attach=attach, initial_cwd=initial_cwd,
                   all_exits=all_exits, verify=verify, own_pid_namespace=own_pid_namespace,
                   capabilities=capabilities, match=match, per_syscall=per_syscall)
+
+
+def _preload_tracer() -> None:
+    """The tracer's module and bcc, imported in this thread before the load's thread begins:
+    their Python work would otherwise share the GIL with the engine SDK's import in this
+    thread, and the load would reach the verifier later (measured: the tracer's thread was the
+    last one ready at every start)."""
+    from ..kernel import tracer
+
+    tracer.preload()
 
 
 PER_SYSCALL_NOTE = ("recorded with the per-syscall tracer (--tracer per-syscall): a syscall's "
@@ -261,22 +279,81 @@ def _container_config(c: ContainerInfo, image_entrypoint: tuple[str, ...] = (),
 
 def _image_facts(engine: ContainerEngine, image: ImageInfo) -> ImageFacts | None:
     """What the image holds where the run line may mount (hardening.py reads it); None, said
-    in the summary's notes by the caller, when the engine could not show it."""
-    facts = getattr(engine, "image_facts", None)
-    return facts(image.id, image.volumes) if facts else None
+    in the summary's notes by the caller, when the engine could not show it. Kept by image id
+    (factcache.py): an image's content never changes under its id."""
+    read = getattr(engine, "image_facts", None)
+    if read is None:
+        return None
+    where = factcache.cache_dir()
+    key = factcache.cache_key(image.id, image.volumes, FACTS_READER)
+    facts = factcache.load(key, where)
+    if facts is None:
+        facts = read(image.id, image.volumes)
+        if facts is not None:
+            factcache.store(facts, key, where)
+    return facts
 
 
 def _empty_mounts(engine: ContainerEngine, container, info: ContainerInfo) -> dict[str, bool]:
     """Volume and bind targets of a created container -> whether nothing lies below them (the
-    app's first boot for a data directory). Read before the start."""
+    app's first boot for a data directory). Read before the start: a bind's host directory
+    here, anything else (or a bind source this process cannot list) through the engine."""
     look = getattr(engine, "mount_entries", None)
     out = {}
     for m in info.mounts:
-        if look and m.type in ("volume", "bind"):
+        if m.type not in ("volume", "bind"):
+            continue
+        empty = bind_empty(m.source) if m.type == "bind" else None
+        if empty is None and look:
             n = look(container, m.target)
-            if n is not None:
-                out[m.target] = n == 0
+            empty = None if n is None else n == 0
+        if empty is not None:
+            out[m.target] = empty
     return out
+
+
+def bind_empty(source: str) -> bool | None:
+    """Whether a bind mount's host directory holds no entry, read on this host: the container
+    sees that directory itself, and it runs on this host (its kernel is the one traced). It
+    spares the engine a `docker cp` of the target (it mounts the container's file system to
+    read it: 0.1 s and more on a busy host) before the start. None when `source` is not a
+    directory this process can list (a file, a path of another mount namespace): then the
+    engine is asked."""
+    if not source.startswith("/"):
+        return None
+    try:
+        with os.scandir(source) as it:
+            return next(it, None) is None
+    except OSError:  # absent here, not a directory, not readable
+        return None
+
+
+class _Background:
+    """fn() in a daemon thread, begun at once; `result()` waits for it and returns its value
+    or raises its error in the caller's thread; `value()` waits and returns the value or
+    None, never raising (a caller cleaning up after its own error)."""
+
+    def __init__(self, fn: Callable[[], object]):
+        self._box: dict = {}
+
+        def run():
+            try:
+                self._box["value"] = fn()
+            except BaseException as e:  # re-raised in the caller's thread
+                self._box["error"] = e
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box.get("value")
+
+    def value(self):
+        self._thread.join()
+        return self._box.get("value")
 
 
 def record_container(spec: RunSpec, opts: Options, progress: Progress | None = None,
@@ -284,44 +361,42 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                      load_tracer: TracerLoader | None = None) -> Outcome:
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
-    engine = engine or Engine()
-    sweep_leftovers(engine)
-    load_tracer = load_tracer or _load_tracer
-    image = engine.image(spec.image)
-    session = f"profiler-{uuid.uuid4().hex[:12]}"
+    if load_tracer is None:
+        load_tracer = _load_tracer
+        _preload_tracer()
+    # The BPF load begins first: the verifier works in the kernel without the GIL, beside the
+    # engine SDK's import and connect, the image's inspect, the container's create and the
+    # look below its mounts (the engine works in its daemon). The image's working directory,
+    # which the tracer needs only for the events of the container, is given once known.
+    loading = _Background(lambda: load_tracer(True, "/", opts.all_errnos, opts.verify,
+                                              capabilities=caps,
+                                              per_syscall=opts.tracer == "per-syscall"))
     container = None
     tracer = None
+    sweeping = None
     try:
-        # Load the BPF program while the engine creates the container and we look below its
-        # mounts: the verifier works in the kernel and the engine in its daemon, side by side.
-        box: dict = {}
-
-        def load():
-            try:
-                box["tracer"] = load_tracer(True, image.working_dir or "/", opts.all_errnos,
-                                            opts.verify, capabilities=caps,
-                                            per_syscall=opts.tracer == "per-syscall")
-            except BaseException as e:  # re-raised in the main thread
-                box["error"] = e
-
-        t = threading.Thread(target=load, daemon=True)
-        t.start()
         try:
+            engine = engine or Engine()
+            # What killed runs left (others' containers: never ours, whose owner is alive) is
+            # swept beside our own calls to the engine.
+            sweeping = _Background(lambda: sweep_leftovers(engine))
+            image = engine.image(spec.image)
+            session = f"profiler-{uuid.uuid4().hex[:12]}"
             container = engine.create(spec, labels={"io.profiler.session": session,
                                                     OWNER_LABEL: leftovers.owner_token()})
             info = engine.describe(container)
             empty = _empty_mounts(engine, container, info)
         finally:  # a tracer loaded for a container that failed is closed below all the same
-            t.join()
-            tracer = box.get("tracer")
-        if "error" in box:
-            raise box["error"]
-        # The image's content (1-3 s of `docker cp` on a busy host) is read from a container of
-        # its own while the app runs (started after ours: the engine would share its start
-        # between the two); verify needs none.
-        facts_box: dict = {}
-        facts_thread = threading.Thread(
-            target=lambda: facts_box.update(facts=_image_facts(engine, image)), daemon=True)
+            if sweeping is not None:
+                sweeping.value()
+            tracer = loading.value()
+        tracer = loading.result()
+        tracer.set_initial_cwd(image.working_dir or "/")
+        # The image's content (1-3 s of `docker cp` on a busy host, unless cached by image id:
+        # session/factcache.py) is read from a container of its own while the app runs
+        # (started after ours: the engine would share its start between the two); verify
+        # needs none.
+        facts_thread: _Background | None = None
         # Its cgroup does not exist yet: the kernel announces it at the start (any driver).
         tracer.expect_container(info.id)
         started_at = _now()
@@ -329,7 +404,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
         with Interrupt() as intr:
             engine.start(container)
             if not opts.verify:
-                facts_thread.start()
+                facts_thread = _Background(lambda: _image_facts(engine, image))
             _check_cgroup_matched(tracer, engine, container)
             bounding = bounding_from_config(info.capabilities)
             exit_code, wl_status, restarts = _drive(
@@ -338,9 +413,7 @@ def record_container(spec: RunSpec, opts: Options, progress: Progress | None = N
                            "PROFILER_CONTAINER_NAME": info.name})
             raw = tracer.snapshot()
         end_notes = _engine_notes(engine, container)
-        if facts_thread.is_alive() or facts_thread.ident is not None:
-            facts_thread.join()
-        facts = facts_box.get("facts")
+        facts = facts_thread.value() if facts_thread is not None else None
         metadata = _metadata(
             "container", raw.arch, started_at,
             _container_config(info, image.entrypoint, spec.options(), empty),
@@ -513,16 +586,26 @@ ATTACH_NOTE = "attached to a running container: its startup was not observed"
 
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                   engine: ContainerEngine | None = None,
-                  load_tracer: TracerLoader | None = None) -> Outcome:
+                  load_tracer: TracerLoader | None = None, previous: Recording | None = None,
+                  write: Callable[[Recording], None] | None = None,
+                  warn: Callable[[str], None] | None = None, source: str = "-o") -> Outcome:
+    """Attach to a running container until it stops, the workload ends, --duration or Ctrl-C.
+    `previous` (record --resume): the recording this run's evidence is merged into (the same
+    image, checked here before anything is traced; `source` names its file). `write`, with
+    opts.snapshot_every: called with a snapshot (longrun.as_snapshot) every interval; the
+    caller writes the final one (the outcome's recording, merged with `previous`)."""
     caps, caps_why = preflight(opts.capabilities)
     check_workload(opts.workload)
     engine = engine or Engine()
+    sweep_leftovers(engine)  # a killed run's temp files (a snapshot written when it was killed)
     load_tracer = load_tracer or _load_tracer
     container = engine.container(ref)
     state = engine.state(container)
     if not state.running:
         raise EngineError(f"container {ref!r} is not running")
     info = engine.describe(container)
+    if previous is not None:
+        longrun.check_same_image(previous, info.image_id, info.image, source)
     path = _container_cgroup(ref, state.pid)
     tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
                          own_pid_namespace=info.pid_mode != "host", attach=True,
@@ -539,10 +622,34 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
         image = engine.image(info.image_id)
         started_at = _now()
         t0 = time.monotonic()
+        bounding = _cap_bounding(state.pid)
+        asked = _Memo(engine)  # each snapshot builds the recording: the engine is asked once
+        # The image's content (1-3 s of `docker cp` on a busy host, unless cached) is read once,
+        # while the app runs, not in the tick loop of the first snapshot.
+        facts = _Background(lambda: _image_facts(engine, image))
+
+        def build(wl_status: int | None) -> tuple[Recording, list[str]]:
+            """The recording from the tracer's aggregates now (read, not cleared)."""
+            raw = tracer.snapshot()
+            metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
+                                 image_ref=info.image, image=image, workload=opts.workload,
+                                 workload_status=wl_status, startup_observed=False,
+                                 engine=asked, info=info, image_facts=facts.result())
+            rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
+            rec, more = _with_exec_files(rec, lambda p: asked.file_info(container, p))
+            return longrun.resumed(previous, rec), notes + more
+
+        snaps = longrun.Snapshots(
+            opts.snapshot_every if write is not None else 0,
+            lambda: write(longrun.as_snapshot(build(None)[0], longrun.now_iso())), warn)
         with Interrupt() as intr:
             env = {"PROFILER_CONTAINER_ID": info.id, "PROFILER_CONTAINER_NAME": info.name}
             deadline = time.monotonic() + (opts.duration or 10**9)
-            tick = Ticker(tracer, progress, t0, poll_ms=100)
+            ticker = Ticker(tracer, progress, t0, poll_ms=100)
+
+            def tick() -> None:
+                ticker()
+                snaps()
 
             def alive() -> bool:
                 return engine.state(container).running
@@ -552,19 +659,41 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                 wl_status = workload_until(opts.workload, env, intr, deadline, tick, alive)
             else:
                 until(intr, deadline, tick, alive)
-            raw = tracer.snapshot()
-        metadata = _metadata("attach", raw.arch, started_at, _container_config(info),
-                             image_ref=info.image, image=image, workload=opts.workload,
-                             workload_status=wl_status, startup_observed=False,
-                             engine=engine, info=info, image_facts=_image_facts(engine, image))
-        rec, notes = build_recording(raw, metadata, cap_bounding=_cap_bounding(state.pid))
-        rec, more = _with_exec_files(rec, lambda p: engine.file_info(container, p))
+            rec, notes = build(wl_status)
         notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
-        notes += more
+        if previous is not None:
+            notes.insert(1, longrun.resume_note(previous))
         notes += _engine_notes(engine, container)
+        if snaps.summary():
+            notes.append(snaps.summary())
         return _finish(rec, notes, opts, wl_status, intr.hit, time.monotonic() - t0)
     finally:
         tracer.close()
+
+
+class _Memo:
+    """The engine, with the answers a recording's build needs remembered for the session: the
+    image, its facts (read from a container of its own: seconds, when not cached), the
+    engine's description and each executable's file (a `docker cp` each). A snapshot every interval then costs the
+    tracer's maps and the build, not the engine. Everything else goes to the engine."""
+
+    _REMEMBERED = ("image", "image_facts", "file_info", "engine_info")
+
+    def __init__(self, engine: ContainerEngine):
+        self._engine = engine
+        self._answers: dict = {}
+
+    def __getattr__(self, name: str):
+        value = getattr(self._engine, name)
+        if name not in self._REMEMBERED:
+            return value
+
+        def remembered(*args):
+            key = (name, *(a if isinstance(a, (str, int, tuple)) else id(a) for a in args))
+            if key not in self._answers:
+                self._answers[key] = value(*args)
+            return self._answers[key]
+        return remembered
 
 
 def _container_cgroup(ref: str, pid: int) -> Path:
@@ -786,14 +915,19 @@ class _Matcher:
 def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[str] | None = None,
                  progress: Progress | None = None, warn: Callable[[str], None] | None = None,
                  engine: ContainerEngine | None = None,
-                 load_tracer: TracerLoader | None = None) -> MatchOutcome:
+                 load_tracer: TracerLoader | None = None, previous=None,
+                 write: Callable[[Project, dict[str, Recording]], None] | None = None
+                 ) -> MatchOutcome:
     """Trace every container that starts carrying all the selectors' labels, from its
     entrypoint's first instruction, whoever starts it (COMMAND, a restart policy, a script);
     those already running are attached. COMMAND runs once the tracer is armed, the workload
     when COMMAND has exited; the end comes with the workload, --duration, Ctrl-C, or (no
     workload) when no kept container runs any more. Containers COMMAND started are then
     stopped gracefully. One recording per service: its containers' slots merged (replicas,
-    restarts). Nothing is written here: cmd_record writes `MatchOutcome.project`."""
+    restarts). Nothing is written here at the end: cmd_record writes `MatchOutcome.project`.
+    With opts.snapshot_every, `write(project, recordings)` is called every interval with
+    snapshots (longrun.as_snapshot). `previous` (record --resume, longrun.previous_project):
+    the project this run's services are merged into."""
     if not selectors:
         raise UsageError("record --match needs at least one LABEL=VALUE",
                          hint="e.g. --match com.docker.compose.project=shop")
@@ -815,6 +949,7 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
     tracer = load_tracer(True, "/", opts.all_errnos, opts.verify, attach=attach,
                          capabilities=caps, match=True)
     matcher = _Matcher(engine, tracer, selectors)
+    asked = _Memo(engine)  # snapshots: the engine is asked once per image and file
     notes: list[str] = _caps_note(caps_why)
     stops: dict[str, threading.Thread] = {}  # container id -> its stop
 
@@ -846,12 +981,29 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
         matcher.check()
         started_at = _now()
         t0 = time.monotonic()
+
+        def take_snapshot() -> None:
+            raws = tracer.snapshot_slots()
+            services = _services(matcher.members.values(), raws, opts, None, started_at, asked,
+                                 [])
+            if not services:
+                return  # nothing traced yet
+            proj = Project(selectors, tuple(p for p, _ in services),
+                           _compose_project(matcher.members.values()), started_at, _now())
+            proj, recs = longrun.resumed_project(previous, proj,
+                                                 {o.name: o.recording for _, o in services})
+            taken = longrun.now_iso()
+            write(proj, {n: longrun.as_snapshot(r, taken) for n, r in recs.items()})
+
+        snaps = longrun.Snapshots(opts.snapshot_every if write is not None else 0,
+                                  take_snapshot, warn)
         with Interrupt() as intr:
             tick = Ticker(tracer, progress, t0)
 
             def step() -> None:
                 tick()
                 matcher.check()
+                snaps()
 
             deadline = time.monotonic() + (opts.duration or 10**9)
             if command:
@@ -903,17 +1055,32 @@ def record_match(selectors: tuple[Selector, ...], opts: Options, command: list[s
             notes.append(f"{matcher.unrelated_unslotted} unrelated container(s) started while "
                          f"every container slot was taken: not traced (they do not match)")
         notes += _engine_notes(engine, None)
-        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, engine,
+        services = _services(matcher.members.values(), raws, opts, wl_status, started_at, asked,
                              notes)
         if not services:
             raise EngineError("the matched containers made no traced call; nothing was written",
                               hint="were they started after the recorder was armed?")
         failed = bool(opts.workload) and wl_status not in (0, None)
+        proj = Project(selectors, tuple(p for p, _ in services),
+                       _compose_project(matcher.members.values()), started_at, _now())
+        outcomes = {o.name: o for _, o in services}
+        if previous is not None:
+            now = {n: o.recording for n, o in outcomes.items()}
+            notes += longrun.image_changes(previous, now)
+            proj, recs = longrun.resumed_project(previous, proj, now)
+            for name, rec in recs.items():
+                o = outcomes.get(name)
+                outcomes[name] = (replace(o, recording=rec) if o is not None else
+                                  ServiceOutcome(name, rec, ("not seen in this run: its "
+                                                             "recording is the previous one",)))
+            notes.insert(0, f"resumed: merged with the project already there (from "
+                            f"{previous[0].started_at or '?'})")
+        if snaps.summary():
+            notes.append(snaps.summary())
         return MatchOutcome(
-            project=Project(selectors, tuple(p for p, _ in services),
-                            _compose_project(matcher.members.values()), started_at, _now()),
-            services=tuple(o for _, o in services), notes=notes, workload_failed=failed,
-            workload_status=wl_status, interrupted=intr.hit, elapsed=time.monotonic() - t0)
+            project=proj, services=tuple(outcomes[n] for n in sorted(outcomes)), notes=notes,
+            workload_failed=failed, workload_status=wl_status, interrupted=intr.hit,
+            elapsed=time.monotonic() - t0)
     finally:
         try:
             for stop in stop_started():

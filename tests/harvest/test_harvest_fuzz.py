@@ -65,3 +65,16 @@ def test_a_damaged_state_is_refused_or_handled(tmp_path_factory, doc):
     for path in store.save(out, st_, "x86_64"):
         assert path.parent == out and SERVICE_NAME.fullmatch(path.name[:-len(store.SUFFIX)])
         recording_io.load(path)  # a valid recording
+
+
+def test_a_state_whose_call_has_an_unknown_architecture_is_refused():
+    """Found by the fuzz test above (a rare draw): arch '' loaded, then saving the evidence
+    failed in libseccomp ("architecture '' is not known") instead of the state being refused."""
+    import pytest
+    from profiler.errors import UsageError
+
+    for arch in ("", "mips"):
+        doc = json.loads(json.dumps(STATE))
+        doc["services"]["web"]["syscalls"] = {"k": [arch, 231, 2]}
+        with pytest.raises(UsageError):
+            loads(json.dumps(doc), "state.json")

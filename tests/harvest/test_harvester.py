@@ -444,3 +444,31 @@ def test_auto_follows_the_audit_multicast_group_where_no_auditd_runs(monkeypatch
     monkeypatch.setattr(sources, "AUDIT_LOG", type("P", (), {"is_file": lambda self: True})())
     assert sources.open_source("auto", follow=True).name == "audit.log"
     assert sources.open_source("kmsg", follow=True).name == "kmsg"
+
+
+def test_a_gone_container_is_forgotten_once_no_pid_can_name_it(host, monkeypatch):
+    """A long --follow amid churn must not hold every container it ever met (the harvest soak's
+    memory grew with the description of each replaced replica): a container gone for PID_TTL
+    seconds, with no remembered pid naming it, is forgotten; one still running is kept."""
+    from profiler.harvest import attribute
+
+    now = [1000.0]
+    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
+    proc, cg = host
+    (cg / "docker" / OTHER / "cgroup.procs").write_text("4000\n")
+    h, fleet = _harvester(host, [])
+    h.look()
+    assert set(h.index.metas) == {CID, OTHER}
+    fleet.removed.update({CID, OTHER})
+    fleet.running_ids -= {CID, OTHER}
+    now[0] += attribute.PID_TTL / 2
+    h.look()
+    assert set(h.index.metas) == {CID, OTHER}  # gone just now: a late record still finds it
+    now[0] += attribute.PID_TTL
+    h.look()
+    assert h.index.metas == {} and h.index.pids == {}
+    fleet.removed.discard(CID)
+    fleet.running_ids.add(CID)
+    now[0] += 2 * attribute.PID_TTL
+    h.look()
+    assert set(h.index.metas) == {CID}  # running: kept however long ago it was first met

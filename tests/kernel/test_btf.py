@@ -162,3 +162,20 @@ def test_answers_of_an_unreadable_btf_are_not_kept(kept, monkeypatch):
     assert btf.running_kernel_offset("task_struct", "real_cred") is None
     assert not (kept / "run" / "btf-facts.json").exists()
     assert os.path.exists(kept / "boot_id")
+
+
+def test_the_btf_digest_is_kept_for_the_boot(kept, monkeypatch):
+    """The compiled recorder's cache key names the BTF by its digest: hashed once a boot."""
+    import hashlib
+    from functools import lru_cache
+
+    digest = hashlib.sha256((kept / "vmlinux").read_bytes()).hexdigest()
+    assert btf.running_kernel_digest() == digest
+    _new_process(monkeypatch)
+    monkeypatch.setattr(btf, "_vmlinux", lru_cache(lambda: pytest.fail("BTF read again")))
+    assert btf.running_kernel_digest() == digest
+    f = kept / "run" / "btf-facts.json"
+    f.write_text(f.read_text().replace(digest, "x" * 64))  # not a digest: computed again
+    _new_process(monkeypatch)
+    monkeypatch.setattr(btf, "_vmlinux", lru_cache(lambda: b"other"))
+    assert btf.running_kernel_digest() == hashlib.sha256(b"other").hexdigest()

@@ -141,7 +141,7 @@ def without_caps(rec):
 
 def test_old_recordings_load_as_tracepoint_and_new_ones_say_their_source():
     old = recording_io.load(LEGACY)  # a file older than capability_source
-    assert old.schema_version < SCHEMA_VERSION and old.metadata.capability_source == "tracepoint"
+    assert tuple(map(int, old.schema_version.split("."))) < tuple(map(int, SCHEMA_VERSION.split("."))) and old.metadata.capability_source == "tracepoint"
     assert old.metadata.capabilities_known
     assert "capability_source" not in recording_io.dumps(old)  # an old file stays as it was
     new = replace(without_caps(old), schema_version=SCHEMA_VERSION)

@@ -73,11 +73,24 @@ def test_a_setid_exec_whose_exec_was_lost_counts_with_the_path_as_given():
     mine, other = privexec(10, b"/usr/bin/su", slot=1), privexec(20, b"/bin/ping", slot=2)
     c.privexec(mine)
     c.privexec(other)
-    c.flush_privexecs({1: None})
-    assert c.seen_in(1).privexecs == {privexec_key(mine): 1}
-    assert list(c.privexec_pending) == [20]  # another slot's: left for its own snapshot
+    assert c.privexecs_of(1) == {privexec_key(mine): 1}
+    assert c.privexecs_of(2) == {privexec_key(other): 1}  # each slot its own
     unknown_before = privexec(30, b"/bin/x", before=False)
     assert privexec_key(unknown_before)[1] is None
+
+
+def test_reading_privexecs_for_a_snapshot_changes_nothing():
+    """record --snapshot-every reads while the recording runs: an exec whose EXEC comes after
+    the snapshot is then counted once, with the path its exec resolved (the old flush counted
+    it at the snapshot with the path as given, and again never)."""
+    c = correlator()
+    c.event(ev(EventType.CHDIR, tgid=10, dirfd=AT_FDCWD, path=b"/usr/bin"))
+    p = privexec(10, b"./sudo")
+    c.privexec(p)
+    assert c.privexecs_of(0) == {privexec_key(p): 1}  # the snapshot: the path as given
+    assert c.privexecs_of(0) == {privexec_key(p): 1}  # and again: nothing was consumed
+    c.event(ev(EventType.EXEC, tgid=10, path=b"./sudo"))
+    assert c.privexecs_of(0) == {(b"/usr/bin/sudo",) + privexec_key(p)[1:]: 1}
 
 
 def test_slots_are_kept_apart_and_new_ones_announced():

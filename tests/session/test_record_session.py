@@ -199,11 +199,37 @@ def test_tracer_that_fails_to_load_removes_the_container(fake_host):
     assert engine.calls == ["create", "remove"] and not _session_cgroups(fake_host)
 
 
+def test_the_tracer_loads_beside_the_engines_calls(fake_host):
+    """The BPF load (the verifier's time, in the kernel) begins before the engine is asked
+    for anything, so that it runs beside the image's inspect, the create and the look below
+    the mounts instead of before them; the tracer still learns the image's working dir."""
+    import threading
+
+    began = threading.Event()
+
+    class Engine(FakeEngine):
+        def image(self, ref):
+            self.load_began = began.wait(timeout=3)  # the old order never began it by now
+            return super().image(ref)
+
+    engine, tracer = Engine(), FakeTracer()
+
+    def load(*a, **kw):
+        began.set()
+        return tracer.load(*a, **kw)
+
+    session.record_container(RunSpec(image="app:1"), _opts(duration=0.05), engine=engine,
+                             load_tracer=load)
+    assert engine.load_began
+    assert tracer.loaded_with["initial_cwd"] == "/srv" and tracer.expected == ["c0ffee"]
+
+
 def test_missing_image_fails_before_anything_starts(fake_host):
     engine, tracer = FakeEngine(), FakeTracer()
     with pytest.raises(EngineError, match="not found"):
         _record(engine, tracer, RunSpec(image="nope:1"))
-    assert engine.calls == [] and not tracer.loaded_with and not _session_cgroups(fake_host)
+    # the tracer loads beside the engine's calls (the start's critical path): closed again
+    assert engine.calls == [] and tracer.closed and not _session_cgroups(fake_host)
 
 
 def test_container_whose_cgroup_is_not_recognised_is_refused(fake_host):
