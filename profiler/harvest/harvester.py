@@ -17,7 +17,7 @@ from ..kernel.linux import cap_full
 from ..kernel.proc import start_ticks
 from ..errors import EngineError
 from .attribute import ContainerMeta, Index, Selection
-from .records import Drop, Record, is_runtime, parse_line
+from .records import Drop, Mark, Record, is_runtime, parse_line
 from .state import MAX_FILES, State, file_kinds
 
 
@@ -58,6 +58,8 @@ class Harvester:
         self.ask_every = 10.0  # seconds between lists of the running containers (the engine)
         self._looked = None
         self._asked = None
+        self._mark_due: float | None = None  # when to have the kernel log a mark (kmsg)
+        self._records = 0  # records applied (a mark follows new ones)
         if not state.source:
             state.source = source.name
         if not state.started:
@@ -80,7 +82,9 @@ class Harvester:
             self.state.reboots += 1
             self.state.last_serial = -1
             self.state.lost_total = None
+        records = self._records
         self.apply(batch.lines, batch.stamps)
+        self._schedule_mark(now, self._records > records)
         if batch.lost_total is not None and self.state.since:
             self._drop(Drop(lost_total=batch.lost_total))
         if batch.overwritten > 0:
@@ -88,6 +92,36 @@ class Harvester:
         self.state.cursor = batch.cursor
         self.state.updated = self.clock()
         return batch.more
+
+    # The printk limit (kernel.printk_ratelimit seconds, 5 by default) must have let the burst
+    # go before the mark is sent, or the mark would be suppressed with it.
+    MARK_AFTER = 5.5
+
+    def _schedule_mark(self, now: float, new_records: bool) -> None:
+        """Through /dev/kmsg the kernel tells of records it suppressed only with its next
+        printed one: after records came, a quiet MARK_AFTER seconds later, harvest has the
+        kernel print its mark, whose serial counts any suppressed at the burst's end (seen in
+        the Debian 12 VM: 7 of 17 records of one docker exec lost, none counted)."""
+        mark = getattr(self.source, "mark", None)
+        if mark is None:
+            return
+        if new_records:
+            self._mark_due = now + self.MARK_AFTER
+        elif self._mark_due is not None and now >= self._mark_due:
+            self._mark_due = None
+            mark()
+
+    def settle(self, sleep=time.sleep) -> None:
+        """The end of a one-pass harvest: a mark after the last records (waiting out the
+        printk limit), then what it shows. Nothing to do after no records, or off kmsg."""
+        if self._mark_due is None:
+            return
+        sleep(max(0.0, self._mark_due - self.clock()))
+        self._mark_due = None
+        if self.source.mark():
+            sleep(0.2)  # printed by kauditd: a moment later
+            while self.step():
+                pass
 
     def look(self, ask_engine: bool = True) -> list[ContainerMeta]:
         """Scan the running containers: remember their pids, add the kept ones to their
@@ -130,6 +164,12 @@ class Harvester:
                 if ("type=1326" in line or "type=SECCOMP" in line or 'apparmor="ALLOWED"' in line):
                     self.state.unreadable += 1
                 continue
+            if isinstance(parsed, Mark):
+                if self._ours(parsed.time or None):
+                    self._serial(parsed.serial)
+                else:
+                    self.state.last_serial = max(self.state.last_serial, parsed.serial)
+                continue
             if isinstance(parsed, Drop):
                 if self._ours(stamps[i] if i < len(stamps) else None):
                     self._drop(parsed)
@@ -141,6 +181,7 @@ class Harvester:
             else:
                 self.state.last_serial = max(self.state.last_serial, parsed.serial)
             self._record(parsed)
+            self._records += 1
 
     # --- the parts ------------------------------------------------------------------------
     def _ours(self, when: float | None) -> bool:

@@ -85,6 +85,22 @@ class Drop:
     lost_total: int | None = None
 
 
+# The text of harvest's own mark record (sources.KmsgSource.mark: an AUDIT_USER_AVC message,
+# the one user-space type the kernel logs with auditing disabled, as `auditctl -m` sends).
+MARK_TEXT = "profiler-harvest: mark"
+AUDIT_USER_AVC = 1107  # include/uapi/linux/audit.h
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Harvest's own record, printed after a burst: its serial tells how many audit records
+    the kernel made since the last one printed, so the printk limit's drops at the end of a
+    burst (told by the kernel only with its next printed record) are counted."""
+
+    time: float
+    serial: int
+
+
 def _stamp(line: str) -> tuple[float, int]:
     m = _AUDIT_TIME.search(line)
     if not m:
@@ -101,9 +117,13 @@ def _int(text: str, base: int = 10) -> int | None:
         return None
 
 
-def parse_line(line: str) -> Record | Drop | None:
-    """A kernel log or audit.log line -> a Record, a Drop, or None (anything else, including a
-    malformed record: harvest counts those as unreadable, the line is never trusted)."""
+def parse_line(line: str) -> Record | Drop | Mark | None:
+    """A kernel log or audit.log line -> a Record, a Drop, a Mark, or None (anything else,
+    including a malformed record: harvest counts those as unreadable, the line is never
+    trusted)."""
+    if MARK_TEXT in line and f"type={AUDIT_USER_AVC} " in line:
+        time, serial = _stamp(line)
+        return Mark(time, serial) if serial >= 0 else None
     if "kauditd_printk_skb" in line:
         m = _SUPPRESSED.search(line)
         return Drop(suppressed=int(m.group(1))) if m else None

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import EnvironmentProblem
-from .records import parse_kmsg
+from .records import AUDIT_USER_AVC, MARK_TEXT, parse_kmsg
 
 KMSG = Path("/dev/kmsg")
 AUDIT_LOG = Path("/var/log/audit/audit.log")
@@ -111,6 +111,20 @@ class KmsgSource:
         self._last = last
         out.cursor = {"source": self.name, "boot_id": self.boot, "seq": last}
         return out
+
+    def mark(self) -> bool:
+        """Have the kernel log harvest's mark record (records.Mark), as `auditctl -m` does:
+        printed once the printk limit lets it, its serial counts the records suppressed at the
+        end of a burst. False when the kernel refused (no CAP_AUDIT_WRITE, no audit)."""
+        text = MARK_TEXT.encode() + b"\0"
+        msg = _NLMSG.pack(_NLMSG.size + len(text), AUDIT_USER_AVC, NLM_F_REQUEST, 1, 0) + text
+        try:
+            with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                               NETLINK_AUDIT) as s:
+                s.send(msg)
+            return True
+        except OSError:
+            return False
 
     def wait(self, timeout: float) -> None:
         """Block until the kernel log has a new record, or timeout seconds."""

@@ -472,3 +472,47 @@ def test_a_gone_container_is_forgotten_once_no_pid_can_name_it(host, monkeypatch
     now[0] += 2 * attribute.PID_TTL
     h.look()
     assert set(h.index.metas) == {CID}  # running: kept however long ago it was first met
+
+
+class _MarkingSource(FakeSource):
+    """A kmsg whose printk limit let the first 10 records of a burst through and suppressed the
+    rest (serials 1010-1016): nothing tells of them until the kernel prints another record,
+    here harvest's mark (the next serial, 1017)."""
+
+    def __init__(self, lines):
+        super().__init__(lines)
+        self.marks = 0
+
+    def mark(self):
+        self.marks += 1
+        self.lines.append(f"audit: type=1107 audit(1796535199.000:1017): pid=1 uid=0 "
+                          f"msg='profiler-harvest: mark'")
+        return True
+
+
+def test_a_one_pass_kmsg_harvest_counts_the_records_suppressed_at_a_bursts_end(host):
+    """Seen in the Debian 12 VM: one docker exec logged 17 records in 0.3 s, kmsg printed 10 and
+    harvest said 0 dropped (the kernel tells of suppressed records only with its next printed
+    one). After the records, harvest has the kernel print its mark: its serial counts them."""
+    from profiler.harvest import loop
+
+    lines = [L.KMSG_SLEEP.replace(":1009)", f":{1000 + i})") for i in range(10)]
+    proc, cg = host
+    src = _MarkingSource(lines)
+    h = Harvester(src, Index(FakeContainers([_meta()]), proc=proc, cgroup_root=cg), Selection(),
+                  State(), arch="x86_64", proc=proc, clock=lambda: 1796535190.0)
+    h.MARK_AFTER = 0.0
+    out = host[0].parent / "out"
+    out.mkdir()
+    loop.once(h, out)
+    assert src.marks == 1
+    assert h.state.services["web"].records == 10
+    assert h.state.drops == 7
+
+
+def test_a_mark_is_not_a_record_and_follows_only_new_records():
+    from profiler.harvest.records import Mark, parse_line
+
+    line = "audit: type=1107 audit(1796535199.000:1017): pid=1 uid=0 msg='profiler-harvest: mark'"
+    assert parse_line(line) == Mark(1796535199.0, 1017)
+    assert parse_line(line.replace("1107", "1326")) is None  # not the mark's type
