@@ -177,3 +177,17 @@ def test_cross_legs_are_reported_per_direction_and_corpus_controls_skip_only_wit
     assert harness.failures([skipped]) == 0
     assert harness.failures([_run(("corpus-redis", "negative-apparmor-verify", "skipped",
                                    "no policy (emit failed)"))]) == 1
+
+
+def test_kmsg_check_wants_a_kmsg_harvests_loss_counted():
+    import json
+
+    def out(kmsg, auto):
+        base = {"service": "s", "syscalls": [], "files": {}, "executables": []}
+        return "\n".join("harvest-summary: " + json.dumps({**base, **d}) for d in (kmsg, auto))
+
+    full = {"source": "netlink", "records": 17, "dropped": 0}
+    assert guest.kmsg_check(0, out({"source": "kmsg", "records": 10, "dropped": 7}, full)) == ""
+    assert "counted none" in guest.kmsg_check(
+        0, out({"source": "kmsg", "records": 10, "dropped": 0}, full))
+    assert guest.kmsg_check(0, out({"source": "kmsg", "records": 17, "dropped": 0}, full)) == ""
