@@ -316,11 +316,19 @@ def test_a_container_started_between_engine_lists_is_scanned(host):
     assert asked == [1] and not fleet.changed.is_set()
 
 
-def test_pids_not_seen_alive_for_a_while_are_forgotten(host, monkeypatch):
+@pytest.fixture
+def now(monkeypatch):
+    """The index's monotonic clock, set by the test: now[0] seconds."""
     from profiler.harvest import attribute
 
-    now = [1000.0]
-    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
+    t = [1000.0]
+    monkeypatch.setattr(attribute.time, "monotonic", lambda: t[0])
+    return t
+
+
+def test_pids_not_seen_alive_for_a_while_are_forgotten(host, now):
+    from profiler.harvest import attribute
+
     proc, cg = host
     (cg / "docker" / CID / "cgroup.procs").write_text("5555\n")
     h, _ = _harvester(host, [])
@@ -446,14 +454,12 @@ def test_auto_follows_the_audit_multicast_group_where_no_auditd_runs(monkeypatch
     assert sources.open_source("kmsg", follow=True).name == "kmsg"
 
 
-def test_a_gone_container_is_forgotten_once_no_pid_can_name_it(host, monkeypatch):
+def test_a_gone_container_is_forgotten_once_no_pid_can_name_it(host, now):
     """A long --follow amid churn must not hold every container it ever met (the harvest soak's
     memory grew with the description of each replaced replica): a container gone for PID_TTL
     seconds, with no remembered pid naming it, is forgotten; one still running is kept."""
     from profiler.harvest import attribute
 
-    now = [1000.0]
-    monkeypatch.setattr(attribute.time, "monotonic", lambda: now[0])
     proc, cg = host
     (cg / "docker" / OTHER / "cgroup.procs").write_text("4000\n")
     h, fleet = _harvester(host, [])
