@@ -62,8 +62,14 @@ def harvest(
         raise UsageError("--interval and --duration take a positive number of seconds")
     if (duration is not None) and not follow:
         raise UsageError("--duration is for --follow")
+    if source is Source.netlink and not follow:
+        raise UsageError("--source netlink is live only: one pass reads nothing logged before it",
+                         hint="add --follow (and start it before the app), or read the past from "
+                              "--source kmsg or audit.log")
     selectors = tuple(project.parse_selector(m) for m in match or ())
     engine = Engine()
+
+    opened = []
 
     def known() -> None:
         # A first harvest of a container the engine never heard of is a typo, not an empty
@@ -74,18 +80,24 @@ def harvest(
             except ContainerGone:
                 raise UsageError(f"no container named {container!r}",
                                  hint="`docker ps -a` lists them; nothing was written") from None
+        # The source is opened before the directory is made: one that cannot be read (no
+        # auditd's log, no permission) leaves nothing behind.
+        earlier = store.load_state(output) if output.is_dir() else None
+        src = open_source(earlier.source or source.value if earlier and source is Source.auto
+                          else source.value, follow=follow)
+        opened.append(src)
+        if earlier and earlier.source and earlier.source != src.name:
+            src.close()
+            raise UsageError(f"{output}: this harvest reads {earlier.source}, not {src.name}",
+                             hint="use another -o DIR for another source")
 
     store.prepare(output, check=known)
+    src = opened[0]
     state = store.load_state(output)
     if state is None:
         from ..harvest.state import State
 
         state = State()
-    src = open_source(state.source or source.value if source is Source.auto else source.value,
-                      follow=follow)
-    if state.source and state.source != src.name:
-        raise UsageError(f"{output}: this harvest reads {state.source}, not {src.name}",
-                         hint="use another -o DIR for another source")
     try:
         root = v2_root()
     except EnvironmentProblem:

@@ -36,8 +36,9 @@ def now_iso() -> str:
 
 
 def check_every(every: float | None) -> float:
-    """--snapshot-every's value: 0 (none) or at least MIN_EVERY seconds."""
-    if every is None or every == 0:
+    """--snapshot-every's value: 0.0 when not given, else at least MIN_EVERY seconds (0 is
+    refused: a user who typed it would get no snapshot without a word)."""
+    if every is None:
         return 0.0
     if not every >= MIN_EVERY or every != every or every == float("inf"):
         raise UsageError(f"--snapshot-every {every:g}: give a number of seconds, at least "

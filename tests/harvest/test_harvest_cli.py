@@ -22,6 +22,7 @@ def _run(*args, cwd=None):
     (["--container", "x", "--interval", "0", "--follow"], "positive"),
     (["--container", "x", "--duration", "5"], "--duration is for --follow"),
     ([], "say which containers"),
+    (["--match", "a=b", "--source", "netlink"], "live only"),
 ])
 def test_bad_options(tmp_path, args, words):
     p = _run("-o", str(tmp_path / "h"), *args)
@@ -52,3 +53,11 @@ def test_help_says_what_cannot_be_harvested_and_what_to_use_instead():
     assert p.returncode == 0
     assert "cannot be harvested" in text and "record --container NAME" in text
     assert "1.6x" in text
+
+
+@pytest.mark.skipif(os.path.exists("/var/log/audit/audit.log"), reason="auditd's log is here")
+def test_a_source_that_cannot_be_read_leaves_no_directory(tmp_path):
+    """Found by a new user's try-out: the error came after the output directory was made."""
+    p = _run("-o", str(tmp_path / "h"), "--match", "a=b", "--source", "audit.log")
+    assert p.returncode == 2 and "audit.log" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "h").exists()

@@ -87,7 +87,7 @@ def test_snapshots_are_taken_every_interval_and_a_failing_one_is_said_once():
     assert snaps.taken == 2 and snaps.failed == 2 and "4 snapshot" not in snaps.summary()
 
 
-@pytest.mark.parametrize("every", [0.5, -1, float("nan"), float("inf")])
+@pytest.mark.parametrize("every", [0, 0.5, -1, float("nan"), float("inf")])
 def test_snapshot_every_must_be_a_second_or_more(every):
     with pytest.raises(UsageError, match="--snapshot-every"):
         longrun.check_every(every)
