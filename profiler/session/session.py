@@ -508,8 +508,14 @@ def _engine_notes(engine: ContainerEngine, container) -> list[str]:
     answering for a while (a restart: without live-restore it kills its containers)."""
     notes = []
     end = engine.state(container) if container is not None else None
-    if end is not None and not end.running and not end.gone and end.exit_code == 137:
-        time.sleep(0.5)  # killed: by `docker rm -f` (its removal follows the kill at once)?
+    # Killed (137): by `docker rm -f` (its removal follows the kill at once), or by the OOM
+    # killer, which the engine learns from containerd's OOM event, which may come after the
+    # exit (on a busy host the note was missing once): asked again for up to 2 s.
+    waited = 0.0
+    while end is not None and not end.running and not end.gone and end.exit_code == 137 \
+            and not end.oom_killed and waited < 2.0:
+        time.sleep(0.25)
+        waited += 0.25
         end = engine.state(container)
     if end is not None and end.gone:
         notes.append("the container was removed by someone else during the recording: what it "

@@ -265,3 +265,21 @@ def test_attach_targets_the_running_containers_cgroups(fake_host):
         "attach", "app:1", False, 0)
     assert out.notes[0].startswith("attached to a running container")
     assert "stop 7" not in engine.calls  # attach leaves the container running
+
+
+def test_an_oom_kill_the_engine_learns_after_the_exit_is_still_noted(monkeypatch):
+    """The engine learns of an OOM kill from containerd's event, which may come after the
+    exit: on a busy host the recording's note was missing once (exit 137, OOMKilled false)."""
+    from profiler.session.engine import ContainerState
+
+    monkeypatch.setattr(session.time, "sleep", lambda s: None)
+    states = iter([ContainerState(running=False, exit_code=137),
+                   ContainerState(running=False, exit_code=137),
+                   ContainerState(running=False, exit_code=137, oom_killed=True)])
+
+    class Engine:
+        def state(self, container):
+            return next(states)
+
+    notes = session._engine_notes(Engine(), object())
+    assert any("OOM killer" in n for n in notes)
