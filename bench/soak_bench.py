@@ -34,6 +34,7 @@ the figures. Example: sudo .venv/bin/python bench/soak_bench.py --seconds 600 --
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -84,14 +85,6 @@ def _request_loop(url: str, rate: float, done: list, stop: threading.Event) -> N
         except OSError:
             pass
         stop.wait(max(0.0, 1 / rate - (time.monotonic() - t)))
-
-
-class _nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 class Bursts:
@@ -185,7 +178,7 @@ def main() -> int:
     others: list[subprocess.Popen] = []
     rows = []
     bursts = Bursts(a.burst, a.burst_every) if a.burst else None
-    with Churn(workers=a.churn_workers) as churn, (bursts or _nothing()):
+    with Churn(workers=a.churn_workers) as churn, (bursts or contextlib.nullcontext()):
         if a.churn_workers:
             churn.wait_for(2)
         if not a.no_other_tracers:

@@ -209,9 +209,7 @@ class Index:
     def _forget_gone(self) -> None:
         """Drop the descriptions of containers not seen for PID_TTL seconds that neither run
         nor own a remembered pid: a record names a pid, so none can be theirs any more."""
-        now = time.monotonic()
-        for m in self._running or ():
-            self._meta_seen[m.id] = now
+        now = time.monotonic()  # (scan has just remembered the running ones: seen now)
         self._prune_pids(now)
         keep = set(self.pids.values())
         for cid in [c for c in self.metas if c not in keep

@@ -164,22 +164,18 @@ class Harvester:
                 if ("type=1326" in line or "type=SECCOMP" in line or 'apparmor="ALLOWED"' in line):
                     self.state.unreadable += 1
                 continue
-            if isinstance(parsed, Mark):
-                if self._ours(parsed.time or None):
-                    self._serial(parsed.serial)
-                else:
-                    self.state.last_serial = max(self.state.last_serial, parsed.serial)
-                continue
             if isinstance(parsed, Drop):
                 if self._ours(stamps[i] if i < len(stamps) else None):
                     self._drop(parsed)
                 elif parsed.lost_total is not None:
                     self.state.lost_total = parsed.lost_total
                 continue
-            if self._ours(parsed.time or None):
+            if self._ours(parsed.time or None):  # a Record or harvest's own Mark
                 self._serial(parsed.serial)
             else:
                 self.state.last_serial = max(self.state.last_serial, parsed.serial)
+            if isinstance(parsed, Mark):
+                continue
             self._record(parsed)
             self._records += 1
 

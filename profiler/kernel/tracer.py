@@ -341,13 +341,19 @@ class Tracer:
         """The container's cgroup, which its start will create, becomes a target (slot) as soon
         as the kernel announces it (record.c's cgroup_mkdir); so do its restarts'."""
         self._use(slot)
-        table = self.bpf["expected"]
-        key = table.Key()
+        key = self._expected_key(container_id)
+        if key is None:
+            raise ValueError(f"not a full container id: {container_id!r}")
+        self.bpf["expected"][key] = ct.c_uint32(slot)
+
+    def _expected_key(self, container_id: str):
+        """record.c's container_key of a container id; None when it is not a full id."""
+        key = self.bpf["expected"].Key()
         raw = container_id.encode()
         if len(raw) != ct.sizeof(key):
-            raise ValueError(f"not a full container id: {container_id!r}")
+            return None
         ct.memmove(ct.addressof(key), raw, len(raw))
-        table[key] = ct.c_uint32(slot)
+        return key
 
     def add_target(self, cgroup_id: int, slot: int = 0) -> None:
         """An existing cgroup v2 (by id) whose tasks belong to container `slot`."""
@@ -541,12 +547,9 @@ class Tracer:
         """Delete an unrelated container's SLOT_NONE entry from `expected`: a busy host's
         containers would fill it over a long recording. A later cgroup of it (a restart) is
         claimed and judged again, as a dropped container's is."""
-        table = self.bpf["expected"]
-        key = table.Key()
-        raw = container_id.encode()
-        if len(raw) != ct.sizeof(key):
+        table, key = self.bpf["expected"], self._expected_key(container_id)
+        if key is None:
             return
-        ct.memmove(ct.addressof(key), raw, len(raw))
         try:
             if table[key].value == SLOT_NONE:
                 del table[key]
