@@ -57,6 +57,7 @@ record/verify start), so a hang is a failed step, not a hung harness.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -947,6 +948,49 @@ def corpus_apps(share: Path) -> list[str]:
     return [f"corpus/{a}" for a in wanted.read_text().split()]
 
 
+# SHARE/FINISHED: the units (samples, harvest loops, corpus apps, foreign recordings) this run
+# has finished, one label a line. When the guest's kernel hangs (a soft lockup under TCG), the
+# harness boots a fresh VM on the same share and this guest skips what the first boot finished.
+FINISHED = "finished"
+
+
+def finished_units(share: Path) -> set[str]:
+    f = share / FINISHED
+    return set(f.read_text().split()) if f.exists() else set()
+
+
+def inject_hang(share: Path, label: str) -> None:
+    """harness --inject-hang LABEL (a test of the harness itself): at that unit, once, print what
+    a hung kernel prints to the console and stop, as a hung guest does."""
+    f = share / "hang-at"
+    if not f.exists() or f.read_text().strip() != label:
+        return
+    f.unlink()  # once: the next boot goes on
+    with open("/dev/kmsg", "w") as k:
+        k.write("<4>watchdog: BUG: soft lockup - CPU#0 stuck for 999s! [injected: --inject-hang]\n")
+    while True:
+        time.sleep(3600)
+
+
+def run_units(g: Guest, share: Path, units: list) -> None:
+    """Run each (label, run) in order, but those an earlier boot finished (the harness keeps
+    their rows); note each as finished once it ends. An exception fails only its own unit."""
+    done = finished_units(share)
+    for label, run in units:
+        if label in done:
+            print(f"hosts-guest: {label}: finished by an earlier boot", flush=True)
+            continue
+        inject_hang(share, label)
+        try:
+            run()
+        except Exception as e:  # one broken sample must not hide the others
+            g.report(label, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+        with (share / FINISHED).open("a") as f:
+            f.write(label + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
 def main() -> int:
     share = Path(sys.argv[1])
     g = Guest(share)
@@ -989,31 +1033,17 @@ def main() -> int:
     g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
                               str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
     specs = chosen_samples(share, sorted((CLONE / "samples").glob("*/sample.yaml")))
+    units = []  # (label, run): a label is the "sample" of the unit's result rows
     for spec in specs:
-        name = spec.parent.name
-        try:
-            if "\nkind: compose" in spec.read_text():
-                run_compose_sample(g, name)
-            else:
-                run_sample(g, name)
-        except Exception as e:  # one broken sample must not hide the others
-            g.report(name, "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+        run = run_compose_sample if "\nkind: compose" in spec.read_text() else run_sample
+        units.append((slug(spec.parent.name), functools.partial(run, g, spec.parent.name)))
     # (the harvest loop before the corpus apps: a few minutes, where a corpus app takes 10-25)
-    for name in harvest_samples(share):
-        try:
-            run_harvest(g, name)
-        except Exception as e:
-            g.report(f"harvest-{slug(name)}", "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
-    for name in corpus_apps(share):
-        try:
-            run_sample(g, name)
-        except Exception as e:
-            g.report(slug(name), "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
-    for origin, name, rec in foreign_recordings(share):
-        try:
-            run_foreign(g, origin, name, rec)
-        except Exception as e:
-            g.report(f"{name}-from-{origin}", "harness", "failed", 0.0, f"{type(e).__name__}: {e}")
+    units += [(f"harvest-{slug(n)}", functools.partial(run_harvest, g, n))
+              for n in harvest_samples(share)]
+    units += [(slug(n), functools.partial(run_sample, g, n)) for n in corpus_apps(share)]
+    units += [(f"{slug(n)}-from-{o}", functools.partial(run_foreign, g, o, n, rec))
+              for o, n, rec in foreign_recordings(share)]
+    run_units(g, share, units)
     return 1 if g.failed else 0
 
 

@@ -191,3 +191,111 @@ def test_kmsg_check_wants_a_kmsg_harvests_loss_counted():
     assert "counted none" in guest.kmsg_check(
         0, out({"source": "kmsg", "records": 10, "dropped": 0}, full))
     assert guest.kmsg_check(0, out({"source": "kmsg", "records": 17, "dropped": 0}, full)) == ""
+
+
+LOCKUPS = """[  925.125012] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:
+[  929.012817] watchdog: BUG: soft lockup - CPU#0 stuck for 26s! [profiler:8663]
+[  953.105051] watchdog: BUG: soft lockup - CPU#1 stuck for 48s! [profiler:8657]
+"""
+
+
+def test_a_soft_lockup_of_two_minutes_in_the_console_is_a_hung_guest(tmp_path):
+    console = tmp_path / "console.log"
+    assert harness.hang_in(console, 0) == ("", 0)  # not written yet
+    console.write_text(LOCKUPS)
+    line, offset = harness.hang_in(console, 0)
+    assert line == "" and offset == len(LOCKUPS)  # short lockups happen on a busy host
+    with console.open("a") as f:
+        f.write("[ 1053.1] watchdog: BUG: soft lockup - CPU#1 stuck for 148s! [profiler:8657]\n"
+                "[ 1057.0] watchdog: BUG: soft lockup - CPU#0 stuck for 15")  # half a line
+    line, offset2 = harness.hang_in(console, offset)
+    assert "stuck for 148s" in line
+    assert offset2 == console.stat().st_size - len("[ 1057.0] watchdog: BUG: soft lockup - CPU#0 stuck for 15")
+
+
+def _fake_host(tmp_path, monkeypatch, boots):
+    """run_host with everything but the boots faked: boots[i](share) plays boot i's guest and
+    returns what boot() would."""
+    monkeypatch.setattr(harness, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(harness, "image_dir", lambda host, rebuild: tmp_path / "img")
+    monkeypatch.setattr(harness, "image_info", lambda d: {"PYTHON": "3.11", "SUITE": "bookworm",
+                                                         "KERNEL": "6.1", "BUILD_SECONDS": "1"})
+    monkeypatch.setattr(harness, "bundle", lambda dest: "abc1234")
+    monkeypatch.setattr(harness, "wheelhouse", lambda python: tmp_path)
+    monkeypatch.setattr(harness, "image_archive", lambda *a: tmp_path / "images.tar")
+    monkeypatch.setattr(harness, "link", lambda src, dest: None)
+    calls = iter(boots)
+    monkeypatch.setattr(harness, "boot", lambda host, img, share, keep: next(calls)(share))
+
+
+def _guest_rows(share, rows, finished=(), exit_code=None):
+    import json
+    (share / "logs").mkdir(exist_ok=True)
+    (share / "console.log").write_text("boot\n")
+    (share / "facts.json").write_text("{}")
+    with (share / "results.jsonl").open("a") as f:
+        for sample, step, status in rows:
+            f.write(json.dumps({"sample": sample, "step": step, "status": status, "seconds": 1.0,
+                                "error": "", "log": f"logs/{sample}-{step}.log"}) + "\n")
+    with (share / "finished").open("a") as f:
+        f.write("".join(u + "\n" for u in finished))
+    if exit_code is not None:
+        (share / "exit_code").write_text(f"{exit_code}\n")
+
+
+def test_a_hung_guest_is_booted_again_and_keeps_what_the_first_boot_finished(tmp_path, monkeypatch):
+    def first(share):
+        _guest_rows(share, [("host", "setup", "passed"), ("nginx", "record", "passed"),
+                            ("nginx", "verify", "passed"), ("shop:app", "negative-seccomp", "failed"),
+                            ("harvest-redis", "record", "passed")], finished=["nginx", "shop"])
+        return "the guest's kernel hung after 900 s (console.log: soft lockup)", True
+
+    def second(share):
+        assert not (share / "exit_code").exists() and not (share / "facts.json").exists()
+        assert (share / "console-boot-1.log").read_text() == "boot\n"
+        _guest_rows(share, [("host", "setup", "passed"), ("harvest-redis", "record", "passed"),
+                            ("harvest-redis", "promote", "passed")],
+                    finished=["harvest-redis"], exit_code=0)
+        return "", False
+    _fake_host(tmp_path, monkeypatch, [first, second])
+    run = harness.run_host(harness.HOSTS["debian12"], False, False, harvest=("redis",))
+    got = [(r["sample"], r["step"], r["status"]) for r in run["results"]]
+    assert got == [("nginx", "record", "passed"), ("nginx", "verify", "passed"),
+                   ("shop:app", "negative-seccomp", "failed"),  # a failure stays one
+                   ("host", "vm boot 1", "retried"),
+                   ("host", "setup", "passed"), ("harvest-redis", "record", "passed"),
+                   ("harvest-redis", "promote", "passed")]
+    assert run["results"][0]["log"] == "logs-boot-1/nginx-record.log"
+    assert harness.failures([run]) == 1
+
+
+def test_a_guest_that_hangs_again_fails_and_a_deadline_stops_the_retry(tmp_path, monkeypatch):
+    def hang(share):
+        _guest_rows(share, [("host", "setup", "passed")])
+        return "the guest's kernel hung after 60 s (console.log: soft lockup)", True
+    _fake_host(tmp_path, monkeypatch, [hang, hang])
+    run = harness.run_host(harness.HOSTS["debian12"], False, False)
+    assert [(r["step"], r["status"]) for r in run["results"]] == [
+        ("vm boot 1", "retried"), ("setup", "passed"), ("vm", "failed")]
+    assert "hung" in run["results"][-1]["error"] and harness.failures([run]) == 1
+    import time
+    monkeypatch.setattr(harness, "DEADLINE", time.time() + 60)  # no time for another boot
+    _fake_host(tmp_path, monkeypatch, [hang])
+    run = harness.run_host(harness.HOSTS["debian12"], False, False)
+    assert [(r["step"], r["status"]) for r in run["results"]] == [("setup", "passed"), ("vm", "failed")]
+
+
+def test_the_guest_skips_the_units_an_earlier_boot_finished(tmp_path):
+    share = tmp_path
+    g = guest.Guest(share)
+    ran = []
+    (share / guest.FINISHED).write_text("nginx\n")
+
+    def boom():
+        ran.append("shop")
+        raise RuntimeError("x")
+    guest.run_units(g, share, [("nginx", lambda: ran.append("nginx")), ("shop", boom),
+                               ("harvest-redis", lambda: ran.append("harvest-redis"))])
+    assert ran == ["shop", "harvest-redis"]
+    assert guest.finished_units(share) == {"nginx", "shop", "harvest-redis"}
+    assert g.failed == 1 and "RuntimeError: x" in (share / "results.jsonl").read_text()
