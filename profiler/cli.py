@@ -4,7 +4,6 @@ exit code."""
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import sys
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from . import __version__
+from . import __version__, collector
 from .errors import ProfilerError
 
 try:  # typer 0.26+ carries its own click
@@ -87,28 +86,16 @@ def fatal(err: ProfilerError) -> int:
     return err.exit_code
 
 
-# Commands that only read and write files (atomically, before they return), with no thread,
-# child process, temp dir or kernel object to clean up at exit.
-_PURE_COMMANDS = ("emit", "diff", "promote")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args if not a.startswith("-")), "")
-    # With the default thresholds the cyclic garbage collector makes a full pass every ~70,000
-    # new container objects; a recording with 100,000 paths makes millions of them, none in a
-    # cycle: emit spent a third of its time there. A pure command is short and makes almost no
-    # cycles (those it makes go with the process): no collector at all (8% faster than rare
-    # collections). Long runs (record, verify) collect rarely, with mypy's threshold
-    # (mypy/build.py).
-    if command in _PURE_COMMANDS:
-        gc.disable()
-    else:
-        gc.set_threshold(200_000, 30, 30)
+    collector.configure(command)  # no collector in emit/diff/promote, rare ones elsewhere
     code = _run(args, command)
-    if command in _PURE_COMMANDS:
-        # Exit without freeing every object one by one: 0.2 s for a 100,000-path recording,
-        # and nothing is left to clean up (mypy's fast exit does the same, mypy/util.py).
+    if command in collector.PURE_COMMANDS:
+        # Exit without freeing every object one by one: 0.2 s for a 100,000-path recording.
+        # These commands only read and write files (atomically, before they return), with no
+        # thread, child process, temp dir or kernel object to clean up at exit (mypy's fast
+        # exit does the same, mypy/util.py).
         try:
             sys.stdout.flush()
             sys.stderr.flush()

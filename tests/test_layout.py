@@ -81,8 +81,10 @@ def test_the_check_sees_relative_and_function_level_imports():
 STAGES = {"kernel": 1, "recording": 2, "session": 3, "policy": 3, "render": 4, "harvest": 4,
           "output": 5, "verify": 6, "diff": 6, "promote": 6, "commands": 7}
 # safe_input (reading what users hand us) and tool_errors (what a failed tool said) serve every
-# stage that reads input or runs a tool, the kernel stage included: base, like errors.
-BASE = {"profiler", "profiler.errors", "profiler.safe_input", "profiler.tool_errors"}
+# stage that reads input or runs a tool, the kernel stage included: base, like errors. So does
+# collector (the garbage collector's settings, and the long runs' collections on a clock).
+BASE = {"profiler", "profiler.errors", "profiler.safe_input", "profiler.tool_errors",
+        "profiler.collector"}
 
 
 def _stage(module: str) -> tuple[str, int]:

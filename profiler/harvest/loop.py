@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .. import collector
 from . import store
 from .harvester import Harvester
 
@@ -44,8 +45,11 @@ class _Stop:
 
 def follow(h: Harvester, directory: Path, interval: float, *, duration: float | None = None,
            on_snapshot: Callable[[Outcome], None] | None = None, poll: float = POLL,
-           clock=time.monotonic) -> Outcome:
-    """Harvest until SIGTERM/SIGINT (or `duration` seconds), saving every `interval`."""
+           clock=time.monotonic, collect: Callable[[], None] | None = None) -> Outcome:
+    """Harvest until SIGTERM/SIGINT (or `duration` seconds), saving every `interval`; the
+    cyclic garbage is collected now and then (`collect`, default collector.Periodic: a run of
+    days allocates too little to reach the CLI's thresholds)."""
+    collect = collect or collector.Periodic(clock=clock)
     stop = _Stop()
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     began = last_save = clock()
@@ -53,6 +57,7 @@ def follow(h: Harvester, directory: Path, interval: float, *, duration: float | 
     try:
         while not stop.requested:
             more = h.step()  # an engine that does not answer is counted, not raised (harvester)
+            collect()
             now = clock()
             if now - last_save >= interval:
                 out.files = store.save(directory, h.state, h.arch)

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Callable
 
+from .. import collector
 from ..errors import UsageError, WorkloadError
 
 Progress = Callable[[dict], None]  # what a progress display is given: live numbers by name
@@ -60,15 +61,19 @@ class Live:
 
 
 class Ticker:
-    """One step of a session's wait loops: poll the tracer's events, then `Live`."""
+    """One step of a session's wait loops: poll the tracer's events, then `Live`, and collect
+    the cyclic garbage now and then (a recording can run for days: collector.Periodic)."""
 
-    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50):
+    def __init__(self, tracer, progress: Progress | None, t0: float, poll_ms: int = 50,
+                 collect: Callable[[], None] | None = None):
         self.tracer, self.poll_ms = tracer, poll_ms
         self.live = Live(progress, tracer, t0)
+        self.collect = collect or collector.Periodic()
 
     def __call__(self) -> None:
         self.tracer.poll(self.poll_ms)
         self.live()
+        self.collect()
 
 
 def run_workload(cmd: str, env_extra: dict) -> subprocess.Popen:
