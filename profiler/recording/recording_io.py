@@ -188,6 +188,14 @@ def loads(text: str, source: str = "<string>") -> Recording:
     if not isinstance(data, dict):
         raise RecordingError(f"{source}: empty or not a recording (expected a YAML mapping)",
                              hint="record one with `profiler record IMAGE`")
+    if "schema_version" not in data:
+        # Some other YAML file (a compose file, a policy, a harvest's state): not an old
+        # recording, which is what a version error would suggest.
+        keys = ", ".join(sorted(str(k) for k in data)[:4]) or "none"
+        raise RecordingError(f"{source}: not a recording (no schema_version; its top-level keys: "
+                             f"{keys[:80]})",
+                             hint="give a .recording.yaml that `profiler record` wrote (or its "
+                                  "project directory)")
     version = str(data.get("schema_version", ""))
     major = version.split(".")[0]
     if major != SCHEMA_VERSION.split(".")[0]:

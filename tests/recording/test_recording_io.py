@@ -62,7 +62,9 @@ def test_unknown_syscall_numbers_are_kept_by_number():
     ("- a\n- b\n", "empty or not a recording"),
     ("schema_version: '1.0'\nmetadata: [\n", "not valid YAML"),
     ("schema_version: '2.0'\nmetadata: {}\n", "schema version 2.0 is not supported"),
-    ("metadata: {}\n", "(missing) is not supported"),
+    ("metadata: {}\n", "not a recording (no schema_version; its top-level keys: metadata)"),
+    ("services:\n  web: {image: x}\n", "not a recording (no schema_version; its top-level keys: services)"),
+    ("schema_version: ''\nmetadata: {}\n", "schema version (missing) is not supported"),
 ])
 def test_bad_files_give_one_clear_error(text, message):
     with pytest.raises(RecordingError) as e:
