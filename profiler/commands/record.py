@@ -118,7 +118,6 @@ def record(
         if exec_mode:
             outcome = rec_mod.record_exec(argv, opts, progress if console.is_terminal else None)
         elif container:
-            _warn(rec_mod.attach_warning(container))
             outcome = rec_mod.record_attach(
                 container, opts, progress if console.is_terminal else None, previous=previous,
                 write=lambda snapshot: recording_io.save(snapshot, out), warn=_warn,

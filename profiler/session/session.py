@@ -612,6 +612,8 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     info = engine.describe(container)
     if previous is not None:
         longrun.check_same_image(previous, info.image_id, info.image, source)
+    if warn is not None:  # once the container is known to run: no warning before an error
+        warn(attach_warning(ref))
     path = _container_cgroup(ref, state.pid)
     tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
                          own_pid_namespace=info.pid_mode != "host", attach=True,

@@ -267,6 +267,26 @@ def test_attach_targets_the_running_containers_cgroups(fake_host):
     assert "stop 7" not in engine.calls  # attach leaves the container running
 
 
+def test_attach_warns_of_the_unobserved_startup_only_once_the_container_runs(fake_host):
+    """A new user's `record --container typo` printed the warning, then the error."""
+    info = ContainerInfo(id="c1", name="n1", image="app:1", image_id="sha256:img",
+                         working_dir="/w", pid_mode="host")
+    warned = []
+    stopped = FakeEngine(container=info, running=False, pid=0)
+    with pytest.raises(EngineError, match="not running"):
+        session.record_attach("n1", _opts(), engine=stopped, load_tracer=FakeTracer().load,
+                              warn=warned.append)
+    assert warned == []
+    engine, tracer = FakeEngine(container=info, running=True, pid=4242), FakeTracer()
+    (fake_host / "proc" / "4242").mkdir()
+    (fake_host / "proc" / "4242" / "cgroup").write_text("0::/docker/c1\n")
+    (fake_host / "proc" / "4242" / "status").write_text("CapBnd:\t0000000000000001\n")
+    (fake_host / "cgroup" / "docker" / "c1").mkdir(parents=True)
+    session.record_attach("n1", _opts(workload="true"), engine=engine, load_tracer=tracer.load,
+                          warn=warned.append)
+    assert warned == [session.attach_warning("n1")]
+
+
 def test_an_oom_kill_the_engine_learns_after_the_exit_is_still_noted(monkeypatch):
     """The engine learns of an OOM kill from containerd's event, which may come after the
     exit: on a busy host the recording's note was missing once (exit 137, OOMKilled false)."""
