@@ -450,6 +450,10 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
     say(f"{host.name}: booting {info['SUITE']} (kernel {info['KERNEL']}) under TCG")
     earlier: list[dict] = []  # rows of boots that hung, kept
     for n in range(1, HANG_RETRIES + 2):
+        if time_left() < BOOT_TIMEOUT:  # (CI) a run that cannot finish is not started
+            why, hung = (f"not booted: {time_left():.0f} s left before PROFILER_HOSTS_DEADLINE, "
+                         f"less than a boot may take ({BOOT_TIMEOUT} s)"), False
+            break
         why, hung = boot(host, img, share, keep)
         if not (hung and n <= HANG_RETRIES and time_left() > BOOT_TIMEOUT):
             break

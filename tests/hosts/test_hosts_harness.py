@@ -278,8 +278,8 @@ def test_a_guest_that_hangs_again_fails_and_a_deadline_stops_the_retry(tmp_path,
     assert [(r["step"], r["status"]) for r in run["results"]] == [
         ("vm boot 1", "retried"), ("setup", "passed"), ("vm", "failed")]
     assert "hung" in run["results"][-1]["error"] and harness.failures([run]) == 1
-    import time
-    monkeypatch.setattr(harness, "DEADLINE", time.time() + 60)  # no time for another boot
+    left = iter([1000.0, 100.0])  # before boot 1; after it hung: no time for another boot
+    monkeypatch.setattr(harness, "time_left", lambda: next(left))
     _fake_host(tmp_path, monkeypatch, [hang])
     run = harness.run_host(harness.HOSTS["debian12"], False, False)
     assert [(r["step"], r["status"]) for r in run["results"]] == [("setup", "passed"), ("vm", "failed")]
@@ -299,3 +299,12 @@ def test_the_guest_skips_the_units_an_earlier_boot_finished(tmp_path):
     assert ran == ["shop", "harvest-redis"]
     assert guest.finished_units(share) == {"nginx", "shop", "harvest-redis"}
     assert g.failed == 1 and "RuntimeError: x" in (share / "results.jsonl").read_text()
+
+
+def test_no_vm_is_booted_when_the_deadline_leaves_no_time_for_one(tmp_path, monkeypatch):
+    import time
+    monkeypatch.setattr(harness, "DEADLINE", time.time() + 30)
+    _fake_host(tmp_path, monkeypatch, [])  # a boot would raise StopIteration
+    run = harness.run_host(harness.HOSTS["debian12"], False, False)
+    assert [(r["step"], r["status"]) for r in run["results"]] == [("vm", "failed")]
+    assert "PROFILER_HOSTS_DEADLINE" in run["results"][0]["error"]
