@@ -46,11 +46,9 @@ class Periodic:
                  collect: Callable[[], object] = gc.collect):
         self.every, self._clock, self._collect = every, clock, collect
         self._next = clock() + every
-        self.collections = 0
 
     def __call__(self) -> None:
         now = self._clock()
         if now >= self._next:
             self._collect()
-            self.collections += 1
             self._next = now + self.every

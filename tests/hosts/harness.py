@@ -60,6 +60,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import guest  # (this directory) the guest's own names for what it leaves in the share
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 CACHE = Path(os.environ.get("PROFILER_HOSTS_CACHE", "/var/cache/profiler-hosts"))
@@ -71,11 +73,12 @@ VM_TIMEOUT = int(os.environ.get("PROFILER_HOSTS_VM_TIMEOUT", 3 * 3600))
 # so that the VM leg ends, passed or failed, inside CI's time.
 DEADLINE = float(os.environ.get("PROFILER_HOSTS_DEADLINE", "0") or 0)
 # The guest's kernel has hung under TCG: soft lockups on both vCPUs at syscall entry while a
-# tracer attached, for an hour, until CI's time ran out (2026-12-06, twice in some 20 runs; the
-# steps' own timeouts cannot fire in a hung guest). A soft lockup this long is taken as a hang:
-# the VM is killed and booted once more (HANG_RETRIES) to finish what the first boot did not.
+# tracer attached, for an hour, until CI's time ran out (2026-12-06, three times in some 20
+# runs; the steps' own timeouts cannot fire in a hung guest). A soft lockup this long is taken
+# as a hang: the VM is killed and booted once more (HANG_RETRIES) to finish what the first boot
+# did not.
 HUNG_AFTER = 120  # seconds one vCPU reports itself stuck; short ones happen on a busy host
-# What the hangs show (console.log, 2026-12-06, three of them): both vCPUs at
+# What the hangs show (console.log): both vCPUs at
 # syscall_trace_enter+0xd8, a jump label the kernel had just patched with text_poke_bp (int3
 # first, then the jump) as a tracer attached; memory holds the new jump, yet a vCPU keeps taking
 # the int3 (asm_exc_int3, RIP +0xd9) for as long as it runs: a stale translation of the patched
@@ -368,13 +371,18 @@ def boot(host: Host, img: Path, share: Path, keep: bool) -> tuple[str, bool]:
 ATTEMPT_FILES = ("console.log", "guest.log", "results.jsonl", "qemu.log", "logs")
 
 
+def guest_rows(share: Path) -> list[dict]:
+    """The result rows the guest wrote (SHARE/results.jsonl), none if it wrote none."""
+    f = share / "results.jsonl"
+    return [json.loads(line) for line in f.read_text().splitlines()] if f.exists() else []
+
+
 def set_attempt_aside(share: Path, n: int, why: str) -> list[dict]:
     """After boot n hung: move its files to NAME-boot-n (console-boot-1.log, logs-boot-1/...),
     so the next boot starts clean on the same share, and return the rows to keep: those of the
-    units the guest finished (guest.FINISHED; the next boot skips them), their logs re-pointed,
+    units the guest finished (guest.finished_units; the next boot skips them), their logs re-pointed,
     and a row that says the boot hung ("retried", not a failure: the run goes on)."""
-    rows = [json.loads(line) for line in (share / "results.jsonl").read_text().splitlines()] \
-        if (share / "results.jsonl").exists() else []
+    rows = guest_rows(share)
     for name in ATTEMPT_FILES:
         src = share / name
         if src.exists():
@@ -382,7 +390,7 @@ def set_attempt_aside(share: Path, n: int, why: str) -> list[dict]:
             src.rename(share / f"{stem}-boot-{n}{dot}{ext}")
     for name in ("exit_code", "facts.json"):  # the next boot writes its own
         (share / name).unlink(missing_ok=True)
-    finished = set((share / "finished").read_text().split()) if (share / "finished").exists() else set()
+    finished = guest.finished_units(share)
     kept = []
     for r in rows:
         if r["sample"].split(":", 1)[0] in finished:
@@ -468,8 +476,7 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
             break
         say(f"{host.name}: booting again for what boot {n} did not finish")
         earlier += set_attempt_aside(share, n, why)
-    results = earlier + ([json.loads(line) for line in (share / "results.jsonl").read_text().splitlines()]
-                         if (share / "results.jsonl").exists() else [])
+    results = earlier + guest_rows(share)
     rc = (share / "exit_code").read_text().strip() if (share / "exit_code").exists() else ""
     if not why and rc != "0" and all(x["status"] in ("passed", "retried") for x in results):
         why = f"the guest's run ended with exit {rc} without a failed step (see guest.log)"
