@@ -40,11 +40,8 @@ def cpus() -> tuple[str, str]:
     return (str(n - 1), f"0-{n - 2}" if n > 1 else "0")
 
 
-def loop_ns(calls: int, tracer=None) -> float:
-    """ns per getppid of the loop container, polling the tracer (if any) while it runs."""
-    loop_cpu, _ = cpus()
-    p = subprocess.Popen(["docker", "run", "--rm", "--cpuset-cpus", loop_cpu, IMAGE, "loadgen",
-                          "getppid-cpu", str(calls)], stdout=subprocess.PIPE, text=True)
+def finish(p: subprocess.Popen, tracer=None) -> str:
+    """p's output once it ends, polling the tracer (if any) meanwhile, as `record` does."""
     while p.poll() is None:
         if tracer is not None:
             tracer.poll(100)
@@ -53,18 +50,36 @@ def loop_ns(calls: int, tracer=None) -> float:
                 p.wait(timeout=0.1)
             except subprocess.TimeoutExpired:
                 pass
-    out = p.stdout.read()
+    return p.stdout.read()
+
+
+def loop_ns(calls: int, tracer=None) -> float:
+    """ns per getppid of the loop container, polling the tracer (if any) while it runs."""
+    loop_cpu, _ = cpus()
+    out = finish(subprocess.Popen(["docker", "run", "--rm", "--cpuset-cpus", loop_cpu, IMAGE,
+                                   "loadgen", "getppid-cpu", str(calls)],
+                                  stdout=subprocess.PIPE, text=True), tracer)
     if p.returncode != 0:
         sys.exit(f"the loop container failed ({p.returncode})")
     return int(out) / calls
 
 
-def start_others(n: int) -> list[str]:
+def start_others(n: int, tracer=None) -> list[str]:
+    """Start n busy containers; with a tracer, poll it meanwhile as `record --match` does: a
+    tracer nobody reads while 49 containers start fills its ring buffer (every start streams the
+    runtime's execs and paths) and counts the later containers' announcements as lost."""
     _, other_cpus = cpus()
     calls = max(1000, 150_000 // max(n, 1))  # the same background load whatever their number
     burst = f"while :; do loadgen getppid {calls} >/dev/null; sleep 0.1; done"
-    return [sh(["docker", "run", "-d", "--rm", "--cpuset-cpus", other_cpus, IMAGE, "sh", "-c",
-                burst], check=True).stdout.strip() for _ in range(n)]
+    ids = []
+    for _ in range(n):
+        p = subprocess.Popen(["docker", "run", "-d", "--rm", "--cpuset-cpus", other_cpus, IMAGE,
+                              "sh", "-c", burst], stdout=subprocess.PIPE, text=True)
+        out = finish(p, tracer).strip()
+        if p.returncode != 0:
+            sys.exit(f"docker run of a busy container failed ({p.returncode})")
+        ids.append(out)
+    return ids
 
 
 def stop(ids: list[str]) -> None:
@@ -82,7 +97,7 @@ def traced(calls: int, others: int) -> tuple[float, int]:
     tracer.on_container = lambda slot, cid, path: (slots.append(slot), tracer.keep(slot))
     ids = []
     try:
-        ids = start_others(others)
+        ids = start_others(others, tracer)
         ns = loop_ns(calls, tracer)
         tracer.drain()
         raws = tracer.snapshot_slots()
