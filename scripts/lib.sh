@@ -80,9 +80,10 @@ setup_packages() {
     fi
 }
 
-# Installed by `make setup` on this host only (not in the host matrix's VM images, which take
-# setup_packages): bpftrace, a peer recorder whose cost bench/record_bench.py prints beside ours,
-# and another tracer on the same tracepoints at once (tests/integration/test_reliability_stress.py).
+# Installed by `make setup` where it can (a missing one is named, not fatal), and in the host
+# matrix's VM images (for the harness's --bench): bpftrace, a peer recorder whose cost
+# bench/record_bench.py prints beside ours, and another tracer on the same tracepoints at once
+# (tests/integration/test_reliability_stress.py).
 bench_packages() {
     printf '%s\n' bpftrace
 }

@@ -36,9 +36,10 @@ log="$out/build.log"
 t0=$SECONDS
 rootfs_bootstrap   # debootstrap's default variant: what a Debian install has
 
-# The package list is setup.sh's own for this release (lib.sh), so a wrong name fails here.
+# The package list is setup.sh's own for this release (lib.sh), so a wrong name fails here;
+# with the bench's (bpftrace: a peer whose cost the harness's --bench prints beside ours).
 mapfile -t pkgs < <(chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-                    bash -c "$(declare -f setup_packages); setup_packages")
+                    bash -c "$(declare -f setup_packages bench_packages); setup_packages; bench_packages")
 [ "${#pkgs[@]}" -gt 0 ] || fail "no package list from setup_packages"
 step "apt-get install kernel, headers, git and setup.sh's packages: ${pkgs[*]}${extra:+; variant: ${extra[*]}}"
 in_root apt-get -y -q --no-install-recommends install \

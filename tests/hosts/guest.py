@@ -96,6 +96,8 @@ TIMEOUTS = {
     # a corpus app (run_corpus): its production workload, restart included
     "production": 1500,
     "negative-apparmor-verify": 1200,
+    # (harness --bench) bench/record_bench.py: every variant alternated, several rounds, in TCG
+    "record-bench": 7200,
     "cross-production": 1500,
     # the complain -> harvest -> promote loop (run_harvest)
     "gap": 1200,
@@ -952,6 +954,8 @@ def corpus_apps(share: Path) -> list[str]:
 # has finished, one label a line. When the guest's kernel hangs (a soft lockup under TCG), the
 # harness boots a fresh VM on the same share and this guest skips what the first boot finished.
 FINISHED = "finished"
+# (harness --bench) record_bench.py's arguments: present, the guest runs the bench alone.
+BENCH = "bench"
 
 
 def finished_units(share: Path) -> set[str]:
@@ -970,6 +974,14 @@ def inject_hang(share: Path, label: str) -> None:
         k.write("<4>watchdog: BUG: soft lockup - CPU#0 stuck for 999s! [injected: --inject-hang]\n")
     while True:
         time.sleep(3600)
+
+
+def run_bench(g: Guest, share: Path) -> None:
+    """(harness --bench) Issue 21's figures on this host: bench/record_bench.py with the
+    arguments in SHARE/bench, as `make bench` runs it. Its table is the step's log."""
+    args = (share / BENCH).read_text().split()
+    g.step("bench", "record-bench", [str(CLONE / ".venv/bin/python"),
+                                     str(CLONE / "bench" / "record_bench.py"), *args])
 
 
 def run_units(g: Guest, share: Path, units: list) -> None:
@@ -1032,6 +1044,9 @@ def main() -> int:
     # Every call a recording makes, against the real engine, without eBPF.
     g.step("host", "engine", [str(CLONE / ".venv/bin/python"),
                               str(CLONE / "tests/hosts/engine_check.py"), "profiler-base:bookworm"])
+    if (share / BENCH).exists():  # (harness --bench) the bench alone
+        run_units(g, share, [("bench", functools.partial(run_bench, g, share))])
+        return 1 if g.failed else 0
     specs = chosen_samples(share, sorted((CLONE / "samples").glob("*/sample.yaml")))
     units = []  # (label, run): a label is the "sample" of the unit's result rows
     for spec in specs:

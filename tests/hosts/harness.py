@@ -33,6 +33,10 @@ survive it), and a negative control: `profiler verify` with a workload that writ
 what training never did must fail and name both AppArmor denials. `--samples none --corpus
 APP` runs the corpus app alone.
 
+`--bench "ARGS"` runs issue 21's benchmark in the VM instead of the samples: set-up, then
+bench/record_bench.py ARGS (logs/bench-record-bench.log in the share; bench/hosts_bench.py runs
+it for `make bench` and prints that table). The VM image carries the bench's peer (bpftrace).
+
 `--bpf-only` is the quick check (about a minute a host instead of a VM run): the recorder of the
 working tree compiled by each host's own bcc and LLVM in a chroot of its release
 (build-bpf-root.sh, cached like the images) and loaded on this machine's kernel in every
@@ -420,7 +424,7 @@ def recordings_of(host_name: str) -> Path:
 def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
              origin: str | None = None, cross_only: bool = False,
              samples: tuple[str, ...] = (), corpus: tuple[str, ...] = (),
-             harvest: tuple[str, ...] = (), inject_hang: str = "") -> dict:
+             harvest: tuple[str, ...] = (), inject_hang: str = "", bench: str = "") -> dict:
     t0 = time.monotonic()
     try:
         img = image_dir(host, rebuild)
@@ -460,6 +464,8 @@ def run_host(host: Host, rebuild: bool, keep: bool, cgroupfs: bool = False, *,
     (share / "engine").write_text(host.engine + "\n")
     if inject_hang:
         (share / "hang-at").write_text(inject_hang + "\n")
+    if bench:  # (--bench) the guest runs only bench/record_bench.py with these arguments
+        (share / guest.BENCH).write_text(bench + "\n")
     (share / "boot.sh").write_text(
         "#!/bin/bash\n# Run by the image's profiler-hosts.service at boot.\n"
         "cd /mnt/host && exec python3 /mnt/host/guest.py /mnt/host >/mnt/host/guest.log 2>&1\n")
@@ -693,6 +699,10 @@ def main(argv=None) -> int:
                     help="a test of this harness: the first boot's guest, at UNIT (a sample's "
                          "name, harvest-NAME, corpus-APP), prints a soft lockup and stops, as a "
                          "hung kernel does; the run must boot again and finish")
+    ap.add_argument("--bench", default="", metavar="ARGS",
+                    help="instead of the samples: set up, then bench/record_bench.py ARGS in the "
+                         "guest (issue 21's figures in a VM of the matrix; bench/hosts_bench.py); "
+                         "its output is logs/bench-record-bench.log in the run's share")
     a = ap.parse_args(argv)
     names = [n for h in a.hosts for n in h.split()] or list(DEFAULT_HOSTS)
     unknown = [n for n in names if n not in HOSTS]
@@ -727,6 +737,11 @@ def main(argv=None) -> int:
         ap.error(f"unknown sample {' '.join(unknown)} (--harvest)")
     if a.cross and a.bpf_only:
         ap.error("--cross runs VMs: it does not go with --bpf-only")
+    if a.bench:
+        if a.cross or a.bpf_only:
+            ap.error("--bench runs the bench alone: it does not go with --cross or --bpf-only")
+        # The bench's nginx figure needs the nginx sample's image; nothing else is run.
+        samples, corpus, harvest = ("nginx",), (), ()
     try:
         plan = cross_plan(names) if a.cross else [(n, None, False) for n in names]
     except ValueError as e:
@@ -739,7 +754,8 @@ def main(argv=None) -> int:
                 say(f"{n}: verifying {origin}'s recordings here" + (" (only)" if only else ""))
             runs.append(run_host(HOSTS[n], a.rebuild, a.keep, a.docker_cgroupfs, origin=origin,
                                  cross_only=only, samples=samples, corpus=corpus,
-                                 harvest=harvest, inject_hang=a.inject_hang))
+                                 harvest=harvest, inject_hang=a.inject_hang,
+                                 bench=a.bench))
         a.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = a.json.with_suffix(".tmp")
         tmp.write_text(json.dumps({"runs": runs}, indent=1) + "\n")

@@ -308,3 +308,40 @@ def test_no_vm_is_booted_when_the_deadline_leaves_no_time_for_one(tmp_path, monk
     run = harness.run_host(harness.HOSTS["debian12"], False, False)
     assert [(r["step"], r["status"]) for r in run["results"]] == [("vm", "failed")]
     assert "PROFILER_HOSTS_DEADLINE" in run["results"][0]["error"]
+
+
+def test_bench_runs_only_record_bench_in_the_guest_with_the_harness_arguments(tmp_path, monkeypatch):
+    seen = {}
+
+    def boot(share):
+        seen["bench"] = (share / guest.BENCH).read_text().split()
+        seen["samples"] = (share / "samples").read_text().split()
+        seen["corpus"] = (share / "corpus").exists() or (share / "harvest").exists()
+        _guest_rows(share, [("host", "setup", "passed"), ("bench", "record-bench", "passed")],
+                    exit_code=0)
+        return "", False
+    _fake_host(tmp_path, monkeypatch, [boot])
+    monkeypatch.setattr(harness, "say", lambda *a: None)
+    monkeypatch.setattr(harness, "ensure_tools", lambda: None)
+    monkeypatch.setattr(harness.os, "geteuid", lambda: 0)
+    rc = harness.main(["debian12", "--bench", "--only loop --rounds 2", "--json",
+                       str(tmp_path / "r.json")])
+    # the nginx sample's image for the bench's nginx figure; no corpus app, no harvest loop
+    assert rc == 0 and seen == {"bench": ["--only", "loop", "--rounds", "2"],
+                                "samples": ["nginx"], "corpus": False}
+    with pytest.raises(SystemExit):
+        harness.main(["debian12", "--bench", "x", "--cross"])
+    # the guest's side: one step, record_bench.py with those arguments, nothing else
+    clone = tmp_path / "clone"
+    monkeypatch.setattr(guest, "CLONE", clone)
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / guest.BENCH).write_text("--only loop --rounds 2\n")
+    g = guest.Guest(share)
+    argv = []
+    monkeypatch.setattr(g, "step", lambda sample, step, a, **k: argv.append((sample, step, a)))
+    guest.run_bench(g, share)
+    assert argv == [("bench", "record-bench", [str(clone / ".venv/bin/python"),
+                                               str(clone / "bench" / "record_bench.py"),
+                                               "--only", "loop", "--rounds", "2"])]
+    assert "record-bench" in guest.TIMEOUTS
