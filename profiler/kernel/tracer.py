@@ -24,6 +24,7 @@ import errno
 import json
 import os
 import platform
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -986,6 +987,15 @@ def recorder_key(cflags: list[str]) -> str:
                               bpfcache.source_identity(BPF_DIR), cflags)
 
 
+def recorder_source() -> str:
+    """record.c with its quoted includes made absolute. bcc compiles a "virtual" main file,
+    and clang looks for a quoted include in the process's working directory before the -I
+    directories: a `wire.h` where `profiler record` was started (found in /tmp) replaced ours,
+    and the compile failed, or could have built a recorder with another file's numbers."""
+    return re.sub(r'^#include "([^"/]+)"', lambda m: f'#include "{BPF_DIR / m.group(1)}"',
+                  BPF_SOURCE.read_text(), flags=re.M)
+
+
 def _load_recorder(BPF, cflags: list[str], preload: tuple[tuple[str, int], ...] = ()):
     """(the loaded recorder, whether it came from the cache). A cached entry the kernel
     refuses, or any trouble with the cache, falls back to compiling (and re-storing).
@@ -1001,7 +1011,7 @@ def _load_recorder(BPF, cflags: list[str], preload: tuple[tuple[str, int], ...] 
                 return _cached_bpf(BPF, entry, preload), True
             except Exception:  # refused by the kernel, or bcc's bare Exception from an attach:
                 pass           # compiled below (whose error, if any, is the one reported)
-    bpf = BPF(src_file=str(BPF_SOURCE).encode(), cflags=cflags)
+    bpf = BPF(text=recorder_source(), cflags=cflags)
     if key is not None:
         try:
             bpfcache.store_entry(_extract(bpf), key, where)

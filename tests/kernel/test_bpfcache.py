@@ -182,6 +182,24 @@ def test_recorder_is_stored_then_loaded_from_the_cache(require_root, tmp_path, m
     assert entries[0].stat().st_mtime_ns == stamp  # read, not re-written
 
 
+def test_the_recorders_own_header_is_included_by_its_absolute_path():
+    from profiler.kernel.tracer import BPF_DIR, recorder_source
+    src = recorder_source()
+    assert f'#include "{BPF_DIR / "wire.h"}"' in src
+    assert '#include "wire.h"' not in src
+
+
+@pytest.mark.root
+def test_a_wire_h_in_the_working_directory_is_not_compiled_in(require_root, tmp_path, monkeypatch):
+    """bcc's compile looked for record.c's quoted include in the process's working directory
+    first: a stale wire.h in /tmp broke `profiler record` started there."""
+    (tmp_path / "wire.h").write_text('#error "not the recorder\'s wire.h"\n')
+    monkeypatch.chdir(tmp_path)
+    t = _tracer_in(tmp_path / "cache", monkeypatch)  # an empty cache: compiled here
+    t.close()
+    assert not t.from_cache
+
+
 @pytest.mark.root
 def test_corrupt_entry_falls_back_to_compiling(require_root, tmp_path, monkeypatch):
     cache = tmp_path / "cache"
