@@ -9,7 +9,10 @@ absent is skipped with a line saying so):
   caddy   wrk (2 threads, 32 connections) on its file server: requests per second.
 
 Each round runs the app untraced, then under `profiler record --tracer raw`, then under
-`--tracer per-syscall`, the load tool as the recording's workload. Medians of the rounds; the
+`--tracer per-syscall`, the load tool as the recording's workload. Every variant is warmed up
+first (a short run of the same tool, not measured: `--warmup`), as record_bench.py's nginx: the
+per-syscall design detaches an app's hot syscalls once seen, and a recording's steady state is
+what production pays. Medians of the rounds; the
 machine is shared and noisy, so only the ratios of one run mean anything. No assertion.
 """
 
@@ -37,9 +40,10 @@ def sh(args, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kw)
 
 
-def _redis_load(port: int, n: int) -> str:
-    return (f"docker run --rm --network host --entrypoint '' profiler-corpus-redis "
-            f"redis-benchmark -h 127.0.0.1 -p {port} -c 50 -n {n} -q -t set,get")
+def _redis_load(port: int, n: int, warmup: int) -> str:
+    bench = (f"docker run --rm --network host --entrypoint '' profiler-corpus-redis "
+             f"redis-benchmark -h 127.0.0.1 -p {port} -c 50 -q -t set,get -n ")
+    return (f"{bench}{warmup * 10_000} > /dev/null; " if warmup else "") + f"{bench}{n}"
 
 
 def _redis_rps(out: str) -> float:
@@ -49,8 +53,9 @@ def _redis_rps(out: str) -> float:
     return statistics.mean(rates[-2:])
 
 
-def _wrk_load(port: int, seconds: int) -> str:
-    return f"wrk -t2 -c32 -d{seconds}s http://127.0.0.1:{port}/"
+def _wrk_load(port: int, seconds: int, warmup: int) -> str:
+    wrk = f"wrk -t2 -c32 http://127.0.0.1:{port}/ -d"
+    return (f"{wrk}{warmup}s > /dev/null; " if warmup else "") + f"{wrk}{seconds}s"
 
 
 def _wrk_rps(out: str) -> float:
@@ -62,8 +67,10 @@ def _wrk_rps(out: str) -> float:
 
 # app -> (image, container port, load command for a host port, its parser)
 APPS = {
-    "redis": ("profiler-corpus-redis", 6379, lambda p, a: _redis_load(p, a.requests), _redis_rps),
-    "caddy": ("profiler-corpus-caddy", 80, lambda p, a: _wrk_load(p, a.seconds), _wrk_rps),
+    "redis": ("profiler-corpus-redis", 6379, lambda p, a: _redis_load(p, a.requests, a.warmup),
+              _redis_rps),
+    "caddy": ("profiler-corpus-caddy", 80, lambda p, a: _wrk_load(p, a.seconds, a.warmup),
+              _wrk_rps),
 }
 
 
@@ -98,6 +105,8 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100_000, help="redis-benchmark -n")
     ap.add_argument("--seconds", type=int, default=5, help="wrk -d")
     ap.add_argument("--port", type=int, default=18094, help="host port of the app")
+    ap.add_argument("--warmup", type=int, default=2, help="warm-up before each measured run, "
+                    "in every variant: seconds of wrk; redis: 10,000 requests per unit; 0: none")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench/apps_bench.py needs root (make bench)")
@@ -115,7 +124,7 @@ def main() -> None:
                 for d in DESIGNS:
                     res[app][d].append(traced(app, a.port, a, d, Path(tmp)))
     load = os.getloadavg()[0]
-    print(f"{a.rounds} rounds, medians; load average {load:.1f} on {os.cpu_count()} CPUs: a "
+    print(f"{a.rounds} rounds, medians, {a.warmup} s of warm-up; load average {load:.1f} on {os.cpu_count()} CPUs: a "
           "shared machine is noisy, compare ratios of one run only.")
     print(f"{'app throughput traced/untraced':40} {'raw':>8} {'per-syscall':>12} {'target':>8}   req/s")
     for app, r in res.items():
