@@ -39,7 +39,7 @@ def record(
     exec_mode: Annotated[bool, typer.Option("--exec", help="Trace a host command tree given after --.")] = False,
     errnos: Annotated[bool, typer.Option("--errnos", help="Record the errnos of every failed syscall (by default: of the path, socket and set*id syscalls; this costs a second BPF run per syscall).")] = False,
     capabilities: Annotated[str, typer.Option("--capabilities", help="Where capability checks come from: auto (the capability:cap_capable tracepoint, else a kprobe on cap_capable), tracepoint, kprobe, or off (record without capabilities; emit then asks what to do).")] = "auto",
-    tracer: Annotated[str, typer.Option("--tracer", envvar="PROFILER_TRACER", help="The tracer's entry side: raw (one program on every syscall; exact counts) or per-syscall (opt-in, a container started here or --exec: a syscall runs no program once seen, so a hot loop of seen syscalls costs less; counts become lower bounds and i386 calls of 64-bit programs are not seen; falls back to raw with a note where it cannot run). docs/architecture.md.")] = "raw",
+    tracer: Annotated[str, typer.Option("--tracer", envvar="PROFILER_TRACER", help="The tracer's entry side: raw (one program on every syscall; exact counts) or per-syscall (opt-in, a container started here, --container or --exec: a syscall runs no program once seen, so a hot loop of seen syscalls costs less; counts become lower bounds and i386 calls of 64-bit programs are not seen; falls back to raw with a note where it cannot run). docs/architecture.md.")] = "raw",
     snapshot_every: Annotated[Optional[float], typer.Option("--snapshot-every", metavar="SECONDS", help="With --container or --match: every SECONDS, write the recording so far to -o (atomically; marked as a snapshot of a recording still running), so a crash or a reboot loses at most one interval. The write at the end replaces it.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="With --container or --match: when -o already holds a recording of the same image (or the same --match project), merge this run's evidence into it instead of replacing it (after a restart of profiler or a reboot). No file there: start afresh. Another file is refused and left alone.")] = False,
     allow_loss: Annotated[bool, typer.Option("--allow-loss", help="Exit 0 even if events were lost.")] = False,
@@ -79,10 +79,11 @@ def record(
                               "recorded whole and written at its end")
     if tracer not in ("raw", "per-syscall"):
         raise UsageError(f"--tracer {tracer!r}: not a tracer design", hint="raw or per-syscall")
-    if tracer == "per-syscall" and (container or match):
-        # a running app's or a later container's syscalls could be unseen: nothing detaches
-        _warn("--tracer per-syscall is for a container started by record, or --exec: "
-              "recording with the raw tracer")
+    if tracer == "per-syscall" and match:
+        # per-container slots: a container that starts later has seen nothing, so no event
+        # could ever be detached
+        _warn("--tracer per-syscall is for one container (started by record, or --container) "
+              "or --exec, not --match: recording with the raw tracer")
         opts.tracer = "raw"
     if match:
         given = [opt for opt, v in (("--name", name), ("-p", publish), ("-e", env),

@@ -82,3 +82,16 @@ def subtree_ids(directory: Path) -> list[int]:
             except OSError:  # removed while we walked
                 pass
     return ids
+
+
+def procs(directory: Path) -> list[int]:
+    """The PIDs (tgids) in `directory` and every cgroup below it (cgroup.procs), as they are
+    now; a cgroup that goes meanwhile is skipped."""
+    out = []
+    for d in (directory, *sorted(p for p in directory.rglob("*") if p.is_dir())):
+        try:
+            out += [int(x) for x in (d / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return out
+

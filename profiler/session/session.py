@@ -590,6 +590,24 @@ def attach_warning(name: str) -> str:
 ATTACH_NOTE = "attached to a running container: its startup was not observed"
 
 
+def programs_32bit(path: Path) -> list[str]:
+    """"PID EXE" of each task in the container's cgroup tree whose executable is a 32-bit ELF
+    (ELFCLASS32: i386 or x32): its calls reach no per-syscall event, and, running before we
+    attached, no exec of it will be seen either. An executable that cannot be read (the task
+    ended) is not one."""
+    out = []
+    for pid in cgroups.procs(path):
+        exe = PROC / str(pid) / "exe"
+        try:
+            with exe.open("rb") as f:
+                ident = f.read(5)
+            if ident[:4] == b"\x7fELF" and ident[4:5] == b"\x01":
+                out.append(f"{pid} {os.readlink(exe)}")
+        except OSError:
+            continue
+    return out
+
+
 def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                   engine: ContainerEngine | None = None,
                   load_tracer: TracerLoader | None = None, previous: Recording | None = None,
@@ -615,9 +633,15 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     if warn is not None:  # once the container is known to run: no warning before an error
         warn(attach_warning(ref))
     path = _container_cgroup(ref, state.pid)
+    # The per-syscall design sees a 32-bit program at its exec; one running already would be
+    # missed whole: then the raw design runs (and the recording says why).
+    old32 = programs_32bit(path) if opts.tracer == "per-syscall" else []
     tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
                          own_pid_namespace=info.pid_mode != "host", attach=True,
-                         capabilities=caps)
+                         capabilities=caps, per_syscall=opts.tracer == "per-syscall" and not old32)
+    if old32:
+        tracer.design_why = (f"a 32-bit program runs in the container ({old32[0]}): its i386 "
+                             f"calls reach no per-syscall event")
     try:
         # Its cgroup and the ones below it, and any made from now on; its tasks count from now
         # (tasks older than that at once, record.c's attach_first_sight). The session's start
@@ -643,6 +667,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
                                  image_ref=info.image, image=image, workload=opts.workload,
                                  workload_status=wl_status, startup_observed=False,
                                  engine=asked, info=info, image_facts=facts.result())
+            metadata = replace(metadata, tracer=getattr(tracer, "design", "raw"))
             rec, notes = build_recording(raw, metadata, cap_bounding=bounding)
             rec, more = _with_exec_files(rec, lambda p: asked.file_info(container, p))
             return longrun.resumed(previous, rec), notes + more
@@ -668,7 +693,7 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
             else:
                 until(intr, deadline, tick, alive)
             rec, notes = build(wl_status)
-        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why)]
+        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why), *_design_notes(opts, tracer)]
         if previous is not None:
             notes.insert(1, longrun.resume_note(previous))
         notes += _engine_notes(engine, container)
