@@ -1011,7 +1011,7 @@ def _load_recorder(BPF, cflags: list[str], preload: tuple[tuple[str, int], ...] 
                 return _cached_bpf(BPF, entry, preload), True
             except Exception:  # refused by the kernel, or bcc's bare Exception from an attach:
                 pass           # compiled below (whose error, if any, is the one reported)
-    bpf = BPF(text=recorder_source(), cflags=cflags)
+    bpf = BPF(text=recorder_source().encode(), cflags=cflags)
     if key is not None:
         try:
             bpfcache.store_entry(_extract(bpf), key, where)
