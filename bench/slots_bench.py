@@ -56,9 +56,9 @@ def finish(p: subprocess.Popen, tracer=None) -> str:
 def loop_ns(calls: int, tracer=None) -> float:
     """ns per getppid of the loop container, polling the tracer (if any) while it runs."""
     loop_cpu, _ = cpus()
-    out = finish(subprocess.Popen(["docker", "run", "--rm", "--cpuset-cpus", loop_cpu, IMAGE,
-                                   "loadgen", "getppid-cpu", str(calls)],
-                                  stdout=subprocess.PIPE, text=True), tracer)
+    p = subprocess.Popen(["docker", "run", "--rm", "--cpuset-cpus", loop_cpu, IMAGE, "loadgen",
+                          "getppid-cpu", str(calls)], stdout=subprocess.PIPE, text=True)
+    out = finish(p, tracer)
     if p.returncode != 0:
         sys.exit(f"the loop container failed ({p.returncode})")
     return int(out) / calls
