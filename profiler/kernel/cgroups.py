@@ -71,16 +71,24 @@ def v2_path(proc_cgroup: str) -> str | None:
     return None
 
 
+def subtree(directory: Path) -> list[Path]:
+    """`directory` and every cgroup directory below it, as they are now (one removed while we
+    walk is left out)."""
+    out = [directory]
+    for root, dirs, _files in os.walk(directory, onerror=lambda e: None):
+        out += [Path(root, d) for d in dirs]
+    return out
+
+
 def subtree_ids(directory: Path) -> list[int]:
     """The cgroup ids (directory inodes) of `directory` and of every cgroup below it: the
     sub-cgroups a running container made before we looked."""
     ids = [directory.stat().st_ino]
-    for root, dirs, _files in os.walk(directory, onerror=lambda e: None):
-        for d in dirs:
-            try:
-                ids.append(os.stat(os.path.join(root, d)).st_ino)
-            except OSError:  # removed while we walked
-                pass
+    for d in subtree(directory)[1:]:
+        try:
+            ids.append(d.stat().st_ino)
+        except OSError:  # removed while we walked
+            pass
     return ids
 
 
@@ -88,10 +96,9 @@ def procs(directory: Path) -> list[int]:
     """The PIDs (tgids) in `directory` and every cgroup below it (cgroup.procs), as they are
     now; a cgroup that goes meanwhile is skipped."""
     out = []
-    for d in (directory, *sorted(p for p in directory.rglob("*") if p.is_dir())):
+    for d in subtree(directory):
         try:
             out += [int(x) for x in (d / "cgroup.procs").read_text().split()]
         except (OSError, ValueError):
             continue
     return out
-
