@@ -199,14 +199,15 @@ PER_SYSCALL_NOTE = ("recorded with the per-syscall tracer (--tracer per-syscall)
                     "not seen (a 32-bit program's exec is counted as loss)")
 
 
-def _design_notes(opts: Options, tracer) -> list[str]:
+def _design_notes(opts: Options, tracer, why: str = "") -> list[str]:
     """What the recording must say of the tracer's design: per-syscall's limits, or why the
-    raw design ran although per-syscall was asked for."""
+    raw design ran although per-syscall was asked for (`why`: the session's own reason, when
+    it did not ask the tracer for it; else the tracer's)."""
     design = getattr(tracer, "design", "raw")
     if design == "per-syscall":
         return [PER_SYSCALL_NOTE]
     if opts.tracer == "per-syscall":
-        why = getattr(tracer, "design_why", "") or "this recording mode"
+        why = why or getattr(tracer, "design_why", "") or "this recording mode"
         return [f"--tracer per-syscall was not used ({why}): recorded with the raw tracer"]
     return []
 
@@ -639,9 +640,6 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
     tracer = load_tracer(True, info.working_dir or "/", opts.all_errnos,
                          own_pid_namespace=info.pid_mode != "host", attach=True,
                          capabilities=caps, per_syscall=opts.tracer == "per-syscall" and not old32)
-    if old32:
-        tracer.design_why = (f"a 32-bit program runs in the container ({old32[0]}): its i386 "
-                             f"calls reach no per-syscall event")
     try:
         # Its cgroup and the ones below it, and any made from now on; its tasks count from now
         # (tasks older than that at once, record.c's attach_first_sight). The session's start
@@ -693,7 +691,9 @@ def record_attach(ref: str, opts: Options, progress: Progress | None = None,
             else:
                 until(intr, deadline, tick, alive)
             rec, notes = build(wl_status)
-        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why), *_design_notes(opts, tracer)]
+        why32 = (f"a 32-bit program runs in the container ({old32[0]}): its i386 calls reach "
+                 f"no per-syscall event") if old32 else ""
+        notes[:0] = [ATTACH_NOTE, *_caps_note(caps_why), *_design_notes(opts, tracer, why32)]
         if previous is not None:
             notes.insert(1, longrun.resume_note(previous))
         notes += _engine_notes(engine, container)
